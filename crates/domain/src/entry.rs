@@ -275,7 +275,8 @@ impl Sealed {
         let Payload::Inline(payload) = &entry.payload else {
             return Err(field("payload", "is not inline"));
         };
-        let blob = serde_json::to_vec(payload).map_err(|_| field("payload", "cannot be encoded"))?;
+        let blob =
+            serde_json::to_vec(payload).map_err(|_| field("payload", "cannot be encoded"))?;
         if blob.len() > blob_bytes_max {
             return Err(EntryError::PayloadTooLarge {
                 len: blob.len(),
@@ -438,7 +439,9 @@ pub fn decode(bytes: &[u8]) -> Result<Entry, EntryError> {
         salt,
     };
     if encode(&entry) != bytes {
-        return Err(EntryError::NotCanonical("fields or layout differ from the canonical form"));
+        return Err(EntryError::NotCanonical(
+            "fields or layout differ from the canonical form",
+        ));
     }
     Ok(entry)
 }
@@ -480,8 +483,13 @@ mod tests {
     // Shows that non-canonical bytes (whitespace, reordered keys, extra fields) are refused.
     #[test]
     fn non_canonical_bytes_are_refused() {
-        let Ok(sealed) = Sealed::seal(draft(json!({"text": "x"})), Timestamp(0), [1; 16], 4096, 4096)
-        else {
+        let Ok(sealed) = Sealed::seal(
+            draft(json!({"text": "x"})),
+            Timestamp(0),
+            [1; 16],
+            4096,
+            4096,
+        ) else {
             unreachable!()
         };
         let text = String::from_utf8_lossy(&sealed.bytes).to_string();
@@ -500,17 +508,49 @@ mod tests {
     // moves it to a blob, and a blob over its limit is refused.
     #[test]
     fn large_payloads_move_to_blobs() {
-        let base = Sealed::seal(draft(json!({"text": ""})), Timestamp(0), [0; 16], 65535, 1 << 20);
+        let base = Sealed::seal(
+            draft(json!({"text": ""})),
+            Timestamp(0),
+            [0; 16],
+            65535,
+            1 << 20,
+        );
         let Ok(base) = base else { unreachable!() };
         let limit = base.bytes.len() + 100;
-        let fits = Sealed::seal(draft(json!({"text": "a".repeat(100)})), Timestamp(0), [0; 16], limit, 1 << 20);
+        let fits = Sealed::seal(
+            draft(json!({"text": "a".repeat(100)})),
+            Timestamp(0),
+            [0; 16],
+            limit,
+            1 << 20,
+        );
         assert!(matches!(fits, Ok(Sealed { blob: None, .. })));
-        let over = Sealed::seal(draft(json!({"text": "a".repeat(101)})), Timestamp(0), [0; 16], limit, 1 << 20);
+        let over = Sealed::seal(
+            draft(json!({"text": "a".repeat(101)})),
+            Timestamp(0),
+            [0; 16],
+            limit,
+            1 << 20,
+        );
         let Ok(over) = over else { unreachable!() };
-        let Some(blob) = &over.blob else { unreachable!() };
-        assert_eq!(over.entry.payload, Payload::Blob { sha256: content_hash(blob), bytes: blob.len() as u64 });
+        let Some(blob) = &over.blob else {
+            unreachable!()
+        };
+        assert_eq!(
+            over.entry.payload,
+            Payload::Blob {
+                sha256: content_hash(blob),
+                bytes: blob.len() as u64
+            }
+        );
         assert_eq!(decode(&over.bytes), Ok(over.entry.clone()));
-        let too_big = Sealed::seal(draft(json!({"text": "a".repeat(2000)})), Timestamp(0), [0; 16], 300, 1000);
+        let too_big = Sealed::seal(
+            draft(json!({"text": "a".repeat(2000)})),
+            Timestamp(0),
+            [0; 16],
+            300,
+            1000,
+        );
         assert!(matches!(too_big, Err(EntryError::PayloadTooLarge { .. })));
     }
 
@@ -529,7 +569,14 @@ mod tests {
         let mut d = draft(json!({}));
         d.actor.account = String::new();
         assert_eq!(seal(d), Err(field("actor.account", "is empty")));
-        for bad in ["", "Ledger.note/1", "ledger.note", "ledger.note/0", "ledger..note/1", "ledger note/1"] {
+        for bad in [
+            "",
+            "Ledger.note/1",
+            "ledger.note",
+            "ledger.note/0",
+            "ledger..note/1",
+            "ledger note/1",
+        ] {
             assert!(Kind::new(bad).is_err(), "{bad}");
         }
     }

@@ -4,12 +4,12 @@
 //! Pure and synchronous: no I/O, no SQL, no HTTP. Time and randomness come in as parameters so
 //! that every rule can be replayed from a seed.
 
-pub mod entry;
 pub mod entropy;
+pub mod entry;
 pub mod projection;
 pub mod timestamp;
 
-pub use entry::{Actor, Entry, EntryError, EntryIndex, Kind, Sealed, Subject};
 pub use entropy::{Entropy, SeededEntropy};
+pub use entry::{Actor, Entry, EntryError, EntryIndex, Kind, Sealed, Subject};
 pub use projection::{Change, Column, TableSpec, Value};
 pub use timestamp::{Clock, Timestamp};

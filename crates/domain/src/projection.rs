@@ -109,7 +109,10 @@ pub fn validate(kind: &Kind, payload: &Json) -> Result<(), EntryError> {
             if text.chars().count() > NOTE_CHARS_MAX {
                 return Err(payload_error("`text` is longer than 4000 characters"));
             }
-            if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            if text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t')
+            {
                 return Err(payload_error("`text` holds control characters"));
             }
             Ok(())
@@ -138,7 +141,11 @@ pub fn validate(kind: &Kind, payload: &Json) -> Result<(), EntryError> {
 
 /// The rows entry `index` puts into the projections. `payload` is the entry's payload,
 /// resolved from the blob store where it was moved there.
-pub fn project(index: EntryIndex, entry: &Entry, payload: &Json) -> Result<Vec<Change>, EntryError> {
+pub fn project(
+    index: EntryIndex,
+    entry: &Entry,
+    payload: &Json,
+) -> Result<Vec<Change>, EntryError> {
     validate(&entry.kind, payload)?;
     let key = i64::try_from(index.0).map_err(|_| payload_error("index out of range"))?;
     let text = |name: &str| payload.get(name).and_then(Json::as_str).map(str::to_owned);
@@ -196,7 +203,11 @@ mod tests {
     #[test]
     fn notes_project_to_one_row() {
         let payload = json!({"text": "tape 5 off-site"});
-        let changes = project(EntryIndex(7), &entry(Kind::LEDGER_NOTE, payload.clone()), &payload);
+        let changes = project(
+            EntryIndex(7),
+            &entry(Kind::LEDGER_NOTE, payload.clone()),
+            &payload,
+        );
         assert_eq!(
             changes.map(|c| c.into_iter().map(|c| c.row).collect::<Vec<_>>()),
             Ok(vec![vec![
@@ -207,7 +218,14 @@ mod tests {
             ]])
         );
         let other = json!({});
-        assert_eq!(project(EntryIndex(1), &entry("future.kind/3", other.clone()), &other), Ok(vec![]));
+        assert_eq!(
+            project(
+                EntryIndex(1),
+                &entry("future.kind/3", other.clone()),
+                &other
+            ),
+            Ok(vec![])
+        );
     }
 
     // Shows the note limits: empty, too long and control characters are refused, and the

@@ -46,7 +46,8 @@ impl Timestamp {
             s.parse().ok()
         };
         let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-        let (hour, minute, second, micros) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..26)?);
+        let (hour, minute, second, micros) =
+            (num(11..13)?, num(14..16)?, num(17..19)?, num(20..26)?);
         if !(1..=12).contains(&month)
             || day < 1
             || day > days_in_month(year, month)
@@ -58,7 +59,9 @@ impl Timestamp {
         }
         let days = days_from_civil(year, month, day);
         let micros = ((days * 24 + hour) * 60 + minute) * 60_000_000 + second * 1_000_000 + micros;
-        (MIN_MICROS..=MAX_MICROS).contains(&micros).then_some(Timestamp(micros))
+        (MIN_MICROS..=MAX_MICROS)
+            .contains(&micros)
+            .then_some(Timestamp(micros))
     }
 }
 
@@ -129,9 +132,17 @@ mod tests {
         let t = Timestamp(1_795_513_563_123_456);
         assert_eq!(t.to_string(), "2026-11-24T09:46:03.123456Z");
         assert_eq!(Timestamp::parse("2026-11-24T09:46:03.123456Z"), Some(t));
-        assert_eq!(Timestamp::parse("2024-02-29T00:00:00.000000Z").map(|t| t.to_string()),
-            Some("2024-02-29T00:00:00.000000Z".into()));
-        for bad in ["2023-02-29T00:00:00.000000Z", "2026-11-24T24:00:00.000000Z", "2026-11-24 09:46:03.123456Z", "2026-11-24T09:46:03Z", "+026-11-24T09:46:03.123456Z"] {
+        assert_eq!(
+            Timestamp::parse("2024-02-29T00:00:00.000000Z").map(|t| t.to_string()),
+            Some("2024-02-29T00:00:00.000000Z".into())
+        );
+        for bad in [
+            "2023-02-29T00:00:00.000000Z",
+            "2026-11-24T24:00:00.000000Z",
+            "2026-11-24 09:46:03.123456Z",
+            "2026-11-24T09:46:03Z",
+            "+026-11-24T09:46:03.123456Z",
+        ] {
             assert_eq!(Timestamp::parse(bad), None, "{bad}");
         }
     }

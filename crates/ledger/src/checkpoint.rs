@@ -34,7 +34,12 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The note text.
     pub fn to_text(&self) -> String {
-        let mut text = format!("{}\n{}\n{}\n", self.origin, self.size, self.root.to_base64());
+        let mut text = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            self.root.to_base64()
+        );
         for line in &self.extensions {
             text.push_str(line);
             text.push('\n');
@@ -153,8 +158,16 @@ mod tests {
             checkpoint.to_text(),
             "o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\next\n"
         );
-        assert_eq!(Checkpoint::parse_text(&checkpoint.to_text()), Ok(checkpoint));
-        for bad in ["o\n01\nAAAA\n", "o\n1\n", "\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n", "o\nx\n"] {
+        assert_eq!(
+            Checkpoint::parse_text(&checkpoint.to_text()),
+            Ok(checkpoint)
+        );
+        for bad in [
+            "o\n01\nAAAA\n",
+            "o\n1\n",
+            "\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
+            "o\nx\n",
+        ] {
             assert!(Checkpoint::parse_text(bad).is_err(), "{bad:?}");
         }
     }

@@ -129,8 +129,11 @@ impl Signer {
             .strip_prefix("PRIVATE+KEY+")
             .ok_or(KeyError::Format("signer keys start with PRIVATE+KEY+"))?;
         let mut fields = rest.splitn(3, '+');
-        let (Some(name), Some(id), Some(key)) = (fields.next(), fields.next(), fields.next()) else {
-            return Err(KeyError::Format("signer keys have five '+'-separated fields"));
+        let (Some(name), Some(id), Some(key)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(KeyError::Format(
+                "signer keys have five '+'-separated fields",
+            ));
         };
         let id = parse_hex_id(id)?;
         let signer = Signer::from_seed(name, decode_key(key)?)?;
@@ -198,8 +201,11 @@ impl Verifier {
     /// Parses `<name>+<hex id>+<base64(0x01 || public key)>`.
     pub fn parse(text: &str) -> Result<Verifier, KeyError> {
         let mut fields = text.trim_end().splitn(3, '+');
-        let (Some(name), Some(id), Some(key)) = (fields.next(), fields.next(), fields.next()) else {
-            return Err(KeyError::Format("verifier keys have three '+'-separated fields"));
+        let (Some(name), Some(id), Some(key)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(KeyError::Format(
+                "verifier keys have three '+'-separated fields",
+            ));
         };
         check_name(name)?;
         let id = parse_hex_id(id)?;
@@ -270,9 +276,7 @@ pub fn open<'a>(note: &'a str, verifiers: &[Verifier]) -> Result<&'a str, NoteEr
         if check_name(name).is_err() {
             return Err(NoteError::SignatureLine);
         }
-        let blob = STANDARD
-            .decode(sig)
-            .map_err(|_| NoteError::SignatureLine)?;
+        let blob = STANDARD.decode(sig).map_err(|_| NoteError::SignatureLine)?;
         if blob.len() < 4 {
             return Err(NoteError::SignatureLine);
         }
@@ -317,8 +321,14 @@ mod tests {
         let at = tampered.find('+').unwrap_or(0) + 1;
         tampered.replace_range(at..at + 1, if &vkey[at..at + 1] == "0" { "1" } else { "0" });
         assert_eq!(Verifier::parse(&tampered), Err(KeyError::KeyId));
-        assert_eq!(Signer::from_seed("a b", [0; 32]).map(|_| ()), Err(KeyError::Name));
-        assert_eq!(Signer::from_seed("a+b", [0; 32]).map(|_| ()), Err(KeyError::Name));
+        assert_eq!(
+            Signer::from_seed("a b", [0; 32]).map(|_| ()),
+            Err(KeyError::Name)
+        );
+        assert_eq!(
+            Signer::from_seed("a+b", [0; 32]).map(|_| ()),
+            Err(KeyError::Name)
+        );
         assert!(Verifier::parse("name+zzzzzzzz+AAAA").is_err());
     }
 
@@ -334,8 +344,12 @@ mod tests {
             open(&altered, &[signer.verifier()]),
             Err(NoteError::BadSignature { .. })
         ));
-        let other = Signer::from_seed("kiroku.test/log", [8; 32]).unwrap_or_else(|_| unreachable!());
-        assert_eq!(open(&note, &[other.verifier()]), Err(NoteError::UnknownSigner));
+        let other =
+            Signer::from_seed("kiroku.test/log", [8; 32]).unwrap_or_else(|_| unreachable!());
+        assert_eq!(
+            open(&note, &[other.verifier()]),
+            Err(NoteError::UnknownSigner)
+        );
         assert!(signer.sign("no newline").is_err());
         assert!(signer.sign("bell\u{7}\n").is_err());
         assert!(open("hello\n", &[signer.verifier()]).is_err());

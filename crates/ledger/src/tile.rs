@@ -53,7 +53,11 @@ impl Tile {
             return None;
         }
         let width = (hashes_at_level - start).min(TILE_WIDTH) as u16;
-        Some(Tile { level, index, width })
+        Some(Tile {
+            level,
+            index,
+            width,
+        })
     }
 
     /// Is this tile full?
@@ -230,18 +234,57 @@ mod tests {
     #[test]
     fn paths_encode_and_parse() {
         let cases = [
-            (Tile { level: 0, index: 1234067, width: 256 }, "tile/0/x001/x234/067"),
-            (Tile { level: 0, index: 1234067, width: 8 }, "tile/0/x001/x234/067.p/8"),
-            (Tile { level: 1, index: 0, width: 256 }, "tile/1/000"),
-            (Tile { level: 3, index: 5, width: 1 }, "tile/3/005.p/1"),
-            (Tile { level: 0, index: 1000, width: 256 }, "tile/0/x001/000"),
+            (
+                Tile {
+                    level: 0,
+                    index: 1234067,
+                    width: 256,
+                },
+                "tile/0/x001/x234/067",
+            ),
+            (
+                Tile {
+                    level: 0,
+                    index: 1234067,
+                    width: 8,
+                },
+                "tile/0/x001/x234/067.p/8",
+            ),
+            (
+                Tile {
+                    level: 1,
+                    index: 0,
+                    width: 256,
+                },
+                "tile/1/000",
+            ),
+            (
+                Tile {
+                    level: 3,
+                    index: 5,
+                    width: 1,
+                },
+                "tile/3/005.p/1",
+            ),
+            (
+                Tile {
+                    level: 0,
+                    index: 1000,
+                    width: 256,
+                },
+                "tile/0/x001/000",
+            ),
         ];
         for (tile, path) in cases {
             assert_eq!(tile.path(), path);
             let rest = path.strip_prefix("tile/").unwrap_or_default();
             assert_eq!(Tile::parse_path(rest), Ok(tile), "{path}");
         }
-        let tile = Tile { level: 0, index: 1234067, width: 8 };
+        let tile = Tile {
+            level: 0,
+            index: 1234067,
+            width: 8,
+        };
         assert_eq!(tile.entries_path(), "tile/entries/x001/x234/067.p/8");
         assert_eq!(Tile::parse_entries_path("x001/x234/067.p/8"), Ok(tile));
     }
@@ -250,8 +293,20 @@ mod tests {
     #[test]
     fn malformed_paths_are_refused() {
         for bad in [
-            "0/1", "0/0001", "0/x1/000", "0/001/002", "0/000.p/0", "0/000.p/256", "0/000.p/",
-            "64/000", "a/000", "0/x000/001", "0/", "", "0/000.p/08", "0/abc",
+            "0/1",
+            "0/0001",
+            "0/x1/000",
+            "0/001/002",
+            "0/000.p/0",
+            "0/000.p/256",
+            "0/000.p/",
+            "64/000",
+            "a/000",
+            "0/x000/001",
+            "0/",
+            "",
+            "0/000.p/08",
+            "0/abc",
             "0/x001/x002/x003/x004/x005/x006/x007/008",
         ] {
             assert!(Tile::parse_path(bad).is_err(), "{bad}");
@@ -262,10 +317,31 @@ mod tests {
     #[test]
     fn tiles_in_tree() {
         assert_eq!(Tile::in_tree(0, 0, 0), None);
-        assert_eq!(Tile::in_tree(0, 0, 255), Some(Tile { level: 0, index: 0, width: 255 }));
-        assert_eq!(Tile::in_tree(0, 0, 256), Some(Tile { level: 0, index: 0, width: 256 }));
+        assert_eq!(
+            Tile::in_tree(0, 0, 255),
+            Some(Tile {
+                level: 0,
+                index: 0,
+                width: 255
+            })
+        );
+        assert_eq!(
+            Tile::in_tree(0, 0, 256),
+            Some(Tile {
+                level: 0,
+                index: 0,
+                width: 256
+            })
+        );
         assert_eq!(Tile::in_tree(0, 1, 256), None);
-        assert_eq!(Tile::in_tree(1, 0, 256), Some(Tile { level: 1, index: 0, width: 1 }));
+        assert_eq!(
+            Tile::in_tree(1, 0, 256),
+            Some(Tile {
+                level: 1,
+                index: 0,
+                width: 1
+            })
+        );
         assert_eq!(Tile::in_tree(1, 0, 255), None);
         assert_eq!(Tile::in_tree(63, u64::MAX, 10), None);
     }
@@ -277,7 +353,10 @@ mod tests {
         let bundle = encode_bundle(entries.iter().copied()).unwrap_or_default();
         assert_eq!(bundle, b"\x00\x01a\x00\x00\x00\x05hello");
         assert_eq!(decode_bundle(&bundle), Ok(entries));
-        assert_eq!(decode_bundle(&bundle[..bundle.len() - 1]), Err(TileError::Truncated));
+        assert_eq!(
+            decode_bundle(&bundle[..bundle.len() - 1]),
+            Err(TileError::Truncated)
+        );
         let big = vec![0u8; 70_000];
         assert!(encode_bundle([big.as_slice()]).is_err());
     }

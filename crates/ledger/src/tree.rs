@@ -24,7 +24,9 @@ impl HashSource for &[Hash] {
 
     fn subtree(&mut self, height: u8, index: u64) -> Result<Hash, Self::Error> {
         let width = 1usize << height;
-        let start = usize::try_from(index).unwrap_or(usize::MAX).saturating_mul(width);
+        let start = usize::try_from(index)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(width);
         Ok(perfect_root(&self[start..start + width]))
     }
 }
@@ -126,7 +128,11 @@ impl Frontier {
         let mut index = self.size;
         let mut height = 0u8;
         let mut hash = leaf;
-        completed(Completed { height, index, hash });
+        completed(Completed {
+            height,
+            index,
+            hash,
+        });
         while let Some(&(top_height, top_hash)) = self.subtrees.last() {
             if top_height != height {
                 break;
@@ -135,7 +141,11 @@ impl Frontier {
             hash = node_hash(&top_hash, &hash);
             height += 1;
             index >>= 1;
-            completed(Completed { height, index, hash });
+            completed(Completed {
+                height,
+                index,
+                hash,
+            });
         }
         self.subtrees.push((height, hash));
         self.size += 1;

@@ -1,0 +1,160 @@
+//! The interface both backends implement: a small set of bounded, dialect-free operations
+//! the writer, the readers and the verifier need. Each backend keeps its SQL to itself.
+
+use crate::url::DatabaseUrl;
+use crate::{Result, StoreError};
+use kiroku_domain::projection::{Change, TableSpec, Value};
+use kiroku_ledger::Hash;
+
+/// A signed checkpoint as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash (as stored; `verify` recomputes it).
+    pub root: Vec<u8>,
+    /// The signed note.
+    pub note: String,
+    /// When it was signed (RFC 3339).
+    pub created_at: String,
+}
+
+/// An entry row as stored; `verify` checks every field.
+#[derive(Clone, Debug)]
+pub(crate) struct EntryRow {
+    pub idx: u64,
+    pub leaf_hash: Vec<u8>,
+    pub body: Vec<u8>,
+}
+
+/// What one group commit writes.
+pub(crate) struct AppendBatch<'a> {
+    /// Index of the first entry.
+    pub first: u64,
+    /// Leaf hash and body of each entry, in order.
+    pub entries: Vec<(Hash, &'a [u8])>,
+    /// Completed tree nodes at tile levels ≥ 1: (tile level, index, hash).
+    pub nodes: Vec<(u8, u64, Hash)>,
+    /// Blobs (content-addressed; an existing one is kept).
+    pub blobs: Vec<(Hash, &'a [u8])>,
+    /// Projection rows.
+    pub changes: Vec<Change>,
+    /// The batch's checkpoint.
+    pub checkpoint: StoredCheckpoint,
+}
+
+/// One database connection.
+pub(crate) trait Db: Send {
+    /// Applies the embedded migrations not yet applied.
+    fn migrate(&mut self) -> Result<()>;
+    /// Starts an append transaction, taking the cross-process append lock, and returns the
+    /// stored tree size (the latest checkpoint's).
+    fn begin_append(&mut self) -> Result<u64>;
+    /// Writes a batch inside the append transaction.
+    fn write_batch(&mut self, batch: &AppendBatch<'_>) -> Result<()>;
+    /// Commits (with the backend's durable fsync).
+    fn commit(&mut self) -> Result<()>;
+    /// Rolls back whatever transaction is open.
+    fn rollback(&mut self);
+    /// The latest checkpoint.
+    fn latest_checkpoint(&mut self) -> Result<Option<StoredCheckpoint>>;
+    /// Up to `limit` checkpoints with size ≥ `from`, by size.
+    fn checkpoints(&mut self, from: u64, limit: u64) -> Result<Vec<StoredCheckpoint>>;
+    /// Leaf hashes of entries `start..end`.
+    fn leaf_hashes(&mut self, start: u64, end: u64) -> Result<Vec<Hash>>;
+    /// Stored node hashes at tile `level` ≥ 1, indices `start..end`.
+    fn node_hashes(&mut self, level: u8, start: u64, end: u64) -> Result<Vec<Hash>>;
+    /// Up to `limit` stored nodes after (level, idx), ordered by (level, idx).
+    fn nodes_after(&mut self, after: (u8, i64), limit: u64) -> Result<Vec<(u8, u64, Vec<u8>)>>;
+    /// Up to `limit` entry rows with index ≥ `from`, by index.
+    fn entries(&mut self, from: u64, limit: u64) -> Result<Vec<EntryRow>>;
+    /// Bodies of entries `start..end`.
+    fn bodies(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>>;
+    /// A blob by its SHA-256.
+    fn blob(&mut self, sha256: &Hash) -> Result<Option<Vec<u8>>>;
+    /// A page of a projection table, by key.
+    fn rows(&mut self, table: &TableSpec, page: Page) -> Result<Vec<Vec<Value>>>;
+    /// Inside an append transaction: empties projection tables and applies `changes`.
+    fn replace_projection(&mut self, tables: &[&TableSpec], changes: &[Change]) -> Result<()>;
+    /// Creates the plain benchmark tables (no ledger) if missing and empties them.
+    fn baseline_prepare(&mut self) -> Result<()>;
+    /// Inserts rows into the benchmark tables in one durable transaction.
+    fn baseline_insert(&mut self, rows: &[(u64, Hash, &[u8])], changes: &[Change]) -> Result<()>;
+    /// Runs raw SQL; tests use it to tamper.
+    fn execute_raw(&mut self, sql: &str) -> Result<()>;
+}
+
+/// Opens a connection for the URL's backend.
+pub(crate) fn connect(url: &DatabaseUrl) -> Result<Box<dyn Db>> {
+    match url {
+        DatabaseUrl::Sqlite(path) => Ok(Box::new(crate::sqlite_db::SqliteDb::open(path)?)),
+        DatabaseUrl::Postgres(url) => Ok(Box::new(crate::postgres_db::PostgresDb::connect(url)?)),
+    }
+}
+
+/// Reads a 32-byte hash column.
+pub(crate) fn hash_column(bytes: &[u8], what: &str) -> Result<Hash> {
+    Hash::from_slice(bytes).ok_or_else(|| StoreError::Corrupt(format!("{what} is not 32 bytes")))
+}
+
+/// The `INSERT … ON CONFLICT (key) DO UPDATE` statement for a projection table, with
+/// placeholders made by `placeholder(i)` (1-based).
+pub(crate) fn upsert_sql(table: &TableSpec, placeholder: impl Fn(usize) -> String) -> String {
+    let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+    let values: Vec<String> = (1..=names.len()).map(placeholder).collect();
+    let key = names[0];
+    let updates: Vec<String> = names[1..]
+        .iter()
+        .map(|n| format!("{n} = excluded.{n}"))
+        .collect();
+    let action = if updates.is_empty() {
+        "NOTHING".to_string()
+    } else {
+        format!("UPDATE SET {}", updates.join(", "))
+    };
+    format!(
+        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({key}) DO {action}",
+        table.name,
+        names.join(", "),
+        values.join(", ")
+    )
+}
+
+/// A page of a projection table: rows after a key (exclusive), in key order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    /// Start after this key; `None` for the first page.
+    pub after: Option<i64>,
+    /// Most rows.
+    pub limit: u64,
+    /// Newest (largest key) first.
+    pub descending: bool,
+}
+
+impl Page {
+    /// The key bound to compare with.
+    pub(crate) fn bound(&self) -> i64 {
+        match (self.after, self.descending) {
+            (Some(key), _) => key,
+            (None, false) => i64::MIN,
+            (None, true) => i64::MAX,
+        }
+    }
+}
+
+/// The bounded, key-ordered SELECT of a projection table; `p1` and `p2` are the placeholders of
+/// the key bound and the limit.
+pub(crate) fn rows_sql(table: &TableSpec, page: Page, p1: &str, p2: &str) -> String {
+    let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+    let key = names[0];
+    let (cmp, order) = if page.descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    format!(
+        "SELECT {} FROM {} WHERE {key} {cmp} {p1} ORDER BY {key} {order} LIMIT {p2}",
+        names.join(", "),
+        table.name,
+    )
+}

@@ -1,0 +1,427 @@
+//! The PostgreSQL backend. Commits are durable with the server's default
+//! `synchronous_commit = on` (which the connection sets explicitly). Appends from several
+//! processes serialise on a transaction-level advisory lock; each batch's rows go in one
+//! round trip per table through `UNNEST` of arrays.
+
+use crate::db::{
+    hash_column, rows_sql, upsert_sql, AppendBatch, Db, EntryRow, Page, StoredCheckpoint,
+};
+use crate::{Result, StoreError};
+use kiroku_domain::projection::{Change, ColumnType, TableSpec, Value};
+use kiroku_ledger::Hash;
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row};
+use std::collections::BTreeMap;
+
+/// Migrations, in order; each runs once, in a transaction.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_ledger.sql"))];
+
+/// The advisory lock key that serialises appends (and migrations) across processes.
+const APPEND_LOCK: i64 = 0x4b49_524f_4b55; // "KIROKU"
+
+pub(crate) struct PostgresDb {
+    client: Client,
+}
+
+impl PostgresDb {
+    pub(crate) fn connect(url: &str) -> Result<PostgresDb> {
+        let mut client = Client::connect(url, NoTls)?;
+        client.batch_execute("SET synchronous_commit = on")?;
+        Ok(PostgresDb { client })
+    }
+}
+
+fn to_i64(value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("index {value} out of range")))
+}
+
+fn read_checkpoint(row: &Row) -> StoredCheckpoint {
+    StoredCheckpoint {
+        size: row.get::<_, i64>(0) as u64,
+        root: row.get(1),
+        note: row.get(2),
+        created_at: row.get(3),
+    }
+}
+
+/// Groups changes by table, the last change to a key winning (as applying them in order
+/// would), so each table takes one multi-row statement.
+fn apply_changes(client: &mut Client, changes: &[Change]) -> Result<()> {
+    let mut by_table: BTreeMap<&str, (&TableSpec, BTreeMap<Value, &Vec<Value>>)> = BTreeMap::new();
+    for change in changes {
+        let entry = by_table
+            .entry(change.table.name)
+            .or_insert_with(|| (change.table, BTreeMap::new()));
+        let key = change.row.first().cloned().unwrap_or(Value::Null);
+        entry.1.insert(key, &change.row);
+    }
+    for (table, rows) in by_table.values() {
+        let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        let mut casts = Vec::new();
+        for (i, column) in table.columns.iter().enumerate() {
+            match column.ty {
+                ColumnType::Int => {
+                    let values: Vec<Option<i64>> = rows
+                        .values()
+                        .map(|r| match r.get(i) {
+                            Some(Value::Int(v)) => Some(*v),
+                            _ => None,
+                        })
+                        .collect();
+                    params.push(Box::new(values));
+                    casts.push(format!("${}::bigint[]", i + 1));
+                }
+                ColumnType::Text => {
+                    let values: Vec<Option<String>> = rows
+                        .values()
+                        .map(|r| match r.get(i) {
+                            Some(Value::Text(v)) => Some(v.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    params.push(Box::new(values));
+                    casts.push(format!("${}::text[]", i + 1));
+                }
+            }
+        }
+        let single = upsert_sql(table, |i| format!("${i}"));
+        // Turn `INSERT … VALUES (…) ON CONFLICT …` into `INSERT … SELECT * FROM UNNEST(…) …`.
+        let (head, tail) = single
+            .split_once(" VALUES (")
+            .and_then(|(head, rest)| {
+                rest.split_once(") ON CONFLICT")
+                    .map(|(_, tail)| (head, tail))
+            })
+            .ok_or_else(|| StoreError::Corrupt("upsert statement shape".into()))?;
+        let sql = format!(
+            "{head} SELECT * FROM UNNEST({}) ON CONFLICT{tail}",
+            casts.join(", ")
+        );
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
+        client.execute(sql.as_str(), &refs)?;
+    }
+    Ok(())
+}
+
+impl Db for PostgresDb {
+    fn migrate(&mut self) -> Result<()> {
+        let mut tx = self.client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )?;
+        let current: i64 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                &[],
+            )?
+            .get(0);
+        let known = MIGRATIONS.last().map_or(0, |m| m.0);
+        if current > known {
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                known,
+            });
+        }
+        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+            tx.batch_execute(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version) VALUES ($1)",
+                &[version],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn begin_append(&mut self) -> Result<u64> {
+        self.client.batch_execute("BEGIN")?;
+        let result = (|| -> Result<u64> {
+            self.client
+                .execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])?;
+            let size: Option<i64> = self
+                .client
+                .query_one("SELECT MAX(tree_size) FROM checkpoints", &[])?
+                .get(0);
+            Ok(size.unwrap_or(0) as u64)
+        })();
+        if result.is_err() {
+            self.rollback();
+        }
+        result
+    }
+
+    fn write_batch(&mut self, batch: &AppendBatch<'_>) -> Result<()> {
+        let first = to_i64(batch.first)?;
+        let count = batch.entries.len() as i64;
+        let idx: Vec<i64> = (first..first + count).collect();
+        let leaves: Vec<&[u8]> = batch.entries.iter().map(|(l, _)| &l.0[..]).collect();
+        let bodies: Vec<&[u8]> = batch.entries.iter().map(|(_, b)| *b).collect();
+        self.client.execute(
+            "INSERT INTO entries (idx, leaf_hash, body)
+             SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bytea[])",
+            &[&idx, &leaves, &bodies],
+        )?;
+        if !batch.nodes.is_empty() {
+            let levels: Vec<i16> = batch.nodes.iter().map(|n| i16::from(n.0)).collect();
+            let idx = batch
+                .nodes
+                .iter()
+                .map(|n| to_i64(n.1))
+                .collect::<Result<Vec<i64>>>()?;
+            let hashes: Vec<&[u8]> = batch.nodes.iter().map(|n| &n.2 .0[..]).collect();
+            self.client.execute(
+                "INSERT INTO tree_nodes (level, idx, hash)
+                 SELECT * FROM UNNEST($1::smallint[], $2::bigint[], $3::bytea[])",
+                &[&levels, &idx, &hashes],
+            )?;
+        }
+        if !batch.blobs.is_empty() {
+            let hashes: Vec<&[u8]> = batch.blobs.iter().map(|b| &b.0 .0[..]).collect();
+            let contents: Vec<&[u8]> = batch.blobs.iter().map(|b| b.1).collect();
+            self.client.execute(
+                "INSERT INTO blobs (sha256, content)
+                 SELECT * FROM UNNEST($1::bytea[], $2::bytea[]) ON CONFLICT (sha256) DO NOTHING",
+                &[&hashes, &contents],
+            )?;
+        }
+        apply_changes(&mut self.client, &batch.changes)?;
+        let cp = &batch.checkpoint;
+        self.client.execute(
+            "INSERT INTO checkpoints (tree_size, root, note, created_at) VALUES ($1, $2, $3, $4)",
+            &[&to_i64(cp.size)?, &cp.root, &cp.note, &cp.created_at],
+        )?;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.client.batch_execute("COMMIT")?;
+        Ok(())
+    }
+
+    fn rollback(&mut self) {
+        // Outside a transaction ROLLBACK only warns; a broken connection is replaced by the
+        // writer on its next error.
+        let _ = self.client.batch_execute("ROLLBACK");
+    }
+
+    fn latest_checkpoint(&mut self) -> Result<Option<StoredCheckpoint>> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT tree_size, root, note, created_at FROM checkpoints
+                 ORDER BY tree_size DESC LIMIT 1",
+                &[],
+            )?
+            .as_ref()
+            .map(read_checkpoint))
+    }
+
+    fn checkpoints(&mut self, from: u64, limit: u64) -> Result<Vec<StoredCheckpoint>> {
+        Ok(self
+            .client
+            .query(
+                "SELECT tree_size, root, note, created_at FROM checkpoints
+                 WHERE tree_size >= $1 ORDER BY tree_size LIMIT $2",
+                &[&to_i64(from)?, &to_i64(limit)?],
+            )?
+            .iter()
+            .map(read_checkpoint)
+            .collect())
+    }
+
+    fn leaf_hashes(&mut self, start: u64, end: u64) -> Result<Vec<Hash>> {
+        let rows = self.client.query(
+            "SELECT idx, leaf_hash FROM entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+            &[&to_i64(start)?, &to_i64(end)?],
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.get::<_, i64>(0) as u64 != start + out.len() as u64 {
+                break;
+            }
+            out.push(hash_column(row.get(1), "leaf hash")?);
+        }
+        if out.len() as u64 != end - start {
+            return Err(StoreError::Corrupt(format!(
+                "entry {} is missing",
+                start + out.len() as u64
+            )));
+        }
+        Ok(out)
+    }
+
+    fn node_hashes(&mut self, level: u8, start: u64, end: u64) -> Result<Vec<Hash>> {
+        let rows = self.client.query(
+            "SELECT idx, hash FROM tree_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
+            &[&i16::from(level), &to_i64(start)?, &to_i64(end)?],
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.get::<_, i64>(0) as u64 != start + out.len() as u64 {
+                break;
+            }
+            out.push(hash_column(row.get(1), "tree node")?);
+        }
+        if out.len() as u64 != end - start {
+            return Err(StoreError::Corrupt(format!(
+                "tree node {level}/{} is missing",
+                start + out.len() as u64
+            )));
+        }
+        Ok(out)
+    }
+
+    fn nodes_after(&mut self, after: (u8, i64), limit: u64) -> Result<Vec<(u8, u64, Vec<u8>)>> {
+        Ok(self
+            .client
+            .query(
+                "SELECT level, idx, hash FROM tree_nodes WHERE (level, idx) > ($1, $2)
+                 ORDER BY level, idx LIMIT $3",
+                &[&i16::from(after.0), &after.1, &to_i64(limit)?],
+            )?
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<_, i16>(0) as u8,
+                    r.get::<_, i64>(1) as u64,
+                    r.get(2),
+                )
+            })
+            .collect())
+    }
+
+    fn entries(&mut self, from: u64, limit: u64) -> Result<Vec<EntryRow>> {
+        Ok(self
+            .client
+            .query(
+                "SELECT idx, leaf_hash, body FROM entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
+                &[&to_i64(from)?, &to_i64(limit)?],
+            )?
+            .iter()
+            .map(|r| EntryRow {
+                idx: r.get::<_, i64>(0) as u64,
+                leaf_hash: r.get(1),
+                body: r.get(2),
+            })
+            .collect())
+    }
+
+    fn bodies(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
+        let rows = self.entries(start, end - start)?;
+        for (i, row) in rows.iter().enumerate() {
+            if row.idx != start + i as u64 {
+                return Err(StoreError::Corrupt(format!(
+                    "entry {} is missing",
+                    start + i as u64
+                )));
+            }
+        }
+        if rows.len() as u64 != end - start {
+            return Err(StoreError::Corrupt(format!(
+                "entry {} is missing",
+                start + rows.len() as u64
+            )));
+        }
+        Ok(rows.into_iter().map(|r| r.body).collect())
+    }
+
+    fn blob(&mut self, sha256: &Hash) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT content FROM blobs WHERE sha256 = $1",
+                &[&&sha256.0[..]],
+            )?
+            .map(|r| r.get(0)))
+    }
+
+    fn rows(&mut self, table: &TableSpec, page: Page) -> Result<Vec<Vec<Value>>> {
+        let sql = rows_sql(table, page, "$1", "$2");
+        let rows = self
+            .client
+            .query(sql.as_str(), &[&page.bound(), &to_i64(page.limit)?])?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                table
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, column)| match column.ty {
+                        ColumnType::Int => {
+                            row.get::<_, Option<i64>>(i).map_or(Value::Null, Value::Int)
+                        }
+                        ColumnType::Text => row
+                            .get::<_, Option<String>>(i)
+                            .map_or(Value::Null, Value::Text),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    fn replace_projection(&mut self, tables: &[&TableSpec], changes: &[Change]) -> Result<()> {
+        for table in tables {
+            self.client
+                .batch_execute(&format!("DELETE FROM {}", table.name))?;
+        }
+        apply_changes(&mut self.client, changes)
+    }
+
+    fn baseline_prepare(&mut self) -> Result<()> {
+        self.client.batch_execute(
+            "CREATE TABLE IF NOT EXISTS bench_entries (
+                 idx BIGINT PRIMARY KEY, leaf_hash BYTEA NOT NULL, body BYTEA NOT NULL);
+             CREATE TABLE IF NOT EXISTS bench_notes (
+                 entry_index BIGINT PRIMARY KEY, time TEXT NOT NULL, account TEXT NOT NULL,
+                 body TEXT NOT NULL);
+             TRUNCATE bench_entries, bench_notes;",
+        )?;
+        Ok(())
+    }
+
+    fn baseline_insert(&mut self, rows: &[(u64, Hash, &[u8])], changes: &[Change]) -> Result<()> {
+        let idx = rows
+            .iter()
+            .map(|r| to_i64(r.0))
+            .collect::<Result<Vec<i64>>>()?;
+        let leaves: Vec<&[u8]> = rows.iter().map(|r| &r.1 .0[..]).collect();
+        let bodies: Vec<&[u8]> = rows.iter().map(|r| r.2).collect();
+        let mut tx = self.client.transaction()?;
+        tx.execute(
+            "INSERT INTO bench_entries (idx, leaf_hash, body)
+             SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bytea[])",
+            &[&idx, &leaves, &bodies],
+        )?;
+        let column = |i: usize| -> Vec<Option<String>> {
+            changes
+                .iter()
+                .map(|c| match c.row.get(i) {
+                    Some(Value::Text(t)) => Some(t.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let keys: Vec<Option<i64>> = changes
+            .iter()
+            .map(|c| match c.row.first() {
+                Some(Value::Int(v)) => Some(*v),
+                _ => None,
+            })
+            .collect();
+        tx.execute(
+            "INSERT INTO bench_notes (entry_index, time, account, body)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[])",
+            &[&keys, &column(1), &column(2), &column(3)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn execute_raw(&mut self, sql: &str) -> Result<()> {
+        self.client.batch_execute(sql)?;
+        Ok(())
+    }
+}

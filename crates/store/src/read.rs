@@ -1,0 +1,143 @@
+//! Reads for the outside world: the latest checkpoint, hash tiles, entry bundles, proofs and
+//! projection pages — each bounded, and each limited to the tree of the latest signed
+//! checkpoint, so nothing is served that a checkpoint does not cover.
+
+use crate::db::{Db, Page, StoredCheckpoint};
+use crate::{Result, Store, StoreError};
+use kiroku_domain::projection::{TableSpec, Value};
+use kiroku_ledger::tree::perfect_root;
+use kiroku_ledger::{proof, Hash, HashSource, Tile, TILE_HEIGHT};
+
+/// Why a read could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// What was asked lies outside the signed tree.
+    #[error("{0}")]
+    OutOfRange(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A [`HashSource`] over a connection: tile-level hashes come straight from storage (leaf
+/// hashes, or stored nodes at tile levels ≥ 1), and the levels between are hashed on the fly.
+pub(crate) struct DbSource<'a>(pub &'a mut dyn Db);
+
+impl HashSource for DbSource<'_> {
+    type Error = StoreError;
+
+    fn subtree(&mut self, height: u8, index: u64) -> Result<Hash> {
+        let level = height / TILE_HEIGHT;
+        let rest = height % TILE_HEIGHT;
+        let start = index << rest;
+        let end = (index + 1) << rest;
+        let hashes = if level == 0 {
+            self.0.leaf_hashes(start, end)?
+        } else {
+            self.0.node_hashes(level, start, end)?
+        };
+        Ok(perfect_root(&hashes))
+    }
+}
+
+/// The latest signed checkpoint, if the ledger has any.
+pub fn latest_checkpoint(store: &Store) -> Result<Option<StoredCheckpoint>> {
+    store.reader()?.db().latest_checkpoint()
+}
+
+fn signed_size(db: &mut dyn Db) -> Result<u64> {
+    Ok(db.latest_checkpoint()?.map_or(0, |c| c.size))
+}
+
+fn check_tile(tile: Tile, size: u64) -> Result<(), ReadError> {
+    match Tile::in_tree(tile.level, tile.index, size) {
+        Some(have) if have.width >= tile.width => Ok(()),
+        _ => Err(ReadError::OutOfRange(format!(
+            "tile {} is not in the signed tree of size {size}",
+            tile.path()
+        ))),
+    }
+}
+
+/// The hashes of a tile (32 bytes each, concatenated).
+pub fn tile(store: &Store, tile: Tile) -> Result<Vec<u8>, ReadError> {
+    let mut reader = store.reader()?;
+    let db = reader.db();
+    check_tile(tile, signed_size(db)?)?;
+    let start = tile.first();
+    let end = start + u64::from(tile.width);
+    let hashes = if tile.level == 0 {
+        db.leaf_hashes(start, end)?
+    } else {
+        db.node_hashes(tile.level, start, end)?
+    };
+    Ok(hashes.iter().flat_map(|h| h.0).collect())
+}
+
+/// The entry bundle of a level-0 tile.
+pub fn entry_bundle(store: &Store, tile: Tile) -> Result<Vec<u8>, ReadError> {
+    let mut reader = store.reader()?;
+    let db = reader.db();
+    check_tile(tile, signed_size(db)?)?;
+    let start = tile.first();
+    let bodies = db.bodies(start, start + u64::from(tile.width))?;
+    kiroku_ledger::tile::encode_bundle(bodies.iter().map(Vec::as_slice))
+        .map_err(|e| ReadError::Store(StoreError::Corrupt(e.to_string())))
+}
+
+/// The inclusion proof of entry `index` in the tree of `size` entries.
+pub fn inclusion_proof(store: &Store, index: u64, size: u64) -> Result<Vec<Hash>, ReadError> {
+    let mut reader = store.reader()?;
+    let db = reader.db();
+    let signed = signed_size(db)?;
+    if size == 0 || size > signed || index >= size {
+        return Err(ReadError::OutOfRange(format!(
+            "need index < size ≤ {signed} (the signed tree size); got index {index}, size {size}"
+        )));
+    }
+    proof::inclusion_proof(&mut DbSource(db), index, size).map_err(|e| match e {
+        proof::ProofError::OutOfRange { what } => ReadError::OutOfRange(what),
+        proof::ProofError::Source(e) => ReadError::Store(e),
+    })
+}
+
+/// The consistency proof from the tree of `old` entries to the tree of `new` entries.
+pub fn consistency_proof(store: &Store, old: u64, new: u64) -> Result<Vec<Hash>, ReadError> {
+    let mut reader = store.reader()?;
+    let db = reader.db();
+    let signed = signed_size(db)?;
+    if old == 0 || old > new || new > signed {
+        return Err(ReadError::OutOfRange(format!(
+            "need 0 < old ≤ new ≤ {signed} (the signed tree size); got old {old}, new {new}"
+        )));
+    }
+    proof::consistency_proof(&mut DbSource(db), old, new).map_err(|e| match e {
+        proof::ProofError::OutOfRange { what } => ReadError::OutOfRange(what),
+        proof::ProofError::Source(e) => ReadError::Store(e),
+    })
+}
+
+/// A page of a projection table.
+pub fn rows(store: &Store, table: &TableSpec, page: Page) -> Result<Vec<Vec<Value>>> {
+    store.reader()?.db().rows(table, page)
+}
+
+/// The leaf hash of one entry (for tests and tools).
+pub fn leaf_hash(store: &Store, index: u64) -> Result<Hash> {
+    let hashes = store.reader()?.db().leaf_hashes(index, index + 1)?;
+    hashes
+        .first()
+        .copied()
+        .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is missing")))
+}
+
+/// Raw entry bytes of entries `start..end` (bounded by the caller).
+pub fn entry_bodies(store: &Store, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
+    store.reader()?.db().bodies(start, end)
+}
+
+/// Runs raw SQL on a pooled connection. Only tests use it, to tamper as an attacker with
+/// database access would.
+pub fn execute_raw(store: &Store, sql: &str) -> Result<()> {
+    store.reader()?.db().execute_raw(sql)
+}
