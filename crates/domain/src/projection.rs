@@ -95,27 +95,53 @@ fn payload_error(why: &'static str) -> EntryError {
     }
 }
 
+/// Why an operator's note was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NoteError {
+    /// No text.
+    #[error("the note has no text")]
+    Missing,
+    /// Only whitespace.
+    #[error("the note is empty")]
+    Empty,
+    /// Longer than [`NOTE_CHARS_MAX`].
+    #[error("the note is longer than {NOTE_CHARS_MAX} characters")]
+    TooLong,
+    /// Holds control characters other than newline and tab.
+    #[error("the note holds control characters")]
+    ControlCharacters,
+}
+
+/// Checks an operator's note text.
+pub fn validate_note(text: Option<&str>) -> Result<(), NoteError> {
+    let text = text.ok_or(NoteError::Missing)?;
+    if text.trim().is_empty() {
+        return Err(NoteError::Empty);
+    }
+    if text.chars().count() > NOTE_CHARS_MAX {
+        return Err(NoteError::TooLong);
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(NoteError::ControlCharacters);
+    }
+    Ok(())
+}
+
 /// Checks a payload of a known kind before it is sealed; unknown kinds pass.
 pub fn validate(kind: &Kind, payload: &Json) -> Result<(), EntryError> {
     match kind.as_str() {
         Kind::LEDGER_NOTE => {
-            let text = payload
-                .get("text")
-                .and_then(Json::as_str)
-                .ok_or(payload_error("needs a `text` string"))?;
-            if text.trim().is_empty() {
-                return Err(payload_error("`text` is empty"));
-            }
-            if text.chars().count() > NOTE_CHARS_MAX {
-                return Err(payload_error("`text` is longer than 4000 characters"));
-            }
-            if text
-                .chars()
-                .any(|c| c.is_control() && c != '\n' && c != '\t')
-            {
-                return Err(payload_error("`text` holds control characters"));
-            }
-            Ok(())
+            validate_note(payload.get("text").and_then(Json::as_str)).map_err(|e| {
+                payload_error(match e {
+                    NoteError::Missing => "needs a `text` string",
+                    NoteError::Empty => "`text` is empty",
+                    NoteError::TooLong => "`text` is longer than 4000 characters",
+                    NoteError::ControlCharacters => "`text` holds control characters",
+                })
+            })
         }
         Kind::LEDGER_VERIFICATION => {
             let outcome = payload.get("outcome").and_then(Json::as_str);

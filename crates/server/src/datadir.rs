@@ -1,0 +1,213 @@
+//! A data directory: `kiroku.toml`, the Ed25519 signing key and the operator token (both mode
+//! 0600), and — for the embedded default — the SQLite database. `init` makes one and writes the
+//! ledger's first entry, which names its origin and verifier key.
+
+use crate::config::{Config, ConfigError, CONFIG_FILE};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use kiroku_domain::entry::Draft;
+use kiroku_domain::{Actor, Entropy, Kind};
+use kiroku_ledger::{Signer, Verifier};
+use kiroku_store::system::{OsEntropy, SystemClock};
+use kiroku_store::writer::Writer;
+use kiroku_store::Store;
+use serde_json::json;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Why a data directory could not be made or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    /// `init` refuses to touch an existing, non-empty directory.
+    #[error("{0} already exists and is not empty; Kiroku will not overwrite it")]
+    Exists(PathBuf),
+    /// A file could not be read or written.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// Which file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A secret file is readable by others.
+    #[error("{0} must be readable by its owner only (chmod 600)")]
+    Permissions(PathBuf),
+    /// A key file is malformed or does not match the configuration.
+    #[error("{0}")]
+    Key(String),
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] kiroku_store::StoreError),
+    /// The database already holds a ledger, or holds another one.
+    #[error("{0}")]
+    Ledger(String),
+}
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError {
+    let path = path.to_path_buf();
+    move |source| DataDirError::Io { what, path, source }
+}
+
+/// What `init` may be told.
+#[derive(Clone, Debug, Default)]
+pub struct InitOptions {
+    /// The origin (and key name); a random `kiroku/<hex>` when absent.
+    pub origin: Option<String>,
+    /// The database; the directory's own SQLite file when absent.
+    pub database_url: Option<String>,
+    /// The listen address to write into the configuration.
+    pub listen: Option<String>,
+}
+
+/// Writes a secret file readable by its owner only; refuses to replace one.
+fn write_secret(path: &Path, content: &str) -> Result<(), DataDirError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io("cannot create", path))?;
+    file.write_all(content.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(io("cannot write", path))
+}
+
+/// Reads a secret file, refusing one that others may read.
+pub fn read_secret(path: &Path) -> Result<String, DataDirError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let meta = std::fs::metadata(path).map_err(io("cannot read", path))?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(DataDirError::Permissions(path.to_path_buf()));
+        }
+    }
+    std::fs::read_to_string(path).map_err(io("cannot read", path))
+}
+
+fn random_hex(entropy: &dyn Entropy, bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    entropy.fill(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Creates a data directory and the ledger's first entry; returns the verifier key.
+pub fn init(dir: &Path, options: &InitOptions) -> Result<Verifier, DataDirError> {
+    let entropy = OsEntropy;
+    let origin = options
+        .origin
+        .clone()
+        .unwrap_or_else(|| format!("kiroku/{}", random_hex(&entropy, 4)));
+    let mut config = Config::new(
+        &origin,
+        options
+            .database_url
+            .as_deref()
+            .unwrap_or("sqlite://kiroku.db"),
+    );
+    if let Some(listen) = &options.listen {
+        config.listen = listen.clone();
+    }
+    // Check everything that can be checked before anything is written.
+    config.validate()?;
+    if dir.exists() {
+        let mut contents = std::fs::read_dir(dir).map_err(io("cannot read", dir))?;
+        if contents.next().is_some() {
+            return Err(DataDirError::Exists(dir.to_path_buf()));
+        }
+    }
+    let mut seed = [0u8; 32];
+    entropy.fill(&mut seed);
+    let signer = Signer::from_seed(&origin, seed).map_err(|e| DataDirError::Key(e.to_string()))?;
+    let mut token = [0u8; 32];
+    entropy.fill(&mut token);
+
+    std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io("cannot restrict", dir))?;
+    }
+    let result = (|| {
+        write_secret(
+            &dir.join(&config.signing_key_file),
+            &(signer.to_private_text() + "\n"),
+        )?;
+        write_secret(
+            &dir.join(&config.operator_token_file),
+            &(URL_SAFE_NO_PAD.encode(token) + "\n"),
+        )?;
+        let url = config.database(dir)?;
+        let store = Store::open(&url, 1)?;
+        if kiroku_store::read::latest_checkpoint(&store)?.is_some() {
+            return Err(DataDirError::Ledger(format!(
+                "the database {url} already holds a ledger; give init an empty database"
+            )));
+        }
+        let writer = Writer::start(
+            &store,
+            signer.clone(),
+            origin.clone(),
+            Arc::new(SystemClock),
+            Arc::new(entropy),
+            config.limits.writer(),
+        )?;
+        let receipt = writer.handle().append_blocking(vec![Draft {
+            kind: Kind::new(Kind::LEDGER_INIT).map_err(|e| DataDirError::Key(e.to_string()))?,
+            actor: Actor::system(),
+            subject: None,
+            reason: None,
+            payload: json!({
+                "origin": origin,
+                "verifier_key": signer.verifier().to_text(),
+                "software": format!("kiroku {}", env!("CARGO_PKG_VERSION")),
+            }),
+        }]);
+        writer.shutdown();
+        receipt.map_err(|e| DataDirError::Ledger(e.to_string()))?;
+        // The configuration comes last: a directory without it is an unfinished init.
+        let path = dir.join(CONFIG_FILE);
+        std::fs::write(&path, config.to_toml()).map_err(io("cannot write", &path))?;
+        Ok(signer.verifier())
+    })();
+    if result.is_err() {
+        // Leave nothing half-made behind (the directory was empty or absent).
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
+}
+
+/// Loads the signer of a data directory and checks it matches the configured origin.
+pub fn load_signer(dir: &Path, config: &Config) -> Result<Signer, DataDirError> {
+    let path = dir.join(&config.signing_key_file);
+    let signer = Signer::parse(&read_secret(&path)?)
+        .map_err(|e| DataDirError::Key(format!("{}: {e}", path.display())))?;
+    if signer.name() != config.origin {
+        return Err(DataDirError::Key(format!(
+            "{} is the key of {:?}, not of the configured origin {:?}",
+            path.display(),
+            signer.name(),
+            config.origin
+        )));
+    }
+    Ok(signer)
+}
+
+/// Loads the operator token of a data directory.
+pub fn load_operator_token(dir: &Path, config: &Config) -> Result<String, DataDirError> {
+    let token = read_secret(&dir.join(&config.operator_token_file))?;
+    let token = token.trim().to_owned();
+    if token.len() < 32 {
+        return Err(DataDirError::Key("the operator token is too short".into()));
+    }
+    Ok(token)
+}

@@ -1,0 +1,136 @@
+//! The user's language: Japanese by default, English on request. Chosen by the `lang` query
+//! parameter, then the `lang` cookie, then `Accept-Language`.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{ACCEPT_LANGUAGE, COOKIE};
+use axum::http::request::Parts;
+use std::convert::Infallible;
+
+/// A supported language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// 日本語 (default).
+    #[default]
+    Ja,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The BCP 47 code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    /// Parses `ja` or `en` (and regional variants such as `en-GB`).
+    pub fn parse(text: &str) -> Option<Lang> {
+        let primary = text.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "ja" => Some(Lang::Ja),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// Picks the Japanese or the English text.
+    pub fn pick<'a>(self, ja: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Ja => ja,
+            Lang::En => en,
+        }
+    }
+
+    /// The language a request asks for.
+    pub fn of_request(parts: &Parts) -> Lang {
+        if let Some(lang) = parts
+            .uri
+            .query()
+            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("lang=")))
+            .and_then(Lang::parse)
+        {
+            return lang;
+        }
+        if let Some(lang) = parts
+            .headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|kv| kv.trim().strip_prefix("lang="))
+            .and_then(Lang::parse)
+        {
+            return lang;
+        }
+        parts
+            .headers
+            .get(ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(from_accept_language)
+            .unwrap_or_default()
+    }
+}
+
+/// The first supported language in an `Accept-Language` header, by quality.
+fn from_accept_language(header: &str) -> Option<Lang> {
+    let mut best: Option<(f32, Lang)> = None;
+    for item in header.split(',').take(32) {
+        let mut fields = item.split(';');
+        let Some(lang) = fields.next().and_then(Lang::parse) else {
+            continue;
+        };
+        let q = fields
+            .find_map(|f| f.trim().strip_prefix("q="))
+            .and_then(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+            best = Some((q, lang));
+        }
+    }
+    best.map(|(_, lang)| lang)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Lang, Infallible> {
+        Ok(Lang::of_request(parts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Shows the order of precedence and that Japanese is the default.
+    #[test]
+    fn negotiation() {
+        let parts = |uri: &str, headers: &[(&str, &str)]| {
+            let mut builder = axum::http::Request::builder().uri(uri);
+            for (k, v) in headers {
+                builder = builder.header(*k, *v);
+            }
+            builder.body(()).map(|r| r.into_parts().0).ok()
+        };
+        let lang =
+            |uri: &str, headers: &[(&str, &str)]| parts(uri, headers).map(|p| Lang::of_request(&p));
+        assert_eq!(lang("/", &[]), Some(Lang::Ja));
+        assert_eq!(lang("/?lang=en", &[]), Some(Lang::En));
+        assert_eq!(lang("/", &[("cookie", "a=b; lang=en")]), Some(Lang::En));
+        assert_eq!(lang("/?lang=ja", &[("cookie", "lang=en")]), Some(Lang::Ja));
+        assert_eq!(
+            lang("/", &[("accept-language", "fr, en-US;q=0.8, ja;q=0.5")]),
+            Some(Lang::En)
+        );
+        assert_eq!(
+            lang("/", &[("accept-language", "ja, en;q=0.9")]),
+            Some(Lang::Ja)
+        );
+        assert_eq!(
+            lang("/?lang=xx", &[("accept-language", "de")]),
+            Some(Lang::Ja)
+        );
+    }
+}
