@@ -1,5 +1,7 @@
-//! The user's language: Japanese by default, English on request. Chosen by the `lang` query
-//! parameter, then the `lang` cookie, then `Accept-Language`.
+//! The user's language: Japanese by default, English on request. Pages follow the `lang` query
+//! parameter, then the `lang` cookie, and are otherwise Japanese — a hospital's shared PCs
+//! often run with an English browser locale, and the UI should not change language with the
+//! PC. API errors also honour `Accept-Language`, which programs set deliberately.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::{ACCEPT_LANGUAGE, COOKIE};
@@ -43,17 +45,34 @@ impl Lang {
         }
     }
 
-    /// The language a request asks for.
+    /// The language of a page: `?lang=`, then the cookie, then Japanese.
+    pub fn of_page(parts: &Parts) -> Lang {
+        Lang::chosen(parts).unwrap_or_default()
+    }
+
+    /// The language of an API answer: `?lang=`, the cookie, then `Accept-Language`.
     pub fn of_request(parts: &Parts) -> Lang {
+        Lang::chosen(parts).unwrap_or_else(|| {
+            parts
+                .headers
+                .get(ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(from_accept_language)
+                .unwrap_or_default()
+        })
+    }
+
+    /// The language explicitly chosen by query or cookie.
+    fn chosen(parts: &Parts) -> Option<Lang> {
         if let Some(lang) = parts
             .uri
             .query()
             .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("lang=")))
             .and_then(Lang::parse)
         {
-            return lang;
+            return Some(lang);
         }
-        if let Some(lang) = parts
+        parts
             .headers
             .get_all(COOKIE)
             .iter()
@@ -61,15 +80,6 @@ impl Lang {
             .flat_map(|v| v.split(';'))
             .find_map(|kv| kv.trim().strip_prefix("lang="))
             .and_then(Lang::parse)
-        {
-            return lang;
-        }
-        parts
-            .headers
-            .get(ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(from_accept_language)
-            .unwrap_or_default()
     }
 }
 
@@ -95,8 +105,9 @@ fn from_accept_language(header: &str) -> Option<Lang> {
 impl<S: Send + Sync> FromRequestParts<S> for Lang {
     type Rejection = Infallible;
 
+    /// Handlers take `Lang` for pages.
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Lang, Infallible> {
-        Ok(Lang::of_request(parts))
+        Ok(Lang::of_page(parts))
     }
 }
 

@@ -30,7 +30,7 @@ pub enum StoreError {
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL failed.
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", postgres_message(.0))]
     Postgres(#[from] postgres::Error),
     /// The database URL is not one Kiroku understands.
     #[error("database URL: {0}")]
@@ -58,6 +58,14 @@ pub enum StoreError {
     /// Signing a checkpoint failed.
     #[error("signing the checkpoint failed: {0}")]
     Sign(String),
+}
+
+/// The server's message where there is one (not its detail, which can quote values).
+fn postgres_message(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => error.to_string(),
+    }
 }
 
 /// Result with [`StoreError`].

@@ -94,7 +94,7 @@ pub(super) async fn post_note(
         AppError::bad_request(
             "bad_json",
             "本文を解釈できません。{\"text\": \"…\"} の形で送ってください。",
-            "The body cannot be parsed. Send {\"text\": \"…\"}.",
+            "The body cannot be parsed. Send {\"text\": \"...\"}.",
         )
     })?;
     validate_note(request.text.as_deref()).map_err(note_error)?;

@@ -91,6 +91,10 @@ pub fn app(instance: &Instance) -> Router {
         .route("/ledger/proof/consistency", get(ledger::consistency))
         .route("/api/operator/notes", post(api::post_note))
         .fallback(|| async { AppError::not_found() })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            refuse_oversized,
+        ))
         .layer(middleware::from_fn(localize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -128,13 +132,34 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     response
 }
 
+/// Refuses a body whose declared length is over the limit before reading any of it (a client
+/// that sent `Expect: 100-continue` is spared the upload). Bodies without a declared length
+/// are cut off at the limit by `DefaultBodyLimit`.
+async fn refuse_oversized(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > state.limits.body_bytes_max as u64) {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
+    next.run(request).await
+}
+
 /// Renders [`AppError`]s — and the framework's own bare 404/405 answers — in the request's
 /// language: JSON `{"error": {"code", "message"}}` for the API and the ledger, a page for the
 /// web UI.
 async fn localize_errors(request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    let lang = Lang::of_request(&parts);
+    let api_lang = Lang::of_request(&parts);
+    let page_lang = Lang::of_page(&parts);
     let path = parts.uri.path().to_owned();
+    let wants_json = parts
+        .headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json") && !accept.contains("text/html"));
     let response = next.run(Request::from_parts(parts, body)).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -157,12 +182,14 @@ async fn localize_errors(request: Request, next: Next) -> Response {
         ),
         None => return response,
     };
-    let message = lang.pick(&error.ja, &error.en).to_owned();
     let (mut parts, _) = response.into_parts();
-    let api = path.starts_with("/api/")
+    let api = wants_json
+        || path.starts_with("/api/")
         || path.starts_with("/ledger/")
         || path == "/healthz"
         || path == "/metrics";
+    let lang = if api { api_lang } else { page_lang };
+    let message = lang.pick(&error.ja, &error.en).to_owned();
     let body = if api {
         parts
             .headers

@@ -1,0 +1,43 @@
+//! Helpers for running the `kiroku` binary and reading the ledger from tests.
+
+use kiroku_testkit::DataDir;
+use std::process::{Command, Output};
+
+/// The binary under test.
+pub fn kiroku() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kiroku"))
+}
+
+/// Runs `kiroku ARGS…` and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    kiroku().args(args).output().unwrap()
+}
+
+/// Runs `kiroku SUBCOMMAND… --data DIR EXTRA…`.
+pub fn run_on(data: &DataDir, subcommand: &[&str], extra: &[&str]) -> Output {
+    let mut command = kiroku();
+    command
+        .args(subcommand)
+        .arg("--data")
+        .arg(&data.path)
+        .args(extra);
+    command.output().unwrap()
+}
+
+/// Standard output as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The signed tree size, read straight from the database.
+pub fn tree_size(data: &DataDir) -> u64 {
+    let store = kiroku_store::Store::open(&data.database(), 1).unwrap();
+    kiroku_store::read::latest_checkpoint(&store)
+        .unwrap()
+        .map_or(0, |c| c.size)
+}

@@ -1,0 +1,170 @@
+//! Real Chromium through ChromeDriver (Debian's `chromium` and `chromium-driver`), spoken to
+//! over the W3C WebDriver protocol. Every page test uses this harness.
+
+use crate::http;
+use serde_json::{json, Value};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The W3C key under which an element reference is returned.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A headless Chromium session.
+pub struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+    profile: std::path::PathBuf,
+}
+
+/// An element on the page.
+pub struct Element<'a> {
+    browser: &'a Browser,
+    id: String,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+impl Browser {
+    /// Starts ChromeDriver and a headless Chromium session. Fails with instructions when the
+    /// browser is not installed (`scripts/test` installs it).
+    pub fn start() -> Browser {
+        for path in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                std::path::Path::new(path).exists(),
+                "{path} is missing: install Debian's chromium and chromium-driver (scripts/test does)"
+            );
+        }
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start chromedriver");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http::request("GET", &format!("{base}/status"), &[], None).status != 200 {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let profile =
+            std::env::temp_dir().join(format!("kiroku-chromium-{}-{port}", std::process::id()));
+        let capabilities = json!({
+            "capabilities": { "alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": CHROMIUM,
+                    "args": [
+                        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        "--disable-quic", "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync",
+                        format!("--user-data-dir={}", profile.display()),
+                    ]
+                }
+            }}
+        });
+        let reply = post(&format!("{base}/session"), &capabilities);
+        let session = reply["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("chromedriver refused the session: {reply}"))
+            .to_owned();
+        Browser {
+            driver,
+            base,
+            session,
+            profile,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/session/{}{path}", self.base, self.session)
+    }
+
+    /// Opens a URL and waits for the page to load.
+    pub fn goto(&self, url: &str) {
+        post(&self.url("/url"), &json!({ "url": url }));
+    }
+
+    /// The page title.
+    pub fn title(&self) -> String {
+        get(&self.url("/title"))["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Runs a script and returns its value.
+    pub fn eval(&self, script: &str) -> Value {
+        post(
+            &self.url("/execute/sync"),
+            &json!({ "script": script, "args": [] }),
+        )["value"]
+            .clone()
+    }
+
+    /// The first element matching a CSS selector.
+    pub fn find(&self, css: &str) -> Element<'_> {
+        let reply = post(
+            &self.url("/element"),
+            &json!({ "using": "css selector", "value": css }),
+        );
+        let id = reply["value"][ELEMENT_KEY]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element matches {css}: {reply}"))
+            .to_owned();
+        Element { browser: self, id }
+    }
+}
+
+impl Element<'_> {
+    /// The element's rendered text.
+    pub fn text(&self) -> String {
+        get(&self.browser.url(&format!("/element/{}/text", self.id)))["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Clicks it.
+    pub fn click(&self) {
+        post(
+            &self.browser.url(&format!("/element/{}/click", self.id)),
+            &json!({}),
+        );
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = http::request("DELETE", &self.url(""), &[], None);
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+fn post(url: &str, body: &Value) -> Value {
+    let reply = http::request(
+        "POST",
+        url,
+        &[("content-type", "application/json")],
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(reply.status, 200, "WebDriver {url}: {}", reply.text());
+    reply.json()
+}
+
+fn get(url: &str) -> Value {
+    let reply = http::request("GET", url, &[], None);
+    assert_eq!(reply.status, 200, "WebDriver {url}: {}", reply.text());
+    reply.json()
+}
