@@ -111,10 +111,7 @@ impl Db for SqliteDb {
         let size: Option<i64> = self
             .conn
             .query_row("SELECT MAX(tree_size) FROM checkpoints", [], |r| r.get(0))
-            .map_err(|e| {
-                self.rollback();
-                e
-            })?;
+            .inspect_err(|_| self.rollback())?;
         Ok(size.unwrap_or(0) as u64)
     }
 

@@ -37,13 +37,16 @@ fn unique(tag: &str) -> String {
 }
 
 impl Fixture {
-    /// One fixture per backend available: SQLite always, PostgreSQL when configured.
-    pub fn all(tag: &str) -> Vec<Fixture> {
-        let mut out = vec![Fixture::sqlite(tag)];
-        if let Ok(url) = std::env::var("KIROKU_TEST_POSTGRES_URL") {
-            out.push(Fixture::postgres(tag, &url));
+    /// A fixture on the backend the run selects.
+    pub fn new(tag: &str) -> Fixture {
+        match std::env::var("KIROKU_TEST_BACKEND").as_deref() {
+            Ok("postgres") => Fixture::postgres(
+                tag,
+                &std::env::var("KIROKU_TEST_POSTGRES_URL")
+                    .expect("KIROKU_TEST_BACKEND=postgres needs KIROKU_TEST_POSTGRES_URL"),
+            ),
+            _ => Fixture::sqlite(tag),
         }
-        out
     }
 
     fn sqlite(tag: &str) -> Fixture {

@@ -24,7 +24,8 @@ fn verify_ok(fixture: &Fixture) -> kiroku_store::verify::Report {
 // the signed roots, and that the whole ledger then verifies.
 #[test]
 fn concurrent_appends_are_consistent_and_provable() {
-    for fixture in Fixture::all("writer") {
+    {
+        let fixture = Fixture::new("writer");
         let writer = fixture.writer(WriterConfig {
             batch_entries_max: 64,
             ..WriterConfig::default()
