@@ -101,7 +101,14 @@ fn bad_input_gets_clear_errors_and_writes_nothing() {
     let auth = ("authorization", token.as_str());
     let long = "あ".repeat(4001);
     let long_body = serde_json::json!({ "text": long }).to_string();
-    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, Option<&'a [u8]>, u16, &'a str);
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        Option<&'a [u8]>,
+        u16,
+        &'a str,
+    );
     let cases: Vec<Case> = vec![
         (
             "GET",
