@@ -6,12 +6,15 @@ use anyhow::{Context as _, Result};
 use clap::Subcommand;
 use kiroku_domain::{Clock as _, Entropy as _, SeededEntropy};
 use kiroku_ledger::{Signer, Verifier};
+use kiroku_store::bench::{synthetic_note, LedgerBench};
 use kiroku_store::system::{OsEntropy, SystemClock};
 use kiroku_store::writer::{Writer, WriterConfig};
 use kiroku_store::{DatabaseUrl, Store};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -123,6 +126,75 @@ fn writer(store: &Store, config: WriterConfig) -> Result<(Writer, Verifier)> {
     Ok((writer, verifier))
 }
 
+/// Appends `entries` notes from `writers` concurrent tasks — each awaiting its
+/// acknowledgement before sending the next, as request handlers do — then runs the baseline.
+fn measure_ledger(
+    store: &Store,
+    writer: &Writer,
+    entries: u64,
+    writers: usize,
+) -> Result<LedgerBench> {
+    let start = kiroku_store::read::latest_checkpoint(store)?.map_or(0, |c| c.size);
+    let batches_before = writer
+        .handle()
+        .metrics()
+        .batches_total
+        .load(Ordering::Relaxed);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (seconds, mut latencies) = runtime.block_on(async {
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..writers as u64)
+            .map(|w| {
+                let handle = writer.handle();
+                let share = entries / writers as u64 + u64::from(w < entries % writers as u64);
+                tokio::spawn(async move {
+                    let mut latencies = Vec::with_capacity(share as usize);
+                    for i in 0..share {
+                        let sent = Instant::now();
+                        handle
+                            .append(vec![synthetic_note(w * 1_000_000_000 + i)])
+                            .await?;
+                        latencies.push(sent.elapsed());
+                    }
+                    Ok::<_, kiroku_store::writer::AppendError>(latencies)
+                })
+            })
+            .collect();
+        let mut latencies = Vec::with_capacity(entries as usize);
+        for task in tasks {
+            latencies.extend(task.await??);
+        }
+        Ok::<_, anyhow::Error>((started.elapsed().as_secs_f64(), latencies))
+    })?;
+    let batches = writer
+        .handle()
+        .metrics()
+        .batches_total
+        .load(Ordering::Relaxed)
+        - batches_before;
+    let batch_entries_mean = entries as f64 / batches.max(1) as f64;
+    let (ack_p50_ms, ack_p99_ms, ack_max_ms) = kiroku_store::bench::latency_ms(&mut latencies);
+    let entries_per_s = entries as f64 / seconds;
+    let baseline_rows_per_s =
+        kiroku_store::bench::baseline(store, start, entries, batch_entries_mean.round() as usize)?;
+    Ok(LedgerBench {
+        backend: store.url().backend_name(),
+        entries,
+        writers,
+        seconds,
+        entries_per_s,
+        ack_p50_ms,
+        ack_p99_ms,
+        ack_max_ms,
+        batches,
+        batch_entries_mean,
+        baseline_rows_per_s,
+        ratio: baseline_rows_per_s / entries_per_s,
+    })
+}
+
 pub fn run(command: BenchCommand) -> Result<ExitCode> {
     match command {
         BenchCommand::Ledger {
@@ -145,7 +217,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             )?;
             // Warm up connections and caches, outside the measurement.
             kiroku_store::bench::fill(&writer.handle(), 1000, 100, &mut |_| {})?;
-            let result = kiroku_store::bench::ledger(&store, &writer.handle(), entries, writers)?;
+            let result = measure_ledger(&store, &writer, entries, writers)?;
             writer.shutdown();
             drop(store);
             drop(scratch);

@@ -2,13 +2,12 @@
 //! through the real group-commit writer, then the same rows inserted with plain batched
 //! INSERTs and no ledger (the baseline), in the same database, in the same run.
 
-use crate::writer::{AppendError, WriterHandle};
+use crate::writer::WriterHandle;
 use crate::{Result, Store, StoreError};
 use kiroku_domain::entry::{decode, Draft, Payload};
 use kiroku_domain::projection::project;
 use kiroku_domain::{Actor, EntryIndex, Kind};
 use serde_json::json;
-use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 /// What a ledger benchmark measured.
@@ -66,63 +65,27 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[rank - 1].as_secs_f64() * 1e3
 }
 
-/// Runs the benchmark: `entries` notes from `writers` threads, then the baseline.
-pub fn ledger(
-    store: &Store,
-    writer: &WriterHandle,
-    entries: u64,
-    writers: usize,
-) -> Result<LedgerBench> {
-    let writers = writers.max(1);
-    let start_size = crate::read::latest_checkpoint(store)?.map_or(0, |c| c.size);
-    let batches_before = writer
-        .metrics()
-        .batches_total
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let barrier = Arc::new(Barrier::new(writers + 1));
-    let mut threads = Vec::new();
-    for w in 0..writers as u64 {
-        let writer = writer.clone();
-        let barrier = barrier.clone();
-        let share = entries / writers as u64 + u64::from(w < entries % writers as u64);
-        threads.push(std::thread::spawn(
-            move || -> Result<Vec<Duration>, AppendError> {
-                let mut latencies = Vec::with_capacity(share as usize);
-                barrier.wait();
-                for i in 0..share {
-                    let started = Instant::now();
-                    writer.append_blocking(vec![synthetic_note(w * 1_000_000_000 + i)])?;
-                    latencies.push(started.elapsed());
-                }
-                Ok(latencies)
-            },
-        ));
-    }
-    barrier.wait();
-    let started = Instant::now();
-    let mut latencies = Vec::with_capacity(entries as usize);
-    for thread in threads {
-        let result = thread
-            .join()
-            .map_err(|_| StoreError::Corrupt("a benchmark writer panicked".into()))?;
-        latencies.extend(result.map_err(|e| StoreError::Corrupt(e.to_string()))?);
-    }
-    let seconds = started.elapsed().as_secs_f64();
+/// Percentiles of acknowledgement latencies, in milliseconds.
+pub fn latency_ms(latencies: &mut [Duration]) -> (f64, f64, f64) {
     latencies.sort();
-    let batches = writer
-        .metrics()
-        .batches_total
-        .load(std::sync::atomic::Ordering::Relaxed)
-        - batches_before;
-    let batch_entries_mean = entries as f64 / batches.max(1) as f64;
+    (
+        percentile(latencies, 0.50),
+        percentile(latencies, 0.99),
+        percentile(latencies, 1.0),
+    )
+}
 
-    // The baseline: the same entry rows and projection rows, plain batched INSERTs.
+/// The baseline: the entry rows `start..start + entries` already in the ledger, and the
+/// projection rows they put, inserted again with plain batched INSERTs (batches of `batch`
+/// rows, one durable commit each, no ledger) into scratch tables of the same shape. Returns
+/// rows per second.
+pub fn baseline(store: &Store, start: u64, entries: u64, batch: usize) -> Result<f64> {
     let mut reader = store.reader()?;
     let db = reader.db();
     let mut rows = Vec::with_capacity(entries as usize);
-    let mut from = start_size;
-    while from < start_size + entries {
-        let page = db.entries(from, (start_size + entries - from).min(8192))?;
+    let mut from = start;
+    while from < start + entries {
+        let page = db.entries(from, (start + entries - from).min(8192))?;
         if page.is_empty() {
             break;
         }
@@ -141,29 +104,13 @@ pub fn ledger(
         keyed.push((row.idx, leaf, row.body.as_slice()));
     }
     db.baseline_prepare()?;
-    let chunk = (batch_entries_mean.round() as usize).max(1);
-    let baseline_started = Instant::now();
-    for (rows, changes) in keyed.chunks(chunk).zip(changes.chunks(chunk)) {
+    let batch = batch.max(1);
+    let started = Instant::now();
+    for (rows, changes) in keyed.chunks(batch).zip(changes.chunks(batch)) {
         let flat: Vec<_> = changes.iter().flatten().cloned().collect();
         db.baseline_insert(rows, &flat)?;
     }
-    let baseline_seconds = baseline_started.elapsed().as_secs_f64();
-    let entries_per_s = entries as f64 / seconds;
-    let baseline_rows_per_s = keyed.len() as f64 / baseline_seconds;
-    Ok(LedgerBench {
-        backend: store.url().backend_name(),
-        entries,
-        writers,
-        seconds,
-        entries_per_s,
-        ack_p50_ms: percentile(&latencies, 0.50),
-        ack_p99_ms: percentile(&latencies, 0.99),
-        ack_max_ms: percentile(&latencies, 1.0),
-        batches,
-        batch_entries_mean,
-        baseline_rows_per_s,
-        ratio: baseline_rows_per_s / entries_per_s,
-    })
+    Ok(keyed.len() as f64 / started.elapsed().as_secs_f64())
 }
 
 /// Appends `entries` notes in requests of `per_request` (to fill a ledger fast for the
