@@ -15,6 +15,9 @@ pub enum Value {
     Int(i64),
     /// UTF-8 text.
     Text(String),
+    /// The index of the entry that puts the row, filled in by [`Change::resolve`] once the
+    /// writer has sequenced the entry. Never stored.
+    ThisEntry,
 }
 
 /// A column's SQL type.
@@ -165,6 +168,19 @@ pub fn validate(kind: &Kind, payload: &Json) -> Result<(), EntryError> {
     }
 }
 
+impl Change {
+    /// Puts the entry's index where the row has [`Value::ThisEntry`].
+    pub fn resolve(&mut self, index: EntryIndex) -> Result<(), EntryError> {
+        let key = i64::try_from(index.0).map_err(|_| payload_error("index out of range"))?;
+        for value in &mut self.row {
+            if *value == Value::ThisEntry {
+                *value = Value::Int(key);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The rows entry `index` puts into the projections. `payload` is the entry's payload,
 /// resolved from the blob store where it was moved there.
 pub fn project(
@@ -172,14 +188,24 @@ pub fn project(
     entry: &Entry,
     payload: &Json,
 ) -> Result<Vec<Change>, EntryError> {
+    let mut changes = project_deferred(entry, payload)?;
+    for change in &mut changes {
+        change.resolve(index)?;
+    }
+    Ok(changes)
+}
+
+/// The rows an entry puts, with [`Value::ThisEntry`] for its index: callers compute these in
+/// parallel before the writer assigns indices.
+pub fn project_deferred(entry: &Entry, payload: &Json) -> Result<Vec<Change>, EntryError> {
     validate(&entry.kind, payload)?;
-    let key = i64::try_from(index.0).map_err(|_| payload_error("index out of range"))?;
+    let key = Value::ThisEntry;
     let text = |name: &str| payload.get(name).and_then(Json::as_str).map(str::to_owned);
     Ok(match entry.kind.as_str() {
         Kind::LEDGER_NOTE => vec![Change {
             table: &OPERATOR_NOTES,
             row: vec![
-                Value::Int(key),
+                key,
                 Value::Text(entry.time.to_string()),
                 Value::Text(entry.actor.account.clone()),
                 Value::Text(text("text").unwrap_or_default()),
@@ -188,7 +214,7 @@ pub fn project(
         Kind::LEDGER_VERIFICATION => vec![Change {
             table: &VERIFICATIONS,
             row: vec![
-                Value::Int(key),
+                key,
                 Value::Text(entry.time.to_string()),
                 Value::Text(text("outcome").unwrap_or_default()),
                 Value::Int(payload.get("tree_size").and_then(Json::as_i64).unwrap_or(0)),

@@ -47,6 +47,11 @@ impl ToSql for Param<'_> {
             Value::Null => ToSqlOutput::Owned(SqlValue::Null),
             Value::Int(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
             Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::ThisEntry => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "an unresolved entry index reached the database".into(),
+                ))
+            }
         })
     }
 }

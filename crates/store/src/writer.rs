@@ -14,7 +14,7 @@ use crate::metrics::WriterMetrics;
 use crate::read::DbSource;
 use crate::{Result, Store, StoreError};
 use kiroku_domain::entry::{Draft, Payload, SALT_BYTES};
-use kiroku_domain::projection::{project, validate};
+use kiroku_domain::projection::{project_deferred, validate, Change};
 use kiroku_domain::{Clock, Entropy, EntryIndex, Sealed, Timestamp};
 use kiroku_ledger::hash::content_hash;
 use kiroku_ledger::{Checkpoint, Frontier, Signer, TILE_HEIGHT};
@@ -87,8 +87,18 @@ pub enum AppendError {
     Stopped,
 }
 
+/// An entry sealed and projected by its caller, waiting for an index.
+struct Pending {
+    leaf: kiroku_ledger::Hash,
+    bytes: Vec<u8>,
+    blob: Option<(kiroku_ledger::Hash, Vec<u8>)>,
+    /// Projection rows, with [`kiroku_domain::Value::ThisEntry`] for the index.
+    changes: Vec<Change>,
+    time: Timestamp,
+}
+
 struct Request {
-    sealed: Vec<Sealed>,
+    entries: Vec<Pending>,
     reply: oneshot::Sender<Result<Receipt, AppendError>>,
 }
 
@@ -183,8 +193,9 @@ impl WriterHandle {
         &self.metrics
     }
 
-    /// Validates and seals drafts with the current time and fresh salts.
-    fn seal(&self, drafts: Vec<Draft>) -> Result<Vec<Sealed>, AppendError> {
+    /// Validates, seals and projects drafts with the current time and fresh salts — the work
+    /// that needs no index happens here, on the caller's thread, in parallel.
+    fn seal(&self, drafts: Vec<Draft>) -> Result<Vec<Pending>, AppendError> {
         let max = self.config.batch_entries_max;
         if drafts.is_empty() || drafts.len() > max {
             return Err(AppendError::Count {
@@ -199,13 +210,32 @@ impl WriterHandle {
                 validate(&draft.kind, &draft.payload)?;
                 let mut salt = [0u8; SALT_BYTES];
                 self.entropy.fill(&mut salt);
-                Ok(Sealed::seal(
+                let sealed = Sealed::seal(
                     draft,
                     time,
                     salt,
                     self.config.entry_bytes_max,
                     self.config.blob_bytes_max,
-                )?)
+                )?;
+                let changes = match (&sealed.entry.payload, &sealed.blob) {
+                    (Payload::Inline(payload), _) => project_deferred(&sealed.entry, payload)?,
+                    (Payload::Blob { .. }, Some(blob)) => {
+                        let payload = serde_json::from_slice(blob).map_err(|_| {
+                            AppendError::Failed("a blob payload is not JSON".into())
+                        })?;
+                        project_deferred(&sealed.entry, &payload)?
+                    }
+                    (Payload::Blob { .. }, None) => {
+                        return Err(AppendError::Failed("a sealed entry lost its blob".into()))
+                    }
+                };
+                Ok(Pending {
+                    leaf: sealed.leaf,
+                    blob: sealed.blob.map(|b| (content_hash(&b), b)),
+                    bytes: sealed.bytes,
+                    changes,
+                    time,
+                })
             })
             .collect()
     }
@@ -218,7 +248,10 @@ impl WriterHandle {
         self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
         if self
             .queue
-            .send(Message::Append(Request { sealed, reply }))
+            .send(Message::Append(Request {
+                entries: sealed,
+                reply,
+            }))
             .await
             .is_err()
         {
@@ -235,7 +268,10 @@ impl WriterHandle {
         self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
         if self
             .queue
-            .blocking_send(Message::Append(Request { sealed, reply }))
+            .blocking_send(Message::Append(Request {
+                entries: sealed,
+                reply,
+            }))
             .is_err()
         {
             self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
@@ -276,23 +312,20 @@ impl WriterThread {
                     Some(Message::Stop) | None => return,
                 },
             };
-            let batch = self.gather(first);
+            let mut batch = self.gather(first);
             self.metrics
                 .queue_depth
                 .fetch_sub(batch.len() as i64, Ordering::Relaxed);
             let started = Instant::now();
-            match self.commit(&batch) {
+            match self.commit(&mut batch) {
                 Ok((first_index, tree_size)) => {
                     self.metrics
                         .batch_seconds
                         .observe_duration(started.elapsed());
                     let mut index = first_index;
                     for request in batch {
-                        let count = request.sealed.len() as u64;
-                        let time = request
-                            .sealed
-                            .first()
-                            .map_or(Timestamp(0), |s| s.entry.time);
+                        let count = request.entries.len() as u64;
+                        let time = request.entries.first().map_or(Timestamp(0), |p| p.time);
                         let _ = request.reply.send(Ok(Receipt {
                             first: EntryIndex(index),
                             count,
@@ -328,7 +361,7 @@ impl WriterThread {
     fn gather(&mut self, first: Request) -> Vec<Request> {
         let max = self.config.batch_entries_max;
         let deadline = Instant::now() + Duration::from_millis(self.config.batch_wait_ms);
-        let mut entries = first.sealed.len();
+        let mut entries = first.entries.len();
         let mut batch = vec![first];
         while entries < max {
             match self.requests.try_recv() {
@@ -337,11 +370,11 @@ impl WriterThread {
                     break;
                 }
                 Ok(Message::Append(request)) => {
-                    if entries + request.sealed.len() > max {
+                    if entries + request.entries.len() > max {
                         self.held = Some(request);
                         break;
                     }
-                    entries += request.sealed.len();
+                    entries += request.entries.len();
                     batch.push(request);
                 }
                 Err(mpsc::error::TryRecvError::Empty) if Instant::now() < deadline => {
@@ -354,7 +387,7 @@ impl WriterThread {
     }
 
     /// Writes and commits one batch; returns the first index and the new tree size.
-    fn commit(&mut self, batch: &[Request]) -> Result<(u64, u64)> {
+    fn commit(&mut self, batch: &mut [Request]) -> Result<(u64, u64)> {
         if self.db.is_none() {
             self.db = Some(crate::db::connect(&self.store_url)?);
         }
@@ -368,34 +401,30 @@ impl WriterThread {
             _ => Frontier::load(&mut DbSource(db.as_mut()), stored)?,
         };
         let first = frontier.size();
-        let count: usize = batch.iter().map(|r| r.sealed.len()).sum();
+        let count: usize = batch.iter().map(|r| r.entries.len()).sum();
+        let mut changes = Vec::with_capacity(count);
+        for pending in batch.iter_mut().flat_map(|r| r.entries.iter_mut()) {
+            let index = EntryIndex(first + changes.len() as u64);
+            for change in &mut pending.changes {
+                change.resolve(index)?;
+            }
+            changes.push(std::mem::take(&mut pending.changes));
+        }
         let mut entries = Vec::with_capacity(count);
         let mut nodes = Vec::new();
         let mut blobs = Vec::new();
-        let mut changes = Vec::new();
-        for sealed in batch.iter().flat_map(|r| &r.sealed) {
-            let index = frontier.size();
-            frontier.push(sealed.leaf, |done| {
+        for pending in batch.iter().flat_map(|r| &r.entries) {
+            frontier.push(pending.leaf, |done| {
                 if done.height > 0 && done.height % TILE_HEIGHT == 0 {
                     nodes.push((done.height / TILE_HEIGHT, done.index, done.hash));
                 }
             });
-            entries.push((sealed.leaf, sealed.bytes.as_slice()));
-            let blob_payload;
-            let payload = match (&sealed.entry.payload, &sealed.blob) {
-                (Payload::Inline(value), _) => value,
-                (Payload::Blob { .. }, Some(blob)) => {
-                    blobs.push((content_hash(blob), blob.as_slice()));
-                    blob_payload = serde_json::from_slice(blob)
-                        .map_err(|_| StoreError::Corrupt("blob payload is not JSON".into()))?;
-                    &blob_payload
-                }
-                (Payload::Blob { .. }, None) => {
-                    return Err(StoreError::Corrupt("sealed entry lost its blob".into()))
-                }
-            };
-            changes.extend(project(EntryIndex(index), &sealed.entry, payload)?);
+            entries.push((pending.leaf, pending.bytes.as_slice()));
+            if let Some((hash, blob)) = &pending.blob {
+                blobs.push((*hash, blob.as_slice()));
+            }
         }
+        let changes: Vec<Change> = changes.into_iter().flatten().collect();
         let size = frontier.size();
         let root = frontier.root();
         let checkpoint = Checkpoint {
