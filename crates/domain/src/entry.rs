@@ -446,6 +446,91 @@ pub fn decode(bytes: &[u8]) -> Result<Entry, EntryError> {
     Ok(entry)
 }
 
+/// The wire form, read field by field without building a JSON tree.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire<'a> {
+    v: u8,
+    #[serde(borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    time: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    actor: WireActor<'a>,
+    #[serde(borrow, default)]
+    subject: Option<WireSubject<'a>>,
+    #[serde(borrow, default)]
+    reason: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    payload: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, default)]
+    payload_sha256: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    payload_bytes: Option<u64>,
+    #[serde(borrow)]
+    salt: std::borrow::Cow<'a, str>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireActor<'a> {
+    #[serde(borrow)]
+    account: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    session: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireSubject<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    id: std::borrow::Cow<'a, str>,
+}
+
+/// Decodes entry bytes field by field — every field present, of the right type, no others —
+/// without checking that the bytes are in canonical form. For replaying a ledger whose leaf
+/// hashes (which bind the exact bytes) are checked separately; [`decode`] is the strict form.
+pub fn decode_fields(bytes: &[u8]) -> Result<Entry, EntryError> {
+    let wire: Wire<'_> = serde_json::from_slice(bytes)
+        .map_err(|_| EntryError::NotCanonical("not an entry object"))?;
+    if wire.v != 1 {
+        return Err(field("v", "is not 1"));
+    }
+    let payload = match (wire.payload, wire.payload_sha256, wire.payload_bytes) {
+        (Some(raw), None, None) => Payload::Inline(
+            serde_json::from_str(raw.get()).map_err(|_| field("payload", "is not JSON"))?,
+        ),
+        (None, Some(hash), Some(bytes)) => Payload::Blob {
+            sha256: Hash::from_hex(&hash)
+                .ok_or(field("payload_sha256", "is not a SHA-256 hash"))?,
+            bytes,
+        },
+        _ => return Err(field("payload", "is missing or doubled")),
+    };
+    let salt: [u8; SALT_BYTES] = STANDARD
+        .decode(wire.salt.as_bytes())
+        .ok()
+        .and_then(|s| s.try_into().ok())
+        .ok_or(field("salt", "is not 16 bytes of base64"))?;
+    Ok(Entry {
+        kind: Kind::new(&wire.kind)?,
+        time: Timestamp::parse(&wire.time).ok_or(field("time", "is not an RFC 3339 time"))?,
+        actor: Actor {
+            account: wire.actor.account.into_owned(),
+            session: wire.actor.session.map(std::borrow::Cow::into_owned),
+        },
+        subject: wire.subject.map(|s| Subject {
+            kind: s.kind.into_owned(),
+            id: s.id.into_owned(),
+        }),
+        reason: wire.reason.map(std::borrow::Cow::into_owned),
+        payload,
+        salt,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,6 +562,7 @@ mod tests {
             r#"{"actor":{"account":"operator","session":"cli"},"kind":"ledger.note/1","payload":{"b":[1,2],"text":"バックアップテープ5を搬出"},"salt":"AAAAAAAAAAAAAAAAAAAAAA==","time":"1970-01-01T00:00:01.000000Z","v":1}"#
         );
         assert_eq!(decode(&sealed.bytes), Ok(sealed.entry.clone()));
+        assert_eq!(decode_fields(&sealed.bytes), Ok(sealed.entry.clone()));
         assert_eq!(sealed.leaf, leaf_hash(&sealed.bytes));
     }
 
@@ -493,9 +579,15 @@ mod tests {
             unreachable!()
         };
         let text = String::from_utf8_lossy(&sealed.bytes).to_string();
+        let extra = text.replacen("{\"actor\"", "{\"zzz\":1,\"actor\"", 1);
+        assert!(
+            decode_fields(extra.as_bytes()).is_err(),
+            "unknown fields are refused"
+        );
+        assert!(decode_fields(text.replacen("\"v\":1", "\"v\":2", 1).as_bytes()).is_err());
         for bad in [
             text.replacen(",", ", ", 1),
-            text.replacen("{\"actor\"", "{\"zzz\":1,\"actor\"", 1),
+            extra.clone(),
             text.replacen("\"v\":1", "\"v\":2", 1),
             "[]".to_string(),
             "not json".to_string(),

@@ -182,12 +182,9 @@ impl Change {
 }
 
 /// The rows entry `index` puts into the projections. `payload` is the entry's payload,
-/// resolved from the blob store where it was moved there.
-pub fn project(
-    index: EntryIndex,
-    entry: &Entry,
-    payload: &Json,
-) -> Result<Vec<Change>, EntryError> {
+/// resolved from the blob store where it was moved there (the entry's own `payload` field is
+/// not read).
+pub fn project(index: EntryIndex, entry: Entry, payload: Json) -> Result<Vec<Change>, EntryError> {
     let mut changes = project_deferred(entry, payload)?;
     for change in &mut changes {
         change.resolve(index)?;
@@ -197,30 +194,43 @@ pub fn project(
 
 /// The rows an entry puts, with [`Value::ThisEntry`] for its index: callers compute these in
 /// parallel before the writer assigns indices.
-pub fn project_deferred(entry: &Entry, payload: &Json) -> Result<Vec<Change>, EntryError> {
-    validate(&entry.kind, payload)?;
+pub fn project_deferred(entry: Entry, payload: Json) -> Result<Vec<Change>, EntryError> {
+    validate(&entry.kind, &payload)?;
     let key = Value::ThisEntry;
-    let text = |name: &str| payload.get(name).and_then(Json::as_str).map(str::to_owned);
+    // The entry and payload are consumed so their strings move into the rows.
+    let mut fields = match payload {
+        Json::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    let mut text = |name: &str| match fields.remove(name) {
+        Some(Json::String(s)) => Some(s),
+        _ => None,
+    };
     Ok(match entry.kind.as_str() {
         Kind::LEDGER_NOTE => vec![Change {
             table: &OPERATOR_NOTES,
             row: vec![
                 key,
                 Value::Text(entry.time.to_string()),
-                Value::Text(entry.actor.account.clone()),
+                Value::Text(entry.actor.account),
                 Value::Text(text("text").unwrap_or_default()),
             ],
         }],
-        Kind::LEDGER_VERIFICATION => vec![Change {
-            table: &VERIFICATIONS,
-            row: vec![
-                key,
-                Value::Text(entry.time.to_string()),
-                Value::Text(text("outcome").unwrap_or_default()),
-                Value::Int(payload.get("tree_size").and_then(Json::as_i64).unwrap_or(0)),
-                text("detail").map_or(Value::Null, Value::Text),
-            ],
-        }],
+        Kind::LEDGER_VERIFICATION => {
+            let outcome = text("outcome").unwrap_or_default();
+            let detail = text("detail").map_or(Value::Null, Value::Text);
+            let tree_size = fields.get("tree_size").and_then(Json::as_i64).unwrap_or(0);
+            vec![Change {
+                table: &VERIFICATIONS,
+                row: vec![
+                    key,
+                    Value::Text(entry.time.to_string()),
+                    Value::Text(outcome),
+                    Value::Int(tree_size),
+                    detail,
+                ],
+            }]
+        }
         _ => Vec::new(),
     })
 }
@@ -257,8 +267,8 @@ mod tests {
         let payload = json!({"text": "tape 5 off-site"});
         let changes = project(
             EntryIndex(7),
-            &entry(Kind::LEDGER_NOTE, payload.clone()),
-            &payload,
+            entry(Kind::LEDGER_NOTE, payload.clone()),
+            payload,
         );
         assert_eq!(
             changes.map(|c| c.into_iter().map(|c| c.row).collect::<Vec<_>>()),
@@ -271,11 +281,7 @@ mod tests {
         );
         let other = json!({});
         assert_eq!(
-            project(
-                EntryIndex(1),
-                &entry("future.kind/3", other.clone()),
-                &other
-            ),
+            project(EntryIndex(1), entry("future.kind/3", other.clone()), other),
             Ok(vec![])
         );
     }

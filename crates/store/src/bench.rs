@@ -96,10 +96,10 @@ pub fn baseline(store: &Store, start: u64, entries: u64, batch: usize) -> Result
     let mut keyed = Vec::with_capacity(rows.len());
     for row in &rows {
         let entry = decode(&row.body)?;
-        let Payload::Inline(payload) = &entry.payload else {
+        let Payload::Inline(payload) = entry.payload.clone() else {
             return Err(StoreError::Corrupt("benchmark entries are inline".into()));
         };
-        changes.push(project(EntryIndex(row.idx), &entry, payload)?);
+        changes.push(project(EntryIndex(row.idx), entry, payload)?);
         let leaf = crate::db::hash_column(&row.leaf_hash, "leaf hash")?;
         keyed.push((row.idx, leaf, row.body.as_slice()));
     }

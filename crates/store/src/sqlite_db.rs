@@ -317,9 +317,16 @@ impl Db for SqliteDb {
                 values.push(match (row.get_ref(i)?, column.ty) {
                     (ValueRef::Null, _) => Value::Null,
                     (ValueRef::Integer(v), ColumnType::Int) => Value::Int(v),
-                    (ValueRef::Text(t), ColumnType::Text) => {
-                        Value::Text(String::from_utf8_lossy(t).into_owned())
-                    }
+                    (ValueRef::Text(t), ColumnType::Text) => Value::Text(
+                        std::str::from_utf8(t)
+                            .map_err(|_| {
+                                StoreError::Corrupt(format!(
+                                    "{}.{} holds text that is not UTF-8",
+                                    table.name, column.name
+                                ))
+                            })?
+                            .to_owned(),
+                    ),
                     _ => {
                         return Err(StoreError::Corrupt(format!(
                             "{}.{} holds a value of the wrong type",

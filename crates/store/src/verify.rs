@@ -8,8 +8,8 @@
 
 use crate::db::{Db, EntryRow, Page, StoredCheckpoint};
 use crate::{Result, Store, StoreError};
-use kiroku_domain::entry::{decode, Payload};
-use kiroku_domain::projection::{project, Change, TABLES};
+use kiroku_domain::entry::{decode_fields, Payload};
+use kiroku_domain::projection::{project, Change, TableSpec, Value, TABLES};
 use kiroku_domain::{Entry, EntryIndex};
 use kiroku_ledger::hash::content_hash;
 use kiroku_ledger::{leaf_hash, Checkpoint, Frontier, Hash, Verifier, TILE_HEIGHT};
@@ -17,7 +17,7 @@ use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Entries read per query.
-const ENTRY_PAGE: u64 = 8192;
+const ENTRY_PAGE: u64 = 1024;
 /// Checkpoints, nodes and projection rows read per query.
 const ROW_PAGE: u64 = 10_000;
 
@@ -52,49 +52,132 @@ fn problem(index: impl Into<Option<u64>>, what: impl Into<String>) -> Problem {
     }
 }
 
-/// Decodes an entry and resolves its payload (from the blob store where it was moved).
+/// Decodes an entry and resolves its payload (from the blob store where it was moved). The
+/// payload is moved out of the returned entry.
 fn resolve(db: &mut dyn Db, row: &EntryRow) -> Result<(Entry, Json), Problem> {
-    let entry = decode(&row.body).map_err(|e| {
+    let mut entry = decode_fields(&row.body).map_err(|e| {
         problem(
             row.idx,
-            format!("entry {} is not a canonical entry: {e}", row.idx),
+            format!("entry {} is not a valid entry: {e}", row.idx),
         )
     })?;
-    let payload = match &entry.payload {
-        Payload::Inline(value) => value.clone(),
+    let payload = match std::mem::replace(&mut entry.payload, Payload::Inline(Json::Null)) {
+        Payload::Inline(value) => value,
         Payload::Blob { sha256, bytes } => {
+            let idx = row.idx;
             let blob = db
-                .blob(sha256)
-                .map_err(|e| {
-                    problem(
-                        row.idx,
-                        format!("reading the blob of entry {} failed: {e}", row.idx),
-                    )
-                })?
+                .blob(&sha256)
+                .map_err(|e| problem(idx, format!("reading the blob of entry {idx} failed: {e}")))?
                 .ok_or_else(|| {
-                    problem(
-                        row.idx,
-                        format!("the payload blob of entry {} is missing", row.idx),
-                    )
+                    problem(idx, format!("the payload blob of entry {idx} is missing"))
                 })?;
-            if content_hash(&blob) != *sha256 || blob.len() as u64 != *bytes {
+            if content_hash(&blob) != sha256 || blob.len() as u64 != bytes {
                 return Err(problem(
-                    row.idx,
-                    format!("the payload blob of entry {} was altered", row.idx),
+                    idx,
+                    format!("the payload blob of entry {idx} was altered"),
                 ));
             }
-            serde_json::from_slice(&blob).map_err(|_| {
-                problem(
-                    row.idx,
-                    format!("the payload blob of entry {} is not JSON", row.idx),
-                )
-            })?
+            entry.payload = Payload::Blob { sha256, bytes };
+            serde_json::from_slice(&blob)
+                .map_err(|_| problem(idx, format!("the payload blob of entry {idx} is not JSON")))?
         }
     };
     Ok((entry, payload))
 }
 
-/// Verifies the whole ledger. `progress(done, total)` is called after each page of entries.
+/// One entry after the order-free checks.
+struct Checked {
+    idx: u64,
+    stored_leaf: Vec<u8>,
+    leaf: Hash,
+    /// The projection rows it puts, or what is wrong with it.
+    outcome: Result<Vec<Change>, Problem>,
+}
+
+/// Threads that hash, decode and project entries while the caller's thread checks the tree.
+const WORKERS: usize = 2;
+
+type PageResult = Result<Vec<Checked>>;
+
+/// Reads entries `0..tree_size` page by page on its own connection and deals the pages to the
+/// workers in turn; stops when they hang up.
+fn read_pages(
+    store: &Store,
+    tree_size: u64,
+    workers: &[std::sync::mpsc::SyncSender<Result<Vec<EntryRow>>>],
+) {
+    let mut db = match store.connect() {
+        Ok(db) => db,
+        Err(e) => {
+            if let Some(first) = workers.first() {
+                let _ = first.send(Err(e));
+            }
+            return;
+        }
+    };
+    let mut next = 0u64;
+    for turn in 0.. {
+        if next >= tree_size {
+            return;
+        }
+        let rows = db.entries(next, ENTRY_PAGE.min(tree_size - next));
+        let worker = &workers[turn % workers.len()];
+        match rows {
+            Ok(rows) => {
+                let Some(last) = rows.last() else { return };
+                next = last.idx + 1;
+                if worker.send(Ok(rows)).is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = worker.send(Err(e));
+                return;
+            }
+        }
+    }
+}
+
+/// Hashes, decodes (checking blobs on its own connection) and projects each entry of the pages
+/// it is dealt, and passes them on in the same order.
+fn check_pages(
+    store: &Store,
+    pages: std::sync::mpsc::Receiver<Result<Vec<EntryRow>>>,
+    out: std::sync::mpsc::SyncSender<PageResult>,
+) {
+    let mut db = match store.connect() {
+        Ok(db) => db,
+        Err(e) => {
+            let _ = out.send(Err(e));
+            return;
+        }
+    };
+    for rows in pages {
+        let page = rows.map(|rows| {
+            rows.into_iter()
+                .map(|row| Checked {
+                    idx: row.idx,
+                    leaf: leaf_hash(&row.body),
+                    outcome: resolve(db.as_mut(), &row).and_then(|(entry, payload)| {
+                        project(EntryIndex(row.idx), entry, payload).map_err(|e| {
+                            problem(
+                                row.idx,
+                                format!("entry {} cannot be projected: {e}", row.idx),
+                            )
+                        })
+                    }),
+                    stored_leaf: row.leaf_hash,
+                })
+                .collect()
+        });
+        if out.send(page).is_err() {
+            return;
+        }
+    }
+}
+
+/// Verifies the whole ledger up to the latest checkpoint at the start (entries appended while
+/// it runs are left to the next run). `progress(done, total)` is called after each page.
 pub fn verify(
     store: &Store,
     origin: &str,
@@ -103,8 +186,7 @@ pub fn verify(
 ) -> Result<Report> {
     let mut db = store.connect()?;
     let db = db.as_mut();
-    let latest = db.latest_checkpoint()?;
-    let tree_size = latest.as_ref().map_or(0, |c| c.size);
+    let tree_size = db.latest_checkpoint()?.map_or(0, |c| c.size);
 
     let mut stored_nodes: HashMap<(u8, u64), Vec<u8>> = HashMap::new();
     let mut after = (0u8, -1i64);
@@ -128,140 +210,169 @@ pub fn verify(
     let mut next_checkpoint_from = 0u64;
     let mut last_checked_size = 0u64;
     let mut frontier = Frontier::new();
-    let mut expected: BTreeMap<&'static str, BTreeMap<i64, Vec<kiroku_domain::Value>>> =
-        BTreeMap::new();
+    let mut projections = ProjectionCheck::new();
     let mut node_problems: Vec<Problem> = Vec::new();
 
-    let found = 'scan: loop {
-        let rows = db.entries(frontier.size(), ENTRY_PAGE)?;
-        if rows.is_empty() {
-            break 'scan None;
+    // A second thread reads the entries on its own connection and does the per-entry work that
+    // needs no order (hash, decode, blob check, projection); this thread checks order, compares
+    // the projection rows with the stored tables, rebuilds the tree and checks the checkpoints.
+    let found = std::thread::scope(|scope| -> Result<Option<Problem>> {
+        let mut inputs = Vec::with_capacity(WORKERS);
+        let mut outputs = Vec::with_capacity(WORKERS);
+        for _ in 0..WORKERS {
+            let (to_worker, pages) = std::sync::mpsc::sync_channel(2);
+            let (out, from_worker) = std::sync::mpsc::sync_channel(2);
+            scope.spawn(move || check_pages(store, pages, out));
+            inputs.push(to_worker);
+            outputs.push(from_worker);
         }
-        for row in &rows {
-            let index = frontier.size();
-            if row.idx != index {
-                break 'scan Some(problem(
-                    index,
-                    format!(
-                        "entry {index} is missing (the next stored entry is {})",
-                        row.idx
-                    ),
-                ));
-            }
-            let leaf = leaf_hash(&row.body);
-            if row.leaf_hash != leaf.0 {
-                break 'scan Some(problem(
-                    index,
-                    format!(
-                        "entry {index} was altered: its content does not match its stored hash"
-                    ),
-                ));
-            }
-            let (entry, payload) = match resolve(db, row) {
-                Ok(resolved) => resolved,
-                Err(p) => break 'scan Some(p),
+        scope.spawn(move || read_pages(store, tree_size, &inputs));
+        let mut turn = 0usize;
+        let found = 'scan: loop {
+            let Ok(page) = outputs[turn % WORKERS].recv() else {
+                break 'scan None;
             };
-            match project(EntryIndex(index), &entry, &payload) {
-                Ok(changes) => record(&mut expected, changes),
-                Err(e) => {
+            turn += 1;
+            for checked in page? {
+                let index = frontier.size();
+                if checked.idx != index {
                     break 'scan Some(problem(
                         index,
-                        format!("entry {index} cannot be projected: {e}"),
-                    ))
-                }
-            }
-            frontier.push(leaf, |done| {
-                if done.height == 0 || done.height % TILE_HEIGHT != 0 {
-                    return;
-                }
-                let level = done.height / TILE_HEIGHT;
-                let first = done.index << done.height;
-                match stored_nodes.remove(&(level, done.index)) {
-                    Some(stored) if stored == done.hash.0 => {}
-                    Some(_) => node_problems.push(problem(
-                        first,
                         format!(
-                            "tree node {level}/{} (entries from {first}) was altered",
-                            done.index
+                            "entry {index} is missing (the next stored entry is {})",
+                            checked.idx
                         ),
-                    )),
-                    None => node_problems.push(problem(
-                        first,
+                    ));
+                }
+                if checked.stored_leaf != checked.leaf.0 {
+                    break 'scan Some(problem(
+                        index,
                         format!(
-                            "tree node {level}/{} (entries from {first}) is missing",
-                            done.index
+                            "entry {index} was altered: its content does not match its stored hash"
                         ),
-                    )),
+                    ));
                 }
-            });
-            if let Some(p) = node_problems.first() {
-                break 'scan Some(p.clone());
-            }
-            // Check every checkpoint whose size this entry completes.
-            loop {
-                if checkpoints.is_empty() {
-                    let page = db.checkpoints(next_checkpoint_from, ROW_PAGE)?;
-                    if let Some(last) = page.last() {
-                        next_checkpoint_from = last.size + 1;
-                    }
-                    checkpoints.extend(page);
-                }
-                let Some(next) = checkpoints.front() else {
-                    break;
+                let changes = match checked.outcome {
+                    Ok(changes) => changes,
+                    Err(p) => break 'scan Some(p),
                 };
-                if next.size > frontier.size() {
-                    break;
+                frontier.push(checked.leaf, |done| {
+                    if done.height == 0 || done.height % TILE_HEIGHT != 0 {
+                        return;
+                    }
+                    let level = done.height / TILE_HEIGHT;
+                    let first = done.index << done.height;
+                    match stored_nodes.remove(&(level, done.index)) {
+                        Some(stored) if stored == done.hash.0 => {}
+                        Some(_) => node_problems.push(problem(
+                            first,
+                            format!(
+                                "tree node {level}/{} (entries from {first}) was altered",
+                                done.index
+                            ),
+                        )),
+                        None => node_problems.push(problem(
+                            first,
+                            format!(
+                                "tree node {level}/{} (entries from {first}) is missing",
+                                done.index
+                            ),
+                        )),
+                    }
+                });
+                if let Some(p) = node_problems.first() {
+                    break 'scan Some(p.clone());
                 }
-                if let Err(p) =
-                    check_checkpoint(next, &frontier, origin, verifier, last_checked_size)
-                {
-                    break 'scan Some(p);
+                // Check every checkpoint whose size this entry completes.
+                loop {
+                    if checkpoints.is_empty() {
+                        let page = db.checkpoints(next_checkpoint_from, ROW_PAGE)?;
+                        if let Some(last) = page.last() {
+                            next_checkpoint_from = last.size + 1;
+                        }
+                        checkpoints.extend(page);
+                    }
+                    let Some(next) = checkpoints.front() else {
+                        break;
+                    };
+                    if next.size > frontier.size() {
+                        break;
+                    }
+                    if let Err(p) =
+                        check_checkpoint(next, &frontier, origin, verifier, last_checked_size)
+                    {
+                        break 'scan Some(p);
+                    }
+                    last_checked_size = next.size;
+                    report.checkpoints += 1;
+                    checkpoints.pop_front();
                 }
-                last_checked_size = next.size;
-                report.checkpoints += 1;
-                checkpoints.pop_front();
+                // The ledger up to here is sound; now its projection rows must be stored.
+                for change in changes {
+                    if let Some(p) = projections.expect(db, change)? {
+                        break 'scan Some(p);
+                    }
+                }
             }
-        }
-        report.entries = frontier.size();
-        progress(report.entries, tree_size.max(report.entries));
-    };
+            report.entries = frontier.size();
+            progress(report.entries, tree_size);
+        };
+        // Stop the reader and the workers if they are still going.
+        drop(outputs);
+        Ok(found)
+    })?;
     report.entries = frontier.size();
     report.root = frontier.root();
     if let Some(p) = found {
         report.problem = Some(p);
         return Ok(report);
     }
-    if checkpoints.is_empty() {
-        checkpoints.extend(db.checkpoints(next_checkpoint_from, 1)?);
-    }
-    if let Some(next) = checkpoints.front() {
+    if frontier.size() < tree_size {
         let index = frontier.size();
         report.problem = Some(problem(
             index,
             format!(
-                "entry {index} is missing: the signed checkpoint at size {} covers it",
-                next.size
+                "entry {index} is missing: the signed checkpoint at size {tree_size} covers it"
             ),
         ));
         return Ok(report);
     }
-    if frontier.size() > last_checked_size {
+    if last_checked_size < tree_size {
         report.problem = Some(problem(
             last_checked_size,
             format!(
-                "entry {last_checked_size} is not covered by any signed checkpoint (inserted behind the writer's back)"
+                "the checkpoints between sizes {last_checked_size} and {tree_size} are missing"
             ),
         ));
         return Ok(report);
     }
-    if let Some(((level, idx), _)) = stored_nodes.iter().min() {
+    // Rows beyond the checked tree: an append made while verifying has its checkpoint; a row
+    // slipped in behind the writer's back does not.
+    if let Some(beyond) = db.entries(tree_size, 1)?.first() {
+        let signed_now = db.latest_checkpoint()?.map_or(0, |c| c.size);
+        if beyond.idx >= signed_now {
+            report.problem = Some(problem(
+                beyond.idx,
+                format!(
+                    "entry {} is not covered by any signed checkpoint (inserted behind the writer's back)",
+                    beyond.idx
+                ),
+            ));
+            return Ok(report);
+        }
+    }
+    if let Some(((level, idx), _)) = stored_nodes
+        .iter()
+        .filter(|((level, idx), _)| (idx + 1) << (u32::from(*level) * 8) <= tree_size)
+        .min()
+    {
         report.problem = Some(problem(
             None,
-            format!("tree node {level}/{idx} is stored but lies beyond the tree"),
+            format!("tree node {level}/{idx} is stored but was never part of the tree"),
         ));
         return Ok(report);
     }
-    report.problem = compare_projections(db, &expected)?;
+    report.problem = projections.finish(db, tree_size)?;
     Ok(report)
 }
 
@@ -308,84 +419,127 @@ fn check_checkpoint(
     Ok(())
 }
 
-type Expected = BTreeMap<&'static str, BTreeMap<i64, Vec<kiroku_domain::Value>>>;
+/// Compares the replay's projection rows with the stored tables, both in key order, page by
+/// page, so memory stays bounded whatever the ledger's size. Every projection so far is keyed
+/// by the index of the entry that puts its row, so replay keys only increase.
+struct ProjectionCheck {
+    cursors: BTreeMap<&'static str, Cursor>,
+}
 
-fn record(expected: &mut Expected, changes: Vec<Change>) {
-    for change in changes {
-        let key = match change.row.first() {
-            Some(kiroku_domain::Value::Int(k)) => *k,
-            _ => continue,
-        };
-        expected
-            .entry(change.table.name)
-            .or_default()
-            .insert(key, change.row);
+struct Cursor {
+    table: &'static TableSpec,
+    buffer: VecDeque<Vec<Value>>,
+    after: Option<i64>,
+    exhausted: bool,
+    last_key: Option<i64>,
+}
+
+fn row_key(row: &[Value]) -> Option<i64> {
+    match row.first() {
+        Some(Value::Int(k)) => Some(*k),
+        _ => None,
     }
 }
 
-fn compare_projections(db: &mut dyn Db, expected: &Expected) -> Result<Option<Problem>> {
-    let empty = BTreeMap::new();
-    for table in TABLES {
-        let want = expected.get(table.name).unwrap_or(&empty);
-        let mut want_iter = want.iter();
-        let mut after = None;
-        loop {
-            let rows = db.rows(
-                table,
+impl Cursor {
+    /// The next stored row, reading a page when the buffer runs dry.
+    fn front(&mut self, db: &mut dyn Db) -> Result<Option<&Vec<Value>>> {
+        if self.buffer.is_empty() && !self.exhausted {
+            let page = db.rows(
+                self.table,
                 Page {
-                    after,
+                    after: self.after,
                     limit: ROW_PAGE,
                     descending: false,
                 },
             )?;
-            if rows.is_empty() {
-                break;
+            self.exhausted = (page.len() as u64) < ROW_PAGE;
+            if let Some(last) = page.last() {
+                self.after = row_key(last);
             }
-            for row in &rows {
-                let key = match row.first() {
-                    Some(kiroku_domain::Value::Int(k)) => *k,
-                    _ => {
-                        return Err(StoreError::Corrupt(format!(
-                            "{} has a non-integer key",
-                            table.name
-                        )))
-                    }
-                };
-                after = Some(key);
-                match want_iter.next() {
-                    Some((want_key, want_row)) if *want_key == key && want_row == row => {}
-                    Some((want_key, _)) if *want_key < key => {
-                        return Ok(Some(problem(
-                            *want_key as u64,
-                            format!(
-                                "projection {} lacks the row of entry {want_key}",
-                                table.name
-                            ),
-                        )))
-                    }
-                    _ => {
-                        return Ok(Some(problem(
-                            key as u64,
-                            format!(
-                                "projection {} row {key} differs from the ledger's replay",
-                                table.name
-                            ),
-                        )))
-                    }
+            self.buffer.extend(page);
+        }
+        Ok(self.buffer.front())
+    }
+}
+
+impl ProjectionCheck {
+    fn new() -> ProjectionCheck {
+        ProjectionCheck {
+            cursors: TABLES
+                .iter()
+                .map(|table| {
+                    (
+                        table.name,
+                        Cursor {
+                            table,
+                            buffer: VecDeque::new(),
+                            after: None,
+                            exhausted: false,
+                            last_key: None,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The replay puts `change`: the stored table must hold exactly that row next.
+    fn expect(&mut self, db: &mut dyn Db, change: Change) -> Result<Option<Problem>> {
+        let name = change.table.name;
+        let Some(cursor) = self.cursors.get_mut(name) else {
+            return Err(StoreError::Corrupt(format!(
+                "{name} is not a declared projection"
+            )));
+        };
+        let Some(key) = row_key(&change.row) else {
+            return Err(StoreError::Corrupt(format!("{name} has a non-integer key")));
+        };
+        if cursor.last_key.is_some_and(|last| last >= key) {
+            return Err(StoreError::Corrupt(format!(
+                "{name} rows are not put in key order; its check needs a keyed replay"
+            )));
+        }
+        cursor.last_key = Some(key);
+        let stored = cursor.front(db)?;
+        let stored_key = stored.and_then(|row| row_key(row));
+        Ok(match stored_key {
+            Some(k) if k < key => Some(problem(
+                k as u64,
+                format!("projection {name} holds a row for entry {k} that the ledger does not put"),
+            )),
+            Some(k) if k == key => {
+                let same = stored == Some(&change.row);
+                cursor.buffer.pop_front();
+                (!same).then(|| {
+                    problem(
+                        key as u64,
+                        format!("projection {name} row {key} differs from the ledger's replay"),
+                    )
+                })
+            }
+            _ => Some(problem(
+                key as u64,
+                format!("projection {name} lacks the row of entry {key}"),
+            )),
+        })
+    }
+
+    /// After the replay: no stored row below `bound` may be left over.
+    fn finish(&mut self, db: &mut dyn Db, bound: u64) -> Result<Option<Problem>> {
+        for cursor in self.cursors.values_mut() {
+            let name = cursor.table.name;
+            if let Some(k) = cursor.front(db)?.and_then(|row| row_key(row)) {
+                if k < bound as i64 {
+                    return Ok(Some(problem(
+                        k as u64,
+                        format!("projection {name} holds a row for entry {k} that the ledger does not put"),
+                    )));
                 }
             }
         }
-        if let Some((want_key, _)) = want_iter.next() {
-            return Ok(Some(problem(
-                *want_key as u64,
-                format!(
-                    "projection {} lacks the row of entry {want_key}",
-                    table.name
-                ),
-            )));
-        }
+        Ok(None)
     }
-    Ok(None)
 }
 
 /// Replays the ledger into fresh projection tables, under the append lock so no append can
@@ -407,7 +561,7 @@ pub fn rebuild_projections(store: &Store) -> Result<u64> {
                     return Err(StoreError::Corrupt(format!("entry {next} is missing")));
                 }
                 let (entry, payload) = resolve(db, row).map_err(|p| StoreError::Corrupt(p.what))?;
-                changes.extend(project(EntryIndex(row.idx), &entry, &payload)?);
+                changes.extend(project(EntryIndex(row.idx), entry, payload)?);
                 next += 1;
             }
         }

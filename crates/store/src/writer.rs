@@ -18,6 +18,7 @@ use kiroku_domain::projection::{project_deferred, validate, Change};
 use kiroku_domain::{Clock, Entropy, EntryIndex, Sealed, Timestamp};
 use kiroku_ledger::hash::content_hash;
 use kiroku_ledger::{Checkpoint, Frontier, Signer, TILE_HEIGHT};
+use serde_json::Value as Json;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -217,22 +218,28 @@ impl WriterHandle {
                     self.config.entry_bytes_max,
                     self.config.blob_bytes_max,
                 )?;
-                let changes = match (&sealed.entry.payload, &sealed.blob) {
-                    (Payload::Inline(payload), _) => project_deferred(&sealed.entry, payload)?,
-                    (Payload::Blob { .. }, Some(blob)) => {
-                        let payload = serde_json::from_slice(blob).map_err(|_| {
-                            AppendError::Failed("a blob payload is not JSON".into())
-                        })?;
-                        project_deferred(&sealed.entry, &payload)?
-                    }
+                let Sealed {
+                    mut entry,
+                    bytes,
+                    leaf,
+                    blob,
+                } = sealed;
+                let payload = match (
+                    std::mem::replace(&mut entry.payload, Payload::Inline(Json::Null)),
+                    &blob,
+                ) {
+                    (Payload::Inline(payload), _) => payload,
+                    (Payload::Blob { .. }, Some(blob)) => serde_json::from_slice(blob)
+                        .map_err(|_| AppendError::Failed("a blob payload is not JSON".into()))?,
                     (Payload::Blob { .. }, None) => {
                         return Err(AppendError::Failed("a sealed entry lost its blob".into()))
                     }
                 };
+                let changes = project_deferred(entry, payload)?;
                 Ok(Pending {
-                    leaf: sealed.leaf,
-                    blob: sealed.blob.map(|b| (content_hash(&b), b)),
-                    bytes: sealed.bytes,
+                    leaf,
+                    blob: blob.map(|b| (content_hash(&b), b)),
+                    bytes,
                     changes,
                     time,
                 })
