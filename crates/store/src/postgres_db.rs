@@ -7,11 +7,11 @@ use crate::db::{
     hash_column, rows_sql, upsert_sql, AppendBatch, Db, EntryRow, Page, StoredCheckpoint,
 };
 use crate::{Result, StoreError};
-use kiroku_domain::projection::{Change, ColumnType, TableSpec, Value};
+use kiroku_domain::projection::{Change, ColumnType, TableSpec, Value, TABLES};
 use kiroku_ledger::Hash;
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row};
-use std::collections::BTreeMap;
+use postgres::{Client, NoTls, Row, SimpleQueryMessage, Statement};
+use std::collections::{BTreeMap, HashMap};
 
 /// Migrations, in order; each runs once, in a transaction.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_ledger.sql"))];
@@ -21,13 +21,18 @@ const APPEND_LOCK: i64 = 0x4b49_524f_4b55; // "KIROKU"
 
 pub(crate) struct PostgresDb {
     client: Client,
+    /// Statements prepared on this connection, by text.
+    statements: HashMap<String, Statement>,
 }
 
 impl PostgresDb {
     pub(crate) fn connect(url: &str) -> Result<PostgresDb> {
         let mut client = Client::connect(url, NoTls)?;
         client.batch_execute("SET synchronous_commit = on")?;
-        Ok(PostgresDb { client })
+        Ok(PostgresDb {
+            client,
+            statements: HashMap::new(),
+        })
     }
 }
 
@@ -44,63 +49,131 @@ fn read_checkpoint(row: &Row) -> StoredCheckpoint {
     }
 }
 
-/// Groups changes by table, the last change to a key winning (as applying them in order
-/// would), so each table takes one multi-row statement.
-fn apply_changes(client: &mut Client, changes: &[Change]) -> Result<()> {
-    let mut by_table: BTreeMap<&str, (&TableSpec, BTreeMap<Value, &Vec<Value>>)> = BTreeMap::new();
+/// Projection rows grouped by table in declaration order, the last change to a key winning (as
+/// applying them in order would), so each table takes one multi-row upsert.
+fn group_changes(changes: &[Change]) -> Vec<(&'static TableSpec, Vec<&Vec<Value>>)> {
+    let mut by_table: BTreeMap<&str, BTreeMap<Value, &Vec<Value>>> = BTreeMap::new();
     for change in changes {
-        let entry = by_table
-            .entry(change.table.name)
-            .or_insert_with(|| (change.table, BTreeMap::new()));
         let key = change.row.first().cloned().unwrap_or(Value::Null);
-        entry.1.insert(key, &change.row);
+        by_table
+            .entry(change.table.name)
+            .or_default()
+            .insert(key, &change.row);
     }
-    for (table, rows) in by_table.values() {
-        let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
-        let mut casts = Vec::new();
-        for (i, column) in table.columns.iter().enumerate() {
-            match column.ty {
-                ColumnType::Int => {
-                    let values: Vec<Option<i64>> = rows
-                        .values()
-                        .map(|r| match r.get(i) {
-                            Some(Value::Int(v)) => Some(*v),
-                            _ => None,
-                        })
-                        .collect();
-                    params.push(Box::new(values));
-                    casts.push(format!("${}::bigint[]", i + 1));
-                }
-                ColumnType::Text => {
-                    let values: Vec<Option<String>> = rows
-                        .values()
-                        .map(|r| match r.get(i) {
-                            Some(Value::Text(v)) => Some(v.clone()),
-                            _ => None,
-                        })
-                        .collect();
-                    params.push(Box::new(values));
-                    casts.push(format!("${}::text[]", i + 1));
-                }
+    TABLES
+        .iter()
+        .map(|table| {
+            let rows = by_table
+                .remove(table.name)
+                .map(|rows| rows.into_values().collect())
+                .unwrap_or_default();
+            (*table, rows)
+        })
+        .collect()
+}
+
+/// The column arrays of `rows` for `UNNEST`, appended to `params`.
+fn unnest_params(table: &TableSpec, rows: &[&Vec<Value>], params: &mut Vec<Box<dyn ToSql + Sync>>) {
+    for (i, column) in table.columns.iter().enumerate() {
+        match column.ty {
+            ColumnType::Int => {
+                let values: Vec<Option<i64>> = rows
+                    .iter()
+                    .map(|r| match r.get(i) {
+                        Some(Value::Int(v)) => Some(*v),
+                        _ => None,
+                    })
+                    .collect();
+                params.push(Box::new(values));
+            }
+            ColumnType::Text => {
+                let values: Vec<Option<String>> = rows
+                    .iter()
+                    .map(|r| match r.get(i) {
+                        Some(Value::Text(v)) => Some(v.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                params.push(Box::new(values));
             }
         }
-        let single = upsert_sql(table, |i| format!("${i}"));
-        // Turn `INSERT … VALUES (…) ON CONFLICT …` into `INSERT … SELECT * FROM UNNEST(…) …`.
-        let (head, tail) = single
-            .split_once(" VALUES (")
-            .and_then(|(head, rest)| {
-                rest.split_once(") ON CONFLICT")
-                    .map(|(_, tail)| (head, tail))
-            })
-            .ok_or_else(|| StoreError::Corrupt("upsert statement shape".into()))?;
-        let sql = format!(
-            "{head} SELECT * FROM UNNEST({}) ON CONFLICT{tail}",
-            casts.join(", ")
-        );
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
-        client.execute(sql.as_str(), &refs)?;
     }
-    Ok(())
+}
+
+/// `INSERT INTO t (…) SELECT * FROM UNNEST($n::type[], …) ON CONFLICT (key) DO …`, its
+/// placeholders numbered from `first`.
+fn unnest_upsert_sql(table: &TableSpec, first: usize) -> String {
+    let casts: Vec<String> = table
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let ty = match c.ty {
+                ColumnType::Int => "bigint",
+                ColumnType::Text => "text",
+            };
+            format!("${}::{ty}[]", first + i)
+        })
+        .collect();
+    let single = upsert_sql(table, |i| format!("${i}"));
+    // `INSERT … VALUES (…) ON CONFLICT …` becomes `INSERT … SELECT * FROM UNNEST(…) ON CONFLICT …`.
+    let (head, tail) = single
+        .split_once(" VALUES (")
+        .and_then(|(head, rest)| {
+            rest.split_once(") ON CONFLICT")
+                .map(|(_, tail)| (head, tail))
+        })
+        .unwrap_or((single.as_str(), ""));
+    format!(
+        "{head} SELECT * FROM UNNEST({}) ON CONFLICT{tail}",
+        casts.join(", ")
+    )
+}
+
+/// The one statement that writes a whole batch: entries, tree nodes, blobs and every
+/// projection table as data-modifying CTEs, and the checkpoint. Fixed text, prepared once.
+fn batch_sql() -> String {
+    let mut ctes = vec![
+        "e AS (INSERT INTO entries (idx, leaf_hash, body) SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bytea[]))".to_string(),
+        "n AS (INSERT INTO tree_nodes (level, idx, hash) SELECT * FROM UNNEST($4::smallint[], $5::bigint[], $6::bytea[]))".to_string(),
+        "b AS (INSERT INTO blobs (sha256, content) SELECT * FROM UNNEST($7::bytea[], $8::bytea[]) ON CONFLICT (sha256) DO NOTHING)".to_string(),
+    ];
+    let mut next = 13;
+    for (i, table) in TABLES.iter().enumerate() {
+        ctes.push(format!("p{i} AS ({})", unnest_upsert_sql(table, next)));
+        next += table.columns.len();
+    }
+    format!(
+        "WITH {} INSERT INTO checkpoints (tree_size, root, note, created_at) VALUES ($9, $10, $11, $12)",
+        ctes.join(", ")
+    )
+}
+
+impl PostgresDb {
+    /// A prepared statement, prepared once per connection.
+    fn prepared(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql)?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    /// Applies projection changes, one upsert per table.
+    fn apply_changes(&mut self, changes: &[Change]) -> Result<()> {
+        for (table, rows) in group_changes(changes) {
+            if rows.is_empty() {
+                continue;
+            }
+            let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+            unnest_params(table, &rows, &mut params);
+            let statement = self.prepared(&unnest_upsert_sql(table, 1))?;
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
+            self.client.execute(&statement, &refs)?;
+        }
+        Ok(())
+    }
 }
 
 impl Db for PostgresDb {
@@ -136,20 +209,33 @@ impl Db for PostgresDb {
     }
 
     fn begin_append(&mut self) -> Result<u64> {
-        self.client.batch_execute("BEGIN")?;
-        let result = (|| -> Result<u64> {
-            self.client
-                .execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])?;
-            let size: Option<i64> = self
-                .client
-                .query_one("SELECT MAX(tree_size) FROM checkpoints", &[])?
-                .get(0);
-            Ok(size.unwrap_or(0) as u64)
-        })();
-        if result.is_err() {
+        // One round trip: in READ COMMITTED each statement takes its own snapshot, so the size
+        // is read after the lock is held and sees the previous holder's commit.
+        let sql = format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK}); SELECT MAX(tree_size) FROM checkpoints"
+        );
+        let messages = match self.client.simple_query(&sql) {
+            Ok(messages) => messages,
+            Err(e) => {
+                self.rollback();
+                return Err(e.into());
+            }
+        };
+        let size = messages
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Some(row.get(0)),
+                _ => None,
+            })
+            .last()
+            .flatten()
+            .map(str::parse::<u64>)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("the stored tree size is not a number".into()));
+        if size.is_err() {
             self.rollback();
         }
-        result
+        Ok(size?.unwrap_or(0))
     }
 
     fn write_batch(&mut self, batch: &AppendBatch<'_>) -> Result<()> {
@@ -158,40 +244,38 @@ impl Db for PostgresDb {
         let idx: Vec<i64> = (first..first + count).collect();
         let leaves: Vec<&[u8]> = batch.entries.iter().map(|(l, _)| &l.0[..]).collect();
         let bodies: Vec<&[u8]> = batch.entries.iter().map(|(_, b)| *b).collect();
-        self.client.execute(
-            "INSERT INTO entries (idx, leaf_hash, body)
-             SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bytea[])",
-            &[&idx, &leaves, &bodies],
-        )?;
-        if !batch.nodes.is_empty() {
-            let levels: Vec<i16> = batch.nodes.iter().map(|n| i16::from(n.0)).collect();
-            let idx = batch
-                .nodes
-                .iter()
-                .map(|n| to_i64(n.1))
-                .collect::<Result<Vec<i64>>>()?;
-            let hashes: Vec<&[u8]> = batch.nodes.iter().map(|n| &n.2 .0[..]).collect();
-            self.client.execute(
-                "INSERT INTO tree_nodes (level, idx, hash)
-                 SELECT * FROM UNNEST($1::smallint[], $2::bigint[], $3::bytea[])",
-                &[&levels, &idx, &hashes],
-            )?;
-        }
-        if !batch.blobs.is_empty() {
-            let hashes: Vec<&[u8]> = batch.blobs.iter().map(|b| &b.0 .0[..]).collect();
-            let contents: Vec<&[u8]> = batch.blobs.iter().map(|b| b.1).collect();
-            self.client.execute(
-                "INSERT INTO blobs (sha256, content)
-                 SELECT * FROM UNNEST($1::bytea[], $2::bytea[]) ON CONFLICT (sha256) DO NOTHING",
-                &[&hashes, &contents],
-            )?;
-        }
-        apply_changes(&mut self.client, &batch.changes)?;
+        let levels: Vec<i16> = batch.nodes.iter().map(|n| i16::from(n.0)).collect();
+        let node_idx = batch
+            .nodes
+            .iter()
+            .map(|n| to_i64(n.1))
+            .collect::<Result<Vec<i64>>>()?;
+        let node_hashes: Vec<&[u8]> = batch.nodes.iter().map(|n| &n.2 .0[..]).collect();
+        let blob_hashes: Vec<&[u8]> = batch.blobs.iter().map(|b| &b.0 .0[..]).collect();
+        let blob_contents: Vec<&[u8]> = batch.blobs.iter().map(|b| b.1).collect();
         let cp = &batch.checkpoint;
-        self.client.execute(
-            "INSERT INTO checkpoints (tree_size, root, note, created_at) VALUES ($1, $2, $3, $4)",
-            &[&to_i64(cp.size)?, &cp.root, &cp.note, &cp.created_at],
-        )?;
+        let size = to_i64(cp.size)?;
+        let mut projection_params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        for (table, rows) in group_changes(&batch.changes) {
+            unnest_params(table, &rows, &mut projection_params);
+        }
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+            &idx,
+            &leaves,
+            &bodies,
+            &levels,
+            &node_idx,
+            &node_hashes,
+            &blob_hashes,
+            &blob_contents,
+            &size,
+            &cp.root,
+            &cp.note,
+            &cp.created_at,
+        ];
+        params.extend(projection_params.iter().map(|p| p.as_ref()));
+        let statement = self.prepared(&batch_sql())?;
+        self.client.execute(&statement, &params)?;
         Ok(())
     }
 
@@ -367,7 +451,7 @@ impl Db for PostgresDb {
             self.client
                 .batch_execute(&format!("DELETE FROM {}", table.name))?;
         }
-        apply_changes(&mut self.client, changes)
+        self.apply_changes(changes)
     }
 
     fn baseline_prepare(&mut self) -> Result<()> {
@@ -389,12 +473,17 @@ impl Db for PostgresDb {
             .collect::<Result<Vec<i64>>>()?;
         let leaves: Vec<&[u8]> = rows.iter().map(|r| &r.1 .0[..]).collect();
         let bodies: Vec<&[u8]> = rows.iter().map(|r| r.2).collect();
-        let mut tx = self.client.transaction()?;
-        tx.execute(
+        // Prepared once, as a competent plain application would.
+        let insert_entries = self.prepared(
             "INSERT INTO bench_entries (idx, leaf_hash, body)
              SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bytea[])",
-            &[&idx, &leaves, &bodies],
         )?;
+        let insert_notes = self.prepared(
+            "INSERT INTO bench_notes (entry_index, time, account, body)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[])",
+        )?;
+        let mut tx = self.client.transaction()?;
+        tx.execute(&insert_entries, &[&idx, &leaves, &bodies])?;
         let column = |i: usize| -> Vec<Option<String>> {
             changes
                 .iter()
@@ -411,11 +500,7 @@ impl Db for PostgresDb {
                 _ => None,
             })
             .collect();
-        tx.execute(
-            "INSERT INTO bench_notes (entry_index, time, account, body)
-             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[])",
-            &[&keys, &column(1), &column(2), &column(3)],
-        )?;
+        tx.execute(&insert_notes, &[&keys, &column(1), &column(2), &column(3)])?;
         tx.commit()?;
         Ok(())
     }
