@@ -74,6 +74,23 @@ pub(crate) trait Db: Send {
     fn blob(&mut self, sha256: &Hash) -> Result<Option<Vec<u8>>>;
     /// A page of a projection table, by key.
     fn rows(&mut self, table: &TableSpec, page: Page) -> Result<Vec<Vec<Value>>>;
+    /// The rows of a projection table with keys `from..=to`, by key (at most `to - from + 1`,
+    /// keys being unique).
+    fn rows_range(&mut self, table: &TableSpec, from: i64, to: i64) -> Result<Vec<Vec<Value>>> {
+        if to < from {
+            return Ok(Vec::new());
+        }
+        let mut rows = self.rows(
+            table,
+            Page {
+                after: from.checked_sub(1),
+                limit: (to - from) as u64 + 1,
+                descending: false,
+            },
+        )?;
+        rows.retain(|row| matches!(row.first(), Some(Value::Int(k)) if *k <= to));
+        Ok(rows)
+    }
     /// Inside an append transaction: empties projection tables and applies `changes`.
     fn replace_projection(&mut self, tables: &[&TableSpec], changes: &[Change]) -> Result<()>;
     /// Creates the plain benchmark tables (no ledger) if missing and empties them.

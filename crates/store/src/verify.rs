@@ -9,7 +9,7 @@
 use crate::db::{Db, EntryRow, Page, StoredCheckpoint};
 use crate::{Result, Store, StoreError};
 use kiroku_domain::entry::{decode_fields, Payload};
-use kiroku_domain::projection::{project, Change, TableSpec, Value, TABLES};
+use kiroku_domain::projection::{project, Value, TABLES};
 use kiroku_domain::{Entry, EntryIndex};
 use kiroku_ledger::hash::content_hash;
 use kiroku_ledger::{leaf_hash, Checkpoint, Frontier, Hash, Verifier, TILE_HEIGHT};
@@ -90,8 +90,10 @@ struct Checked {
     idx: u64,
     stored_leaf: Vec<u8>,
     leaf: Hash,
-    /// The projection rows it puts, or what is wrong with it.
-    outcome: Result<Vec<Change>, Problem>,
+    /// What is wrong with its content, if anything.
+    content: Option<Problem>,
+    /// What is wrong with the projection rows it should have put, if anything.
+    projection: Option<Problem>,
 }
 
 /// Threads that hash, decode and project entries while the caller's thread checks the tree.
@@ -139,7 +141,8 @@ fn read_pages(
 }
 
 /// Hashes, decodes (checking blobs on its own connection) and projects each entry of the pages
-/// it is dealt, and passes them on in the same order.
+/// it is dealt, compares the projection rows with the stored rows of the page's index range,
+/// and passes the pages on in the same order.
 fn check_pages(
     store: &Store,
     pages: std::sync::mpsc::Receiver<Result<Vec<EntryRow>>>,
@@ -153,25 +156,110 @@ fn check_pages(
         }
     };
     for rows in pages {
-        let page = rows.map(|rows| {
-            rows.into_iter()
-                .map(|row| Checked {
-                    idx: row.idx,
-                    leaf: leaf_hash(&row.body),
-                    outcome: resolve(db.as_mut(), &row).and_then(|(entry, payload)| {
-                        project(EntryIndex(row.idx), entry, payload).map_err(|e| {
-                            problem(
-                                row.idx,
-                                format!("entry {} cannot be projected: {e}", row.idx),
-                            )
-                        })
-                    }),
-                    stored_leaf: row.leaf_hash,
-                })
-                .collect()
-        });
+        let page = rows.and_then(|rows| check_page(db.as_mut(), rows));
         if out.send(page).is_err() {
             return;
+        }
+    }
+}
+
+fn check_page(db: &mut dyn Db, rows: Vec<EntryRow>) -> Result<Vec<Checked>> {
+    let (Some(first), Some(last)) = (rows.first().map(|r| r.idx), rows.last().map(|r| r.idx))
+    else {
+        return Ok(Vec::new());
+    };
+    let mut expected: BTreeMap<&'static str, Vec<Vec<Value>>> = BTreeMap::new();
+    let mut checked: Vec<Checked> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let content = match resolve(db, &row) {
+            Ok((entry, payload)) => match project(EntryIndex(row.idx), entry, payload) {
+                Ok(changes) => {
+                    for change in changes {
+                        expected
+                            .entry(change.table.name)
+                            .or_default()
+                            .push(change.row);
+                    }
+                    None
+                }
+                Err(e) => Some(problem(
+                    row.idx,
+                    format!("entry {} cannot be projected: {e}", row.idx),
+                )),
+            },
+            Err(p) => Some(p),
+        };
+        checked.push(Checked {
+            idx: row.idx,
+            leaf: leaf_hash(&row.body),
+            stored_leaf: row.leaf_hash,
+            content,
+            projection: None,
+        });
+    }
+    let (Ok(from), Ok(to)) = (i64::try_from(first), i64::try_from(last)) else {
+        return Err(StoreError::Corrupt(format!("index {last} out of range")));
+    };
+    for table in TABLES {
+        let stored = db.rows_range(table, from, to)?;
+        let want = expected.remove(table.name).unwrap_or_default();
+        if let Some((index, what)) = compare_rows(table.name, &want, &stored)? {
+            let position = (index - first) as usize;
+            if let Some(entry) = checked.get_mut(position) {
+                if entry.projection.is_none() {
+                    entry.projection = Some(problem(index, what));
+                }
+            }
+        }
+    }
+    Ok(checked)
+}
+
+/// The first difference between the rows the replay puts and the stored rows (both in key
+/// order, keyed by entry index): the entry concerned and what is wrong.
+fn compare_rows(
+    name: &str,
+    want: &[Vec<Value>],
+    stored: &[Vec<Value>],
+) -> Result<Option<(u64, String)>> {
+    let key = |row: &[Value]| match row.first() {
+        Some(Value::Int(k)) => Ok(*k),
+        _ => Err(StoreError::Corrupt(format!("{name} has a non-integer key"))),
+    };
+    let (mut w, mut s) = (want.iter().peekable(), stored.iter().peekable());
+    loop {
+        let next_want = w.peek().map(|row| key(row)).transpose()?;
+        let next_stored = s.peek().map(|row| key(row)).transpose()?;
+        match (next_want, next_stored) {
+            (None, None) => return Ok(None),
+            (Some(a), Some(b)) if a == b => {
+                if w.next() != s.next() {
+                    return Ok(Some((
+                        a as u64,
+                        format!("projection {name} row {a} differs from the ledger's replay"),
+                    )));
+                }
+            }
+            (Some(a), None) => {
+                return Ok(Some((
+                    a as u64,
+                    format!("projection {name} lacks the row of entry {a}"),
+                )))
+            }
+            (Some(a), Some(b)) if a < b => {
+                return Ok(Some((
+                    a as u64,
+                    format!("projection {name} lacks the row of entry {a}"),
+                )))
+            }
+            (_, Some(b)) => {
+                return Ok(Some((
+                    b as u64,
+                    format!(
+                        "projection {name} holds a row for entry {b} that the ledger does not put"
+                    ),
+                )))
+            }
         }
     }
 }
@@ -210,7 +298,6 @@ pub fn verify(
     let mut next_checkpoint_from = 0u64;
     let mut last_checked_size = 0u64;
     let mut frontier = Frontier::new();
-    let mut projections = ProjectionCheck::new();
     let mut node_problems: Vec<Problem> = Vec::new();
 
     // A second thread reads the entries on its own connection and does the per-entry work that
@@ -252,10 +339,9 @@ pub fn verify(
                         ),
                     ));
                 }
-                let changes = match checked.outcome {
-                    Ok(changes) => changes,
-                    Err(p) => break 'scan Some(p),
-                };
+                if let Some(p) = checked.content {
+                    break 'scan Some(p);
+                }
                 frontier.push(checked.leaf, |done| {
                     if done.height == 0 || done.height % TILE_HEIGHT != 0 {
                         return;
@@ -308,10 +394,8 @@ pub fn verify(
                     checkpoints.pop_front();
                 }
                 // The ledger up to here is sound; now its projection rows must be stored.
-                for change in changes {
-                    if let Some(p) = projections.expect(db, change)? {
-                        break 'scan Some(p);
-                    }
+                if let Some(p) = checked.projection {
+                    break 'scan Some(p);
                 }
             }
             report.entries = frontier.size();
@@ -372,7 +456,29 @@ pub fn verify(
         ));
         return Ok(report);
     }
-    report.problem = projections.finish(db, tree_size)?;
+    // Every key in 0..tree_size was compared page by page; keys below 0 belong to no entry.
+    for table in TABLES {
+        let first = db.rows(
+            table,
+            Page {
+                after: None,
+                limit: 1,
+                descending: false,
+            },
+        )?;
+        if let Some(Value::Int(k)) = first.first().and_then(|row| row.first()) {
+            if *k < 0 {
+                report.problem = Some(problem(
+                    None,
+                    format!(
+                        "projection {} holds a row for entry {k}, which cannot exist",
+                        table.name
+                    ),
+                ));
+                return Ok(report);
+            }
+        }
+    }
     Ok(report)
 }
 
@@ -417,129 +523,6 @@ fn check_checkpoint(
         ));
     }
     Ok(())
-}
-
-/// Compares the replay's projection rows with the stored tables, both in key order, page by
-/// page, so memory stays bounded whatever the ledger's size. Every projection so far is keyed
-/// by the index of the entry that puts its row, so replay keys only increase.
-struct ProjectionCheck {
-    cursors: BTreeMap<&'static str, Cursor>,
-}
-
-struct Cursor {
-    table: &'static TableSpec,
-    buffer: VecDeque<Vec<Value>>,
-    after: Option<i64>,
-    exhausted: bool,
-    last_key: Option<i64>,
-}
-
-fn row_key(row: &[Value]) -> Option<i64> {
-    match row.first() {
-        Some(Value::Int(k)) => Some(*k),
-        _ => None,
-    }
-}
-
-impl Cursor {
-    /// The next stored row, reading a page when the buffer runs dry.
-    fn front(&mut self, db: &mut dyn Db) -> Result<Option<&Vec<Value>>> {
-        if self.buffer.is_empty() && !self.exhausted {
-            let page = db.rows(
-                self.table,
-                Page {
-                    after: self.after,
-                    limit: ROW_PAGE,
-                    descending: false,
-                },
-            )?;
-            self.exhausted = (page.len() as u64) < ROW_PAGE;
-            if let Some(last) = page.last() {
-                self.after = row_key(last);
-            }
-            self.buffer.extend(page);
-        }
-        Ok(self.buffer.front())
-    }
-}
-
-impl ProjectionCheck {
-    fn new() -> ProjectionCheck {
-        ProjectionCheck {
-            cursors: TABLES
-                .iter()
-                .map(|table| {
-                    (
-                        table.name,
-                        Cursor {
-                            table,
-                            buffer: VecDeque::new(),
-                            after: None,
-                            exhausted: false,
-                            last_key: None,
-                        },
-                    )
-                })
-                .collect(),
-        }
-    }
-
-    /// The replay puts `change`: the stored table must hold exactly that row next.
-    fn expect(&mut self, db: &mut dyn Db, change: Change) -> Result<Option<Problem>> {
-        let name = change.table.name;
-        let Some(cursor) = self.cursors.get_mut(name) else {
-            return Err(StoreError::Corrupt(format!(
-                "{name} is not a declared projection"
-            )));
-        };
-        let Some(key) = row_key(&change.row) else {
-            return Err(StoreError::Corrupt(format!("{name} has a non-integer key")));
-        };
-        if cursor.last_key.is_some_and(|last| last >= key) {
-            return Err(StoreError::Corrupt(format!(
-                "{name} rows are not put in key order; its check needs a keyed replay"
-            )));
-        }
-        cursor.last_key = Some(key);
-        let stored = cursor.front(db)?;
-        let stored_key = stored.and_then(|row| row_key(row));
-        Ok(match stored_key {
-            Some(k) if k < key => Some(problem(
-                k as u64,
-                format!("projection {name} holds a row for entry {k} that the ledger does not put"),
-            )),
-            Some(k) if k == key => {
-                let same = stored == Some(&change.row);
-                cursor.buffer.pop_front();
-                (!same).then(|| {
-                    problem(
-                        key as u64,
-                        format!("projection {name} row {key} differs from the ledger's replay"),
-                    )
-                })
-            }
-            _ => Some(problem(
-                key as u64,
-                format!("projection {name} lacks the row of entry {key}"),
-            )),
-        })
-    }
-
-    /// After the replay: no stored row below `bound` may be left over.
-    fn finish(&mut self, db: &mut dyn Db, bound: u64) -> Result<Option<Problem>> {
-        for cursor in self.cursors.values_mut() {
-            let name = cursor.table.name;
-            if let Some(k) = cursor.front(db)?.and_then(|row| row_key(row)) {
-                if k < bound as i64 {
-                    return Ok(Some(problem(
-                        k as u64,
-                        format!("projection {name} holds a row for entry {k} that the ledger does not put"),
-                    )));
-                }
-            }
-        }
-        Ok(None)
-    }
 }
 
 /// Replays the ledger into fresh projection tables, under the append lock so no append can

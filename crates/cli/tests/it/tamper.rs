@@ -201,3 +201,20 @@ fn altered_projection_is_named_and_rebuilt() {
     let output = run_on(&data, &["verify"], &["--no-record"]);
     assert!(output.status.success(), "{}", stdout(&output));
 }
+
+// Shows that a projection row removed, or one added that no entry puts, is named.
+#[test]
+fn missing_and_extra_projection_rows_are_named() {
+    let data = ledger();
+    tamper(&data, "DELETE FROM operator_notes WHERE entry_index = 30");
+    assert_fails(
+        &data,
+        "at entry 30: projection operator_notes lacks the row of entry 30",
+    );
+    let data = ledger();
+    tamper(
+        &data,
+        "INSERT INTO operator_notes (entry_index, time, account, body) VALUES (0, '1970-01-01T00:00:00.000000Z', 'operator', 'forged')",
+    );
+    assert_fails(&data, "at entry 0: projection operator_notes holds a row for entry 0 that the ledger does not put");
+}
