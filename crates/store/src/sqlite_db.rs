@@ -61,9 +61,18 @@ fn u64_to_i64(value: u64) -> Result<i64> {
 }
 
 fn apply_changes(conn: &Connection, changes: &[Change]) -> Result<()> {
+    // One statement text per table, made once per call rather than once per row.
+    let mut statements: Vec<(&str, String)> = Vec::new();
     for change in changes {
-        let sql = upsert_sql(change.table, |i| format!("?{i}"));
-        let mut stmt = conn.prepare_cached(&sql)?;
+        let name = change.table.name;
+        let sql = match statements.iter().find(|(table, _)| *table == name) {
+            Some((_, sql)) => sql,
+            None => {
+                statements.push((name, upsert_sql(change.table, |i| format!("?{i}"))));
+                &statements[statements.len() - 1].1
+            }
+        };
+        let mut stmt = conn.prepare_cached(sql)?;
         let params: Vec<Param<'_>> = change.row.iter().map(Param).collect();
         stmt.execute(rusqlite::params_from_iter(params.iter()))?;
     }

@@ -100,7 +100,14 @@ struct Pending {
 
 struct Request {
     entries: Vec<Pending>,
-    reply: oneshot::Sender<Result<Receipt, AppendError>>,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// The writer's answer. It hands the request's entries back so that their memory is freed on
+/// the caller's thread rather than on the writer's critical path.
+struct Reply {
+    result: Result<Receipt, AppendError>,
+    _spent: Vec<Pending>,
 }
 
 enum Message {
@@ -265,7 +272,9 @@ impl WriterHandle {
             self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
             return Err(AppendError::Stopped);
         }
-        answer.await.unwrap_or(Err(AppendError::Stopped))
+        answer
+            .await
+            .map_or(Err(AppendError::Stopped), |reply| reply.result)
     }
 
     /// [`WriterHandle::append`] for threads outside an async runtime.
@@ -284,7 +293,9 @@ impl WriterHandle {
             self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
             return Err(AppendError::Stopped);
         }
-        answer.blocking_recv().unwrap_or(Err(AppendError::Stopped))
+        answer
+            .blocking_recv()
+            .map_or(Err(AppendError::Stopped), |reply| reply.result)
     }
 }
 
@@ -333,12 +344,15 @@ impl WriterThread {
                     for request in batch {
                         let count = request.entries.len() as u64;
                         let time = request.entries.first().map_or(Timestamp(0), |p| p.time);
-                        let _ = request.reply.send(Ok(Receipt {
-                            first: EntryIndex(index),
-                            count,
-                            tree_size,
-                            time,
-                        }));
+                        let _ = request.reply.send(Reply {
+                            result: Ok(Receipt {
+                                first: EntryIndex(index),
+                                count,
+                                tree_size,
+                                time,
+                            }),
+                            _spent: request.entries,
+                        });
                         index += count;
                     }
                 }
@@ -355,9 +369,10 @@ impl WriterThread {
                     self.db = None;
                     self.frontier = None;
                     for request in batch {
-                        let _ = request
-                            .reply
-                            .send(Err(AppendError::Failed(error.to_string())));
+                        let _ = request.reply.send(Reply {
+                            result: Err(AppendError::Failed(error.to_string())),
+                            _spent: request.entries,
+                        });
                     }
                 }
             }
