@@ -311,9 +311,11 @@ fn check_json(value: &Json, depth: usize) -> Result<(), EntryError> {
         return Err(field("payload", "is nested too deeply"));
     }
     match value {
-        Json::Number(n) if !(n.is_i64() || n.is_u64()) => {
-            Err(field("payload", "holds a non-integer number"))
-        }
+        // RFC 8785 writes numbers as IEEE doubles: only integers a double holds exactly.
+        Json::Number(n) if n.as_i64().is_none_or(|i| i.unsigned_abs() >= 1u64 << 53) => Err(field(
+            "payload",
+            "holds a number that is not an integer within ±(2^53 − 1)",
+        )),
         Json::Array(items) => items.iter().try_for_each(|v| check_json(v, depth + 1)),
         Json::Object(map) => map.iter().try_for_each(|(k, v)| {
             if !k.is_ascii() {
@@ -652,6 +654,8 @@ mod tests {
         let seal = |d: Draft| Sealed::seal(d, Timestamp(0), [0; 16], 4096, 4096).map(|_| ());
         assert!(seal(draft(json!("not an object"))).is_err());
         assert!(seal(draft(json!({"x": 1.5}))).is_err());
+        assert!(seal(draft(json!({"x": 9_007_199_254_740_991_i64}))).is_ok());
+        assert!(seal(draft(json!({"x": 9_007_199_254_740_992_i64}))).is_err());
         assert!(seal(draft(json!({"ключ": 1}))).is_err());
         let mut deep = json!(1);
         for _ in 0..40 {

@@ -48,8 +48,8 @@ pub(crate) trait Db: Send {
     /// Applies the embedded migrations not yet applied.
     fn migrate(&mut self) -> Result<()>;
     /// Starts an append transaction, taking the cross-process append lock, and returns the
-    /// stored tree size (the latest checkpoint's).
-    fn begin_append(&mut self) -> Result<u64>;
+    /// latest checkpoint's tree size and root (0 and `None` for an empty ledger).
+    fn begin_append(&mut self) -> Result<(u64, Option<Hash>)>;
     /// Writes a batch inside the append transaction.
     fn write_batch(&mut self, batch: &AppendBatch<'_>) -> Result<()>;
     /// Commits (with the backend's durable fsync).
@@ -66,6 +66,8 @@ pub(crate) trait Db: Send {
     fn node_hashes(&mut self, level: u8, start: u64, end: u64) -> Result<Vec<Hash>>;
     /// Up to `limit` stored nodes after (level, idx), ordered by (level, idx).
     fn nodes_after(&mut self, after: (u8, i64), limit: u64) -> Result<Vec<(u8, u64, Vec<u8>)>>;
+    /// The highest stored entry index.
+    fn max_entry_index(&mut self) -> Result<Option<u64>>;
     /// Up to `limit` entry rows with index ≥ `from`, by index.
     fn entries(&mut self, from: u64, limit: u64) -> Result<Vec<EntryRow>>;
     /// Bodies of entries `start..end`.
@@ -99,6 +101,10 @@ pub(crate) trait Db: Send {
     fn baseline_insert(&mut self, rows: &[(u64, Hash, &[u8])], changes: &[Change]) -> Result<()>;
     /// Runs raw SQL; tests use it to tamper.
     fn execute_raw(&mut self, sql: &str) -> Result<()>;
+    /// Has the connection failed for good (so the pool must not hand it out again)?
+    fn is_broken(&self) -> bool {
+        false
+    }
 }
 
 /// Opens a connection for the URL's backend.
@@ -148,17 +154,6 @@ pub struct Page {
     pub descending: bool,
 }
 
-impl Page {
-    /// The key bound to compare with.
-    pub(crate) fn bound(&self) -> i64 {
-        match (self.after, self.descending) {
-            (Some(key), _) => key,
-            (None, false) => i64::MIN,
-            (None, true) => i64::MAX,
-        }
-    }
-}
-
 /// The bounded, key-ordered SELECT of a projection table; `p1` and `p2` are the placeholders of
 /// the key bound and the limit.
 pub(crate) fn rows_sql(table: &TableSpec, page: Page, p1: &str, p2: &str) -> String {
@@ -169,8 +164,9 @@ pub(crate) fn rows_sql(table: &TableSpec, page: Page, p1: &str, p2: &str) -> Str
     } else {
         (">", "ASC")
     };
+    // The first page has no bound (a NULL parameter), so no key is out of reach.
     format!(
-        "SELECT {} FROM {} WHERE {key} {cmp} {p1} ORDER BY {key} {order} LIMIT {p2}",
+        "SELECT {} FROM {} WHERE ({p1} IS NULL OR {key} {cmp} {p1}) ORDER BY {key} {order} LIMIT {p2}",
         names.join(", "),
         table.name,
     )

@@ -178,7 +178,12 @@ fn unreachable_conn() -> ! {
 impl Drop for Reader<'_> {
     fn drop(&mut self) {
         if let (Some(conn), Ok(mut state)) = (self.conn.take(), self.store.idle.lock()) {
-            state.idle.push(conn);
+            if conn.is_broken() {
+                // A dead connection is dropped; the next reader opens a fresh one.
+                state.open -= 1;
+            } else {
+                state.idle.push(conn);
+            }
             self.store.freed.notify_one();
         }
     }

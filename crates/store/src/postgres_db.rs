@@ -1,7 +1,7 @@
-//! The PostgreSQL backend. Commits are durable with the server's default
-//! `synchronous_commit = on` (which the connection sets explicitly). Appends from several
-//! processes serialise on a transaction-level advisory lock; each batch's rows go in one
-//! round trip per table through `UNNEST` of arrays.
+//! The PostgreSQL backend. Commits are durable with `synchronous_commit = on` (which the
+//! connection sets explicitly). Appends from several processes serialise on a
+//! transaction-level advisory lock; a batch is three round trips: lock and latest checkpoint,
+//! one prepared statement writing everything through `UNNEST` of arrays, and the commit.
 
 use crate::db::{
     hash_column, rows_sql, upsert_sql, AppendBatch, Db, EntryRow, Page, StoredCheckpoint,
@@ -51,7 +51,9 @@ fn read_checkpoint(row: &Row) -> StoredCheckpoint {
 
 /// Projection rows grouped by table in declaration order, the last change to a key winning (as
 /// applying them in order would), so each table takes one multi-row upsert.
-fn group_changes(changes: &[Change]) -> Vec<(&'static TableSpec, Vec<&Vec<Value>>)> {
+type TableRows<'a> = (&'static TableSpec, Vec<&'a Vec<Value>>);
+
+fn group_changes(changes: &[Change]) -> Result<Vec<TableRows<'_>>> {
     let mut by_table: BTreeMap<&str, BTreeMap<Value, &Vec<Value>>> = BTreeMap::new();
     for change in changes {
         let key = change.row.first().cloned().unwrap_or(Value::Null);
@@ -60,7 +62,7 @@ fn group_changes(changes: &[Change]) -> Vec<(&'static TableSpec, Vec<&Vec<Value>
             .or_default()
             .insert(key, &change.row);
     }
-    TABLES
+    let grouped = TABLES
         .iter()
         .map(|table| {
             let rows = by_table
@@ -69,7 +71,13 @@ fn group_changes(changes: &[Change]) -> Vec<(&'static TableSpec, Vec<&Vec<Value>
                 .unwrap_or_default();
             (*table, rows)
         })
-        .collect()
+        .collect();
+    if let Some(name) = by_table.keys().next() {
+        return Err(StoreError::Corrupt(format!(
+            "{name} is not a declared projection table"
+        )));
+    }
+    Ok(grouped)
 }
 
 /// The column arrays of `rows` for `UNNEST`, appended to `params`.
@@ -162,7 +170,7 @@ impl PostgresDb {
 
     /// Applies projection changes, one upsert per table.
     fn apply_changes(&mut self, changes: &[Change]) -> Result<()> {
-        for (table, rows) in group_changes(changes) {
+        for (table, rows) in group_changes(changes)? {
             if rows.is_empty() {
                 continue;
             }
@@ -208,11 +216,13 @@ impl Db for PostgresDb {
         Ok(())
     }
 
-    fn begin_append(&mut self) -> Result<u64> {
-        // One round trip: in READ COMMITTED each statement takes its own snapshot, so the size
-        // is read after the lock is held and sees the previous holder's commit.
+    fn begin_append(&mut self) -> Result<(u64, Option<Hash>)> {
+        // One round trip. READ COMMITTED gives each statement its own snapshot, so the latest
+        // checkpoint is read after the lock is held and sees the previous holder's commit
+        // (whatever the role's default isolation level).
         let sql = format!(
-            "BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK}); SELECT MAX(tree_size) FROM checkpoints"
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({APPEND_LOCK}); \
+             SELECT tree_size, encode(root, 'hex') FROM checkpoints ORDER BY tree_size DESC LIMIT 1"
         );
         let messages = match self.client.simple_query(&sql) {
             Ok(messages) => messages,
@@ -221,21 +231,26 @@ impl Db for PostgresDb {
                 return Err(e.into());
             }
         };
-        let size = messages
-            .iter()
-            .filter_map(|m| match m {
-                SimpleQueryMessage::Row(row) => Some(row.get(0)),
-                _ => None,
-            })
-            .last()
-            .flatten()
-            .map(str::parse::<u64>)
-            .transpose()
-            .map_err(|_| StoreError::Corrupt("the stored tree size is not a number".into()));
-        if size.is_err() {
+        let latest = messages.iter().rev().find_map(|m| match m {
+            SimpleQueryMessage::Row(row) if row.len() == 2 => Some((row.get(0), row.get(1))),
+            _ => None,
+        });
+        let parsed = match latest {
+            None => Ok((0, None)),
+            Some((Some(size), Some(root))) => match (size.parse::<u64>(), Hash::from_hex(root)) {
+                (Ok(size), Some(root)) => Ok((size, Some(root))),
+                _ => Err(StoreError::Corrupt(
+                    "the latest checkpoint cannot be read".into(),
+                )),
+            },
+            Some(_) => Err(StoreError::Corrupt(
+                "the latest checkpoint cannot be read".into(),
+            )),
+        };
+        if parsed.is_err() {
             self.rollback();
         }
-        Ok(size?.unwrap_or(0))
+        parsed
     }
 
     fn write_batch(&mut self, batch: &AppendBatch<'_>) -> Result<()> {
@@ -256,7 +271,7 @@ impl Db for PostgresDb {
         let cp = &batch.checkpoint;
         let size = to_i64(cp.size)?;
         let mut projection_params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
-        for (table, rows) in group_changes(&batch.changes) {
+        for (table, rows) in group_changes(&batch.changes)? {
             unnest_params(table, &rows, &mut projection_params);
         }
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![
@@ -376,6 +391,14 @@ impl Db for PostgresDb {
             .collect())
     }
 
+    fn max_entry_index(&mut self) -> Result<Option<u64>> {
+        let max: Option<i64> = self
+            .client
+            .query_one("SELECT MAX(idx) FROM entries", &[])?
+            .get(0);
+        Ok(max.map(|m| m as u64))
+    }
+
     fn entries(&mut self, from: u64, limit: u64) -> Result<Vec<EntryRow>> {
         Ok(self
             .client
@@ -422,10 +445,10 @@ impl Db for PostgresDb {
     }
 
     fn rows(&mut self, table: &TableSpec, page: Page) -> Result<Vec<Vec<Value>>> {
-        let sql = rows_sql(table, page, "$1", "$2");
+        let sql = rows_sql(table, page, "$1::bigint", "$2");
         let rows = self
             .client
-            .query(sql.as_str(), &[&page.bound(), &to_i64(page.limit)?])?;
+            .query(sql.as_str(), &[&page.after, &to_i64(page.limit)?])?;
         Ok(rows
             .iter()
             .map(|row| {
@@ -508,5 +531,9 @@ impl Db for PostgresDb {
     fn execute_raw(&mut self, sql: &str) -> Result<()> {
         self.client.batch_execute(sql)?;
         Ok(())
+    }
+
+    fn is_broken(&self) -> bool {
+        self.client.is_closed()
     }
 }

@@ -120,13 +120,21 @@ impl Db for SqliteDb {
         Ok(())
     }
 
-    fn begin_append(&mut self) -> Result<u64> {
+    fn begin_append(&mut self) -> Result<(u64, Option<Hash>)> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let size: Option<i64> = self
+        let latest = self
             .conn
-            .query_row("SELECT MAX(tree_size) FROM checkpoints", [], |r| r.get(0))
+            .query_row(
+                "SELECT tree_size, root FROM checkpoints ORDER BY tree_size DESC LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?)),
+            )
+            .optional()
             .inspect_err(|_| self.rollback())?;
-        Ok(size.unwrap_or(0) as u64)
+        Ok(match latest {
+            Some((size, root)) => (size, Some(hash_column(&root, "checkpoint root")?)),
+            None => (0, None),
+        })
     }
 
     fn write_batch(&mut self, batch: &AppendBatch<'_>) -> Result<()> {
@@ -274,6 +282,13 @@ impl Db for SqliteDb {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn max_entry_index(&mut self) -> Result<Option<u64>> {
+        let max: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(idx) FROM entries", [], |r| r.get(0))?;
+        Ok(max.map(|m| m as u64))
+    }
+
     fn entries(&mut self, from: u64, limit: u64) -> Result<Vec<EntryRow>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT idx, leaf_hash, body FROM entries WHERE idx >= ?1 ORDER BY idx LIMIT ?2",
@@ -318,7 +333,7 @@ impl Db for SqliteDb {
     fn rows(&mut self, table: &TableSpec, page: Page) -> Result<Vec<Vec<Value>>> {
         let sql = rows_sql(table, page, "?1", "?2");
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params![page.bound(), u64_to_i64(page.limit)?])?;
+        let mut rows = stmt.query(params![page.after, u64_to_i64(page.limit)?])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let mut values = Vec::with_capacity(table.columns.len());

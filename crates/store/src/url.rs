@@ -72,23 +72,47 @@ impl DatabaseUrl {
 }
 
 impl fmt::Display for DatabaseUrl {
-    /// Masks a PostgreSQL password.
+    /// Masks a PostgreSQL password, in the user-info part or as a `password=` parameter.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
             DatabaseUrl::Postgres(url) => {
                 let scheme_end = url.find("://").map_or(0, |i| i + 3);
-                let rest = &url[scheme_end..];
-                match (rest.find('@'), rest.find(':')) {
-                    (Some(at), Some(colon)) if colon < at => write!(
-                        f,
-                        "{}{}:***{}",
-                        &url[..scheme_end],
-                        &rest[..colon],
-                        &rest[at..]
-                    ),
-                    _ => f.write_str(url),
+                let (base, query) = match url.split_once('?') {
+                    Some((base, query)) => (base, Some(query)),
+                    None => (url.as_str(), None),
+                };
+                let rest = &base[scheme_end..];
+                // The host starts after the *last* '@' of the authority (a password may hold '@').
+                let authority_end = rest.find('/').unwrap_or(rest.len());
+                let authority = &rest[..authority_end];
+                let masked_authority = match authority.rfind('@') {
+                    Some(at) => match authority[..at].split_once(':') {
+                        Some((user, _)) => format!("{user}:***{}", &authority[at..]),
+                        None => authority.to_owned(),
+                    },
+                    None => authority.to_owned(),
+                };
+                write!(
+                    f,
+                    "{}{}{}",
+                    &base[..scheme_end],
+                    masked_authority,
+                    &rest[authority_end..]
+                )?;
+                if let Some(query) = query {
+                    let masked: Vec<String> = query
+                        .split('&')
+                        .map(|kv| match kv.split_once('=') {
+                            Some((k, _)) if k.eq_ignore_ascii_case("password") => {
+                                format!("{k}=***")
+                            }
+                            _ => kv.to_owned(),
+                        })
+                        .collect();
+                    write!(f, "?{}", masked.join("&"))?;
                 }
+                Ok(())
             }
         }
     }
@@ -118,6 +142,12 @@ mod tests {
         assert_eq!(
             pg.to_string(),
             "postgres://kiroku:***@localhost:5432/k?sslmode=disable"
+        );
+        let tricky = DatabaseUrl::parse("postgres://k:p@ss@db/k?user=k&password=hunter2");
+        let Ok(tricky) = tricky else { unreachable!() };
+        assert_eq!(
+            tricky.to_string(),
+            "postgres://k:***@db/k?user=k&password=***"
         );
         assert_eq!(
             pg.with_database("other").map(|u| u.to_string()),

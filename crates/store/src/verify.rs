@@ -430,35 +430,14 @@ pub fn verify(
         ));
         return Ok(report);
     }
-    // Rows beyond the checked tree: an append made while verifying has its checkpoint; a row
-    // slipped in behind the writer's back does not.
-    if let Some(beyond) = db.entries(tree_size, 1)?.first() {
-        let signed_now = db.latest_checkpoint()?.map_or(0, |c| c.size);
-        if beyond.idx >= signed_now {
-            report.problem = Some(problem(
-                beyond.idx,
-                format!(
-                    "entry {} is not covered by any signed checkpoint (inserted behind the writer's back)",
-                    beyond.idx
-                ),
-            ));
-            return Ok(report);
-        }
-    }
-    if let Some(((level, idx), _)) = stored_nodes
-        .iter()
-        .filter(|((level, idx), _)| (idx + 1) << (u32::from(*level) * 8) <= tree_size)
-        .min()
-    {
-        report.problem = Some(problem(
-            None,
-            format!("tree node {level}/{idx} is stored but was never part of the tree"),
-        ));
-        return Ok(report);
-    }
-    // Every key in 0..tree_size was compared page by page; keys below 0 belong to no entry.
+    // What lies beyond the checked tree. An append made while this ran comes with its
+    // checkpoint, so the signed size is read after everything it must cover: an entry row, tree
+    // node or projection row beyond the size signed *now* was put there behind the writer's
+    // back.
+    let highest_entry = db.max_entry_index()?;
+    let mut key_range = Vec::with_capacity(TABLES.len());
     for table in TABLES {
-        let first = db.rows(
+        let lowest = db.rows(
             table,
             Page {
                 after: None,
@@ -466,17 +445,62 @@ pub fn verify(
                 descending: false,
             },
         )?;
-        if let Some(Value::Int(k)) = first.first().and_then(|row| row.first()) {
-            if *k < 0 {
-                report.problem = Some(problem(
-                    None,
-                    format!(
-                        "projection {} holds a row for entry {k}, which cannot exist",
-                        table.name
-                    ),
-                ));
-                return Ok(report);
-            }
+        let highest = db.rows(
+            table,
+            Page {
+                after: None,
+                limit: 1,
+                descending: true,
+            },
+        )?;
+        let key = |rows: &[Vec<Value>]| match rows.first().and_then(|row| row.first()) {
+            Some(Value::Int(k)) => Some(*k),
+            _ => None,
+        };
+        key_range.push((table.name, key(&lowest), key(&highest)));
+    }
+    let signed_now = db.latest_checkpoint()?.map_or(0, |c| c.size);
+    if highest_entry.is_some_and(|highest| highest >= signed_now) {
+        let first = db
+            .entries(signed_now, 1)?
+            .first()
+            .map_or(signed_now, |row| row.idx);
+        report.problem = Some(problem(
+            first,
+            format!("entry {first} is not covered by any signed checkpoint (inserted behind the writer's back)"),
+        ));
+        return Ok(report);
+    }
+    let node_end = |level: u8, idx: u64| -> Option<u64> {
+        (idx.checked_add(1)?).checked_shl(u32::from(level) * u32::from(TILE_HEIGHT))
+    };
+    if let Some(((level, idx), _)) = stored_nodes
+        .iter()
+        .filter(|((level, idx), _)| {
+            *level == 0
+                || *level > 7
+                || node_end(*level, *idx).is_none_or(|end| end <= tree_size || end > signed_now)
+        })
+        .min()
+    {
+        report.problem = Some(problem(
+            None,
+            format!("tree node {level}/{idx} is stored but is not part of the signed tree"),
+        ));
+        return Ok(report);
+    }
+    for (name, lowest, highest) in key_range {
+        let stray = match (lowest, highest) {
+            (Some(low), _) if low < 0 => Some(low),
+            (_, Some(high)) if high >= signed_now as i64 => Some(high),
+            _ => None,
+        };
+        if let Some(k) = stray {
+            report.problem = Some(problem(
+                None,
+                format!("projection {name} holds a row for entry {k}, which the signed ledger does not have"),
+            ));
+            return Ok(report);
         }
     }
     Ok(report)
@@ -530,7 +554,7 @@ fn check_checkpoint(
 pub fn rebuild_projections(store: &Store) -> Result<u64> {
     let mut db = store.connect()?;
     let db = db.as_mut();
-    let size = db.begin_append()?;
+    let (size, _) = db.begin_append()?;
     let result = (|| -> Result<u64> {
         let mut changes = Vec::new();
         let mut next = 0u64;

@@ -159,6 +159,7 @@ impl Writer {
             requests,
             held: None,
             stopping: false,
+            in_doubt: None,
         };
         let thread = std::thread::Builder::new()
             .name("kiroku-writer".into())
@@ -196,6 +197,11 @@ impl Writer {
 }
 
 impl WriterHandle {
+    /// Is the writer thread still taking requests?
+    pub fn is_running(&self) -> bool {
+        !self.queue.is_closed()
+    }
+
     /// The writer's metrics.
     pub fn metrics(&self) -> &Arc<WriterMetrics> {
         &self.metrics
@@ -259,7 +265,6 @@ impl WriterHandle {
     pub async fn append(&self, drafts: Vec<Draft>) -> Result<Receipt, AppendError> {
         let sealed = self.seal(drafts)?;
         let (reply, answer) = oneshot::channel();
-        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
         if self
             .queue
             .send(Message::Append(Request {
@@ -269,9 +274,11 @@ impl WriterHandle {
             .await
             .is_err()
         {
-            self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
             return Err(AppendError::Stopped);
         }
+        // Counted once queued (a caller dropped while waiting for room never was); the writer
+        // may count it out first, so the gauge can read -1 for an instant.
+        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
         answer
             .await
             .map_or(Err(AppendError::Stopped), |reply| reply.result)
@@ -281,7 +288,6 @@ impl WriterHandle {
     pub fn append_blocking(&self, drafts: Vec<Draft>) -> Result<Receipt, AppendError> {
         let sealed = self.seal(drafts)?;
         let (reply, answer) = oneshot::channel();
-        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
         if self
             .queue
             .blocking_send(Message::Append(Request {
@@ -290,9 +296,9 @@ impl WriterHandle {
             }))
             .is_err()
         {
-            self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
             return Err(AppendError::Stopped);
         }
+        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
         answer
             .blocking_recv()
             .map_or(Err(AppendError::Stopped), |reply| reply.result)
@@ -315,6 +321,8 @@ struct WriterThread {
     held: Option<Request>,
     /// A stop was received: end after this batch.
     stopping: bool,
+    /// (first index, size, root) of a batch whose COMMIT was sent but not confirmed.
+    in_doubt: Option<(u64, u64, kiroku_ledger::Hash)>,
 }
 
 impl WriterThread {
@@ -335,7 +343,18 @@ impl WriterThread {
                 .queue_depth
                 .fetch_sub(batch.len() as i64, Ordering::Relaxed);
             let started = Instant::now();
-            match self.commit(&mut batch) {
+            let outcome = match self.commit(&mut batch) {
+                Err(error) => match self.in_doubt.take() {
+                    // The COMMIT was sent: acknowledge only if it is found durable.
+                    Some((first, size, root)) if self.committed_anyway(size, &root) => {
+                        tracing::warn!(%error, tree_size = size, "commit answer lost, but the batch is durable");
+                        Ok((first, size))
+                    }
+                    _ => Err(error),
+                },
+                ok => ok,
+            };
+            match outcome {
                 Ok((first_index, tree_size)) => {
                     self.metrics
                         .batch_seconds
@@ -379,6 +398,20 @@ impl WriterThread {
         }
     }
 
+    /// After a lost COMMIT answer: is the checkpoint the batch would have written stored? Uses
+    /// a fresh connection (the old one is suspect).
+    fn committed_anyway(&mut self, size: u64, root: &kiroku_ledger::Hash) -> bool {
+        self.db = None;
+        self.frontier = None;
+        let Ok(mut db) = crate::db::connect(&self.store_url) else {
+            return false;
+        };
+        db.checkpoints(size, 1)
+            .ok()
+            .and_then(|found| found.into_iter().next())
+            .is_some_and(|c| c.size == size && c.root == root.0)
+    }
+
     /// Takes queued requests up to the batch limit, lingering if configured.
     fn gather(&mut self, first: Request) -> Vec<Request> {
         let max = self.config.batch_entries_max;
@@ -416,11 +449,22 @@ impl WriterThread {
         let Some(db) = self.db.as_mut() else {
             return Err(StoreError::WriterStopped);
         };
-        let stored = db.begin_append()?;
+        let (stored, signed_root) = db.begin_append()?;
+        let signed_root = signed_root.unwrap_or_else(kiroku_ledger::Hash::empty);
         let mut frontier = match self.frontier.take() {
-            Some(f) if f.size() == stored => f,
-            // First batch, after a failure, or another process appended: reload the edge.
-            _ => Frontier::load(&mut DbSource(db.as_mut()), stored)?,
+            Some(f) if f.size() == stored && f.root() == signed_root => f,
+            // First batch, after a failure, or another process appended: reload the edge, and
+            // refuse to extend a stored tree that does not match its own signed checkpoint.
+            _ => {
+                let loaded = Frontier::load(&mut DbSource(db.as_mut()), stored)?;
+                if loaded.root() != signed_root {
+                    return Err(StoreError::Corrupt(format!(
+                        "the stored tree of size {stored} does not match its signed checkpoint; \
+                         nothing was appended (run kiroku verify)"
+                    )));
+                }
+                loaded
+            }
         };
         let first = frontier.size();
         let count: usize = batch.iter().map(|r| r.entries.len()).sum();
@@ -472,7 +516,11 @@ impl WriterThread {
             },
         })?;
         let commit_started = Instant::now();
+        // If the commit's answer is lost, the batch may or may not be durable: remember what
+        // it would have signed so the failure path can look.
+        self.in_doubt = Some((first, size, root));
         db.commit()?;
+        self.in_doubt = None;
         self.metrics
             .commit_seconds
             .observe_duration(commit_started.elapsed());

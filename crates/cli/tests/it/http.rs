@@ -448,10 +448,15 @@ fn metrics_report_the_writer_and_the_ledger() {
         "kiroku_writer_commit_fsync_seconds_count 1",
         "kiroku_ledger_tree_size 2",
         "# TYPE kiroku_ledger_checkpoint_age_seconds gauge",
-        "kiroku_http_responses_total{class=\"2xx\"}",
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
+    let ok_responses: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("kiroku_http_responses_total{class=\"2xx\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(ok_responses >= 1, "the note's 201 is counted");
 }
 
 // Shows the status page over plain HTTP: Japanese by default, English by ?lang=en (which sets

@@ -218,3 +218,22 @@ fn missing_and_extra_projection_rows_are_named() {
     );
     assert_fails(&data, "at entry 0: projection operator_notes holds a row for entry 0 that the ledger does not put");
 }
+
+// Shows that rows planted beyond the signed tree are caught: a projection row for an entry
+// that does not exist (which the status page would otherwise show as the latest verification)
+// and a tree node beyond the tree.
+#[test]
+fn rows_beyond_the_signed_tree_are_caught() {
+    let data = ledger();
+    tamper(
+        &data,
+        "INSERT INTO verifications (entry_index, time, outcome, tree_size, detail) VALUES (4611686018427387904, '2026-01-01T00:00:00.000000Z', 'intact', 1, NULL)",
+    );
+    assert_fails(&data, "projection verifications holds a row for entry 4611686018427387904, which the signed ledger does not have");
+    let data = ledger();
+    tamper(&data, "INSERT INTO tree_nodes (level, idx, hash) SELECT 1, 5, hash FROM tree_nodes WHERE level = 1 AND idx = 0");
+    assert_fails(
+        &data,
+        "tree node 1/5 is stored but is not part of the signed tree",
+    );
+}

@@ -201,10 +201,12 @@ async fn localize_errors(request: Request, next: Next) -> Response {
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
         let title = lang.pick("エラー", "Error");
+        // The language switch of an error page leads home: the failed path is the client's
+        // text and must not become a link.
         pages::layout(
             lang,
             title,
-            &path,
+            "/",
             &format!(
                 r#"<div class="error" role="alert"><p>{}</p><p class="muted">{}: <code>{}</code></p></div>"#,
                 pages::esc(&message),

@@ -1,5 +1,6 @@
-//! The writer appends durably and consistently; proofs from storage verify; verification
-//! finds every kind of tampering.
+//! The writer appends consistently under concurrency, proofs from storage verify, and a
+//! stored tree that does not match its signed checkpoint is never extended. (Tampering is
+//! tested end to end in the cli crate's `tamper` tests.)
 
 use crate::support::{Fixture, ORIGIN};
 use kiroku_ledger::proof::{verify_consistency, verify_inclusion};
@@ -85,4 +86,49 @@ fn concurrent_appends_are_consistent_and_provable() {
         assert_eq!(report.root, signed.root);
         writer.shutdown();
     }
+}
+
+// Shows that a writer starting on a stored tree that no longer matches its signed checkpoint
+// (a leaf hash altered behind its back) refuses to append rather than sign on top of it, and
+// that the refusal writes nothing.
+#[test]
+fn writer_refuses_to_extend_a_tree_that_does_not_match_its_checkpoint() {
+    let fixture = Fixture::new("refuse");
+    let writer = fixture.writer(WriterConfig::default());
+    for i in 0..5 {
+        writer
+            .handle()
+            .append_blocking(vec![synthetic_note(i)])
+            .unwrap();
+    }
+    writer.shutdown();
+    let unguard = match fixture.backend() {
+        "sqlite" => "DROP TRIGGER entries_no_update;",
+        _ => "ALTER TABLE entries DISABLE TRIGGER USER;",
+    };
+    read::execute_raw(&fixture.store, unguard).unwrap();
+    read::execute_raw(
+        &fixture.store,
+        "UPDATE entries SET leaf_hash = (SELECT leaf_hash FROM entries WHERE idx = 0) WHERE idx = 4",
+    )
+    .unwrap();
+    let writer = fixture.writer(WriterConfig::default());
+    let error = writer
+        .handle()
+        .append_blocking(vec![synthetic_note(9)])
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("does not match its signed checkpoint"),
+        "{error}"
+    );
+    writer.shutdown();
+    assert_eq!(
+        read::latest_checkpoint(&fixture.store)
+            .unwrap()
+            .unwrap()
+            .size,
+        5
+    );
 }
