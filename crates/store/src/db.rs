@@ -164,9 +164,14 @@ pub(crate) fn rows_sql(table: &TableSpec, page: Page, p1: &str, p2: &str) -> Str
     } else {
         (">", "ASC")
     };
-    // The first page has no bound (a NULL parameter), so no key is out of reach.
+    // The first page has no bound (its parameter is NULL), so no key is out of reach; the two
+    // forms stay separate so that a bounded page is an index range scan.
+    let filter = match page.after {
+        Some(_) => format!("{key} {cmp} {p1}"),
+        None => format!("{p1} IS NULL"),
+    };
     format!(
-        "SELECT {} FROM {} WHERE ({p1} IS NULL OR {key} {cmp} {p1}) ORDER BY {key} {order} LIMIT {p2}",
+        "SELECT {} FROM {} WHERE {filter} ORDER BY {key} {order} LIMIT {p2}",
         names.join(", "),
         table.name,
     )
