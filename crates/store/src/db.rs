@@ -70,8 +70,23 @@ pub(crate) trait Db: Send {
     fn max_entry_index(&mut self) -> Result<Option<u64>>;
     /// Up to `limit` entry rows with index ≥ `from`, by index.
     fn entries(&mut self, from: u64, limit: u64) -> Result<Vec<EntryRow>>;
-    /// Bodies of entries `start..end`.
-    fn bodies(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>>;
+    /// Bodies of entries `start..end`; a gap is an error.
+    fn bodies(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
+        let rows = self.entries(start, end.saturating_sub(start))?;
+        let mut bodies = Vec::with_capacity(rows.len());
+        for row in rows {
+            let expected = start + bodies.len() as u64;
+            if row.idx != expected {
+                return Err(StoreError::Corrupt(format!("entry {expected} is missing")));
+            }
+            bodies.push(row.body);
+        }
+        let found = start + bodies.len() as u64;
+        if found != end {
+            return Err(StoreError::Corrupt(format!("entry {found} is missing")));
+        }
+        Ok(bodies)
+    }
     /// A blob by its SHA-256.
     fn blob(&mut self, sha256: &Hash) -> Result<Option<Vec<u8>>>;
     /// A page of a projection table, by key.

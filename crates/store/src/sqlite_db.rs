@@ -303,25 +303,6 @@ impl Db for SqliteDb {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn bodies(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
-        let rows = self.entries(start, end - start)?;
-        for (i, row) in rows.iter().enumerate() {
-            if row.idx != start + i as u64 {
-                return Err(StoreError::Corrupt(format!(
-                    "entry {} is missing",
-                    start + i as u64
-                )));
-            }
-        }
-        if rows.len() as u64 != end - start {
-            return Err(StoreError::Corrupt(format!(
-                "entry {} is missing",
-                start + rows.len() as u64
-            )));
-        }
-        Ok(rows.into_iter().map(|r| r.body).collect())
-    }
-
     fn blob(&mut self, sha256: &Hash) -> Result<Option<Vec<u8>>> {
         Ok(self
             .conn

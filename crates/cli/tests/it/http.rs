@@ -408,13 +408,7 @@ fn bad_input_gets_clear_errors_and_writes_nothing() {
 #[test]
 fn longest_note_is_accepted_and_moves_to_a_blob() {
     let data = kiroku_testkit::DataDir::init();
-    let config_path = data.path.join("kiroku.toml");
-    let config = std::fs::read_to_string(&config_path).unwrap();
-    std::fs::write(
-        &config_path,
-        config.replace("entry_bytes_max = 65535", "entry_bytes_max = 1024"),
-    )
-    .unwrap();
+    crate::support::lower_entry_limit(&data);
     let server = TestServer::serve(data);
     let reply = server.post_note(&"記".repeat(4000));
     assert_eq!(reply.status, 201, "{}", reply.text());

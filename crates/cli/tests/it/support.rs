@@ -41,3 +41,15 @@ pub fn tree_size(data: &DataDir) -> u64 {
         .unwrap()
         .map_or(0, |c| c.size)
 }
+
+/// Lowers the data directory's entry limit to 1024 bytes, so long notes go to the blob store.
+pub fn lower_entry_limit(data: &DataDir) {
+    let path = data.path.join("kiroku.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    assert!(config.contains("entry_bytes_max = 65535"));
+    std::fs::write(
+        &path,
+        config.replace("entry_bytes_max = 65535", "entry_bytes_max = 1024"),
+    )
+    .unwrap();
+}

@@ -13,13 +13,7 @@ const NOTES: u64 = 300;
 /// long enough to be stored as a blob.
 fn ledger() -> DataDir {
     let data = DataDir::init();
-    let config_path = data.path.join("kiroku.toml");
-    let config = std::fs::read_to_string(&config_path).unwrap();
-    std::fs::write(
-        &config_path,
-        config.replace("entry_bytes_max = 65535", "entry_bytes_max = 1024"),
-    )
-    .unwrap();
+    crate::support::lower_entry_limit(&data);
     let instance = Instance::open(&data.path, &Overrides::default()).unwrap();
     for i in 1..=NOTES {
         let text = if i == 20 {
