@@ -122,6 +122,22 @@ pub(crate) trait Db: Send {
     }
 }
 
+/// The migrations still to apply over schema version `current`, refusing a schema newer than
+/// this program knows.
+pub(crate) fn pending_migrations<'a>(
+    migrations: &'a [(i64, &'a str)],
+    current: i64,
+) -> Result<impl Iterator<Item = &'a (i64, &'a str)>> {
+    let known = migrations.last().map_or(0, |m| m.0);
+    if current > known {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known,
+        });
+    }
+    Ok(migrations.iter().filter(move |m| m.0 > current))
+}
+
 /// Opens a connection for the URL's backend.
 pub(crate) fn connect(url: &DatabaseUrl) -> Result<Box<dyn Db>> {
     match url {

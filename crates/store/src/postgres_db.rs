@@ -4,7 +4,8 @@
 //! one prepared statement writing everything through `UNNEST` of arrays, and the commit.
 
 use crate::db::{
-    hash_column, rows_sql, upsert_sql, AppendBatch, Db, EntryRow, Page, StoredCheckpoint,
+    hash_column, pending_migrations, rows_sql, upsert_sql, AppendBatch, Db, EntryRow, Page,
+    StoredCheckpoint,
 };
 use crate::{Result, StoreError};
 use kiroku_domain::projection::{Change, ColumnType, TableSpec, Value, TABLES};
@@ -198,14 +199,7 @@ impl Db for PostgresDb {
                 &[],
             )?
             .get(0);
-        let known = MIGRATIONS.last().map_or(0, |m| m.0);
-        if current > known {
-            return Err(StoreError::SchemaTooNew {
-                found: current,
-                known,
-            });
-        }
-        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        for (version, sql) in pending_migrations(MIGRATIONS, current)? {
             tx.batch_execute(sql)?;
             tx.execute(
                 "INSERT INTO schema_migrations (version) VALUES ($1)",

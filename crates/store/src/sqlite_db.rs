@@ -3,7 +3,8 @@
 //! write lock (`BEGIN IMMEDIATE`, waiting up to the busy timeout).
 
 use crate::db::{
-    hash_column, rows_sql, upsert_sql, AppendBatch, Db, EntryRow, Page, StoredCheckpoint,
+    hash_column, pending_migrations, rows_sql, upsert_sql, AppendBatch, Db, EntryRow, Page,
+    StoredCheckpoint,
 };
 use crate::{Result, StoreError};
 use kiroku_domain::projection::{Change, ColumnType, TableSpec, Value};
@@ -102,14 +103,7 @@ impl Db for SqliteDb {
             [],
             |r| r.get(0),
         )?;
-        let known = MIGRATIONS.last().map_or(0, |m| m.0);
-        if current > known {
-            return Err(StoreError::SchemaTooNew {
-                found: current,
-                known,
-            });
-        }
-        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        for (version, sql) in pending_migrations(MIGRATIONS, current)? {
             tx.execute_batch(sql)?;
             tx.execute(
                 "INSERT INTO schema_migrations (version) VALUES (?1)",

@@ -132,3 +132,46 @@ fn writer_refuses_to_extend_a_tree_that_does_not_match_its_checkpoint() {
         5
     );
 }
+
+// Shows that a failed batch is rolled back whole and the writer carries on: a row planted at
+// the next index makes the batch fail (nothing of it is written, the caller is told), and once
+// the row is gone the next append takes that index and the ledger verifies.
+#[test]
+fn a_failed_batch_is_rolled_back_and_the_writer_carries_on() {
+    let fixture = Fixture::new("rollback");
+    let writer = fixture.writer(WriterConfig::default());
+    let handle = writer.handle();
+    for i in 0..3 {
+        handle.append_blocking(vec![synthetic_note(i)]).unwrap();
+    }
+    read::execute_raw(
+        &fixture.store,
+        "INSERT INTO entries (idx, leaf_hash, body) SELECT 3, leaf_hash, body FROM entries WHERE idx = 0",
+    )
+    .unwrap();
+    let error = handle
+        .append_blocking(vec![synthetic_note(7), synthetic_note(8)])
+        .unwrap_err();
+    assert!(
+        matches!(error, kiroku_store::writer::AppendError::Failed(_)),
+        "{error}"
+    );
+    assert_eq!(
+        read::latest_checkpoint(&fixture.store)
+            .unwrap()
+            .unwrap()
+            .size,
+        3
+    );
+    let unguard = match fixture.backend() {
+        "sqlite" => "DROP TRIGGER entries_no_delete;",
+        _ => "ALTER TABLE entries DISABLE TRIGGER USER;",
+    };
+    read::execute_raw(&fixture.store, unguard).unwrap();
+    read::execute_raw(&fixture.store, "DELETE FROM entries WHERE idx = 3").unwrap();
+    let receipt = handle.append_blocking(vec![synthetic_note(9)]).unwrap();
+    assert_eq!((receipt.first.0, receipt.tree_size), (3, 4));
+    writer.shutdown();
+    let report = verify_ok(&fixture);
+    assert_eq!((report.problem, report.entries), (None, 4));
+}
