@@ -308,6 +308,14 @@ fn serve(instance: Instance, demo_dir: Option<&Path>) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    match kiroku_store::read::durability(&instance.store) {
+        Ok(settings) => tracing::info!(
+            database = instance.store.url().backend_name(),
+            %settings,
+            "commits are durable with these settings"
+        ),
+        Err(error) => tracing::warn!(%error, "cannot read the database's durability settings"),
+    }
     let app = kiroku_server::app(&instance);
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)

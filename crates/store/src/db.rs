@@ -116,6 +116,9 @@ pub(crate) trait Db: Send {
     fn baseline_insert(&mut self, rows: &[(u64, Hash, &[u8])], changes: &[Change]) -> Result<()>;
     /// Runs raw SQL; tests use it to tamper.
     fn execute_raw(&mut self, sql: &str) -> Result<()>;
+    /// The settings that make a commit durable, as the database reports them (e.g.
+    /// `journal_mode=wal synchronous=2`).
+    fn durability(&mut self) -> Result<String>;
     /// Has the connection failed for good (so the pool must not hand it out again)?
     fn is_broken(&self) -> bool {
         false

@@ -503,6 +503,15 @@ impl Db for PostgresDb {
         Ok(())
     }
 
+    fn durability(&mut self) -> Result<String> {
+        let commit: String = self
+            .client
+            .query_one("SHOW synchronous_commit", &[])?
+            .get(0);
+        let fsync: String = self.client.query_one("SHOW fsync", &[])?.get(0);
+        Ok(format!("synchronous_commit={commit} fsync={fsync}"))
+    }
+
     fn execute_raw(&mut self, sql: &str) -> Result<()> {
         self.client.batch_execute(sql)?;
         Ok(())

@@ -125,6 +125,11 @@ pub fn entry_bodies(store: &Store, start: u64, end: u64) -> Result<Vec<Vec<u8>>>
     store.reader()?.db().bodies(start, end)
 }
 
+/// The settings that make commits durable, as the database reports them.
+pub fn durability(store: &Store) -> Result<String> {
+    store.reader()?.db().durability()
+}
+
 /// Runs raw SQL on a pooled connection. Only tests use it, to tamper as an attacker with
 /// database access would.
 pub fn execute_raw(store: &Store, sql: &str) -> Result<()> {

@@ -380,6 +380,16 @@ impl Db for SqliteDb {
         Ok(())
     }
 
+    fn durability(&mut self) -> Result<String> {
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        let sync: i64 = self
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+        Ok(format!("journal_mode={mode} synchronous={sync}"))
+    }
+
     fn execute_raw(&mut self, sql: &str) -> Result<()> {
         self.conn.execute_batch(sql)?;
         Ok(())

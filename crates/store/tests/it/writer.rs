@@ -175,3 +175,17 @@ fn a_failed_batch_is_rolled_back_and_the_writer_carries_on() {
     let report = verify_ok(&fixture);
     assert_eq!((report.problem, report.entries), (None, 4));
 }
+
+// Shows that connections are set up for durable commits — the property the crash test relies
+// on but cannot observe, since kill -9 leaves the page cache intact: SQLite in WAL mode with
+// synchronous=FULL (2), PostgreSQL with synchronous_commit and fsync on.
+#[test]
+fn commits_are_configured_durable() {
+    let fixture = Fixture::new("durable");
+    let settings = read::durability(&fixture.store).unwrap();
+    let expected = match fixture.backend() {
+        "sqlite" => "journal_mode=wal synchronous=2",
+        _ => "synchronous_commit=on fsync=on",
+    };
+    assert_eq!(settings, expected);
+}
