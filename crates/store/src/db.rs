@@ -108,8 +108,15 @@ pub(crate) trait Db: Send {
         rows.retain(|row| matches!(row.first(), Some(Value::Int(k)) if *k <= to));
         Ok(rows)
     }
-    /// Inside an append transaction: empties projection tables and applies `changes`.
-    fn replace_projection(&mut self, tables: &[&TableSpec], changes: &[Change]) -> Result<()>;
+    /// Inside an append transaction: empties projection tables.
+    fn clear_projections(&mut self, tables: &[&TableSpec]) -> Result<()> {
+        for table in tables {
+            self.execute_raw(&format!("DELETE FROM {}", table.name))?;
+        }
+        Ok(())
+    }
+    /// Inside an append transaction: applies projection rows.
+    fn apply_projection(&mut self, changes: &[Change]) -> Result<()>;
     /// Creates the plain benchmark tables (no ledger) if missing and empties them.
     fn baseline_prepare(&mut self) -> Result<()>;
     /// Inserts rows into the benchmark tables in one durable transaction.

@@ -444,11 +444,7 @@ impl Db for PostgresDb {
             .collect())
     }
 
-    fn replace_projection(&mut self, tables: &[&TableSpec], changes: &[Change]) -> Result<()> {
-        for table in tables {
-            self.client
-                .batch_execute(&format!("DELETE FROM {}", table.name))?;
-        }
+    fn apply_projection(&mut self, changes: &[Change]) -> Result<()> {
         self.apply_changes(changes)
     }
 

@@ -339,11 +339,7 @@ impl Db for SqliteDb {
         Ok(out)
     }
 
-    fn replace_projection(&mut self, tables: &[&TableSpec], changes: &[Change]) -> Result<()> {
-        for table in tables {
-            self.conn
-                .execute_batch(&format!("DELETE FROM {}", table.name))?;
-        }
+    fn apply_projection(&mut self, changes: &[Change]) -> Result<()> {
         apply_changes(&self.conn, changes)
     }
 

@@ -550,29 +550,37 @@ fn check_checkpoint(
 }
 
 /// Replays the ledger into fresh projection tables, under the append lock so no append can
-/// slip between the replay and the swap. Returns the number of entries replayed.
+/// slip between the replay and the swap, page by page so memory stays bounded. Refuses (and
+/// changes nothing) if an entry does not match its stored hash: run `kiroku verify` first.
+/// Returns the number of entries replayed.
 pub fn rebuild_projections(store: &Store) -> Result<u64> {
     let mut db = store.connect()?;
     let db = db.as_mut();
     let (size, _) = db.begin_append()?;
     let result = (|| -> Result<u64> {
-        let mut changes = Vec::new();
+        db.clear_projections(TABLES)?;
         let mut next = 0u64;
         while next < size {
             let rows = db.entries(next, ENTRY_PAGE.min(size - next))?;
             if rows.is_empty() {
                 return Err(StoreError::Corrupt(format!("entry {next} is missing")));
             }
+            let mut changes = Vec::with_capacity(rows.len());
             for row in &rows {
                 if row.idx != next {
                     return Err(StoreError::Corrupt(format!("entry {next} is missing")));
+                }
+                if row.leaf_hash != leaf_hash(&row.body).0 {
+                    return Err(StoreError::Corrupt(format!(
+                        "entry {next} does not match its stored hash; nothing was rebuilt (run kiroku verify)"
+                    )));
                 }
                 let (entry, payload) = resolve(db, row).map_err(|p| StoreError::Corrupt(p.what))?;
                 changes.extend(project(EntryIndex(row.idx), entry, payload)?);
                 next += 1;
             }
+            db.apply_projection(&changes)?;
         }
-        db.replace_projection(TABLES, &changes)?;
         db.commit()?;
         Ok(size)
     })();

@@ -94,6 +94,10 @@ fn edited_entry_is_named() {
     };
     tamper(&data, sql);
     assert_fails(&data, "at entry 5: entry 5 was altered");
+    // Rebuilding projections from an altered ledger is refused.
+    let output = run_on(&data, &["ledger", "rebuild"], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(crate::support::stderr(&output).contains("entry 5 does not match its stored hash"));
 }
 
 // Shows that a deleted entry is named.
