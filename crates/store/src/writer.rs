@@ -221,8 +221,8 @@ impl WriterHandle {
         drafts
             .into_iter()
             .map(|draft| {
-                // Validated before encoding, so a bad payload costs no work; projecting it
-                // below (project_deferred) relies on this.
+                // Validated before encoding so a bad payload costs no work (projecting checks
+                // again, as a replay must).
                 validate(&draft.kind, &draft.payload)?;
                 let mut salt = [0u8; SALT_BYTES];
                 self.entropy.fill(&mut salt);
