@@ -161,6 +161,29 @@ pub(crate) fn hash_column(bytes: &[u8], what: &str) -> Result<Hash> {
     Hash::from_slice(bytes).ok_or_else(|| StoreError::Corrupt(format!("{what} is not 32 bytes")))
 }
 
+/// The hashes of indices `start..end` from `(index, hash bytes)` rows in index order; a gap or a
+/// short read is an error naming the first missing index through `missing`.
+pub(crate) fn contiguous_hashes(
+    start: u64,
+    end: u64,
+    rows: Vec<(u64, Vec<u8>)>,
+    what: &str,
+    missing: impl Fn(u64) -> String,
+) -> Result<Vec<Hash>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for (idx, bytes) in rows {
+        if idx != start + out.len() as u64 {
+            break;
+        }
+        out.push(hash_column(&bytes, what)?);
+    }
+    let found = start + out.len() as u64;
+    if found != end {
+        return Err(StoreError::Corrupt(missing(found)));
+    }
+    Ok(out)
+}
+
 /// The `INSERT … ON CONFLICT (key) DO UPDATE` statement for a projection table, with
 /// placeholders made by `placeholder(i)` (1-based).
 pub(crate) fn upsert_sql(table: &TableSpec, placeholder: impl Fn(usize) -> String) -> String {

@@ -4,7 +4,7 @@
 //! one prepared statement writing everything through `UNNEST` of arrays, and the commit.
 
 use crate::db::{
-    hash_column, pending_migrations, rows_sql, upsert_sql, AppendBatch, Db, EntryRow, Page,
+    contiguous_hashes, pending_migrations, rows_sql, upsert_sql, AppendBatch, Db, EntryRow, Page,
     StoredCheckpoint,
 };
 use crate::{Result, StoreError};
@@ -329,20 +329,13 @@ impl Db for PostgresDb {
             "SELECT idx, leaf_hash FROM entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
             &[&to_i64(start)?, &to_i64(end)?],
         )?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            if row.get::<_, i64>(0) as u64 != start + out.len() as u64 {
-                break;
-            }
-            out.push(hash_column(row.get(1), "leaf hash")?);
-        }
-        if out.len() as u64 != end - start {
-            return Err(StoreError::Corrupt(format!(
-                "entry {} is missing",
-                start + out.len() as u64
-            )));
-        }
-        Ok(out)
+        let rows = rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(0) as u64, r.get(1)))
+            .collect();
+        contiguous_hashes(start, end, rows, "leaf hash", |i| {
+            format!("entry {i} is missing")
+        })
     }
 
     fn node_hashes(&mut self, level: u8, start: u64, end: u64) -> Result<Vec<Hash>> {
@@ -350,20 +343,13 @@ impl Db for PostgresDb {
             "SELECT idx, hash FROM tree_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
             &[&i16::from(level), &to_i64(start)?, &to_i64(end)?],
         )?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            if row.get::<_, i64>(0) as u64 != start + out.len() as u64 {
-                break;
-            }
-            out.push(hash_column(row.get(1), "tree node")?);
-        }
-        if out.len() as u64 != end - start {
-            return Err(StoreError::Corrupt(format!(
-                "tree node {level}/{} is missing",
-                start + out.len() as u64
-            )));
-        }
-        Ok(out)
+        let rows = rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(0) as u64, r.get(1)))
+            .collect();
+        contiguous_hashes(start, end, rows, "tree node", |i| {
+            format!("tree node {level}/{i} is missing")
+        })
     }
 
     fn nodes_after(&mut self, after: (u8, i64), limit: u64) -> Result<Vec<(u8, u64, Vec<u8>)>> {

@@ -3,8 +3,8 @@
 //! write lock (`BEGIN IMMEDIATE`, waiting up to the busy timeout).
 
 use crate::db::{
-    hash_column, pending_migrations, rows_sql, upsert_sql, AppendBatch, Db, EntryRow, Page,
-    StoredCheckpoint,
+    contiguous_hashes, hash_column, pending_migrations, rows_sql, upsert_sql, AppendBatch, Db,
+    EntryRow, Page, StoredCheckpoint,
 };
 use crate::{Result, StoreError};
 use kiroku_domain::projection::{Change, ColumnType, TableSpec, Value};
@@ -87,6 +87,19 @@ fn read_checkpoint(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCheckpoint
         note: row.get(2)?,
         created_at: row.get(3)?,
     })
+}
+
+impl SqliteDb {
+    /// Rows of (index, blob) from a query of those two columns.
+    fn index_and_blob(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
 }
 
 impl Db for SqliteDb {
@@ -209,56 +222,23 @@ impl Db for SqliteDb {
     }
 
     fn leaf_hashes(&mut self, start: u64, end: u64) -> Result<Vec<Hash>> {
-        let mut stmt = self.conn.prepare_cached(
+        let rows = self.index_and_blob(
             "SELECT idx, leaf_hash FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+            params![u64_to_i64(start)?, u64_to_i64(end)?],
         )?;
-        let mut rows = stmt.query(params![u64_to_i64(start)?, u64_to_i64(end)?])?;
-        let mut out = Vec::with_capacity((end - start) as usize);
-        while let Some(row) = rows.next()? {
-            let idx: i64 = row.get(0)?;
-            if idx as u64 != start + out.len() as u64 {
-                return Err(StoreError::Corrupt(format!(
-                    "entry {} is missing",
-                    start + out.len() as u64
-                )));
-            }
-            out.push(hash_column(
-                row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?,
-                "leaf hash",
-            )?);
-        }
-        if out.len() as u64 != end - start {
-            return Err(StoreError::Corrupt(format!(
-                "entry {} is missing",
-                start + out.len() as u64
-            )));
-        }
-        Ok(out)
+        contiguous_hashes(start, end, rows, "leaf hash", |i| {
+            format!("entry {i} is missing")
+        })
     }
 
     fn node_hashes(&mut self, level: u8, start: u64, end: u64) -> Result<Vec<Hash>> {
-        let mut stmt = self.conn.prepare_cached(
+        let rows = self.index_and_blob(
             "SELECT idx, hash FROM tree_nodes WHERE level = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
+            params![level, u64_to_i64(start)?, u64_to_i64(end)?],
         )?;
-        let mut rows = stmt.query(params![level, u64_to_i64(start)?, u64_to_i64(end)?])?;
-        let mut out = Vec::with_capacity((end - start) as usize);
-        while let Some(row) = rows.next()? {
-            let idx: i64 = row.get(0)?;
-            if idx as u64 != start + out.len() as u64 {
-                break;
-            }
-            out.push(hash_column(
-                row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?,
-                "tree node",
-            )?);
-        }
-        if out.len() as u64 != end - start {
-            return Err(StoreError::Corrupt(format!(
-                "tree node {level}/{} is missing",
-                start + out.len() as u64
-            )));
-        }
-        Ok(out)
+        contiguous_hashes(start, end, rows, "tree node", |i| {
+            format!("tree node {level}/{i} is missing")
+        })
     }
 
     fn nodes_after(&mut self, after: (u8, i64), limit: u64) -> Result<Vec<(u8, u64, Vec<u8>)>> {
