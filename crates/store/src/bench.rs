@@ -1,60 +1,126 @@
-//! The ledger benchmark behind `kiroku bench ledger`: entries appended by concurrent writers
-//! through the real group-commit writer, then the same rows inserted with plain batched
-//! INSERTs and no ledger (the baseline), in the same database, in the same run.
+//! The store's part of the benchmarks: the **baseline** a ledger is measured against — the same
+//! rows (entry rows and the projection rows they put) written with plain batched INSERTs into a
+//! second database of the same schema, each batch one durable transaction, with no lock, no
+//! tree, no signature and no checkpoint — and latency percentiles. The drivers that append real
+//! entries live with the use cases (`kiroku-app`), which know the contexts.
 
-use crate::writer::WriterHandle;
+use crate::db::{AppendBatch, Db};
+use crate::url::DatabaseUrl;
 use crate::{Result, Store, StoreError};
-use kiroku_domain::entry::{decode, Draft, Payload};
-use kiroku_domain::projection::project;
-use kiroku_domain::{Actor, EntryIndex, Kind};
-use serde_json::json;
+use kiroku_core::entry::{decode_fields, Payload};
+use kiroku_core::projection::Net;
+use kiroku_core::{EntryIndex, Registry};
+use kiroku_ledger::Hash;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What a ledger benchmark measured.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct LedgerBench {
-    /// "sqlite" or "postgresql".
-    pub backend: &'static str,
-    /// Entries appended.
-    pub entries: u64,
-    /// Concurrent writers.
-    pub writers: usize,
-    /// Wall time of the appends.
-    pub seconds: f64,
-    /// Durable entries per second.
-    pub entries_per_s: f64,
-    /// Median acknowledgement latency.
-    pub ack_p50_ms: f64,
-    /// 99th-percentile acknowledgement latency.
-    pub ack_p99_ms: f64,
-    /// Slowest acknowledgement.
-    pub ack_max_ms: f64,
-    /// Batches committed.
-    pub batches: u64,
-    /// Mean entries per batch (the baseline inserts in batches of this size).
-    pub batch_entries_mean: f64,
-    /// Rows per second of the plain batched INSERT.
-    pub baseline_rows_per_s: f64,
-    /// Baseline rows/s divided by ledger entries/s: the ledger's cost factor.
-    pub ratio: f64,
+/// Rows read back from a ledger, ready to be written again plainly.
+pub struct Rows {
+    /// (index, leaf hash, bytes) of each entry.
+    entries: Vec<(u64, Hash, Vec<u8>)>,
+    /// The projection changes of each entry, resolved.
+    changes: Vec<Vec<kiroku_core::Change>>,
 }
 
-/// A synthetic operator note (no patient data: the benchmark makes its own).
-pub fn synthetic_note(i: u64) -> Draft {
-    Draft {
-        kind: Kind::new(Kind::LEDGER_NOTE).unwrap_or_else(|_| unreachable_kind()),
-        actor: Actor::operator("bench"),
-        subject: None,
-        reason: None,
-        payload: json!({
-            "text": format!("bench entry {i}: synthetic operator note written to measure the ledger's throughput")
-        }),
+impl Rows {
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// None?
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }
 
-#[allow(clippy::panic)]
-fn unreachable_kind() -> Kind {
-    panic!("the note kind constant is valid")
+/// Reads entries `from..to` of a ledger and the projection changes they make (outside any
+/// timing).
+pub fn read_rows(store: &Store, from: u64, to: u64) -> Result<Rows> {
+    let mut reader = store.reader()?;
+    let db = reader.db();
+    let mut rows = Rows {
+        entries: Vec::new(),
+        changes: Vec::new(),
+    };
+    let mut next = from;
+    while next < to {
+        let page = db.entries(next, (to - next).min(8192))?;
+        let Some(last) = page.last().map(|r| r.idx) else {
+            break;
+        };
+        next = last + 1;
+        for row in page {
+            let mut entry = decode_fields(&row.body)?;
+            let payload = match std::mem::replace(
+                &mut entry.payload,
+                Payload::Inline(serde_json::Value::Null),
+            ) {
+                Payload::Inline(payload) => payload,
+                Payload::Blob { .. } => {
+                    return Err(StoreError::Refused(
+                        "benchmark entries are small enough to be inline".into(),
+                    ))
+                }
+            };
+            let mut changes = store.registry().interpret(&entry, payload)?;
+            for change in &mut changes {
+                change.resolve(EntryIndex(row.idx))?;
+            }
+            let leaf = crate::db::hash_column(&row.leaf_hash, "leaf hash")?;
+            rows.entries.push((row.idx, leaf, row.body));
+            rows.changes.push(changes);
+        }
+    }
+    Ok(rows)
+}
+
+/// A plain database of the ledger's schema that the baseline writes into.
+pub struct Baseline {
+    db: Box<dyn Db>,
+}
+
+impl Baseline {
+    /// Opens (migrating and creating the declared tables in) the database at `url`.
+    pub fn open(url: &DatabaseUrl, registry: Arc<Registry>) -> Result<Baseline> {
+        drop(Store::open(url, registry, 1)?);
+        Ok(Baseline {
+            db: crate::db::connect(url)?,
+        })
+    }
+
+    /// Writes `rows` in transactions of `batch` entries, each committed durably; returns the
+    /// time taken.
+    pub fn write(&mut self, rows: &Rows, batch: usize) -> Result<Duration> {
+        let batch = batch.max(1);
+        let started = Instant::now();
+        for (entries, changes) in rows.entries.chunks(batch).zip(rows.changes.chunks(batch)) {
+            let Some(first) = entries.first().map(|e| e.0) else {
+                continue;
+            };
+            let mut net = Net::new();
+            for ((idx, _, _), changes) in entries.iter().zip(changes) {
+                for change in changes {
+                    net.add(change.clone(), EntryIndex(*idx));
+                }
+            }
+            let batch = AppendBatch {
+                first,
+                entries: entries.iter().map(|(_, leaf, body)| (*leaf, body.as_slice())).collect(),
+                nodes: Vec::new(),
+                blobs: Vec::new(),
+                net: &net,
+                checkpoint: None,
+            };
+            self.db.begin()?;
+            if let Err(e) = self.db.load(&batch, &[]) {
+                self.db.rollback();
+                return Err(e);
+            }
+            self.db.commit()?;
+        }
+        Ok(started.elapsed())
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -65,7 +131,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[rank - 1].as_secs_f64() * 1e3
 }
 
-/// Percentiles of acknowledgement latencies, in milliseconds.
+/// Percentiles p50, p99 and max of acknowledgement latencies, in milliseconds.
 pub fn latency_ms(latencies: &mut [Duration]) -> (f64, f64, f64) {
     latencies.sort();
     (
@@ -73,63 +139,4 @@ pub fn latency_ms(latencies: &mut [Duration]) -> (f64, f64, f64) {
         percentile(latencies, 0.99),
         percentile(latencies, 1.0),
     )
-}
-
-/// The baseline: the entry rows `start..start + entries` already in the ledger, and the
-/// projection rows they put, inserted again with plain batched INSERTs (batches of `batch`
-/// rows, one durable commit each, no ledger) into scratch tables of the same shape. Returns
-/// rows per second.
-pub fn baseline(store: &Store, start: u64, entries: u64, batch: usize) -> Result<f64> {
-    let mut reader = store.reader()?;
-    let db = reader.db();
-    let mut rows = Vec::with_capacity(entries as usize);
-    let mut from = start;
-    while from < start + entries {
-        let page = db.entries(from, (start + entries - from).min(8192))?;
-        if page.is_empty() {
-            break;
-        }
-        from += page.len() as u64;
-        rows.extend(page);
-    }
-    let mut changes = Vec::with_capacity(rows.len());
-    let mut keyed = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let entry = decode(&row.body)?;
-        let Payload::Inline(payload) = entry.payload.clone() else {
-            return Err(StoreError::Corrupt("benchmark entries are inline".into()));
-        };
-        changes.push(project(EntryIndex(row.idx), entry, payload)?);
-        let leaf = crate::db::hash_column(&row.leaf_hash, "leaf hash")?;
-        keyed.push((row.idx, leaf, row.body.as_slice()));
-    }
-    db.baseline_prepare()?;
-    let batch = batch.max(1);
-    let started = Instant::now();
-    for (rows, changes) in keyed.chunks(batch).zip(changes.chunks(batch)) {
-        let flat: Vec<_> = changes.iter().flatten().cloned().collect();
-        db.baseline_insert(rows, &flat)?;
-    }
-    Ok(keyed.len() as f64 / started.elapsed().as_secs_f64())
-}
-
-/// Appends `entries` notes in requests of `per_request` (to fill a ledger fast for the
-/// verification benchmark); calls `progress(done)` after each request.
-pub fn fill(
-    writer: &WriterHandle,
-    entries: u64,
-    per_request: u64,
-    progress: &mut dyn FnMut(u64),
-) -> Result<()> {
-    let mut done = 0;
-    while done < entries {
-        let n = per_request.min(entries - done).max(1);
-        let drafts = (done..done + n).map(synthetic_note).collect();
-        writer
-            .append_blocking(drafts)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        done += n;
-        progress(done);
-    }
-    Ok(())
 }

@@ -1,9 +1,14 @@
-//! The interface both backends implement: a small set of bounded, dialect-free operations
-//! the writer, the readers and the verifier need. Each backend keeps its SQL to itself.
+//! The interface both backends implement: a small set of bounded operations the writer, the
+//! readers and the replay engine need. Each backend binds parameters and decodes rows its own
+//! way; the SQL of projection tables is generated once ([`crate::sql`]) and the operations
+//! built on it are written here, once.
 
+use crate::sql::{self, Dialect, Param};
 use crate::url::DatabaseUrl;
 use crate::{Result, StoreError};
-use kiroku_domain::projection::{Change, TableSpec, Value};
+use kiroku_core::projection::{Key, Net, TableSpec};
+use kiroku_core::query::{Query, Stored};
+use kiroku_core::{ColumnType, EntryIndex, Value};
 use kiroku_ledger::Hash;
 
 /// A signed checkpoint as stored.
@@ -19,7 +24,7 @@ pub struct StoredCheckpoint {
     pub created_at: String,
 }
 
-/// An entry row as stored; `verify` checks every field.
+/// An entry row as stored; the replay engine checks every field.
 #[derive(Clone, Debug)]
 pub(crate) struct EntryRow {
     pub idx: u64,
@@ -37,16 +42,40 @@ pub(crate) struct AppendBatch<'a> {
     pub nodes: Vec<(u8, u64, Hash)>,
     /// Blobs (content-addressed; an existing one is kept).
     pub blobs: Vec<(Hash, &'a [u8])>,
-    /// Projection rows.
-    pub changes: Vec<Change>,
+    /// The net effect on the projections.
+    pub net: &'a Net,
     /// The batch's checkpoint.
-    pub checkpoint: StoredCheckpoint,
+    pub checkpoint: Option<StoredCheckpoint>,
+}
+
+/// Converts a stored integer to an index or count, refusing a negative one (a wrap would
+/// silently turn damage into a huge number).
+pub(crate) fn to_u64(value: i64, what: &str) -> Result<u64> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is negative ({value})")))
+}
+
+/// Converts an index or count to the signed integer SQL stores.
+pub(crate) fn to_i64(value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| StoreError::Limit(format!("{value} is beyond 2^63 − 1")))
 }
 
 /// One database connection.
 pub(crate) trait Db: Send {
-    /// Applies the embedded migrations not yet applied.
+    /// Which SQL this connection speaks.
+    fn dialect(&self) -> Dialect;
+
+    // --- The primitives each backend implements -----------------------------------------
+
+    /// Applies the embedded migrations of the ledger tables not yet applied.
     fn migrate(&mut self) -> Result<()>;
+    /// Runs SQL without parameters (DDL, tests' tampering).
+    fn execute_raw(&mut self, sql: &str) -> Result<()>;
+    /// Runs a statement with parameters; returns the rows affected.
+    fn exec(&mut self, sql: &str, params: &[Param]) -> Result<u64>;
+    /// Runs a SELECT of `table`'s columns and `last_entry`, decoding each row.
+    fn select(&mut self, sql: &str, params: &[Param], table: &TableSpec) -> Result<Vec<Stored>>;
+    /// Runs a SELECT of one integer.
+    fn select_int(&mut self, sql: &str, params: &[Param]) -> Result<Option<i64>>;
     /// Starts an append transaction, taking the cross-process append lock, and returns the
     /// latest checkpoint's tree size and root (0 and `None` for an empty ledger).
     fn begin_append(&mut self) -> Result<(u64, Option<Hash>)>;
@@ -56,20 +85,181 @@ pub(crate) trait Db: Send {
     fn commit(&mut self) -> Result<()>;
     /// Rolls back whatever transaction is open.
     fn rollback(&mut self);
-    /// The latest checkpoint.
-    fn latest_checkpoint(&mut self) -> Result<Option<StoredCheckpoint>>;
     /// Up to `limit` checkpoints with size ≥ `from`, by size.
     fn checkpoints(&mut self, from: u64, limit: u64) -> Result<Vec<StoredCheckpoint>>;
-    /// Leaf hashes of entries `start..end`.
-    fn leaf_hashes(&mut self, start: u64, end: u64) -> Result<Vec<Hash>>;
-    /// Stored node hashes at tile `level` ≥ 1, indices `start..end`.
-    fn node_hashes(&mut self, level: u8, start: u64, end: u64) -> Result<Vec<Hash>>;
-    /// Up to `limit` stored nodes after (level, idx), ordered by (level, idx).
-    fn nodes_after(&mut self, after: (u8, i64), limit: u64) -> Result<Vec<(u8, u64, Vec<u8>)>>;
+    /// The latest checkpoint.
+    fn latest_checkpoint(&mut self) -> Result<Option<StoredCheckpoint>>;
+    /// (index, hash) of stored leaves `start..end`, in order (gaps left to the caller).
+    fn leaf_rows(&mut self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>>;
+    /// (index, hash) of stored nodes at tile `level`, indices from `from`, at most `limit`.
+    fn node_rows(&mut self, level: u8, from: u64, limit: u64) -> Result<Vec<(u64, Vec<u8>)>>;
+    /// A stored node at a level that no tile has (0, or above 7).
+    fn odd_node(&mut self) -> Result<Option<(u8, u64)>>;
     /// The highest stored entry index.
     fn max_entry_index(&mut self) -> Result<Option<u64>>;
     /// Up to `limit` entry rows with index ≥ `from`, by index.
     fn entries(&mut self, from: u64, limit: u64) -> Result<Vec<EntryRow>>;
+    /// A blob by its SHA-256.
+    fn blob(&mut self, sha256: &Hash) -> Result<Option<Vec<u8>>>;
+    /// Applies a net effect on the projections (inside a transaction).
+    fn apply_net(&mut self, net: &Net) -> Result<()>;
+    /// Bulk-loads ledger rows that a replay has checked (import, migration), inside a
+    /// transaction.
+    fn load(&mut self, batch: &AppendBatch<'_>, checkpoints: &[StoredCheckpoint]) -> Result<()>;
+    /// Starts a plain transaction (rebuild, import), taking the append lock.
+    fn begin_locked(&mut self) -> Result<()> {
+        self.begin_append().map(|_| ())
+    }
+    /// Starts a plain transaction without the append lock (the benchmark's baseline).
+    fn begin(&mut self) -> Result<()>;
+    /// The settings that make a commit durable, as the database reports them.
+    fn durability(&mut self) -> Result<String>;
+    /// Has the connection failed for good (so the pool must not hand it out again)?
+    fn is_broken(&self) -> bool {
+        false
+    }
+
+    // --- Built on the primitives, once for both backends ---------------------------------
+
+    /// The projection schema recorded in the database: its fingerprint and its tables.
+    fn projection_schema(&mut self) -> Result<Option<(String, Vec<String>)>> {
+        let rows = self.select(
+            "SELECT fingerprint, tables, 0 FROM projection_schema WHERE id = 1",
+            &[],
+            &SCHEMA_ROW,
+        )?;
+        Ok(rows.into_iter().next().and_then(|s| {
+            match (s.row.first(), s.row.get(1)) {
+                (Some(Value::Text(f)), Some(Value::Text(t))) => Some((
+                    f.clone(),
+                    t.split(',')
+                        .filter(|n| !n.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                )),
+                _ => None,
+            }
+        }))
+    }
+
+    /// Records the projection schema.
+    fn set_projection_schema(&mut self, fingerprint: &str, tables: &[&TableSpec]) -> Result<()> {
+        let names: Vec<&str> = tables.iter().map(|t| t.name).collect();
+        let d = self.dialect();
+        self.exec(
+            &format!(
+                "INSERT INTO projection_schema (id, fingerprint, tables) VALUES (1, {}, {}) \
+                 ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint, tables = excluded.tables",
+                d.param(1),
+                d.param(2)
+            ),
+            &[
+                (Value::Text(fingerprint.into()), ColumnType::Text),
+                (Value::Text(names.join(",")), ColumnType::Text),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The stored rows with these whole keys, in the same order (`None` where absent).
+    fn lookup(&mut self, table: &TableSpec, keys: &[Key]) -> Result<Vec<Option<Stored>>> {
+        let sql = sql::select_key(self.dialect(), table);
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let params = key_params(table, key);
+            out.push(self.select(&sql, &params, table)?.into_iter().next());
+        }
+        Ok(out)
+    }
+
+    /// The rows a query asks for.
+    fn query(&mut self, q: &Query) -> Result<Vec<Stored>> {
+        let (sql, params) = sql::query(self.dialect(), q);
+        self.select(&sql, &params, q.table)
+    }
+
+    /// Rows whose first key column lies in `from..=to`, in key order, at most `limit`.
+    fn first_key_range(
+        &mut self,
+        table: &TableSpec,
+        from: i64,
+        to: i64,
+        limit: u64,
+    ) -> Result<Vec<Stored>> {
+        let sql = sql::first_key_range(self.dialect(), table);
+        self.select(
+            &sql,
+            &[
+                (Value::Int(from), ColumnType::Int),
+                (Value::Int(to), ColumnType::Int),
+                (Value::Int(to_i64(limit)?), ColumnType::Int),
+            ],
+            table,
+        )
+    }
+
+    /// A row under `prefix` put at or before entry `at_most`.
+    fn stale_under_prefix(
+        &mut self,
+        table: &TableSpec,
+        prefix: &Key,
+        at_most: i64,
+    ) -> Result<Option<Stored>> {
+        let sql = sql::stale_under_prefix(self.dialect(), table, prefix.len());
+        let mut params = key_params(table, prefix);
+        params.push((Value::Int(at_most), ColumnType::Int));
+        Ok(self.select(&sql, &params, table)?.into_iter().next())
+    }
+
+    /// The first row (by key) put at or after entry `from`.
+    fn put_from(&mut self, table: &TableSpec, from: i64) -> Result<Option<Stored>> {
+        let sql = sql::put_from(self.dialect(), table);
+        Ok(self
+            .select(&sql, &[(Value::Int(from), ColumnType::Int)], table)?
+            .into_iter()
+            .next())
+    }
+
+    /// A page of a table in key order, after `after` (a whole key).
+    fn scan(&mut self, table: &TableSpec, after: Option<&Key>, limit: u64) -> Result<Vec<Stored>> {
+        let sql = sql::scan(self.dialect(), table, after.is_some());
+        let mut params = after.map(|k| key_params(table, k)).unwrap_or_default();
+        params.push((Value::Int(to_i64(limit)?), ColumnType::Int));
+        self.select(&sql, &params, table)
+    }
+
+    /// The number of rows of a table.
+    fn count(&mut self, table: &TableSpec) -> Result<u64> {
+        let n = self
+            .select_int(&format!("SELECT COUNT(*) FROM {}", table.name), &[])?
+            .unwrap_or(0);
+        to_u64(n, "a row count")
+    }
+
+    /// Empties projection tables (inside a transaction).
+    fn clear_projections(&mut self, tables: &[&TableSpec]) -> Result<()> {
+        for table in tables {
+            self.execute_raw(&format!("DELETE FROM {}", table.name))?;
+        }
+        Ok(())
+    }
+
+    /// Leaf hashes of entries `start..end`; a gap is an error naming the first missing entry.
+    fn leaf_hashes(&mut self, start: u64, end: u64) -> Result<Vec<Hash>> {
+        let rows = self.leaf_rows(start, end)?;
+        contiguous_hashes(start, end, rows, "leaf hash", |i| {
+            format!("entry {i} is missing")
+        })
+    }
+
+    /// Stored node hashes at tile `level` ≥ 1, indices `start..end`.
+    fn node_hashes(&mut self, level: u8, start: u64, end: u64) -> Result<Vec<Hash>> {
+        let rows = self.node_rows(level, start, end.saturating_sub(start))?;
+        contiguous_hashes(start, end, rows, "tree node", |i| {
+            format!("tree node {level}/{i} is missing")
+        })
+    }
+
     /// Bodies of entries `start..end`; a gap is an error.
     fn bodies(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
         let rows = self.entries(start, end.saturating_sub(start))?;
@@ -87,50 +277,92 @@ pub(crate) trait Db: Send {
         }
         Ok(bodies)
     }
-    /// A blob by its SHA-256.
-    fn blob(&mut self, sha256: &Hash) -> Result<Option<Vec<u8>>>;
-    /// A page of a projection table, by key.
-    fn rows(&mut self, table: &TableSpec, page: Page) -> Result<Vec<Vec<Value>>>;
-    /// The rows of a projection table with keys `from..=to`, by key (at most `to - from + 1`,
-    /// keys being unique).
-    fn rows_range(&mut self, table: &TableSpec, from: i64, to: i64) -> Result<Vec<Vec<Value>>> {
-        if to < from {
-            return Ok(Vec::new());
+
+    /// Rows that lie beyond the signed tree of `size` entries, which only someone writing
+    /// behind the writer's back can have put there: the entry concerned (if an entry) and what.
+    fn planted_beyond(&mut self, size: u64) -> Result<Option<(Option<u64>, String)>> {
+        if self.max_entry_index()?.is_some_and(|max| max >= size) {
+            if let Some(row) = self.entries(size, 1)?.first() {
+                return Ok(Some((
+                    Some(row.idx),
+                    format!(
+                        "entry {} is stored beyond the signed tree of size {size}",
+                        row.idx
+                    ),
+                )));
+            }
         }
-        let mut rows = self.rows(
-            table,
-            Page {
-                after: from.checked_sub(1),
-                limit: (to - from) as u64 + 1,
-                descending: false,
-            },
-        )?;
-        rows.retain(|row| matches!(row.first(), Some(Value::Int(k)) if *k <= to));
-        Ok(rows)
-    }
-    /// Inside an append transaction: empties projection tables.
-    fn clear_projections(&mut self, tables: &[&TableSpec]) -> Result<()> {
-        for table in tables {
-            self.execute_raw(&format!("DELETE FROM {}", table.name))?;
+        for level in 1..=7u8 {
+            let first_beyond = size >> (8 * u32::from(level));
+            if let Some((idx, _)) = self.node_rows(level, first_beyond, 1)?.first() {
+                return Ok(Some((
+                    None,
+                    format!(
+                        "tree node {level}/{idx} is stored beyond the signed tree of size {size}"
+                    ),
+                )));
+            }
         }
-        Ok(())
-    }
-    /// Inside an append transaction: applies projection rows.
-    fn apply_projection(&mut self, changes: &[Change]) -> Result<()>;
-    /// Creates the plain benchmark tables (no ledger) if missing and empties them.
-    fn baseline_prepare(&mut self) -> Result<()>;
-    /// Inserts rows into the benchmark tables in one durable transaction.
-    fn baseline_insert(&mut self, rows: &[(u64, Hash, &[u8])], changes: &[Change]) -> Result<()>;
-    /// Runs raw SQL; tests use it to tamper.
-    fn execute_raw(&mut self, sql: &str) -> Result<()>;
-    /// The settings that make a commit durable, as the database reports them (e.g.
-    /// `journal_mode=wal synchronous=2`).
-    fn durability(&mut self) -> Result<String>;
-    /// Has the connection failed for good (so the pool must not hand it out again)?
-    fn is_broken(&self) -> bool {
-        false
+        Ok(None)
     }
 }
+
+/// The parameters binding a key (or key prefix).
+pub(crate) fn key_params(table: &TableSpec, key: &[Value]) -> Vec<Param> {
+    key.iter()
+        .zip(table.columns)
+        .map(|(v, c)| (v.clone(), c.ty))
+        .collect()
+}
+
+/// The parameters binding a whole row and its `last_entry`.
+pub(crate) fn row_params(table: &TableSpec, row: &[Value], last: EntryIndex) -> Result<Vec<Param>> {
+    let mut params: Vec<Param> = row
+        .iter()
+        .zip(table.columns)
+        .map(|(v, c)| (v.clone(), c.ty))
+        .collect();
+    params.push((Value::Int(to_i64(last.0)?), ColumnType::Entry));
+    Ok(params)
+}
+
+/// Applies a net effect statement by statement: prefix deletes, deletes, upserts. (SQLite's
+/// way; PostgreSQL sends arrays.)
+pub(crate) fn apply_net_rows(db: &mut dyn Db, net: &Net) -> Result<()> {
+    let d = db.dialect();
+    for table in net.tables() {
+        let spec = table.table;
+        for prefix in table.prefix_deletes.keys() {
+            db.exec(&sql::delete(d, spec, prefix.len()), &key_params(spec, prefix))?;
+        }
+        if !table.deletes.is_empty() {
+            let statement = sql::delete(d, spec, spec.key);
+            for key in table.deletes.keys() {
+                db.exec(&statement, &key_params(spec, key))?;
+            }
+        }
+        if !table.upserts.is_empty() {
+            let statement = sql::upsert(d, spec);
+            for (row, last) in table.upserts.values() {
+                db.exec(&statement, &row_params(spec, row, *last)?)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The declared shape of the one row of `projection_schema`, for decoding it.
+static SCHEMA_ROW: TableSpec = TableSpec {
+    name: "projection_schema",
+    about: "",
+    columns: &[
+        kiroku_core::Column::text("fingerprint"),
+        kiroku_core::Column::text("tables"),
+    ],
+    key: 1,
+    indexes: &[],
+    role: kiroku_core::TableRole::Plain,
+};
 
 /// The migrations still to apply over schema version `current`, refusing a schema newer than
 /// this program knows.
@@ -182,61 +414,4 @@ pub(crate) fn contiguous_hashes(
         return Err(StoreError::Corrupt(missing(found)));
     }
     Ok(out)
-}
-
-/// The `INSERT … ON CONFLICT (key) DO UPDATE` statement for a projection table, with
-/// placeholders made by `placeholder(i)` (1-based).
-pub(crate) fn upsert_sql(table: &TableSpec, placeholder: impl Fn(usize) -> String) -> String {
-    let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
-    let values: Vec<String> = (1..=names.len()).map(placeholder).collect();
-    let key = names[0];
-    let updates: Vec<String> = names[1..]
-        .iter()
-        .map(|n| format!("{n} = excluded.{n}"))
-        .collect();
-    let action = if updates.is_empty() {
-        "NOTHING".to_string()
-    } else {
-        format!("UPDATE SET {}", updates.join(", "))
-    };
-    format!(
-        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({key}) DO {action}",
-        table.name,
-        names.join(", "),
-        values.join(", ")
-    )
-}
-
-/// A page of a projection table: rows after a key (exclusive), in key order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Page {
-    /// Start after this key; `None` for the first page.
-    pub after: Option<i64>,
-    /// Most rows.
-    pub limit: u64,
-    /// Newest (largest key) first.
-    pub descending: bool,
-}
-
-/// The bounded, key-ordered SELECT of a projection table; `p1` and `p2` are the placeholders of
-/// the key bound and the limit.
-pub(crate) fn rows_sql(table: &TableSpec, page: Page, p1: &str, p2: &str) -> String {
-    let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
-    let key = names[0];
-    let (cmp, order) = if page.descending {
-        ("<", "DESC")
-    } else {
-        (">", "ASC")
-    };
-    // The first page has no bound (its parameter is NULL), so no key is out of reach; the two
-    // forms stay separate so that a bounded page is an index range scan.
-    let filter = match page.after {
-        Some(_) => format!("{key} {cmp} {p1}"),
-        None => format!("{p1} IS NULL"),
-    };
-    format!(
-        "SELECT {} FROM {} WHERE {filter} ORDER BY {key} {order} LIMIT {p2}",
-        names.join(", "),
-        table.name,
-    )
 }

@@ -1,29 +1,38 @@
 //! Kiroku's storage: SQLite (the embedded default) and PostgreSQL behind one interface chosen by
-//! the database URL; embedded migrations; the group-commit [`writer`]; the blob store; the
-//! projections applied in the writer's transaction; reads of tiles, checkpoints and proofs; and
-//! [`verify`], which replays the whole ledger.
+//! the database URL; embedded migrations of the ledger tables and projection tables generated
+//! from the contexts' declarations; the group-commit [`writer`] with its preconditions; the
+//! blob store; reads of tiles, checkpoints, proofs and projection rows; and one [`replay`]
+//! engine behind verification, rebuild, export, import and migration.
 //!
-//! Knows nothing of HTTP. Every query is bounded.
+//! Knows nothing of HTTP and nothing of any one context: it gets the [`Registry`] of contexts
+//! at run time. Every query is bounded.
 
 pub mod bench;
 mod db;
+pub mod export;
 pub mod metrics;
+pub mod migrate;
 mod postgres_db;
+mod preconditions;
 pub mod read;
+pub mod replay;
+mod schema;
 pub mod scratch;
+mod sql;
 mod sqlite_db;
 pub mod system;
 pub mod url;
 pub mod verify;
 pub mod writer;
 
-use std::sync::{Condvar, Mutex};
+use kiroku_core::Registry;
+use std::sync::Arc;
 use std::time::Duration;
 
-pub use db::{Page, StoredCheckpoint};
+pub use db::StoredCheckpoint;
 pub use url::DatabaseUrl;
 
-/// What storage can fail with. Messages carry ids and limits, never entry content.
+/// What storage can fail with. Messages carry ids, sizes and limits, never entry content.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite failed.
@@ -35,12 +44,24 @@ pub enum StoreError {
     /// The database URL is not one Kiroku understands.
     #[error("database URL: {0}")]
     Url(String),
-    /// Stored data is not what the ledger wrote.
+    /// Stored data is not what the ledger wrote: run `kiroku verify`.
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// Rows were put beyond the signed tree behind the writer's back; nothing was appended.
+    #[error("{0} — put there behind the writer's back; nothing was appended (run kiroku verify)")]
+    Planted(String),
     /// An entry was refused.
     #[error(transparent)]
-    Entry(#[from] kiroku_domain::EntryError),
+    Entry(#[from] kiroku_core::EntryError),
+    /// An entry's kind or payload was refused.
+    #[error(transparent)]
+    Kind(#[from] kiroku_core::KindError),
+    /// A projection change does not fit its table.
+    #[error(transparent)]
+    Change(#[from] kiroku_core::projection::ChangeError),
+    /// The clock cannot be trusted.
+    #[error(transparent)]
+    Clock(#[from] kiroku_core::ClockError),
     /// The writer has stopped.
     #[error("the ledger writer has stopped")]
     WriterStopped,
@@ -52,12 +73,39 @@ pub enum StoreError {
         /// The newest this program knows.
         known: i64,
     },
-    /// No reader connection became free in time.
+    /// No reader connection became free in time (the database is slow or unreachable).
     #[error("no database connection became free within {0:?}")]
     PoolTimeout(Duration),
     /// Signing a checkpoint failed.
     #[error("signing the checkpoint failed: {0}")]
     Sign(String),
+    /// A file could not be read or written.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// Which file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A number is beyond what the ledger can hold.
+    #[error("out of range: {0}")]
+    Limit(String),
+    /// The operation was refused because its precondition does not hold (a target that is
+    /// not empty, a source that changed meanwhile); nothing was written.
+    #[error("{0}")]
+    Refused(String),
+    /// A defect of this program (a poisoned lock, a thread that could not start).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    /// Is this a problem with the stored data itself (as opposed to a transient fault)?
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, StoreError::Corrupt(_) | StoreError::Planted(_))
+    }
 }
 
 /// The server's message where there is one (not its detail, which can quote values).
@@ -71,35 +119,59 @@ fn postgres_message(error: &postgres::Error) -> String {
 /// Result with [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Opened storage: the database URL, and a bounded pool of reader connections.
-pub struct Store {
-    url: DatabaseUrl,
-    idle: Mutex<PoolState>,
-    freed: Condvar,
-    readers_max: usize,
-}
-
-struct PoolState {
-    idle: Vec<Box<dyn db::Db>>,
-    open: usize,
-}
-
 /// How long a reader waits for a free connection before giving up.
 const POOL_WAIT: Duration = Duration::from_secs(10);
 
+/// Opens connections for the pool.
+struct Manager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Box<dyn db::Db>;
+    type Error = StoreError;
+
+    fn connect(&self) -> Result<Box<dyn db::Db>> {
+        db::connect(&self.url)
+    }
+
+    fn is_valid(&self, _: &mut Box<dyn db::Db>) -> Result<()> {
+        Ok(())
+    }
+
+    fn has_broken(&self, conn: &mut Box<dyn db::Db>) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Opened storage: the database URL, the registry of contexts, and a bounded pool of reader
+/// connections.
+pub struct Store {
+    url: DatabaseUrl,
+    registry: Arc<Registry>,
+    pool: r2d2::Pool<Manager>,
+}
+
 impl Store {
-    /// Connects, applies embedded migrations, and keeps up to `readers_max` reader connections.
-    pub fn open(url: &DatabaseUrl, readers_max: usize) -> Result<Store> {
+    /// Connects, applies embedded migrations, makes the projection tables match the registry's
+    /// declarations (replaying the ledger into them when they change), and keeps up to
+    /// `readers_max` reader connections.
+    pub fn open(url: &DatabaseUrl, registry: Arc<Registry>, readers_max: usize) -> Result<Store> {
         let mut first = db::connect(url)?;
         first.migrate()?;
+        schema::ensure(first.as_mut(), url, &registry)?;
+        drop(first);
+        let pool = r2d2::Pool::builder()
+            .max_size(u32::try_from(readers_max.max(1)).unwrap_or(u32::MAX))
+            .min_idle(Some(0))
+            .connection_timeout(POOL_WAIT)
+            .test_on_check_out(false)
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(Manager { url: url.clone() });
         Ok(Store {
             url: url.clone(),
-            idle: Mutex::new(PoolState {
-                idle: vec![first],
-                open: 1,
-            }),
-            freed: Condvar::new(),
-            readers_max: readers_max.max(1),
+            registry,
+            pool,
         })
     }
 
@@ -108,43 +180,20 @@ impl Store {
         &self.url
     }
 
+    /// The registry of contexts.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
     /// A reader connection from the pool, waiting up to ten seconds for one to be free.
-    pub fn reader(&self) -> Result<Reader<'_>> {
-        let mut state = self
-            .idle
-            .lock()
-            .map_err(|_| StoreError::Corrupt("pool lock poisoned".into()))?;
-        loop {
-            if let Some(conn) = state.idle.pop() {
-                return Ok(Reader {
-                    store: self,
-                    conn: Some(conn),
-                });
-            }
-            if state.open < self.readers_max {
-                state.open += 1;
-                drop(state);
-                return match db::connect(&self.url) {
-                    Ok(conn) => Ok(Reader {
-                        store: self,
-                        conn: Some(conn),
-                    }),
-                    Err(e) => {
-                        if let Ok(mut state) = self.idle.lock() {
-                            state.open -= 1;
-                        }
-                        Err(e)
-                    }
-                };
-            }
-            let (next, timeout) = self
-                .freed
-                .wait_timeout(state, POOL_WAIT)
-                .map_err(|_| StoreError::Corrupt("pool lock poisoned".into()))?;
-            state = next;
-            if timeout.timed_out() && state.idle.is_empty() {
-                return Err(StoreError::PoolTimeout(POOL_WAIT));
-            }
+    pub fn reader(&self) -> Result<Reader> {
+        match self.pool.get() {
+            Ok(conn) => Ok(Reader(conn)),
+            // The pool reports only a timeout; a connection error is retried until then.
+            Err(_) => Err(match db::connect(&self.url) {
+                Err(e) => e,
+                Ok(_) => StoreError::PoolTimeout(POOL_WAIT),
+            }),
         }
     }
 
@@ -155,36 +204,10 @@ impl Store {
 }
 
 /// A pooled reader connection; returns to the pool when dropped.
-pub struct Reader<'a> {
-    store: &'a Store,
-    conn: Option<Box<dyn db::Db>>,
-}
+pub struct Reader(r2d2::PooledConnection<Manager>);
 
-impl Reader<'_> {
+impl Reader {
     pub(crate) fn db(&mut self) -> &mut dyn db::Db {
-        match self.conn.as_mut() {
-            Some(conn) => conn.as_mut(),
-            None => unreachable_conn(),
-        }
-    }
-}
-
-#[allow(clippy::panic)]
-fn unreachable_conn() -> ! {
-    // A Reader holds its connection until dropped; this cannot happen.
-    panic!("reader used after release")
-}
-
-impl Drop for Reader<'_> {
-    fn drop(&mut self) {
-        if let (Some(conn), Ok(mut state)) = (self.conn.take(), self.store.idle.lock()) {
-            if conn.is_broken() {
-                // A dead connection is dropped; the next reader opens a fresh one.
-                state.open -= 1;
-            } else {
-                state.idle.push(conn);
-            }
-            self.store.freed.notify_one();
-        }
+        self.0.as_mut()
     }
 }

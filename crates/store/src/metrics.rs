@@ -1,72 +1,15 @@
-//! The writer's measurements, kept in atomics and written in the Prometheus text format:
-//! queue depth, batch sizes, commit (fsync) and batch latencies, totals.
+//! The writer's measurements — queue depth, batch sizes, commit (fsync) and batch latencies,
+//! totals, refused requests — as `prometheus-client` metrics the server registers and exposes.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
-/// A cumulative histogram with fixed bucket bounds.
-#[derive(Debug)]
-pub struct Histogram {
-    bounds: &'static [f64],
-    counts: Vec<AtomicU64>,
-    count: AtomicU64,
-    /// Sum in millionths of the unit.
-    sum_micro: AtomicU64,
-}
-
-impl Histogram {
-    /// A histogram with these upper bounds (ascending).
-    pub fn new(bounds: &'static [f64]) -> Histogram {
-        Histogram {
-            bounds,
-            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
-            count: AtomicU64::new(0),
-            sum_micro: AtomicU64::new(0),
-        }
-    }
-
-    /// Records one observation.
-    pub fn observe(&self, value: f64) {
-        for (bound, count) in self.bounds.iter().zip(&self.counts) {
-            if value <= *bound {
-                count.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micro
-            .fetch_add((value * 1e6).max(0.0) as u64, Ordering::Relaxed);
-    }
-
-    /// Records a duration in seconds.
-    pub fn observe_duration(&self, duration: Duration) {
-        self.observe(duration.as_secs_f64());
-    }
-
-    fn render(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (bound, count) in self.bounds.iter().zip(&self.counts) {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{bound}\"}} {}",
-                count.load(Ordering::Relaxed)
-            );
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            out,
-            "{name}_sum {}",
-            self.sum_micro.load(Ordering::Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "{name}_count {count}");
-    }
-}
-
-const SECONDS: &[f64] = &[
+const SECONDS: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
-const ENTRIES: &[f64] = &[
+const ENTRIES: [f64; 12] = [
     1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0,
 ];
 
@@ -74,13 +17,15 @@ const ENTRIES: &[f64] = &[
 #[derive(Debug)]
 pub struct WriterMetrics {
     /// Requests waiting in the queue.
-    pub queue_depth: AtomicI64,
+    pub queue_depth: Gauge,
     /// Entries committed.
-    pub entries_total: AtomicU64,
+    pub entries: Counter,
     /// Batches committed.
-    pub batches_total: AtomicU64,
+    pub batches: Counter,
     /// Batches that failed and were rolled back.
-    pub batch_failures_total: AtomicU64,
+    pub batch_failures: Counter,
+    /// Requests refused because a precondition no longer held.
+    pub conflicts: Counter,
     /// Entries per committed batch.
     pub batch_entries: Histogram,
     /// Duration of COMMIT, where the database fsyncs.
@@ -92,10 +37,11 @@ pub struct WriterMetrics {
 impl Default for WriterMetrics {
     fn default() -> Self {
         WriterMetrics {
-            queue_depth: AtomicI64::new(0),
-            entries_total: AtomicU64::new(0),
-            batches_total: AtomicU64::new(0),
-            batch_failures_total: AtomicU64::new(0),
+            queue_depth: Gauge::default(),
+            entries: Counter::default(),
+            batches: Counter::default(),
+            batch_failures: Counter::default(),
+            conflicts: Counter::default(),
             batch_entries: Histogram::new(ENTRIES),
             commit_seconds: Histogram::new(SECONDS),
             batch_seconds: Histogram::new(SECONDS),
@@ -104,56 +50,47 @@ impl Default for WriterMetrics {
 }
 
 impl WriterMetrics {
-    /// Appends the Prometheus text of these metrics to `out`.
-    pub fn render(&self, out: &mut String) {
-        let gauge = |out: &mut String, name: &str, help: &str, kind: &str, value: i64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        };
-        gauge(
-            out,
+    /// Registers every metric (they are shared handles: the registry reads the live values).
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
             "kiroku_writer_queue_depth",
-            "Append requests waiting for the ledger writer.",
-            "gauge",
-            self.queue_depth.load(Ordering::Relaxed),
+            "Append requests waiting for the ledger writer",
+            self.queue_depth.clone(),
         );
-        gauge(
-            out,
-            "kiroku_writer_entries_total",
-            "Entries committed by this process's writer.",
-            "counter",
-            self.entries_total.load(Ordering::Relaxed) as i64,
+        registry.register(
+            "kiroku_writer_entries",
+            "Entries committed by this process's writer",
+            self.entries.clone(),
         );
-        gauge(
-            out,
-            "kiroku_writer_batches_total",
-            "Batches committed by this process's writer.",
-            "counter",
-            self.batches_total.load(Ordering::Relaxed) as i64,
+        registry.register(
+            "kiroku_writer_batches",
+            "Batches committed by this process's writer",
+            self.batches.clone(),
         );
-        gauge(
-            out,
-            "kiroku_writer_batch_failures_total",
-            "Batches rolled back after an error.",
-            "counter",
-            self.batch_failures_total.load(Ordering::Relaxed) as i64,
+        registry.register(
+            "kiroku_writer_batch_failures",
+            "Batches rolled back after an error",
+            self.batch_failures.clone(),
         );
-        self.batch_entries.render(
-            out,
+        registry.register(
+            "kiroku_writer_conflicts",
+            "Requests refused because a precondition no longer held",
+            self.conflicts.clone(),
+        );
+        registry.register(
             "kiroku_writer_batch_entries",
-            "Entries per committed batch.",
+            "Entries per committed batch",
+            self.batch_entries.clone(),
         );
-        self.commit_seconds.render(
-            out,
+        registry.register(
             "kiroku_writer_commit_fsync_seconds",
-            "Duration of each batch's COMMIT, where the database fsyncs.",
+            "Duration of each batch's COMMIT, where the database fsyncs",
+            self.commit_seconds.clone(),
         );
-        self.batch_seconds.render(
-            out,
+        registry.register(
             "kiroku_writer_batch_seconds",
-            "Duration of each batch from lock to durable commit.",
+            "Duration of each batch from lock to durable commit",
+            self.batch_seconds.clone(),
         );
     }
 }

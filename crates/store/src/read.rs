@@ -2,9 +2,12 @@
 //! projection pages — each bounded, and each limited to the tree of the latest signed
 //! checkpoint, so nothing is served that a checkpoint does not cover.
 
-use crate::db::{Db, Page, StoredCheckpoint};
+use crate::db::{Db, StoredCheckpoint};
 use crate::{Result, Store, StoreError};
-use kiroku_domain::projection::{TableSpec, Value};
+use kiroku_core::entry::{decode_fields, Payload};
+use kiroku_core::query::{Query, Stored};
+use kiroku_core::{Entry, EntryIndex};
+use kiroku_ledger::hash::content_hash;
 use kiroku_ledger::tree::perfect_root;
 use kiroku_ledger::{proof, Hash, HashSource, Tile, TILE_HEIGHT};
 
@@ -106,9 +109,51 @@ pub fn consistency_proof(store: &Store, old: u64, new: u64) -> Result<Vec<Hash>,
     })
 }
 
-/// A page of a projection table.
-pub fn rows(store: &Store, table: &TableSpec, page: Page) -> Result<Vec<Vec<Value>>> {
-    store.reader()?.db().rows(table, page)
+/// The rows a query asks for.
+pub fn query(store: &Store, query: &Query) -> Result<Vec<Stored>> {
+    store.reader()?.db().query(query)
+}
+
+/// One entry, decoded, with its payload (from the blob store where it was moved there) — for
+/// use cases that read what an entry said, such as a note's first version. Refuses an entry
+/// beyond the signed tree, one whose bytes do not match its leaf hash, and a blob that does not
+/// match its entry.
+pub fn entry(store: &Store, index: EntryIndex) -> Result<(Entry, serde_json::Value)> {
+    let mut reader = store.reader()?;
+    let db = reader.db();
+    if index.0 >= signed_size(db)? {
+        return Err(StoreError::Refused(format!(
+            "entry {index} is not in the signed tree"
+        )));
+    }
+    let row = db
+        .entries(index.0, 1)?
+        .into_iter()
+        .next()
+        .filter(|r| r.idx == index.0)
+        .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is missing")))?;
+    if kiroku_ledger::leaf_hash(&row.body).0[..] != row.leaf_hash[..] {
+        return Err(StoreError::Corrupt(format!(
+            "entry {index} does not match its stored hash"
+        )));
+    }
+    let mut entry = decode_fields(&row.body)?;
+    let payload = match &entry.payload {
+        Payload::Inline(value) => value.clone(),
+        Payload::Blob { sha256, bytes } => {
+            let blob = db
+                .blob(sha256)?
+                .filter(|b| content_hash(b) == *sha256 && b.len() as u64 == *bytes)
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("the payload blob of entry {index} is damaged"))
+                })?;
+            serde_json::from_slice(&blob).map_err(|_| {
+                StoreError::Corrupt(format!("the payload blob of entry {index} is not JSON"))
+            })?
+        }
+    };
+    entry.payload = Payload::Inline(serde_json::Value::Null);
+    Ok((entry, payload))
 }
 
 /// The leaf hash of one entry (for tests and tools).

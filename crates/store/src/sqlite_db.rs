@@ -3,18 +3,30 @@
 //! write lock (`BEGIN IMMEDIATE`, waiting up to the busy timeout).
 
 use crate::db::{
-    contiguous_hashes, hash_column, pending_migrations, rows_sql, upsert_sql, AppendBatch, Db,
-    EntryRow, Page, StoredCheckpoint,
+    apply_net_rows, pending_migrations, to_i64, to_u64, AppendBatch, Db, EntryRow,
+    StoredCheckpoint,
 };
+use crate::sql::{Dialect, Param};
 use crate::{Result, StoreError};
-use kiroku_domain::projection::{Change, ColumnType, TableSpec, Value};
+use kiroku_core::projection::{Net, TableSpec};
+use kiroku_core::query::Stored;
+use kiroku_core::{ColumnType, EntryIndex, Value};
 use kiroku_ledger::Hash;
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql};
 use std::path::Path;
 
+/// The text of every migration, for the fingerprint of test templates.
+pub(crate) const MIGRATIONS_TEXT: &str = concat!(
+    include_str!("../migrations/sqlite/0001_ledger.sql"),
+    include_str!("../migrations/sqlite/0002_projection_schema.sql"),
+);
+
 /// Migrations, in order; each runs once, in a transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_ledger.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_ledger.sql")),
+    (2, include_str!("../migrations/sqlite/0002_projection_schema.sql")),
+];
 
 /// How long a connection waits for another's write lock.
 const BUSY_TIMEOUT_MS: u64 = 30_000;
@@ -30,63 +42,80 @@ impl SqliteDb {
         // WAL keeps readers off the writer's back; FULL makes every commit durable.
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Corrupt(format!(
-                "SQLite refused WAL mode (got {mode})"
+            return Err(StoreError::Refused(format!(
+                "SQLite refused WAL mode (got {mode}); is the file on a local disk?"
             )));
         }
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-        conn.set_prepared_statement_cache_capacity(64);
+        conn.set_prepared_statement_cache_capacity(128);
         Ok(SqliteDb { conn })
     }
 }
 
-struct Param<'a>(&'a Value);
+struct Bind<'a>(&'a Value);
 
-impl ToSql for Param<'_> {
+impl ToSql for Bind<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(match self.0 {
             Value::Null => ToSqlOutput::Owned(SqlValue::Null),
             Value::Int(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
             Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-            Value::ThisEntry => {
+            Value::Entry(_) => {
                 return Err(rusqlite::Error::ToSqlConversionFailure(
-                    "an unresolved entry index reached the database".into(),
+                    "an unresolved entry reference reached the database".into(),
                 ))
             }
         })
     }
 }
 
-fn u64_to_i64(value: u64) -> Result<i64> {
-    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("index {value} out of range")))
-}
-
-fn apply_changes(conn: &Connection, changes: &[Change]) -> Result<()> {
-    // One statement text per table, made once per call rather than once per row.
-    let mut statements: Vec<(&str, String)> = Vec::new();
-    for change in changes {
-        let name = change.table.name;
-        let sql = match statements.iter().find(|(table, _)| *table == name) {
-            Some((_, sql)) => sql,
-            None => {
-                statements.push((name, upsert_sql(change.table, |i| format!("?{i}"))));
-                &statements[statements.len() - 1].1
+fn decode_row(row: &rusqlite::Row<'_>, table: &TableSpec) -> Result<Stored> {
+    let mut values = Vec::with_capacity(table.columns.len());
+    for (i, column) in table.columns.iter().enumerate() {
+        values.push(match (row.get_ref(i)?, column.ty) {
+            (ValueRef::Null, _) => Value::Null,
+            (ValueRef::Integer(v), ColumnType::Int | ColumnType::Entry) => Value::Int(v),
+            (ValueRef::Text(t), ColumnType::Text) => Value::Text(
+                std::str::from_utf8(t)
+                    .map_err(|_| {
+                        StoreError::Corrupt(format!(
+                            "{}.{} holds text that is not UTF-8",
+                            table.name, column.name
+                        ))
+                    })?
+                    .to_owned(),
+            ),
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "{}.{} holds a value of the wrong type",
+                    table.name, column.name
+                )))
             }
-        };
-        let mut stmt = conn.prepare_cached(sql)?;
-        let params: Vec<Param<'_>> = change.row.iter().map(Param).collect();
-        stmt.execute(rusqlite::params_from_iter(params.iter()))?;
+        });
     }
-    Ok(())
+    let last = row.get::<_, i64>(table.columns.len())?;
+    Ok(Stored {
+        row: values,
+        last_entry: EntryIndex(to_u64(last, "last_entry")?),
+    })
 }
 
-fn read_checkpoint(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCheckpoint> {
-    Ok(StoredCheckpoint {
-        size: row.get::<_, i64>(0)? as u64,
-        root: row.get(1)?,
-        note: row.get(2)?,
-        created_at: row.get(3)?,
-    })
+fn read_checkpoint(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, StoredCheckpoint)> {
+    Ok((
+        row.get(0)?,
+        StoredCheckpoint {
+            size: 0,
+            root: row.get(1)?,
+            note: row.get(2)?,
+            created_at: row.get(3)?,
+        },
+    ))
+}
+
+fn checkpoint(row: (i64, StoredCheckpoint)) -> Result<StoredCheckpoint> {
+    let (size, mut checkpoint) = row;
+    checkpoint.size = to_u64(size, "a checkpoint's tree size")?;
+    Ok(checkpoint)
 }
 
 impl SqliteDb {
@@ -97,12 +126,57 @@ impl SqliteDb {
         params: impl rusqlite::Params,
     ) -> Result<Vec<(u64, Vec<u8>)>> {
         let mut stmt = self.conn.prepare_cached(sql)?;
-        let rows = stmt.query_map(params, |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = stmt.query_map(params, |r| Ok((r.get::<_, i64>(0)?, r.get(1)?)))?;
+        rows.map(|row| {
+            let (idx, hash) = row?;
+            Ok((to_u64(idx, "an index")?, hash))
+        })
+        .collect()
+    }
+
+    fn insert_ledger_rows(&self, batch: &AppendBatch<'_>) -> Result<()> {
+        let conn = &self.conn;
+        let mut stmt =
+            conn.prepare_cached("INSERT INTO entries (idx, leaf_hash, body) VALUES (?1, ?2, ?3)")?;
+        for (offset, (leaf, body)) in batch.entries.iter().enumerate() {
+            stmt.execute(params![
+                to_i64(batch.first + offset as u64)?,
+                &leaf.0[..],
+                body
+            ])?;
+        }
+        if !batch.nodes.is_empty() {
+            let mut stmt = conn
+                .prepare_cached("INSERT INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+            for (level, idx, hash) in &batch.nodes {
+                stmt.execute(params![level, to_i64(*idx)?, &hash.0[..]])?;
+            }
+        }
+        if !batch.blobs.is_empty() {
+            let mut stmt = conn
+                .prepare_cached("INSERT OR IGNORE INTO blobs (sha256, content) VALUES (?1, ?2)")?;
+            for (hash, content) in &batch.blobs {
+                stmt.execute(params![&hash.0[..], content])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn insert_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO checkpoints (tree_size, root, note, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![to_i64(cp.size)?, cp.root, cp.note, cp.created_at])?;
+        Ok(())
     }
 }
 
 impl Db for SqliteDb {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
     fn migrate(&mut self) -> Result<()> {
         let tx = self
             .conn
@@ -127,6 +201,39 @@ impl Db for SqliteDb {
         Ok(())
     }
 
+    fn execute_raw(&mut self, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql)?;
+        Ok(())
+    }
+
+    fn exec(&mut self, sql: &str, params: &[Param]) -> Result<u64> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let binds: Vec<Bind<'_>> = params.iter().map(|(v, _)| Bind(v)).collect();
+        Ok(stmt.execute(rusqlite::params_from_iter(binds.iter()))? as u64)
+    }
+
+    fn select(&mut self, sql: &str, params: &[Param], table: &TableSpec) -> Result<Vec<Stored>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let binds: Vec<Bind<'_>> = params.iter().map(|(v, _)| Bind(v)).collect();
+        let mut rows = stmt.query(rusqlite::params_from_iter(binds.iter()))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(decode_row(row, table)?);
+        }
+        Ok(out)
+    }
+
+    fn select_int(&mut self, sql: &str, params: &[Param]) -> Result<Option<i64>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let binds: Vec<Bind<'_>> = params.iter().map(|(v, _)| Bind(v)).collect();
+        Ok(stmt
+            .query_row(rusqlite::params_from_iter(binds.iter()), |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .optional()?
+            .flatten())
+    }
+
     fn begin_append(&mut self) -> Result<(u64, Option<Hash>)> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let latest = self
@@ -134,54 +241,25 @@ impl Db for SqliteDb {
             .query_row(
                 "SELECT tree_size, root FROM checkpoints ORDER BY tree_size DESC LIMIT 1",
                 [],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?)),
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
             )
             .optional()
             .inspect_err(|_| self.rollback())?;
         Ok(match latest {
-            Some((size, root)) => (size, Some(hash_column(&root, "checkpoint root")?)),
+            Some((size, root)) => (
+                to_u64(size, "a checkpoint's tree size")?,
+                Some(crate::db::hash_column(&root, "checkpoint root")?),
+            ),
             None => (0, None),
         })
     }
 
     fn write_batch(&mut self, batch: &AppendBatch<'_>) -> Result<()> {
-        let conn = &self.conn;
-        {
-            let mut stmt = conn
-                .prepare_cached("INSERT INTO entries (idx, leaf_hash, body) VALUES (?1, ?2, ?3)")?;
-            for (offset, (leaf, body)) in batch.entries.iter().enumerate() {
-                stmt.execute(params![
-                    u64_to_i64(batch.first + offset as u64)?,
-                    &leaf.0[..],
-                    body
-                ])?;
-            }
+        self.insert_ledger_rows(batch)?;
+        apply_net_rows(self, batch.net)?;
+        if let Some(cp) = &batch.checkpoint {
+            self.insert_checkpoint(cp)?;
         }
-        if !batch.nodes.is_empty() {
-            let mut stmt = conn
-                .prepare_cached("INSERT INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
-            for (level, idx, hash) in &batch.nodes {
-                stmt.execute(params![level, u64_to_i64(*idx)?, &hash.0[..]])?;
-            }
-        }
-        if !batch.blobs.is_empty() {
-            let mut stmt = conn
-                .prepare_cached("INSERT OR IGNORE INTO blobs (sha256, content) VALUES (?1, ?2)")?;
-            for (hash, content) in &batch.blobs {
-                stmt.execute(params![&hash.0[..], content])?;
-            }
-        }
-        apply_changes(conn, &batch.changes)?;
-        let cp = &batch.checkpoint;
-        conn.prepare_cached(
-            "INSERT INTO checkpoints (tree_size, root, note, created_at) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![
-            u64_to_i64(cp.size)?,
-            cp.root,
-            cp.note,
-            cp.created_at
-        ])?;
         Ok(())
     }
 
@@ -199,14 +277,15 @@ impl Db for SqliteDb {
     }
 
     fn latest_checkpoint(&mut self) -> Result<Option<StoredCheckpoint>> {
-        Ok(self
-            .conn
+        self.conn
             .prepare_cached(
                 "SELECT tree_size, root, note, created_at FROM checkpoints
                  ORDER BY tree_size DESC LIMIT 1",
             )?
             .query_row([], read_checkpoint)
-            .optional()?)
+            .optional()?
+            .map(checkpoint)
+            .transpose()
     }
 
     fn checkpoints(&mut self, from: u64, limit: u64) -> Result<Vec<StoredCheckpoint>> {
@@ -214,67 +293,65 @@ impl Db for SqliteDb {
             "SELECT tree_size, root, note, created_at FROM checkpoints
              WHERE tree_size >= ?1 ORDER BY tree_size LIMIT ?2",
         )?;
-        let rows = stmt.query_map(
-            params![u64_to_i64(from)?, u64_to_i64(limit)?],
-            read_checkpoint,
-        )?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = stmt.query_map(params![to_i64(from)?, to_i64(limit)?], read_checkpoint)?;
+        rows.map(|row| checkpoint(row?)).collect()
     }
 
-    fn leaf_hashes(&mut self, start: u64, end: u64) -> Result<Vec<Hash>> {
-        let rows = self.index_and_blob(
+    fn leaf_rows(&mut self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        self.index_and_blob(
             "SELECT idx, leaf_hash FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
-            params![u64_to_i64(start)?, u64_to_i64(end)?],
-        )?;
-        contiguous_hashes(start, end, rows, "leaf hash", |i| {
-            format!("entry {i} is missing")
-        })
+            params![to_i64(start)?, to_i64(end)?],
+        )
     }
 
-    fn node_hashes(&mut self, level: u8, start: u64, end: u64) -> Result<Vec<Hash>> {
-        let rows = self.index_and_blob(
-            "SELECT idx, hash FROM tree_nodes WHERE level = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
-            params![level, u64_to_i64(start)?, u64_to_i64(end)?],
-        )?;
-        contiguous_hashes(start, end, rows, "tree node", |i| {
-            format!("tree node {level}/{i} is missing")
-        })
+    fn node_rows(&mut self, level: u8, from: u64, limit: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        self.index_and_blob(
+            "SELECT idx, hash FROM tree_nodes WHERE level = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3",
+            params![level, to_i64(from)?, to_i64(limit)?],
+        )
     }
 
-    fn nodes_after(&mut self, after: (u8, i64), limit: u64) -> Result<Vec<(u8, u64, Vec<u8>)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT level, idx, hash FROM tree_nodes WHERE (level, idx) > (?1, ?2)
-             ORDER BY level, idx LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![after.0, after.1, u64_to_i64(limit)?], |r| {
+    fn odd_node(&mut self) -> Result<Option<(u8, u64)>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT level, idx FROM tree_nodes WHERE level < 1 OR level > 7 ORDER BY level, idx LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()?;
+        row.map(|(level, idx)| {
             Ok((
-                r.get::<_, u8>(0)?,
-                r.get::<_, i64>(1)? as u64,
-                r.get::<_, Vec<u8>>(2)?,
+                u8::try_from(level).unwrap_or(u8::MAX),
+                to_u64(idx, "a tree node index")?,
             ))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .transpose()
     }
 
     fn max_entry_index(&mut self) -> Result<Option<u64>> {
         let max: Option<i64> = self
             .conn
             .query_row("SELECT MAX(idx) FROM entries", [], |r| r.get(0))?;
-        Ok(max.map(|m| m as u64))
+        max.map(|m| to_u64(m, "an entry index")).transpose()
     }
 
     fn entries(&mut self, from: u64, limit: u64) -> Result<Vec<EntryRow>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT idx, leaf_hash, body FROM entries WHERE idx >= ?1 ORDER BY idx LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![u64_to_i64(from)?, u64_to_i64(limit)?], |r| {
-            Ok(EntryRow {
-                idx: r.get::<_, i64>(0)? as u64,
-                leaf_hash: r.get(1)?,
-                body: r.get(2)?,
-            })
+        let rows = stmt.query_map(params![to_i64(from)?, to_i64(limit)?], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?))
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.map(|row| {
+            let (idx, leaf_hash, body) = row?;
+            Ok(EntryRow {
+                idx: to_u64(idx, "an entry index")?,
+                leaf_hash,
+                body,
+            })
+        })
+        .collect()
     }
 
     fn blob(&mut self, sha256: &Hash) -> Result<Option<Vec<u8>>> {
@@ -285,74 +362,21 @@ impl Db for SqliteDb {
             .optional()?)
     }
 
-    fn rows(&mut self, table: &TableSpec, page: Page) -> Result<Vec<Vec<Value>>> {
-        let sql = rows_sql(table, page, "?1", "?2");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params![page.after, u64_to_i64(page.limit)?])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let mut values = Vec::with_capacity(table.columns.len());
-            for (i, column) in table.columns.iter().enumerate() {
-                values.push(match (row.get_ref(i)?, column.ty) {
-                    (ValueRef::Null, _) => Value::Null,
-                    (ValueRef::Integer(v), ColumnType::Int) => Value::Int(v),
-                    (ValueRef::Text(t), ColumnType::Text) => Value::Text(
-                        std::str::from_utf8(t)
-                            .map_err(|_| {
-                                StoreError::Corrupt(format!(
-                                    "{}.{} holds text that is not UTF-8",
-                                    table.name, column.name
-                                ))
-                            })?
-                            .to_owned(),
-                    ),
-                    _ => {
-                        return Err(StoreError::Corrupt(format!(
-                            "{}.{} holds a value of the wrong type",
-                            table.name, column.name
-                        )))
-                    }
-                });
-            }
-            out.push(values);
+    fn apply_net(&mut self, net: &Net) -> Result<()> {
+        apply_net_rows(self, net)
+    }
+
+    fn load(&mut self, batch: &AppendBatch<'_>, checkpoints: &[StoredCheckpoint]) -> Result<()> {
+        self.insert_ledger_rows(batch)?;
+        apply_net_rows(self, batch.net)?;
+        for cp in checkpoints {
+            self.insert_checkpoint(cp)?;
         }
-        Ok(out)
-    }
-
-    fn apply_projection(&mut self, changes: &[Change]) -> Result<()> {
-        apply_changes(&self.conn, changes)
-    }
-
-    fn baseline_prepare(&mut self) -> Result<()> {
-        self.conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS bench_entries (
-                 idx INTEGER PRIMARY KEY, leaf_hash BLOB NOT NULL, body BLOB NOT NULL);
-             CREATE TABLE IF NOT EXISTS bench_notes (
-                 entry_index INTEGER PRIMARY KEY, time TEXT NOT NULL, account TEXT NOT NULL,
-                 body TEXT NOT NULL);
-             DELETE FROM bench_entries; DELETE FROM bench_notes;",
-        )?;
         Ok(())
     }
 
-    fn baseline_insert(&mut self, rows: &[(u64, Hash, &[u8])], changes: &[Change]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO bench_entries (idx, leaf_hash, body) VALUES (?1, ?2, ?3)",
-            )?;
-            for (idx, leaf, body) in rows {
-                stmt.execute(params![u64_to_i64(*idx)?, &leaf.0[..], body])?;
-            }
-            let mut notes = tx.prepare_cached(
-                "INSERT INTO bench_notes (entry_index, time, account, body) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for change in changes {
-                let params: Vec<Param<'_>> = change.row.iter().map(Param).collect();
-                notes.execute(rusqlite::params_from_iter(params.iter()))?;
-            }
-        }
-        tx.commit()?;
+    fn begin(&mut self) -> Result<()> {
+        self.conn.execute_batch("BEGIN")?;
         Ok(())
     }
 
@@ -364,10 +388,5 @@ impl Db for SqliteDb {
             .conn
             .query_row("PRAGMA synchronous", [], |r| r.get(0))?;
         Ok(format!("journal_mode={mode} synchronous={sync}"))
-    }
-
-    fn execute_raw(&mut self, sql: &str) -> Result<()> {
-        self.conn.execute_batch(sql)?;
-        Ok(())
     }
 }

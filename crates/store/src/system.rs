@@ -1,19 +1,23 @@
 //! The production clock and entropy: the system's real-time clock and the operating system's
 //! random number generator. Tests pass their own.
 
-use kiroku_domain::{Clock, Entropy, Timestamp};
+use kiroku_core::{Clock, ClockError, Entropy, Timestamp};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The system clock (synchronise it with NTP: log times are only as good as the clock).
+/// The system clock (synchronise it with NTP: log times are only as good as the clock). A clock
+/// set before 1970 or beyond 9999 is an error, never a silent 1970.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        let micros = SystemTime::now()
+    fn now(&self) -> Result<Timestamp, ClockError> {
+        let since = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros());
-        Timestamp(i64::try_from(micros).unwrap_or(i64::MAX))
+            .map_err(|_| ClockError::OutOfRange)?;
+        i64::try_from(since.as_micros())
+            .ok()
+            .and_then(Timestamp::from_micros)
+            .ok_or(ClockError::OutOfRange)
     }
 }
 

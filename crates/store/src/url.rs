@@ -48,6 +48,24 @@ impl DatabaseUrl {
         }
     }
 
+    /// The text a driver connects with (the password unmasked): the PostgreSQL URL, or the
+    /// SQLite path.
+    pub(crate) fn to_connect(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => path.display().to_string(),
+            DatabaseUrl::Postgres(url) => url.clone(),
+        }
+    }
+
+    /// The URL as configuration stores it, password included (never shown: [`fmt::Display`]
+    /// masks it).
+    pub fn to_config_text(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => url.clone(),
+        }
+    }
+
     /// For PostgreSQL, the same server with another database name.
     pub fn with_database(&self, name: &str) -> Option<DatabaseUrl> {
         let DatabaseUrl::Postgres(url) = self else {

@@ -1,34 +1,31 @@
-//! `kiroku verify`: recompute everything from the stored entries and blobs and compare it with
-//! what is stored and signed. Every leaf is rehashed and decoded, every blob rehashed, the tree
-//! rebuilt, every stored tree node and every checkpoint (root and signature) checked, and the
-//! projections compared with a replay. The first problem found is reported with the index of
-//! the first entry it concerns. Messages name indices and tables, never content.
+//! `kiroku verify`: replay the whole ledger and compare everything with what is stored and
+//! signed — every leaf rehashed and decoded, every blob rehashed, every entry's kind known,
+//! the tree rebuilt and every stored tile node and every checkpoint (root and signature)
+//! checked, and the projections compared with the replay. The first problem is reported with
+//! the entry it concerns. Messages name indices and tables, never content or keys.
 //!
-//! Also [`rebuild_projections`], which replays the ledger into fresh projection tables.
+//! **How projections are compared without holding them.** Each stored row carries `last_entry`,
+//! the entry that last put it. For each page of entries, a worker nets the page's changes and
+//! reads the stored rows of the keys they touch (one range read when the keys cluster by entry,
+//! else point reads). A key the page put last must hold exactly that row with that entry as
+//! `last_entry` — or name a later entry, which then answers for it. A key the page deleted must
+//! be gone, or re-put later. Rows under a deleted prefix put at or before the delete must be
+//! gone. Each row found to be its key's final state is counted, and at the end the counts must
+//! equal the tables' row counts: a row that no entry put is then found and named. A key put but
+//! absent must be deleted by a later entry; those few are remembered until then. Memory holds
+//! pages in flight and those pending keys, never the tables.
 
-use crate::db::{Db, EntryRow, Page, StoredCheckpoint};
-use crate::{Result, Store, StoreError};
-use kiroku_domain::entry::{decode_fields, Payload};
-use kiroku_domain::projection::{project, Value, TABLES};
-use kiroku_domain::{Entry, EntryIndex};
-use kiroku_ledger::hash::content_hash;
-use kiroku_ledger::{leaf_hash, Checkpoint, Frontier, Hash, Verifier, TILE_HEIGHT};
-use serde_json::Value as Json;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use crate::db::{Db, StoredCheckpoint};
+use crate::replay::{self, problem, Checked, CheckedPage, DbPages, Problem, Signed, Sink, Work};
+use crate::{Result, Store};
+use kiroku_core::projection::{ColumnType, Key, Net, NetTable, Row, TableSpec};
+use kiroku_core::query::Stored;
+use kiroku_core::{EntryIndex, Registry, Value};
+use kiroku_ledger::{Hash, Verifier};
+use std::collections::{BTreeMap, VecDeque};
 
-/// Entries read per query.
-const ENTRY_PAGE: u64 = 1024;
-/// Checkpoints, nodes and projection rows read per query.
-const ROW_PAGE: u64 = 10_000;
-
-/// What went wrong, and where.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// The first entry concerned, where one can be named.
-    pub index: Option<u64>,
-    /// What is wrong.
-    pub what: String,
-}
+/// Tree nodes read per query.
+const NODE_PAGE: u64 = 4096;
 
 /// The outcome of a verification.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,222 +42,269 @@ pub struct Report {
     pub problem: Option<Problem>,
 }
 
-fn problem(index: impl Into<Option<u64>>, what: impl Into<String>) -> Problem {
-    Problem {
-        index: index.into(),
-        what: what.into(),
-    }
+/// A page's comparison of its projection changes with the stored tables.
+pub(crate) struct Verdict {
+    /// Problems by the entry they concern, in index order.
+    problems: Vec<(u64, String)>,
+    /// Rows found to be their key's final state, by table.
+    confirmed: BTreeMap<&'static str, u64>,
+    /// Keys put by this page but absent: a later entry must delete them.
+    pending: Vec<(&'static TableSpec, Key, u64)>,
+    /// The page's net changes (to clear earlier pending keys it touches).
+    net: Net,
 }
 
-/// Decodes an entry and resolves its payload (from the blob store where it was moved). The
-/// payload is moved out of the returned entry.
-fn resolve(db: &mut dyn Db, row: &EntryRow) -> Result<(Entry, Json), Problem> {
-    let mut entry = decode_fields(&row.body).map_err(|e| {
-        problem(
-            row.idx,
-            format!("entry {} is not a valid entry: {e}", row.idx),
-        )
-    })?;
-    let payload = match std::mem::replace(&mut entry.payload, Payload::Inline(Json::Null)) {
-        Payload::Inline(value) => value,
-        Payload::Blob { sha256, bytes } => {
-            let idx = row.idx;
-            let blob = db
-                .blob(&sha256)
-                .map_err(|e| problem(idx, format!("reading the blob of entry {idx} failed: {e}")))?
-                .ok_or_else(|| {
-                    problem(idx, format!("the payload blob of entry {idx} is missing"))
-                })?;
-            if content_hash(&blob) != sha256 || blob.len() as u64 != bytes {
-                return Err(problem(
-                    idx,
-                    format!("the payload blob of entry {idx} was altered"),
-                ));
-            }
-            entry.payload = Payload::Blob { sha256, bytes };
-            serde_json::from_slice(&blob)
-                .map_err(|_| problem(idx, format!("the payload blob of entry {idx} is not JSON")))?
-        }
-    };
-    Ok((entry, payload))
+fn describe(table: &TableSpec) -> String {
+    format!("projection {}", table.name)
 }
 
-/// One entry after the order-free checks.
-struct Checked {
-    idx: u64,
-    stored_leaf: Vec<u8>,
-    leaf: Hash,
-    /// What is wrong with its content, if anything.
-    content: Option<Problem>,
-    /// What is wrong with the projection rows it should have put, if anything.
-    projection: Option<Problem>,
-}
-
-/// Threads that hash, decode and project entries while the caller's thread checks the tree.
-const WORKERS: usize = 2;
-
-type PageResult = Result<Vec<Checked>>;
-
-/// Reads entries `0..tree_size` page by page on its own connection and deals the pages to the
-/// workers in turn; stops when they hang up.
-fn read_pages(
-    store: &Store,
-    tree_size: u64,
-    workers: &[std::sync::mpsc::SyncSender<Result<Vec<EntryRow>>>],
-) {
-    let mut db = match store.connect() {
-        Ok(db) => db,
-        Err(e) => {
-            if let Some(first) = workers.first() {
-                let _ = first.send(Err(e));
-            }
-            return;
-        }
-    };
-    let mut next = 0u64;
-    for turn in 0.. {
-        if next >= tree_size {
-            return;
-        }
-        let rows = db.entries(next, ENTRY_PAGE.min(tree_size - next));
-        let worker = &workers[turn % workers.len()];
-        match rows {
-            Ok(rows) => {
-                let Some(last) = rows.last() else { return };
-                next = last.idx + 1;
-                if worker.send(Ok(rows)).is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                let _ = worker.send(Err(e));
-                return;
-            }
-        }
-    }
-}
-
-/// Hashes, decodes (checking blobs on its own connection) and projects each entry of the pages
-/// it is dealt, compares the projection rows with the stored rows of the page's index range,
-/// and passes the pages on in the same order.
-fn check_pages(
-    store: &Store,
-    pages: std::sync::mpsc::Receiver<Result<Vec<EntryRow>>>,
-    out: std::sync::mpsc::SyncSender<PageResult>,
-) {
-    let mut db = match store.connect() {
-        Ok(db) => db,
-        Err(e) => {
-            let _ = out.send(Err(e));
-            return;
-        }
-    };
-    for rows in pages {
-        let page = rows.and_then(|rows| check_page(db.as_mut(), rows));
-        if out.send(page).is_err() {
-            return;
-        }
-    }
-}
-
-fn check_page(db: &mut dyn Db, rows: Vec<EntryRow>) -> Result<Vec<Checked>> {
-    let (Some(first), Some(last)) = (rows.first().map(|r| r.idx), rows.last().map(|r| r.idx))
-    else {
-        return Ok(Vec::new());
-    };
-    let mut expected: BTreeMap<&'static str, Vec<Vec<Value>>> = BTreeMap::new();
-    let mut checked: Vec<Checked> = Vec::with_capacity(rows.len());
-    for row in rows {
-        let content = match resolve(db, &row) {
-            Ok((entry, payload)) => match project(EntryIndex(row.idx), entry, payload) {
-                Ok(changes) => {
-                    for change in changes {
-                        expected
-                            .entry(change.table.name)
-                            .or_default()
-                            .push(change.row);
+/// Reads the stored rows of `keys` (whole keys of `table`), by one range read when they
+/// cluster by their first column, else by point reads. Rows found in the range that no key
+/// names come back in `others`.
+fn stored_rows(
+    db: &mut dyn Db,
+    table: &'static TableSpec,
+    keys: &[&Key],
+    others: &mut Vec<Stored>,
+) -> Result<BTreeMap<Key, Stored>> {
+    let mut found = BTreeMap::new();
+    let firsts: Vec<i64> = keys
+        .iter()
+        .filter_map(|k| k.first().and_then(Value::as_int))
+        .collect();
+    let clustered = table.columns[0].ty != ColumnType::Text && firsts.len() == keys.len();
+    if clustered {
+        if let (Some(lo), Some(hi)) = (firsts.iter().min(), firsts.iter().max()) {
+            let span = u64::try_from(hi - lo).unwrap_or(u64::MAX);
+            let limit = keys.len() as u64 * 4 + 64;
+            if span <= limit {
+                let rows = db.first_key_range(table, *lo, *hi, limit)?;
+                if (rows.len() as u64) < limit {
+                    for row in rows {
+                        let key = row.row[..table.key].to_vec();
+                        if keys.iter().any(|k| **k == key) {
+                            found.insert(key, row);
+                        } else {
+                            others.push(row);
+                        }
                     }
-                    None
-                }
-                Err(e) => Some(problem(
-                    row.idx,
-                    format!("entry {} cannot be projected: {e}", row.idx),
-                )),
-            },
-            Err(p) => Some(p),
-        };
-        checked.push(Checked {
-            idx: row.idx,
-            leaf: leaf_hash(&row.body),
-            stored_leaf: row.leaf_hash,
-            content,
-            projection: None,
-        });
-    }
-    let (Ok(from), Ok(to)) = (i64::try_from(first), i64::try_from(last)) else {
-        return Err(StoreError::Corrupt(format!("index {last} out of range")));
-    };
-    for table in TABLES {
-        let stored = db.rows_range(table, from, to)?;
-        let want = expected.remove(table.name).unwrap_or_default();
-        if let Some((index, what)) = compare_rows(table.name, &want, &stored)? {
-            let position = (index - first) as usize;
-            if let Some(entry) = checked.get_mut(position) {
-                if entry.projection.is_none() {
-                    entry.projection = Some(problem(index, what));
+                    return Ok(found);
                 }
             }
         }
     }
-    Ok(checked)
+    let owned: Vec<Key> = keys.iter().map(|k| (*k).clone()).collect();
+    for (key, row) in owned.iter().zip(db.lookup(table, &owned)?) {
+        if let Some(row) = row {
+            found.insert(key.clone(), row);
+        }
+    }
+    Ok(found)
 }
 
-/// The first difference between the rows the replay puts and the stored rows (both in key
-/// order, keyed by entry index): the entry concerned and what is wrong.
-fn compare_rows(
-    name: &str,
-    want: &[Vec<Value>],
-    stored: &[Vec<Value>],
-) -> Result<Option<(u64, String)>> {
-    let key = |row: &[Value]| match row.first() {
-        Some(Value::Int(k)) => Ok(*k),
-        _ => Err(StoreError::Corrupt(format!("{name} has a non-integer key"))),
+/// Compares one table's net changes of the page `a..=b` with the stored rows.
+fn compare_table(
+    db: &mut dyn Db,
+    net: &NetTable,
+    (a, b): (u64, u64),
+    verdict: &mut Verdict,
+) -> Result<()> {
+    let table = net.table;
+    let name = describe(table);
+    let keys: Vec<&Key> = net.upserts.keys().chain(net.deletes.keys()).collect();
+    let mut others = Vec::new();
+    let stored = stored_rows(db, table, &keys, &mut others)?;
+    for row in others {
+        let last = row.last_entry.0;
+        if (a..=b).contains(&last) {
+            verdict.problems.push((
+                last,
+                format!("{name} holds a row naming entry {last} as its writer, which entry {last} does not put"),
+            ));
+        }
+    }
+    for (key, (row, entry)) in &net.upserts {
+        let e = entry.0;
+        match stored.get(key) {
+            None => verdict.pending.push((table, key.clone(), e)),
+            Some(s) if s.last_entry.0 > b => {}
+            Some(s) if s.last_entry.0 == e && &s.row == row => {
+                *verdict.confirmed.entry(table.name).or_default() += 1;
+            }
+            Some(s) if s.last_entry.0 == e => verdict.problems.push((
+                e,
+                format!("{name}: the row put by entry {e} differs from the ledger's replay"),
+            )),
+            Some(s) if s.last_entry.0 < e => verdict.problems.push((
+                e,
+                format!(
+                    "{name}: a row put by entry {e} still holds what entry {} put",
+                    s.last_entry
+                ),
+            )),
+            Some(s) => verdict.problems.push((
+                e,
+                format!(
+                    "{name}: a row put last by entry {e} names entry {} as its writer",
+                    s.last_entry
+                ),
+            )),
+        }
+    }
+    for (key, entry) in &net.deletes {
+        if net.upserts.contains_key(key) {
+            continue;
+        }
+        let e = entry.0;
+        match stored.get(key) {
+            None => {}
+            Some(s) if s.last_entry.0 > b => {}
+            Some(_) => verdict.problems.push((
+                e,
+                format!("{name} still holds a row that entry {e} deleted"),
+            )),
+        }
+    }
+    for (prefix, entry) in &net.prefix_deletes {
+        let e = entry.0;
+        let at = i64::try_from(e).unwrap_or(i64::MAX);
+        if db.stale_under_prefix(table, prefix, at)?.is_some() {
+            verdict.problems.push((
+                e,
+                format!("{name} still holds rows that entry {e} deleted"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The worker's part: nets the page's changes and compares them with the stored tables.
+pub(crate) fn compare_page(db: &mut dyn Db, entries: &mut [Checked]) -> Result<Verdict> {
+    let mut verdict = Verdict {
+        problems: Vec::new(),
+        confirmed: BTreeMap::new(),
+        pending: Vec::new(),
+        net: Net::new(),
     };
-    let (mut w, mut s) = (want.iter().peekable(), stored.iter().peekable());
-    loop {
-        let next_want = w.peek().map(|row| key(row)).transpose()?;
-        let next_stored = s.peek().map(|row| key(row)).transpose()?;
-        match (next_want, next_stored) {
-            (None, None) => return Ok(None),
-            (Some(a), Some(b)) if a == b => {
-                if w.next() != s.next() {
-                    return Ok(Some((
-                        a as u64,
-                        format!("projection {name} row {a} differs from the ledger's replay"),
-                    )));
+    let (Some(a), Some(b)) = (entries.first().map(|c| c.idx), entries.last().map(|c| c.idx))
+    else {
+        return Ok(verdict);
+    };
+    let mut net = Net::new();
+    for checked in entries.iter_mut() {
+        let index = EntryIndex(checked.idx);
+        for change in std::mem::take(&mut checked.changes) {
+            net.add(change, index);
+        }
+    }
+    for table in net.tables() {
+        compare_table(db, table, (a, b), &mut verdict)?;
+    }
+    verdict.problems.sort_by_key(|(e, _)| *e);
+    verdict.net = net;
+    Ok(verdict)
+}
+
+/// Stored tile nodes of one level, read ahead in pages as the replay completes them in order.
+struct NodeCursor {
+    level: u8,
+    buffer: VecDeque<(u64, Vec<u8>)>,
+    next_from: u64,
+    exhausted: bool,
+}
+
+impl NodeCursor {
+    fn check(&mut self, db: &mut dyn Db, index: u64, hash: Hash) -> Result<Option<Problem>> {
+        let level = self.level;
+        let first = index << (u32::from(level) * u32::from(kiroku_ledger::TILE_HEIGHT));
+        loop {
+            if self.buffer.is_empty() && !self.exhausted {
+                let page = db.node_rows(level, self.next_from, NODE_PAGE)?;
+                self.exhausted = (page.len() as u64) < NODE_PAGE;
+                if let Some((last, _)) = page.last() {
+                    self.next_from = last + 1;
+                }
+                self.buffer.extend(page);
+            }
+            match self.buffer.front() {
+                Some((idx, _)) if *idx < index => {
+                    self.buffer.pop_front();
+                }
+                Some((idx, stored)) if *idx == index => {
+                    let ok = stored[..] == hash.0[..];
+                    self.buffer.pop_front();
+                    return Ok((!ok).then(|| {
+                        problem(
+                            first,
+                            format!("tree node {level}/{index} (entries from {first}) was altered"),
+                        )
+                    }));
+                }
+                _ => {
+                    return Ok(Some(problem(
+                        first,
+                        format!("tree node {level}/{index} (entries from {first}) is missing"),
+                    )))
                 }
             }
-            (Some(a), None) => {
-                return Ok(Some((
-                    a as u64,
-                    format!("projection {name} lacks the row of entry {a}"),
-                )))
-            }
-            (Some(a), Some(b)) if a < b => {
-                return Ok(Some((
-                    a as u64,
-                    format!("projection {name} lacks the row of entry {a}"),
-                )))
-            }
-            (_, Some(b)) => {
-                return Ok(Some((
-                    b as u64,
-                    format!(
-                        "projection {name} holds a row for entry {b} that the ledger does not put"
-                    ),
-                )))
+        }
+    }
+}
+
+struct VerifySink<'a> {
+    db: &'a mut dyn Db,
+    cursors: Vec<NodeCursor>,
+    /// The current page's problems, by entry.
+    problems: VecDeque<(u64, String)>,
+    confirmed: BTreeMap<&'static str, u64>,
+    pending: BTreeMap<(&'static str, Key), (u64, &'static TableSpec)>,
+}
+
+impl Sink for VerifySink<'_> {
+    fn node(&mut self, level: u8, index: u64, hash: Hash) -> Result<Option<Problem>> {
+        match self.cursors.get_mut(usize::from(level).wrapping_sub(1)) {
+            Some(cursor) => cursor.check(self.db, index, hash),
+            None => Ok(None),
+        }
+    }
+
+    fn entry_done(&mut self, index: u64) -> Option<Problem> {
+        while let Some((e, _)) = self.problems.front() {
+            if *e < index {
+                self.problems.pop_front();
+            } else {
+                break;
             }
         }
+        match self.problems.front() {
+            Some((e, what)) if *e == index => Some(problem(index, what.clone())),
+            _ => None,
+        }
+    }
+
+    fn begin(&mut self, page: &mut CheckedPage) {
+        let Some(verdict) = page.verdict.take() else {
+            self.problems.clear();
+            return;
+        };
+        if !self.pending.is_empty() {
+            let net = &verdict.net;
+            self.pending.retain(|(table, key), _| match net.table(table) {
+                Some(t) => t.lookup(key).is_none(),
+                None => true,
+            });
+        }
+        for (table, key, entry) in verdict.pending {
+            self.pending.insert((table.name, key), (entry, table));
+        }
+        for (table, n) in verdict.confirmed {
+            *self.confirmed.entry(table).or_default() += n;
+        }
+        self.problems = verdict.problems.into();
+    }
+
+    fn page(&mut self, _page: CheckedPage) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -275,317 +319,178 @@ pub fn verify(
     let mut db = store.connect()?;
     let db = db.as_mut();
     let tree_size = db.latest_checkpoint()?.map_or(0, |c| c.size);
-
-    let mut stored_nodes: HashMap<(u8, u64), Vec<u8>> = HashMap::new();
-    let mut after = (0u8, -1i64);
-    loop {
-        let page = db.nodes_after(after, ROW_PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = (last.0, last.1 as i64);
-        for (level, idx, hash) in page {
-            stored_nodes.insert((level, idx), hash);
-        }
-    }
-
+    let registry = store.registry();
+    let source = Box::new(DbPages::new(store.connect()?, tree_size));
+    let open = || store.connect().map(Some);
+    let mut sink = VerifySink {
+        db,
+        cursors: (1..=7)
+            .map(|level| NodeCursor {
+                level,
+                buffer: VecDeque::new(),
+                next_from: 0,
+                exhausted: false,
+            })
+            .collect(),
+        problems: VecDeque::new(),
+        confirmed: BTreeMap::new(),
+        pending: BTreeMap::new(),
+    };
+    let mut replayed = replay::run(
+        registry,
+        source,
+        &open,
+        Work::Compare,
+        Some(Signed { origin, verifier }),
+        &mut sink,
+        &mut |done| progress(done, tree_size),
+    )?;
     let mut report = Report {
-        entries: 0,
-        checkpoints: 0,
+        entries: replayed.entries,
+        checkpoints: replayed.checkpoints,
         tree_size,
-        root: Hash::empty(),
-        problem: None,
+        root: replayed.root,
+        problem: replayed.problem.take(),
     };
-    let mut checkpoints: VecDeque<StoredCheckpoint> = VecDeque::new();
-    let mut next_checkpoint_from = 0u64;
-    let mut last_checked_size = 0u64;
-    let mut frontier = Frontier::new();
-    let mut node_problems: Vec<Problem> = Vec::new();
-
-    // A second thread reads the entries on its own connection and does the per-entry work that
-    // needs no order (hash, decode, blob check, projection); this thread checks order, compares
-    // the projection rows with the stored tables, rebuilds the tree and checks the checkpoints.
-    let found = std::thread::scope(|scope| -> Result<Option<Problem>> {
-        let mut inputs = Vec::with_capacity(WORKERS);
-        let mut outputs = Vec::with_capacity(WORKERS);
-        for _ in 0..WORKERS {
-            let (to_worker, pages) = std::sync::mpsc::sync_channel(2);
-            let (out, from_worker) = std::sync::mpsc::sync_channel(2);
-            scope.spawn(move || check_pages(store, pages, out));
-            inputs.push(to_worker);
-            outputs.push(from_worker);
-        }
-        scope.spawn(move || read_pages(store, tree_size, &inputs));
-        let mut turn = 0usize;
-        let found = 'scan: loop {
-            let Ok(page) = outputs[turn % WORKERS].recv() else {
-                break 'scan None;
-            };
-            turn += 1;
-            for checked in page? {
-                let index = frontier.size();
-                if checked.idx != index {
-                    break 'scan Some(problem(
-                        index,
-                        format!(
-                            "entry {index} is missing (the next stored entry is {})",
-                            checked.idx
-                        ),
-                    ));
-                }
-                if checked.stored_leaf != checked.leaf.0 {
-                    break 'scan Some(problem(
-                        index,
-                        format!(
-                            "entry {index} was altered: its content does not match its stored hash"
-                        ),
-                    ));
-                }
-                if let Some(p) = checked.content {
-                    break 'scan Some(p);
-                }
-                frontier.push(checked.leaf, |done| {
-                    if done.height == 0 || done.height % TILE_HEIGHT != 0 {
-                        return;
-                    }
-                    let level = done.height / TILE_HEIGHT;
-                    let first = done.index << done.height;
-                    match stored_nodes.remove(&(level, done.index)) {
-                        Some(stored) if stored == done.hash.0 => {}
-                        Some(_) => node_problems.push(problem(
-                            first,
-                            format!(
-                                "tree node {level}/{} (entries from {first}) was altered",
-                                done.index
-                            ),
-                        )),
-                        None => node_problems.push(problem(
-                            first,
-                            format!(
-                                "tree node {level}/{} (entries from {first}) is missing",
-                                done.index
-                            ),
-                        )),
-                    }
-                });
-                if let Some(p) = node_problems.first() {
-                    break 'scan Some(p.clone());
-                }
-                // Check every checkpoint whose size this entry completes.
-                loop {
-                    if checkpoints.is_empty() {
-                        let page = db.checkpoints(next_checkpoint_from, ROW_PAGE)?;
-                        if let Some(last) = page.last() {
-                            next_checkpoint_from = last.size + 1;
-                        }
-                        checkpoints.extend(page);
-                    }
-                    let Some(next) = checkpoints.front() else {
-                        break;
-                    };
-                    if next.size > frontier.size() {
-                        break;
-                    }
-                    if let Err(p) =
-                        check_checkpoint(next, &frontier, origin, verifier, last_checked_size)
-                    {
-                        break 'scan Some(p);
-                    }
-                    last_checked_size = next.size;
-                    report.checkpoints += 1;
-                    checkpoints.pop_front();
-                }
-                // The ledger up to here is sound; now its projection rows must be stored.
-                if let Some(p) = checked.projection {
-                    break 'scan Some(p);
-                }
-            }
-            report.entries = frontier.size();
-            progress(report.entries, tree_size);
-        };
-        // Stop the reader and the workers if they are still going.
-        drop(outputs);
-        Ok(found)
-    })?;
-    report.entries = frontier.size();
-    report.root = frontier.root();
-    if let Some(p) = found {
-        report.problem = Some(p);
-        return Ok(report);
-    }
-    if frontier.size() < tree_size {
-        let index = frontier.size();
-        report.problem = Some(problem(
-            index,
-            format!(
-                "entry {index} is missing: the signed checkpoint at size {tree_size} covers it"
-            ),
-        ));
-        return Ok(report);
-    }
-    if last_checked_size < tree_size {
-        report.problem = Some(problem(
-            last_checked_size,
-            format!(
-                "the checkpoints between sizes {last_checked_size} and {tree_size} are missing"
-            ),
-        ));
-        return Ok(report);
-    }
-    // What lies beyond the checked tree. An append made while this ran comes with its
-    // checkpoint, so the signed size is read after everything it must cover: an entry row, tree
-    // node or projection row beyond the size signed *now* was put there behind the writer's
-    // back.
-    let highest_entry = db.max_entry_index()?;
-    let mut key_range = Vec::with_capacity(TABLES.len());
-    for table in TABLES {
-        let lowest = db.rows(
-            table,
-            Page {
-                after: None,
-                limit: 1,
-                descending: false,
-            },
-        )?;
-        let highest = db.rows(
-            table,
-            Page {
-                after: None,
-                limit: 1,
-                descending: true,
-            },
-        )?;
-        let key = |rows: &[Vec<Value>]| match rows.first().and_then(|row| row.first()) {
-            Some(Value::Int(k)) => Some(*k),
-            _ => None,
-        };
-        key_range.push((table.name, key(&lowest), key(&highest)));
-    }
-    let signed_now = db.latest_checkpoint()?.map_or(0, |c| c.size);
-    if highest_entry.is_some_and(|highest| highest >= signed_now) {
-        let first = db
-            .entries(signed_now, 1)?
-            .first()
-            .map_or(signed_now, |row| row.idx);
-        report.problem = Some(problem(
-            first,
-            format!("entry {first} is not covered by any signed checkpoint (inserted behind the writer's back)"),
-        ));
-        return Ok(report);
-    }
-    let node_end = |level: u8, idx: u64| -> Option<u64> {
-        (idx.checked_add(1)?).checked_shl(u32::from(level) * u32::from(TILE_HEIGHT))
-    };
-    if let Some(((level, idx), _)) = stored_nodes
-        .iter()
-        .filter(|((level, idx), _)| {
-            *level == 0
-                || *level > 7
-                || node_end(*level, *idx).is_none_or(|end| end <= tree_size || end > signed_now)
-        })
-        .min()
-    {
-        report.problem = Some(problem(
-            None,
-            format!("tree node {level}/{idx} is stored but is not part of the signed tree"),
-        ));
-        return Ok(report);
-    }
-    for (name, lowest, highest) in key_range {
-        let stray = match (lowest, highest) {
-            (Some(low), _) if low < 0 => Some(low),
-            (_, Some(high)) if high >= signed_now as i64 => Some(high),
-            _ => None,
-        };
-        if let Some(k) = stray {
-            report.problem = Some(problem(
-                None,
-                format!("projection {name} holds a row for entry {k}, which the signed ledger does not have"),
-            ));
-            return Ok(report);
-        }
+    if report.problem.is_none() {
+        report.problem = finish(&mut sink, registry, &replayed, tree_size)?;
     }
     Ok(report)
 }
 
-fn check_checkpoint(
-    stored: &StoredCheckpoint,
-    frontier: &Frontier,
-    origin: &str,
-    verifier: &Verifier,
-    previous: u64,
-) -> Result<(), Problem> {
-    let size = stored.size;
-    let range = || {
-        if previous + 1 == size {
-            format!("entry {previous}")
-        } else {
-            format!("entries {previous}..{}", size.saturating_sub(1))
+/// The checks that need the whole replay: coverage by checkpoints, rows and nodes beyond the
+/// signed tree, keys put and never found, and the row counts.
+fn finish(
+    sink: &mut VerifySink<'_>,
+    registry: &Registry,
+    replayed: &replay::Replayed,
+    tree_size: u64,
+) -> Result<Option<Problem>> {
+    let db = &mut *sink.db;
+    if replayed.entries < tree_size {
+        let index = replayed.entries;
+        return Ok(Some(problem(
+            index,
+            format!(
+                "entry {index} is missing: the signed checkpoint at size {tree_size} covers it"
+            ),
+        )));
+    }
+    if replayed.last_checkpoint < tree_size {
+        let last = replayed.last_checkpoint;
+        return Ok(Some(problem(
+            last,
+            format!("the checkpoints between sizes {last} and {tree_size} are missing"),
+        )));
+    }
+    // What lies beyond the checked tree. An append made while this ran comes with its
+    // checkpoint, so the signed size is read after everything else: an entry row, tree node or
+    // projection row beyond the size signed *now* was put there behind the writer's back.
+    let signed_now = db.latest_checkpoint()?.map_or(0, |c: StoredCheckpoint| c.size);
+    if let Some((index, what)) = db.planted_beyond(signed_now)? {
+        return Ok(Some(problem(
+            index,
+            format!("{what}: no signed checkpoint covers it (put there behind the writer's back)"),
+        )));
+    }
+    if let Some((level, idx)) = db.odd_node()? {
+        return Ok(Some(problem(
+            None,
+            format!("tree node {level}/{idx} is stored but is not part of the signed tree"),
+        )));
+    }
+    if let Some(((table, _), (entry, _))) = sink.pending.iter().min_by_key(|(_, (e, _))| *e) {
+        return Ok(Some(problem(
+            *entry,
+            format!("projection {table} lacks a row that entry {entry} put"),
+        )));
+    }
+    let from = i64::try_from(signed_now).unwrap_or(i64::MAX);
+    for table in registry.tables() {
+        if let Some(row) = db.put_from(table, from)? {
+            let last = row.last_entry;
+            return Ok(Some(problem(
+                None,
+                format!("projection {} holds a row naming entry {last}, which the signed ledger does not have", table.name),
+            )));
         }
-    };
-    let root = frontier.root();
-    let signed = Checkpoint::open(&stored.note, origin, verifier).map_err(|e| {
-        problem(
-            previous,
-            format!("the checkpoint at size {size} does not verify: {e}"),
-        )
-    })?;
-    if signed.size != size {
-        return Err(problem(
-            previous,
-            format!(
-                "the checkpoint stored at size {size} is signed for size {}",
-                signed.size
-            ),
-        ));
     }
-    if signed.root != root || stored.root != root.0 {
-        return Err(problem(
-            previous,
-            format!(
-                "{} do not match the signed checkpoint at size {size}: an entry was altered, removed, inserted or reordered",
-                range()
-            ),
-        ));
+    // Counts are exact only if nothing was appended since the start.
+    if signed_now != tree_size {
+        return Ok(None);
     }
-    Ok(())
+    for table in registry.tables() {
+        let stored = db.count(table)?;
+        let confirmed = sink.confirmed.get(table.name).copied().unwrap_or(0);
+        if stored != confirmed {
+            return Ok(Some(unexplained_row(db, registry, table)?));
+        }
+    }
+    Ok(None)
 }
 
-/// Replays the ledger into fresh projection tables, under the append lock so no append can
-/// slip between the replay and the swap, page by page so memory stays bounded. Refuses (and
-/// changes nothing) if an entry does not match its stored hash: run `kiroku verify` first.
-/// Returns the number of entries replayed.
-pub fn rebuild_projections(store: &Store) -> Result<u64> {
-    let mut db = store.connect()?;
-    let db = db.as_mut();
-    let (size, _) = db.begin_append()?;
-    let result = (|| -> Result<u64> {
-        db.clear_projections(TABLES)?;
-        let mut next = 0u64;
-        while next < size {
-            let rows = db.entries(next, ENTRY_PAGE.min(size - next))?;
-            if rows.is_empty() {
-                return Err(StoreError::Corrupt(format!("entry {next} is missing")));
+/// Finds a row that no entry put: scans the table and re-reads, for each row, the entry it
+/// names as its writer. Runs only when the counts disagree, so only on a damaged ledger.
+fn unexplained_row(
+    db: &mut dyn Db,
+    registry: &Registry,
+    table: &'static TableSpec,
+) -> Result<Problem> {
+    let mut after: Option<Key> = None;
+    loop {
+        let rows = db.scan(table, after.as_ref(), 1024)?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        after = Some(last.row[..table.key].to_vec());
+        for row in &rows {
+            let e = row.last_entry.0;
+            if !put_by(db, registry, table, &row.row, e)? {
+                return Ok(problem(
+                    e,
+                    format!(
+                        "projection {} holds a row naming entry {e} as its writer, which entry {e} does not put",
+                        table.name
+                    ),
+                ));
             }
-            let mut changes = Vec::with_capacity(rows.len());
-            for row in &rows {
-                if row.idx != next {
-                    return Err(StoreError::Corrupt(format!("entry {next} is missing")));
-                }
-                if row.leaf_hash != leaf_hash(&row.body).0 {
-                    return Err(StoreError::Corrupt(format!(
-                        "entry {next} does not match its stored hash; nothing was rebuilt (run kiroku verify)"
-                    )));
-                }
-                let (entry, payload) = resolve(db, row).map_err(|p| StoreError::Corrupt(p.what))?;
-                changes.extend(project(EntryIndex(row.idx), entry, payload)?);
-                next += 1;
-            }
-            db.apply_projection(&changes)?;
         }
-        db.commit()?;
-        Ok(size)
-    })();
-    if result.is_err() {
-        db.rollback();
     }
-    result
+    Ok(problem(
+        None,
+        format!(
+            "projection {} holds more or fewer rows than the ledger puts",
+            table.name
+        ),
+    ))
+}
+
+/// Does entry `e` put exactly `row` into `table`?
+fn put_by(db: &mut dyn Db, registry: &Registry, table: &TableSpec, row: &Row, e: u64) -> Result<bool> {
+    let Some(entry) = db.entries(e, 1)?.into_iter().next().filter(|r| r.idx == e) else {
+        return Ok(false);
+    };
+    let Ok(mut decoded) = kiroku_core::entry::decode_fields(&entry.body) else {
+        return Ok(false);
+    };
+    let payload = match std::mem::replace(
+        &mut decoded.payload,
+        kiroku_core::Payload::Inline(serde_json::Value::Null),
+    ) {
+        kiroku_core::Payload::Inline(v) => v,
+        kiroku_core::Payload::Blob { sha256, .. } => match db.blob(&sha256)? {
+            Some(blob) => match serde_json::from_slice(&blob) {
+                Ok(v) => v,
+                Err(_) => return Ok(false),
+            },
+            None => return Ok(false),
+        },
+    };
+    let Ok(changes) = registry.interpret(&decoded, payload) else {
+        return Ok(false);
+    };
+    Ok(changes.into_iter().any(|mut change| {
+        change.resolve(EntryIndex(e)).is_ok()
+            && matches!(&change, kiroku_core::Change::Upsert { table: t, row: r } if t.name == table.name && r == row)
+    }))
 }

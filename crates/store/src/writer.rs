@@ -1,25 +1,29 @@
 //! The group-commit writer: the only code that appends to the ledger.
 //!
-//! Callers seal their entries (validate, encode, hash — in parallel, on their own threads) and
-//! queue them on a bounded channel; a full queue makes them wait (back-pressure). One thread
-//! per process takes everything queued, up to `batch_entries_max` entries (lingering up to
-//! `batch_wait_ms` for more when asked to), and in one transaction: takes the cross-process
-//! append lock, reloads the tree's right edge if another process appended, inserts the
-//! entries, blobs, completed tree nodes and projection rows, signs one checkpoint, and commits
-//! with an fsync. Only then is every request in the batch acknowledged. A failed batch is
-//! rolled back and every request in it told so; nothing is acknowledged that is not durable.
+//! Callers seal their requests' entries (check the kind is registered, check and project the
+//! payload, encode, hash — in parallel, on their own threads) and queue them on a bounded
+//! channel; a full queue makes them wait (back-pressure). One thread per process takes
+//! everything queued, up to `batch_entries_max` entries (lingering up to `batch_wait_ms` for
+//! more when asked to), and in one transaction: takes the cross-process append lock, reloads the
+//! tree's right edge if another process appended, admits each request whose preconditions still
+//! hold (the others are refused alone, with a [`Conflict`]), inserts the admitted entries, blobs,
+//! completed tree nodes and the net effect on the projections, signs one checkpoint, and commits
+//! with an fsync. Only then is every request in the batch answered. A failed batch is rolled
+//! back and every request in it told so; nothing is acknowledged that is not durable.
 
 use crate::db::{AppendBatch, Db, StoredCheckpoint};
 use crate::metrics::WriterMetrics;
+use crate::preconditions::View;
 use crate::read::DbSource;
 use crate::{Result, Store, StoreError};
-use kiroku_domain::entry::{Draft, Payload, SALT_BYTES};
-use kiroku_domain::projection::{project_deferred, validate, Change};
-use kiroku_domain::{Clock, Entropy, EntryIndex, Sealed, Timestamp};
-use kiroku_ledger::hash::content_hash;
-use kiroku_ledger::{Checkpoint, Frontier, Signer, TILE_HEIGHT};
-use serde_json::Value as Json;
-use std::sync::atomic::Ordering;
+use kiroku_core::context::SealLimits;
+use kiroku_core::entry::SALT_BYTES;
+use kiroku_core::projection::{Change, Net};
+use kiroku_core::{
+    Clock, ClockError, Conflict, Entropy, EntryIndex, Expect, Registry, Request, SealError,
+    Timestamp,
+};
+use kiroku_ledger::{Checkpoint, Frontier, Hash, Signer, TILE_HEIGHT};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -62,16 +66,23 @@ pub struct Receipt {
     pub count: u64,
     /// Size of the signed checkpoint that covers them.
     pub tree_size: u64,
-    /// When the first entry was made.
+    /// When the entries were made.
     pub time: Timestamp,
 }
 
-/// Why an append failed.
+/// Why an append failed. Only [`AppendError::Failed`] and [`AppendError::Stopped`] are faults
+/// of the system; the others describe the request.
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
     /// The request was refused before anything was written.
     #[error(transparent)]
-    Invalid(#[from] kiroku_domain::EntryError),
+    Invalid(#[from] SealError),
+    /// An entry names a neighbour outside its request.
+    #[error("entry {position} of the request names an entry outside the request")]
+    Reference {
+        /// The entry's position in the request.
+        position: usize,
+    },
     /// The request has no entries, or more than one batch holds.
     #[error("an append takes 1 to {max} entries, not {count}")]
     Count {
@@ -80,6 +91,12 @@ pub enum AppendError {
         /// Allowed.
         max: usize,
     },
+    /// A precondition no longer holds; nothing of the request was written.
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
+    /// The clock cannot be trusted; nothing was written.
+    #[error(transparent)]
+    Clock(#[from] ClockError),
     /// The batch failed and was rolled back; nothing of it was written.
     #[error("the ledger could not commit: {0}")]
     Failed(String),
@@ -90,16 +107,17 @@ pub enum AppendError {
 
 /// An entry sealed and projected by its caller, waiting for an index.
 struct Pending {
-    leaf: kiroku_ledger::Hash,
+    leaf: Hash,
     bytes: Vec<u8>,
-    blob: Option<(kiroku_ledger::Hash, Vec<u8>)>,
-    /// Projection rows, with [`kiroku_domain::Value::ThisEntry`] for the index.
+    blob: Option<(Hash, Vec<u8>)>,
+    /// Projection changes; references to entries are resolved at admission.
     changes: Vec<Change>,
-    time: Timestamp,
 }
 
-struct Request {
+struct Queued {
     entries: Vec<Pending>,
+    expect: Vec<Expect>,
+    time: Timestamp,
     reply: oneshot::Sender<Reply>,
 }
 
@@ -111,7 +129,7 @@ struct Reply {
 }
 
 enum Message {
-    Append(Request),
+    Append(Queued),
     /// Commit what came before, then end.
     Stop,
 }
@@ -121,13 +139,14 @@ enum Message {
 pub struct WriterHandle {
     queue: mpsc::Sender<Message>,
     metrics: Arc<WriterMetrics>,
+    registry: Arc<Registry>,
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     config: Arc<WriterConfig>,
 }
 
-/// The running writer; dropping every handle and calling [`Writer::shutdown`] stops it after
-/// the queued requests are committed.
+/// The running writer; [`Writer::shutdown`] (or dropping it) stops it after the queued requests
+/// are committed.
 pub struct Writer {
     handle: WriterHandle,
     thread: Option<JoinHandle<()>>,
@@ -164,11 +183,12 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("kiroku-writer".into())
             .spawn(move || state.run())
-            .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+            .map_err(|e| StoreError::Internal(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer {
             handle: WriterHandle {
                 queue,
                 metrics,
+                registry: store.registry().clone(),
                 clock,
                 entropy,
                 config,
@@ -190,9 +210,21 @@ impl Writer {
     fn stop(&mut self) {
         if let Some(thread) = self.thread.take() {
             // Requests queued before the stop are committed; later ones are told it stopped.
-            let _ = self.handle.queue.blocking_send(Message::Stop);
+            // The stop is sent from a plain thread: blocking on a Tokio channel from inside a
+            // runtime (a writer dropped by an async task) would panic.
+            let queue = self.handle.queue.clone();
+            let sender = std::thread::spawn(move || {
+                let _ = queue.blocking_send(Message::Stop);
+            });
+            let _ = sender.join();
             let _ = thread.join();
         }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -207,104 +239,106 @@ impl WriterHandle {
         &self.metrics
     }
 
-    /// Validates, seals and projects drafts with the current time and fresh salts — the work
-    /// that needs no index happens here, on the caller's thread, in parallel.
-    fn seal(&self, drafts: Vec<Draft>) -> Result<Vec<Pending>, AppendError> {
-        let max = self.config.batch_entries_max;
-        if drafts.is_empty() || drafts.len() > max {
-            return Err(AppendError::Count {
-                count: drafts.len(),
-                max,
-            });
-        }
-        let time = self.clock.now();
-        drafts
-            .into_iter()
-            .map(|draft| {
-                // Validated before encoding so a bad payload costs no work (projecting checks
-                // again, as a replay must).
-                validate(&draft.kind, &draft.payload)?;
-                let mut salt = [0u8; SALT_BYTES];
-                self.entropy.fill(&mut salt);
-                let sealed = Sealed::seal(
-                    draft,
-                    time,
-                    salt,
-                    self.config.entry_bytes_max,
-                    self.config.blob_bytes_max,
-                )?;
-                let Sealed {
-                    mut entry,
-                    bytes,
-                    leaf,
-                    blob,
-                } = sealed;
-                let payload = match (
-                    std::mem::replace(&mut entry.payload, Payload::Inline(Json::Null)),
-                    &blob,
-                ) {
-                    (Payload::Inline(payload), _) => payload,
-                    (Payload::Blob { .. }, Some(blob)) => serde_json::from_slice(blob)
-                        .map_err(|_| AppendError::Failed("a blob payload is not JSON".into()))?,
-                    (Payload::Blob { .. }, None) => {
-                        return Err(AppendError::Failed("a sealed entry lost its blob".into()))
-                    }
-                };
-                let changes = project_deferred(entry, payload)?;
-                Ok(Pending {
-                    leaf,
-                    blob: blob.map(|b| (content_hash(&b), b)),
-                    bytes,
-                    changes,
-                    time,
-                })
-            })
-            .collect()
+    /// The registry entries are sealed against.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
-    /// Appends drafts as consecutive entries; returns once they are durable and covered by a
-    /// signed checkpoint. Waits while the queue is full.
-    pub async fn append(&self, drafts: Vec<Draft>) -> Result<Receipt, AppendError> {
-        let sealed = self.seal(drafts)?;
+    /// Seals a request's drafts with the current time and fresh salts — the work that needs
+    /// no index happens here, on the caller's thread, in parallel.
+    fn seal(&self, request: Request) -> Result<(Vec<Pending>, Vec<Expect>, Timestamp), AppendError> {
+        let max = self.config.batch_entries_max;
+        let count = request.drafts.len();
+        if count == 0 || count > max {
+            return Err(AppendError::Count { count, max });
+        }
+        let time = self.clock.now()?;
+        let limits = SealLimits {
+            entry_bytes_max: self.config.entry_bytes_max,
+            blob_bytes_max: self.config.blob_bytes_max,
+        };
+        let mut entries = Vec::with_capacity(count);
+        for (position, draft) in request.drafts.into_iter().enumerate() {
+            let mut salt = [0u8; SALT_BYTES];
+            self.entropy.fill(&mut salt);
+            let sealed = self.registry.seal(draft, time, salt, limits)?;
+            if !references_stay_inside(&sealed.changes, position, count) {
+                return Err(AppendError::Reference { position });
+            }
+            entries.push(Pending {
+                leaf: sealed.leaf,
+                blob: sealed
+                    .blob
+                    .map(|b| (kiroku_ledger::hash::content_hash(&b), b)),
+                bytes: sealed.bytes,
+                changes: sealed.changes,
+            });
+        }
+        Ok((entries, request.expect, time))
+    }
+
+    /// Appends a request's entries consecutively; returns once they are durable and covered by
+    /// a signed checkpoint, or with the conflict that refused them. Waits while the queue is
+    /// full.
+    pub async fn append(&self, request: Request) -> Result<Receipt, AppendError> {
+        let (entries, expect, time) = self.seal(request)?;
         let (reply, answer) = oneshot::channel();
-        if self
-            .queue
-            .send(Message::Append(Request {
-                entries: sealed,
-                reply,
-            }))
-            .await
-            .is_err()
-        {
+        let queued = Queued {
+            entries,
+            expect,
+            time,
+            reply,
+        };
+        if self.queue.send(Message::Append(queued)).await.is_err() {
             return Err(AppendError::Stopped);
         }
         // Counted once queued (a caller dropped while waiting for room never was); the writer
         // may count it out first, so the gauge can read -1 for an instant.
-        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        self.metrics.queue_depth.inc();
         answer
             .await
             .map_or(Err(AppendError::Stopped), |reply| reply.result)
     }
 
     /// [`WriterHandle::append`] for threads outside an async runtime.
-    pub fn append_blocking(&self, drafts: Vec<Draft>) -> Result<Receipt, AppendError> {
-        let sealed = self.seal(drafts)?;
+    pub fn append_blocking(&self, request: Request) -> Result<Receipt, AppendError> {
+        let (entries, expect, time) = self.seal(request)?;
         let (reply, answer) = oneshot::channel();
-        if self
-            .queue
-            .blocking_send(Message::Append(Request {
-                entries: sealed,
-                reply,
-            }))
-            .is_err()
-        {
+        let queued = Queued {
+            entries,
+            expect,
+            time,
+            reply,
+        };
+        if self.queue.blocking_send(Message::Append(queued)).is_err() {
             return Err(AppendError::Stopped);
         }
-        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        self.metrics.queue_depth.inc();
         answer
             .blocking_recv()
             .map_or(Err(AppendError::Stopped), |reply| reply.result)
     }
+}
+
+/// Does every reference to another entry stay inside the request (entry `position` of
+/// `count`)?
+fn references_stay_inside(changes: &[Change], position: usize, count: usize) -> bool {
+    let (Ok(position), Ok(count)) = (i64::try_from(position), i64::try_from(count)) else {
+        return false;
+    };
+    changes.iter().all(|change| {
+        let values: &[kiroku_core::Value] = match change {
+            Change::Upsert { row, .. } => row,
+            Change::Delete { key, .. } => key,
+            Change::DeletePrefix { prefix, .. } => prefix,
+        };
+        values.iter().all(|v| match v {
+            kiroku_core::Value::Entry(offset) => {
+                (0..count).contains(&position.saturating_add(*offset))
+            }
+            _ => true,
+        })
+    })
 }
 
 struct WriterThread {
@@ -320,11 +354,26 @@ struct WriterThread {
     config: Arc<WriterConfig>,
     requests: mpsc::Receiver<Message>,
     /// A request taken from the queue that did not fit the last batch.
-    held: Option<Request>,
+    held: Option<Queued>,
     /// A stop was received: end after this batch.
     stopping: bool,
-    /// (first index, size, root) of a batch whose COMMIT was sent but not confirmed.
-    in_doubt: Option<(u64, u64, kiroku_ledger::Hash)>,
+    /// A batch whose COMMIT was sent but not confirmed: its size, root and outcomes.
+    in_doubt: Option<InDoubt>,
+}
+
+struct InDoubt {
+    size: u64,
+    root: Hash,
+    outcomes: Vec<Outcome>,
+}
+
+/// What a batch did with each of its requests.
+#[derive(Clone)]
+enum Outcome {
+    /// Admitted at this first index.
+    Admitted(u64),
+    /// Refused by a precondition.
+    Refused(Conflict),
 }
 
 impl WriterThread {
@@ -341,81 +390,85 @@ impl WriterThread {
                 },
             };
             let mut batch = self.gather(first);
-            self.metrics
-                .queue_depth
-                .fetch_sub(batch.len() as i64, Ordering::Relaxed);
+            self.metrics.queue_depth.dec_by(batch.len() as i64);
             let started = Instant::now();
             let outcome = match self.commit(&mut batch) {
                 Err(error) => match self.in_doubt.take() {
                     // The COMMIT was sent: acknowledge only if it is found durable.
-                    Some((first, size, root)) if self.committed_anyway(size, &root) => {
-                        tracing::warn!(%error, tree_size = size, "commit answer lost, but the batch is durable");
-                        Ok((first, size))
+                    Some(doubt) => {
+                        let size = doubt.size;
+                        match self.committed_anyway(doubt) {
+                            Some(outcomes) => {
+                                tracing::warn!(%error, tree_size = size, "commit answer lost, but the batch is durable");
+                                Ok(outcomes)
+                            }
+                            None => Err(error),
+                        }
                     }
-                    _ => Err(error),
+                    None => Err(error),
                 },
                 ok => ok,
             };
-            match outcome {
-                Ok((first_index, tree_size)) => {
-                    self.metrics
-                        .batch_seconds
-                        .observe_duration(started.elapsed());
-                    let mut index = first_index;
-                    for request in batch {
-                        let count = request.entries.len() as u64;
-                        let time = request.entries.first().map_or(Timestamp(0), |p| p.time);
-                        let _ = request.reply.send(Reply {
-                            result: Ok(Receipt {
-                                first: EntryIndex(index),
-                                count,
-                                tree_size,
-                                time,
-                            }),
-                            _spent: request.entries,
-                        });
-                        index += count;
-                    }
+            self.answer(batch, outcome, started);
+        }
+    }
+
+    fn answer(&mut self, batch: Vec<Queued>, outcome: Result<(Vec<Outcome>, u64)>, started: Instant) {
+        match outcome {
+            Ok((outcomes, tree_size)) => {
+                self.metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
+                for (request, outcome) in batch.into_iter().zip(outcomes) {
+                    let result = match outcome {
+                        Outcome::Admitted(first) => Ok(Receipt {
+                            first: EntryIndex(first),
+                            count: request.entries.len() as u64,
+                            tree_size,
+                            time: request.time,
+                        }),
+                        Outcome::Refused(conflict) => {
+                            self.metrics.conflicts.inc();
+                            Err(AppendError::Conflict(conflict))
+                        }
+                    };
+                    let _ = request.reply.send(Reply {
+                        result,
+                        _spent: request.entries,
+                    });
                 }
-                Err(error) => {
-                    self.metrics
-                        .batch_failures_total
-                        .fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(%error, entries = batch.len(), "ledger batch rolled back");
-                    if let Some(db) = self.db.as_mut() {
-                        db.rollback();
-                    }
-                    // Reload everything before the next batch: the connection may be broken
-                    // and the frontier holds leaves that were never committed.
-                    self.db = None;
-                    self.frontier = None;
-                    for request in batch {
-                        let _ = request.reply.send(Reply {
-                            result: Err(AppendError::Failed(error.to_string())),
-                            _spent: request.entries,
-                        });
-                    }
+            }
+            Err(error) => {
+                self.metrics.batch_failures.inc();
+                tracing::error!(%error, requests = batch.len(), "ledger batch rolled back");
+                if let Some(db) = self.db.as_mut() {
+                    db.rollback();
+                }
+                // Reload everything before the next batch: the connection may be broken
+                // and the frontier holds leaves that were never committed.
+                self.db = None;
+                self.frontier = None;
+                for request in batch {
+                    let _ = request.reply.send(Reply {
+                        result: Err(AppendError::Failed(error.to_string())),
+                        _spent: request.entries,
+                    });
                 }
             }
         }
     }
 
     /// After a lost COMMIT answer: is the checkpoint the batch would have written stored? Uses
-    /// a fresh connection (the old one is suspect).
-    fn committed_anyway(&mut self, size: u64, root: &kiroku_ledger::Hash) -> bool {
+    /// a fresh connection (the old one is suspect). Returns the batch's outcomes if so.
+    fn committed_anyway(&mut self, doubt: InDoubt) -> Option<(Vec<Outcome>, u64)> {
         self.db = None;
         self.frontier = None;
-        let Ok(mut db) = crate::db::connect(&self.store_url) else {
-            return false;
-        };
-        db.checkpoints(size, 1)
-            .ok()
-            .and_then(|found| found.into_iter().next())
-            .is_some_and(|c| c.size == size && c.root == root.0)
+        let mut db = crate::db::connect(&self.store_url).ok()?;
+        let found = db.checkpoints(doubt.size, 1).ok()?.into_iter().next()?;
+        (found.size == doubt.size && found.root == doubt.root.0)
+            .then_some((doubt.outcomes, doubt.size))
     }
 
     /// Takes queued requests up to the batch limit, lingering if configured.
-    fn gather(&mut self, first: Request) -> Vec<Request> {
+    fn gather(&mut self, first: Queued) -> Vec<Queued> {
         let max = self.config.batch_entries_max;
         let deadline = Instant::now() + Duration::from_millis(self.config.batch_wait_ms);
         let mut entries = first.entries.len();
@@ -442,9 +495,11 @@ impl WriterThread {
         }
         batch
     }
+}
 
-    /// Writes and commits one batch; returns the first index and the new tree size.
-    fn commit(&mut self, batch: &mut [Request]) -> Result<(u64, u64)> {
+impl WriterThread {
+    /// Writes and commits one batch; returns each request's outcome and the new tree size.
+    fn commit(&mut self, batch: &mut [Queued]) -> Result<(Vec<Outcome>, u64)> {
         if self.db.is_none() {
             self.db = Some(crate::db::connect(&self.store_url)?);
         }
@@ -452,7 +507,7 @@ impl WriterThread {
             return Err(StoreError::WriterStopped);
         };
         let (stored, signed_root) = db.begin_append()?;
-        let signed_root = signed_root.unwrap_or_else(kiroku_ledger::Hash::empty);
+        let signed_root = signed_root.unwrap_or_else(Hash::empty);
         let mut frontier = match self.frontier.take() {
             Some(f) if f.size() == stored && f.root() == signed_root => f,
             // First batch, after a failure, or another process appended: reload the edge, and
@@ -468,76 +523,116 @@ impl WriterThread {
                 loaded
             }
         };
+
+        // Admission, request by request, against committed rows and the requests before.
+        let mut view = View::load(
+            db.as_mut(),
+            batch.iter().flat_map(|r| r.expect.iter()),
+            batch
+                .iter()
+                .flat_map(|r| r.entries.iter().flat_map(|p| p.changes.iter())),
+        )?;
         let first = frontier.size();
-        let count: usize = batch.iter().map(|r| r.entries.len()).sum();
-        let mut changes = Vec::with_capacity(count);
-        for pending in batch.iter_mut().flat_map(|r| r.entries.iter_mut()) {
-            let index = EntryIndex(first + changes.len() as u64);
-            for change in &mut pending.changes {
-                change.resolve(index)?;
+        let mut next = first;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut net = Net::new();
+        for request in batch.iter_mut() {
+            for (offset, pending) in request.entries.iter_mut().enumerate() {
+                let index = EntryIndex(next + offset as u64);
+                for change in &mut pending.changes {
+                    change.resolve(index)?;
+                }
             }
-            changes.push(std::mem::take(&mut pending.changes));
+            let changes = request.entries.iter().flat_map(|p| p.changes.iter());
+            match view.admit(&request.expect, changes) {
+                Ok(()) => {
+                    for (offset, pending) in request.entries.iter_mut().enumerate() {
+                        let index = EntryIndex(next + offset as u64);
+                        for change in std::mem::take(&mut pending.changes) {
+                            net.add(change, index);
+                        }
+                    }
+                    outcomes.push(Outcome::Admitted(next));
+                    next += request.entries.len() as u64;
+                }
+                Err(conflict) => outcomes.push(Outcome::Refused(conflict)),
+            }
         }
-        let mut entries = Vec::with_capacity(count);
+        if next == first {
+            // Every request was refused: nothing to write, nothing to sign.
+            db.rollback();
+            self.frontier = Some(frontier);
+            return Ok((outcomes, first));
+        }
+
+        let mut entries = Vec::new();
         let mut nodes = Vec::new();
         let mut blobs = Vec::new();
-        for pending in batch.iter().flat_map(|r| &r.entries) {
-            frontier.push(pending.leaf, |done| {
-                if done.height > 0 && done.height % TILE_HEIGHT == 0 {
-                    nodes.push((done.height / TILE_HEIGHT, done.index, done.hash));
+        for (request, outcome) in batch.iter().zip(&outcomes) {
+            if !matches!(outcome, Outcome::Admitted(_)) {
+                continue;
+            }
+            for pending in &request.entries {
+                frontier.push(pending.leaf, |done| {
+                    if done.height > 0 && done.height % TILE_HEIGHT == 0 {
+                        nodes.push((done.height / TILE_HEIGHT, done.index, done.hash));
+                    }
+                });
+                entries.push((pending.leaf, pending.bytes.as_slice()));
+                if let Some((hash, blob)) = &pending.blob {
+                    blobs.push((*hash, blob.as_slice()));
                 }
-            });
-            entries.push((pending.leaf, pending.bytes.as_slice()));
-            if let Some((hash, blob)) = &pending.blob {
-                blobs.push((*hash, blob.as_slice()));
             }
         }
-        let changes: Vec<Change> = changes.into_iter().flatten().collect();
+        let count = entries.len();
         let size = frontier.size();
         let root = frontier.root();
-        let checkpoint = Checkpoint {
+        let note = Checkpoint {
             origin: self.origin.clone(),
             size,
             root,
             extensions: Vec::new(),
-        };
-        let note = checkpoint
-            .sign(&self.signer)
-            .map_err(|e| StoreError::Sign(e.to_string()))?;
-        db.write_batch(&AppendBatch {
+        }
+        .sign(&self.signer)
+        .map_err(|e| StoreError::Sign(e.to_string()))?;
+        let written = db.write_batch(&AppendBatch {
             first,
             entries,
             nodes,
             blobs,
-            changes,
-            checkpoint: StoredCheckpoint {
+            net: &net,
+            checkpoint: Some(StoredCheckpoint {
                 size,
                 root: root.0.to_vec(),
                 note,
-                created_at: self.clock.now().to_string(),
-            },
-        })?;
+                created_at: self.clock.now()?.to_string(),
+            }),
+        });
+        if let Err(error) = written {
+            // Say what it is if rows beyond the signed tree are in the way.
+            db.rollback();
+            if let Ok(Some((_, what))) = db.planted_beyond(first) {
+                return Err(StoreError::Planted(what));
+            }
+            return Err(error);
+        }
         let commit_started = Instant::now();
         // If the commit's answer is lost, the batch may or may not be durable: remember what
         // it would have signed so the failure path can look.
-        self.in_doubt = Some((first, size, root));
+        self.in_doubt = Some(InDoubt {
+            size,
+            root,
+            outcomes: outcomes.clone(),
+        });
         db.commit()?;
         self.in_doubt = None;
         self.metrics
             .commit_seconds
-            .observe_duration(commit_started.elapsed());
+            .observe(commit_started.elapsed().as_secs_f64());
         self.metrics.batch_entries.observe(count as f64);
-        self.metrics
-            .entries_total
-            .fetch_add(count as u64, Ordering::Relaxed);
-        self.metrics.batches_total.fetch_add(1, Ordering::Relaxed);
+        self.metrics.entries.inc_by(count as u64);
+        self.metrics.batches.inc();
         self.frontier = Some(frontier);
-        Ok((first, size))
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        self.stop();
+        Ok((outcomes, size))
     }
 }

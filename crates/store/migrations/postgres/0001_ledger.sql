@@ -48,8 +48,8 @@ CREATE TRIGGER blobs_no_truncate BEFORE TRUNCATE ON blobs
 
 REVOKE UPDATE, DELETE, TRUNCATE ON entries, tree_nodes, checkpoints, blobs FROM PUBLIC;
 
--- Projections (derived; rebuilt by replaying the ledger). Columns match
--- kiroku_domain::projection::TABLES.
+-- Projections of the first release (dropped by migration 2; since then generated from the
+-- contexts' declarations).
 CREATE TABLE operator_notes (
     entry_index BIGINT PRIMARY KEY,
     time        TEXT NOT NULL,

@@ -40,8 +40,8 @@ BEGIN SELECT RAISE(ABORT, 'ledger tables are append-only'); END;
 CREATE TRIGGER blobs_no_delete BEFORE DELETE ON blobs
 BEGIN SELECT RAISE(ABORT, 'ledger tables are append-only'); END;
 
--- Projections (derived; rebuilt by replaying the ledger). Columns match
--- kiroku_domain::projection::TABLES.
+-- Projections of the first release (dropped by migration 2; since then generated from the
+-- contexts' declarations).
 CREATE TABLE operator_notes (
     entry_index INTEGER PRIMARY KEY,
     time        TEXT NOT NULL,
