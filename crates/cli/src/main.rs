@@ -1,17 +1,19 @@
-//! `kiroku`: a thin command line over the server and store crates. Every command has `--help`;
-//! errors print their whole chain; exit codes are 0 (done), 1 (failed, e.g. verification found
-//! a problem) and 2 (bad usage).
+//! `kiroku`: a thin command line over the use cases (`kiroku-app`) and the HTTP edge
+//! (`kiroku-server`). Every command has `--help`; errors print their whole chain; exit codes
+//! are 0 (done), 1 (failed — e.g. verification found a problem, or a note changed meanwhile)
+//! and 2 (bad usage).
 
 mod bench;
 mod progress;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand};
-use kiroku_server::datadir::{self, InitOptions};
-use kiroku_server::instance::{record_verification, Instance, Overrides};
-use kiroku_server::Config;
+use kiroku_app::datadir::{self, InitOptions};
+use kiroku_app::{App, Overrides};
+use kiroku_core::{Actor, EntryIndex};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Kiroku (記録): a hospital's records-and-governance core on a verifiable ledger.
 #[derive(Parser)]
@@ -56,19 +58,48 @@ enum Command {
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         listen: String,
     },
-    /// Work with the ledger directly.
+    /// Work with the ledger and operators' notes.
     Ledger {
         #[command(subcommand)]
         command: LedgerCommand,
     },
-    /// Check the whole ledger: every leaf, blob, tree node, checkpoint (root and signature) and
-    /// projection. Exit 0 when intact; 1 naming the first bad entry.
+    /// Check the whole ledger: every leaf, blob, kind, tree node, checkpoint (root and
+    /// signature) and projection row. Exit 0 when intact; 1 naming the first bad entry.
     Verify {
         #[command(flatten)]
         target: Target,
         /// Do not record the result as a ledger entry.
         #[arg(long)]
         no_record: bool,
+    },
+    /// Write the whole ledger (entries, blobs, every signed checkpoint) to one file, checking
+    /// it on the way. See docs/export-format.md.
+    Export {
+        #[command(flatten)]
+        target: Target,
+        /// The file to write (refused if it exists).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Load an export file into the data directory's empty database (or the one given),
+    /// checking every leaf, root and signature against the directory's key and rebuilding the
+    /// projections.
+    Import {
+        #[command(flatten)]
+        target: Target,
+        /// The export file.
+        #[arg(long = "in", value_name = "FILE")]
+        input: PathBuf,
+    },
+    /// Copy the ledger into an empty PostgreSQL (or SQLite) database, checking everything,
+    /// and point the data directory at it. Stop the server first.
+    Migrate {
+        /// The data directory.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The empty target database, e.g. `postgres://kiroku@db.example/kiroku`.
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
     /// Measure performance against a baseline.
     Bench {
@@ -79,12 +110,78 @@ enum Command {
 
 #[derive(Subcommand)]
 enum LedgerCommand {
-    /// Append an operator's note (運用記録), e.g. "backup tape 5 moved off-site"; prints its index.
+    /// Append an operator's note (運用記録), e.g. "backup tape 5 moved off-site"; prints its
+    /// number.
     Note {
         #[command(flatten)]
         target: Target,
+        /// A tag (repeat for several, at most 8).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// An idempotency key: running the same command again writes nothing twice.
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
         /// The note (at most 4000 characters).
         text: String,
+    },
+    /// Correct a note: a new version with a reason; the earlier versions stay. Refused if the
+    /// note is no longer at --version.
+    Amend {
+        #[command(flatten)]
+        target: Target,
+        /// The note's number.
+        #[arg(long, value_name = "N")]
+        note: u64,
+        /// The version you are correcting (the note's current version, as you last saw it).
+        #[arg(long = "expected-version", value_name = "V")]
+        expected: u64,
+        /// Why the note is corrected.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// The new tags (repeat for several); without --tag the tags stay as they are.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// Remove every tag.
+        #[arg(long, conflicts_with = "tags")]
+        no_tags: bool,
+        /// The new text.
+        text: String,
+    },
+    /// Withdraw a note (取り下げ): it stays, with its versions, no longer in force.
+    Withdraw {
+        #[command(flatten)]
+        target: Target,
+        /// The note's number.
+        #[arg(long, value_name = "N")]
+        note: u64,
+        /// The version you are withdrawing (the note's current version, as you last saw it).
+        #[arg(long = "expected-version", value_name = "V")]
+        expected: u64,
+        /// Why.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// List notes, newest first: number, version, state, time, tags, text.
+    Notes {
+        #[command(flatten)]
+        target: Target,
+        /// Only notes with this tag.
+        #[arg(long, value_name = "TAG")]
+        tag: Option<String>,
+        /// Notes older than this number.
+        #[arg(long, value_name = "N")]
+        after: Option<u64>,
+        /// Most notes.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Show one note with every version and reason.
+    Show {
+        #[command(flatten)]
+        target: Target,
+        /// The note's number.
+        #[arg(long, value_name = "N")]
+        note: u64,
     },
     /// Print the latest signed checkpoint.
     Checkpoint {
@@ -117,8 +214,8 @@ impl Target {
         }
     }
 
-    fn open(&self) -> Result<Instance> {
-        Instance::open(&self.data, &self.overrides())
+    fn open(&self) -> Result<App> {
+        App::open(&self.data, &self.overrides())
             .with_context(|| format!("cannot open the data directory {}", self.data.display()))
     }
 }
@@ -132,6 +229,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a use case to completion on a runtime of this thread.
+fn block<T>(work: impl std::future::Future<Output = T>) -> Result<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    Ok(runtime.block_on(work))
+}
+
+/// Opens the data directory, runs `work` on it, and stops the writer whatever happened.
+fn with_app<T>(target: &Target, work: impl FnOnce(&App) -> Result<T>) -> Result<T> {
+    let app = target.open()?;
+    let result = work(&app);
+    app.shutdown();
+    result
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -155,71 +269,221 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { target, listen } => {
-            let config = Config::load(&target.data).with_context(|| {
+            let config = kiroku_app::config::Config::load(&target.data).with_context(|| {
                 format!("cannot open the data directory {}", target.data.display())
             })?;
             kiroku_server::logging::init(config.log_format);
             let mut overrides = target.overrides();
             overrides.listen = listen;
-            let instance = Instance::open(&target.data, &overrides).with_context(|| {
+            let app = App::open(&target.data, &overrides).with_context(|| {
                 format!("cannot open the data directory {}", target.data.display())
             })?;
-            serve(instance, None)?;
+            serve(app, None)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { data, listen } => demo(data, listen),
-        Command::Ledger { command } => match command {
-            LedgerCommand::Note { target, text } => {
-                let instance = target.open()?;
-                let receipt = instance.append_note(&text, "cli");
-                instance.shutdown();
-                let receipt = receipt.context("the note was not recorded")?;
-                println!("{}", receipt.first.0);
-                Ok(ExitCode::SUCCESS)
-            }
-            LedgerCommand::Checkpoint { target } => {
-                let instance = target.open()?;
-                let latest = kiroku_store::read::latest_checkpoint(&instance.store)?;
-                instance.shutdown();
-                match latest {
-                    Some(c) => print!("{}", c.note),
-                    None => bail!("the ledger has no checkpoint yet"),
-                }
-                Ok(ExitCode::SUCCESS)
-            }
-            LedgerCommand::Rebuild { target } => {
-                let instance = target.open()?;
-                let replayed = kiroku_store::verify::rebuild_projections(&instance.store);
-                instance.shutdown();
-                println!("projections rebuilt from {} entries", replayed?);
-                Ok(ExitCode::SUCCESS)
-            }
-        },
+        Command::Ledger { command } => ledger(command),
         Command::Verify { target, no_record } => verify(&target, no_record),
+        Command::Export { target, out } => {
+            let mut bar = progress::Bar::new("exporting");
+            let exported = with_app(&target, |app| {
+                Ok(app.export(&out, &mut |done, total| bar.update(done, total))?)
+            });
+            bar.finish();
+            let exported = exported.context("nothing was exported")?;
+            println!(
+                "exported {} entries, {} checkpoints and {} blobs (tree size {}) to {}",
+                exported.trailer.entries,
+                exported.trailer.checkpoints,
+                exported.trailer.blobs,
+                exported.tree_size,
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { target, input } => {
+            let mut bar = progress::Bar::new("importing");
+            let loaded = kiroku_app::ledger::import(
+                &target.data,
+                &input,
+                &target.overrides(),
+                &mut |done, total| bar.update(done, total),
+            );
+            bar.finish();
+            let loaded = loaded.context("nothing was imported")?;
+            println!(
+                "imported {} entries and {} checkpoints; root {}",
+                loaded.entries,
+                loaded.checkpoints,
+                loaded.root.to_base64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { data, to } => {
+            let mut bar = progress::Bar::new("migrating");
+            let started = std::time::Instant::now();
+            let migrated =
+                kiroku_app::ledger::migrate(&data, &to, &mut |done, total| bar.update(done, total));
+            bar.finish();
+            let (loaded, target) = migrated.context("the migration did not happen")?;
+            println!(
+                "migrated {} entries and {} checkpoints to {target} in {:.1} s; root {}. {} now uses it; the old database is untouched.",
+                loaded.entries,
+                loaded.checkpoints,
+                started.elapsed().as_secs_f64(),
+                loaded.root.to_base64(),
+                data.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench { command } => bench::run(command),
     }
 }
 
-fn verify(target: &Target, no_record: bool) -> Result<ExitCode> {
-    let config = Config::load(&target.data)
-        .with_context(|| format!("cannot open the data directory {}", target.data.display()))?;
-    let signer = datadir::load_signer(&target.data, &config)?;
-    let mut url = config.database(&target.data)?;
-    if let Some(override_url) = &target.database_url {
-        url = kiroku_store::DatabaseUrl::parse(override_url)?;
+fn ledger(command: LedgerCommand) -> Result<ExitCode> {
+    match command {
+        LedgerCommand::Note {
+            target,
+            tags,
+            key,
+            text,
+        } => {
+            let written = with_app(&target, |app| {
+                Ok(block(app.write_note(Actor::operator("cli"), &text, tags, key))??)
+            })
+            .context("the note was not recorded")?;
+            println!("{}", written.note);
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCommand::Amend {
+            target,
+            note,
+            expected: version,
+            reason,
+            tags,
+            no_tags,
+            text,
+        } => {
+            let changed = with_app(&target, |app| {
+                block(async {
+                    let tags = if no_tags || !tags.is_empty() {
+                        tags
+                    } else {
+                        app.note(EntryIndex(note)).await?.tags
+                    };
+                    app.amend_note(
+                        Actor::operator("cli"),
+                        EntryIndex(note),
+                        version,
+                        &text,
+                        tags,
+                        &reason,
+                    )
+                    .await
+                })?
+                .map_err(Into::into)
+            })
+            .context("the correction was not recorded")?;
+            println!(
+                "note {} is at version {} (entry {})",
+                changed.note, changed.version, changed.entry
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCommand::Withdraw {
+            target,
+            note,
+            expected: version,
+            reason,
+        } => {
+            let changed = with_app(&target, |app| {
+                Ok(block(app.withdraw_note(
+                    Actor::operator("cli"),
+                    EntryIndex(note),
+                    version,
+                    &reason,
+                ))??)
+            })
+            .context("the withdrawal was not recorded")?;
+            println!(
+                "note {} is withdrawn at version {} (entry {})",
+                changed.note, changed.version, changed.entry
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCommand::Notes {
+            target,
+            tag,
+            after,
+            limit,
+        } => {
+            let notes = with_app(&target, |app| {
+                Ok(block(app.notes(after.map(EntryIndex), limit, tag))??)
+            })?;
+            for n in notes {
+                let text = n.state.text.as_deref().unwrap_or("").replace('\n', " ");
+                println!(
+                    "{}\tv{}\t{}\t{}\t{}\t{}",
+                    n.state.note,
+                    n.state.version,
+                    n.state.state.as_str(),
+                    n.state.time,
+                    n.tags.join(","),
+                    text
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCommand::Show { target, note } => {
+            let view = with_app(&target, |app| Ok(block(app.note(EntryIndex(note)))??))?;
+            println!(
+                "note {}: version {}, {}; tags: {}",
+                view.state.note,
+                view.state.version,
+                view.state.state.as_str(),
+                view.tags.join(", ")
+            );
+            for v in view.versions {
+                println!(
+                    "v{} {} {} by {} (entry {}){}\n  {}",
+                    v.version,
+                    v.change.as_str(),
+                    v.time,
+                    v.account,
+                    v.entry,
+                    v.reason.map(|r| format!(" — {r}")).unwrap_or_default(),
+                    v.text.unwrap_or_default().replace('\n', "\n  ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCommand::Checkpoint { target } => {
+            match kiroku_app::ledger::checkpoint_of(&target.data, &target.overrides())
+                .with_context(|| format!("cannot read {}", target.data.display()))?
+            {
+                Some(c) => print!("{}", c.note),
+                None => bail!("the ledger has no checkpoint yet"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCommand::Rebuild { target } => {
+            let replayed = with_app(&target, |app| Ok(app.rebuild()?))?;
+            println!("projections rebuilt from {replayed} entries");
+            Ok(ExitCode::SUCCESS)
+        }
     }
-    let store = kiroku_store::Store::open(&url, 1)?;
+}
+
+fn verify(target: &Target, no_record: bool) -> Result<ExitCode> {
     let mut bar = progress::Bar::new("verifying");
     let started = std::time::Instant::now();
-    let report = kiroku_store::verify::verify(
-        &store,
-        &config.origin,
-        &signer.verifier(),
-        &mut |done, total| bar.update(done, total),
-    )?;
+    let report = kiroku_app::ledger::verify_dir(&target.data, &target.overrides(), &mut |d, t| {
+        bar.update(d, t)
+    });
     bar.finish();
+    let report = report
+        .with_context(|| format!("cannot verify the data directory {}", target.data.display()))?;
     let seconds = started.elapsed().as_secs_f64();
-    drop(store);
     let code = match &report.problem {
         None => {
             println!(
@@ -244,12 +508,7 @@ fn verify(target: &Target, no_record: bool) -> Result<ExitCode> {
         }
     };
     if !no_record {
-        let recorded = target.open().and_then(|instance| {
-            let receipt = record_verification(&instance, &report);
-            instance.shutdown();
-            Ok(receipt?)
-        });
-        if let Err(error) = recorded {
+        if let Err(error) = with_app(target, |app| Ok(app.record_verification(&report)?)) {
             eprintln!("warning: the result could not be recorded in the ledger: {error:#}");
         }
     }
@@ -257,12 +516,12 @@ fn verify(target: &Target, no_record: bool) -> Result<ExitCode> {
 }
 
 fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
-    kiroku_server::logging::init(kiroku_server::config::LogFormat::Text);
+    kiroku_server::logging::init(kiroku_app::config::LogFormat::Text);
     let dir = match data {
         Some(dir) => dir,
         None => std::env::temp_dir().join(format!("kiroku-demo-{}", std::process::id())),
     };
-    let fresh = !dir.join(kiroku_server::config::CONFIG_FILE).exists();
+    let fresh = !dir.join(kiroku_app::config::CONFIG_FILE).exists();
     if fresh {
         let verifier = datadir::init(
             &dir,
@@ -275,7 +534,7 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
         .with_context(|| format!("cannot initialise {}", dir.display()))?;
         println!("verifier key: {}", verifier.to_text());
     }
-    let instance = Instance::open(
+    let app = App::open(
         &dir,
         &Overrides {
             database_url: None,
@@ -284,39 +543,39 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
     )
     .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
     if fresh {
-        let seeded = kiroku_server::demo::seed(&instance).context("seeding demo data failed")?;
-        let report = kiroku_store::verify::verify(
-            &instance.store,
-            &instance.config.origin,
-            &instance.verifier,
-            &mut |_, _| {},
-        )?;
-        record_verification(&instance, &report)
+        let seeded = block(kiroku_app::demo::seed(&app))?.context("seeding demo data failed")?;
+        let report = app.verify(&mut |_, _| {})?;
+        app.record_verification(&report)
             .context("recording the demo verification failed")?;
-        println!("seeded {seeded} demo notes in {}", dir.display());
+        println!(
+            "seeded {seeded} demo entries in {}; the operator token is in {}",
+            dir.display(),
+            dir.join(&app.config.operator_token_file).display()
+        );
     } else {
         println!("reusing the demo ledger in {}", dir.display());
     }
-    serve(instance, Some(&dir))?;
+    serve(app, Some(&dir))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Serves until Ctrl-C or SIGTERM, then stops the writer after it commits what is queued.
-fn serve(instance: Instance, demo_dir: Option<&Path>) -> Result<()> {
-    let addr = instance.config.listen_addr()?;
+fn serve(app: App, demo_dir: Option<&Path>) -> Result<()> {
+    let addr = app.config.listen_addr()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    match kiroku_store::read::durability(&instance.store) {
+    match app.durability() {
         Ok(settings) => tracing::info!(
-            database = instance.store.url().backend_name(),
+            database = app.database().backend_name(),
             %settings,
             "commits are durable with these settings"
         ),
         Err(error) => tracing::warn!(%error, "cannot read the database's durability settings"),
     }
-    let app = kiroku_server::app(&instance);
+    let app = Arc::new(app);
+    let router = kiroku_server::app(app.clone());
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -330,13 +589,16 @@ fn serve(instance: Instance, demo_dir: Option<&Path>) -> Result<()> {
             None => println!("Kiroku listening on {url}"),
         }
         tracing::info!(%url, "listening");
-        axum::serve(listener, app)
+        axum::serve(listener, router)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("the server stopped with an error")
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(10));
-    instance.shutdown();
+    match Arc::try_unwrap(app) {
+        Ok(app) => app.shutdown(),
+        Err(_) => tracing::warn!("requests still hold the ledger; its writer stops with the process"),
+    }
     result
 }
 

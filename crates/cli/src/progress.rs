@@ -1,59 +1,41 @@
-//! A progress bar on standard error, drawn only when standard error is a terminal.
+//! Progress bars for long work (verify, export, import, migrate, benchmarks), drawn with
+//! `indicatif` on standard error, and only when standard error is a terminal.
 
-use std::io::{IsTerminal as _, Write as _};
-use std::time::Instant;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal as _;
 
-/// A progress bar for long work.
-pub struct Bar {
-    label: &'static str,
-    enabled: bool,
-    started: Instant,
-    last_drawn: Option<Instant>,
-}
+/// A progress bar for work counted in entries.
+pub struct Bar(ProgressBar);
 
 impl Bar {
-    /// A bar labelled `label`; silent when standard error is not a terminal.
+    /// A bar labelled `label`; hidden when standard error is not a terminal.
     pub fn new(label: &'static str) -> Bar {
-        Bar {
-            label,
-            enabled: std::io::stderr().is_terminal(),
-            started: Instant::now(),
-            last_drawn: None,
-        }
-    }
-
-    /// Redraws (at most ten times a second).
-    pub fn update(&mut self, done: u64, total: u64) {
-        if !self.enabled
-            || self
-                .last_drawn
-                .is_some_and(|t| t.elapsed().as_millis() < 100)
-        {
-            return;
-        }
-        self.last_drawn = Some(Instant::now());
-        let fraction = if total == 0 {
-            1.0
-        } else {
-            done as f64 / total as f64
-        };
-        let filled = (fraction * 30.0).round().clamp(0.0, 30.0) as usize;
-        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-        eprint!(
-            "\r{} [{}{}] {:>3.0}% {done}/{total} entries, {rate:.0}/s ",
-            self.label,
-            "#".repeat(filled),
-            ".".repeat(30 - filled),
-            fraction * 100.0
+        let bar = ProgressBar::with_draw_target(
+            None,
+            if std::io::stderr().is_terminal() {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::hidden()
+            },
         );
-        let _ = std::io::stderr().flush();
+        let style = ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {percent:>3}% {human_pos}/{human_len} entries, {per_sec} ({eta} left)",
+        )
+        .map(|s| s.progress_chars("#>."))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_prefix(label);
+        Bar(bar)
     }
 
-    /// Clears the bar's line.
+    /// Shows `done` of `total`.
+    pub fn update(&mut self, done: u64, total: u64) {
+        self.0.set_length(total);
+        self.0.set_position(done);
+    }
+
+    /// Clears the bar.
     pub fn finish(&mut self) {
-        if self.enabled && self.last_drawn.is_some() {
-            eprint!("\r\x1b[2K");
-            let _ = std::io::stderr().flush();
-        }
+        self.0.finish_and_clear();
     }
 }

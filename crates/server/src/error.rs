@@ -1,106 +1,144 @@
-//! One error type for every handler. It carries a stable code and the message in Japanese and
-//! English; a middleware renders it in the request's language, as JSON for the API and the
+//! One error type for every handler. It carries a catalogued [`Code`] and the values of its
+//! placeholders; a middleware renders it in the request's language, as JSON for the API and the
 //! ledger endpoints and as a page for the web UI. An internal cause is logged, never sent.
 
-use axum::http::StatusCode;
+use crate::catalogue::{fill, Code};
 use axum::response::{IntoResponse, Response};
+use kiroku_app::ledger::ReadFailure;
+use kiroku_app::Error;
+use kiroku_core::Conflict;
+use kiroku_ops::amendment::AmendError;
+use kiroku_ops::note::NoteError;
 
 /// An error answered to a client.
 #[derive(Clone, Debug)]
 pub struct AppError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Stable machine-readable code, e.g. `bad_tile_path`.
-    pub code: &'static str,
-    /// The message in Japanese.
-    pub ja: String,
-    /// The message in English.
-    pub en: String,
+    /// What it is.
+    pub code: Code,
+    /// Values of the message's placeholders.
+    pub values: Vec<(&'static str, String)>,
 }
 
 impl AppError {
-    /// An error with a status, code and both messages.
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        ja: impl Into<String>,
-        en: impl Into<String>,
-    ) -> AppError {
+    /// An error without placeholders.
+    pub fn new(code: Code) -> AppError {
         AppError {
-            status,
             code,
-            ja: ja.into(),
-            en: en.into(),
+            values: Vec::new(),
         }
     }
 
-    /// 400 Bad Request.
-    pub fn bad_request(
-        code: &'static str,
-        ja: impl Into<String>,
-        en: impl Into<String>,
-    ) -> AppError {
-        AppError::new(StatusCode::BAD_REQUEST, code, ja, en)
+    /// With a placeholder's value.
+    pub fn with(mut self, name: &'static str, value: impl ToString) -> AppError {
+        self.values.push((name, value.to_string()));
+        self
     }
 
-    /// 404 Not Found.
+    /// The message in Japanese.
+    pub fn ja(&self) -> String {
+        fill(self.code.ja(), &self.values)
+    }
+
+    /// The message in English.
+    pub fn en(&self) -> String {
+        fill(self.code.en(), &self.values)
+    }
+
+    /// 404.
     pub fn not_found() -> AppError {
-        AppError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "指定されたページまたはリソースは存在しません。",
-            "The page or resource does not exist.",
-        )
+        AppError::new(Code::NotFound)
     }
 
     /// 500, with the cause logged here and not sent.
     pub fn internal(cause: &dyn std::fmt::Display) -> AppError {
         tracing::error!(%cause, "internal error");
-        AppError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "サーバー内部でエラーが発生しました。記録済みです。時間をおいて再度お試しください。",
-            "An internal error occurred and has been logged. Please try again later.",
-        )
+        AppError::new(Code::Internal)
     }
 
-    /// 503, when the ledger cannot take or serve data right now.
+    /// 503, with the cause logged here and not sent.
     pub fn unavailable(cause: &dyn std::fmt::Display) -> AppError {
         tracing::error!(%cause, "service unavailable");
-        AppError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "台帳が一時的に利用できません。何も記録されていません。時間をおいて再度お試しください。",
-            "The ledger is temporarily unavailable. Nothing was recorded. Please try again later.",
-        )
+        AppError::new(Code::Unavailable)
     }
 }
 
 impl IntoResponse for AppError {
     /// Leaves the body to the localising middleware, which knows the request's language.
     fn into_response(self) -> Response {
-        let mut response = self.status.into_response();
+        let mut response = self.code.status().into_response();
         response.extensions_mut().insert(self);
         response
     }
 }
 
-impl From<kiroku_store::read::ReadError> for AppError {
-    fn from(error: kiroku_store::read::ReadError) -> AppError {
+impl From<NoteError> for AppError {
+    fn from(error: NoteError) -> AppError {
+        AppError::new(match error {
+            NoteError::Missing => Code::NoteMissing,
+            NoteError::Empty => Code::NoteEmpty,
+            NoteError::TooLong => Code::NoteTooLong,
+            NoteError::ControlCharacters => Code::NoteControl,
+            NoteError::BadTag => Code::BadTag,
+            NoteError::TooManyTags => Code::TooManyTags,
+            NoteError::BadKey => Code::BadIdempotencyKey,
+        })
+    }
+}
+
+impl From<AmendError> for AppError {
+    fn from(error: AmendError) -> AppError {
         match error {
-            kiroku_store::read::ReadError::OutOfRange(_) => AppError::new(
-                StatusCode::NOT_FOUND,
-                "beyond_tree",
-                "要求された範囲は署名済みの木の外にあります。",
-                "What was asked lies outside the signed tree.",
-            ),
-            kiroku_store::read::ReadError::Store(e) => AppError::unavailable(&e),
+            AmendError::Stale { expected, current } => AppError::new(Code::StaleVersion)
+                .with("expected", expected)
+                .with("current", current),
+            AmendError::Withdrawn => AppError::new(Code::NoteWithdrawn),
+            AmendError::Unchanged => AppError::new(Code::NoteUnchanged),
+            AmendError::Note(e) => e.into(),
+            AmendError::Reason => AppError::new(Code::ReasonRequired),
         }
     }
 }
 
-impl From<kiroku_store::StoreError> for AppError {
-    fn from(error: kiroku_store::StoreError) -> AppError {
-        AppError::unavailable(&error)
+impl From<Conflict> for AppError {
+    fn from(conflict: Conflict) -> AppError {
+        match conflict {
+            Conflict::Version {
+                expected, found, ..
+            } => AppError::new(Code::StaleVersion)
+                .with("expected", expected)
+                .with("current", found),
+            other => AppError::new(Code::Conflict).with("detail", other),
+        }
+    }
+}
+
+impl From<Error> for AppError {
+    fn from(error: Error) -> AppError {
+        match error {
+            Error::Unauthorized => AppError::new(Code::Unauthorized),
+            Error::Note(e) => e.into(),
+            Error::Amend(e) => e.into(),
+            Error::NoSuchNote(note) => AppError::new(Code::NoSuchNote).with("note", note),
+            Error::Conflict(conflict) => conflict.into(),
+            Error::KeyReused(note) => AppError::new(Code::IdempotencyKeyReused).with("note", note),
+            Error::Invalid(detail) => AppError::new(Code::InvalidEntry).with("detail", detail),
+            Error::Refused(detail) => AppError::new(Code::InvalidEntry).with("detail", detail),
+            Error::Corrupt(cause) => {
+                tracing::error!(%cause, "stored data is inconsistent");
+                AppError::new(Code::Corrupt)
+            }
+            Error::Unavailable(cause) => AppError::unavailable(&cause),
+        }
+    }
+}
+
+impl From<ReadFailure> for AppError {
+    fn from(error: ReadFailure) -> AppError {
+        match error {
+            ReadFailure::OutOfRange { signed, .. } => {
+                AppError::new(Code::BeyondTree).with("size", signed)
+            }
+            ReadFailure::Failed(e) => e.into(),
+        }
     }
 }

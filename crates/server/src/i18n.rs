@@ -6,7 +6,11 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::{ACCEPT_LANGUAGE, COOKIE};
 use axum::http::request::Parts;
+use kiroku_core::Timestamp;
 use std::convert::Infallible;
+
+/// Japan Standard Time is UTC+9 all year (no daylight saving).
+pub const JST_OFFSET_SECONDS: i64 = 9 * 3600;
 
 /// A supported language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -34,6 +38,50 @@ impl Lang {
             "ja" => Some(Lang::Ja),
             "en" => Some(Lang::En),
             _ => None,
+        }
+    }
+
+    /// The other language (for the switch).
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Ja => Lang::En,
+            Lang::En => Lang::Ja,
+        }
+    }
+
+    /// The language's name in itself.
+    pub fn label(self) -> &'static str {
+        match self {
+            Lang::Ja => "日本語",
+            Lang::En => "English",
+        }
+    }
+
+    /// An instant in Japan time, as users of this language read it:
+    /// `2026年11月25日（水）10:23:45` or `2026-11-25 (Wed) 10:23:45 JST`.
+    pub fn datetime(self, time: Timestamp) -> String {
+        let c = time.civil(JST_OFFSET_SECONDS);
+        match self {
+            Lang::Ja => format!(
+                "{}年{}月{}日（{}）{:02}:{:02}:{:02}",
+                c.year,
+                c.month,
+                c.day,
+                ["日", "月", "火", "水", "木", "金", "土"][usize::from(c.weekday % 7)],
+                c.hour,
+                c.minute,
+                c.second
+            ),
+            Lang::En => format!(
+                "{}-{:02}-{:02} ({}) {:02}:{:02}:{:02} JST",
+                c.year,
+                c.month,
+                c.day,
+                ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][usize::from(c.weekday % 7)],
+                c.hour,
+                c.minute,
+                c.second
+            ),
         }
     }
 
@@ -114,6 +162,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Shows times in Japan time, as Japanese and English readers read them: 15:30 UTC on
+    // 24 November is 00:30 on Wednesday 25 November in Japan.
+    #[test]
+    fn japan_time() {
+        let t = Timestamp::parse("2026-11-24T15:30:05.123456Z").unwrap();
+        assert_eq!(Lang::Ja.datetime(t), "2026年11月25日（水）00:30:05");
+        assert_eq!(Lang::En.datetime(t), "2026-11-25 (Wed) 00:30:05 JST");
+    }
 
     // Shows the order of precedence and that Japanese is the default.
     #[test]

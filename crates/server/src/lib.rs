@@ -1,20 +1,18 @@
-//! Kiroku's server: the data directory and its configuration, the running [`Instance`] (store,
-//! writer, keys), and the axum application — tlog endpoints under `/ledger/`, the JSON API
-//! under `/api/`, web pages in Japanese and English, `/healthz` and `/metrics`.
+//! Kiroku's HTTP edge: the axum application over a running [`kiroku_app::App`] — tlog endpoints
+//! under `/ledger/`, the JSON API under `/api/`, web pages in Japanese and English, `/healthz`
+//! and `/metrics` — with the one error type, its catalogue, and the extractors whose rejections
+//! share its shape.
 //!
-//! Knows no SQL dialect: everything stored goes through `kiroku-store`.
+//! Thin: every handler parses, calls one use case, and renders. Knows no SQL and cannot reach
+//! the ledger writer (it does not depend on the store).
 
-pub mod config;
-pub mod datadir;
-pub mod demo;
+pub mod catalogue;
 pub mod error;
+pub mod extract;
 pub mod i18n;
-pub mod instance;
 pub mod logging;
 mod pages;
 mod routes;
 
-pub use config::{Config, Limits};
 pub use error::AppError;
-pub use instance::Instance;
 pub use routes::app;

@@ -2,7 +2,7 @@
 //! `info`). Log lines carry methods, route templates, status codes, durations, indices and
 //! sizes — never request bodies, query strings or entry content, which may name patients.
 
-use crate::config::LogFormat;
+use kiroku_app::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber (once; later calls do nothing).

@@ -1,82 +1,126 @@
-//! Server-rendered pages: the base layout every page uses (title, navigation, language switch,
-//! one stylesheet) and HTML escaping. Text is Japanese by default, English on request.
+//! Server-rendered pages: one askama template per page (under `templates/`, compiled and
+//! type-checked with the crate, every value escaped unless a template says otherwise), the base
+//! layout they extend (title, navigation, language switch, one stylesheet), and the response
+//! every page is sent in. Text is Japanese by default, English on request; times are Japan time.
 
 use crate::i18n::Lang;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use askama::Template;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
+use axum::http::HeaderValue;
 use axum::response::{Html, IntoResponse, Response};
 
 /// The stylesheet.
 pub const CSS: &str = include_str!("assets/kiroku.css");
 
-/// Escapes text for HTML element content and quoted attributes.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+/// The language switch of a page at `path`: the same page in the other language.
+pub fn switch(lang: Lang, path: &str) -> String {
+    format!("{path}?lang={}", lang.other().code())
 }
 
-/// A whole page: `title` and `body` (already HTML) in the base layout. `path` is the page's own
-/// path, for the language switch.
-pub fn layout(lang: Lang, title: &str, path: &str, body: &str) -> String {
-    let other = match lang {
-        Lang::Ja => Lang::En,
-        Lang::En => Lang::Ja,
-    };
-    let other_label = match other {
-        Lang::Ja => "日本語",
-        Lang::En => "English",
-    };
-    format!(
-        r#"<!doctype html>
-<html lang="{code}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} — Kiroku</title>
-<link rel="stylesheet" href="/assets/kiroku.css">
-</head>
-<body>
-<header>
-<a class="brand" href="/">Kiroku 記録</a>
-<nav>
-<a href="/">{status}</a>
-<a href="/ledger/checkpoint">{checkpoint}</a>
-<a id="lang-switch" href="{path}?lang={other_code}" hreflang="{other_code}" lang="{other_code}">{other_label}</a>
-</nav>
-</header>
-<main>
-<h1>{title}</h1>
-{body}
-</main>
-<footer>{footer}</footer>
-</body>
-</html>
-"#,
-        code = lang.code(),
-        title = esc(title),
-        status = lang.pick("台帳の状態", "Ledger status"),
-        checkpoint = lang.pick("最新チェックポイント", "Latest checkpoint"),
-        path = esc(path),
-        other_code = other.code(),
-        footer = lang.pick(
-            "Kiroku — 検証可能な台帳に基づく記録・ガバナンス基盤",
-            "Kiroku — records and governance on a verifiable ledger"
-        ),
-    )
+/// The latest verification as the status page shows it.
+pub struct VerificationView {
+    /// Intact?
+    pub intact: bool,
+    /// When, in Japan time.
+    pub time: String,
+    /// The tree size verified.
+    pub tree_size: u64,
+    /// The entry recording it.
+    pub entry: u64,
+    /// The problem, if any.
+    pub detail: Option<String>,
 }
 
-/// An HTML response that sets the language cookie when the page was asked for by `?lang=`.
+/// `/`: the ledger's status.
+#[derive(Template)]
+#[template(path = "status.html")]
+pub struct StatusPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub origin: String,
+    pub size: u64,
+    pub signed_at: String,
+    pub verification: Option<VerificationView>,
+    pub key: String,
+}
+
+/// A note in the list.
+pub struct NoteRow {
+    pub id: u64,
+    pub version: u64,
+    pub withdrawn: bool,
+    pub text: String,
+    pub tags: Vec<String>,
+    pub time: String,
+    pub account: String,
+}
+
+/// `/notes`: operators' notes, newest first.
+#[derive(Template)]
+#[template(path = "notes.html")]
+pub struct NotesPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub tag: Option<String>,
+    pub notes: Vec<NoteRow>,
+    pub next: Option<String>,
+}
+
+/// A version in a note's history.
+pub struct VersionRow {
+    pub version: u64,
+    pub change: String,
+    pub text: Option<String>,
+    pub reason: Option<String>,
+    pub time: String,
+    pub account: String,
+    pub entry: u64,
+}
+
+/// `/notes/{id}`: one note, its history, and the forms to correct or withdraw it.
+#[derive(Template)]
+#[template(path = "note.html")]
+pub struct NotePage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub id: u64,
+    pub version: u64,
+    pub withdrawn: bool,
+    pub text: Option<String>,
+    pub tags: Vec<String>,
+    pub tags_text: String,
+    pub versions: Vec<VersionRow>,
+}
+
+/// Any error, as a page.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub message: String,
+    pub code: &'static str,
+}
+
+/// Renders a page, falling back to a plain error text if the template fails (it cannot for
+/// these types, but a page must never panic).
+pub fn render(template: &impl Template) -> String {
+    template.render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a page could not be rendered");
+        "<!doctype html><title>Kiroku</title><p>The page could not be rendered.</p>".into()
+    })
+}
+
+/// A page response. Sets the language cookie when the page was asked for with `?lang=`, and
+/// keeps pages out of caches (they show the ledger's live state).
 pub fn page(lang: Lang, set_cookie: bool, html: String) -> Response {
     let mut response = Html(html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if set_cookie {
         if let Ok(value) = format!(
             "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
@@ -84,9 +128,7 @@ pub fn page(lang: Lang, set_cookie: bool, html: String) -> Response {
         )
         .parse()
         {
-            response
-                .headers_mut()
-                .insert(axum::http::header::SET_COOKIE, value);
+            headers.insert(SET_COOKIE, value);
         }
     }
     response
@@ -108,12 +150,19 @@ pub fn css() -> Response {
 mod tests {
     use super::*;
 
-    // Shows that markup in text is escaped.
+    // Shows that text in a page is escaped by the template engine: markup in a note (or any
+    // value) is shown, not interpreted.
     #[test]
-    fn escaping() {
-        assert_eq!(
-            esc(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
+    fn values_are_escaped() {
+        let html = render(&ErrorPage {
+            lang: Lang::En,
+            title: "Error".into(),
+            switch: switch(Lang::En, "/"),
+            message: r#"<script>alert("x")</script> & 'q'"#.into(),
+            code: "test",
+        });
+        assert!(html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("<html lang=\"en\">"));
     }
 }

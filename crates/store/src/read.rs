@@ -15,8 +15,13 @@ use kiroku_ledger::{proof, Hash, HashSource, Tile, TILE_HEIGHT};
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// What was asked lies outside the signed tree.
-    #[error("{0}")]
-    OutOfRange(String),
+    #[error("{what}")]
+    OutOfRange {
+        /// What was asked.
+        what: String,
+        /// The signed tree size.
+        signed: u64,
+    },
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -55,10 +60,13 @@ fn signed_size(db: &mut dyn Db) -> Result<u64> {
 fn check_tile(tile: Tile, size: u64) -> Result<(), ReadError> {
     match Tile::in_tree(tile.level, tile.index, size) {
         Some(have) if have.width >= tile.width => Ok(()),
-        _ => Err(ReadError::OutOfRange(format!(
-            "tile {} is not in the signed tree of size {size}",
-            tile.path()
-        ))),
+        _ => Err(ReadError::OutOfRange {
+            what: format!(
+                "tile {} is not in the signed tree of size {size}",
+                tile.path()
+            ),
+            signed: size,
+        }),
     }
 }
 
@@ -83,12 +91,15 @@ pub fn inclusion_proof(store: &Store, index: u64, size: u64) -> Result<Vec<Hash>
     let db = reader.db();
     let signed = signed_size(db)?;
     if size == 0 || size > signed || index >= size {
-        return Err(ReadError::OutOfRange(format!(
-            "need index < size ≤ {signed} (the signed tree size); got index {index}, size {size}"
-        )));
+        return Err(ReadError::OutOfRange {
+            what: format!(
+                "need index < size ≤ {signed} (the signed tree size); got index {index}, size {size}"
+            ),
+            signed,
+        });
     }
     proof::inclusion_proof(&mut DbSource(db), index, size).map_err(|e| match e {
-        proof::ProofError::OutOfRange { what } => ReadError::OutOfRange(what),
+        proof::ProofError::OutOfRange { what } => ReadError::OutOfRange { what, signed },
         proof::ProofError::Source(e) => ReadError::Store(e),
     })
 }
@@ -99,12 +110,15 @@ pub fn consistency_proof(store: &Store, old: u64, new: u64) -> Result<Vec<Hash>,
     let db = reader.db();
     let signed = signed_size(db)?;
     if old == 0 || old > new || new > signed {
-        return Err(ReadError::OutOfRange(format!(
-            "need 0 < old ≤ new ≤ {signed} (the signed tree size); got old {old}, new {new}"
-        )));
+        return Err(ReadError::OutOfRange {
+            what: format!(
+                "need 0 < old ≤ new ≤ {signed} (the signed tree size); got old {old}, new {new}"
+            ),
+            signed,
+        });
     }
     proof::consistency_proof(&mut DbSource(db), old, new).map_err(|e| match e {
-        proof::ProofError::OutOfRange { what } => ReadError::OutOfRange(what),
+        proof::ProofError::OutOfRange { what } => ReadError::OutOfRange { what, signed },
         proof::ProofError::Source(e) => ReadError::Store(e),
     })
 }

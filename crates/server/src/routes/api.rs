@@ -1,124 +1,251 @@
-//! The JSON API. For now one call: an operator appends a note (運用記録) with the operator
-//! token from the data directory. Accounts and roles arrive with the next issue.
+//! The JSON API of operators' notes, authorised by the operator token of the data directory
+//! (`Authorization: Bearer <token>`) until accounts exist. Writing takes an optional
+//! `Idempotency-Key`: a retried request writes nothing twice.
 
 use super::AppState;
+use crate::catalogue::Code;
 use crate::error::AppError;
-use crate::instance::note_draft;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use crate::extract::{ApiJson, ApiQuery};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kiroku_domain::projection::{validate_note, NoteError};
-use kiroku_store::writer::AppendError;
+use kiroku_app::notes::{NoteSummary, NoteView};
+use kiroku_core::{Actor, EntryIndex};
+use kiroku_ops::note::NoteState;
 use serde::Deserialize;
-use serde_json::json;
-use sha2::{Digest, Sha256};
+use serde_json::{json, Value};
+
+/// The caller, authenticated as the bearer of the operator token — before any body is read.
+pub(super) struct Operator(Actor);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(AppError::new(Code::Unauthorized))?;
+        Ok(Operator(state.app.authenticate_operator(token, "api")?))
+    }
+}
+
+/// A note id from the path; anything else is a page that does not exist.
+pub(super) fn note_id(text: &str) -> Result<EntryIndex, AppError> {
+    if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AppError::not_found());
+    }
+    text.parse().map(EntryIndex).map_err(|_| AppError::not_found())
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NoteRequest {
+pub(super) struct NewNote {
     text: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
-/// Checks the bearer token against the stored digest, in constant time.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    let presented = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let ok = presented.is_some_and(|token| {
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        digest
-            .iter()
-            .zip(state.operator_token_sha256.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "運用担当者トークンが必要です（Authorization: Bearer <トークン>）。",
-            "An operator token is required (Authorization: Bearer <token>).",
-        ))
-    }
-}
-
-fn note_error(error: NoteError) -> AppError {
-    let (ja, en) = match error {
-        NoteError::Missing => (
-            "text（記録する文）を指定してください。",
-            "Give the text of the note.",
-        ),
-        NoteError::Empty => ("記録する文が空です。", "The note is empty."),
-        NoteError::TooLong => (
-            "記録する文は 4000 文字以内にしてください。",
-            "The note must be at most 4000 characters.",
-        ),
-        NoteError::ControlCharacters => (
-            "記録する文に制御文字を含めることはできません（改行とタブは可）。",
-            "The note may not hold control characters (newlines and tabs are fine).",
+pub(super) async fn write_note(
+    State(state): State<AppState>,
+    Operator(actor): Operator,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<NewNote>,
+) -> Result<Response, AppError> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| AppError::new(Code::BadIdempotencyKey))?
+                .to_owned(),
         ),
     };
-    AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_note", ja, en)
+    kiroku_ops::note::check_text(request.text.as_deref())?;
+    let text = request.text.unwrap_or_default();
+    let written = state
+        .app
+        .write_note(actor, &text, request.tags, key)
+        .await?;
+    let status = if written.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(json!({
+            "note": written.note.0,
+            "index": written.note.0,
+            "version": 1,
+            "tree_size": written.tree_size,
+            "time": written.time.to_string(),
+            "replayed": written.replayed,
+        })),
+    )
+        .into_response())
 }
 
-pub(super) async fn post_note(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    authorize(&state, &headers)?;
-    let is_json = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-        });
-    if !is_json {
-        return Err(AppError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "not_json",
-            "本文は JSON（Content-Type: application/json）で送ってください。",
-            "Send the body as JSON (Content-Type: application/json).",
-        ));
+fn state_json(state: &NoteState, tags: &[String]) -> Value {
+    json!({
+        "note": state.note.0,
+        "version": state.version,
+        "state": state.state.as_str(),
+        "text": state.text,
+        "tags": tags,
+        "time": state.time.to_string(),
+        "account": state.account,
+        "last_entry": state.last_entry.0,
+    })
+}
+
+fn view_json(view: &NoteView) -> Value {
+    let mut value = state_json(&view.state, &view.tags);
+    if let Some(map) = value.as_object_mut() {
+        map.insert(
+            "versions".into(),
+            view.versions
+                .iter()
+                .map(|v| {
+                    json!({
+                        "version": v.version,
+                        "entry": v.entry.0,
+                        "change": v.change.as_str(),
+                        "text": v.text,
+                        "reason": v.reason,
+                        "time": v.time.to_string(),
+                        "account": v.account,
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into(),
+        );
     }
-    let request: NoteRequest = serde_json::from_slice(&body).map_err(|_| {
-        AppError::bad_request(
-            "bad_json",
-            "本文を解釈できません。{\"text\": \"…\"} の形で送ってください。",
-            "The body cannot be parsed. Send {\"text\": \"...\"}.",
+    value
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    after: Option<u64>,
+    limit: Option<u64>,
+    tag: Option<String>,
+}
+
+pub(super) async fn list_notes(
+    State(state): State<AppState>,
+    _: Operator,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, AppError> {
+    let limit = query.limit.unwrap_or(50);
+    let notes: Vec<NoteSummary> = state
+        .app
+        .notes(query.after.map(EntryIndex), limit, query.tag)
+        .await?;
+    let next = (notes.len() as u64 >= limit.clamp(1, state.app.config.limits.page_rows_max))
+        .then(|| notes.last().map(|n| n.state.note.0))
+        .flatten();
+    Ok(Json(json!({
+        "notes": notes.iter().map(|n| state_json(&n.state, &n.tags)).collect::<Vec<_>>(),
+        "next_after": next,
+    })))
+}
+
+pub(super) async fn note(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(note): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let view = state.app.note(note_id(&note)?).await?;
+    Ok(Json(view_json(&view)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Amendment {
+    version: u64,
+    text: Option<String>,
+    tags: Option<Vec<String>>,
+    reason: Option<String>,
+}
+
+pub(super) async fn amend_note(
+    State(state): State<AppState>,
+    Operator(actor): Operator,
+    Path(note): Path<String>,
+    ApiJson(request): ApiJson<Amendment>,
+) -> Result<Response, AppError> {
+    let note = note_id(&note)?;
+    if request.version == 0 {
+        return Err(AppError::new(Code::BadVersion));
+    }
+    kiroku_ops::note::check_text(request.text.as_deref())?;
+    let tags = match request.tags {
+        Some(tags) => tags,
+        // Tags not given: keep the note's current ones.
+        None => state.app.note(note).await?.tags,
+    };
+    let changed = state
+        .app
+        .amend_note(
+            actor,
+            note,
+            request.version,
+            request.text.as_deref().unwrap_or_default(),
+            tags,
+            request.reason.as_deref().unwrap_or_default(),
         )
-    })?;
-    validate_note(request.text.as_deref()).map_err(note_error)?;
-    let draft = note_draft(request.text.as_deref().unwrap_or_default(), "api")
-        .map_err(|e| AppError::internal(&e))?;
-    let receipt = state
-        .writer
-        .append(vec![draft])
-        .await
-        .map_err(|e| match e {
-            AppendError::Invalid(e) => AppError::bad_request(
-                "invalid_entry",
-                "記録できない内容です。何も記録されていません。",
-                format!("The entry was refused ({e}). Nothing was recorded."),
-            ),
-            AppendError::Count { .. } => AppError::internal(&e),
-            AppendError::Failed(_) | AppendError::Stopped => AppError::unavailable(&e),
-        })?;
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
-            "index": receipt.first.0,
-            "tree_size": receipt.tree_size,
-            "time": receipt.time.to_string(),
+            "note": changed.note.0,
+            "version": changed.version,
+            "entry": changed.entry.0,
+            "tree_size": changed.tree_size,
+        })),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Withdrawal {
+    version: u64,
+    reason: Option<String>,
+}
+
+pub(super) async fn withdraw_note(
+    State(state): State<AppState>,
+    Operator(actor): Operator,
+    Path(note): Path<String>,
+    ApiJson(request): ApiJson<Withdrawal>,
+) -> Result<Response, AppError> {
+    let note = note_id(&note)?;
+    if request.version == 0 {
+        return Err(AppError::new(Code::BadVersion));
+    }
+    let changed = state
+        .app
+        .withdraw_note(
+            actor,
+            note,
+            request.version,
+            request.reason.as_deref().unwrap_or_default(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "note": changed.note.0,
+            "version": changed.version,
+            "entry": changed.entry.0,
+            "tree_size": changed.tree_size,
         })),
     )
         .into_response())

@@ -6,55 +6,75 @@ mod ledger;
 mod ops;
 mod web;
 
-use crate::config::Limits;
+use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::instance::Instance;
-use crate::pages;
+use crate::pages::{self, ErrorPage};
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::header::{
-    CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use kiroku_domain::Clock;
-use kiroku_store::writer::WriterHandle;
-use kiroku_store::Store;
-use std::sync::atomic::{AtomicU64, Ordering};
+use kiroku_app::App;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The labels of the HTTP response counter.
+type ClassLabels = Vec<(&'static str, &'static str)>;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub(crate) struct AppState(Arc<Inner>);
 
 pub(crate) struct Inner {
-    pub store: Arc<Store>,
-    pub writer: WriterHandle,
-    pub origin: String,
+    pub app: Arc<App>,
     pub verifier_key: String,
-    pub limits: Limits,
-    pub operator_token_sha256: [u8; 32],
-    pub clock: Arc<dyn Clock>,
-    pub http_responses: [AtomicU64; 5],
+    pub metrics: Registry,
+    pub http_responses: Family<ClassLabels, Counter>,
+    pub tree_size: Gauge,
+    pub checkpoint_age: Gauge<f64, AtomicU64>,
 }
 
 impl AppState {
-    /// State for an instance.
-    pub(crate) fn new(instance: &Instance) -> AppState {
+    fn new(app: Arc<App>) -> AppState {
+        let mut metrics = Registry::default();
+        app.writer_metrics().register(&mut metrics);
+        let http_responses = Family::<ClassLabels, Counter>::default();
+        let tree_size = Gauge::default();
+        let checkpoint_age = Gauge::<f64, AtomicU64>::default();
+        metrics.register(
+            "kiroku_http_responses",
+            "HTTP responses by status class",
+            http_responses.clone(),
+        );
+        metrics.register(
+            "kiroku_ledger_tree_size",
+            "Entries covered by the latest signed checkpoint",
+            tree_size.clone(),
+        );
+        metrics.register(
+            "kiroku_ledger_checkpoint_age_seconds",
+            "Seconds since the latest checkpoint was signed",
+            checkpoint_age.clone(),
+        );
         AppState(Arc::new(Inner {
-            store: instance.store.clone(),
-            writer: instance.writer(),
-            origin: instance.config.origin.clone(),
-            verifier_key: instance.verifier.to_text(),
-            limits: instance.config.limits.clone(),
-            operator_token_sha256: instance.operator_token_sha256,
-            clock: instance.clock.clone(),
-            http_responses: Default::default(),
+            verifier_key: app.verifier().to_text(),
+            app,
+            metrics,
+            http_responses,
+            tree_size,
+            checkpoint_age,
         }))
     }
 }
@@ -66,21 +86,16 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// Runs blocking store work off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
-) -> Result<T, AppError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AppError::internal(&e))?
-}
-
-/// The application for an instance.
-pub fn app(instance: &Instance) -> Router {
-    let state = AppState::new(instance);
-    let body_limit = state.limits.body_bytes_max;
+/// The application for a running Kiroku.
+pub fn app(app: Arc<App>) -> Router {
+    let state = AppState::new(app);
+    let body_limit = state.app.config.limits.body_bytes_max;
     Router::new()
         .route("/", get(web::status))
+        .route("/notes", get(web::notes).post(web::write_note))
+        .route("/notes/{note}", get(web::note))
+        .route("/notes/{note}/amend", post(web::amend_note))
+        .route("/notes/{note}/withdraw", post(web::withdraw_note))
         .route("/assets/kiroku.css", get(|| async { pages::css() }))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
@@ -89,7 +104,19 @@ pub fn app(instance: &Instance) -> Router {
         .route("/ledger/tile/{*path}", get(ledger::tile))
         .route("/ledger/proof/inclusion", get(ledger::inclusion))
         .route("/ledger/proof/consistency", get(ledger::consistency))
-        .route("/api/operator/notes", post(api::post_note))
+        .route(
+            "/api/operator/notes",
+            post(api::write_note).get(api::list_notes),
+        )
+        .route("/api/operator/notes/{note}", get(api::note))
+        .route(
+            "/api/operator/notes/{note}/amendments",
+            post(api::amend_note),
+        )
+        .route(
+            "/api/operator/notes/{note}/withdrawal",
+            post(api::withdraw_note),
+        )
         .fallback(|| async { AppError::not_found() })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -113,8 +140,17 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .to_owned();
     let mut response = next.run(request).await;
     let status = response.status();
-    let class = usize::from(status.as_u16() / 100).clamp(1, 5) - 1;
-    state.http_responses[class].fetch_add(1, Ordering::Relaxed);
+    let class = match status.as_u16() / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        _ => "5xx",
+    };
+    state
+        .http_responses
+        .get_or_create(&vec![("class", class)])
+        .inc();
     tracing::info!(
         %method,
         route,
@@ -125,9 +161,12 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let headers = response.headers_mut();
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(
         CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
     );
     response
 }
@@ -141,13 +180,21 @@ async fn refuse_oversized(State(state): State<AppState>, request: Request, next:
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > state.limits.body_bytes_max as u64) {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    if declared.is_some_and(|len| len > state.app.config.limits.body_bytes_max as u64) {
+        return AppError::new(Code::BodyTooLarge).into_response();
     }
     next.run(request).await
 }
 
-/// Renders [`AppError`]s — and the framework's own bare 404/405 answers — in the request's
+/// Is this path the API's (errors as JSON) rather than a page's?
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/")
+        || path.starts_with("/ledger/")
+        || path == "/healthz"
+        || path == "/metrics"
+}
+
+/// Renders [`AppError`]s — and the framework's own bare 404/405/413 answers — in the request's
 /// language: JSON `{"error": {"code", "message"}}` for the API and the ledger, a page for the
 /// web UI.
 async fn localize_errors(request: Request, next: Next) -> Response {
@@ -167,53 +214,38 @@ async fn localize_errors(request: Request, next: Next) -> Response {
     }
     let error = match response.extensions().get::<AppError>() {
         Some(error) => error.clone(),
-        None if status == StatusCode::METHOD_NOT_ALLOWED => AppError::new(
-            status,
-            "method_not_allowed",
-            "このアドレスはその HTTP メソッドを受け付けません。",
-            "This address does not accept that HTTP method.",
-        ),
+        None if status == StatusCode::METHOD_NOT_ALLOWED => AppError::new(Code::MethodNotAllowed),
         None if status == StatusCode::NOT_FOUND => AppError::not_found(),
-        None if status == StatusCode::PAYLOAD_TOO_LARGE => AppError::new(
-            status,
-            "body_too_large",
-            "リクエストの本文が大きすぎます。何も記録されていません。",
-            "The request body is too large. Nothing was recorded.",
-        ),
+        None if status == StatusCode::PAYLOAD_TOO_LARGE => AppError::new(Code::BodyTooLarge),
         None => return response,
     };
     let (mut parts, _) = response.into_parts();
-    let api = wants_json
-        || path.starts_with("/api/")
-        || path.starts_with("/ledger/")
-        || path == "/healthz"
-        || path == "/metrics";
+    let api = wants_json || is_api(&path);
     let lang = if api { api_lang } else { page_lang };
-    let message = lang.pick(&error.ja, &error.en).to_owned();
+    let message = match lang {
+        Lang::Ja => error.ja(),
+        Lang::En => error.en(),
+    };
     let body = if api {
         parts
             .headers
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        serde_json::json!({ "error": { "code": error.code, "message": message } }).to_string()
+        serde_json::json!({ "error": { "code": error.code.code(), "message": message } })
+            .to_string()
     } else {
         parts.headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
-        let title = lang.pick("エラー", "Error");
         // The language switch of an error page leads home: the failed path is the client's
         // text and must not become a link.
-        pages::layout(
+        pages::render(&ErrorPage {
             lang,
-            title,
-            "/",
-            &format!(
-                r#"<div class="error" role="alert"><p>{}</p><p class="muted">{}: <code>{}</code></p></div>"#,
-                pages::esc(&message),
-                lang.pick("エラーコード", "Error code"),
-                error.code
-            ),
-        )
+            title: lang.pick("エラー", "Error").into(),
+            switch: pages::switch(lang, "/"),
+            message,
+            code: error.code.code(),
+        })
     };
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body)).into_response()

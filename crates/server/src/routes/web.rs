@@ -1,97 +1,265 @@
-//! Web pages. The status page: the log's origin, tree size, latest checkpoint and when it was
-//! signed, the last verification and its result, and the verifier key.
+//! Web pages: the ledger's status, and operators' notes — the list (by tag), one note with its
+//! history, and the forms to write, correct and withdraw. Until accounts exist, the pages are
+//! for the hospital's internal network and every form that writes asks for the operator token.
 
-use super::{blocking, AppState};
+use super::api::note_id;
+use super::AppState;
+use crate::catalogue::Code;
 use crate::error::AppError;
+use crate::extract::{ApiQuery, WebForm};
 use crate::i18n::Lang;
-use crate::pages::{esc, layout, page};
-use axum::extract::{RawQuery, State};
-use axum::response::Response;
-use kiroku_domain::projection::{Value, VERIFICATIONS};
-use kiroku_store::{read, Page};
+use crate::pages::{
+    page, render, switch, NotePage, NoteRow, NotesPage, StatusPage, VersionRow, VerificationView,
+};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::LOCATION;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kiroku_core::{Actor, EntryIndex};
+use kiroku_ops::note::{State as NoteStateKind, VersionChange};
+use kiroku_ops::verification::Outcome;
+use serde::Deserialize;
+
+/// Did the page come with `?lang=` (so the choice is remembered)?
+fn chose_language(query: Option<&str>) -> bool {
+    query.is_some_and(|q| q.split('&').any(|kv| kv.starts_with("lang=")))
+}
 
 pub(super) async fn status(
     State(state): State<AppState>,
     lang: Lang,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let store = state.store.clone();
-    let (latest, verification) = blocking(move || {
-        let latest = read::latest_checkpoint(&store)?;
-        let last = read::rows(
-            &store,
-            &VERIFICATIONS,
-            Page {
-                after: None,
-                limit: 1,
-                descending: true,
-            },
-        )?;
-        Ok((latest, last.into_iter().next()))
-    })
-    .await?;
-    let t = |ja, en| lang.pick(ja, en);
-    let (size, signed_at) = match &latest {
-        Some(c) => (c.size.to_string(), esc(&c.created_at)),
-        None => ("0".into(), t("なし", "none").into()),
-    };
-    let verification_html = match verification.as_deref() {
-        Some(
-            [Value::Int(index), Value::Text(time), Value::Text(outcome), Value::Int(tree_size), detail],
-        ) => {
-            let (class, label) = if outcome == "intact" {
-                ("ok", t("改ざんなし（完全）", "Intact"))
-            } else {
-                ("bad", t("異常あり", "Problem found"))
-            };
-            let detail = match detail {
-                Value::Text(d) => format!("<br><span class=\"muted\">{}</span>", esc(d)),
-                _ => String::new(),
-            };
-            format!(
-                r#"<span id="verification-outcome" class="{class}">{label}</span> — {at} <span class="mono">{time}</span>, {checked} {tree_size} {entries} ({recorded} #{index}){detail}"#,
-                at = t("実施", "at"),
-                time = esc(time),
-                checked = t("対象", "covering"),
-                entries = t("件", "entries"),
-                recorded = t("台帳エントリ", "ledger entry"),
-            )
-        }
-        _ => format!(
-            r#"<span id="verification-outcome" class="muted">{}</span>"#,
-            t(
-                "まだ検証されていません（kiroku verify で実施）",
-                "Not verified yet (run kiroku verify)"
-            )
+    let status = state.app.status().await?;
+    let (size, signed_at) = match &status.checkpoint {
+        Some(c) => (
+            c.size,
+            kiroku_core::Timestamp::parse(&c.created_at)
+                .map_or_else(|| c.created_at.clone(), |t| lang.datetime(t)),
         ),
+        None => (0, lang.pick("なし", "none").into()),
     };
-    let body = format!(
-        r#"<table class="facts">
-<tr><th>{origin_label}</th><td id="origin" class="mono">{origin}</td></tr>
-<tr><th>{size_label}</th><td id="tree-size">{size}</td></tr>
-<tr><th>{signed_label}</th><td id="checkpoint-time" class="mono">{signed_at}</td></tr>
-<tr><th>{verify_label}</th><td>{verification_html}</td></tr>
-<tr><th>{key_label}</th><td class="mono">{key}</td></tr>
-</table>
-<p class="muted">{explain}</p>"#,
-        origin_label = t("台帳の識別名（origin）", "Origin"),
-        origin = esc(&state.origin),
-        size_label = t("記録件数（木の大きさ）", "Tree size (entries)"),
-        signed_label = t("最新チェックポイントの署名時刻", "Latest checkpoint signed at"),
-        verify_label = t("最新の検証結果", "Last verification"),
-        key_label = t("検証鍵", "Verifier key"),
-        key = esc(&state.verifier_key),
-        explain = t(
-            "すべての変更と閲覧は署名付きの Merkle 木台帳に記録されます。チェックポイント・検証鍵・ハッシュタイルは /ledger/ から誰でも取得でき、外部の道具で検証できます。",
-            "Every change and every read is an entry in a signed Merkle-tree ledger. Checkpoints, the verifier key and hash tiles are public under /ledger/ and can be checked with standard tools."
-        ),
-    );
-    let set_cookie = query
-        .as_deref()
-        .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("lang=")));
-    Ok(page(
+    let html = render(&StatusPage {
         lang,
-        set_cookie,
-        layout(lang, t("台帳の状態", "Ledger status"), "/", &body),
-    ))
+        title: lang.pick("台帳の状態", "Ledger status").into(),
+        switch: switch(lang, "/"),
+        origin: state.app.origin().into(),
+        size,
+        signed_at,
+        verification: status.verification.map(|v| VerificationView {
+            intact: v.outcome == Outcome::Intact,
+            time: lang.datetime(v.time),
+            tree_size: v.tree_size,
+            entry: v.entry.0,
+            detail: v.detail,
+        }),
+        key: state.verifier_key.clone(),
+    });
+    Ok(page(lang, chose_language(query.as_deref()), html))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    after: Option<u64>,
+    tag: Option<String>,
+}
+
+/// Notes per page.
+const NOTES_PER_PAGE: u64 = 50;
+
+pub(super) async fn notes(
+    State(state): State<AppState>,
+    lang: Lang,
+    RawQuery(raw): RawQuery,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Response, AppError> {
+    let tag = query.tag.filter(|t| !t.is_empty());
+    let notes = state
+        .app
+        .notes(query.after.map(EntryIndex), NOTES_PER_PAGE, tag.clone())
+        .await?;
+    let next = (notes.len() as u64 == NOTES_PER_PAGE)
+        .then(|| notes.last().map(|n| n.state.note.0))
+        .flatten()
+        .map(|after| {
+            let mut href = format!("/notes?after={after}");
+            if let Some(tag) = &tag {
+                href.push_str("&tag=");
+                href.push_str(&encode(tag));
+            }
+            href
+        });
+    let html = render(&NotesPage {
+        lang,
+        title: lang.pick("運用記録", "Operator notes").into(),
+        switch: switch(lang, "/notes"),
+        tag,
+        notes: notes
+            .into_iter()
+            .map(|n| NoteRow {
+                id: n.state.note.0,
+                version: n.state.version,
+                withdrawn: n.state.state == NoteStateKind::Withdrawn,
+                text: n.state.text.unwrap_or_default(),
+                tags: n.tags,
+                time: lang.datetime(n.state.time),
+                account: n.state.account,
+            })
+            .collect(),
+        next,
+    });
+    Ok(page(lang, chose_language(raw.as_deref()), html))
+}
+
+/// Percent-encodes a query value.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub(super) async fn note(
+    State(state): State<AppState>,
+    lang: Lang,
+    RawQuery(raw): RawQuery,
+    Path(note): Path<String>,
+) -> Result<Response, AppError> {
+    let id = note_id(&note)?;
+    let view = state.app.note(id).await?;
+    let path = format!("/notes/{}", id.0);
+    let html = render(&NotePage {
+        lang,
+        title: format!("{} #{}", lang.pick("運用記録", "Operator note"), id.0),
+        switch: switch(lang, &path),
+        id: id.0,
+        version: view.state.version,
+        withdrawn: view.state.state == NoteStateKind::Withdrawn,
+        text: view.state.text.clone(),
+        tags_text: view.tags.join(" "),
+        tags: view.tags,
+        versions: view
+            .versions
+            .into_iter()
+            .map(|v| VersionRow {
+                version: v.version,
+                change: match v.change {
+                    VersionChange::Written => lang.pick("記録", "written"),
+                    VersionChange::Amended => lang.pick("訂正", "amended"),
+                    VersionChange::Withdrawn => lang.pick("取り下げ", "withdrawn"),
+                }
+                .into(),
+                text: v.text,
+                reason: v.reason,
+                time: lang.datetime(v.time),
+                account: v.account,
+                entry: v.entry.0,
+            })
+            .collect(),
+    });
+    Ok(page(lang, chose_language(raw.as_deref()), html))
+}
+
+/// Tags as typed in a form: separated by spaces (ASCII or ideographic).
+fn form_tags(text: &str) -> Vec<String> {
+    text.split(|c: char| c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn form_operator(state: &AppState, token: &str) -> Result<Actor, AppError> {
+    Ok(state.app.authenticate_operator(token, "web")?)
+}
+
+fn see_other(path: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(LOCATION, path.to_owned())]).into_response()
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewNoteForm {
+    text: String,
+    #[serde(default)]
+    tags: String,
+    token: String,
+}
+
+pub(super) async fn write_note(
+    State(state): State<AppState>,
+    WebForm(form): WebForm<NewNoteForm>,
+) -> Result<Response, AppError> {
+    let actor = form_operator(&state, &form.token)?;
+    let written = state
+        .app
+        .write_note(
+            actor,
+            &form.text.replace("\r\n", "\n"),
+            form_tags(&form.tags),
+            None,
+        )
+        .await?;
+    Ok(see_other(&format!("/notes/{}", written.note.0)))
+}
+
+#[derive(Deserialize)]
+pub(super) struct AmendForm {
+    version: String,
+    text: String,
+    #[serde(default)]
+    tags: String,
+    reason: String,
+    token: String,
+}
+
+fn form_version(text: &str) -> Result<u64, AppError> {
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or(AppError::new(Code::BadVersion))
+}
+
+pub(super) async fn amend_note(
+    State(state): State<AppState>,
+    Path(note): Path<String>,
+    WebForm(form): WebForm<AmendForm>,
+) -> Result<Response, AppError> {
+    let id = note_id(&note)?;
+    let actor = form_operator(&state, &form.token)?;
+    let version = form_version(&form.version)?;
+    // Browsers send CRLF line ends from text areas; the note keeps plain newlines.
+    let text = form.text.replace("\r\n", "\n");
+    let reason = form.reason.replace("\r\n", "\n");
+    state
+        .app
+        .amend_note(actor, id, version, &text, form_tags(&form.tags), &reason)
+        .await?;
+    Ok(see_other(&format!("/notes/{}", id.0)))
+}
+
+#[derive(Deserialize)]
+pub(super) struct WithdrawForm {
+    version: String,
+    reason: String,
+    token: String,
+}
+
+pub(super) async fn withdraw_note(
+    State(state): State<AppState>,
+    Path(note): Path<String>,
+    WebForm(form): WebForm<WithdrawForm>,
+) -> Result<Response, AppError> {
+    let id = note_id(&note)?;
+    let actor = form_operator(&state, &form.token)?;
+    let version = form_version(&form.version)?;
+    let reason = form.reason.replace("\r\n", "\n");
+    state
+        .app
+        .withdraw_note(actor, id, version, &reason)
+        .await?;
+    Ok(see_other(&format!("/notes/{}", id.0)))
 }

@@ -2,16 +2,15 @@
 //! 0600), and — for the embedded default — the SQLite database. `init` makes one and writes the
 //! ledger's first entry, which names its origin and verifier key.
 
-use crate::config::{Config, ConfigError, CONFIG_FILE};
+use crate::config::{Config, ConfigError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use kiroku_domain::entry::Draft;
-use kiroku_domain::{Actor, Entropy, Kind};
+use kiroku_core::{Actor, Draft, Entropy, Request};
 use kiroku_ledger::{Signer, Verifier};
+use kiroku_ops::init::LedgerInit;
 use kiroku_store::system::{OsEntropy, SystemClock};
 use kiroku_store::writer::Writer;
 use kiroku_store::Store;
-use serde_json::json;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -99,7 +98,9 @@ fn random_hex(entropy: &dyn Entropy, bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Creates a data directory and the ledger's first entry; returns the verifier key.
+/// Creates a data directory and the ledger's first entry; returns the verifier key. Refuses a
+/// directory that exists and is not empty, and a database that already holds a ledger; on any
+/// failure leaves nothing behind.
 pub fn init(dir: &Path, options: &InitOptions) -> Result<Verifier, DataDirError> {
     let entropy = OsEntropy;
     let origin = options
@@ -147,7 +148,7 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Verifier, DataDirError>
             &(URL_SAFE_NO_PAD.encode(token) + "\n"),
         )?;
         let url = config.database(dir)?;
-        let store = Store::open(&url, 1)?;
+        let store = Store::open(&url, crate::registry(), 1)?;
         if kiroku_store::read::latest_checkpoint(&store)?.is_some() {
             return Err(DataDirError::Ledger(format!(
                 "the database {url} already holds a ledger; give init an empty database"
@@ -161,22 +162,19 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Verifier, DataDirError>
             Arc::new(entropy),
             config.limits.writer(),
         )?;
-        let receipt = writer.handle().append_blocking(vec![Draft {
-            kind: Kind::new(Kind::LEDGER_INIT).map_err(|e| DataDirError::Key(e.to_string()))?,
-            actor: Actor::system(),
-            subject: None,
-            reason: None,
-            payload: json!({
-                "origin": origin,
-                "verifier_key": signer.verifier().to_text(),
-                "software": format!("kiroku {}", env!("CARGO_PKG_VERSION")),
-            }),
-        }]);
+        let first = Draft::new(
+            Actor::system(),
+            LedgerInit {
+                origin: origin.clone(),
+                verifier_key: signer.verifier().to_text(),
+                software: Some(format!("kiroku {}", env!("CARGO_PKG_VERSION"))),
+            },
+        );
+        let receipt = writer.handle().append_blocking(Request::one(first));
         writer.shutdown();
         receipt.map_err(|e| DataDirError::Ledger(e.to_string()))?;
         // The configuration comes last: a directory without it is an unfinished init.
-        let path = dir.join(CONFIG_FILE);
-        std::fs::write(&path, config.to_toml()).map_err(io("cannot write", &path))?;
+        config.save(dir)?;
         Ok(signer.verifier())
     })();
     if result.is_err() {

@@ -21,6 +21,14 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
+    /// The file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// Which file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The file is not valid TOML of the expected shape.
     #[error("{path} is not a valid Kiroku configuration: {message}")]
     Parse {
@@ -208,8 +216,31 @@ impl Config {
     }
 
     /// The TOML text.
-    pub fn to_toml(&self) -> String {
-        basic_toml::to_string(self).unwrap_or_default()
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        basic_toml::to_string(self).map_err(|e| ConfigError::Invalid {
+            field: "kiroku.toml",
+            why: e.to_string(),
+        })
+    }
+
+    /// Replaces `DIR/kiroku.toml` atomically: written beside it, synced, renamed over it.
+    pub fn save(&self, dir: &Path) -> Result<(), ConfigError> {
+        self.validate()?;
+        let text = self.to_toml()?;
+        let path = dir.join(CONFIG_FILE);
+        let partial = dir.join(format!("{CONFIG_FILE}.partial"));
+        let write = || -> std::io::Result<()> {
+            use std::io::Write as _;
+            let mut file = std::fs::File::create(&partial)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&partial, &path)?;
+            std::fs::File::open(dir)?.sync_all()
+        };
+        write().map_err(|source| ConfigError::Write {
+            path: path.clone(),
+            source,
+        })
     }
 
     /// Checks every value.
@@ -257,7 +288,7 @@ mod tests {
     fn defaults_validate_and_limits_are_enforced() {
         let config = Config::new("kiroku/test", "sqlite://kiroku.db");
         assert!(config.validate().is_ok());
-        let text = config.to_toml();
+        let text = config.to_toml().unwrap();
         assert_eq!(
             basic_toml::from_str::<Config>(&text).ok(),
             Some(config.clone())

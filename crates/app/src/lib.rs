@@ -1,0 +1,267 @@
+//! Kiroku's use cases: what a person or a program can do, each written once for every edge
+//! (HTTP, web pages, the `kiroku` command). A use case authenticates the caller, loads the state
+//! its rule needs, runs the rule (a pure function of a context), appends the resulting request
+//! with its preconditions, and answers — so this crate is the only caller of the writer. It
+//! also owns what both edges need: the data directory, its configuration, and the registry of
+//! contexts.
+//!
+//! Knows nothing of HTTP or SQL dialects.
+
+pub mod bench;
+pub mod config;
+pub mod datadir;
+pub mod demo;
+pub mod ledger;
+pub mod notes;
+
+use crate::config::Config;
+use crate::datadir::DataDirError;
+use kiroku_core::{Actor, Clock, Conflict, Entropy, Registry};
+use kiroku_ledger::{Checkpoint, Signer, Verifier};
+use kiroku_store::system::{OsEntropy, SystemClock};
+use kiroku_store::writer::{AppendError, Writer, WriterHandle};
+use kiroku_store::{Store, StoreError};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use subtle::ConstantTimeEq as _;
+
+pub use config::Limits;
+pub use kiroku_store::metrics::WriterMetrics;
+pub use kiroku_store::DatabaseUrl;
+
+/// Every context of this build, registered once.
+pub fn registry() -> Arc<Registry> {
+    static REGISTRY: OnceLock<Arc<Registry>> = OnceLock::new();
+    REGISTRY
+        .get_or_init(|| {
+            // The contexts are this crate's own constants; a registry they cannot form is a
+            // defect the registry tests catch before any release.
+            match Registry::new(&[&kiroku_ops::Ops]) {
+                Ok(registry) => Arc::new(registry),
+                Err(e) => {
+                    #[allow(clippy::panic)]
+                    {
+                        panic!("the built-in contexts do not form a registry: {e}")
+                    }
+                }
+            }
+        })
+        .clone()
+}
+
+/// Why a use case failed. The edges turn each into a status and a message in the user's
+/// language; causes of system faults are logged there, not shown.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The caller is not who they claim to be.
+    #[error("not authenticated")]
+    Unauthorized,
+    /// A note's text, tags or key are not valid.
+    #[error(transparent)]
+    Note(#[from] kiroku_ops::note::NoteError),
+    /// An amendment or withdrawal was refused by its rule.
+    #[error(transparent)]
+    Amend(#[from] kiroku_ops::amendment::AmendError),
+    /// No such note.
+    #[error("note {0} does not exist")]
+    NoSuchNote(u64),
+    /// The state moved on under the request; nothing was written.
+    #[error(transparent)]
+    Conflict(Conflict),
+    /// An idempotency key was used before for a different note.
+    #[error("the idempotency key was already used for note {0}, with other content")]
+    KeyReused(u64),
+    /// The request was refused (an export over an existing file, a non-empty target…).
+    #[error("{0}")]
+    Refused(String),
+    /// An entry could not be made from the request (a limit, an invalid field).
+    #[error("the entry was refused: {0}")]
+    Invalid(String),
+    /// Stored data is damaged: run `kiroku verify`.
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    /// The ledger cannot take or serve data right now (database down, writer stopped).
+    #[error("the ledger is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Error {
+        match error {
+            StoreError::Refused(what) => Error::Refused(what),
+            e if e.is_corruption() => Error::Corrupt(e.to_string()),
+            e => Error::Unavailable(e.to_string()),
+        }
+    }
+}
+
+impl From<AppendError> for Error {
+    fn from(error: AppendError) -> Error {
+        match error {
+            AppendError::Conflict(conflict) => Error::Conflict(conflict),
+            AppendError::Invalid(e) => Error::Invalid(e.to_string()),
+            AppendError::Reference { .. } | AppendError::Count { .. } => {
+                Error::Invalid(error.to_string())
+            }
+            AppendError::Clock(_) | AppendError::Failed(_) | AppendError::Stopped => {
+                Error::Unavailable(error.to_string())
+            }
+        }
+    }
+}
+
+/// Result of a use case.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Settings given on the command line that override the configuration file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--database-url`.
+    pub database_url: Option<String>,
+    /// `--listen`.
+    pub listen: Option<String>,
+}
+
+/// A running Kiroku: the configuration, store, writer and keys of one data directory, checked
+/// against each other at start-up (the database must hold this origin's ledger, signed by this
+/// key) before anything is served.
+pub struct App {
+    /// The data directory.
+    pub dir: PathBuf,
+    /// Its configuration (with overrides applied).
+    pub config: Config,
+    store: Arc<Store>,
+    verifier: Verifier,
+    operator_token_sha256: [u8; 32],
+    clock: Arc<dyn Clock>,
+    writer: Writer,
+}
+
+impl App {
+    /// Opens a data directory with the system clock and entropy.
+    pub fn open(dir: &Path, overrides: &Overrides) -> Result<App, DataDirError> {
+        App::open_with(dir, overrides, Arc::new(SystemClock), Arc::new(OsEntropy))
+    }
+
+    /// Opens a data directory with the given clock and entropy.
+    pub fn open_with(
+        dir: &Path,
+        overrides: &Overrides,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+    ) -> Result<App, DataDirError> {
+        let config = config_with(dir, overrides)?;
+        let signer = datadir::load_signer(dir, &config)?;
+        let token = datadir::load_operator_token(dir, &config)?;
+        let url = config.database(dir)?;
+        let store = Store::open(&url, registry(), config.limits.db_readers_max)?;
+        check_ledger(&store, &config.origin, &signer)?;
+        let verifier = signer.verifier();
+        let writer = Writer::start(
+            &store,
+            signer,
+            config.origin.clone(),
+            clock.clone(),
+            entropy,
+            config.limits.writer(),
+        )?;
+        Ok(App {
+            dir: dir.to_path_buf(),
+            config,
+            store: Arc::new(store),
+            verifier,
+            operator_token_sha256: Sha256::digest(token.as_bytes()).into(),
+            clock,
+            writer,
+        })
+    }
+
+    /// The ledger's origin.
+    pub fn origin(&self) -> &str {
+        &self.config.origin
+    }
+
+    /// The key that verifies the ledger's checkpoints.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The clock everything is stamped with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The database's URL (password masked when displayed).
+    pub fn database(&self) -> &DatabaseUrl {
+        self.store.url()
+    }
+
+    /// The writer's metrics, for `/metrics`.
+    pub fn writer_metrics(&self) -> Arc<WriterMetrics> {
+        self.writer.handle().metrics().clone()
+    }
+
+    pub(crate) fn writer(&self) -> WriterHandle {
+        self.writer.handle()
+    }
+
+    pub(crate) fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Who holds this operator token? Compared in constant time over its SHA-256, so neither
+    /// the token nor its length leaks through timing.
+    pub fn authenticate_operator(&self, token: &str, channel: &str) -> Result<Actor> {
+        let digest: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
+        if bool::from(digest.ct_eq(&self.operator_token_sha256)) {
+            Ok(Actor::operator(channel))
+        } else {
+            Err(Error::Unauthorized)
+        }
+    }
+
+    /// Stops the writer after committing what is queued.
+    pub fn shutdown(self) {
+        self.writer.shutdown();
+    }
+}
+
+/// The configuration of a data directory with overrides applied, validated.
+pub fn config_with(dir: &Path, overrides: &Overrides) -> Result<Config, DataDirError> {
+    let mut config = Config::load(dir)?;
+    if let Some(url) = &overrides.database_url {
+        config.database_url = url.clone();
+    }
+    if let Some(listen) = &overrides.listen {
+        config.listen = listen.clone();
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+/// Refuses a database that holds no ledger, or another origin's, or one signed by another key.
+fn check_ledger(store: &Store, origin: &str, signer: &Signer) -> Result<(), DataDirError> {
+    let latest = kiroku_store::read::latest_checkpoint(store)?.ok_or_else(|| {
+        DataDirError::Ledger(format!(
+            "the database {} holds no ledger; run `kiroku init` first",
+            store.url()
+        ))
+    })?;
+    Checkpoint::open(&latest.note, origin, &signer.verifier()).map_err(|e| {
+        DataDirError::Ledger(format!(
+            "the latest checkpoint in {} is not this ledger's ({e}); is this the right database and key?",
+            store.url()
+        ))
+    })?;
+    Ok(())
+}
+
+/// Runs blocking store work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Unavailable(format!("a worker thread failed: {e}")))?
+}

@@ -1,0 +1,207 @@
+//! Every error the server answers, once: its stable code, HTTP status, and message in Japanese
+//! and English. Messages may hold `{placeholders}` filled per error (names and numbers, never
+//! entry content). A test holds the catalogue to its rules: codes unique, every Japanese text
+//! Japanese, every English text ASCII, and both languages with the same placeholders.
+
+use axum::http::StatusCode;
+
+macro_rules! catalogue {
+    ($($name:ident = $code:literal, $status:ident, $ja:literal, $en:literal;)*) => {
+        /// A catalogued error.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Code {
+            $(
+                #[doc = $en]
+                $name,
+            )*
+        }
+
+        impl Code {
+            /// Every code, in catalogue order.
+            pub const ALL: &'static [Code] = &[$(Code::$name),*];
+
+            /// The stable machine-readable code.
+            pub fn code(self) -> &'static str {
+                match self { $(Code::$name => $code,)* }
+            }
+
+            /// The HTTP status.
+            pub fn status(self) -> StatusCode {
+                match self { $(Code::$name => StatusCode::$status,)* }
+            }
+
+            /// The Japanese text (with placeholders).
+            pub fn ja(self) -> &'static str {
+                match self { $(Code::$name => $ja,)* }
+            }
+
+            /// The English text (with placeholders).
+            pub fn en(self) -> &'static str {
+                match self { $(Code::$name => $en,)* }
+            }
+        }
+    };
+}
+
+catalogue! {
+    NotFound = "not_found", NOT_FOUND,
+        "指定されたページまたはリソースは存在しません。",
+        "The page or resource does not exist.";
+    MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED,
+        "このアドレスはその HTTP メソッドを受け付けません。",
+        "This address does not accept that HTTP method.";
+    BodyTooLarge = "body_too_large", PAYLOAD_TOO_LARGE,
+        "リクエストの本文が大きすぎます。何も記録されていません。",
+        "The request body is too large. Nothing was recorded.";
+    Unauthorized = "unauthorized", UNAUTHORIZED,
+        "運用担当者トークンが必要です（Authorization: Bearer <トークン>、または画面の入力欄）。",
+        "An operator token is required (Authorization: Bearer <token>, or the field on the page).";
+    NotJson = "not_json", UNSUPPORTED_MEDIA_TYPE,
+        "本文は JSON（Content-Type: application/json）で送ってください。",
+        "Send the body as JSON (Content-Type: application/json).";
+    BadJson = "bad_json", BAD_REQUEST,
+        "本文を解釈できません。JSON の書式、項目名と型を確認してください。",
+        "The body cannot be parsed. Check the JSON syntax, the field names and their types.";
+    BadForm = "bad_form", BAD_REQUEST,
+        "フォームの内容を解釈できません。画面を読み込み直して、もう一度お試しください。",
+        "The form cannot be read. Reload the page and try again.";
+    BadQuery = "bad_query", BAD_REQUEST,
+        "クエリ文字列を解釈できません。",
+        "The query string cannot be parsed.";
+    MissingParameter = "missing_parameter", BAD_REQUEST,
+        "パラメータ {name} が必要です。",
+        "The parameter {name} is required.";
+    BadParameter = "bad_parameter", BAD_REQUEST,
+        "パラメータ {name} は 0 以上の整数で指定してください。",
+        "The parameter {name} must be a whole number, 0 or more.";
+    BadTilePath = "bad_tile_path", BAD_REQUEST,
+        "タイルのパスが不正です。形式は tile/<レベル>/<番号>[.p/<幅>] です（例: tile/0/x001/234.p/8）。",
+        "Malformed tile path. The form is tile/<level>/<index>[.p/<width>] (e.g. tile/0/x001/234.p/8).";
+    BadInclusionRange = "bad_range", BAD_REQUEST,
+        "index は size より小さく、size は 1 以上でなければなりません。",
+        "index must be less than size, and size at least 1.";
+    BadConsistencyRange = "bad_consistency_range", BAD_REQUEST,
+        "old は 1 以上 new 以下でなければなりません。",
+        "old must be at least 1 and at most new.";
+    BeyondTree = "beyond_tree", NOT_FOUND,
+        "要求された範囲は署名済みの木（大きさ {size}）の外にあります。",
+        "What was asked lies outside the signed tree (size {size}).";
+    NoCheckpoint = "no_checkpoint", NOT_FOUND,
+        "台帳にはまだチェックポイントがありません。",
+        "The ledger has no checkpoint yet.";
+    EntriesNotPublic = "entries_not_public", FORBIDDEN,
+        "エントリ本体は公開されていません。患者を特定し得る内容を含むため、監査担当者のみが閲覧できます。",
+        "Entry bundles are not public: entries may name patients, and only auditors may read them.";
+    NoteMissing = "note_missing", UNPROCESSABLE_ENTITY,
+        "text（記録する文）を指定してください。",
+        "Give the text of the note.";
+    NoteEmpty = "note_empty", UNPROCESSABLE_ENTITY,
+        "記録する文が空です。",
+        "The note is empty.";
+    NoteTooLong = "note_too_long", UNPROCESSABLE_ENTITY,
+        "記録する文は 4000 文字以内にしてください。",
+        "The note must be at most 4000 characters.";
+    NoteControl = "note_control_characters", UNPROCESSABLE_ENTITY,
+        "記録する文に制御文字を含めることはできません（改行とタブは可）。",
+        "The note may not hold control characters (newlines and tabs are fine).";
+    BadTag = "bad_tag", UNPROCESSABLE_ENTITY,
+        "タグは 1〜32 文字で、空白・カンマ・読点・制御文字を含めないでください。",
+        "A tag is 1 to 32 characters without spaces, commas or control characters.";
+    TooManyTags = "too_many_tags", UNPROCESSABLE_ENTITY,
+        "タグは 1 件のメモにつき 8 個までで、同じタグは 1 回だけです。",
+        "A note has at most 8 tags, each once.";
+    BadIdempotencyKey = "bad_idempotency_key", UNPROCESSABLE_ENTITY,
+        "Idempotency-Key は 1〜128 文字の英数字と . _ : - で指定してください。",
+        "An Idempotency-Key is 1 to 128 characters of letters, digits, . _ : and -.";
+    IdempotencyKeyReused = "idempotency_key_reused", CONFLICT,
+        "この Idempotency-Key は別の内容のメモ（#{note}）に使われています。何も記録されていません。",
+        "This Idempotency-Key was used for a note with other content (#{note}). Nothing was recorded.";
+    ReasonRequired = "reason_required", UNPROCESSABLE_ENTITY,
+        "訂正・取り下げの理由を 2048 バイト以内で入力してください（制御文字は不可）。",
+        "Give the reason for the correction or withdrawal, at most 2048 bytes, without control characters.";
+    NoSuchNote = "no_such_note", NOT_FOUND,
+        "運用記録 #{note} はありません。",
+        "There is no operator note #{note}.";
+    StaleVersion = "stale_version", CONFLICT,
+        "運用記録は既に更新されています（あなたが見た版: {expected}、現在の版: {current}）。最新の内容を確認してから、もう一度操作してください。何も記録されていません。",
+        "The note has changed since you read it (you saw version {expected}; it is at version {current}). Check the latest text and try again. Nothing was recorded.";
+    NoteWithdrawn = "note_withdrawn", CONFLICT,
+        "この運用記録は取り下げられているため、変更できません。",
+        "This note was withdrawn and cannot be changed.";
+    NoteUnchanged = "note_unchanged", UNPROCESSABLE_ENTITY,
+        "本文もタグも変わっていません。訂正は記録されていません。",
+        "Neither the text nor the tags changed. No correction was recorded.";
+    Conflict = "conflict", CONFLICT,
+        "同時に行われた別の操作と競合しました（{detail}）。最新の状態を確認して、もう一度お試しください。何も記録されていません。",
+        "Another change was made at the same time ({detail}). Check the latest state and try again. Nothing was recorded.";
+    BadVersion = "bad_version", BAD_REQUEST,
+        "version（あなたが見た版）を 1 以上の整数で指定してください。",
+        "Give version (the version you saw) as a whole number, 1 or more.";
+    InvalidEntry = "invalid_entry", BAD_REQUEST,
+        "記録できない内容です（{detail}）。何も記録されていません。",
+        "The entry was refused ({detail}). Nothing was recorded.";
+    Corrupt = "corrupt", INTERNAL_SERVER_ERROR,
+        "保存されたデータに不整合が見つかりました。システム管理者に連絡してください（kiroku verify で確認できます）。",
+        "Stored data is inconsistent. Contact the system administrator (kiroku verify shows where).";
+    Internal = "internal", INTERNAL_SERVER_ERROR,
+        "サーバー内部でエラーが発生しました。記録済みです。時間をおいて再度お試しください。",
+        "An internal error occurred and has been logged. Please try again later.";
+    Unavailable = "unavailable", SERVICE_UNAVAILABLE,
+        "台帳が一時的に利用できません。何も記録されていません。時間をおいて再度お試しください。",
+        "The ledger is temporarily unavailable. Nothing was recorded. Please try again later.";
+}
+
+/// The `{name}`s of a text, in order.
+pub fn placeholders(text: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        let Some(end) = rest[start..].find('}') else {
+            break;
+        };
+        names.push(&rest[start + 1..start + end]);
+        rest = &rest[start + end + 1..];
+    }
+    names
+}
+
+/// Fills `{name}` placeholders.
+pub fn fill(text: &str, values: &[(&str, String)]) -> String {
+    let mut out = text.to_owned();
+    for (name, value) in values {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    // Shows the catalogue's rules: each code once, Japanese texts hold Japanese, English texts
+    // are ASCII, and both languages carry the same placeholders.
+    #[test]
+    fn catalogue_is_consistent() {
+        let mut codes = BTreeSet::new();
+        for code in Code::ALL {
+            assert!(codes.insert(code.code()), "{} twice", code.code());
+            assert!(!code.ja().is_ascii(), "{}: Japanese text", code.code());
+            assert!(code.en().is_ascii(), "{}: English text", code.code());
+            let mut ja = placeholders(code.ja());
+            let mut en = placeholders(code.en());
+            ja.sort();
+            en.sort();
+            assert_eq!(ja, en, "{}: placeholders", code.code());
+            assert!(
+                code.status().is_client_error() || code.status().is_server_error(),
+                "{}",
+                code.code()
+            );
+        }
+        assert_eq!(
+            fill(Code::MissingParameter.en(), &[("name", "index".into())]),
+            "The parameter index is required."
+        );
+    }
+}
