@@ -124,7 +124,7 @@ pub(crate) trait Db: Send {
     /// The projection schema recorded in the database: its fingerprint and its tables.
     fn projection_schema(&mut self) -> Result<Option<(String, Vec<String>)>> {
         let rows = self.select(
-            "SELECT fingerprint, tables, 0 FROM projection_schema WHERE id = 1",
+            "SELECT fingerprint, tables, CAST(0 AS BIGINT) FROM projection_schema WHERE id = 1",
             &[],
             &SCHEMA_ROW,
         )?;

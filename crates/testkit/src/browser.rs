@@ -111,6 +111,23 @@ impl Browser {
             .clone()
     }
 
+    /// The current page's URL.
+    pub fn current_url(&self) -> String {
+        get(&self.url("/url"))["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// How many elements match a CSS selector.
+    pub fn count(&self, css: &str) -> usize {
+        let reply = post(
+            &self.url("/elements"),
+            &json!({ "using": "css selector", "value": css }),
+        );
+        reply["value"].as_array().map_or(0, Vec::len)
+    }
+
     /// The first element matching a CSS selector.
     pub fn find(&self, css: &str) -> Element<'_> {
         let reply = post(
@@ -132,6 +149,22 @@ impl Element<'_> {
             .as_str()
             .unwrap_or_default()
             .to_owned()
+    }
+
+    /// Types text into it (a form field).
+    pub fn send_keys(&self, text: &str) {
+        post(
+            &self.browser.url(&format!("/element/{}/value", self.id)),
+            &json!({ "text": text }),
+        );
+    }
+
+    /// Empties it (a form field).
+    pub fn clear(&self) {
+        post(
+            &self.browser.url(&format!("/element/{}/clear", self.id)),
+            &json!({}),
+        );
     }
 
     /// Clicks it.

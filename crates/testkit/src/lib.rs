@@ -1,61 +1,45 @@
 //! The test kit: real Kiroku servers for end-to-end tests. A test asks for a [`DataDir`] (a
-//! fresh data directory on the backend the run selects), a [`TestServer`] (that directory served
-//! in-process on a free port) or a [`ServerProcess`] (the `kiroku` binary itself, for tests that
-//! kill it), and talks to it over real HTTP. [`browser`] drives real Chromium.
+//! fresh data directory whose database is cloned from a template on the backend the run
+//! selects), a [`TestServer`] (that directory served in-process on a free port, its ledger
+//! verified when the test ends) or a [`ServerProcess`] (the `kiroku` binary itself, for tests
+//! that kill it), and talks to it over real HTTP through a typed [`Client`]. [`browser`] drives
+//! real Chromium; [`chaos`] puts a fault-injecting proxy between a server and PostgreSQL.
 //!
-//! The backend comes from the environment: `KIROKU_TEST_BACKEND=sqlite` (default) or
-//! `postgres`, with `KIROKU_TEST_POSTGRES_URL` naming a server on which each data directory gets
-//! a scratch database. `scripts/test` runs the suite once with each.
+//! The backend comes from the environment (`KIROKU_TEST_BACKEND=sqlite|postgres`,
+//! `KIROKU_TEST_POSTGRES_URL`); `scripts/test` runs the suite once with each.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod browser;
+pub mod chaos;
 mod http;
 
 pub use http::Reply;
 
-use kiroku_server::datadir::{self, InitOptions};
-use kiroku_server::instance::{Instance, Overrides};
+use kiroku_app::datadir::{self, InitOptions};
+use kiroku_app::{App, Overrides};
+use kiroku_store::scratch::{Backend, ScratchDb};
 use kiroku_store::DatabaseUrl;
+use serde_json::{json, Value};
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The database backend a test run uses.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Backend {
-    /// A SQLite file in the data directory.
-    Sqlite,
-    /// Scratch databases on this PostgreSQL server.
-    Postgres(String),
-}
-
-/// The backend selected by `KIROKU_TEST_BACKEND` (and `KIROKU_TEST_POSTGRES_URL`).
+/// The backend this run selects.
 pub fn backend() -> Backend {
-    match std::env::var("KIROKU_TEST_BACKEND").as_deref() {
-        Ok("postgres") => Backend::Postgres(std::env::var("KIROKU_TEST_POSTGRES_URL").expect(
-            "KIROKU_TEST_BACKEND=postgres needs KIROKU_TEST_POSTGRES_URL (scripts/test sets both)",
-        )),
-        Ok("sqlite") | Err(_) => Backend::Sqlite,
-        Ok(other) => panic!("KIROKU_TEST_BACKEND must be sqlite or postgres, not {other:?}"),
-    }
+    Backend::from_env().expect("KIROKU_TEST_BACKEND / KIROKU_TEST_POSTGRES_URL")
 }
 
-fn unique(tag: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!(
-        "kiroku_{tag}_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
+/// The PostgreSQL server of the run (tests that need both backends; `scripts/test` sets it).
+pub fn postgres_server() -> DatabaseUrl {
+    kiroku_store::scratch::postgres_server().expect(
+        "this test needs PostgreSQL: run ./scripts/test, which starts one and sets KIROKU_TEST_POSTGRES_URL",
     )
 }
 
-/// A data directory made by `kiroku init` on the selected backend; removed (with its scratch
-/// database) when dropped.
+/// A data directory made by `kiroku init`, its database cloned from the template of the
+/// selected backend; removed (with its database) when dropped.
 pub struct DataDir {
     /// The directory.
     pub path: PathBuf,
@@ -63,36 +47,30 @@ pub struct DataDir {
     pub origin: String,
     /// The verifier key text.
     pub verifier: String,
-    /// The database URL when it is not the directory's own SQLite file.
-    pub database_url: Option<String>,
-    scratch: Option<(DatabaseUrl, String)>,
     root: PathBuf,
+    database: ScratchDb,
 }
 
 impl DataDir {
-    /// A fresh, initialised data directory.
+    /// A fresh, initialised data directory on the selected backend.
     pub fn init() -> DataDir {
-        let name = unique("t");
-        let root = std::env::temp_dir().join(&name);
-        std::fs::create_dir_all(&root).unwrap();
-        let path = root.join("data");
-        let (database_url, scratch) = match backend() {
-            Backend::Sqlite => (None, None),
-            Backend::Postgres(server) => {
-                let server = DatabaseUrl::parse(&server).unwrap();
-                let url = kiroku_store::scratch::create_postgres_database(&server, &name).unwrap();
-                (
-                    Some(url_text(&url, &server, &name)),
-                    Some((server, name.clone())),
-                )
-            }
-        };
+        DataDir::init_on(&backend())
+    }
+
+    /// A fresh, initialised data directory on `backend`.
+    pub fn init_on(backend: &Backend) -> DataDir {
+        let (root, path, database) = DataDir::prepare(backend);
+        let name = path
+            .parent()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap();
         let origin = format!("kiroku.test/{}", &name[name.len() - 6..]);
         let verifier = datadir::init(
             &path,
             &InitOptions {
                 origin: Some(origin.clone()),
-                database_url: database_url.clone(),
+                database_url: Some(database.url.to_config_text()),
                 listen: Some("127.0.0.1:0".into()),
             },
         )
@@ -101,10 +79,37 @@ impl DataDir {
             path,
             origin,
             verifier: verifier.to_text(),
-            database_url,
-            scratch,
             root,
+            database,
         }
+    }
+
+    /// A data directory holding `other`'s configuration and keys (not its database) and an
+    /// empty database on `backend`: where a backup is restored, or a ledger imported.
+    pub fn empty_copy_of(other: &DataDir, backend: &Backend) -> DataDir {
+        let (root, path, database) = DataDir::prepare(backend);
+        std::fs::create_dir_all(&path).unwrap();
+        for file in ["signing.key", "operator.token"] {
+            std::fs::copy(other.path.join(file), path.join(file)).unwrap();
+        }
+        let mut config = kiroku_app::config::Config::load(&other.path).unwrap();
+        config.database_url = database.url.to_config_text();
+        config.save(&path).unwrap();
+        DataDir {
+            path,
+            origin: other.origin.clone(),
+            verifier: other.verifier.clone(),
+            root,
+            database,
+        }
+    }
+
+    fn prepare(backend: &Backend) -> (PathBuf, PathBuf, ScratchDb) {
+        let root = std::env::temp_dir().join(kiroku_store::scratch::unique_name("t"));
+        std::fs::create_dir_all(&root).unwrap();
+        let database =
+            ScratchDb::new(backend, &kiroku_app::registry(), &root.join("db"), "t").unwrap();
+        (root.clone(), root.join("data"), database)
     }
 
     /// The operator token.
@@ -117,51 +122,37 @@ impl DataDir {
 
     /// The database URL the directory uses.
     pub fn database(&self) -> DatabaseUrl {
-        match &self.database_url {
-            Some(url) => DatabaseUrl::parse(url).unwrap(),
-            None => DatabaseUrl::sqlite(self.path.join("kiroku.db")),
-        }
+        self.database.url.clone()
     }
 
     /// A scratch location beside the data directory (removed with it).
     pub fn scratch_path(&self, name: &str) -> PathBuf {
         self.root.join(name)
     }
-}
 
-/// The unmasked URL of a scratch database (Display masks passwords).
-fn url_text(url: &DatabaseUrl, _server: &DatabaseUrl, _name: &str) -> String {
-    match url {
-        DatabaseUrl::Postgres(text) => text.clone(),
-        DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+    /// Opens the directory as the server does (for tests that drive use cases directly).
+    pub fn open(&self) -> App {
+        App::open(&self.path, &Overrides::default()).unwrap()
+    }
+
+    /// Verifies the directory's ledger; returns the problem, if any.
+    pub fn verify(&self) -> Option<String> {
+        let report =
+            kiroku_app::ledger::verify_dir(&self.path, &Overrides::default(), &mut |_, _| {})
+                .unwrap();
+        report.problem.map(|p| p.what)
     }
 }
 
 impl Drop for DataDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.root);
-        if let Some((server, name)) = &self.scratch {
-            let _ = kiroku_store::scratch::drop_postgres_database(server, name);
-        }
     }
 }
 
-/// POSTs an operator note to the server at `base` (`http://HOST:PORT`) with `token`.
-pub fn post_note(base: &str, token: &str, text: &str) -> Reply {
-    let auth = format!("Bearer {token}");
-    let body = serde_json::json!({ "text": text }).to_string();
-    http::request(
-        "POST",
-        &format!("{base}/api/operator/notes"),
-        &[
-            ("authorization", &auth),
-            ("content-type", "application/json"),
-        ],
-        Some(body.as_bytes()),
-    )
-}
-
-/// A data directory served in-process on a free port.
+/// A data directory served in-process on a free port. When the test ends — stopped or dropped
+/// — the server is shut down and its ledger verified: a test that leaves an unverifiable ledger
+/// fails.
 pub struct TestServer {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
@@ -178,7 +169,12 @@ impl TestServer {
 
     /// Serves `data`.
     pub fn serve(data: DataDir) -> TestServer {
-        let instance = Instance::open(&data.path, &Overrides::default()).unwrap();
+        TestServer::serve_with(data, Overrides::default())
+    }
+
+    /// Serves `data` with overrides (another database URL, say).
+    pub fn serve_with(data: DataDir, overrides: Overrides) -> TestServer {
+        let app = App::open(&data.path, &overrides).unwrap();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -187,11 +183,12 @@ impl TestServer {
                 .enable_all()
                 .build()
                 .unwrap();
-            let app = kiroku_server::app(&instance);
+            let app = Arc::new(app);
+            let router = kiroku_server::app(app.clone());
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 ready_tx.send(listener.local_addr().unwrap()).unwrap();
-                axum::serve(listener, app)
+                axum::serve(listener, router)
                     .with_graceful_shutdown(async {
                         let _ = shutdown_rx.await;
                     })
@@ -199,9 +196,11 @@ impl TestServer {
                     .unwrap();
             });
             runtime.shutdown_timeout(Duration::from_secs(5));
-            instance.shutdown();
+            if let Ok(app) = Arc::try_unwrap(app) {
+                app.shutdown();
+            }
         });
-        let addr = ready_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        let addr = ready_rx.recv_timeout(Duration::from_secs(60)).unwrap();
         TestServer {
             base: format!("http://{addr}"),
             data: Some(data),
@@ -220,6 +219,22 @@ impl TestServer {
     /// The absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// A client holding the operator token.
+    pub fn operator(&self) -> Client {
+        Client {
+            base: self.base.clone(),
+            token: Some(self.data().token()),
+        }
+    }
+
+    /// A client without credentials.
+    pub fn anonymous(&self) -> Client {
+        Client {
+            base: self.base.clone(),
+            token: None,
+        }
     }
 
     /// GET `path`.
@@ -245,20 +260,11 @@ impl TestServer {
 
     /// POSTs an operator note with the directory's token.
     pub fn post_note(&self, text: &str) -> Reply {
-        let token = format!("Bearer {}", self.data().token());
-        let body = serde_json::json!({ "text": text }).to_string();
-        self.send(
-            "POST",
-            "/api/operator/notes",
-            &[
-                ("authorization", &token),
-                ("content-type", "application/json"),
-            ],
-            Some(body.as_bytes()),
-        )
+        self.operator().write_note(text, &[])
     }
 
-    /// Stops the server, waiting for the writer to commit what is queued; returns the data.
+    /// Stops the server, waits for the writer to commit what is queued, verifies the ledger,
+    /// and returns the data directory.
     pub fn stop(mut self) -> DataDir {
         self.halt();
         self.data
@@ -272,6 +278,15 @@ impl TestServer {
         }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+            if let Some(data) = &self.data {
+                // The teardown every test server gets: its ledger must verify. (Not while a
+                // test is already failing: the first failure is the one to read.)
+                if !std::thread::panicking() {
+                    if let Some(problem) = data.verify() {
+                        panic!("the test server's ledger does not verify: {problem}");
+                    }
+                }
+            }
         }
     }
 }
@@ -279,6 +294,100 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.halt();
+    }
+}
+
+/// A typed HTTP client of the API, as an operator's program would use it.
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    fn call(&self, method: &str, path: &str, body: Option<&Value>, extra: &[(&str, &str)]) -> Reply {
+        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut headers: Vec<(&str, &str)> = extra.to_vec();
+        if let Some(auth) = &auth {
+            headers.push(("authorization", auth));
+        }
+        let body = body.map(Value::to_string);
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        http::request(
+            method,
+            &format!("{}{path}", self.base),
+            &headers,
+            body.as_deref().map(str::as_bytes),
+        )
+    }
+
+    /// Writes a note with tags.
+    pub fn write_note(&self, text: &str, tags: &[&str]) -> Reply {
+        self.call(
+            "POST",
+            "/api/operator/notes",
+            Some(&json!({ "text": text, "tags": tags })),
+            &[],
+        )
+    }
+
+    /// Writes a note under an idempotency key.
+    pub fn write_note_once(&self, text: &str, key: &str) -> Reply {
+        self.call(
+            "POST",
+            "/api/operator/notes",
+            Some(&json!({ "text": text })),
+            &[("idempotency-key", key)],
+        )
+    }
+
+    /// Amends note `note` seen at `version`.
+    pub fn amend(&self, note: u64, version: u64, text: &str, reason: &str) -> Reply {
+        self.call(
+            "POST",
+            &format!("/api/operator/notes/{note}/amendments"),
+            Some(&json!({ "version": version, "text": text, "reason": reason })),
+            &[],
+        )
+    }
+
+    /// Amends note `note` with new tags.
+    pub fn amend_tags(&self, note: u64, version: u64, text: &str, tags: &[&str], reason: &str) -> Reply {
+        self.call(
+            "POST",
+            &format!("/api/operator/notes/{note}/amendments"),
+            Some(&json!({ "version": version, "text": text, "tags": tags, "reason": reason })),
+            &[],
+        )
+    }
+
+    /// Withdraws note `note` seen at `version`.
+    pub fn withdraw(&self, note: u64, version: u64, reason: &str) -> Reply {
+        self.call(
+            "POST",
+            &format!("/api/operator/notes/{note}/withdrawal"),
+            Some(&json!({ "version": version, "reason": reason })),
+            &[],
+        )
+    }
+
+    /// One note with its history.
+    pub fn note(&self, note: u64) -> Reply {
+        self.call("GET", &format!("/api/operator/notes/{note}"), None, &[])
+    }
+
+    /// A page of notes (`query` like `?tag=x`).
+    pub fn notes(&self, query: &str) -> Reply {
+        self.call("GET", &format!("/api/operator/notes{query}"), None, &[])
+    }
+
+    /// The signed tree size.
+    pub fn tree_size(&self) -> u64 {
+        self.call("GET", "/healthz", None, &[]).json()["tree_size"]
+            .as_u64()
+            .unwrap()
     }
 }
 
@@ -327,9 +436,12 @@ impl ServerProcess {
         http::request("GET", &format!("{}{path}", self.base), &[], None)
     }
 
-    /// POSTs an operator note.
-    pub fn post_note(&self, token: &str, text: &str) -> Reply {
-        post_note(&self.base, token, text)
+    /// A client of this server holding `token`.
+    pub fn client(&self, token: &str) -> Client {
+        Client {
+            base: self.base.clone(),
+            token: Some(token.into()),
+        }
     }
 
     /// `kill -9`: no chance to flush or shut down.
@@ -343,5 +455,13 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A client of the server at `base` holding `token`.
+pub fn client(base: &str, token: &str) -> Client {
+    Client {
+        base: base.into(),
+        token: Some(token.into()),
     }
 }

@@ -1,9 +1,12 @@
-//! A fresh store per test: a temporary SQLite file, or a scratch PostgreSQL database.
+//! A fresh store per test, cloned from the template of the selected backend, with a writer on
+//! a deterministic clock and entropy.
 
-use kiroku_domain::{Clock, SeededEntropy, Timestamp};
+use kiroku_core::{Actor, Clock, ClockError, Draft, EntryKind, Request, SeededEntropy, Timestamp};
 use kiroku_ledger::Signer;
-use kiroku_store::writer::{Writer, WriterConfig};
-use kiroku_store::{DatabaseUrl, Store};
+use kiroku_store::scratch::{Backend, ScratchDb};
+use kiroku_store::verify::{verify, Report};
+use kiroku_store::writer::{AppendError, Receipt, Writer, WriterConfig, WriterHandle};
+use kiroku_store::Store;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -11,67 +14,37 @@ use std::sync::Arc;
 pub const ORIGIN: &str = "kiroku.test/ledger";
 
 /// A clock that ticks one millisecond per reading.
-pub struct TickingClock(AtomicI64);
+pub struct TickingClock(pub AtomicI64);
 
 impl Clock for TickingClock {
-    fn now(&self) -> Timestamp {
-        Timestamp(self.0.fetch_add(1000, Ordering::Relaxed))
+    fn now(&self) -> Result<Timestamp, ClockError> {
+        Timestamp::from_micros(self.0.fetch_add(1000, Ordering::Relaxed)).ok_or(ClockError::OutOfRange)
     }
 }
 
 pub struct Fixture {
     pub store: Store,
     pub signer: Signer,
+    pub scratch: ScratchDb,
     dir: PathBuf,
-    pg: Option<(DatabaseUrl, String)>,
-}
-
-fn unique(tag: &str) -> String {
-    static COUNTER: AtomicI64 = AtomicI64::new(0);
-    format!(
-        "kiroku_{}_{}_{}",
-        tag,
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 impl Fixture {
-    /// A fixture on the backend the run selects.
+    /// A fixture on the backend the run selects, with the exercise context.
     pub fn new(tag: &str) -> Fixture {
-        match std::env::var("KIROKU_TEST_BACKEND").as_deref() {
-            Ok("postgres") => Fixture::postgres(
-                tag,
-                &std::env::var("KIROKU_TEST_POSTGRES_URL")
-                    .expect("KIROKU_TEST_BACKEND=postgres needs KIROKU_TEST_POSTGRES_URL"),
-            ),
-            _ => Fixture::sqlite(tag),
-        }
+        Fixture::with(tag, crate::exercise::registry())
     }
 
-    fn sqlite(tag: &str) -> Fixture {
-        let dir = std::env::temp_dir().join(unique(tag));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open(&DatabaseUrl::sqlite(dir.join("ledger.db")), 4).unwrap();
+    pub fn with(tag: &str, registry: Arc<kiroku_core::Registry>) -> Fixture {
+        let backend = Backend::from_env().unwrap();
+        let dir = std::env::temp_dir().join(kiroku_store::scratch::unique_name(tag));
+        let scratch = ScratchDb::new(&backend, &registry, &dir, tag).unwrap();
+        let store = Store::open(&scratch.url, registry, 4).unwrap();
         Fixture {
             store,
-            signer: signer(),
+            signer: Signer::from_seed(ORIGIN, [42; 32]).unwrap(),
+            scratch,
             dir,
-            pg: None,
-        }
-    }
-
-    fn postgres(tag: &str, server: &str) -> Fixture {
-        let server = DatabaseUrl::parse(server).unwrap();
-        let name = unique(tag);
-        let url = kiroku_store::scratch::create_postgres_database(&server, &name).unwrap();
-        let store = Store::open(&url, 4).unwrap();
-        let dir = std::env::temp_dir().join(&name);
-        Fixture {
-            store,
-            signer: signer(),
-            dir,
-            pg: Some((server, name)),
         }
     }
 
@@ -90,17 +63,38 @@ impl Fixture {
     pub fn backend(&self) -> &'static str {
         self.store.url().backend_name()
     }
+
+    pub fn verify(&self) -> Report {
+        verify(&self.store, ORIGIN, &self.signer.verifier(), &mut |_, _| {}).unwrap()
+    }
+
+    /// Runs raw SQL as an attacker would: the append-only guards of the ledger tables
+    /// removed first.
+    pub fn tamper(&self, sql: &str) {
+        let unguard = match self.backend() {
+            "sqlite" => {
+                let mut sql = String::new();
+                for table in ["entries", "tree_nodes", "checkpoints", "blobs"] {
+                    sql.push_str(&format!(
+                        "DROP TRIGGER IF EXISTS {table}_no_update; DROP TRIGGER IF EXISTS {table}_no_delete;"
+                    ));
+                }
+                sql
+            }
+            _ => "ALTER TABLE entries DISABLE TRIGGER USER; ALTER TABLE tree_nodes DISABLE TRIGGER USER; ALTER TABLE checkpoints DISABLE TRIGGER USER; ALTER TABLE blobs DISABLE TRIGGER USER;".into(),
+        };
+        kiroku_store::read::execute_raw(&self.store, &unguard).unwrap();
+        kiroku_store::read::execute_raw(&self.store, sql).unwrap();
+    }
 }
 
 impl Drop for Fixture {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-        if let Some((server, name)) = &self.pg {
-            let _ = kiroku_store::scratch::drop_postgres_database(server, name);
-        }
     }
 }
 
-pub fn signer() -> Signer {
-    Signer::from_seed(ORIGIN, [42; 32]).unwrap()
+/// Appends one entry of kind `K` by the system.
+pub fn append<K: EntryKind>(writer: &WriterHandle, payload: K) -> Result<Receipt, AppendError> {
+    writer.append_blocking(Request::one(Draft::new(Actor::system(), payload)))
 }
