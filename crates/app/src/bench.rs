@@ -101,7 +101,9 @@ impl Bench {
 fn synthetic(i: u64) -> Result<Request> {
     Ok(note::write(
         Actor::operator("bench"),
-        &format!("bench entry {i}: synthetic operator note written to measure the ledger's throughput"),
+        &format!(
+            "bench entry {i}: synthetic operator note written to measure the ledger's throughput"
+        ),
         Vec::new(),
         None,
     )?)
@@ -224,8 +226,12 @@ pub fn ledger(
             ..WriterConfig::default()
         },
     )?;
-    let baseline_scratch =
-        ScratchDb::new(&backend(server), &crate::registry(), &bench._dir.0, "baseline")?;
+    let baseline_scratch = ScratchDb::new(
+        &backend(server),
+        &crate::registry(),
+        &bench._dir.0,
+        "baseline",
+    )?;
     let mut baseline = Baseline::open(&baseline_scratch.url, crate::registry())?;
     let handle = bench.writer.handle();
     // Warm up connections and caches, outside the measurement.
@@ -242,8 +248,7 @@ pub fn ledger(
         let count = entries / slices as u64 + u64::from(slice < entries % slices as u64);
         let start = bench.size()?;
         let batches = handle.metrics().batches.get();
-        let (took, slice_latencies) =
-            concurrent_appends(&runtime, &handle, done, count, writers)?;
+        let (took, slice_latencies) = concurrent_appends(&runtime, &handle, done, count, writers)?;
         latencies.extend(slice_latencies);
         let slice_batches = handle.metrics().batches.get() - batches;
         let rows = read_rows(&bench.store, start, start + count)?;
@@ -455,7 +460,9 @@ pub fn verify(
             ..WriterConfig::default()
         },
     )?;
-    fill(&bench.writer.handle(), entries, 4096, &mut |d| fill_progress(d, entries))?;
+    fill(&bench.writer.handle(), entries, 4096, &mut |d| {
+        fill_progress(d, entries)
+    })?;
     let Bench {
         writer,
         store,
@@ -510,7 +517,12 @@ pub fn migrate(
         fill_progress(d, entries)
     })?;
     let registry = crate::registry();
-    let target = ScratchDb::new(&Backend::Postgres(server.clone()), &registry, &bench._dir.0, "migrate")?;
+    let target = ScratchDb::new(
+        &Backend::Postgres(server.clone()),
+        &registry,
+        &bench._dir.0,
+        "migrate",
+    )?;
     let Bench {
         writer,
         store,
@@ -520,7 +532,8 @@ pub fn migrate(
     } = bench;
     writer.shutdown();
     let started = Instant::now();
-    let loaded = kiroku_store::migrate::migrate(&store, &target.url, ORIGIN, &verifier, migrate_progress)?;
+    let loaded =
+        kiroku_store::migrate::migrate(&store, &target.url, ORIGIN, &verifier, migrate_progress)?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(MigrateBench {
         entries: loaded.entries,

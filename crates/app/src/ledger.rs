@@ -141,11 +141,7 @@ impl App {
                 detail: report.problem.as_ref().map(|p| p.what.clone()),
             },
         );
-        Ok(self
-            .writer()
-            .append_blocking(Request::one(draft))?
-            .first
-            .0)
+        Ok(self.writer().append_blocking(Request::one(draft))?.first.0)
     }
 
     /// Replays the ledger into fresh projection tables; returns the entries replayed.
@@ -224,13 +220,8 @@ pub fn migrate(
     let target = DatabaseUrl::parse(to)?;
     let source_url = config.database(dir).map_err(DataDirError::from)?;
     let source = Store::open(&source_url, crate::registry(), 2)?;
-    let loaded = kiroku_store::migrate::migrate(
-        &source,
-        &target,
-        &config.origin,
-        &verifier,
-        progress,
-    )?;
+    let loaded =
+        kiroku_store::migrate::migrate(&source, &target, &config.origin, &verifier, progress)?;
     config.database_url = target.to_config_text();
     config.save(dir).map_err(|e| TransferError::Switch {
         target: target.to_string(),
@@ -241,7 +232,10 @@ pub fn migrate(
 }
 
 /// The latest signed checkpoint of a data directory, without starting a writer.
-pub fn checkpoint_of(dir: &Path, overrides: &Overrides) -> std::result::Result<Option<StoredCheckpoint>, TransferError> {
+pub fn checkpoint_of(
+    dir: &Path,
+    overrides: &Overrides,
+) -> std::result::Result<Option<StoredCheckpoint>, TransferError> {
     let config = crate::config_with(dir, overrides)?;
     let url = config.database(dir).map_err(DataDirError::from)?;
     let store = Store::open(&url, crate::registry(), 1)?;

@@ -109,9 +109,9 @@ impl App {
                 time: receipt.time,
                 replayed: false,
             }),
-            Err(kiroku_store::writer::AppendError::Conflict(Conflict::Claimed { table, .. }))
-                if table == NOTE_KEYS.name =>
-            {
+            Err(kiroku_store::writer::AppendError::Conflict(Conflict::Claimed {
+                table, ..
+            })) if table == NOTE_KEYS.name => {
                 let key = key.unwrap_or_default();
                 let store = self.store().clone();
                 let text = text.to_owned();
@@ -208,7 +208,9 @@ impl App {
 /// The answer to a request whose idempotency key was used before: the earlier note, if it
 /// holds the same text and tags.
 fn replayed(store: &Store, key: &str, text: &str, tags: &[String]) -> Result<Written> {
-    let holder: Option<Stored> = read::query(store, &note::key_query(key))?.into_iter().next();
+    let holder: Option<Stored> = read::query(store, &note::key_query(key))?
+        .into_iter()
+        .next();
     let holder = holder.ok_or_else(|| {
         Error::Corrupt("an idempotency key is claimed, yet its row is missing".into())
     })?;

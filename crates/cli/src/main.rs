@@ -349,7 +349,12 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
             text,
         } => {
             let written = with_app(&target, |app| {
-                Ok(block(app.write_note(Actor::operator("cli"), &text, tags, key))??)
+                Ok(block(app.write_note(
+                    Actor::operator("cli"),
+                    &text,
+                    tags,
+                    key,
+                ))??)
             })
             .context("the note was not recorded")?;
             println!("{}", written.note);
@@ -597,7 +602,9 @@ fn serve(app: App, demo_dir: Option<&Path>) -> Result<()> {
     runtime.shutdown_timeout(std::time::Duration::from_secs(10));
     match Arc::try_unwrap(app) {
         Ok(app) => app.shutdown(),
-        Err(_) => tracing::warn!("requests still hold the ledger; its writer stops with the process"),
+        Err(_) => {
+            tracing::warn!("requests still hold the ledger; its writer stops with the process")
+        }
     }
     result
 }

@@ -245,7 +245,10 @@ impl fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("contexts", &self.contexts)
             .field("kinds", &self.kinds.keys().collect::<Vec<_>>())
-            .field("tables", &self.tables.iter().map(|t| t.name).collect::<Vec<_>>())
+            .field(
+                "tables",
+                &self.tables.iter().map(|t| t.name).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -633,7 +636,7 @@ pub fn audit(registry: &Registry) -> Vec<String> {
             (Projection::Into(_), Ok(changes)) if changes.is_empty() => problems.push(format!(
                 "{context}: {name} declares tables but its example projects nothing"
             )),
-            (Projection::Into(tables), Ok(_)) if tables.is_empty() => problems.push(format!(
+            (Projection::Into([]), Ok(_)) => problems.push(format!(
                 "{context}: {name} declares an empty table list; declare Projection::Nothing"
             )),
             (Projection::Nothing(why), Ok(_)) if why.trim().is_empty() => problems.push(format!(
@@ -772,7 +775,9 @@ mod tests {
         let bad = Registry::new(&[&Test(|| vec![kind::<Silent>(), kind::<Sneaky>()])]).unwrap();
         let problems = audit(&bad);
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].contains("test.silent/1 declares tables but its example projects nothing"));
+        assert!(
+            problems[0].contains("test.silent/1 declares tables but its example projects nothing")
+        );
         assert!(problems[1].contains("test.sneaky/1's example is refused"));
         assert!(matches!(
             Registry::new(&[&Test(|| vec![kind::<Foreign>()])]),
@@ -802,28 +807,57 @@ mod tests {
             Err(SealError::Kind(KindError::Unknown(_)))
         ));
         assert!(matches!(
-            seal(Draft::new(Actor::system(), Good { name: String::new() })),
+            seal(Draft::new(
+                Actor::system(),
+                Good {
+                    name: String::new()
+                }
+            )),
             Err(SealError::Kind(KindError::Invalid { .. }))
         ));
         assert!(matches!(
-            seal(Draft::raw("test.good/1", Actor::system(), serde_json::json!({"nom": 1})).unwrap()),
+            seal(
+                Draft::raw(
+                    "test.good/1",
+                    Actor::system(),
+                    serde_json::json!({"nom": 1})
+                )
+                .unwrap()
+            ),
             Err(SealError::Kind(KindError::Shape(_)))
         ));
-        let base = seal(Draft::new(Actor::system(), Good { name: String::new() + "x" }))
-            .unwrap()
-            .bytes
-            .len();
+        let base = seal(Draft::new(
+            Actor::system(),
+            Good {
+                name: String::new() + "x",
+            },
+        ))
+        .unwrap()
+        .bytes
+        .len();
         let at = SealLimits {
             entry_bytes_max: base + 99,
             blob_bytes_max: 1 << 20,
         };
-        let name = |n: usize| Good { name: "x".repeat(n) };
+        let name = |n: usize| Good {
+            name: "x".repeat(n),
+        };
         let fits = registry
-            .seal(Draft::new(Actor::system(), name(100)), Timestamp::EPOCH, [0; 16], at)
+            .seal(
+                Draft::new(Actor::system(), name(100)),
+                Timestamp::EPOCH,
+                [0; 16],
+                at,
+            )
             .unwrap();
         assert!(fits.blob.is_none());
         let over = registry
-            .seal(Draft::new(Actor::system(), name(101)), Timestamp::EPOCH, [0; 16], at)
+            .seal(
+                Draft::new(Actor::system(), name(101)),
+                Timestamp::EPOCH,
+                [0; 16],
+                at,
+            )
             .unwrap();
         let blob = over.blob.clone().unwrap();
         assert_eq!(

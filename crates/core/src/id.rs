@@ -88,7 +88,13 @@ mod tests {
         assert_eq!(AccountId::parse("operator"), Ok(AccountId::operator()));
         assert!(AccountId::parse("dr.tanaka-01").is_ok());
         assert!(AccountId::parse(&"a".repeat(ACCOUNT_BYTES_MAX)).is_ok());
-        for bad in ["", "Operator", "a b", "名前", &"a".repeat(ACCOUNT_BYTES_MAX + 1)] {
+        for bad in [
+            "",
+            "Operator",
+            "a b",
+            "名前",
+            &"a".repeat(ACCOUNT_BYTES_MAX + 1),
+        ] {
             assert_eq!(AccountId::parse(bad), Err(IdError::Account), "{bad}");
         }
         assert_eq!(EntryIndex::from_i64(-1), None);

@@ -242,7 +242,10 @@ impl TableSpec {
         }
         for index in self.indexes {
             if index.is_empty() || index.iter().any(|c| self.column(c).is_none()) {
-                return Err(declaration(name, "an index names no column or an unknown one"));
+                return Err(declaration(
+                    name,
+                    "an index names no column or an unknown one",
+                ));
             }
         }
         match self.role {
@@ -412,8 +415,7 @@ impl Change {
                 found: values.len(),
             });
         }
-        if !matches!(self, Change::Upsert { .. })
-            && matches!(table.role, TableRole::Stream { .. })
+        if !matches!(self, Change::Upsert { .. }) && matches!(table.role, TableRole::Stream { .. })
         {
             return Err(ChangeError::StreamDelete { table: table.name });
         }

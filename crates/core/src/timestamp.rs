@@ -229,10 +229,21 @@ mod tests {
         let t = Timestamp::parse("2026-11-24T15:30:00.000000Z").unwrap();
         let jst = t.civil(9 * 3600);
         assert_eq!(
-            (jst.year, jst.month, jst.day, jst.hour, jst.minute, jst.weekday),
+            (
+                jst.year,
+                jst.month,
+                jst.day,
+                jst.hour,
+                jst.minute,
+                jst.weekday
+            ),
             (2026, 11, 25, 0, 30, 3)
         );
-        assert_eq!(Timestamp::EPOCH.civil(0).weekday, 4, "1970-01-01 was a Thursday");
+        assert_eq!(
+            Timestamp::EPOCH.civil(0).weekday,
+            4,
+            "1970-01-01 was a Thursday"
+        );
     }
 
     proptest! {

@@ -65,7 +65,7 @@ pub fn range_hash<S: HashSource>(source: &mut S, start: u64, end: u64) -> Result
     if len == 0 {
         return Ok(Hash::empty());
     }
-    if len.is_power_of_two() && start % len == 0 {
+    if len.is_power_of_two() && start.is_multiple_of(len) {
         let height = len.trailing_zeros() as u8;
         return source.subtree(height, start >> height);
     }

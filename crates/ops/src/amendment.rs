@@ -5,8 +5,7 @@
 //! one version exactly one wins and the other gets a conflict.
 
 use crate::note::{
-    check_tags, check_text, invalid, NoteError, NoteState, State, NOTES, NOTE_TAGS,
-    NOTE_VERSIONS,
+    check_tags, check_text, invalid, NoteError, NoteState, State, NOTES, NOTE_TAGS, NOTE_VERSIONS,
 };
 use kiroku_core::projection::Value;
 use kiroku_core::{
@@ -345,8 +344,16 @@ mod tests {
             }
         );
         assert_eq!(
-            amend(&note(2, State::Withdrawn), &[], actor.clone(), 2, "x", &[], "why")
-                .unwrap_err(),
+            amend(
+                &note(2, State::Withdrawn),
+                &[],
+                actor.clone(),
+                2,
+                "x",
+                &[],
+                "why"
+            )
+            .unwrap_err(),
             AmendError::Withdrawn
         );
         assert_eq!(

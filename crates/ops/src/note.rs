@@ -11,8 +11,7 @@
 use kiroku_core::projection::{Column, TableRole, TableSpec, Value};
 use kiroku_core::query::{Query, Stored};
 use kiroku_core::{
-    Actor, Change, Draft, EntryIndex, EntryKind, EntryMeta, Invalid, Projection, Request,
-    Timestamp,
+    Actor, Change, Draft, EntryIndex, EntryKind, EntryMeta, Invalid, Projection, Request, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -546,7 +545,10 @@ mod tests {
             Err(NoteError::TooLong)
         );
         assert_eq!(check_text(Some("  ")), Err(NoteError::Empty));
-        assert_eq!(check_text(Some("a\u{1b}b")), Err(NoteError::ControlCharacters));
+        assert_eq!(
+            check_text(Some("a\u{1b}b")),
+            Err(NoteError::ControlCharacters)
+        );
         assert_eq!(check_text(Some("line\n\tindented")), Ok(()));
         assert_eq!(check_text(None), Err(NoteError::Missing));
     }

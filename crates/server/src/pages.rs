@@ -161,7 +161,10 @@ mod tests {
             message: r#"<script>alert("x")</script> & 'q'"#.into(),
             code: "test",
         });
-        assert!(html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"), "{html}");
+        assert!(
+            html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"),
+            "{html}"
+        );
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("<html lang=\"en\">"));
     }

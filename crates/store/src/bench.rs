@@ -106,7 +106,10 @@ impl Baseline {
             }
             let batch = AppendBatch {
                 first,
-                entries: entries.iter().map(|(_, leaf, body)| (*leaf, body.as_slice())).collect(),
+                entries: entries
+                    .iter()
+                    .map(|(_, leaf, body)| (*leaf, body.as_slice()))
+                    .collect(),
                 nodes: Vec::new(),
                 blobs: Vec::new(),
                 net: &net,

@@ -128,8 +128,10 @@ pub(crate) trait Db: Send {
             &[],
             &SCHEMA_ROW,
         )?;
-        Ok(rows.into_iter().next().and_then(|s| {
-            match (s.row.first(), s.row.get(1)) {
+        Ok(rows
+            .into_iter()
+            .next()
+            .and_then(|s| match (s.row.first(), s.row.get(1)) {
                 (Some(Value::Text(f)), Some(Value::Text(t))) => Some((
                     f.clone(),
                     t.split(',')
@@ -138,8 +140,7 @@ pub(crate) trait Db: Send {
                         .collect(),
                 )),
                 _ => None,
-            }
-        }))
+            }))
     }
 
     /// Records the projection schema.
@@ -333,7 +334,10 @@ pub(crate) fn apply_net_rows(db: &mut dyn Db, net: &Net) -> Result<()> {
     for table in net.tables() {
         let spec = table.table;
         for prefix in table.prefix_deletes.keys() {
-            db.exec(&sql::delete(d, spec, prefix.len()), &key_params(spec, prefix))?;
+            db.exec(
+                &sql::delete(d, spec, prefix.len()),
+                &key_params(spec, prefix),
+            )?;
         }
         if !table.deletes.is_empty() {
             let statement = sql::delete(d, spec, spec.key);

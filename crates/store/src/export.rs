@@ -243,14 +243,11 @@ pub fn export(
         writer.trailer.sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
         let trailer = writer.trailer.clone();
         writer.json(b'T', &trailer)?;
-        let file = writer
-            .out
-            .into_inner()
-            .map_err(|e| StoreError::Io {
-                what: "cannot write",
-                path: partial.clone(),
-                source: e.into_error(),
-            })?;
+        let file = writer.out.into_inner().map_err(|e| StoreError::Io {
+            what: "cannot write",
+            path: partial.clone(),
+            source: e.into_error(),
+        })?;
         file.sync_all().map_err(io("cannot sync", &partial))?;
         Ok(Exported { trailer, tree_size })
     })();
@@ -363,7 +360,12 @@ impl FileSource {
                 ));
             }
             let mut rest = [0u8; 1];
-            if self.input.read(&mut rest).map_err(io("cannot read", &self.path))? != 0 {
+            if self
+                .input
+                .read(&mut rest)
+                .map_err(io("cannot read", &self.path))?
+                != 0
+            {
                 return Err(bad("bytes follow the trailer"));
             }
             self.trailer = Some(trailer);

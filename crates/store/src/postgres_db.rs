@@ -5,9 +5,7 @@
 //! projection rows and the checkpoint through `UNNEST`ed arrays, and the commit. Every value is
 //! read with `try_get`, so a column of an unexpected type is an error, never a panic.
 
-use crate::db::{
-    pending_migrations, to_i64, to_u64, AppendBatch, Db, EntryRow, StoredCheckpoint,
-};
+use crate::db::{pending_migrations, to_i64, to_u64, AppendBatch, Db, EntryRow, StoredCheckpoint};
 use crate::sql::{self, Dialect, Param};
 use crate::{Result, StoreError};
 use kiroku_core::projection::{Net, NetTable, TableSpec, LAST_ENTRY};
@@ -84,7 +82,10 @@ fn bind_all(params: &[Param]) -> Result<Vec<Bound>> {
 }
 
 fn refs(bound: &[Bound]) -> Vec<&(dyn ToSql + Sync)> {
-    bound.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect()
+    bound
+        .iter()
+        .map(|b| b.as_ref() as &(dyn ToSql + Sync))
+        .collect()
 }
 
 fn get<'a, T: postgres::types::FromSql<'a>>(row: &'a Row, i: usize, what: &str) -> Result<T> {
@@ -105,7 +106,11 @@ fn decode_row(row: &Row, table: &TableSpec) -> Result<Stored> {
             }
         });
     }
-    let last: i64 = get(row, table.columns.len(), &format!("{}.{LAST_ENTRY}", table.name))?;
+    let last: i64 = get(
+        row,
+        table.columns.len(),
+        &format!("{}.{LAST_ENTRY}", table.name),
+    )?;
     Ok(Stored {
         row: values,
         last_entry: EntryIndex(to_u64(last, "last_entry")?),
@@ -114,7 +119,10 @@ fn decode_row(row: &Row, table: &TableSpec) -> Result<Stored> {
 
 fn read_checkpoint(row: &Row) -> Result<StoredCheckpoint> {
     Ok(StoredCheckpoint {
-        size: to_u64(get(row, 0, "checkpoints.tree_size")?, "a checkpoint's tree size")?,
+        size: to_u64(
+            get(row, 0, "checkpoints.tree_size")?,
+            "a checkpoint's tree size",
+        )?,
         root: get(row, 1, "checkpoints.root")?,
         note: get(row, 2, "checkpoints.note")?,
         created_at: get(row, 3, "checkpoints.created_at")?,
@@ -129,10 +137,7 @@ fn array_type(ty: ColumnType) -> &'static str {
 }
 
 /// One column of rows as an array parameter.
-fn column_array<'a>(
-    ty: ColumnType,
-    values: impl Iterator<Item = &'a Value>,
-) -> Result<Bound> {
+fn column_array<'a>(ty: ColumnType, values: impl Iterator<Item = &'a Value>) -> Result<Bound> {
     Ok(match ty {
         ColumnType::Int | ColumnType::Entry => Box::new(
             values
@@ -261,7 +266,11 @@ impl PostgresDb {
     }
 
     /// Writes ledger rows, net upserts and checkpoints in one statement (deletes first).
-    fn write_all(&mut self, batch: &AppendBatch<'_>, checkpoints: &[&StoredCheckpoint]) -> Result<()> {
+    fn write_all(
+        &mut self,
+        batch: &AppendBatch<'_>,
+        checkpoints: &[&StoredCheckpoint],
+    ) -> Result<()> {
         self.apply_deletes(batch.net)?;
         let first = to_i64(batch.first)?;
         let count = i64::try_from(batch.entries.len())
@@ -459,7 +468,12 @@ impl Db for PostgresDb {
         self.client
             .query(&statement, &[&to_i64(start)?, &to_i64(end)?])?
             .iter()
-            .map(|r| Ok((to_u64(get(r, 0, "entries.idx")?, "an entry index")?, get(r, 1, "entries.leaf_hash")?)))
+            .map(|r| {
+                Ok((
+                    to_u64(get(r, 0, "entries.idx")?, "an entry index")?,
+                    get(r, 1, "entries.leaf_hash")?,
+                ))
+            })
             .collect()
     }
 
@@ -473,7 +487,12 @@ impl Db for PostgresDb {
                 &[&i16::from(level), &to_i64(from)?, &to_i64(limit)?],
             )?
             .iter()
-            .map(|r| Ok((to_u64(get(r, 0, "tree_nodes.idx")?, "a node index")?, get(r, 1, "tree_nodes.hash")?)))
+            .map(|r| {
+                Ok((
+                    to_u64(get(r, 0, "tree_nodes.idx")?, "a node index")?,
+                    get(r, 1, "tree_nodes.hash")?,
+                ))
+            })
             .collect()
     }
 

@@ -61,8 +61,7 @@ impl Overlay {
 
 /// Does this change need admission (a stream or claim upsert)?
 fn guarded(change: &Change) -> bool {
-    matches!(change, Change::Upsert { .. })
-        && !matches!(change.table().role, TableRole::Plain)
+    matches!(change, Change::Upsert { .. }) && !matches!(change.table().role, TableRole::Plain)
 }
 
 /// Is every value concrete (no reference to an entry not yet indexed)?
@@ -110,7 +109,12 @@ impl View {
         })
     }
 
-    fn current<'s>(&'s self, local: &'s Overlay, table: &'static TableSpec, key: &[Value]) -> Option<&'s Row> {
+    fn current<'s>(
+        &'s self,
+        local: &'s Overlay,
+        table: &'static TableSpec,
+        key: &[Value],
+    ) -> Option<&'s Row> {
         if let Some(found) = local.get(table.name, key) {
             return found;
         }

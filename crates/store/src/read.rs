@@ -128,6 +128,17 @@ pub fn query(store: &Store, query: &Query) -> Result<Vec<Stored>> {
     store.reader()?.db().query(query)
 }
 
+/// A page of a projection table in key order, after `after` (a whole key): for tools and tests
+/// that compare whole tables.
+pub fn scan(
+    store: &Store,
+    table: &kiroku_core::TableSpec,
+    after: Option<&kiroku_core::Key>,
+    limit: u64,
+) -> Result<Vec<Stored>> {
+    store.reader()?.db().scan(table, after, limit)
+}
+
 /// One entry, decoded, with its payload (from the blob store where it was moved there) — for
 /// use cases that read what an entry said, such as a note's first version. Refuses an entry
 /// beyond the signed tree, one whose bytes do not match its leaf hash, and a blob that does not

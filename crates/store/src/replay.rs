@@ -101,7 +101,9 @@ impl Source for DbPages {
         if self.next >= self.size {
             return Ok(None);
         }
-        let rows = self.db.entries(self.next, self.page.min(self.size - self.next))?;
+        let rows = self
+            .db
+            .entries(self.next, self.page.min(self.size - self.next))?;
         let Some(last) = rows.last().map(|r| r.idx) else {
             return Ok(None);
         };
@@ -117,11 +119,17 @@ impl Source for DbPages {
         Ok(Some(Page {
             entries: rows
                 .into_iter()
-                .map(|EntryRow { idx, leaf_hash, body }| RawEntry {
-                    idx,
-                    stored_leaf: Some(leaf_hash),
-                    body,
-                })
+                .map(
+                    |EntryRow {
+                         idx,
+                         leaf_hash,
+                         body,
+                     }| RawEntry {
+                        idx,
+                        stored_leaf: Some(leaf_hash),
+                        body,
+                    },
+                )
                 .collect(),
             blobs: HashMap::new(),
             checkpoints,
@@ -355,8 +363,9 @@ fn interpret(
                     format!("the payload blob of entry {idx} was altered"),
                 ));
             }
-            let value = serde_json::from_slice(&content)
-                .map_err(|_| problem(idx, format!("the payload blob of entry {idx} is not JSON")))?;
+            let value = serde_json::from_slice(&content).map_err(|_| {
+                problem(idx, format!("the payload blob of entry {idx} is not JSON"))
+            })?;
             entry.payload = Payload::Blob { sha256, bytes };
             *blob = Some((sha256, content));
             value

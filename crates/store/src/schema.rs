@@ -33,7 +33,10 @@ pub(crate) fn fingerprint(db: &dyn Db, registry: &Registry) -> String {
 /// Returns whether they were rebuilt.
 pub(crate) fn ensure(db: &mut dyn Db, url: &DatabaseUrl, registry: &Registry) -> Result<bool> {
     let want = fingerprint(db, registry);
-    if db.projection_schema()?.is_some_and(|(have, _)| have == want) {
+    if db
+        .projection_schema()?
+        .is_some_and(|(have, _)| have == want)
+    {
         return Ok(false);
     }
     let (size, _) = db.begin_append()?;

@@ -104,15 +104,25 @@ fn schema_fingerprint(registry: &Registry) -> String {
 impl ScratchDb {
     /// A fresh, migrated database with the declared tables and no ledger, cloned from the
     /// template (made on first use). SQLite files go under `dir`.
-    pub fn new(backend: &Backend, registry: &Arc<Registry>, dir: &std::path::Path, tag: &str) -> Result<ScratchDb> {
+    pub fn new(
+        backend: &Backend,
+        registry: &Arc<Registry>,
+        dir: &std::path::Path,
+        tag: &str,
+    ) -> Result<ScratchDb> {
         let fingerprint = schema_fingerprint(registry);
         let name = unique_name(tag);
         match backend {
             Backend::Sqlite => {
-                let template = std::env::temp_dir().join(format!("kiroku_template_{fingerprint}.db"));
+                let template =
+                    std::env::temp_dir().join(format!("kiroku_template_{fingerprint}.db"));
                 if !template.exists() {
                     let making = std::env::temp_dir().join(format!("{name}.template.db"));
-                    drop(Store::open(&DatabaseUrl::sqlite(&making), registry.clone(), 1)?);
+                    drop(Store::open(
+                        &DatabaseUrl::sqlite(&making),
+                        registry.clone(),
+                        1,
+                    )?);
                     // Renaming is atomic: concurrent test processes race harmlessly.
                     std::fs::rename(&making, &template).map_err(|source| StoreError::Io {
                         what: "cannot make the template",

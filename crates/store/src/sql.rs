@@ -66,11 +66,7 @@ pub(crate) fn create_table(d: Dialect, table: &TableSpec) -> Vec<String> {
     // SQLite: a lone integer key is the rowid (fastest); other keys make a WITHOUT ROWID
     // table clustered on the key. STRICT refuses values of the wrong type.
     let options = match d {
-        Dialect::Sqlite
-            if table.key == 1 && table.columns[0].ty != ColumnType::Text =>
-        {
-            " STRICT"
-        }
+        Dialect::Sqlite if table.key == 1 && table.columns[0].ty != ColumnType::Text => " STRICT",
         Dialect::Sqlite => " STRICT, WITHOUT ROWID",
         Dialect::Postgres => "",
     };

@@ -3,8 +3,7 @@
 //! write lock (`BEGIN IMMEDIATE`, waiting up to the busy timeout).
 
 use crate::db::{
-    apply_net_rows, pending_migrations, to_i64, to_u64, AppendBatch, Db, EntryRow,
-    StoredCheckpoint,
+    apply_net_rows, pending_migrations, to_i64, to_u64, AppendBatch, Db, EntryRow, StoredCheckpoint,
 };
 use crate::sql::{Dialect, Param};
 use crate::{Result, StoreError};
@@ -25,7 +24,10 @@ pub(crate) const MIGRATIONS_TEXT: &str = concat!(
 /// Migrations, in order; each runs once, in a transaction.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_ledger.sql")),
-    (2, include_str!("../migrations/sqlite/0002_projection_schema.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_projection_schema.sql"),
+    ),
 ];
 
 /// How long a connection waits for another's write lock.

@@ -168,10 +168,9 @@ fn compare_table(
         let e = entry.0;
         let at = i64::try_from(e).unwrap_or(i64::MAX);
         if db.stale_under_prefix(table, prefix, at)?.is_some() {
-            verdict.problems.push((
-                e,
-                format!("{name} still holds rows that entry {e} deleted"),
-            ));
+            verdict
+                .problems
+                .push((e, format!("{name} still holds rows that entry {e} deleted")));
         }
     }
     Ok(())
@@ -185,8 +184,10 @@ pub(crate) fn compare_page(db: &mut dyn Db, entries: &mut [Checked]) -> Result<V
         pending: Vec::new(),
         net: Net::new(),
     };
-    let (Some(a), Some(b)) = (entries.first().map(|c| c.idx), entries.last().map(|c| c.idx))
-    else {
+    let (Some(a), Some(b)) = (
+        entries.first().map(|c| c.idx),
+        entries.last().map(|c| c.idx),
+    ) else {
         return Ok(verdict);
     };
     let mut net = Net::new();
@@ -288,10 +289,11 @@ impl Sink for VerifySink<'_> {
         };
         if !self.pending.is_empty() {
             let net = &verdict.net;
-            self.pending.retain(|(table, key), _| match net.table(table) {
-                Some(t) => t.lookup(key).is_none(),
-                None => true,
-            });
+            self.pending
+                .retain(|(table, key), _| match net.table(table) {
+                    Some(t) => t.lookup(key).is_none(),
+                    None => true,
+                });
         }
         for (table, key, entry) in verdict.pending {
             self.pending.insert((table.name, key), (entry, table));
@@ -385,7 +387,9 @@ fn finish(
     // What lies beyond the checked tree. An append made while this ran comes with its
     // checkpoint, so the signed size is read after everything else: an entry row, tree node or
     // projection row beyond the size signed *now* was put there behind the writer's back.
-    let signed_now = db.latest_checkpoint()?.map_or(0, |c: StoredCheckpoint| c.size);
+    let signed_now = db
+        .latest_checkpoint()?
+        .map_or(0, |c: StoredCheckpoint| c.size);
     if let Some((index, what)) = db.planted_beyond(signed_now)? {
         return Ok(Some(problem(
             index,
@@ -465,7 +469,13 @@ fn unexplained_row(
 }
 
 /// Does entry `e` put exactly `row` into `table`?
-fn put_by(db: &mut dyn Db, registry: &Registry, table: &TableSpec, row: &Row, e: u64) -> Result<bool> {
+fn put_by(
+    db: &mut dyn Db,
+    registry: &Registry,
+    table: &TableSpec,
+    row: &Row,
+    e: u64,
+) -> Result<bool> {
     let Some(entry) = db.entries(e, 1)?.into_iter().next().filter(|r| r.idx == e) else {
         return Ok(false);
     };

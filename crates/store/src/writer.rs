@@ -246,7 +246,10 @@ impl WriterHandle {
 
     /// Seals a request's drafts with the current time and fresh salts — the work that needs
     /// no index happens here, on the caller's thread, in parallel.
-    fn seal(&self, request: Request) -> Result<(Vec<Pending>, Vec<Expect>, Timestamp), AppendError> {
+    fn seal(
+        &self,
+        request: Request,
+    ) -> Result<(Vec<Pending>, Vec<Expect>, Timestamp), AppendError> {
         let max = self.config.batch_entries_max;
         let count = request.drafts.len();
         if count == 0 || count > max {
@@ -413,10 +416,17 @@ impl WriterThread {
         }
     }
 
-    fn answer(&mut self, batch: Vec<Queued>, outcome: Result<(Vec<Outcome>, u64)>, started: Instant) {
+    fn answer(
+        &mut self,
+        batch: Vec<Queued>,
+        outcome: Result<(Vec<Outcome>, u64)>,
+        started: Instant,
+    ) {
         match outcome {
             Ok((outcomes, tree_size)) => {
-                self.metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
+                self.metrics
+                    .batch_seconds
+                    .observe(started.elapsed().as_secs_f64());
                 for (request, outcome) in batch.into_iter().zip(outcomes) {
                     let result = match outcome {
                         Outcome::Admitted(first) => Ok(Receipt {

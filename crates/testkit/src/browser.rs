@@ -128,6 +128,21 @@ impl Browser {
         reply["value"].as_array().map_or(0, Vec::len)
     }
 
+    /// The first element matching a CSS selector once it is there — after a click that
+    /// navigates, the next page may not have loaded yet. Waits up to 20 seconds.
+    pub fn wait_for(&self, css: &str) -> Element<'_> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.count(css) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "no element matches {css} at {}",
+                self.current_url()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.find(css)
+    }
+
     /// The first element matching a CSS selector.
     pub fn find(&self, css: &str) -> Element<'_> {
         let reply = post(

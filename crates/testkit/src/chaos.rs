@@ -124,7 +124,10 @@ fn relay(mut client: TcpStream, mut server: TcpStream, shared: Arc<Shared>) {
     }
     let size = u32::from_be_bytes(len) as usize;
     let mut rest = vec![0u8; size.saturating_sub(4)];
-    if !read_exact(&mut client, &mut rest) || server.write_all(&len).is_err() || server.write_all(&rest).is_err() {
+    if !read_exact(&mut client, &mut rest)
+        || server.write_all(&len).is_err()
+        || server.write_all(&rest).is_err()
+    {
         return;
     }
     loop {
@@ -139,9 +142,8 @@ fn relay(mut client: TcpStream, mut server: TcpStream, shared: Arc<Shared>) {
             let _ = server.shutdown(Shutdown::Both);
             return;
         }
-        let is_commit = head[0] == b'Q'
-            && body.len() >= 6
-            && body[..6].eq_ignore_ascii_case(b"COMMIT");
+        let is_commit =
+            head[0] == b'Q' && body.len() >= 6 && body[..6].eq_ignore_ascii_case(b"COMMIT");
         let fault = if is_commit { take_fault(&shared) } else { None };
         match fault {
             Some(Fault::BeforeCommit) => {

@@ -305,7 +305,13 @@ pub struct Client {
 }
 
 impl Client {
-    fn call(&self, method: &str, path: &str, body: Option<&Value>, extra: &[(&str, &str)]) -> Reply {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        extra: &[(&str, &str)],
+    ) -> Reply {
         let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
         let mut headers: Vec<(&str, &str)> = extra.to_vec();
         if let Some(auth) = &auth {
@@ -321,6 +327,11 @@ impl Client {
             &headers,
             body.as_deref().map(str::as_bytes),
         )
+    }
+
+    /// GET `path` with the client's credentials.
+    pub fn get(&self, path: &str) -> Reply {
+        self.call("GET", path, None, &[])
     }
 
     /// Writes a note with tags.
@@ -354,7 +365,14 @@ impl Client {
     }
 
     /// Amends note `note` with new tags.
-    pub fn amend_tags(&self, note: u64, version: u64, text: &str, tags: &[&str], reason: &str) -> Reply {
+    pub fn amend_tags(
+        &self,
+        note: u64,
+        version: u64,
+        text: &str,
+        tags: &[&str],
+        reason: &str,
+    ) -> Reply {
         self.call(
             "POST",
             &format!("/api/operator/notes/{note}/amendments"),

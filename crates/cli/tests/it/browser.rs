@@ -1,5 +1,6 @@
-//! The status page in real Chromium, in Japanese and in English: the harness every later page
-//! test uses.
+//! The pages in real Chromium, in Japanese and English: the status page, and operators' notes
+//! as the operations staff use them — write, correct, withdraw, and the error a stale page
+//! gets.
 
 use kiroku_testkit::browser::Browser;
 use kiroku_testkit::TestServer;
@@ -17,6 +18,10 @@ fn status_page_in_japanese_and_english() {
     assert_eq!(browser.find("h1").text(), "台帳の状態");
     assert_eq!(browser.find("#origin").text(), server.data().origin);
     assert_eq!(browser.find("#tree-size").text(), "2");
+    assert!(
+        browser.find("#checkpoint-time").text().contains('年'),
+        "Japan time, as Japanese readers read dates"
+    );
     assert!(browser
         .find("#verification-outcome")
         .text()
@@ -30,6 +35,7 @@ fn status_page_in_japanese_and_english() {
     browser.find("#lang-switch").click();
     assert_eq!(browser.eval("return document.documentElement.lang"), "en");
     assert_eq!(browser.find("h1").text(), "Ledger status");
+    assert!(browser.find("#checkpoint-time").text().ends_with("JST"));
     assert!(browser
         .find("#verification-outcome")
         .text()
@@ -43,4 +49,112 @@ fn status_page_in_japanese_and_english() {
     );
     browser.find("#lang-switch").click();
     assert_eq!(browser.find("h1").text(), "台帳の状態");
+}
+
+fn fill(browser: &Browser, css: &str, text: &str) {
+    let field = browser.find(css);
+    field.clear();
+    field.send_keys(text);
+}
+
+// Shows the notes pages as an operator uses them: a note written through the form (with tags)
+// opens on its own page at version 1; a correction through the form makes version 2 and the
+// history shows both versions and the reason; a page left open while someone else corrected
+// the note gets, on submitting, an error page in Japanese naming both versions — and nothing
+// is recorded; a wrong token is refused; a withdrawal marks the note withdrawn and the list
+// shows it so; a tag lists its notes.
+#[test]
+fn operator_writes_corrects_and_withdraws_a_note_in_the_browser() {
+    let server = TestServer::start();
+    let token = server.data().token();
+    let browser = Browser::start();
+    browser.goto(&server.url("/notes"));
+    assert_eq!(browser.find("h1").text(), "運用記録");
+    assert_eq!(
+        browser.find("#no-notes").text(),
+        "運用記録はまだありません。"
+    );
+    fill(
+        &browser,
+        "#new-note textarea[name=text]",
+        "バックアップテープ5を搬出",
+    );
+    fill(&browser, "#new-note input[name=tags]", "backup テープ");
+    fill(&browser, "#new-note input[name=token]", &token);
+    browser.find("#new-note button").click();
+    assert_eq!(browser.wait_for("#note-version").text(), "1");
+    assert!(
+        browser.current_url().ends_with("/notes/1"),
+        "{}",
+        browser.current_url()
+    );
+    assert_eq!(
+        browser.find("#note-text").text(),
+        "バックアップテープ5を搬出"
+    );
+    assert_eq!(browser.find("#note-tags").text(), "backup テープ");
+
+    fill(
+        &browser,
+        "#amend textarea[name=text]",
+        "バックアップテープ5と6を搬出",
+    );
+    fill(
+        &browser,
+        "#amend textarea[name=reason]",
+        "テープ6の記載漏れ",
+    );
+    fill(&browser, "#amend input[name=token]", &token);
+    browser.find("#amend button").click();
+    browser.wait_for("#versions tbody tr:nth-child(2)");
+    assert_eq!(browser.find("#note-version").text(), "2");
+    assert_eq!(browser.count("#versions tbody tr"), 2);
+    assert!(browser
+        .find("#versions tbody tr:nth-child(2)")
+        .text()
+        .contains("テープ6の記載漏れ"));
+
+    // Someone else corrects the note while this page (at version 2) stays open.
+    let elsewhere = server
+        .operator()
+        .amend(1, 2, "テープ5・6・7を搬出", "テープ7も搬出");
+    assert_eq!(elsewhere.status, 201);
+    let size = server.operator().tree_size();
+    fill(&browser, "#amend textarea[name=text]", "古い画面からの訂正");
+    fill(&browser, "#amend textarea[name=reason]", "古い画面");
+    fill(&browser, "#amend input[name=token]", &token);
+    browser.find("#amend button").click();
+    assert_eq!(browser.wait_for("#error-code").text(), "stale_version");
+    let message = browser.find("#error-message").text();
+    assert!(
+        message.contains("あなたが見た版: 2") && message.contains("現在の版: 3"),
+        "{message}"
+    );
+    assert_eq!(server.operator().tree_size(), size, "nothing was recorded");
+
+    browser.goto(&server.url("/notes/1"));
+    assert_eq!(browser.find("#note-version").text(), "3");
+    fill(&browser, "#withdraw textarea[name=reason]", "搬出は中止");
+    fill(&browser, "#withdraw input[name=token]", "not-the-token");
+    browser.find("#withdraw button").click();
+    assert_eq!(browser.wait_for("#error-code").text(), "unauthorized");
+
+    browser.goto(&server.url("/notes/1"));
+    fill(&browser, "#withdraw textarea[name=reason]", "搬出は中止");
+    fill(&browser, "#withdraw input[name=token]", &token);
+    browser.find("#withdraw button").click();
+    browser.wait_for("#note-state .bad");
+    assert_eq!(browser.find("#note-state").text(), "取り下げ");
+    assert_eq!(
+        browser.count("#amend"),
+        0,
+        "a withdrawn note has no correction form"
+    );
+
+    assert_eq!(server.post_note("drill held").status, 201);
+    browser.goto(&server.url("/notes"));
+    assert_eq!(browser.count("#notes tbody tr"), 2);
+    assert_eq!(browser.count("#notes tr.withdrawn"), 1);
+    browser.goto(&server.url("/notes?lang=en"));
+    assert_eq!(browser.find("h1").text(), "Operator notes");
 }

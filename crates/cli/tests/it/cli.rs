@@ -1,9 +1,10 @@
-//! The `kiroku` binary as an operator scripts it: init, notes, checkpoints, verify, help, and
-//! clear errors that change nothing.
+//! The `kiroku` binary as an operator scripts it: init, notes and their corrections,
+//! checkpoints, verify, export, import, migrate, help — and clear errors that change nothing.
 
 use crate::support::{kiroku, run, run_on, stderr, stdout, tree_size};
 use kiroku_ledger::{Checkpoint, Verifier};
-use kiroku_testkit::{DataDir, TestServer};
+use kiroku_store::scratch::ScratchDb;
+use kiroku_testkit::{backend, DataDir, TestServer};
 
 // Shows that init creates the directory with a 0600 signing key and prints a verifier key in
 // the signed-note format, and that a second init into the same directory is refused and
@@ -56,15 +57,18 @@ fn init_creates_a_ledger_and_refuses_to_overwrite() {
     assert!(!bad_origin.exists(), "a refused init writes nothing");
 }
 
-// Shows the operator's round trip: a note prints its index, the checkpoint covers it and
-// verifies with the printed key, and verify reports the ledger intact (and records that).
+// Shows the operator's round trip: a note prints its number, the checkpoint covers it and
+// verifies with the printed key, a correction from the current version makes version 2 and
+// one from a stale version is refused (exit 1, nothing written), the note shows both versions
+// and its reason, a withdrawal makes version 3, and verify reports the ledger intact (and
+// records that).
 #[test]
-fn note_checkpoint_and_verify() {
+fn notes_corrections_checkpoint_and_verify() {
     let data = DataDir::init();
     let output = run_on(
         &data,
         &["ledger", "note"],
-        &["backup tape 5 moved off-site"],
+        &["--tag", "backup", "backup tape 5 moved off-site"],
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output).trim(), "1");
@@ -77,6 +81,69 @@ fn note_checkpoint_and_verify() {
     )
     .unwrap();
     assert_eq!(checkpoint.size, 2);
+
+    let amend = |version: &str, text: &str| {
+        run_on(
+            &data,
+            &["ledger", "amend"],
+            &[
+                "--note",
+                "1",
+                "--expected-version",
+                version,
+                "--reason",
+                "tape 6 was left out",
+                text,
+            ],
+        )
+    };
+    let output = amend("1", "backup tapes 5 and 6 moved off-site");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), "note 1 is at version 2 (entry 2)");
+    let output = amend("1", "backup tape 7");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("the note is at version 2, not 1"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(tree_size(&data), 3, "the stale correction wrote nothing");
+
+    let output = run_on(&data, &["ledger", "show"], &["--note", "1"]);
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("note 1: version 2, open; tags: backup"),
+        "{text}"
+    );
+    assert!(
+        text.contains("v1 written") && text.contains("backup tape 5 moved off-site"),
+        "{text}"
+    );
+    assert!(
+        text.contains("v2 amended") && text.contains("— tape 6 was left out"),
+        "{text}"
+    );
+
+    let output = run_on(
+        &data,
+        &["ledger", "withdraw"],
+        &[
+            "--note",
+            "1",
+            "--expected-version",
+            "2",
+            "--reason",
+            "recorded twice",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = run_on(&data, &["ledger", "notes"], &[]);
+    assert!(
+        stdout(&output).starts_with("1\tv3\twithdrawn\t"),
+        "{}",
+        stdout(&output)
+    );
+
     let output = run_on(&data, &["verify"], &[]);
     assert!(
         output.status.success(),
@@ -85,24 +152,25 @@ fn note_checkpoint_and_verify() {
         stderr(&output)
     );
     assert!(
-        stdout(&output).starts_with("ledger intact: 2 entries, 2 checkpoints, tree size 2"),
+        stdout(&output).starts_with("ledger intact: 4 entries, 4 checkpoints, tree size 4"),
         "{}",
         stdout(&output)
     );
     assert_eq!(
         tree_size(&data),
-        3,
+        5,
         "the verification is recorded as an entry"
     );
     let output = run_on(&data, &["ledger", "rebuild"], &[]);
     assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), "projections rebuilt from 5 entries");
     let output = run_on(&data, &["verify"], &["--no-record"]);
     assert!(output.status.success(), "{}", stdout(&output));
-    assert_eq!(tree_size(&data), 3);
+    assert_eq!(tree_size(&data), 5);
 }
 
 // Shows that notes appended by several `kiroku ledger note` processes while a server appends
-// over HTTP are serialised: every append succeeds with its own index, none is lost, and the
+// over HTTP are serialised: every append succeeds with its own number, none is lost, and the
 // ledger verifies.
 #[test]
 fn appends_from_several_processes_while_a_server_runs() {
@@ -144,34 +212,187 @@ fn appends_from_several_processes_while_a_server_runs() {
     );
 }
 
+/// A ledger with notes, a correction, a withdrawal and a note long enough to be a blob.
+fn ledger_with_history() -> DataDir {
+    let data = DataDir::init();
+    crate::support::lower_entry_limit(&data);
+    let long = "長い記録 ".repeat(300);
+    for args in [
+        vec!["--tag", "backup", "tape 5 moved"],
+        vec!["a drill was held"],
+        vec![long.as_str()],
+    ] {
+        let output = run_on(&data, &["ledger", "note"], &args);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    for (command, args) in [
+        (
+            "amend",
+            vec![
+                "--note",
+                "1",
+                "--expected-version",
+                "1",
+                "--reason",
+                "typo",
+                "tape 6 moved",
+            ],
+        ),
+        (
+            "withdraw",
+            vec![
+                "--note",
+                "2",
+                "--expected-version",
+                "1",
+                "--reason",
+                "postponed",
+            ],
+        ),
+    ] {
+        let output = run_on(&data, &["ledger", command], &args);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    data
+}
+
+// Shows export and import: the whole ledger (a blob included) goes to one file; imported into
+// an empty database under a copy of the data directory, it reproduces the same latest
+// checkpoint and the same notes, verifies, and takes new notes. An existing file is not
+// overwritten; an import into a database that is not empty, or of another ledger's file, or of
+// a file cut short or altered, is refused and writes nothing.
+#[test]
+fn export_and_import_reproduce_the_ledger() {
+    let data = ledger_with_history();
+    let file = data.scratch_path("ledger.kiroku");
+    let output = run_on(&data, &["export"], &["--out", file.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("exported 6 entries, 6 checkpoints and 1 blobs (tree size 6)"),
+        "{}",
+        stdout(&output)
+    );
+    let again = run_on(&data, &["export"], &["--out", file.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+
+    let restored = DataDir::empty_copy_of(&data, &backend());
+    let output = run_on(&restored, &["import"], &["--in", file.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let checkpoint = |d: &DataDir| stdout(&run_on(d, &["ledger", "checkpoint"], &[]));
+    assert_eq!(checkpoint(&restored), checkpoint(&data));
+    let show = |d: &DataDir| stdout(&run_on(d, &["ledger", "show"], &["--note", "1"]));
+    assert_eq!(show(&restored), show(&data));
+    assert_eq!(restored.verify(), None);
+    let output = run_on(&restored, &["ledger", "note"], &["after the restore"]);
+    assert_eq!(stdout(&output).trim(), "6");
+
+    let twice = run_on(&restored, &["import"], &["--in", file.to_str().unwrap()]);
+    assert_eq!(twice.status.code(), Some(1));
+    assert!(
+        stderr(&twice).contains("is not empty"),
+        "{}",
+        stderr(&twice)
+    );
+
+    let stranger = DataDir::init();
+    let other = DataDir::empty_copy_of(&stranger, &backend());
+    let output = run_on(&other, &["import"], &["--in", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("another key or origin"),
+        "{}",
+        stderr(&output)
+    );
+
+    let bytes = std::fs::read(&file).unwrap();
+    let cut = data.scratch_path("cut.kiroku");
+    std::fs::write(&cut, &bytes[..bytes.len() - 40]).unwrap();
+    let mut altered_bytes = bytes.clone();
+    let at = altered_bytes
+        .windows(9)
+        .position(|w| w == b"tape 6 mo")
+        .unwrap();
+    altered_bytes[at + 5] = b'9';
+    let altered = data.scratch_path("altered.kiroku");
+    std::fs::write(&altered, &altered_bytes).unwrap();
+    for (bad, expected) in [(&cut, "truncated"), (&altered, "was altered")] {
+        let target = DataDir::empty_copy_of(&data, &backend());
+        let output = run_on(&target, &["import"], &["--in", bad.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+        assert!(
+            stderr(&output).contains(expected),
+            "{expected}: {}",
+            stderr(&output)
+        );
+        assert_eq!(tree_size(&target), 0, "a refused import writes nothing");
+    }
+}
+
+// Shows `kiroku migrate` on the selected backend: the ledger is copied into an empty database,
+// the data directory now uses it with the same checkpoint and notes, the old database is left
+// as it was; a target that is not empty is refused.
+#[test]
+fn migrate_moves_the_ledger_and_points_the_directory_at_it() {
+    let data = ledger_with_history();
+    let before = stdout(&run_on(&data, &["ledger", "checkpoint"], &[]));
+    let target = ScratchDb::new(
+        &backend(),
+        &kiroku_app::registry(),
+        &data.scratch_path("target"),
+        "mig",
+    )
+    .unwrap();
+    let url = target.url.to_config_text();
+    let output = run_on(&data, &["migrate"], &["--to", &url]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("migrated 6 entries and 6 checkpoints"),
+        "{}",
+        stdout(&output)
+    );
+    let config = std::fs::read_to_string(data.path.join("kiroku.toml")).unwrap();
+    assert!(config.contains(&url), "{config}");
+    assert_eq!(
+        stdout(&run_on(&data, &["ledger", "checkpoint"], &[])),
+        before
+    );
+    assert_eq!(tree_size(&data), 6, "the old database is untouched");
+    let output = run_on(&data, &["verify"], &["--no-record"]);
+    assert!(output.status.success(), "{}", stdout(&output));
+
+    let other = DataDir::init();
+    let output = run_on(&other, &["migrate"], &["--to", &url]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("is not empty"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 // Shows that bad input to the commands gets a clear error, exit code 1 (2 for usage), and
 // writes nothing.
 #[test]
 fn bad_command_input_is_refused() {
     let data = DataDir::init();
     let before = tree_size(&data);
+    let dir = data.path.to_str().unwrap();
     for (args, code, needle) in [
+        (vec!["ledger", "note", "--data", dir, "  "], 1, "empty"),
         (
-            vec![
-                "ledger",
-                "note",
-                "--data",
-                data.path.to_str().unwrap(),
-                "  ",
-            ],
-            1,
-            "empty",
-        ),
-        (
-            vec![
-                "ledger",
-                "note",
-                "--data",
-                data.path.to_str().unwrap(),
-                "bell\u{7}",
-            ],
+            vec!["ledger", "note", "--data", dir, "bell\u{7}"],
             1,
             "control",
+        ),
+        (
+            vec!["ledger", "note", "--data", dir, "--tag", "a b", "x"],
+            1,
+            "tag",
         ),
         (
             vec!["ledger", "note", "--data", "/nonexistent/kiroku"],
@@ -184,20 +405,60 @@ fn bad_command_input_is_refused() {
             "cannot open the data directory",
         ),
         (
-            vec!["verify", "--data", "/nonexistent/kiroku"],
+            vec![
+                "ledger",
+                "amend",
+                "--data",
+                dir,
+                "--note",
+                "7",
+                "--expected-version",
+                "1",
+                "--reason",
+                "r",
+                "x",
+            ],
             1,
-            "cannot open the data directory",
+            "note 7 does not exist",
         ),
         (
             vec![
-                "serve",
-                "--data",
-                data.path.to_str().unwrap(),
-                "--listen",
-                "not-an-address",
+                "ledger", "amend", "--data", dir, "--note", "1", "--reason", "r", "x",
             ],
+            2,
+            "--expected-version",
+        ),
+        (
+            vec![
+                "ledger",
+                "withdraw",
+                "--data",
+                dir,
+                "--note",
+                "x",
+                "--expected-version",
+                "1",
+                "--reason",
+                "r",
+            ],
+            2,
+            "invalid value",
+        ),
+        (vec!["verify", "--data", "/nonexistent/kiroku"], 1, "cannot"),
+        (
+            vec!["serve", "--data", dir, "--listen", "not-an-address"],
             1,
             "listen",
+        ),
+        (
+            vec!["import", "--data", dir, "--in", "/nonexistent/file"],
+            1,
+            "cannot open /nonexistent/file",
+        ),
+        (
+            vec!["migrate", "--data", dir, "--to", "mysql://x"],
+            1,
+            "database URL",
         ),
         (vec!["bench", "ledger", "--entries", "0"], 1, "--entries"),
         (
@@ -236,17 +497,25 @@ fn every_command_has_help() {
         vec!["demo"],
         vec!["ledger"],
         vec!["ledger", "note"],
+        vec!["ledger", "amend"],
+        vec!["ledger", "withdraw"],
+        vec!["ledger", "notes"],
+        vec!["ledger", "show"],
         vec!["ledger", "checkpoint"],
         vec!["ledger", "rebuild"],
         vec!["verify"],
+        vec!["export"],
+        vec!["import"],
+        vec!["migrate"],
         vec!["bench"],
         vec!["bench", "ledger"],
         vec!["bench", "verify"],
+        vec!["bench", "migrate"],
     ] {
         let mut args = command.clone();
         args.push("--help");
         let output = run(&args);
-        assert!(output.status.success(), "{args:?}");
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
         let text = stdout(&output);
         assert!(text.contains("Usage: kiroku"), "{args:?}: {text}");
         assert!(text.lines().count() > 3, "{args:?}: {text}");

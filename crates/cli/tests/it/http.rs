@@ -220,7 +220,7 @@ fn bad_input_gets_clear_errors_and_writes_nothing() {
             vec![],
             None,
             400,
-            "bad_range",
+            "bad_consistency_range",
         ),
         (
             "GET",
@@ -228,7 +228,7 @@ fn bad_input_gets_clear_errors_and_writes_nothing() {
             vec![],
             None,
             400,
-            "bad_range",
+            "bad_consistency_range",
         ),
         (
             "GET",
@@ -300,7 +300,7 @@ fn bad_input_gets_clear_errors_and_writes_nothing() {
             vec![auth, json],
             Some(br#"{}"#),
             422,
-            "invalid_note",
+            "note_missing",
         ),
         (
             "POST",
@@ -308,7 +308,7 @@ fn bad_input_gets_clear_errors_and_writes_nothing() {
             vec![auth, json],
             Some(br#"{"text":"   "}"#),
             422,
-            "invalid_note",
+            "note_empty",
         ),
         (
             "POST",
@@ -316,7 +316,7 @@ fn bad_input_gets_clear_errors_and_writes_nothing() {
             vec![auth, json],
             Some(br#"{"text":"a\u0007b"}"#),
             422,
-            "invalid_note",
+            "note_control_characters",
         ),
         (
             "POST",
@@ -324,13 +324,37 @@ fn bad_input_gets_clear_errors_and_writes_nothing() {
             vec![auth, json],
             Some(long_body.as_bytes()),
             422,
-            "invalid_note",
+            "note_too_long",
+        ),
+        (
+            "POST",
+            "/api/operator/notes",
+            vec![auth, json],
+            Some(br#"{"text":"x","tags":["has space"]}"#),
+            422,
+            "bad_tag",
+        ),
+        (
+            "POST",
+            "/api/operator/notes",
+            vec![auth, json, ("idempotency-key", "has space")],
+            Some(br#"{"text":"x"}"#),
+            422,
+            "bad_idempotency_key",
         ),
         (
             "GET",
             "/api/operator/notes",
             vec![],
             None,
+            401,
+            "unauthorized",
+        ),
+        (
+            "PUT",
+            "/api/operator/notes",
+            vec![auth, json],
+            Some(br#"{"text":"x"}"#),
             405,
             "method_not_allowed",
         ),
@@ -422,26 +446,34 @@ fn longest_note_is_accepted_and_moves_to_a_blob() {
     );
 }
 
-// Shows that /metrics reports the writer (queue depth, batch sizes, commit/fsync latency),
-// the tree size and the checkpoint age in the Prometheus text format.
+// Shows that /metrics reports the writer (queue depth, batch sizes, commit/fsync latency,
+// refused requests), the tree size and the checkpoint age in the OpenMetrics text format.
 #[test]
 fn metrics_report_the_writer_and_the_ledger() {
     let server = TestServer::start();
+    let operator = server.operator();
     assert_eq!(server.post_note("metrics").status, 201);
+    assert_eq!(
+        operator.amend(1, 1, "metrics, corrected", "typo").status,
+        201
+    );
+    assert_eq!(operator.amend(1, 1, "stale", "typo").status, 409);
     let reply = server.get("/metrics");
     assert_eq!(reply.status, 200);
     assert!(reply
         .header("content-type")
         .unwrap()
-        .starts_with("text/plain; version=0.0.4"));
+        .starts_with("application/openmetrics-text"));
     let text = reply.text();
     for line in [
         "kiroku_writer_queue_depth 0",
-        "kiroku_writer_entries_total 1",
-        "kiroku_writer_batch_entries_count 1",
-        "kiroku_writer_commit_fsync_seconds_count 1",
-        "kiroku_ledger_tree_size 2",
+        "kiroku_writer_entries_total 2",
+        "kiroku_writer_conflicts_total 0",
+        "kiroku_writer_batch_entries_count 2",
+        "kiroku_writer_commit_fsync_seconds_count 2",
+        "kiroku_ledger_tree_size 3",
         "# TYPE kiroku_ledger_checkpoint_age_seconds gauge",
+        "# EOF",
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }

@@ -1,11 +1,17 @@
 //! End-to-end tests of Kiroku through what its users touch: HTTP against a running server, the
-//! `kiroku` binary, and real Chromium. The backend (SQLite or PostgreSQL) is chosen by the
-//! environment; `scripts/test` runs this suite on both.
+//! `kiroku` binary, and real Chromium — plus the checks that hold the whole workspace to its
+//! layout and every kind to its declaration. The backend (SQLite or PostgreSQL) is chosen by
+//! the environment; `scripts/test` runs this suite on both. Tests in `cross` use both backends
+//! at once, whichever is selected.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod browser;
 mod cli;
 mod crash;
+mod cross;
 mod http;
+mod layout;
+mod notes;
+mod registry;
 mod support;
 mod tamper;

@@ -36,7 +36,7 @@ pub fn stderr(output: &Output) -> String {
 
 /// The signed tree size, read straight from the database.
 pub fn tree_size(data: &DataDir) -> u64 {
-    let store = kiroku_store::Store::open(&data.database(), 1).unwrap();
+    let store = kiroku_store::Store::open(&data.database(), kiroku_app::registry(), 1).unwrap();
     kiroku_store::read::latest_checkpoint(&store)
         .unwrap()
         .map_or(0, |c| c.size)
@@ -52,4 +52,13 @@ pub fn lower_entry_limit(data: &DataDir) {
         config.replace("entry_bytes_max = 65535", "entry_bytes_max = 1024"),
     )
     .unwrap();
+}
+
+/// Runs `work` on a runtime of this thread (for tests that call use cases directly).
+pub fn block<T>(work: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(work)
 }

@@ -2,8 +2,8 @@
 //! rows, or edits a blob, a tree node, a checkpoint or a projection. The append-only guards are
 //! bypassed first, as such an attacker would; `kiroku verify` must fail and name the entry.
 
-use crate::support::{run_on, stdout};
-use kiroku_server::instance::{Instance, Overrides};
+use crate::support::{block, run_on, stdout};
+use kiroku_core::{Actor, EntryIndex};
 use kiroku_store::DatabaseUrl;
 use kiroku_testkit::DataDir;
 
@@ -14,22 +14,23 @@ const NOTES: u64 = 300;
 fn ledger() -> DataDir {
     let data = DataDir::init();
     crate::support::lower_entry_limit(&data);
-    let instance = Instance::open(&data.path, &Overrides::default()).unwrap();
+    let app = data.open();
     for i in 1..=NOTES {
         let text = if i == 20 {
             "長い記録 ".repeat(300)
         } else {
             format!("operator note number {i}")
         };
-        assert_eq!(instance.append_note(&text, "cli").unwrap().first.0, i);
+        let written = block(app.write_note(Actor::operator("cli"), &text, vec![], None)).unwrap();
+        assert_eq!(written.note.0, i);
     }
-    instance.shutdown();
+    app.shutdown();
     data
 }
 
 /// Runs SQL as an attacker: with the append-only triggers out of the way.
 fn tamper(data: &DataDir, sql: &str) {
-    let store = kiroku_store::Store::open(&data.database(), 1).unwrap();
+    let store = kiroku_store::Store::open(&data.database(), kiroku_app::registry(), 1).unwrap();
     let unguard = match data.database() {
         DatabaseUrl::Sqlite(_) => {
             let mut sql = String::new();
@@ -71,7 +72,7 @@ fn intact_ledger_verifies() {
 #[test]
 fn ledger_tables_refuse_update_and_delete() {
     let data = ledger();
-    let store = kiroku_store::Store::open(&data.database(), 1).unwrap();
+    let store = kiroku_store::Store::open(&data.database(), kiroku_app::registry(), 1).unwrap();
     for sql in [
         "UPDATE entries SET body = body WHERE idx = 1",
         "DELETE FROM entries WHERE idx = 1",
@@ -97,7 +98,7 @@ fn edited_entry_is_named() {
     // Rebuilding projections from an altered ledger is refused.
     let output = run_on(&data, &["ledger", "rebuild"], &[]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(crate::support::stderr(&output).contains("entry 5 does not match its stored hash"));
+    assert!(crate::support::stderr(&output).contains("entry 5 was altered"));
 }
 
 // Shows that a deleted entry is named.
@@ -117,7 +118,8 @@ fn inserted_entry_is_named() {
     assert_fails(
         &data,
         &format!(
-            "at entry {}: entry {} is not covered by any signed checkpoint",
+            "at entry {}: entry {} is stored beyond the signed tree of size {}: no signed checkpoint covers it",
+            NOTES + 1,
             NOTES + 1,
             NOTES + 1
         ),
@@ -188,11 +190,11 @@ fn altered_projection_is_named_and_rebuilt() {
     let data = ledger();
     tamper(
         &data,
-        "UPDATE operator_notes SET body = 'rewritten' WHERE entry_index = 12",
+        "UPDATE operator_notes SET text = 'rewritten' WHERE note = 12",
     );
     assert_fails(
         &data,
-        "at entry 12: projection operator_notes row 12 differs from the ledger's replay",
+        "at entry 12: projection operator_notes: the row put by entry 12 differs from the ledger's replay",
     );
     let output = run_on(&data, &["ledger", "rebuild"], &[]);
     assert!(output.status.success());
@@ -200,38 +202,70 @@ fn altered_projection_is_named_and_rebuilt() {
     assert!(output.status.success(), "{}", stdout(&output));
 }
 
+// Shows that a corrected note whose current row is put back to its first version — the text
+// the correction replaced — is named by the correction's entry.
+#[test]
+fn a_correction_undone_behind_the_ledger_is_named() {
+    let data = ledger();
+    let app = data.open();
+    let changed = block(app.amend_note(
+        Actor::operator("cli"),
+        EntryIndex(40),
+        1,
+        "operator note number 40, corrected",
+        vec![],
+        "typo",
+    ))
+    .unwrap();
+    app.shutdown();
+    tamper(
+        &data,
+        "UPDATE operator_notes SET version = 1, text = 'operator note number 40', last_entry = 40 WHERE note = 40",
+    );
+    assert_fails(
+        &data,
+        &format!(
+            "at entry {0}: projection operator_notes: the row entry {0} put last names entry 40 as its writer",
+            changed.entry
+        ),
+    );
+}
+
 // Shows that a projection row removed, or one added that no entry puts, is named.
 #[test]
 fn missing_and_extra_projection_rows_are_named() {
     let data = ledger();
-    tamper(&data, "DELETE FROM operator_notes WHERE entry_index = 30");
+    tamper(&data, "DELETE FROM operator_notes WHERE note = 30");
     assert_fails(
         &data,
-        "at entry 30: projection operator_notes lacks the row of entry 30",
+        "at entry 30: projection operator_notes lacks a row that entry 30 put",
     );
     let data = ledger();
     tamper(
         &data,
-        "INSERT INTO operator_notes (entry_index, time, account, body) VALUES (0, '1970-01-01T00:00:00.000000Z', 'operator', 'forged')",
+        "INSERT INTO operator_notes (note, version, state, text, time, account, last_entry) VALUES (0, 1, 'open', 'forged', '1970-01-01T00:00:00.000000Z', 'operator', 0)",
     );
-    assert_fails(&data, "at entry 0: projection operator_notes holds a row for entry 0 that the ledger does not put");
+    assert_fails(
+        &data,
+        "at entry 0: projection operator_notes holds a row naming entry 0 as its writer, which entry 0 does not put",
+    );
 }
 
-// Shows that rows planted beyond the signed tree are caught: a projection row for an entry
-// that does not exist (which the status page would otherwise show as the latest verification)
-// and a tree node beyond the tree.
+// Shows that rows planted beyond the signed tree are caught: a projection row naming an entry
+// that does not exist (which the status page would otherwise show as the latest
+// verification) and a tree node beyond the tree.
 #[test]
 fn rows_beyond_the_signed_tree_are_caught() {
     let data = ledger();
     tamper(
         &data,
-        "INSERT INTO verifications (entry_index, time, outcome, tree_size, detail) VALUES (4611686018427387904, '2026-01-01T00:00:00.000000Z', 'intact', 1, NULL)",
+        "INSERT INTO verifications (entry, time, outcome, tree_size, detail, last_entry) VALUES (4611686018427387904, '2026-01-01T00:00:00.000000Z', 'intact', 1, NULL, 4611686018427387904)",
     );
-    assert_fails(&data, "projection verifications holds a row for entry 4611686018427387904, which the signed ledger does not have");
+    assert_fails(&data, "projection verifications holds a row naming entry 4611686018427387904, which the signed ledger does not have");
     let data = ledger();
     tamper(&data, "INSERT INTO tree_nodes (level, idx, hash) SELECT 1, 5, hash FROM tree_nodes WHERE level = 1 AND idx = 0");
     assert_fails(
         &data,
-        "tree node 1/5 is stored but is not part of the signed tree",
+        "tree node 1/5 is stored beyond the signed tree of size 301",
     );
 }

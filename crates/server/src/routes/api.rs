@@ -7,8 +7,8 @@ use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::{ApiJson, ApiQuery};
 use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -40,7 +40,9 @@ pub(super) fn note_id(text: &str) -> Result<EntryIndex, AppError> {
     if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AppError::not_found());
     }
-    text.parse().map(EntryIndex).map_err(|_| AppError::not_found())
+    text.parse()
+        .map(EntryIndex)
+        .map_err(|_| AppError::not_found())
 }
 
 #[derive(Deserialize)]

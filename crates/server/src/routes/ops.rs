@@ -21,9 +21,7 @@ pub(super) async fn healthz(
 pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
     let latest = state.app.checkpoint().await?;
     let size = latest.as_ref().map_or(0, |c| c.size);
-    state
-        .tree_size
-        .set(i64::try_from(size).unwrap_or(i64::MAX));
+    state.tree_size.set(i64::try_from(size).unwrap_or(i64::MAX));
     if let (Some(signed), Ok(now)) = (
         latest.and_then(|c| Timestamp::parse(&c.created_at)),
         state.app.clock().now(),

@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::extract::{ApiQuery, WebForm};
 use crate::i18n::Lang;
 use crate::pages::{
-    page, render, switch, NotePage, NoteRow, NotesPage, StatusPage, VersionRow, VerificationView,
+    page, render, switch, NotePage, NoteRow, NotesPage, StatusPage, VerificationView, VersionRow,
 };
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header::LOCATION;
@@ -257,9 +257,6 @@ pub(super) async fn withdraw_note(
     let actor = form_operator(&state, &form.token)?;
     let version = form_version(&form.version)?;
     let reason = form.reason.replace("\r\n", "\n");
-    state
-        .app
-        .withdraw_note(actor, id, version, &reason)
-        .await?;
+    state.app.withdraw_note(actor, id, version, &reason).await?;
     Ok(see_other(&format!("/notes/{}", id.0)))
 }

@@ -24,7 +24,11 @@ pub static ROWS: TableSpec = TableSpec {
 pub static STREAMS: TableSpec = TableSpec {
     name: "ex_streams",
     about: "streams",
-    columns: &[Column::text("id"), Column::int("version"), Column::entry("by")],
+    columns: &[
+        Column::text("id"),
+        Column::int("version"),
+        Column::entry("by"),
+    ],
     key: 1,
     indexes: &[],
     role: TableRole::Stream { version: "version" },
@@ -75,81 +79,148 @@ pub struct Put {
     pub b: String,
     pub v: Option<String>,
 }
-exercise_kind!(Put, "ex.put/1", Projection::Into(&[&ROWS]), |s, out| {
-    out.push(Change::upsert(
-        &ROWS,
-        vec![
-            Value::Int(s.a),
-            Value::Text(s.b.clone()),
-            s.v.clone().map_or(Value::Null, Value::Text),
-        ],
-    ));
-}, Put { a: 1, b: "x".into(), v: None });
+exercise_kind!(
+    Put,
+    "ex.put/1",
+    Projection::Into(&[&ROWS]),
+    |s, out| {
+        out.push(Change::upsert(
+            &ROWS,
+            vec![
+                Value::Int(s.a),
+                Value::Text(s.b.clone()),
+                s.v.clone().map_or(Value::Null, Value::Text),
+            ],
+        ));
+    },
+    Put {
+        a: 1,
+        b: "x".into(),
+        v: None
+    }
+);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Delete {
     pub a: i64,
     pub b: String,
 }
-exercise_kind!(Delete, "ex.delete/1", Projection::Into(&[&ROWS]), |s, out| {
-    out.push(Change::delete(&ROWS, vec![Value::Int(s.a), Value::Text(s.b.clone())]));
-}, Delete { a: 1, b: "x".into() });
+exercise_kind!(
+    Delete,
+    "ex.delete/1",
+    Projection::Into(&[&ROWS]),
+    |s, out| {
+        out.push(Change::delete(
+            &ROWS,
+            vec![Value::Int(s.a), Value::Text(s.b.clone())],
+        ));
+    },
+    Delete {
+        a: 1,
+        b: "x".into()
+    }
+);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Clear {
     pub a: i64,
 }
-exercise_kind!(Clear, "ex.clear/1", Projection::Into(&[&ROWS]), |s, out| {
-    out.push(Change::delete_prefix(&ROWS, vec![Value::Int(s.a)]));
-}, Clear { a: 1 });
+exercise_kind!(
+    Clear,
+    "ex.clear/1",
+    Projection::Into(&[&ROWS]),
+    |s, out| {
+        out.push(Change::delete_prefix(&ROWS, vec![Value::Int(s.a)]));
+    },
+    Clear { a: 1 }
+);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bump {
     pub id: String,
     pub version: u64,
 }
-exercise_kind!(Bump, "ex.bump/1", Projection::Into(&[&STREAMS]), |s, out| {
-    out.push(Change::upsert(
-        &STREAMS,
-        vec![
-            Value::Text(s.id.clone()),
-            Value::Int(s.version as i64),
-            Value::THIS_ENTRY,
-        ],
-    ));
-}, Bump { id: "s".into(), version: 1 });
+exercise_kind!(
+    Bump,
+    "ex.bump/1",
+    Projection::Into(&[&STREAMS]),
+    |s, out| {
+        out.push(Change::upsert(
+            &STREAMS,
+            vec![
+                Value::Text(s.id.clone()),
+                Value::Int(s.version as i64),
+                Value::THIS_ENTRY,
+            ],
+        ));
+    },
+    Bump {
+        id: "s".into(),
+        version: 1
+    }
+);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Claim {
     pub name: String,
     pub owner: String,
 }
-exercise_kind!(Claim, "ex.claim/1", Projection::Into(&[&CLAIMS]), |s, out| {
-    out.push(Change::upsert(
-        &CLAIMS,
-        vec![Value::Text(s.name.clone()), Value::Text(s.owner.clone())],
-    ));
-}, Claim { name: "n".into(), owner: "o".into() });
+exercise_kind!(
+    Claim,
+    "ex.claim/1",
+    Projection::Into(&[&CLAIMS]),
+    |s, out| {
+        out.push(Change::upsert(
+            &CLAIMS,
+            vec![Value::Text(s.name.clone()), Value::Text(s.owner.clone())],
+        ));
+    },
+    Claim {
+        name: "n".into(),
+        owner: "o".into()
+    }
+);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Release {
     pub name: String,
 }
-exercise_kind!(Release, "ex.release/1", Projection::Into(&[&CLAIMS]), |s, out| {
-    out.push(Change::delete(&CLAIMS, vec![Value::Text(s.name.clone())]));
-}, Release { name: "n".into() });
+exercise_kind!(
+    Release,
+    "ex.release/1",
+    Projection::Into(&[&CLAIMS]),
+    |s, out| {
+        out.push(Change::delete(&CLAIMS, vec![Value::Text(s.name.clone())]));
+    },
+    Release { name: "n".into() }
+);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Link {}
-exercise_kind!(Link, "ex.link/1", Projection::Into(&[&LINKS]), |_s, out| {
-    out.push(Change::upsert(&LINKS, vec![Value::THIS_ENTRY, Value::Entry(-1)]));
-}, Link {});
+exercise_kind!(
+    Link,
+    "ex.link/1",
+    Projection::Into(&[&LINKS]),
+    |_s, out| {
+        out.push(Change::upsert(
+            &LINKS,
+            vec![Value::THIS_ENTRY, Value::Entry(-1)],
+        ));
+    },
+    Link {}
+);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Note {
     pub text: String,
 }
-exercise_kind!(Note, "ex.note/1", Projection::Nothing("a note projects nothing"), |_s, _out| {}, Note { text: "n".into() });
+exercise_kind!(
+    Note,
+    "ex.note/1",
+    Projection::Nothing("a note projects nothing"),
+    |_s, _out| {},
+    Note { text: "n".into() }
+);
 
 pub struct Exercise {
     /// Leave `ex.note/1` out (to verify a ledger with a kind nobody knows).
@@ -183,12 +254,20 @@ impl Context for Exercise {
 }
 
 pub fn registry() -> Arc<Registry> {
-    Arc::new(Registry::new(&[&Exercise { without_note: false }]).unwrap())
+    Arc::new(
+        Registry::new(&[&Exercise {
+            without_note: false,
+        }])
+        .unwrap(),
+    )
 }
 
 // Shows that the test context keeps its own declarations (so the tests below exercise what
 // they claim to).
 #[test]
 fn the_exercise_context_keeps_its_declarations() {
-    assert_eq!(kiroku_core::context::audit(&registry()), Vec::<String>::new());
+    assert_eq!(
+        kiroku_core::context::audit(&registry()),
+        Vec::<String>::new()
+    );
 }

@@ -38,7 +38,9 @@ impl Step {
                     p.v.clone().map_or(Value::Null, Value::Text),
                 ],
             ),
-            Step::Delete(d) => Change::delete(&ROWS, vec![Value::Int(d.a), Value::Text(d.b.clone())]),
+            Step::Delete(d) => {
+                Change::delete(&ROWS, vec![Value::Int(d.a), Value::Text(d.b.clone())])
+            }
             Step::Clear(c) => Change::delete_prefix(&ROWS, vec![Value::Int(c.a)]),
         }
     }
@@ -127,7 +129,12 @@ fn stored_rows_equal_the_in_order_model() {
         let fixture = Fixture::new("model");
         let model = workload(&fixture, seed, 200);
         let want = model.tables.get("ex_rows").cloned().unwrap_or_default();
-        assert_eq!(stored(&fixture), want, "seed {seed} on {}", fixture.backend());
+        assert_eq!(
+            stored(&fixture),
+            want,
+            "seed {seed} on {}",
+            fixture.backend()
+        );
         assert_eq!(fixture.verify().problem, None, "seed {seed}");
     }
 }
@@ -148,13 +155,36 @@ fn history() -> Fixture {
     let writer = fixture.writer(WriterConfig::default());
     let handle = writer.handle();
     let steps = [
-        Step::Put(Put { a: 1, b: "p".into(), v: Some("old".into()) }),
-        Step::Put(Put { a: 1, b: "p".into(), v: Some("new".into()) }),
-        Step::Put(Put { a: 1, b: "q".into(), v: None }),
-        Step::Delete(Delete { a: 1, b: "q".into() }),
-        Step::Put(Put { a: 2, b: "r".into(), v: None }),
+        Step::Put(Put {
+            a: 1,
+            b: "p".into(),
+            v: Some("old".into()),
+        }),
+        Step::Put(Put {
+            a: 1,
+            b: "p".into(),
+            v: Some("new".into()),
+        }),
+        Step::Put(Put {
+            a: 1,
+            b: "q".into(),
+            v: None,
+        }),
+        Step::Delete(Delete {
+            a: 1,
+            b: "q".into(),
+        }),
+        Step::Put(Put {
+            a: 2,
+            b: "r".into(),
+            v: None,
+        }),
         Step::Clear(Clear { a: 2 }),
-        Step::Put(Put { a: 3, b: "s".into(), v: Some("kept".into()) }),
+        Step::Put(Put {
+            a: 3,
+            b: "s".into(),
+            v: Some("kept".into()),
+        }),
     ];
     for step in &steps {
         handle.append_blocking(Request::one(step.draft())).unwrap();
@@ -171,14 +201,38 @@ fn history() -> Fixture {
 #[test]
 fn verify_names_each_kind_of_damage_to_a_table() {
     let damage = [
-        ("UPDATE ex_rows SET v = 'forged' WHERE a = 3", "the row put by entry 6 differs from the ledger's replay"),
-        ("UPDATE ex_rows SET v = 'old', last_entry = 0 WHERE a = 1 AND b = 'p'", "the row entry 1 put last names entry 0 as its writer"),
-        ("DELETE FROM ex_rows WHERE a = 3", "projection ex_rows lacks a row that entry 6 put"),
-        ("INSERT INTO ex_rows (a, b, v, last_entry) VALUES (1, 'q', NULL, 2)", "still holds a row that entry 3 deleted"),
-        ("INSERT INTO ex_rows (a, b, v, last_entry) VALUES (2, 'r', NULL, 4)", "still holds rows that entry 5 deleted"),
-        ("INSERT INTO ex_rows (a, b, v, last_entry) VALUES (9, 'x', 'planted', 6)", "holds a row naming entry 6 as its writer, which entry 6 does not put"),
-        ("UPDATE ex_rows SET last_entry = 5 WHERE a = 3", "the row entry 6 put last names entry 5 as its writer"),
-        ("INSERT INTO ex_rows (a, b, v, last_entry) VALUES (8, 'x', NULL, 99)", "holds a row naming entry 99, which the signed ledger does not have"),
+        (
+            "UPDATE ex_rows SET v = 'forged' WHERE a = 3",
+            "the row put by entry 6 differs from the ledger's replay",
+        ),
+        (
+            "UPDATE ex_rows SET v = 'old', last_entry = 0 WHERE a = 1 AND b = 'p'",
+            "the row entry 1 put last names entry 0 as its writer",
+        ),
+        (
+            "DELETE FROM ex_rows WHERE a = 3",
+            "projection ex_rows lacks a row that entry 6 put",
+        ),
+        (
+            "INSERT INTO ex_rows (a, b, v, last_entry) VALUES (1, 'q', NULL, 2)",
+            "still holds a row that entry 3 deleted",
+        ),
+        (
+            "INSERT INTO ex_rows (a, b, v, last_entry) VALUES (2, 'r', NULL, 4)",
+            "still holds rows that entry 5 deleted",
+        ),
+        (
+            "INSERT INTO ex_rows (a, b, v, last_entry) VALUES (9, 'x', 'planted', 6)",
+            "holds a row naming entry 6 as its writer, which entry 6 does not put",
+        ),
+        (
+            "UPDATE ex_rows SET last_entry = 5 WHERE a = 3",
+            "the row entry 6 put last names entry 5 as its writer",
+        ),
+        (
+            "INSERT INTO ex_rows (a, b, v, last_entry) VALUES (8, 'x', NULL, 99)",
+            "holds a row naming entry 99, which the signed ledger does not have",
+        ),
     ];
     for (sql, expected) in damage {
         let fixture = history();

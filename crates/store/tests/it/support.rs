@@ -18,7 +18,8 @@ pub struct TickingClock(pub AtomicI64);
 
 impl Clock for TickingClock {
     fn now(&self) -> Result<Timestamp, ClockError> {
-        Timestamp::from_micros(self.0.fetch_add(1000, Ordering::Relaxed)).ok_or(ClockError::OutOfRange)
+        Timestamp::from_micros(self.0.fetch_add(1000, Ordering::Relaxed))
+            .ok_or(ClockError::OutOfRange)
     }
 }
 

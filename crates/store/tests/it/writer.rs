@@ -50,7 +50,12 @@ fn concurrent_appends_are_consistent_and_provable() {
         })
         .collect();
     indices.sort();
-    assert_eq!(indices, (0..560).collect::<Vec<_>>(), "{}", fixture.backend());
+    assert_eq!(
+        indices,
+        (0..560).collect::<Vec<_>>(),
+        "{}",
+        fixture.backend()
+    );
 
     let latest = read::latest_checkpoint(&fixture.store).unwrap().unwrap();
     let signed = Checkpoint::open(&latest.note, ORIGIN, &fixture.signer.verifier()).unwrap();
@@ -84,15 +89,28 @@ fn unknown_kinds_and_misshapen_payloads_are_refused() {
     let fixture = Fixture::new("unknown");
     let writer = fixture.writer(WriterConfig::default());
     let unknown = Draft::raw("ex.typo/1", Actor::system(), serde_json::json!({})).unwrap();
-    let error = writer.handle().append_blocking(Request::one(unknown)).unwrap_err();
+    let error = writer
+        .handle()
+        .append_blocking(Request::one(unknown))
+        .unwrap_err();
     assert!(
-        matches!(error, AppendError::Invalid(SealError::Kind(KindError::Unknown(_)))),
+        matches!(
+            error,
+            AppendError::Invalid(SealError::Kind(KindError::Unknown(_)))
+        ),
         "{error}"
     );
-    let misshapen = Draft::raw("ex.put/1", Actor::system(), serde_json::json!({"a": "one"})).unwrap();
-    let error = writer.handle().append_blocking(Request::one(misshapen)).unwrap_err();
+    let misshapen =
+        Draft::raw("ex.put/1", Actor::system(), serde_json::json!({"a": "one"})).unwrap();
+    let error = writer
+        .handle()
+        .append_blocking(Request::one(misshapen))
+        .unwrap_err();
     assert!(
-        matches!(error, AppendError::Invalid(SealError::Kind(KindError::Shape(_)))),
+        matches!(
+            error,
+            AppendError::Invalid(SealError::Kind(KindError::Shape(_)))
+        ),
         "{error}"
     );
     writer.shutdown();
@@ -120,7 +138,9 @@ fn verify_names_an_entry_of_a_kind_nobody_knows() {
     let problem = report.problem.unwrap();
     assert_eq!(problem.index, Some(1));
     assert!(
-        problem.what.contains("no context registers the entry kind ex.note/1"),
+        problem
+            .what
+            .contains("no context registers the entry kind ex.note/1"),
         "{}",
         problem.what
     );
@@ -150,7 +170,10 @@ fn writer_refuses_to_extend_a_tree_that_does_not_match_its_checkpoint() {
     );
     writer.shutdown();
     assert_eq!(
-        read::latest_checkpoint(&fixture.store).unwrap().unwrap().size,
+        read::latest_checkpoint(&fixture.store)
+            .unwrap()
+            .unwrap()
+            .size,
         5
     );
 }
@@ -184,7 +207,13 @@ fn a_planted_row_is_named_and_the_writer_carries_on() {
             && message.contains("behind the writer's back"),
         "{message}"
     );
-    assert_eq!(read::latest_checkpoint(&fixture.store).unwrap().unwrap().size, 3);
+    assert_eq!(
+        read::latest_checkpoint(&fixture.store)
+            .unwrap()
+            .unwrap()
+            .size,
+        3
+    );
     fixture.tamper("DELETE FROM entries WHERE idx = 3");
     let receipt = append(&handle, put(9)).unwrap();
     assert_eq!((receipt.first.0, receipt.tree_size), (3, 4));
@@ -211,9 +240,21 @@ fn a_writer_dropped_inside_a_runtime_stops_cleanly() {
             .unwrap();
         assert_eq!(receipt.first.0, 0);
         drop(writer);
-        assert!(!handle.is_running() || handle.append(Request::one(Draft::new(Actor::system(), put(2)))).await.is_err());
+        assert!(
+            !handle.is_running()
+                || handle
+                    .append(Request::one(Draft::new(Actor::system(), put(2))))
+                    .await
+                    .is_err()
+        );
     });
-    assert_eq!(read::latest_checkpoint(&fixture.store).unwrap().unwrap().size, 1);
+    assert_eq!(
+        read::latest_checkpoint(&fixture.store)
+            .unwrap()
+            .unwrap()
+            .size,
+        1
+    );
 }
 
 // Shows that connections are set up for durable commits — the property the crash test relies
