@@ -307,6 +307,13 @@ pub struct PreconditionBench {
     pub ack_p50_ms: f64,
     /// 99th percentile.
     pub ack_p99_ms: f64,
+    /// Batches committed during the amendments.
+    pub batches: u64,
+    /// Rows per second of the baseline: the accepted amendments' entry and projection rows
+    /// written plainly (after the same notes), in batches of the ledger's mean size.
+    pub baseline_rows_per_s: f64,
+    /// Baseline rate divided by the accepted rate.
+    pub ratio: f64,
 }
 
 /// A small deterministic generator for the benchmark's choices.
@@ -338,9 +345,11 @@ pub fn preconditions(
     let handle = bench.writer.handle();
     let first = bench.size()?;
     fill(&handle, streams, 500, &mut |done| progress(done, streams))?;
+    let amended_from = bench.size()?;
     let notes: Vec<u64> = (first..first + streams).collect();
     let runtime = runtime()?;
     let writers = writers.clamp(1, notes.len().max(1));
+    let batches_before = handle.metrics().batches.get();
     let started = Instant::now();
     let outcome = runtime.block_on(async {
         let tasks: Vec<_> = (0..writers)
@@ -355,7 +364,10 @@ pub fn preconditions(
                     let mut latencies = Vec::with_capacity(share as usize);
                     for i in 0..share {
                         let slot = (choices.next() % mine.len() as u64) as usize;
-                        let stale = choices.next() % 100 < stale_percent;
+                        // Stale: decided on the version before the current one (so only a note
+                        // amended at least once can be amended stale).
+                        let stale =
+                            choices.next() % 100 < stale_percent && versions[slot] >= 2;
                         let version = if stale { versions[slot] } else { versions[slot] + 1 };
                         let draft = Draft::new(
                             Actor::operator("bench"),
@@ -413,6 +425,22 @@ pub fn preconditions(
         )));
     }
     let (ack_p50_ms, ack_p99_ms, _) = latency_ms(&mut latencies);
+    let batches = handle.metrics().batches.get() - batches_before;
+    // The baseline: a plain database holding the same notes, then the accepted amendments'
+    // rows written in batches of the ledger's mean size.
+    let baseline_scratch = ScratchDb::new(
+        &backend(server),
+        &crate::registry(),
+        &bench._dir.0,
+        "baseline",
+    )?;
+    let mut baseline = Baseline::open(&baseline_scratch.url, crate::registry())?;
+    baseline.write(&read_rows(&bench.store, 0, amended_from)?, 500)?;
+    let end = bench.size()?;
+    let rows = read_rows(&bench.store, amended_from, end)?;
+    let mean = (accepted as f64 / batches.max(1) as f64).round() as usize;
+    let plain = baseline.write(&rows, mean)?;
+    let baseline_rows_per_s = rows.len() as f64 / plain.as_secs_f64();
     bench.writer.shutdown();
     Ok(PreconditionBench {
         backend: backend(server).name(),
@@ -425,6 +453,9 @@ pub fn preconditions(
         accepted_per_s: accepted as f64 / seconds,
         ack_p50_ms,
         ack_p99_ms,
+        batches,
+        baseline_rows_per_s,
+        ratio: baseline_rows_per_s / (accepted as f64 / seconds),
     })
 }
 

@@ -245,12 +245,17 @@ fn run_preconditions(
             r.attempts, r.streams, r.backend
         );
         println!(
-            "  accepted: {:>10.0} entries/s  ({} accepted in {:.2} s; ack p50 {:.2} ms, p99 {:.2} ms)",
-            r.accepted_per_s, r.accepted, r.seconds, r.ack_p50_ms, r.ack_p99_ms
+            "  accepted: {:>10.0} entries/s  ({} accepted in {:.2} s; ack p50 {:.2} ms, p99 {:.2} ms; {} batches, {:.1} requests/batch)",
+            r.accepted_per_s, r.accepted, r.seconds, r.ack_p50_ms, r.ack_p99_ms, r.batches,
+            r.attempts as f64 / r.batches.max(1) as f64
         );
         println!(
             "  stale:    {:>10} sent, {} refused with a conflict, none accepted",
             r.stale_sent, r.conflicts
+        );
+        println!(
+            "  baseline: {:>10.0} rows/s     (the accepted amendments' rows written plainly, same batches; ratio {:.2})",
+            r.baseline_rows_per_s, r.ratio
         );
         println!("  target:   ≥ 30000 accepted entries/s on SQLite, every stale amendment refused");
     }

@@ -144,6 +144,12 @@ pub trait KindHandler: Send + Sync {
     fn projection(&self) -> Projection;
     /// Reads a payload as this kind, checks it and projects it.
     fn interpret(&self, meta: &EntryMeta<'_>, payload: Json) -> Result<Vec<Change>, KindError>;
+    /// [`KindHandler::interpret`] from the payload's JSON text, without building a JSON tree.
+    fn interpret_text(
+        &self,
+        meta: &EntryMeta<'_>,
+        payload: &[u8],
+    ) -> Result<Vec<Change>, KindError>;
     /// The kind's example payload as JSON.
     fn example(&self) -> Result<Json, KindError>;
     /// Does the example survive a JSON round trip unchanged?
@@ -163,14 +169,16 @@ impl<K: EntryKind> KindHandler for Typed<K> {
 
     fn interpret(&self, meta: &EntryMeta<'_>, payload: Json) -> Result<Vec<Change>, KindError> {
         let value: K = serde_json::from_value(payload).map_err(|_| KindError::Shape(K::KIND))?;
-        value.check(meta).map_err(|invalid| KindError::Invalid {
-            kind: K::KIND,
-            invalid,
-        })?;
-        let mut changes = Vec::new();
-        value.project(meta, &mut changes);
-        check_changes(K::KIND, K::PROJECTION, &changes)?;
-        Ok(changes)
+        effects(&value, meta)
+    }
+
+    fn interpret_text(
+        &self,
+        meta: &EntryMeta<'_>,
+        payload: &[u8],
+    ) -> Result<Vec<Change>, KindError> {
+        let value: K = serde_json::from_slice(payload).map_err(|_| KindError::Shape(K::KIND))?;
+        effects(&value, meta)
     }
 
     fn example(&self) -> Result<Json, KindError> {
@@ -187,6 +195,19 @@ impl<K: EntryKind> KindHandler for Typed<K> {
             .and_then(|json| serde_json::from_value::<K>(json).ok())
             .is_some_and(|back| back == example)
     }
+}
+
+/// What a payload of kind `K` does: checked, then projected, the projection held to the kind's
+/// declaration.
+fn effects<K: EntryKind>(value: &K, meta: &EntryMeta<'_>) -> Result<Vec<Change>, KindError> {
+    value.check(meta).map_err(|invalid| KindError::Invalid {
+        kind: K::KIND,
+        invalid,
+    })?;
+    let mut changes = Vec::new();
+    value.project(meta, &mut changes);
+    check_changes(K::KIND, K::PROJECTION, &changes)?;
+    Ok(changes)
 }
 
 /// The handler of kind `K`, for [`Context::kinds`].
@@ -334,6 +355,15 @@ impl Registry {
             .handler(entry.kind.as_str())
             .ok_or_else(|| KindError::Unknown(entry.kind.as_str().to_owned()))?;
         handler.interpret(&meta(entry), payload)
+    }
+
+    /// [`Registry::interpret`] of a payload given as its JSON text (raw from the entry, or a
+    /// blob's bytes).
+    pub fn interpret_text(&self, entry: &Entry, payload: &[u8]) -> Result<Vec<Change>, KindError> {
+        let handler = self
+            .handler(entry.kind.as_str())
+            .ok_or_else(|| KindError::Unknown(entry.kind.as_str().to_owned()))?;
+        handler.interpret_text(&meta(entry), payload)
     }
 
     /// Checks a draft and encodes it with its time and salt. The payload moves to the blob
@@ -532,14 +562,7 @@ impl<K: EntryKind> DraftPayloadTyped for K {
     }
 
     fn effects(&self, meta: &EntryMeta<'_>) -> Result<Vec<Change>, KindError> {
-        self.check(meta).map_err(|invalid| KindError::Invalid {
-            kind: K::KIND,
-            invalid,
-        })?;
-        let mut changes = Vec::new();
-        self.project(meta, &mut changes);
-        check_changes(K::KIND, K::PROJECTION, &changes)?;
-        Ok(changes)
+        effects(self, meta)
     }
 }
 

@@ -323,20 +323,37 @@ struct WireSubject<'a> {
 /// without checking that the bytes are in canonical form. For replaying a ledger whose leaf
 /// hashes (which bind the exact bytes) are checked separately; [`decode`] is the strict form.
 pub fn decode_fields(bytes: &[u8]) -> Result<Entry, EntryError> {
+    let (mut entry, raw) = decode_raw(bytes)?;
+    if let Some(raw) = raw {
+        entry.payload = Payload::Inline(
+            serde_json::from_str(raw.get()).map_err(|_| field("payload", "is not JSON"))?,
+        );
+    }
+    Ok(entry)
+}
+
+/// [`decode_fields`] that leaves an inline payload as the raw JSON text it is in the bytes, for
+/// a replay that reads it straight into its kind's type. When the payload is inline, it is
+/// returned beside the entry and the entry's own `payload` holds JSON `null`; when it is in a
+/// blob, the entry names the blob and nothing is returned beside it.
+pub fn decode_raw(
+    bytes: &[u8],
+) -> Result<(Entry, Option<&serde_json::value::RawValue>), EntryError> {
     let wire: Wire<'_> = serde_json::from_slice(bytes)
         .map_err(|_| EntryError::NotCanonical("not an entry object"))?;
     if wire.v != 1 {
         return Err(field("v", "is not 1"));
     }
-    let payload = match (wire.payload, wire.payload_sha256, wire.payload_bytes) {
-        (Some(raw), None, None) => Payload::Inline(
-            serde_json::from_str(raw.get()).map_err(|_| field("payload", "is not JSON"))?,
+    let (payload, raw) = match (wire.payload, wire.payload_sha256, wire.payload_bytes) {
+        (Some(raw), None, None) => (Payload::Inline(Json::Null), Some(raw)),
+        (None, Some(hash), Some(bytes)) => (
+            Payload::Blob {
+                sha256: Hash::from_hex(&hash)
+                    .ok_or(field("payload_sha256", "is not a SHA-256 hash"))?,
+                bytes,
+            },
+            None,
         ),
-        (None, Some(hash), Some(bytes)) => Payload::Blob {
-            sha256: Hash::from_hex(&hash)
-                .ok_or(field("payload_sha256", "is not a SHA-256 hash"))?,
-            bytes,
-        },
         _ => return Err(field("payload", "is missing or doubled")),
     };
     let salt: [u8; SALT_BYTES] = STANDARD
@@ -344,22 +361,25 @@ pub fn decode_fields(bytes: &[u8]) -> Result<Entry, EntryError> {
         .ok()
         .and_then(|s| s.try_into().ok())
         .ok_or(field("salt", "is not 16 bytes of base64"))?;
-    Ok(Entry {
-        kind: KindName::parse(&wire.kind)?,
-        time: Timestamp::parse(&wire.time).ok_or(field("time", "is not an RFC 3339 time"))?,
-        actor: Actor {
-            account: AccountId::parse(&wire.actor.account)
-                .map_err(|_| field("actor.account", "is not an account id"))?,
-            session: wire.actor.session.map(Cow::into_owned),
+    Ok((
+        Entry {
+            kind: KindName::parse(&wire.kind)?,
+            time: Timestamp::parse(&wire.time).ok_or(field("time", "is not an RFC 3339 time"))?,
+            actor: Actor {
+                account: AccountId::parse(&wire.actor.account)
+                    .map_err(|_| field("actor.account", "is not an account id"))?,
+                session: wire.actor.session.map(Cow::into_owned),
+            },
+            subject: wire.subject.map(|s| Subject {
+                kind: s.kind.into_owned(),
+                id: s.id.into_owned(),
+            }),
+            reason: wire.reason.map(Cow::into_owned),
+            payload,
+            salt,
         },
-        subject: wire.subject.map(|s| Subject {
-            kind: s.kind.into_owned(),
-            id: s.id.into_owned(),
-        }),
-        reason: wire.reason.map(Cow::into_owned),
-        payload,
-        salt,
-    })
+        raw,
+    ))
 }
 
 #[cfg(test)]

@@ -578,6 +578,11 @@ impl Net {
         self.tables.values()
     }
 
+    /// The net effect on each table touched, in name order, taken apart.
+    pub fn into_tables(self) -> impl Iterator<Item = NetTable> {
+        self.tables.into_values()
+    }
+
     /// The net effect on one table, if the changes touched it.
     pub fn table(&self, name: &str) -> Option<&NetTable> {
         self.tables.get(name)

@@ -69,7 +69,7 @@ fn version_row(
             Value::Text(change.into()),
             text.map_or(Value::Null, |t| Value::Text(t.into())),
             Value::Text(meta.reason.unwrap_or_default().into()),
-            Value::Text(meta.time.to_string()),
+            Value::Int(meta.time.micros()),
             Value::Text(meta.actor.account.to_string()),
         ],
     )
@@ -110,7 +110,7 @@ impl EntryKind for NoteAmendment {
                 version_value(self.version),
                 Value::Text(State::Open.as_str().into()),
                 Value::Text(self.text.clone()),
-                Value::Text(meta.time.to_string()),
+                Value::Int(meta.time.micros()),
                 Value::Text(meta.actor.account.to_string()),
             ],
         ));
@@ -174,7 +174,7 @@ impl EntryKind for NoteWithdrawal {
                 version_value(self.version),
                 Value::Text(State::Withdrawn.as_str().into()),
                 Value::Null,
-                Value::Text(meta.time.to_string()),
+                Value::Int(meta.time.micros()),
                 Value::Text(meta.actor.account.to_string()),
             ],
         ));

@@ -34,7 +34,7 @@ pub static NOTES: TableSpec = TableSpec {
         Column::int("version"),
         Column::text("state"),
         Column::text("text").nullable(),
-        Column::text("time"),
+        Column::int("time"),
         Column::text("account"),
     ],
     key: 1,
@@ -53,7 +53,7 @@ pub static NOTE_VERSIONS: TableSpec = TableSpec {
         Column::text("change"),
         Column::text("text").nullable(),
         Column::text("reason"),
-        Column::text("time"),
+        Column::int("time"),
         Column::text("account"),
     ],
     key: 2,
@@ -191,7 +191,7 @@ fn first_version(meta: &EntryMeta<'_>, text: &str) -> Change {
             Value::Int(1),
             Value::Text(State::Open.as_str().into()),
             Value::Text(text.into()),
-            Value::Text(meta.time.to_string()),
+            Value::Int(meta.time.micros()),
             Value::Text(meta.actor.account.to_string()),
         ],
     )
@@ -375,7 +375,10 @@ fn optional_text(row: &[Value], i: usize, table: &'static str) -> Result<Option<
 }
 
 fn time(row: &[Value], i: usize, table: &'static str) -> Result<Timestamp, BadRow> {
-    Timestamp::parse(&text(row, i, table)?).ok_or(BadRow(table))
+    row.get(i)
+        .and_then(Value::as_int)
+        .and_then(Timestamp::from_micros)
+        .ok_or(BadRow(table))
 }
 
 impl NoteState {

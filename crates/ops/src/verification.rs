@@ -12,7 +12,7 @@ pub static VERIFICATIONS: TableSpec = TableSpec {
     about: "The result of each kiroku verify run.",
     columns: &[
         Column::entry("entry"),
-        Column::text("time"),
+        Column::int("time"),
         Column::text("outcome"),
         Column::int("tree_size"),
         Column::text("detail").nullable(),
@@ -77,7 +77,7 @@ impl EntryKind for Verification {
             &VERIFICATIONS,
             vec![
                 Value::THIS_ENTRY,
-                Value::Text(meta.time.to_string()),
+                Value::Int(meta.time.micros()),
                 Value::Text(outcome.into()),
                 i64::try_from(self.tree_size).map_or(Value::Null, Value::Int),
                 self.detail.clone().map_or(Value::Null, Value::Text),
@@ -121,10 +121,10 @@ impl VerificationRecord {
     /// Decodes a row, or `None` if it does not have the declared shape.
     pub fn from_row(stored: &Stored) -> Option<VerificationRecord> {
         match stored.row.as_slice() {
-            [Value::Int(entry), Value::Text(time), Value::Text(outcome), Value::Int(size), detail] => {
+            [Value::Int(entry), Value::Int(time), Value::Text(outcome), Value::Int(size), detail] => {
                 Some(VerificationRecord {
                     entry: EntryIndex::from_i64(*entry)?,
-                    time: Timestamp::parse(time)?,
+                    time: Timestamp::from_micros(*time)?,
                     outcome: match outcome.as_str() {
                         "intact" => Outcome::Intact,
                         "failed" => Outcome::Failed,

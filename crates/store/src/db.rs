@@ -8,7 +8,7 @@ use crate::url::DatabaseUrl;
 use crate::{Result, StoreError};
 use kiroku_core::projection::{Key, Net, TableSpec};
 use kiroku_core::query::{Query, Stored};
-use kiroku_core::{ColumnType, EntryIndex, Value};
+use kiroku_core::{ColumnType, Value};
 use kiroku_ledger::Hash;
 
 /// A signed checkpoint as stored.
@@ -314,45 +314,6 @@ pub(crate) fn key_params(table: &TableSpec, key: &[Value]) -> Vec<Param> {
         .zip(table.columns)
         .map(|(v, c)| (v.clone(), c.ty))
         .collect()
-}
-
-/// The parameters binding a whole row and its `last_entry`.
-pub(crate) fn row_params(table: &TableSpec, row: &[Value], last: EntryIndex) -> Result<Vec<Param>> {
-    let mut params: Vec<Param> = row
-        .iter()
-        .zip(table.columns)
-        .map(|(v, c)| (v.clone(), c.ty))
-        .collect();
-    params.push((Value::Int(to_i64(last.0)?), ColumnType::Entry));
-    Ok(params)
-}
-
-/// Applies a net effect statement by statement: prefix deletes, deletes, upserts. (SQLite's
-/// way; PostgreSQL sends arrays.)
-pub(crate) fn apply_net_rows(db: &mut dyn Db, net: &Net) -> Result<()> {
-    let d = db.dialect();
-    for table in net.tables() {
-        let spec = table.table;
-        for prefix in table.prefix_deletes.keys() {
-            db.exec(
-                &sql::delete(d, spec, prefix.len()),
-                &key_params(spec, prefix),
-            )?;
-        }
-        if !table.deletes.is_empty() {
-            let statement = sql::delete(d, spec, spec.key);
-            for key in table.deletes.keys() {
-                db.exec(&statement, &key_params(spec, key))?;
-            }
-        }
-        if !table.upserts.is_empty() {
-            let statement = sql::upsert(d, spec);
-            for (row, last) in table.upserts.values() {
-                db.exec(&statement, &row_params(spec, row, *last)?)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The declared shape of the one row of `projection_schema`, for decoding it.

@@ -10,28 +10,34 @@
 use crate::db::Db;
 use crate::Result;
 use kiroku_core::precondition::key_text;
-use kiroku_core::projection::{Change, Key, Row, TableRole, TableSpec, Value};
+use kiroku_core::projection::{Change, Key, TableRole, TableSpec, Value};
 use kiroku_core::{Conflict, Expect};
 use std::collections::{BTreeMap, HashMap};
+
+/// What admission needs of a row of a stream or claims table: its role column (the version
+/// or the owner) — not the whole row, so admitting a request copies no text.
+type RoleValue = Option<Value>;
 
 /// Rows as the batch sees them: committed values read under the lock, overlaid by what admitted
 /// requests changed.
 pub(crate) struct View {
-    committed: HashMap<(&'static str, Key), Option<Row>>,
+    committed: HashMap<&'static str, HashMap<Key, RoleValue>>,
     overlay: Overlay,
 }
 
-/// Changes to stream and claims tables made by admitted requests, in order.
+/// Changes to stream and claims tables made by admitted requests, in order: `Some(value)` for
+/// a row put, `None` for a row deleted.
 #[derive(Default, Clone)]
 struct Overlay {
-    rows: HashMap<(&'static str, Key), Option<Row>>,
+    rows: HashMap<&'static str, HashMap<Key, Option<RoleValue>>>,
     prefixes: Vec<(&'static str, Key)>,
 }
 
 impl Overlay {
-    /// What the overlay says of a key: `Some(row or none)`, or `None` if it does not know.
-    fn get(&self, table: &'static str, key: &[Value]) -> Option<Option<&Row>> {
-        if let Some(found) = self.rows.get(&(table, key.to_vec())) {
+    /// What the overlay says of a key: `Some(row's role value, or none if deleted)`, or
+    /// `None` if it does not know.
+    fn get(&self, table: &'static str, key: &[Value]) -> Option<Option<&RoleValue>> {
+        if let Some(found) = self.rows.get(table).and_then(|rows| rows.get(key)) {
             return Some(found.as_ref());
         }
         self.prefixes
@@ -41,21 +47,28 @@ impl Overlay {
     }
 
     fn apply(&mut self, change: &Change) {
-        let table = change.table().name;
+        let table = change.table();
+        let rows = self.rows.entry(table.name).or_default();
         match change {
             Change::Upsert { row, .. } => {
-                self.rows
-                    .insert((table, change.key().to_vec()), Some(row.clone()));
+                let role = table.role_column().and_then(|i| row.get(i)).cloned();
+                rows.insert(change.key().to_vec(), Some(role));
             }
             Change::Delete { key, .. } => {
-                self.rows.insert((table, key.clone()), None);
+                rows.insert(key.clone(), None);
             }
             Change::DeletePrefix { prefix, .. } => {
-                self.rows
-                    .retain(|(t, k), _| !(*t == table && k.starts_with(prefix)));
-                self.prefixes.push((table, prefix.clone()));
+                rows.retain(|k, _| !k.starts_with(prefix));
+                self.prefixes.push((table.name, prefix.clone()));
             }
         }
+    }
+
+    fn merge(&mut self, later: Overlay) {
+        for (table, rows) in later.rows {
+            self.rows.entry(table).or_default().extend(rows);
+        }
+        self.prefixes.extend(later.prefixes);
     }
 }
 
@@ -96,11 +109,15 @@ impl View {
         for change in changes.filter(|c| guarded(c)) {
             want(change.table(), change.key());
         }
-        let mut committed = HashMap::new();
+        let mut committed: HashMap<&'static str, HashMap<Key, RoleValue>> = HashMap::new();
         for (name, (table, keys)) in wanted {
             let rows = db.lookup(table, &keys)?;
+            let column = table.role_column();
+            let found = committed.entry(name).or_default();
             for (key, row) in keys.into_iter().zip(rows) {
-                committed.insert((name, key), row.map(|s| s.row));
+                if let Some(stored) = row {
+                    found.insert(key, column.and_then(|i| stored.row.get(i)).cloned());
+                }
             }
         }
         Ok(View {
@@ -109,12 +126,13 @@ impl View {
         })
     }
 
+    /// The role value of the row at `key` as the batch sees it; `None` if there is no row.
     fn current<'s>(
         &'s self,
         local: &'s Overlay,
         table: &'static TableSpec,
         key: &[Value],
-    ) -> Option<&'s Row> {
+    ) -> Option<&'s RoleValue> {
         if let Some(found) = local.get(table.name, key) {
             return found;
         }
@@ -123,8 +141,8 @@ impl View {
         }
         // A key that names an entry of this batch is new; so is one never committed.
         self.committed
-            .get(&(table.name, key.to_vec()))
-            .and_then(Option::as_ref)
+            .get(table.name)
+            .and_then(|rows| rows.get(key))
     }
 
     /// Admits a request whose changes are resolved to their entries' indices: checks every
@@ -143,7 +161,7 @@ impl View {
                     key,
                     version,
                 } => {
-                    let found = version_of(table, self.current(&local, table, key));
+                    let found = version_of(self.current(&local, table, key));
                     if found != *version {
                         return Err(Conflict::Version {
                             table: table.name,
@@ -154,10 +172,10 @@ impl View {
                     }
                 }
                 Expect::Unclaimed { table, key } => {
-                    if let Some(row) = self.current(&local, table, key) {
+                    if let Some(held) = self.current(&local, table, key) {
                         return Err(Conflict::Claimed {
                             table: table.name,
-                            holder: owner_of(table, row),
+                            holder: owner_of(held),
                         });
                     }
                 }
@@ -171,10 +189,7 @@ impl View {
                 local.apply(change);
             }
         }
-        for (key, row) in local.rows {
-            self.overlay.rows.insert(key, row);
-        }
-        self.overlay.prefixes.extend(local.prefixes);
+        self.overlay.merge(local);
         Ok(())
     }
 
@@ -184,10 +199,11 @@ impl View {
         };
         let key = change.key();
         let current = self.current(local, table, key);
+        let claimed = table.role_column().and_then(|i| row.get(i));
         match table.role {
             TableRole::Stream { .. } => {
-                let found = version_of(table, current);
-                let new = version_of(table, Some(row));
+                let found = version_of(current);
+                let new = version_of(Some(&claimed.cloned()));
                 if new != found + 1 {
                     return Err(Conflict::Version {
                         table: table.name,
@@ -199,13 +215,10 @@ impl View {
             }
             TableRole::Claims { .. } => {
                 if let Some(held) = current {
-                    let column = table.role_column();
-                    let holder = column.and_then(|i| held.get(i));
-                    let claimant = column.and_then(|i| row.get(i));
-                    if holder != claimant {
+                    if held.as_ref() != claimed {
                         return Err(Conflict::Claimed {
                             table: table.name,
-                            holder: owner_of(table, held),
+                            holder: owner_of(held),
                         });
                     }
                 }
@@ -216,16 +229,13 @@ impl View {
     }
 }
 
-fn version_of(table: &TableSpec, row: Option<&Row>) -> u64 {
-    row.and_then(|r| table.role_column().and_then(|i| r.get(i)))
+fn version_of(role: Option<&RoleValue>) -> u64 {
+    role.and_then(|v| v.as_ref())
         .and_then(Value::as_int)
         .and_then(|v| u64::try_from(v).ok())
         .unwrap_or(0)
 }
 
-fn owner_of(table: &TableSpec, row: &Row) -> String {
-    table
-        .role_column()
-        .and_then(|i| row.get(i))
-        .map_or_else(|| "?".into(), |v| v.to_string())
+fn owner_of(role: &RoleValue) -> String {
+    role.as_ref().map_or_else(|| "?".into(), |v| v.to_string())
 }

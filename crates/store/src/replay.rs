@@ -16,17 +16,16 @@
 use crate::db::{Db, EntryRow, StoredCheckpoint};
 use crate::url::DatabaseUrl;
 use crate::{Result, StoreError};
-use kiroku_core::entry::{decode_fields, Payload};
+use kiroku_core::entry::{decode_raw, Payload};
 use kiroku_core::projection::{Change, Net};
 use kiroku_core::{EntryIndex, Registry};
 use kiroku_ledger::hash::content_hash;
 use kiroku_ledger::{leaf_hash, Checkpoint, Frontier, Hash, Verifier, TILE_HEIGHT};
-use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 /// Entries per page.
-pub(crate) const ENTRY_PAGE: u64 = 1024;
+pub(crate) const ENTRY_PAGE: u64 = 2048;
 /// Threads that hash, decode and project while the calling thread checks the tree.
 const WORKERS: usize = 2;
 
@@ -227,11 +226,17 @@ pub(crate) fn run(
         for _ in 0..WORKERS {
             let (to_worker, pages) = sync_channel::<Result<Page>>(2);
             let (out, from_worker) = sync_channel::<Result<CheckedPage>>(2);
-            scope.spawn(move || worker(registry, worker_db, work, pages, out));
+            std::thread::Builder::new()
+                .name("kiroku-replay-work".into())
+                .spawn_scoped(scope, move || worker(registry, worker_db, work, pages, out))
+                .map_err(|e| StoreError::Internal(format!("cannot start a replay worker: {e}")))?;
             inputs.push(to_worker);
             outputs.push(from_worker);
         }
-        scope.spawn(move || read(source.as_mut(), &inputs));
+        std::thread::Builder::new()
+            .name("kiroku-replay-read".into())
+            .spawn_scoped(scope, move || read(source.as_mut(), &inputs))
+            .map_err(|e| StoreError::Internal(format!("cannot start the replay reader: {e}")))?;
         let result = consume(&outputs, signed, sink, progress);
         // Stop the reader and the workers if they are still going.
         drop(outputs);
@@ -342,37 +347,37 @@ fn interpret(
     blob: &mut Option<(Hash, Vec<u8>)>,
 ) -> Result<Vec<Change>, Problem> {
     let idx = raw.idx;
-    let mut entry = decode_fields(&raw.body)
+    let (entry, inline) = decode_raw(&raw.body)
         .map_err(|e| problem(idx, format!("entry {idx} is not a valid entry: {e}")))?;
-    let payload = match std::mem::replace(&mut entry.payload, Payload::Inline(Json::Null)) {
-        Payload::Inline(value) => value,
-        Payload::Blob { sha256, bytes } => {
-            let content = match blobs.remove(&sha256) {
+    let inline = inline.map(|raw| raw.get().as_bytes());
+    let payload: &[u8] = match (&entry.payload, inline) {
+        (_, Some(text)) => text,
+        (Payload::Blob { sha256, bytes }, None) => {
+            let content = match blobs.remove(sha256) {
                 Some(content) => Some(content),
                 None => match db.as_deref_mut() {
-                    Some(db) => db.blob(&sha256).map_err(|e| {
+                    Some(db) => db.blob(sha256).map_err(|e| {
                         problem(idx, format!("reading the blob of entry {idx} failed: {e}"))
                     })?,
                     None => None,
                 },
             }
             .ok_or_else(|| problem(idx, format!("the payload blob of entry {idx} is missing")))?;
-            if content_hash(&content) != sha256 || content.len() as u64 != bytes {
+            if content_hash(&content) != *sha256 || content.len() as u64 != *bytes {
                 return Err(problem(
                     idx,
                     format!("the payload blob of entry {idx} was altered"),
                 ));
             }
-            let value = serde_json::from_slice(&content).map_err(|_| {
-                problem(idx, format!("the payload blob of entry {idx} is not JSON"))
-            })?;
-            entry.payload = Payload::Blob { sha256, bytes };
-            *blob = Some((sha256, content));
-            value
+            *blob = Some((*sha256, content));
+            blob.as_ref().map_or(&[][..], |(_, c)| c.as_slice())
+        }
+        (Payload::Inline(_), None) => {
+            return Err(problem(idx, format!("entry {idx} has no payload")))
         }
     };
     let mut changes = registry
-        .interpret(&entry, payload)
+        .interpret_text(&entry, payload)
         .map_err(|e| problem(idx, format!("entry {idx} cannot be read: {e}")))?;
     for change in &mut changes {
         change

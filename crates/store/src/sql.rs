@@ -86,20 +86,6 @@ pub(crate) fn create_table(d: Dialect, table: &TableSpec) -> Vec<String> {
     statements
 }
 
-/// `INSERT … ON CONFLICT (key) DO UPDATE` of a whole row and its `last_entry`.
-pub(crate) fn upsert(d: Dialect, table: &TableSpec) -> String {
-    let count = table.columns.len() + 1;
-    let values: Vec<String> = (1..=count).map(|i| d.param(i)).collect();
-    format!(
-        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
-        table.name,
-        column_list(table),
-        values.join(", "),
-        key_names(table).join(", "),
-        update_set(table)
-    )
-}
-
 /// `c = excluded.c, …` for every non-key column and `last_entry`.
 pub(crate) fn update_set(table: &TableSpec) -> String {
     let mut sets: Vec<String> = table.columns[table.key..]
@@ -285,8 +271,8 @@ mod tests {
             "CREATE TABLE t (a BIGINT NOT NULL, b TEXT COLLATE \"C\" NOT NULL, v BIGINT, last_entry BIGINT NOT NULL, PRIMARY KEY (a, b))"
         );
         assert_eq!(
-            upsert(Dialect::Postgres, &T),
-            "INSERT INTO t (a, b, v, last_entry) VALUES ($1, $2, $3, $4) ON CONFLICT (a, b) DO UPDATE SET v = excluded.v, last_entry = excluded.last_entry"
+            update_set(&T),
+            "v = excluded.v, last_entry = excluded.last_entry"
         );
         assert_eq!(delete(Dialect::Sqlite, &T, 1), "DELETE FROM t WHERE a = ?1");
         let q = Query::table(&T, 10)

@@ -3,9 +3,9 @@
 //! write lock (`BEGIN IMMEDIATE`, waiting up to the busy timeout).
 
 use crate::db::{
-    apply_net_rows, pending_migrations, to_i64, to_u64, AppendBatch, Db, EntryRow, StoredCheckpoint,
+    key_params, pending_migrations, to_i64, to_u64, AppendBatch, Db, EntryRow, StoredCheckpoint,
 };
-use crate::sql::{Dialect, Param};
+use crate::sql::{self, Dialect, Param};
 use crate::{Result, StoreError};
 use kiroku_core::projection::{Net, TableSpec};
 use kiroku_core::query::Stored;
@@ -30,6 +30,19 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
 ];
 
+/// Rows per multi-row INSERT: one statement step per 64 rows instead of one per row (at most
+/// 64 × 8 parameters, far below SQLite's limit of 32766).
+const ROWS_PER_STATEMENT: usize = 64;
+
+/// `INSERT INTO <target> VALUES (?, …), …<tail>` for `rows` rows of `width` values.
+fn values_insert(target: &str, width: usize, rows: usize, tail: &str) -> String {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    format!(
+        "INSERT INTO {target} VALUES {}{tail}",
+        vec![row.as_str(); rows].join(", ")
+    )
+}
+
 /// How long a connection waits for another's write lock.
 const BUSY_TIMEOUT_MS: u64 = 30_000;
 
@@ -48,7 +61,10 @@ impl SqliteDb {
                 "SQLite refused WAL mode (got {mode}); is the file on a local disk?"
             )));
         }
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+             PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 4000;",
+        )?;
         conn.set_prepared_statement_cache_capacity(128);
         Ok(SqliteDb { conn })
     }
@@ -138,14 +154,21 @@ impl SqliteDb {
 
     fn insert_ledger_rows(&self, batch: &AppendBatch<'_>) -> Result<()> {
         let conn = &self.conn;
-        let mut stmt =
-            conn.prepare_cached("INSERT INTO entries (idx, leaf_hash, body) VALUES (?1, ?2, ?3)")?;
-        for (offset, (leaf, body)) in batch.entries.iter().enumerate() {
-            stmt.execute(params![
-                to_i64(batch.first + offset as u64)?,
-                &leaf.0[..],
-                body
-            ])?;
+        for (n, chunk) in batch.entries.chunks(ROWS_PER_STATEMENT).enumerate() {
+            let start = batch.first + (n * ROWS_PER_STATEMENT) as u64;
+            let idx = (0..chunk.len() as u64)
+                .map(|i| to_i64(start + i))
+                .collect::<Result<Vec<i64>>>()?;
+            let leaves: Vec<&[u8]> = chunk.iter().map(|(leaf, _)| &leaf.0[..]).collect();
+            let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 3);
+            for (i, (_, body)) in chunk.iter().enumerate() {
+                params.push(&idx[i]);
+                params.push(&leaves[i]);
+                params.push(body);
+            }
+            let sql = values_insert("entries (idx, leaf_hash, body)", 3, chunk.len(), "");
+            conn.prepare_cached(&sql)?
+                .execute(rusqlite::params_from_iter(params))?;
         }
         if !batch.nodes.is_empty() {
             let mut stmt = conn
@@ -159,6 +182,56 @@ impl SqliteDb {
                 .prepare_cached("INSERT OR IGNORE INTO blobs (sha256, content) VALUES (?1, ?2)")?;
             for (hash, content) in &batch.blobs {
                 stmt.execute(params![&hash.0[..], content])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a net effect: prefix deletes and deletes row by row, then the upserts of each
+    /// table in multi-row statements with their values bound by reference.
+    fn apply(&mut self, net: &Net) -> Result<()> {
+        let d = Dialect::Sqlite;
+        for table in net.tables() {
+            let spec = table.table;
+            for prefix in table.prefix_deletes.keys() {
+                self.exec(
+                    &sql::delete(d, spec, prefix.len()),
+                    &key_params(spec, prefix),
+                )?;
+            }
+            for key in table.deletes.keys() {
+                self.exec(&sql::delete(d, spec, spec.key), &key_params(spec, key))?;
+            }
+            let rows: Vec<&(Vec<Value>, EntryIndex)> = table.upserts.values().collect();
+            let width = spec.columns.len() + 1;
+            let target = format!("{} ({})", spec.name, sql::column_list(spec));
+            let conflict = format!(
+                " ON CONFLICT ({}) DO UPDATE SET {}",
+                spec.key_columns()
+                    .iter()
+                    .map(|c| c.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                sql::update_set(spec)
+            );
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let last = chunk
+                    .iter()
+                    .map(|(_, e)| to_i64(e.0))
+                    .collect::<Result<Vec<i64>>>()?;
+                let binds: Vec<Bind<'_>> = chunk
+                    .iter()
+                    .flat_map(|(row, _)| row.iter().map(Bind))
+                    .collect();
+                let mut params: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * width);
+                for (i, row) in binds.chunks(spec.columns.len()).enumerate() {
+                    params.extend(row.iter().map(|b| b as &dyn ToSql));
+                    params.push(&last[i]);
+                }
+                let statement = values_insert(&target, width, chunk.len(), &conflict);
+                self.conn
+                    .prepare_cached(&statement)?
+                    .execute(rusqlite::params_from_iter(params))?;
             }
         }
         Ok(())
@@ -258,7 +331,7 @@ impl Db for SqliteDb {
 
     fn write_batch(&mut self, batch: &AppendBatch<'_>) -> Result<()> {
         self.insert_ledger_rows(batch)?;
-        apply_net_rows(self, batch.net)?;
+        self.apply(batch.net)?;
         if let Some(cp) = &batch.checkpoint {
             self.insert_checkpoint(cp)?;
         }
@@ -365,12 +438,12 @@ impl Db for SqliteDb {
     }
 
     fn apply_net(&mut self, net: &Net) -> Result<()> {
-        apply_net_rows(self, net)
+        self.apply(net)
     }
 
     fn load(&mut self, batch: &AppendBatch<'_>, checkpoints: &[StoredCheckpoint]) -> Result<()> {
         self.insert_ledger_rows(batch)?;
-        apply_net_rows(self, batch.net)?;
+        self.apply(batch.net)?;
         for cp in checkpoints {
             self.insert_checkpoint(cp)?;
         }

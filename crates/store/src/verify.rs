@@ -50,68 +50,98 @@ pub(crate) struct Verdict {
     confirmed: BTreeMap<&'static str, u64>,
     /// Keys put by this page but absent: a later entry must delete them.
     pending: Vec<(&'static TableSpec, Key, u64)>,
-    /// The page's net changes (to clear earlier pending keys it touches).
-    net: Net,
+    /// The keys and prefixes the page touched, by table (to clear earlier pending keys).
+    touched: Vec<Touched>,
+}
+
+/// The keys a page put or deleted in one table, and the prefixes it deleted.
+struct Touched {
+    table: &'static str,
+    keys: Vec<Key>,
+    prefixes: Vec<Key>,
+}
+
+impl Touched {
+    fn covers(&self, key: &[Value]) -> bool {
+        self.keys
+            .binary_search_by(|k| k.as_slice().cmp(key))
+            .is_ok()
+            || self.prefixes.iter().any(|p| key.starts_with(p))
+    }
 }
 
 fn describe(table: &TableSpec) -> String {
     format!("projection {}", table.name)
 }
 
-/// Reads the stored rows of `keys` (whole keys of `table`), by one range read when they
-/// cluster by their first column, else by point reads. Rows found in the range that no key
-/// names come back in `others`.
+/// What a page did last to one key.
+enum Touch<'a> {
+    Put(&'a (Row, EntryIndex)),
+    Deleted(EntryIndex),
+}
+
+/// The stored rows of `keys` (whole keys of `table`, in key order), aligned with them: one
+/// range read merged with the keys when they cluster by their first column, else point reads.
+/// Rows of the range that no key names come back in `others`.
 fn stored_rows(
     db: &mut dyn Db,
     table: &'static TableSpec,
     keys: &[&Key],
     others: &mut Vec<Stored>,
-) -> Result<BTreeMap<Key, Stored>> {
-    let mut found = BTreeMap::new();
-    let firsts: Vec<i64> = keys
-        .iter()
-        .filter_map(|k| k.first().and_then(Value::as_int))
-        .collect();
-    let clustered = table.columns[0].ty != ColumnType::Text && firsts.len() == keys.len();
-    if clustered {
-        if let (Some(lo), Some(hi)) = (firsts.iter().min(), firsts.iter().max()) {
-            let span = u64::try_from(hi - lo).unwrap_or(u64::MAX);
-            let limit = keys.len() as u64 * 4 + 64;
-            if span <= limit {
-                let rows = db.first_key_range(table, *lo, *hi, limit)?;
-                if (rows.len() as u64) < limit {
-                    for row in rows {
-                        let key = row.row[..table.key].to_vec();
-                        if keys.iter().any(|k| **k == key) {
-                            found.insert(key, row);
-                        } else {
-                            others.push(row);
-                        }
+) -> Result<Vec<Option<Stored>>> {
+    let clustered = table.columns[0].ty != ColumnType::Text;
+    let bounds = (
+        keys.first().and_then(|k| k.first()).and_then(Value::as_int),
+        keys.last().and_then(|k| k.first()).and_then(Value::as_int),
+    );
+    if let (true, (Some(lo), Some(hi))) = (clustered, bounds) {
+        let span = u64::try_from(hi - lo).unwrap_or(u64::MAX);
+        let limit = keys.len() as u64 * 4 + 64;
+        if span <= limit {
+            let rows = db.first_key_range(table, lo, hi, limit)?;
+            if (rows.len() as u64) < limit {
+                // Both sides are in key order: merge them.
+                let mut found = Vec::with_capacity(keys.len());
+                let mut rows = rows.into_iter().peekable();
+                for key in keys {
+                    while let Some(row) = rows.next_if(|r| r.row[..table.key] < key[..]) {
+                        others.push(row);
                     }
-                    return Ok(found);
+                    found.push(rows.next_if(|r| r.row[..table.key] == key[..]));
                 }
+                others.extend(rows);
+                return Ok(found);
             }
         }
     }
     let owned: Vec<Key> = keys.iter().map(|k| (*k).clone()).collect();
-    for (key, row) in owned.iter().zip(db.lookup(table, &owned)?) {
-        if let Some(row) = row {
-            found.insert(key.clone(), row);
-        }
-    }
-    Ok(found)
+    db.lookup(table, &owned)
 }
 
 /// Compares one table's net changes of the page `a..=b` with the stored rows.
 fn compare_table(
     db: &mut dyn Db,
-    net: &NetTable,
+    net: NetTable,
     (a, b): (u64, u64),
     verdict: &mut Verdict,
 ) -> Result<()> {
     let table = net.table;
     let name = describe(table);
-    let keys: Vec<&Key> = net.upserts.keys().chain(net.deletes.keys()).collect();
+    // Every key the page put or deleted last, in key order (a key deleted and put again
+    // counts as put).
+    let mut touches: Vec<(&Key, Touch<'_>)> = net
+        .upserts
+        .iter()
+        .map(|(k, put)| (k, Touch::Put(put)))
+        .chain(
+            net.deletes
+                .iter()
+                .filter(|(k, _)| !net.upserts.contains_key(*k))
+                .map(|(k, e)| (k, Touch::Deleted(*e))),
+        )
+        .collect();
+    touches.sort_by(|x, y| x.0.cmp(y.0));
+    let keys: Vec<&Key> = touches.iter().map(|(k, _)| *k).collect();
     let mut others = Vec::new();
     let stored = stored_rows(db, table, &keys, &mut others)?;
     for row in others {
@@ -128,42 +158,38 @@ fn compare_table(
             ));
         }
     }
-    for (key, (row, entry)) in &net.upserts {
-        let e = entry.0;
-        match stored.get(key) {
-            None => verdict.pending.push((table, key.clone(), e)),
-            Some(s) if s.last_entry.0 > b => {}
-            Some(s) if s.last_entry.0 == e && &s.row == row => {
+    for ((key, touch), found) in touches.iter().zip(stored) {
+        match (touch, found) {
+            (Touch::Put((_, entry)), None) => {
+                verdict.pending.push((table, (*key).clone(), entry.0));
+            }
+            (_, Some(s)) if s.last_entry.0 > b => {}
+            (Touch::Put((row, entry)), Some(s)) if s.last_entry == *entry && &s.row == row => {
                 *verdict.confirmed.entry(table.name).or_default() += 1;
             }
-            Some(s) if s.last_entry.0 == e => verdict.problems.push((
-                e,
-                format!("{name}: the row put by entry {e} differs from the ledger's replay"),
-            )),
-            // Not updated since an earlier write, or its writer altered.
-            Some(s) => verdict.problems.push((
-                e,
+            (Touch::Put((_, entry)), Some(s)) if s.last_entry == *entry => verdict.problems.push((
+                entry.0,
                 format!(
-                    "{name}: the row entry {e} put last names entry {} as its writer",
-                    s.last_entry
+                    "{name}: the row put by entry {} differs from the ledger's replay",
+                    entry.0
                 ),
             )),
-        }
-    }
-    for (key, entry) in &net.deletes {
-        if net.upserts.contains_key(key) {
-            continue;
-        }
-        let e = entry.0;
-        match stored.get(key) {
-            None => {}
-            Some(s) if s.last_entry.0 > b => {}
-            Some(_) => verdict.problems.push((
-                e,
-                format!("{name} still holds a row that entry {e} deleted"),
+            // Not updated since an earlier write, or its writer altered.
+            (Touch::Put((_, entry)), Some(s)) => verdict.problems.push((
+                entry.0,
+                format!(
+                    "{name}: the row entry {} put last names entry {} as its writer",
+                    entry.0, s.last_entry
+                ),
+            )),
+            (Touch::Deleted(_), None) => {}
+            (Touch::Deleted(entry), Some(_)) => verdict.problems.push((
+                entry.0,
+                format!("{name} still holds a row that entry {} deleted", entry.0),
             )),
         }
     }
+    drop(touches);
     for (prefix, entry) in &net.prefix_deletes {
         let e = entry.0;
         let at = i64::try_from(e).unwrap_or(i64::MAX);
@@ -173,6 +199,16 @@ fn compare_table(
                 .push((e, format!("{name} still holds rows that entry {e} deleted")));
         }
     }
+    // Only the keys go back to the calling thread; the rows are freed here.
+    let mut keys: Vec<Key> = net.upserts.into_keys().collect();
+    keys.extend(net.deletes.into_keys());
+    keys.sort();
+    keys.dedup();
+    verdict.touched.push(Touched {
+        table: table.name,
+        keys,
+        prefixes: net.prefix_deletes.into_keys().collect(),
+    });
     Ok(())
 }
 
@@ -182,7 +218,7 @@ pub(crate) fn compare_page(db: &mut dyn Db, entries: &mut [Checked]) -> Result<V
         problems: Vec::new(),
         confirmed: BTreeMap::new(),
         pending: Vec::new(),
-        net: Net::new(),
+        touched: Vec::new(),
     };
     let (Some(a), Some(b)) = (
         entries.first().map(|c| c.idx),
@@ -197,11 +233,10 @@ pub(crate) fn compare_page(db: &mut dyn Db, entries: &mut [Checked]) -> Result<V
             net.add(change, index);
         }
     }
-    for table in net.tables() {
+    for table in net.into_tables() {
         compare_table(db, table, (a, b), &mut verdict)?;
     }
     verdict.problems.sort_by_key(|(e, _)| *e);
-    verdict.net = net;
     Ok(verdict)
 }
 
@@ -288,12 +323,10 @@ impl Sink for VerifySink<'_> {
             return;
         };
         if !self.pending.is_empty() {
-            let net = &verdict.net;
-            self.pending
-                .retain(|(table, key), _| match net.table(table) {
-                    Some(t) => t.lookup(key).is_none(),
-                    None => true,
-                });
+            let touched = &verdict.touched;
+            self.pending.retain(|(table, key), _| {
+                !touched.iter().any(|t| t.table == *table && t.covers(key))
+            });
         }
         for (table, key, entry) in verdict.pending {
             self.pending.insert((table.name, key), (entry, table));

@@ -126,6 +126,8 @@ struct Queued {
 struct Reply {
     result: Result<Receipt, AppendError>,
     _spent: Vec<Pending>,
+    /// The batch's net effect, handed to one caller to free.
+    _net: Option<Net>,
 }
 
 enum Message {
@@ -419,11 +421,11 @@ impl WriterThread {
     fn answer(
         &mut self,
         batch: Vec<Queued>,
-        outcome: Result<(Vec<Outcome>, u64)>,
+        outcome: Result<(Vec<Outcome>, u64, Option<Net>)>,
         started: Instant,
     ) {
         match outcome {
-            Ok((outcomes, tree_size)) => {
+            Ok((outcomes, tree_size, mut net)) => {
                 self.metrics
                     .batch_seconds
                     .observe(started.elapsed().as_secs_f64());
@@ -443,6 +445,7 @@ impl WriterThread {
                     let _ = request.reply.send(Reply {
                         result,
                         _spent: request.entries,
+                        _net: net.take(),
                     });
                 }
             }
@@ -460,6 +463,7 @@ impl WriterThread {
                     let _ = request.reply.send(Reply {
                         result: Err(AppendError::Failed(error.to_string())),
                         _spent: request.entries,
+                        _net: None,
                     });
                 }
             }
@@ -468,13 +472,16 @@ impl WriterThread {
 
     /// After a lost COMMIT answer: is the checkpoint the batch would have written stored? Uses
     /// a fresh connection (the old one is suspect). Returns the batch's outcomes if so.
-    fn committed_anyway(&mut self, doubt: InDoubt) -> Option<(Vec<Outcome>, u64)> {
+    fn committed_anyway(&mut self, doubt: InDoubt) -> Option<(Vec<Outcome>, u64, Option<Net>)> {
         self.db = None;
         self.frontier = None;
         let mut db = crate::db::connect(&self.store_url).ok()?;
         let found = db.checkpoints(doubt.size, 1).ok()?.into_iter().next()?;
-        (found.size == doubt.size && found.root == doubt.root.0)
-            .then_some((doubt.outcomes, doubt.size))
+        (found.size == doubt.size && found.root == doubt.root.0).then_some((
+            doubt.outcomes,
+            doubt.size,
+            None,
+        ))
     }
 
     /// Takes queued requests up to the batch limit, lingering if configured.
@@ -509,7 +516,7 @@ impl WriterThread {
 
 impl WriterThread {
     /// Writes and commits one batch; returns each request's outcome and the new tree size.
-    fn commit(&mut self, batch: &mut [Queued]) -> Result<(Vec<Outcome>, u64)> {
+    fn commit(&mut self, batch: &mut [Queued]) -> Result<(Vec<Outcome>, u64, Option<Net>)> {
         if self.db.is_none() {
             self.db = Some(crate::db::connect(&self.store_url)?);
         }
@@ -572,7 +579,7 @@ impl WriterThread {
             // Every request was refused: nothing to write, nothing to sign.
             db.rollback();
             self.frontier = Some(frontier);
-            return Ok((outcomes, first));
+            return Ok((outcomes, first, None));
         }
 
         let mut entries = Vec::new();
@@ -643,6 +650,6 @@ impl WriterThread {
         self.metrics.entries.inc_by(count as u64);
         self.metrics.batches.inc();
         self.frontier = Some(frontier);
-        Ok((outcomes, size))
+        Ok((outcomes, size, Some(net)))
     }
 }

@@ -243,7 +243,7 @@ fn missing_and_extra_projection_rows_are_named() {
     let data = ledger();
     tamper(
         &data,
-        "INSERT INTO operator_notes (note, version, state, text, time, account, last_entry) VALUES (0, 1, 'open', 'forged', '1970-01-01T00:00:00.000000Z', 'operator', 0)",
+        "INSERT INTO operator_notes (note, version, state, text, time, account, last_entry) VALUES (0, 1, 'open', 'forged', 0, 'operator', 0)",
     );
     assert_fails(
         &data,
@@ -259,7 +259,7 @@ fn rows_beyond_the_signed_tree_are_caught() {
     let data = ledger();
     tamper(
         &data,
-        "INSERT INTO verifications (entry, time, outcome, tree_size, detail, last_entry) VALUES (4611686018427387904, '2026-01-01T00:00:00.000000Z', 'intact', 1, NULL, 4611686018427387904)",
+        "INSERT INTO verifications (entry, time, outcome, tree_size, detail, last_entry) VALUES (4611686018427387904, 1767225600000000, 'intact', 1, NULL, 4611686018427387904)",
     );
     assert_fails(&data, "projection verifications holds a row naming entry 4611686018427387904, which the signed ledger does not have");
     let data = ledger();
