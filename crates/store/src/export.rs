@@ -128,7 +128,7 @@ impl Sink for ExportSink {
             self.writer
                 .record(b'E', &[&checked.idx.to_be_bytes(), &checked.body])?;
             self.writer.trailer.entries += 1;
-            while let Some(c) = checkpoints.next_if(|c| c.size <= checked.idx + 1) {
+            while let Some((c, _)) = checkpoints.next_if(|(c, _)| c.size <= checked.idx + 1) {
                 self.writer.json(
                     b'C',
                     &CheckpointRecord {

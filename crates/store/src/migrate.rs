@@ -14,6 +14,7 @@ use kiroku_core::projection::Net;
 use kiroku_core::EntryIndex;
 use kiroku_ledger::{Hash, Verifier};
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 /// Entries per page when loading (larger pages, fewer round trips).
 const LOAD_PAGE: u64 = 4096;
@@ -29,13 +30,24 @@ pub struct Loaded {
     pub root: Hash,
 }
 
-/// Writes each checked page into the target, inside its open transaction.
-struct LoadSink<'a> {
-    db: &'a mut dyn Db,
+/// A checked page as the loader writes it.
+struct LoadPage {
+    first: u64,
+    entries: Vec<(Hash, Vec<u8>)>,
+    blobs: Vec<(Hash, Vec<u8>)>,
+    nodes: Vec<(u8, u64, Hash)>,
+    net: Net,
+    checkpoints: Vec<StoredCheckpoint>,
+}
+
+/// Hands each checked page to the loader thread, which writes it into the target inside its
+/// open transaction while the replay goes on with the next pages.
+struct LoadSink {
+    pages: SyncSender<LoadPage>,
     nodes: Vec<(u8, u64, Hash)>,
 }
 
-impl Sink for LoadSink<'_> {
+impl Sink for LoadSink {
     fn node(&mut self, level: u8, index: u64, hash: Hash) -> Result<Option<replay::Problem>> {
         self.nodes.push((level, index, hash));
         Ok(None)
@@ -48,30 +60,50 @@ impl Sink for LoadSink<'_> {
         let mut net = Net::new();
         let mut entries = Vec::with_capacity(page.entries.len());
         let mut blobs = Vec::new();
-        for checked in &page.entries {
-            entries.push((checked.leaf, checked.body.as_slice()));
-            if let Some((hash, content)) = &checked.blob {
-                blobs.push((*hash, content.as_slice()));
+        for checked in page.entries {
+            let index = EntryIndex(checked.idx);
+            for change in checked.changes {
+                net.add(change, index);
             }
-        }
-        for checked in page.entries.iter() {
-            for change in &checked.changes {
-                net.add(change.clone(), EntryIndex(checked.idx));
+            if let Some(blob) = checked.blob {
+                blobs.push(blob);
             }
+            entries.push((checked.leaf, checked.body));
         }
-        let nodes = std::mem::take(&mut self.nodes);
-        self.db.load(
+        let page = LoadPage {
+            first,
+            entries,
+            blobs,
+            nodes: std::mem::take(&mut self.nodes),
+            net,
+            checkpoints: page.checkpoints.into_iter().map(|(c, _)| c).collect(),
+        };
+        self.pages
+            .send(page)
+            .map_err(|_| StoreError::Internal("the loader stopped".into()))
+    }
+}
+
+/// Writes pages into the target until the replay hangs up.
+fn loader(db: &mut dyn Db, pages: Receiver<LoadPage>) -> Result<()> {
+    for page in pages {
+        db.load(
             &AppendBatch {
-                first,
-                entries,
-                nodes,
-                blobs,
-                net: &net,
+                first: page.first,
+                entries: page
+                    .entries
+                    .iter()
+                    .map(|(l, b)| (*l, b.as_slice()))
+                    .collect(),
+                nodes: page.nodes,
+                blobs: page.blobs.iter().map(|(h, c)| (*h, c.as_slice())).collect(),
+                net: &page.net,
                 checkpoint: None,
             },
             &page.checkpoints,
-        )
+        )?;
     }
+    Ok(())
 }
 
 /// Takes the append lock on an empty target and opens its transaction; refuses a target that
@@ -111,19 +143,33 @@ fn load_into(
     tree_size: u64,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Loaded> {
-    let mut sink = LoadSink {
-        db,
-        nodes: Vec::new(),
-    };
-    let replayed = replay::run(
-        target.registry(),
-        source,
-        worker_db,
-        Work::Keep,
-        Some(signed),
-        &mut sink,
-        &mut |done| progress(done, tree_size),
-    )?;
+    let replayed = std::thread::scope(|scope| {
+        let (pages, received) = sync_channel(2);
+        let loading = std::thread::Builder::new()
+            .name("kiroku-load".into())
+            .spawn_scoped(scope, move || loader(db, received))
+            .map_err(|e| StoreError::Internal(format!("cannot start the loader: {e}")))?;
+        let mut sink = LoadSink {
+            pages,
+            nodes: Vec::new(),
+        };
+        let replayed = replay::run(
+            target.registry(),
+            source,
+            worker_db,
+            Work::Keep,
+            Some(signed),
+            &mut sink,
+            &mut |done| progress(done, tree_size),
+        );
+        drop(sink);
+        let loaded = loading
+            .join()
+            .map_err(|_| StoreError::Internal("the loader failed".into()))?;
+        // A loader error explains a replay that stopped sending.
+        loaded?;
+        replayed
+    })?;
     if let Some(p) = replayed.problem {
         return Err(StoreError::Corrupt(format!(
             "{}; nothing was loaded",

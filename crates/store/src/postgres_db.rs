@@ -12,7 +12,8 @@ use kiroku_core::projection::{Net, NetTable, TableSpec, LAST_ENTRY};
 use kiroku_core::query::Stored;
 use kiroku_core::{ColumnType, EntryIndex, Value};
 use kiroku_ledger::Hash;
-use postgres::types::ToSql;
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, Row, SimpleQueryMessage, Statement};
 use std::collections::HashMap;
 
@@ -555,8 +556,53 @@ impl Db for PostgresDb {
     }
 
     fn load(&mut self, batch: &AppendBatch<'_>, checkpoints: &[StoredCheckpoint]) -> Result<()> {
-        let checkpoints: Vec<&StoredCheckpoint> = checkpoints.iter().collect();
-        self.write_all(batch, &checkpoints)
+        // Ledger rows are plain inserts into tables a load starts empty: binary COPY, the
+        // fastest way in. Blobs may repeat (content-addressed), and projection rows are
+        // upserts: statements.
+        let first = to_i64(batch.first)?;
+        let mut copy = BinaryCopyInWriter::new(
+            self.client
+                .copy_in("COPY entries (idx, leaf_hash, body) FROM STDIN BINARY")?,
+            &[Type::INT8, Type::BYTEA, Type::BYTEA],
+        );
+        for (offset, (leaf, body)) in batch.entries.iter().enumerate() {
+            let idx =
+                first + i64::try_from(offset).map_err(|_| StoreError::Limit("a page".into()))?;
+            copy.write(&[&idx, &&leaf.0[..], body])?;
+        }
+        copy.finish()?;
+        if !batch.nodes.is_empty() {
+            let mut copy = BinaryCopyInWriter::new(
+                self.client
+                    .copy_in("COPY tree_nodes (level, idx, hash) FROM STDIN BINARY")?,
+                &[Type::INT2, Type::INT8, Type::BYTEA],
+            );
+            for (level, idx, hash) in &batch.nodes {
+                copy.write(&[&i16::from(*level), &to_i64(*idx)?, &&hash.0[..]])?;
+            }
+            copy.finish()?;
+        }
+        if !checkpoints.is_empty() {
+            let mut copy = BinaryCopyInWriter::new(
+                self.client.copy_in(
+                    "COPY checkpoints (tree_size, root, note, created_at) FROM STDIN BINARY",
+                )?,
+                &[Type::INT8, Type::BYTEA, Type::TEXT, Type::TEXT],
+            );
+            for c in checkpoints {
+                copy.write(&[&to_i64(c.size)?, &c.root, &c.note, &c.created_at])?;
+            }
+            copy.finish()?;
+        }
+        if !batch.blobs.is_empty() {
+            let statement = self.prepared(
+                "INSERT INTO blobs (sha256, content) SELECT * FROM UNNEST($1::bytea[], $2::bytea[]) ON CONFLICT (sha256) DO NOTHING",
+            )?;
+            let hashes: Vec<&[u8]> = batch.blobs.iter().map(|b| &b.0 .0[..]).collect();
+            let contents: Vec<&[u8]> = batch.blobs.iter().map(|b| b.1).collect();
+            self.client.execute(&statement, &[&hashes, &contents])?;
+        }
+        self.apply_net(batch.net)
     }
 
     fn begin(&mut self) -> Result<()> {

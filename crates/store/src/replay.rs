@@ -151,10 +151,14 @@ pub(crate) struct Checked {
     pub blob: Option<(Hash, Vec<u8>)>,
 }
 
+/// A checkpoint with its signature already checked by a worker (when the replay checks
+/// signatures): the size and root it is signed for, or why it does not verify.
+pub(crate) type Opened = Option<Result<(u64, Hash), String>>;
+
 /// A page after the workers.
 pub(crate) struct CheckedPage {
     pub entries: Vec<Checked>,
-    pub checkpoints: Vec<StoredCheckpoint>,
+    pub checkpoints: Vec<(StoredCheckpoint, Opened)>,
     /// The verification's keyed comparison of this page's changes with the stored tables.
     pub verdict: Option<crate::verify::Verdict>,
 }
@@ -188,6 +192,7 @@ pub(crate) trait Sink {
 }
 
 /// How checkpoints are checked.
+#[derive(Clone, Copy)]
 pub(crate) struct Signed<'a> {
     pub origin: &'a str,
     pub verifier: &'a Verifier,
@@ -228,7 +233,9 @@ pub(crate) fn run(
             let (out, from_worker) = sync_channel::<Result<CheckedPage>>(2);
             std::thread::Builder::new()
                 .name("kiroku-replay-work".into())
-                .spawn_scoped(scope, move || worker(registry, worker_db, work, pages, out))
+                .spawn_scoped(scope, move || {
+                    worker(registry, worker_db, work, signed, pages, out)
+                })
                 .map_err(|e| StoreError::Internal(format!("cannot start a replay worker: {e}")))?;
             inputs.push(to_worker);
             outputs.push(from_worker);
@@ -269,6 +276,7 @@ fn worker(
     registry: &Registry,
     worker_db: &(dyn Fn() -> Result<Option<Box<dyn Db>>> + Sync),
     work: Work,
+    signed: Option<Signed<'_>>,
     pages: Receiver<Result<Page>>,
     out: SyncSender<Result<CheckedPage>>,
 ) {
@@ -281,7 +289,7 @@ fn worker(
     };
     for page in pages {
         let checked = match page {
-            Ok(page) => check_page(registry, &mut db, work, page),
+            Ok(page) => check_page(registry, &mut db, work, signed, page),
             Err(e) => Err(e),
         };
         if out.send(checked).is_err() {
@@ -294,6 +302,7 @@ fn check_page(
     registry: &Registry,
     db: &mut Option<Box<dyn Db>>,
     work: Work,
+    signed: Option<Signed<'_>>,
     page: Page,
 ) -> Result<CheckedPage> {
     let Page {
@@ -330,6 +339,18 @@ fn check_page(
         }
         _ => None,
     };
+    // Signatures need no order: checked here, in parallel; the roots are compared in order.
+    let checkpoints = checkpoints
+        .into_iter()
+        .map(|c| {
+            let opened = signed.map(|s| {
+                Checkpoint::open(&c.note, s.origin, s.verifier)
+                    .map(|cp| (cp.size, cp.root))
+                    .map_err(|e| e.to_string())
+            });
+            (c, opened)
+        })
+        .collect();
     Ok(CheckedPage {
         entries: checked,
         checkpoints,
@@ -412,15 +433,18 @@ fn consume(
         let mut page = page?;
         sink.begin(&mut page);
         let mut checkpoints = page.checkpoints.iter().peekable();
+        let checks_signatures = signed.is_some();
         for checked in &page.entries {
             if let Some(p) = check_entry(&mut frontier, checked, sink)? {
                 replayed.problem = Some(p);
                 break 'pages;
             }
-            while let Some(checkpoint) = checkpoints.next_if(|c| c.size <= frontier.size()) {
-                if let Some(signed) = &signed {
+            while let Some((checkpoint, opened)) =
+                checkpoints.next_if(|(c, _)| c.size <= frontier.size())
+            {
+                if checks_signatures {
                     if let Err(p) =
-                        check_checkpoint(checkpoint, &frontier, signed, replayed.last_checkpoint)
+                        check_checkpoint(checkpoint, opened, &frontier, replayed.last_checkpoint)
                     {
                         replayed.problem = Some(p);
                         break 'pages;
@@ -489,8 +513,8 @@ fn check_entry(
 
 fn check_checkpoint(
     stored: &StoredCheckpoint,
+    opened: &Opened,
     frontier: &Frontier,
-    signed: &Signed<'_>,
     previous: u64,
 ) -> Result<(), Problem> {
     let size = stored.size;
@@ -508,22 +532,23 @@ fn check_checkpoint(
         }
     };
     let root = frontier.root();
-    let opened = Checkpoint::open(&stored.note, signed.origin, signed.verifier).map_err(|e| {
-        problem(
-            previous,
-            format!("the checkpoint at size {size} does not verify: {e}"),
-        )
-    })?;
-    if opened.size != size {
+    let (signed_size, signed_root) = match opened {
+        Some(Ok(opened)) => *opened,
+        Some(Err(e)) => {
+            return Err(problem(
+                previous,
+                format!("the checkpoint at size {size} does not verify: {e}"),
+            ))
+        }
+        None => return Ok(()),
+    };
+    if signed_size != size {
         return Err(problem(
             previous,
-            format!(
-                "the checkpoint stored at size {size} is signed for size {}",
-                opened.size
-            ),
+            format!("the checkpoint stored at size {size} is signed for size {signed_size}"),
         ));
     }
-    if opened.root != root || stored.root != root.0 {
+    if signed_root != root || stored.root != root.0 {
         return Err(problem(
             previous,
             format!(
