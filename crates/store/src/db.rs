@@ -353,6 +353,16 @@ pub(crate) fn connect(url: &DatabaseUrl) -> Result<Box<dyn Db>> {
     }
 }
 
+/// A connection for one pass over the ledger (a replay's reader, workers and checks). Each
+/// page is read once and the operating system caches the file anyway, so SQLite keeps a small
+/// page cache: the memory of a verification does not depend on the connections it opens.
+pub(crate) fn connect_scan(url: &DatabaseUrl) -> Result<Box<dyn Db>> {
+    match url {
+        DatabaseUrl::Sqlite(path) => Ok(Box::new(crate::sqlite_db::SqliteDb::open_scan(path)?)),
+        DatabaseUrl::Postgres(_) => connect(url),
+    }
+}
+
 /// Reads a 32-byte hash column.
 pub(crate) fn hash_column(bytes: &[u8], what: &str) -> Result<Hash> {
     Hash::from_slice(bytes).ok_or_else(|| StoreError::Corrupt(format!("{what} is not 32 bytes")))

@@ -215,8 +215,8 @@ pub fn export(
             },
         )?;
         let mut sink = ExportSink { writer };
-        let source = Box::new(DbPages::new(store.connect()?, tree_size));
-        let open = || store.connect().map(Some);
+        let source = Box::new(DbPages::new(store.connect_scan()?, tree_size));
+        let open = || store.connect_scan().map(Some);
         let replayed = replay::run(
             store.registry(),
             source,

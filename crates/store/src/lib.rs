@@ -201,6 +201,11 @@ impl Store {
     pub(crate) fn connect(&self) -> Result<Box<dyn db::Db>> {
         db::connect(&self.url)
     }
+
+    /// A connection for one pass over the ledger ([`db::connect_scan`]).
+    pub(crate) fn connect_scan(&self) -> Result<Box<dyn db::Db>> {
+        db::connect_scan(&self.url)
+    }
 }
 
 /// A pooled reader connection; returns to the pool when dropped.

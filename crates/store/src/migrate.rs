@@ -254,9 +254,9 @@ pub fn migrate(
         .ok_or_else(|| StoreError::Refused("the source holds no ledger".into()))?;
     let target = Store::open(target_url, source.registry().clone(), 1)?;
     let mut db = lock_empty_target(&target)?;
-    let open = || source.connect().map(Some);
+    let open = || source.connect_scan().map(Some);
     let loaded = (|| -> Result<Loaded> {
-        let pages = Box::new(DbPages::new(source.connect()?, start.size).with_page(LOAD_PAGE));
+        let pages = Box::new(DbPages::new(source.connect_scan()?, start.size).with_page(LOAD_PAGE));
         let loaded = load_into(
             db.as_mut(),
             &target,

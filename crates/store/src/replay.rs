@@ -588,8 +588,8 @@ pub(crate) fn rebuild_in(
     registry: &Registry,
     size: u64,
 ) -> Result<u64> {
-    let source = Box::new(DbPages::new(crate::db::connect(url)?, size));
-    let open = || crate::db::connect(url).map(Some);
+    let source = Box::new(DbPages::new(crate::db::connect_scan(url)?, size));
+    let open = || crate::db::connect_scan(url).map(Some);
     let replayed = run(
         registry,
         source,

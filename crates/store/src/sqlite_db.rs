@@ -73,6 +73,13 @@ impl SqliteDb {
         conn.set_prepared_statement_cache_capacity(128);
         Ok(SqliteDb { conn })
     }
+
+    /// A connection for one pass over the ledger, with a 2 MiB page cache.
+    pub(crate) fn open_scan(path: &Path) -> Result<SqliteDb> {
+        let db = SqliteDb::open(path)?;
+        db.conn.execute_batch("PRAGMA cache_size = -2048;")?;
+        Ok(db)
+    }
 }
 
 struct Bind<'a>(&'a Value);

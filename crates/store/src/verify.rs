@@ -350,12 +350,12 @@ pub fn verify(
     verifier: &Verifier,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report> {
-    let mut db = store.connect()?;
+    let mut db = store.connect_scan()?;
     let db = db.as_mut();
     let tree_size = db.latest_checkpoint()?.map_or(0, |c| c.size);
     let registry = store.registry();
-    let source = Box::new(DbPages::new(store.connect()?, tree_size));
-    let open = || store.connect().map(Some);
+    let source = Box::new(DbPages::new(store.connect_scan()?, tree_size));
+    let open = || store.connect_scan().map(Some);
     let mut sink = VerifySink {
         db,
         cursors: (1..=7)
