@@ -131,7 +131,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
                     "  ratio:    {:>10.2}            (baseline rate ÷ ledger rate; slices {lo:.2}–{hi:.2})",
                     r.ratio
                 );
-                println!("  targets:  SQLite ≥ 84000 entries/s (the foundation's rate), ack p99 < 25 ms, ratio ≤ 1.5; PostgreSQL ≥ 20000 entries/s");
+                println!("  targets:  SQLite not slower than the previous release on the same machine (run both alternately; docs/performance.md), ack p99 < 25 ms, ratio ≤ 1.5; PostgreSQL ≥ 20000 entries/s");
             }
             Ok(ExitCode::SUCCESS)
         }
