@@ -37,7 +37,7 @@ pub fn registry() -> Arc<Registry> {
         .get_or_init(|| {
             // The contexts are this crate's own constants; a registry they cannot form is a
             // defect the registry tests catch before any release.
-            match Registry::new(&[&kiroku_ops::Ops]) {
+            match Registry::new(&[&kiroku_ops::Ops, &kiroku_access::Access]) {
                 Ok(registry) => Arc::new(registry),
                 Err(e) => {
                     #[allow(clippy::panic)]

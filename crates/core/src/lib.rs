@@ -25,4 +25,4 @@ pub use id::{AccountId, EntryIndex};
 pub use precondition::{Conflict, Expect, Request};
 pub use projection::{Change, Column, ColumnType, Key, Net, Row, TableRole, TableSpec, Value};
 pub use query::{Order, Query, Stored};
-pub use timestamp::{Civil, Clock, ClockError, Timestamp};
+pub use timestamp::{Civil, Clock, ClockError, Date, Timestamp, JST_OFFSET_SECONDS};

@@ -112,3 +112,100 @@ pub struct Stored {
     /// The entry that last put the row.
     pub last_entry: EntryIndex,
 }
+
+/// A stored row that does not have its table's declared shape: the projection is damaged (run
+/// `kiroku verify`). Names the table only: rows may hold personal data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a row of {0} does not have the declared shape (run kiroku verify)")]
+pub struct BadRow(pub &'static str);
+
+/// Typed reads of a stored row's cells, each failing with [`BadRow`] rather than guessing.
+#[derive(Clone, Copy, Debug)]
+pub struct Cells<'a> {
+    row: &'a [Value],
+    table: &'static str,
+}
+
+impl Stored {
+    /// This row's cells, for decoding a row of `table`.
+    pub fn cells(&self, table: &'static TableSpec) -> Cells<'_> {
+        Cells {
+            row: &self.row,
+            table: table.name,
+        }
+    }
+}
+
+impl Cells<'_> {
+    /// The error for this table.
+    pub fn bad(&self) -> BadRow {
+        BadRow(self.table)
+    }
+
+    /// A non-negative integer.
+    pub fn uint(&self, i: usize) -> Result<u64, BadRow> {
+        self.row
+            .get(i)
+            .and_then(Value::as_int)
+            .and_then(|v| u64::try_from(v).ok())
+            .ok_or(self.bad())
+    }
+
+    /// An entry index.
+    pub fn entry(&self, i: usize) -> Result<EntryIndex, BadRow> {
+        self.uint(i).map(EntryIndex)
+    }
+
+    /// Text.
+    pub fn text(&self, i: usize) -> Result<String, BadRow> {
+        self.row
+            .get(i)
+            .and_then(Value::as_text)
+            .map(str::to_owned)
+            .ok_or(self.bad())
+    }
+
+    /// Text or NULL.
+    pub fn optional_text(&self, i: usize) -> Result<Option<String>, BadRow> {
+        match self.row.get(i) {
+            Some(Value::Null) => Ok(None),
+            Some(Value::Text(t)) => Ok(Some(t.clone())),
+            _ => Err(self.bad()),
+        }
+    }
+
+    /// An instant stored as microseconds.
+    pub fn time(&self, i: usize) -> Result<crate::Timestamp, BadRow> {
+        self.row
+            .get(i)
+            .and_then(Value::as_int)
+            .and_then(crate::Timestamp::from_micros)
+            .ok_or(self.bad())
+    }
+
+    /// A date stored as `YYYY-MM-DD`.
+    pub fn date(&self, i: usize) -> Result<crate::Date, BadRow> {
+        self.row
+            .get(i)
+            .and_then(Value::as_text)
+            .and_then(crate::Date::parse)
+            .ok_or(self.bad())
+    }
+
+    /// A date or NULL.
+    pub fn optional_date(&self, i: usize) -> Result<Option<crate::Date>, BadRow> {
+        match self.row.get(i) {
+            Some(Value::Null) => Ok(None),
+            _ => self.date(i).map(Some),
+        }
+    }
+
+    /// Text parsed by `parse` (an enumeration's stored name, say).
+    pub fn parsed<T>(&self, i: usize, parse: impl FnOnce(&str) -> Option<T>) -> Result<T, BadRow> {
+        self.row
+            .get(i)
+            .and_then(Value::as_text)
+            .and_then(parse)
+            .ok_or(self.bad())
+    }
+}

@@ -181,6 +181,87 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
+/// Japan Standard Time is UTC+9 all year (no daylight saving). Dates people read and write
+/// are Japan's.
+pub const JST_OFFSET_SECONDS: i64 = 9 * 3600;
+
+/// A calendar date (`YYYY-MM-DD`, 1970-01-01 … 9999-12-31), as Japan's calendar has it: validity
+/// periods, appointments, deadlines. Ordered by time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    days: i64,
+}
+
+impl Date {
+    /// Parses exactly `YYYY-MM-DD`.
+    pub fn parse(text: &str) -> Option<Date> {
+        let b = text.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let num = |range: std::ops::Range<usize>| -> Option<i64> {
+            let s = text.get(range)?;
+            if !s.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            s.parse().ok()
+        };
+        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        if year < 1970 || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month)
+        {
+            return None;
+        }
+        Some(Date {
+            days: days_from_civil(year, month, day),
+        })
+    }
+
+    /// The date in Japan at instant `t`.
+    pub fn in_japan(t: Timestamp) -> Date {
+        Date {
+            days: (t.0 + JST_OFFSET_SECONDS * 1_000_000).div_euclid(86_400_000_000),
+        }
+    }
+
+    /// The date `days` later (or earlier), if still within range.
+    pub fn plus_days(self, days: i64) -> Option<Date> {
+        let days = self.days.checked_add(days)?;
+        let (year, _, _) = civil_from_days(days);
+        (1970..=9999).contains(&year).then_some(Date { days })
+    }
+
+    /// Days from `self` to `later` (negative when `later` is earlier).
+    pub fn days_until(self, later: Date) -> i64 {
+        later.days - self.days
+    }
+
+    /// The first instant of this date in Japan (none for 1970-01-01, which began before the
+    /// epoch).
+    pub fn start_in_japan(self) -> Option<Timestamp> {
+        Timestamp::from_micros(self.days * 86_400_000_000 - JST_OFFSET_SECONDS * 1_000_000)
+    }
+}
+
+impl serde::Serialize for Date {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Date {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Date, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Date::parse(&text).ok_or_else(|| serde::de::Error::custom("not a date (YYYY-MM-DD)"))
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (year, month, day) = civil_from_days(self.days);
+        write!(f, "{year:04}-{month:02}-{day:02}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,5 +334,40 @@ mod tests {
             let t = Timestamp::from_micros(micros).unwrap();
             prop_assert_eq!(Timestamp::parse(&t.to_string()), Some(t));
         }
+    }
+
+    // Shows dates: the form and its boundaries, Japan's date of an instant (09:00 JST is
+    // midnight UTC), arithmetic within range, and order.
+    #[test]
+    fn dates() {
+        let d = Date::parse("2026-11-25").unwrap();
+        assert_eq!(d.to_string(), "2026-11-25");
+        for bad in [
+            "2026-11-31",
+            "2023-02-29",
+            "1969-12-31",
+            "2026-1-05",
+            "2026/11/25",
+            "",
+        ] {
+            assert_eq!(Date::parse(bad), None, "{bad}");
+        }
+        assert_eq!(
+            Date::parse("2024-02-29").map(|d| d.to_string()),
+            Some("2024-02-29".into())
+        );
+        let before = Timestamp::parse("2026-11-24T14:59:59.999999Z").unwrap();
+        let after = Timestamp::parse("2026-11-24T15:00:00.000000Z").unwrap();
+        assert_eq!(Date::in_japan(before).to_string(), "2026-11-24");
+        assert_eq!(Date::in_japan(after), d);
+        assert_eq!(d.start_in_japan(), Some(after));
+        assert_eq!(Date::parse("1970-01-01").unwrap().start_in_japan(), None);
+        assert_eq!(
+            d.plus_days(37).map(|d| d.to_string()),
+            Some("2027-01-01".into())
+        );
+        assert_eq!(Date::parse("9999-12-31").unwrap().plus_days(1), None);
+        assert_eq!(d.days_until(Date::parse("2026-12-25").unwrap()), 30);
+        assert!(d < Date::parse("2026-11-26").unwrap());
     }
 }

@@ -347,39 +347,7 @@ pub struct NoteState {
     pub last_entry: EntryIndex,
 }
 
-/// A stored row that does not decode: the projection is damaged (run `kiroku verify`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("a row of {0} does not have the declared shape (run kiroku verify)")]
-pub struct BadRow(pub &'static str);
-
-fn int(row: &[Value], i: usize, table: &'static str) -> Result<u64, BadRow> {
-    row.get(i)
-        .and_then(Value::as_int)
-        .and_then(|v| u64::try_from(v).ok())
-        .ok_or(BadRow(table))
-}
-
-fn text(row: &[Value], i: usize, table: &'static str) -> Result<String, BadRow> {
-    row.get(i)
-        .and_then(Value::as_text)
-        .map(str::to_owned)
-        .ok_or(BadRow(table))
-}
-
-fn optional_text(row: &[Value], i: usize, table: &'static str) -> Result<Option<String>, BadRow> {
-    match row.get(i) {
-        Some(Value::Null) => Ok(None),
-        Some(Value::Text(t)) => Ok(Some(t.clone())),
-        _ => Err(BadRow(table)),
-    }
-}
-
-fn time(row: &[Value], i: usize, table: &'static str) -> Result<Timestamp, BadRow> {
-    row.get(i)
-        .and_then(Value::as_int)
-        .and_then(Timestamp::from_micros)
-        .ok_or(BadRow(table))
-}
+pub use kiroku_core::query::BadRow;
 
 impl NoteState {
     /// The query for one note's current row.
@@ -396,15 +364,14 @@ impl NoteState {
 
     /// Decodes a current row.
     pub fn from_row(stored: &Stored) -> Result<NoteState, BadRow> {
-        let t = NOTES.name;
-        let row = &stored.row;
+        let c = stored.cells(&NOTES);
         Ok(NoteState {
-            note: EntryIndex(int(row, 0, t)?),
-            version: int(row, 1, t)?,
-            state: State::parse(&text(row, 2, t)?).ok_or(BadRow(t))?,
-            text: optional_text(row, 3, t)?,
-            time: time(row, 4, t)?,
-            account: text(row, 5, t)?,
+            note: c.entry(0)?,
+            version: c.uint(1)?,
+            state: c.parsed(2, State::parse)?,
+            text: c.optional_text(3)?,
+            time: c.time(4)?,
+            account: c.text(5)?,
             last_entry: stored.last_entry,
         })
     }
@@ -459,21 +426,20 @@ impl NoteVersion {
 
     /// Decodes a row of [`NOTE_VERSIONS`].
     pub fn from_row(stored: &Stored) -> Result<NoteVersion, BadRow> {
-        let t = NOTE_VERSIONS.name;
-        let row = &stored.row;
-        let change = match text(row, 3, t)?.as_str() {
+        let c = stored.cells(&NOTE_VERSIONS);
+        let change = match c.text(3)?.as_str() {
             "amended" => VersionChange::Amended,
             "withdrawn" => VersionChange::Withdrawn,
-            _ => return Err(BadRow(t)),
+            _ => return Err(c.bad()),
         };
         Ok(NoteVersion {
-            version: int(row, 1, t)?,
-            entry: EntryIndex(int(row, 2, t)?),
+            version: c.uint(1)?,
+            entry: c.entry(2)?,
             change,
-            text: optional_text(row, 4, t)?,
-            reason: Some(text(row, 5, t)?),
-            time: time(row, 6, t)?,
-            account: text(row, 7, t)?,
+            text: c.optional_text(4)?,
+            reason: Some(c.text(5)?),
+            time: c.time(6)?,
+            account: c.text(7)?,
         })
     }
 
@@ -516,11 +482,8 @@ pub fn tagged_query(tag: &str, after: Option<EntryIndex>, limit: u64) -> Query {
 
 /// The tag of a [`NOTE_TAGS`] row, and its note.
 pub fn tag_from_row(stored: &Stored) -> Result<(EntryIndex, String), BadRow> {
-    let t = NOTE_TAGS.name;
-    Ok((
-        EntryIndex(int(&stored.row, 0, t)?),
-        text(&stored.row, 1, t)?,
-    ))
+    let c = stored.cells(&NOTE_TAGS);
+    Ok((c.entry(0)?, c.text(1)?))
 }
 
 /// The query for the note that claimed an idempotency key.
@@ -530,7 +493,7 @@ pub fn key_query(key: &str) -> Query {
 
 /// The note of a [`NOTE_KEYS`] row.
 pub fn key_owner(stored: &Stored) -> Result<EntryIndex, BadRow> {
-    int(&stored.row, 1, NOTE_KEYS.name).map(EntryIndex)
+    stored.cells(&NOTE_KEYS).entry(1)
 }
 
 #[cfg(test)]

@@ -6,11 +6,8 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::{ACCEPT_LANGUAGE, COOKIE};
 use axum::http::request::Parts;
-use kiroku_core::Timestamp;
+use kiroku_core::{Timestamp, JST_OFFSET_SECONDS};
 use std::convert::Infallible;
-
-/// Japan Standard Time is UTC+9 all year (no daylight saving).
-pub const JST_OFFSET_SECONDS: i64 = 9 * 3600;
 
 /// A supported language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -30,6 +30,13 @@ fn allowed() -> BTreeMap<&'static str, (&'static [&'static str], &'static str)> 
             ),
         ),
         (
+            "kiroku-access",
+            (
+                &["kiroku-core"][..],
+                "a context sees the kernel only — no store, no other context, no edge",
+            ),
+        ),
+        (
             "kiroku-store",
             (
                 &["kiroku-core", "kiroku-ledger"][..],
@@ -39,14 +46,26 @@ fn allowed() -> BTreeMap<&'static str, (&'static [&'static str], &'static str)> 
         (
             "kiroku-app",
             (
-                &["kiroku-core", "kiroku-ledger", "kiroku-ops", "kiroku-store"][..],
+                &[
+                    "kiroku-access",
+                    "kiroku-core",
+                    "kiroku-ledger",
+                    "kiroku-ops",
+                    "kiroku-store",
+                ][..],
                 "use cases know contexts and storage, no HTTP",
             ),
         ),
         (
             "kiroku-server",
             (
-                &["kiroku-app", "kiroku-core", "kiroku-ledger", "kiroku-ops"][..],
+                &[
+                    "kiroku-access",
+                    "kiroku-app",
+                    "kiroku-core",
+                    "kiroku-ledger",
+                    "kiroku-ops",
+                ][..],
                 "the HTTP edge goes through the use cases: it cannot reach the writer",
             ),
         ),

@@ -18,6 +18,18 @@ fn every_kind_keeps_its_declaration() {
         "ledger.note_amendment/1",
         "ledger.note_withdrawal/1",
         "ledger.verification/1",
+        "access.department/1",
+        "access.job_type/1",
+        "access.application/1",
+        "access.application_endorsement/1",
+        "access.application_rejection/1",
+        "access.account_issue/1",
+        "access.first_administrator/1",
+        "access.account_suspension/1",
+        "access.account_reinstatement/1",
+        "access.account_deactivation/1",
+        "access.role_appointment/1",
+        "access.role_dismissal/1",
     ] {
         assert!(kinds.contains(&kind), "{kind} is registered");
     }

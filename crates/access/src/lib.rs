@@ -1,0 +1,69 @@
+//! The `access` context: who may use the system and how (Art. 3–13) — departments and job
+//! types, ID applications with endorsement and approval, accounts with their status, and the
+//! governance roles with separation of duties.
+//!
+//! Declares its tables and versioned kinds for the registry, its rules as pure functions
+//! (`state, command, today -> request`), and its read queries as data with their row decoders.
+//! Knows nothing of HTTP, SQL dialects or other contexts' tables.
+
+pub mod account;
+pub mod application;
+pub mod department;
+pub mod error;
+pub mod role;
+
+pub use error::AccessError;
+
+use kiroku_core::projection::TableSpec;
+use kiroku_core::{kind, Context, Date, KindHandler, Timestamp};
+
+/// The access context.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Access;
+
+/// Every table the context owns.
+pub static TABLES: &[&TableSpec] = &[
+    &department::DEPARTMENTS,
+    &department::JOB_TYPES,
+    &account::ACCOUNTS,
+    &account::ACCOUNT_PROFILES,
+    &account::STAFF_NUMBERS,
+    &account::ACCOUNT_HISTORY,
+    &application::APPLICATIONS,
+    &application::APPLICATION_FORMS,
+    &application::APPLICATION_STEPS,
+    &role::ROLE_APPOINTMENTS,
+];
+
+impl Context for Access {
+    fn name(&self) -> &'static str {
+        "access"
+    }
+
+    fn tables(&self) -> &'static [&'static TableSpec] {
+        TABLES
+    }
+
+    fn kinds(&self) -> Vec<Box<dyn KindHandler>> {
+        vec![
+            kind::<department::DepartmentDefined>(),
+            kind::<department::JobTypeDefined>(),
+            kind::<application::ApplicationForm>(),
+            kind::<application::ApplicationEndorsed>(),
+            kind::<application::ApplicationRejected>(),
+            kind::<application::AccountIssued>(),
+            kind::<application::FirstAdministrator>(),
+            kind::<account::AccountSuspended>(),
+            kind::<account::AccountReinstated>(),
+            kind::<account::AccountDeactivated>(),
+            kind::<role::RoleAppointed>(),
+            kind::<role::RoleDismissed>(),
+        ]
+    }
+}
+
+/// The date the examples of kinds carry (the first day of the Japanese fiscal year 2026).
+pub(crate) fn example_date() -> Date {
+    // 2026-04-01T00:00:00+09:00.
+    Date::in_japan(Timestamp::from_micros(1_774_969_200_000_000).unwrap_or(Timestamp::EPOCH))
+}
