@@ -12,8 +12,9 @@
 use crate::account::{
     history, Profile, ACCOUNTS, ACCOUNT_HISTORY, ACCOUNT_PROFILES, STAFF_NUMBERS,
 };
+use crate::department::{Code, DepartmentDefined, JobTypeDefined, DEPARTMENTS, JOB_TYPES};
 use crate::error::{check_name, check_reason, AccessError};
-use crate::role::{Role, Roles};
+use crate::role::{Role, RoleAppointed, Roles, ROLE_APPOINTMENTS};
 use kiroku_core::projection::{Column, TableRole, TableSpec, Value};
 use kiroku_core::query::{BadRow, Query, Stored};
 use kiroku_core::{
@@ -375,35 +376,83 @@ impl EntryKind for AccountIssued {
     }
 }
 
-/// `access.first_administrator/1`: the first system administrator's account, issued by Kiroku
-/// itself when the data directory is made (there is nobody yet to apply to).
+/// `access.first_administrator/1`: the first system administrator, made by Kiroku itself when
+/// the data directory is made (there is nobody yet to apply to): the department and job type
+/// the profile names, the account, and its appointment from the day it was made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FirstAdministrator {
     /// The administrator's profile.
     pub profile: Profile,
+    /// The department it names.
+    pub department: Code,
+    /// The job type it names.
+    pub job_type: Code,
 }
 
 impl EntryKind for FirstAdministrator {
     const KIND: &'static str = "access.first_administrator/1";
     const PROJECTION: Projection = Projection::Into(&[
+        &DEPARTMENTS,
+        &JOB_TYPES,
         &ACCOUNTS,
         &ACCOUNT_PROFILES,
         &STAFF_NUMBERS,
         &ACCOUNT_HISTORY,
+        &ROLE_APPOINTMENTS,
     ]);
 
     fn check(&self, _: &EntryMeta<'_>) -> Result<(), Invalid> {
-        self.profile.check().map_err(static_invalid)
+        self.profile.check().map_err(static_invalid)?;
+        self.department.check().map_err(static_invalid)?;
+        self.job_type.check().map_err(static_invalid)?;
+        if self.department.code != self.profile.department || !self.department.active {
+            return Err(Invalid {
+                field: "department",
+                why: "is not the active department the profile names",
+            });
+        }
+        if self.job_type.code != self.profile.job_type || !self.job_type.active {
+            return Err(Invalid {
+                field: "job_type",
+                why: "is not the active job type the profile names",
+            });
+        }
+        Ok(())
     }
 
     fn project(&self, meta: &EntryMeta<'_>, out: &mut Vec<Change>) {
+        DepartmentDefined(self.department.clone()).project(meta, out);
+        JobTypeDefined(self.job_type.clone()).project(meta, out);
         self.profile.issue_changes(meta, Value::Null, out);
+        RoleAppointed {
+            role: Role::SystemAdministrator,
+            department: None,
+            account: self.profile.account.clone(),
+            valid_from: Date::in_japan(meta.time),
+            valid_until: None,
+        }
+        .project(meta, out);
     }
 
     fn example() -> Self {
+        let mut profile = Profile::example();
+        profile.department = "information-systems".into();
+        profile.job_type = "system-operator".into();
         FirstAdministrator {
-            profile: Profile::example(),
+            profile,
+            department: Code {
+                code: "information-systems".into(),
+                name_ja: "情報システム室".into(),
+                name_en: "Information Systems Office".into(),
+                active: true,
+            },
+            job_type: Code {
+                code: "system-operator".into(),
+                name_ja: "システム運用担当".into(),
+                name_en: "System operator".into(),
+                active: true,
+            },
         }
     }
 }
@@ -572,6 +621,8 @@ pub struct Lookups {
     pub account_taken: bool,
     /// For category 3: is the permitting clinician an active account?
     pub permitter_active: bool,
+    /// Does the department have a monitoring manager in force to endorse?
+    pub department_has_head: bool,
 }
 
 /// Submits an application. Anyone with an active account may fill one in (the applicant or
@@ -707,7 +758,9 @@ pub fn reject(
 /// The system administrator approves an endorsed application and issues the ID with the
 /// profile applied for. Not their own application, not one they filled in or endorsed; the
 /// codes must still be in use and the id still free (the writer checks the id again: the
-/// account's stream must not exist).
+/// account's stream must not exist). An application to a department that has no head in
+/// force may be approved without endorsement — that is how the first heads are issued — and
+/// its history shows it went straight from submitted to approved.
 pub fn approve(
     by: &Roles,
     actor: Actor,
@@ -718,7 +771,12 @@ pub fn approve(
 ) -> Result<Request, AccessError> {
     by.require(Role::SystemAdministrator, None, today)?;
     application.check_current(expected)?;
-    if application.state.state != State::Endorsed {
+    let ready = match application.state.state {
+        State::Endorsed => true,
+        State::Submitted => !lookups.department_has_head,
+        State::Approved | State::Rejected => false,
+    };
+    if !ready {
         return Err(AccessError::WrongState {
             step: "approve",
             state: application.state.state.as_str(),
@@ -765,18 +823,32 @@ pub fn approve(
     Ok(Request::one(draft))
 }
 
-/// The first system administrator: the account and its appointment, made by Kiroku itself.
-pub fn first_administrator(profile: Profile, today: Date) -> Result<Request, AccessError> {
-    profile.check()?;
-    let appointment = crate::role::appoint_first_administrator(&profile.account, today)?;
+/// The first system administrator, made by Kiroku itself: one entry holding the department
+/// and job type the profile names, the account, and its appointment.
+pub fn first_administrator(
+    profile: Profile,
+    department: Code,
+    job_type: Code,
+) -> Result<Request, AccessError> {
+    let payload = FirstAdministrator {
+        profile,
+        department,
+        job_type,
+    };
+    payload.profile.check()?;
+    payload.check(&EntryMeta {
+        time: Timestamp::EPOCH,
+        actor: &Actor::system(),
+        subject: None,
+        reason: None,
+    })?;
     let subject = Subject {
         kind: "account".into(),
-        id: profile.account.clone(),
+        id: payload.profile.account.clone(),
     };
-    Ok(Request::of(vec![
-        Draft::new(Actor::system(), FirstAdministrator { profile }).about(subject),
-        appointment,
-    ]))
+    Ok(Request::one(
+        Draft::new(Actor::system(), payload).about(subject),
+    ))
 }
 
 #[cfg(test)]
@@ -832,6 +904,7 @@ mod tests {
         job_type_active: true,
         account_taken: false,
         permitter_active: false,
+        department_has_head: true,
     };
 
     fn application(state: State, version: u64, steps: &[(State, &str)]) -> Application {
@@ -1065,6 +1138,13 @@ mod tests {
                 ..
             }
         ));
+        // A department without a head in force: its first applications go straight to the
+        // administrator.
+        let headless = Lookups {
+            department_has_head: false,
+            ..FREE
+        };
+        assert!(approve(&admin, actor("director"), &submitted, 1, headless, today()).is_ok());
         assert!(matches!(
             approve(
                 &admin,

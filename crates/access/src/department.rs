@@ -86,7 +86,8 @@ pub struct Code {
 }
 
 impl Code {
-    fn check(&self) -> Result<(), AccessError> {
+    /// Checks the code and names.
+    pub fn check(&self) -> Result<(), AccessError> {
         check_code("code", &self.code)?;
         check_name("name_ja", &self.name_ja, NAME_CHARS_MAX)?;
         check_name("name_en", &self.name_en, NAME_CHARS_MAX)

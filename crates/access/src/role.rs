@@ -381,34 +381,6 @@ pub fn appoint(
     if by.account.as_str() == target.account {
         return Err(AccessError::OwnMatter("nobody appoints themselves"));
     }
-    appoint_checked(actor, target, target_roles, appointment, today)
-}
-
-/// The first system administrator, appointed by Kiroku itself when the data directory is made.
-pub fn appoint_first_administrator(account: &str, valid_from: Date) -> Result<Draft, AccessError> {
-    let payload = RoleAppointed {
-        role: Role::SystemAdministrator,
-        department: None,
-        account: account.into(),
-        valid_from,
-        valid_until: None,
-    };
-    payload.check(&EntryMeta {
-        time: kiroku_core::Timestamp::EPOCH,
-        actor: &Actor::system(),
-        subject: None,
-        reason: None,
-    })?;
-    Ok(Draft::new(Actor::system(), payload))
-}
-
-fn appoint_checked(
-    actor: Actor,
-    target: &AccountState,
-    target_roles: &Roles,
-    appointment: Appointment,
-    today: Date,
-) -> Result<Request, AccessError> {
     if target.status != Status::Active {
         return Err(AccessError::WrongState {
             step: "appoint",

@@ -5,7 +5,9 @@
 use crate::config::{Config, ConfigError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use kiroku_core::{Actor, Draft, Entropy, Request};
+use kiroku_access::account::{Category, Profile};
+use kiroku_access::department::Code;
+use kiroku_core::{Actor, Clock as _, Date, Draft, Entropy, Request};
 use kiroku_ledger::{Signer, Verifier};
 use kiroku_ops::init::LedgerInit;
 use kiroku_store::system::{OsEntropy, SystemClock};
@@ -62,6 +64,63 @@ pub struct InitOptions {
     pub database_url: Option<String>,
     /// The listen address to write into the configuration.
     pub listen: Option<String>,
+    /// The first system administrator. `kiroku init` always names one; tools and tests of
+    /// the ledger alone may leave it out.
+    pub administrator: Option<Administrator>,
+}
+
+/// Who the first system administrator is: Kiroku issues this account itself, in the
+/// information systems office (情報システム室), before anyone can apply for one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Administrator {
+    /// The account id.
+    pub account: String,
+    /// Family name (氏).
+    pub family_name: String,
+    /// Given name (名).
+    pub given_name: String,
+    /// Family name in kana.
+    pub family_kana: String,
+    /// Given name in kana.
+    pub given_kana: String,
+}
+
+impl Administrator {
+    /// The request that issues the account: valid from `today` for five years, in the
+    /// information systems office, as a system operator, appointed system administrator.
+    fn request(&self, today: Date) -> Result<Request, DataDirError> {
+        let bad = |e: kiroku_access::AccessError| {
+            DataDirError::Ledger(format!("the first administrator: {e}"))
+        };
+        let profile = Profile {
+            account: self.account.clone(),
+            family_name: self.family_name.clone(),
+            given_name: self.given_name.clone(),
+            family_kana: self.family_kana.clone(),
+            given_kana: self.given_kana.clone(),
+            staff_number: None,
+            department: "information-systems".into(),
+            job_type: "system-operator".into(),
+            category: Category::MedicalStaff,
+            permitted_by: None,
+            category_reason: None,
+            valid_from: today,
+            valid_until: today.plus_days(5 * 365).unwrap_or(today),
+        };
+        let department = Code {
+            code: "information-systems".into(),
+            name_ja: "情報システム室".into(),
+            name_en: "Information Systems Office".into(),
+            active: true,
+        };
+        let job_type = Code {
+            code: "system-operator".into(),
+            name_ja: "システム運用担当".into(),
+            name_en: "System operator".into(),
+            active: true,
+        };
+        kiroku_access::application::first_administrator(profile, department, job_type).map_err(bad)
+    }
 }
 
 /// Writes a secret file readable by its owner only; refuses to replace one.
@@ -170,9 +229,29 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Verifier, DataDirError>
                 software: Some(format!("kiroku {}", env!("CARGO_PKG_VERSION"))),
             },
         );
-        let receipt = writer.handle().append_blocking(Request::one(first));
+        let today = SystemClock
+            .now()
+            .map(Date::in_japan)
+            .map_err(|e| DataDirError::Ledger(e.to_string()))?;
+        let administrator = options
+            .administrator
+            .as_ref()
+            .map(|a| a.request(today))
+            .transpose();
+        let receipt = writer
+            .handle()
+            .append_blocking(Request::one(first))
+            .map_err(|e| DataDirError::Ledger(e.to_string()))
+            .and_then(|_| match administrator? {
+                Some(request) => writer
+                    .handle()
+                    .append_blocking(request)
+                    .map(|_| ())
+                    .map_err(|e| DataDirError::Ledger(e.to_string())),
+                None => Ok(()),
+            });
         writer.shutdown();
-        receipt.map_err(|e| DataDirError::Ledger(e.to_string()))?;
+        receipt?;
         // The configuration comes last: a directory without it is an unfinished init.
         config.save(dir)?;
         Ok(signer.verifier())

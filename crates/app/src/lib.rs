@@ -7,6 +7,7 @@
 //!
 //! Knows nothing of HTTP or SQL dialects.
 
+pub mod accounts;
 pub mod bench;
 pub mod config;
 pub mod datadir;
@@ -63,6 +64,12 @@ pub enum Error {
     /// An amendment or withdrawal was refused by its rule.
     #[error(transparent)]
     Amend(#[from] kiroku_ops::amendment::AmendError),
+    /// A command about people and access was refused by its rule.
+    #[error(transparent)]
+    Access(#[from] kiroku_access::AccessError),
+    /// No such account.
+    #[error("account {0} does not exist")]
+    NoSuchAccount(String),
     /// No such note.
     #[error("note {0} does not exist")]
     NoSuchNote(u64),

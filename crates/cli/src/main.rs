@@ -45,6 +45,8 @@ enum Command {
         /// The address `serve` will listen on.
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        #[command(flatten)]
+        administrator: AdministratorArgs,
     },
     /// Serve the web UI, the API and the ledger endpoints.
     Serve {
@@ -200,6 +202,54 @@ enum LedgerCommand {
     },
 }
 
+/// The first system administrator, whom `init` issues an account (Art. 4: the director or
+/// their appointee).
+#[derive(Args, Clone)]
+struct AdministratorArgs {
+    /// The administrator's account id.
+    #[arg(
+        long = "administrator",
+        value_name = "ID",
+        default_value = "administrator"
+    )]
+    account: String,
+    /// Family and given name, separated by a space (e.g. "大崎 太郎").
+    #[arg(
+        long = "administrator-name",
+        value_name = "NAME",
+        default_value = "管理 責任者"
+    )]
+    name: String,
+    /// Family and given name in katakana, separated by a space (e.g. "オオサキ タロウ").
+    #[arg(
+        long = "administrator-kana",
+        value_name = "KANA",
+        default_value = "カンリ セキニンシャ"
+    )]
+    kana: String,
+}
+
+impl AdministratorArgs {
+    fn into_options(self) -> Result<datadir::Administrator> {
+        let split = |text: &str, what: &str| -> Result<(String, String)> {
+            let mut parts = text.split_whitespace();
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(family), Some(given), None) => Ok((family.into(), given.into())),
+                _ => bail!("--administrator-{what} takes the family and given name, separated by one space"),
+            }
+        };
+        let (family_name, given_name) = split(&self.name, "name")?;
+        let (family_kana, given_kana) = split(&self.kana, "kana")?;
+        Ok(datadir::Administrator {
+            account: self.account,
+            family_name,
+            given_name,
+            family_kana,
+            given_kana,
+        })
+    }
+}
+
 /// Which data directory (and optionally which database) a command works on.
 #[derive(Args, Clone)]
 struct Target {
@@ -260,6 +310,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             origin,
             database_url,
             listen,
+            administrator,
         } => {
             let verifier = datadir::init(
                 &data,
@@ -267,6 +318,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     origin,
                     database_url,
                     listen,
+                    administrator: Some(administrator.into_options()?),
                 },
             )
             .with_context(|| format!("cannot initialise {}", data.display()))?;
@@ -539,6 +591,7 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
                 origin: None,
                 database_url: None,
                 listen: Some(listen.clone()),
+                administrator: None,
             },
         )
         .with_context(|| format!("cannot initialise {}", dir.display()))?;

@@ -149,6 +149,45 @@ catalogue! {
     Unavailable = "unavailable", SERVICE_UNAVAILABLE,
         "台帳が一時的に利用できません。何も記録されていません。時間をおいて再度お試しください。",
         "The ledger is temporarily unavailable. Nothing was recorded. Please try again later.";
+    InvalidField = "invalid_field", BAD_REQUEST,
+        "項目 {field} の値が正しくありません（{why}）。何も記録されていません。",
+        "The field {field} is not valid: it {why}. Nothing was recorded.";
+    NotPermitted = "not_permitted", FORBIDDEN,
+        "この操作には、本日有効な「{role}」の役割が必要です。何も記録されていません。",
+        "This needs the role {role}, held today. Nothing was recorded.";
+    SeparationOfDuties = "separation_of_duties", FORBIDDEN,
+        "職務分掌の規程により、この操作はできません（{detail}）。何も記録されていません。",
+        "Separation of duties forbids this ({detail}). Nothing was recorded.";
+    UnknownCode = "unknown_code", UNPROCESSABLE_ENTITY,
+        "{what} のコード {code} は登録されていないか、使用停止です。何も記録されていません。",
+        "The {what} code {code} is not defined or is retired. Nothing was recorded.";
+    NoSuchAccount = "no_such_account", NOT_FOUND,
+        "利用者 ID {account} はありません。",
+        "There is no account {account}.";
+    AccountTaken = "account_taken", CONFLICT,
+        "利用者 ID {account} は既に使われているか、予約されています。別の ID を指定してください。何も記録されていません。",
+        "The account id {account} is taken or reserved. Choose another. Nothing was recorded.";
+    NoSuchApplication = "no_such_application", NOT_FOUND,
+        "利用申請 #{application} はありません。",
+        "There is no ID application #{application}.";
+    StaleRecord = "stale", CONFLICT,
+        "対象は既に更新されています（あなたが見た版: {expected}、現在の版: {current}）。最新の状態を確認してから、もう一度操作してください。何も記録されていません。",
+        "It has changed since you read it (you saw version {expected}; it is at version {current}). Check the latest state and try again. Nothing was recorded.";
+    WrongState = "wrong_state", CONFLICT,
+        "現在の状態（{state}）では、この操作（{step}）はできません。何も記録されていません。",
+        "This cannot be done ({step}) in the present state ({state}). Nothing was recorded.";
+    RoleAlreadyHeld = "role_already_held", CONFLICT,
+        "その役割は既に任命されています。何も記録されていません。",
+        "The role is already held. Nothing was recorded.";
+    RoleNotHeld = "role_not_held", CONFLICT,
+        "その役割は任命されていません。何も記録されていません。",
+        "The role is not held. Nothing was recorded.";
+    ConflictingRoles = "conflicting_roles", CONFLICT,
+        "「{held}」と「{wanted}」は兼任できません（監査する者は管理・運用を兼ねない）。何も記録されていません。",
+        "The roles {held} and {wanted} may not be held together (whoever audits does not administer). Nothing was recorded.";
+    ReasonMissing = "reason_missing", UNPROCESSABLE_ENTITY,
+        "理由を 2048 バイト以内で入力してください（制御文字は不可）。何も記録されていません。",
+        "Give the reason, at most 2048 bytes, without control characters. Nothing was recorded.";
 }
 
 /// The `{name}`s of a text, in order.

@@ -4,6 +4,7 @@
 
 use crate::catalogue::{fill, Code};
 use axum::response::{IntoResponse, Response};
+use kiroku_access::AccessError;
 use kiroku_app::ledger::ReadFailure;
 use kiroku_app::Error;
 use kiroku_core::Conflict;
@@ -99,14 +100,61 @@ impl From<AmendError> for AppError {
     }
 }
 
+impl From<AccessError> for AppError {
+    fn from(error: AccessError) -> AppError {
+        match error {
+            AccessError::Invalid { field, why } => AppError::new(Code::InvalidField)
+                .with("field", field)
+                .with("why", why),
+            AccessError::NotPermitted { role } => {
+                AppError::new(Code::NotPermitted).with("role", role.as_str())
+            }
+            AccessError::OwnMatter(detail) => {
+                AppError::new(Code::SeparationOfDuties).with("detail", detail)
+            }
+            AccessError::UnknownCode { what, code } => AppError::new(Code::UnknownCode)
+                .with("what", what)
+                .with("code", code),
+            AccessError::NoAccount(account) => {
+                AppError::new(Code::NoSuchAccount).with("account", account)
+            }
+            AccessError::AccountTaken(account) => {
+                AppError::new(Code::AccountTaken).with("account", account)
+            }
+            AccessError::NoApplication(id) => {
+                AppError::new(Code::NoSuchApplication).with("application", id)
+            }
+            AccessError::Stale { expected, current } => AppError::new(Code::StaleRecord)
+                .with("expected", expected)
+                .with("current", current),
+            AccessError::WrongState { step, state } => AppError::new(Code::WrongState)
+                .with("step", step)
+                .with("state", state),
+            AccessError::AlreadyHeld => AppError::new(Code::RoleAlreadyHeld),
+            AccessError::NotHeld => AppError::new(Code::RoleNotHeld),
+            AccessError::ConflictingRoles { held, wanted } => AppError::new(Code::ConflictingRoles)
+                .with("held", held.as_str())
+                .with("wanted", wanted.as_str()),
+            AccessError::Reason => AppError::new(Code::ReasonMissing),
+        }
+    }
+}
+
 impl From<Conflict> for AppError {
     fn from(conflict: Conflict) -> AppError {
         match conflict {
             Conflict::Version {
-                expected, found, ..
-            } => AppError::new(Code::StaleVersion)
-                .with("expected", expected)
-                .with("current", found),
+                table,
+                expected,
+                found,
+                ..
+            } => AppError::new(if table == kiroku_ops::note::NOTES.name {
+                Code::StaleVersion
+            } else {
+                Code::StaleRecord
+            })
+            .with("expected", expected)
+            .with("current", found),
             other => AppError::new(Code::Conflict).with("detail", other),
         }
     }
@@ -120,6 +168,10 @@ impl From<Error> for AppError {
             Error::Amend(e) => e.into(),
             Error::NoSuchNote(note) => AppError::new(Code::NoSuchNote).with("note", note),
             Error::Conflict(conflict) => conflict.into(),
+            Error::Access(e) => e.into(),
+            Error::NoSuchAccount(account) => {
+                AppError::new(Code::NoSuchAccount).with("account", account)
+            }
             Error::KeyReused(note) => AppError::new(Code::IdempotencyKeyReused).with("note", note),
             Error::Invalid(detail) => AppError::new(Code::InvalidEntry).with("detail", detail),
             Error::Refused(detail) => AppError::new(Code::InvalidEntry).with("detail", detail),

@@ -72,6 +72,7 @@ impl DataDir {
                 origin: Some(origin.clone()),
                 database_url: Some(database.url.to_config_text()),
                 listen: Some("127.0.0.1:0".into()),
+                administrator: None,
             },
         )
         .unwrap();

@@ -1,0 +1,484 @@
+//! People and access: code lists, ID applications and their steps, accounts and their status,
+//! and governance roles. Each use case loads what its rule needs, runs the rule of the access
+//! context, and appends; the writer re-checks every stream version under the append lock, so a
+//! step decided on a stale view is refused even when it raced past the first check.
+//!
+//! Who acts: an account acts with the roles it holds today. The operator — whoever holds the
+//! data directory and its operator token — acts with the system administrator's powers, under
+//! its own name `operator`, so every such act is visibly the operator's in the ledger (until
+//! the authentication of this issue lets the CLI sign in as a named administrator).
+
+use crate::{blocking, App, Error, Result};
+use kiroku_access::account::{change_status, AccountState, Event, Profile, Status, StatusStep};
+use kiroku_access::application::{
+    self, Application, ApplicationForm, ApplicationState, Lookups, State, StepTaken, Submitted,
+};
+use kiroku_access::department::{self, Code, CodeList};
+use kiroku_access::role::{self, Appointment, Held, Role, Roles};
+use kiroku_access::AccessError;
+use kiroku_core::query::{BadRow, Stored};
+use kiroku_core::{AccountId, Actor, Date, EntryIndex, Request, Timestamp};
+use kiroku_store::read;
+use kiroku_store::Store;
+use std::sync::Arc;
+
+/// Most events shown of one account's history (the ledger keeps them all).
+pub const HISTORY_SHOWN_MAX: u64 = 1000;
+/// Most role appointments listed at once.
+pub const APPOINTMENTS_SHOWN_MAX: u64 = 2000;
+
+/// What a step appended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Done {
+    /// The first entry it appended.
+    pub entry: EntryIndex,
+    /// The signed tree size that covers it.
+    pub tree_size: u64,
+    /// When.
+    pub time: Timestamp,
+}
+
+/// An account in a list: its status and who it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountSummary {
+    /// Status and version.
+    pub state: AccountState,
+    /// Who it is.
+    pub profile: Profile,
+}
+
+/// An account with its roles and whole history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountView {
+    /// Status and version.
+    pub state: AccountState,
+    /// Who it is.
+    pub profile: Profile,
+    /// Its appointments.
+    pub roles: Vec<Held>,
+    /// Everything that happened to it, oldest first.
+    pub history: Vec<Event>,
+}
+
+fn decoded<T>(result: std::result::Result<T, BadRow>) -> Result<T> {
+    result.map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+fn first<T>(
+    store: &Store,
+    query: &kiroku_core::Query,
+    decode: fn(&Stored) -> std::result::Result<T, BadRow>,
+) -> Result<Option<T>> {
+    read::query(store, query)?
+        .first()
+        .map(|s| decoded(decode(s)))
+        .transpose()
+}
+
+fn all<T>(
+    store: &Store,
+    query: &kiroku_core::Query,
+    decode: fn(&Stored) -> std::result::Result<T, BadRow>,
+) -> Result<Vec<T>> {
+    read::query(store, query)?
+        .iter()
+        .map(|s| decoded(decode(s)))
+        .collect()
+}
+
+fn code(store: &Store, list: CodeList, code: &str) -> Result<Option<Code>> {
+    let rows = read::query(store, &Code::query(list, code))?;
+    rows.first()
+        .map(|s| decoded(Code::from_row(list, s)))
+        .transpose()
+}
+
+fn account_state(store: &Store, account: &str) -> Result<Option<AccountState>> {
+    first(store, &AccountState::query(account), AccountState::from_row)
+}
+
+fn active(store: &Store, list: CodeList, value: &str) -> Result<bool> {
+    Ok(code(store, list, value)?.is_some_and(|c| c.active))
+}
+
+fn lookups(store: &Store, profile: &Profile, today: Date) -> Result<Lookups> {
+    let heads = all(
+        store,
+        &Held::holders(Role::MonitoringManager, Some(&profile.department), 50),
+        Held::from_row,
+    )?;
+    let department_has_head = heads.iter().any(|h| {
+        h.in_force(today)
+            && account_state(store, &h.account)
+                .ok()
+                .flatten()
+                .is_some_and(|a| a.status == Status::Active)
+    });
+    let permitter_active = match &profile.permitted_by {
+        Some(by) => account_state(store, by)?.is_some_and(|a| a.status == Status::Active),
+        None => false,
+    };
+    Ok(Lookups {
+        department_active: active(store, CodeList::Department, &profile.department)?,
+        job_type_active: active(store, CodeList::JobType, &profile.job_type)?,
+        account_taken: account_state(store, &profile.account)?.is_some(),
+        permitter_active,
+        department_has_head,
+    })
+}
+
+fn roles_of(store: &Store, account: &AccountId) -> Result<Roles> {
+    Ok(Roles {
+        account: account.clone(),
+        held: all(store, &Held::of_account(account), Held::from_row)?,
+    })
+}
+
+/// The roles `actor` acts with: the operator holds the administrator's powers (see the module
+/// header); an account holds its appointments, and none unless it is active.
+fn authority(store: &Store, actor: &Actor, today: Date) -> Result<Roles> {
+    if actor.account == AccountId::operator() {
+        return Ok(Roles {
+            account: actor.account.clone(),
+            held: vec![Held {
+                role: Role::SystemAdministrator,
+                department: None,
+                account: actor.account.to_string(),
+                valid_from: today,
+                valid_until: Some(today),
+            }],
+        });
+    }
+    let usable =
+        account_state(store, actor.account.as_str())?.is_some_and(|a| a.status == Status::Active);
+    if !usable {
+        return Ok(Roles::none(actor.account.clone()));
+    }
+    roles_of(store, &actor.account)
+}
+
+fn load_application(store: &Store, id: EntryIndex) -> Result<Application> {
+    let state = first(
+        store,
+        &ApplicationState::query(id),
+        ApplicationState::from_row,
+    )?
+    .ok_or(Error::Access(AccessError::NoApplication(id.0)))?;
+    let submitted = first(store, &Submitted::query(id), Submitted::from_row)?
+        .ok_or_else(|| Error::Corrupt(format!("application {id} has no form")))?;
+    let steps = all(store, &StepTaken::query(id), StepTaken::from_row)?;
+    Ok(Application {
+        state,
+        submitted,
+        steps,
+    })
+}
+
+impl App {
+    fn today(&self) -> Result<Date> {
+        let now = self
+            .clock()
+            .now()
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        Ok(Date::in_japan(now))
+    }
+
+    async fn append_done(&self, request: Request) -> Result<Done> {
+        let receipt = self.writer().append(request).await?;
+        Ok(Done {
+            entry: receipt.first,
+            tree_size: receipt.tree_size,
+            time: receipt.time,
+        })
+    }
+
+    /// Runs `decide` on a worker thread with the store, today's date and the actor's roles,
+    /// then appends the request it makes.
+    async fn decide(
+        &self,
+        actor: &Actor,
+        decide: impl FnOnce(&Store, Date, Roles) -> Result<Request> + Send + 'static,
+    ) -> Result<Done> {
+        let store: Arc<Store> = self.store().clone();
+        let today = self.today()?;
+        let actor = actor.clone();
+        let request = blocking(move || {
+            let roles = authority(&store, &actor, today)?;
+            decide(&store, today, roles)
+        })
+        .await?;
+        self.append_done(request).await
+    }
+
+    /// A code list (departments or job types), in code order.
+    pub async fn codes(&self, list: CodeList) -> Result<Vec<Code>> {
+        let store = self.store().clone();
+        blocking(move || {
+            read::query(&store, &Code::list(list))?
+                .iter()
+                .map(|s| decoded(Code::from_row(list, s)))
+                .collect()
+        })
+        .await
+    }
+
+    /// Defines or changes a department or job type (the system administrator).
+    pub async fn define_code(&self, actor: Actor, list: CodeList, value: Code) -> Result<Done> {
+        let by = actor.clone();
+        self.decide(&actor, move |store, today, roles| {
+            let current = code(store, list, &value.code)?;
+            Ok(department::define(
+                &roles,
+                by,
+                list,
+                current.as_ref(),
+                value,
+                today,
+            )?)
+        })
+        .await
+    }
+
+    /// Submits an ID application; returns its id (the index of its entry).
+    pub async fn submit_application(&self, actor: Actor, form: ApplicationForm) -> Result<Done> {
+        let by = actor.clone();
+        self.decide(&actor, move |store, today, _| {
+            if by.account != AccountId::operator() {
+                let usable = account_state(store, by.account.as_str())?
+                    .is_some_and(|a| a.status == Status::Active);
+                if !usable {
+                    return Err(Error::Unauthorized);
+                }
+            }
+            let found = lookups(store, &form.profile, today)?;
+            Ok(application::submit(by, form, found, today)?)
+        })
+        .await
+    }
+
+    /// One application with its form and steps.
+    pub async fn application(&self, id: EntryIndex) -> Result<Application> {
+        let store = self.store().clone();
+        blocking(move || load_application(&store, id)).await
+    }
+
+    /// Applications in `state` (of one department, if given), oldest first.
+    pub async fn applications(
+        &self,
+        state: State,
+        department: Option<String>,
+    ) -> Result<Vec<Application>> {
+        let store = self.store().clone();
+        blocking(move || {
+            let query =
+                ApplicationState::queue(state, department.as_deref(), application::QUEUE_MAX);
+            let states = all(&store, &query, ApplicationState::from_row)?;
+            states
+                .iter()
+                .map(|s| load_application(&store, s.application))
+                .collect()
+        })
+        .await
+    }
+
+    /// The department head endorses an application seen at version `expected`.
+    pub async fn endorse_application(
+        &self,
+        actor: Actor,
+        id: EntryIndex,
+        expected: u64,
+    ) -> Result<Done> {
+        let by = actor.clone();
+        self.decide(&actor, move |store, today, roles| {
+            let found = load_application(store, id)?;
+            Ok(application::endorse(&roles, by, &found, expected, today)?)
+        })
+        .await
+    }
+
+    /// Rejects an application seen at version `expected`, with a reason.
+    pub async fn reject_application(
+        &self,
+        actor: Actor,
+        id: EntryIndex,
+        expected: u64,
+        reason: String,
+    ) -> Result<Done> {
+        let by = actor.clone();
+        self.decide(&actor, move |store, today, roles| {
+            let found = load_application(store, id)?;
+            Ok(application::reject(
+                &roles, by, &found, expected, &reason, today,
+            )?)
+        })
+        .await
+    }
+
+    /// The system administrator approves an application seen at version `expected`: the ID
+    /// is issued.
+    pub async fn approve_application(
+        &self,
+        actor: Actor,
+        id: EntryIndex,
+        expected: u64,
+    ) -> Result<Done> {
+        let by = actor.clone();
+        self.decide(&actor, move |store, today, roles| {
+            let found = load_application(store, id)?;
+            let looked = lookups(store, &found.submitted.form.profile, today)?;
+            Ok(application::approve(
+                &roles, by, &found, expected, looked, today,
+            )?)
+        })
+        .await
+    }
+
+    /// A page of accounts in id order, after `after`.
+    pub async fn accounts(&self, after: Option<String>, limit: u64) -> Result<Vec<AccountSummary>> {
+        let store = self.store().clone();
+        let limit = limit.clamp(1, self.config.limits.page_rows_max);
+        blocking(move || {
+            let profiles = all(
+                &store,
+                &Profile::page(after.as_deref(), limit),
+                Profile::from_row,
+            )?;
+            profiles
+                .into_iter()
+                .map(|profile| {
+                    let state = account_state(&store, &profile.account)?.ok_or_else(|| {
+                        Error::Corrupt(format!(
+                            "account {} has a profile, no status",
+                            profile.account
+                        ))
+                    })?;
+                    Ok(AccountSummary { state, profile })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// One account with its roles and history.
+    pub async fn account(&self, id: &str) -> Result<AccountView> {
+        let store = self.store().clone();
+        let id = id.to_owned();
+        blocking(move || {
+            let state =
+                account_state(&store, &id)?.ok_or_else(|| Error::NoSuchAccount(id.clone()))?;
+            let profile = first(&store, &Profile::query(&id), Profile::from_row)?
+                .ok_or_else(|| Error::Corrupt(format!("account {id} has no profile")))?;
+            let account = AccountId::parse(&id).map_err(|_| Error::NoSuchAccount(id.clone()))?;
+            Ok(AccountView {
+                state,
+                profile,
+                roles: roles_of(&store, &account)?.held,
+                history: all(
+                    &store,
+                    &Event::of_account(&id, HISTORY_SHOWN_MAX),
+                    Event::from_row,
+                )?,
+            })
+        })
+        .await
+    }
+
+    /// Suspends, reinstates or deactivates an account seen at version `expected`.
+    pub async fn change_account_status(
+        &self,
+        actor: Actor,
+        id: &str,
+        step: StatusStep,
+        expected: u64,
+        reason: String,
+    ) -> Result<Done> {
+        let by = actor.clone();
+        let id = id.to_owned();
+        self.decide(&actor, move |store, today, roles| {
+            let target = account_state(store, &id)?.ok_or(Error::NoSuchAccount(id))?;
+            Ok(change_status(
+                &roles, by, &target, step, expected, &reason, today,
+            )?)
+        })
+        .await
+    }
+
+    /// Appoints an account to a role.
+    pub async fn appoint(&self, actor: Actor, id: &str, appointment: Appointment) -> Result<Done> {
+        let by = actor.clone();
+        let id = id.to_owned();
+        self.decide(&actor, move |store, today, roles| {
+            let target =
+                account_state(store, &id)?.ok_or_else(|| Error::NoSuchAccount(id.clone()))?;
+            if let Some(d) = &appointment.department {
+                department::require_active(
+                    CodeList::Department,
+                    d,
+                    code(store, CodeList::Department, d)?.as_ref(),
+                )?;
+            }
+            let account = AccountId::parse(&id).map_err(|_| Error::NoSuchAccount(id.clone()))?;
+            let target_roles = roles_of(store, &account)?;
+            Ok(role::appoint(
+                &roles,
+                by,
+                &target,
+                &target_roles,
+                appointment,
+                today,
+            )?)
+        })
+        .await
+    }
+
+    /// Dismisses an account from a role, with a reason.
+    pub async fn dismiss(
+        &self,
+        actor: Actor,
+        id: &str,
+        role: Role,
+        department: Option<String>,
+        reason: String,
+    ) -> Result<Done> {
+        let by = actor.clone();
+        let id = id.to_owned();
+        self.decide(&actor, move |store, today, roles| {
+            let account = AccountId::parse(&id).map_err(|_| Error::NoSuchAccount(id.clone()))?;
+            let target_roles = roles_of(store, &account)?;
+            Ok(role::dismiss(
+                &roles,
+                by,
+                &target_roles,
+                role,
+                department,
+                &reason,
+                today,
+            )?)
+        })
+        .await
+    }
+
+    /// Every appointment, by role: who holds administrative rights, on one page.
+    pub async fn appointments(&self) -> Result<Vec<Held>> {
+        let store = self.store().clone();
+        blocking(move || all(&store, &Held::all(APPOINTMENTS_SHOWN_MAX), Held::from_row)).await
+    }
+
+    /// Issues the first system administrator's account, with the department and job type
+    /// it names (`kiroku init`). Refused once any account exists.
+    pub async fn create_first_administrator(
+        &self,
+        profile: Profile,
+        department: Code,
+        job_type: Code,
+    ) -> Result<Done> {
+        let store = self.store().clone();
+        let any =
+            blocking(move || Ok(!read::query(&store, &Profile::page(None, 1))?.is_empty())).await?;
+        if any {
+            return Err(Error::Refused("accounts exist already".into()));
+        }
+        let request = application::first_administrator(profile, department, job_type)?;
+        self.append_done(request).await
+    }
+}
