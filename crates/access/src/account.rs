@@ -89,7 +89,9 @@ pub static ACCOUNT_HISTORY: TableSpec = TableSpec {
         Column::text("reason").nullable(),
         Column::int("time"),
     ],
-    key: 2,
+    // One entry may make several events of one account (the first administrator's: issued and
+    // appointed).
+    key: 3,
     indexes: &[],
     role: TableRole::Plain,
 };

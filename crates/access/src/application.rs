@@ -265,6 +265,10 @@ fn step_changes(step: &Step, state: State, meta: &EntryMeta<'_>, out: &mut Vec<C
         meta.time,
     ));
     out.push(step_row(application, step.version, state, meta));
+    if state != State::Approved {
+        // An approval's history row is the account's `issued`.
+        out.push(history(meta, &step.account, state.as_str()));
+    }
 }
 
 /// `access.application_endorsement/1`: the department head endorses the application.

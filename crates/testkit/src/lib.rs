@@ -15,7 +15,7 @@ mod http;
 
 pub use http::Reply;
 
-use kiroku_app::datadir::{self, InitOptions};
+use kiroku_app::datadir::{self, Administrator, InitOptions};
 use kiroku_app::{App, Overrides};
 use kiroku_store::scratch::{Backend, ScratchDb};
 use kiroku_store::DatabaseUrl;
@@ -57,8 +57,27 @@ impl DataDir {
         DataDir::init_on(&backend())
     }
 
-    /// A fresh, initialised data directory on `backend`.
+    /// A fresh data directory on the selected backend whose first system administrator is
+    /// `director` (大崎 院長), as `kiroku init` makes it for a hospital.
+    pub fn hospital() -> DataDir {
+        DataDir::make(
+            &backend(),
+            Some(Administrator {
+                account: "director".into(),
+                family_name: "大崎".into(),
+                given_name: "院長".into(),
+                family_kana: "オオサキ".into(),
+                given_kana: "インチョウ".into(),
+            }),
+        )
+    }
+
+    /// A fresh, initialised data directory on `backend` (the ledger alone: no accounts).
     pub fn init_on(backend: &Backend) -> DataDir {
+        DataDir::make(backend, None)
+    }
+
+    fn make(backend: &Backend, administrator: Option<Administrator>) -> DataDir {
         let (root, path, database) = DataDir::prepare(backend);
         let name = path
             .parent()
@@ -72,7 +91,7 @@ impl DataDir {
                 origin: Some(origin.clone()),
                 database_url: Some(database.url.to_config_text()),
                 listen: Some("127.0.0.1:0".into()),
-                administrator: None,
+                administrator,
             },
         )
         .unwrap();

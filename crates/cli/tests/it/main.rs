@@ -5,6 +5,7 @@
 //! at once, whichever is selected.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod access;
 mod browser;
 mod cli;
 mod crash;
