@@ -9,7 +9,7 @@
 //! the authentication of this issue lets the CLI sign in as a named administrator).
 
 use crate::{blocking, App, Error, Result};
-use kiroku_access::account::{change_status, AccountState, Event, Profile, Status, StatusStep};
+use kiroku_access::account::{change_status, AccountState, Event, Profile, Status};
 use kiroku_access::application::{
     self, Application, ApplicationForm, ApplicationState, Lookups, State, StepTaken, Submitted,
 };
@@ -21,6 +21,8 @@ use kiroku_core::{AccountId, Actor, Date, EntryIndex, Request, Timestamp};
 use kiroku_store::read;
 use kiroku_store::Store;
 use std::sync::Arc;
+
+pub use kiroku_access::account::StatusStep;
 
 /// Most events shown of one account's history (the ledger keeps them all).
 pub const HISTORY_SHOWN_MAX: u64 = 1000;

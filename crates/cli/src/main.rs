@@ -70,6 +70,12 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// People and access: list and show accounts, suspend and reinstate them (as the operator,
+    /// with the system administrator's powers; every act is an entry under `operator`).
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
     /// Check the whole ledger: every leaf, blob, kind, tree node, checkpoint (root and
     /// signature) and projection row. Exit 0 when intact; 1 naming the first bad entry.
     Verify {
@@ -200,6 +206,73 @@ enum LedgerCommand {
         #[command(flatten)]
         target: Target,
     },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// List accounts in id order: id, status, version, department, job type, name.
+    List {
+        #[command(flatten)]
+        target: Target,
+        /// Start after this account id.
+        #[arg(long, value_name = "ID")]
+        after: Option<String>,
+        /// Most accounts to list.
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        limit: u64,
+        /// Print one JSON array instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one account: status, profile, roles and its whole history.
+    Show {
+        #[command(flatten)]
+        target: Target,
+        /// The account id.
+        id: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Suspend use of an account (Art. 9); its sessions and tokens stop at once.
+    Suspend {
+        #[command(flatten)]
+        change: StatusArgs,
+    },
+    /// Let a suspended account be used again.
+    Reinstate {
+        #[command(flatten)]
+        change: StatusArgs,
+    },
+    /// End an account (the person left, or no longer needs it). Final.
+    Deactivate {
+        #[command(flatten)]
+        change: StatusArgs,
+    },
+    /// Who holds which governance role (system administrators first).
+    Roles {
+        #[command(flatten)]
+        target: Target,
+        /// Print one JSON array instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A change of an account's status.
+#[derive(Args, Clone)]
+struct StatusArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The account id.
+    id: String,
+    /// Why (recorded in the ledger).
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    /// The account's version you decided on; refused if it has changed since (default: the
+    /// current version).
+    #[arg(long = "expected-version", value_name = "V")]
+    expected: Option<u64>,
 }
 
 /// The first system administrator, whom `init` issues an account (Art. 4: the director or
@@ -340,6 +413,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Demo { data, listen } => demo(data, listen),
         Command::Ledger { command } => ledger(command),
+        Command::Account { command } => account(command),
         Command::Verify { target, no_record } => verify(&target, no_record),
         Command::Export { target, out } => {
             let mut bar = progress::Bar::new("exporting");
@@ -531,6 +605,149 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
         LedgerCommand::Rebuild { target } => {
             let replayed = with_app(&target, |app| Ok(app.rebuild()?))?;
             println!("projections rebuilt from {replayed} entries");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn account(command: AccountCommand) -> Result<ExitCode> {
+    use kiroku_app::accounts::StatusStep;
+    use kiroku_server::json;
+    let change = |change: StatusArgs, step: StatusStep, done: &str| -> Result<ExitCode> {
+        let result = with_app(&change.target, |app| {
+            block(async {
+                let expected = match change.expected {
+                    Some(v) => v,
+                    None => app.account(&change.id).await?.state.version,
+                };
+                app.change_account_status(
+                    Actor::operator("cli"),
+                    &change.id,
+                    step,
+                    expected,
+                    change.reason.clone(),
+                )
+                .await
+            })?
+            .map_err(Into::into)
+        })
+        .with_context(|| format!("account {} was not changed", change.id))?;
+        println!("account {} {done} (entry {})", change.id, result.entry);
+        Ok(ExitCode::SUCCESS)
+    };
+    match command {
+        AccountCommand::List {
+            target,
+            after,
+            limit,
+            json: as_json,
+        } => {
+            let accounts = with_app(&target, |app| Ok(block(app.accounts(after, limit))??))?;
+            if as_json {
+                let list: Vec<_> = accounts.iter().map(json::summary).collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                for a in accounts {
+                    println!(
+                        "{}\t{}\tv{}\t{}\t{}\t{} {}",
+                        a.state.account,
+                        a.state.status.as_str(),
+                        a.state.version,
+                        a.profile.department,
+                        a.profile.job_type,
+                        a.profile.family_name,
+                        a.profile.given_name
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AccountCommand::Show {
+            target,
+            id,
+            json: as_json,
+        } => {
+            let view = with_app(&target, |app| Ok(block(app.account(&id))??))?;
+            if as_json {
+                println!("{}", json::view(&view));
+                return Ok(ExitCode::SUCCESS);
+            }
+            let p = &view.profile;
+            println!(
+                "{} ({} {} / {} {}): {} since {}, version {}",
+                p.account,
+                p.family_name,
+                p.given_name,
+                p.family_kana,
+                p.given_kana,
+                view.state.status.as_str(),
+                view.state.since,
+                view.state.version
+            );
+            println!(
+                "department {}, job type {}, category {}, valid {} – {}",
+                p.department,
+                p.job_type,
+                p.category.as_str(),
+                p.valid_from,
+                p.valid_until
+            );
+            for r in &view.roles {
+                println!(
+                    "role {}{} from {}{}",
+                    r.role.as_str(),
+                    r.department
+                        .as_deref()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default(),
+                    r.valid_from,
+                    r.valid_until
+                        .map(|d| format!(" until {d}"))
+                        .unwrap_or_default()
+                );
+            }
+            for e in &view.history {
+                println!(
+                    "{} entry {} {} by {}{}",
+                    e.time,
+                    e.entry,
+                    e.event,
+                    e.by,
+                    e.reason
+                        .as_deref()
+                        .map(|r| format!(" — {r}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AccountCommand::Suspend { change: c } => change(c, StatusStep::Suspend, "is suspended"),
+        AccountCommand::Reinstate { change: c } => {
+            change(c, StatusStep::Reinstate, "is reinstated")
+        }
+        AccountCommand::Deactivate { change: c } => {
+            change(c, StatusStep::Deactivate, "is deactivated")
+        }
+        AccountCommand::Roles {
+            target,
+            json: as_json,
+        } => {
+            let held = with_app(&target, |app| Ok(block(app.appointments())??))?;
+            if as_json {
+                let list: Vec<_> = held.iter().map(json::held).collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                for h in held {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        h.role.as_str(),
+                        h.department.unwrap_or_default(),
+                        h.account,
+                        h.valid_from,
+                        h.valid_until.map(|d| d.to_string()).unwrap_or_default()
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod error;
 pub mod extract;
 pub mod i18n;
+pub mod json;
 pub mod logging;
 mod pages;
 mod routes;

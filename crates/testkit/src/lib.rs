@@ -354,6 +354,16 @@ impl Client {
         self.call("GET", path, None, &[])
     }
 
+    /// POST a JSON body to `path` with the client's credentials.
+    pub fn post(&self, path: &str, body: &Value) -> Reply {
+        self.call("POST", path, Some(body), &[])
+    }
+
+    /// PUT a JSON body to `path` with the client's credentials.
+    pub fn put(&self, path: &str, body: &Value) -> Reply {
+        self.call("PUT", path, Some(body), &[])
+    }
+
     /// Writes a note with tags.
     pub fn write_note(&self, text: &str, tags: &[&str]) -> Reply {
         self.call(

@@ -340,3 +340,335 @@ async fn issue_directly_refused(app: &App) {
 async fn tree_size(app: &App) -> u64 {
     app.checkpoint().await.unwrap().unwrap().size
 }
+
+fn error_code(reply: &kiroku_testkit::Reply) -> String {
+    reply.json()["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn form_json(account: &str, department: &str, kana: &str) -> serde_json::Value {
+    serde_json::json!({
+        "profile": {
+            "account": account,
+            "family_name": "看護",
+            "given_name": "長子",
+            "family_kana": kana,
+            "given_kana": "ナガコ",
+            "department": department,
+            "job_type": "nurse",
+            "category": "medical_staff",
+            "valid_from": "2026-04-01",
+            "valid_until": "2030-03-31",
+        },
+        "justification": "看護部長として申請を推薦するため",
+    })
+}
+
+// Shows the access API through a running server: code lists kept by the administrator's
+// powers, an application approved into an account, the account's list, detail and history,
+// roles, suspension and reinstatement with stale versions refused — and every bad input
+// answered with its code in Japanese, with nothing written.
+#[test]
+fn access_api_end_to_end() {
+    let server = kiroku_testkit::TestServer::serve(DataDir::hospital());
+    let operator = server.operator();
+    for (list, code, ja, en) in [
+        ("departments", "nursing", "看護部", "Nursing"),
+        ("job-types", "nurse", "看護師", "Nurse"),
+    ] {
+        let reply = operator.put(
+            &format!("/api/access/codes/{list}/{code}"),
+            &serde_json::json!({"name_ja": ja, "name_en": en}),
+        );
+        assert_eq!(reply.status, 201, "{}", reply.text());
+    }
+    let codes = operator.get("/api/access/codes/departments").json();
+    let names: Vec<&str> = codes["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["information-systems", "nursing"]);
+
+    let size = operator.tree_size();
+    let head_bytes_reply = operator.post(
+        "/api/access/applications",
+        &form_json("head.nursing", "nursing", "Kango"),
+    );
+    for (reply, status, code) in [
+        (head_bytes_reply, 400, "invalid_field"),
+        (
+            operator.post(
+                "/api/access/applications",
+                &form_json("head.nursing", "surgery", "カンゴ"),
+            ),
+            422,
+            "unknown_code",
+        ),
+        (
+            operator.post(
+                "/api/access/applications",
+                &form_json("director", "nursing", "カンゴ"),
+            ),
+            409,
+            "account_taken",
+        ),
+        (
+            operator.post(
+                "/api/access/applications",
+                &serde_json::json!({"profile": {}}),
+            ),
+            400,
+            "bad_json",
+        ),
+        (
+            server.anonymous().post(
+                "/api/access/applications",
+                &form_json("head.nursing", "nursing", "カンゴ"),
+            ),
+            401,
+            "unauthorized",
+        ),
+        (
+            operator.get("/api/access/accounts/Not%20An%20Id"),
+            404,
+            "not_found",
+        ),
+        (
+            operator.get("/api/access/accounts/nobody"),
+            404,
+            "no_such_account",
+        ),
+        (
+            operator.get("/api/access/applications/999"),
+            404,
+            "no_such_application",
+        ),
+        (
+            operator.put(
+                "/api/access/codes/departments/Bad Code",
+                &serde_json::json!({"name_ja": "x", "name_en": "x"}),
+            ),
+            400,
+            "invalid_field",
+        ),
+    ] {
+        assert_eq!(reply.status, status, "{}", reply.text());
+        assert_eq!(error_code(&reply), code);
+    }
+    assert_eq!(operator.tree_size(), size, "refusals write nothing");
+    let japanese = operator.post(
+        "/api/access/applications",
+        &form_json("head.nursing", "nursing", "Kango"),
+    );
+    assert!(
+        japanese.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("family_kana"),
+        "{}",
+        japanese.text()
+    );
+
+    let submitted = operator.post(
+        "/api/access/applications",
+        &form_json("head.nursing", "nursing", "カンゴ"),
+    );
+    assert_eq!(submitted.status, 201, "{}", submitted.text());
+    let id = submitted.json()["application"].as_u64().unwrap();
+    let queue = operator
+        .get("/api/access/applications?state=submitted")
+        .json();
+    assert_eq!(queue["applications"][0]["application"], id);
+    // The operator holds the administrator's powers, not a department head's.
+    let endorse = operator.post(
+        &format!("/api/access/applications/{id}/endorsement"),
+        &serde_json::json!({"version": 1}),
+    );
+    assert_eq!(
+        (endorse.status, error_code(&endorse)),
+        (403, "not_permitted".into())
+    );
+    // Whoever filled in an application does not approve it: the operator submitted this one.
+    let own = operator.post(
+        &format!("/api/access/applications/{id}/approval"),
+        &serde_json::json!({"version": 1}),
+    );
+    assert_eq!(
+        (own.status, error_code(&own)),
+        (403, "separation_of_duties".into())
+    );
+    // The director approves it (through the use case, in this process, while the server runs).
+    let app = server.data().open();
+    block(app.approve_application(actor("director"), EntryIndex(id), 1)).unwrap();
+    app.shutdown();
+    let again = operator.post(
+        &format!("/api/access/applications/{id}/approval"),
+        &serde_json::json!({"version": 1}),
+    );
+    assert_eq!((again.status, error_code(&again)), (409, "stale".into()));
+
+    let list = operator.get("/api/access/accounts").json();
+    let ids: Vec<&str> = list["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["director", "head.nursing"]);
+    let appoint = operator.post(
+        "/api/access/accounts/head.nursing/roles",
+        &serde_json::json!({"role": "monitoring_manager", "department": "nursing", "valid_from": "2026-04-01"}),
+    );
+    assert_eq!(appoint.status, 201, "{}", appoint.text());
+    let auditor = operator.post(
+        "/api/access/accounts/director/roles",
+        &serde_json::json!({"role": "auditor", "valid_from": "2026-04-01"}),
+    );
+    assert_eq!(
+        (auditor.status, error_code(&auditor)),
+        (409, "conflicting_roles".into())
+    );
+    let roles = operator.get("/api/access/roles").json();
+    assert_eq!(roles["appointments"].as_array().unwrap().len(), 2);
+
+    let suspend = |version: u64| {
+        operator.post(
+            "/api/access/accounts/head.nursing/suspension",
+            &serde_json::json!({"version": version, "reason": "監査で指摘"}),
+        )
+    };
+    assert_eq!(suspend(1).status, 201);
+    let stale = suspend(1);
+    assert_eq!((stale.status, error_code(&stale)), (409, "stale".into()));
+    let no_reason = operator.post(
+        "/api/access/accounts/head.nursing/reinstatement",
+        &serde_json::json!({"version": 2}),
+    );
+    assert_eq!(
+        (no_reason.status, error_code(&no_reason)),
+        (422, "reason_missing".into())
+    );
+    let reinstated = operator.post(
+        "/api/access/accounts/head.nursing/reinstatement",
+        &serde_json::json!({"version": 2, "reason": "是正を確認"}),
+    );
+    assert_eq!(reinstated.status, 201);
+    let view = operator.get("/api/access/accounts/head.nursing").json();
+    assert_eq!(view["status"], "active");
+    assert_eq!(view["version"], 3);
+    let events: Vec<&str> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "applied",
+            "issued",
+            "appointed:monitoring_manager:nursing",
+            "suspended",
+            "reinstated"
+        ]
+    );
+    assert_eq!(view["history"][3]["reason"], "監査で指摘");
+    assert_eq!(view["history"][3]["by"], "operator");
+}
+
+// Shows the operator's account commands: list and show (text and JSON), suspend and reinstate
+// with a reason, the roles list, and clear errors (exit 1, nothing written) for an unknown
+// account, a missing reason and a step the status does not allow.
+#[test]
+fn account_commands() {
+    use crate::support::{run_on, stderr, stdout, tree_size};
+    let data = DataDir::hospital();
+    let list = run_on(&data, &["account", "list"], &[]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    assert!(stdout(&list)
+        .starts_with("director\tactive\tv1\tinformation-systems\tsystem-operator\t大崎 院長"));
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&run_on(&data, &["account", "list"], &["--json"]))).unwrap();
+    assert_eq!(json[0]["profile"]["family_kana"], "オオサキ");
+    let roles = stdout(&run_on(&data, &["account", "roles"], &[]));
+    assert!(
+        roles.starts_with("system_administrator\t\tdirector\t"),
+        "{roles}"
+    );
+
+    let size = tree_size(&data);
+    for (args, message) in [
+        (
+            &["account", "suspend", "nobody"][..],
+            "account nobody does not exist",
+        ),
+        (
+            &["account", "reinstate", "director"][..],
+            "cannot reinstate in state active",
+        ),
+    ] {
+        let output = run_on(&data, args, &["--reason", "x"]);
+        assert_eq!(output.status.code(), Some(1));
+        assert!(stderr(&output).contains(message), "{}", stderr(&output));
+    }
+    let no_reason = run_on(&data, &["account", "suspend", "director"], &[]);
+    assert_eq!(
+        no_reason.status.code(),
+        Some(2),
+        "clap refuses a missing --reason"
+    );
+    let blank = run_on(
+        &data,
+        &["account", "suspend", "director"],
+        &["--reason", " "],
+    );
+    assert_eq!(blank.status.code(), Some(1));
+    assert_eq!(tree_size(&data), size, "refusals write nothing");
+
+    let suspended = run_on(
+        &data,
+        &["account", "suspend", "director"],
+        &["--reason", "監査で指摘"],
+    );
+    assert!(suspended.status.success(), "{}", stderr(&suspended));
+    assert!(stdout(&suspended).starts_with("account director is suspended (entry "));
+    let stale = run_on(
+        &data,
+        &["account", "reinstate", "director"],
+        &["--reason", "r", "--expected-version", "1"],
+    );
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(
+        stderr(&stale).contains("version 2, not 1"),
+        "{}",
+        stderr(&stale)
+    );
+    let reinstated = run_on(
+        &data,
+        &["account", "reinstate", "director"],
+        &["--reason", "是正を確認"],
+    );
+    assert!(reinstated.status.success(), "{}", stderr(&reinstated));
+    let show = stdout(&run_on(&data, &["account", "show", "director"], &[]));
+    assert!(
+        show.contains("director (大崎 院長 / オオサキ インチョウ): active since"),
+        "{show}"
+    );
+    assert!(show.contains("role system_administrator from"), "{show}");
+    assert!(
+        show.contains("suspended by operator — 監査で指摘"),
+        "{show}"
+    );
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&run_on(
+        &data,
+        &["account", "show", "director"],
+        &["--json"],
+    )))
+    .unwrap();
+    assert_eq!(shown["version"], 3);
+    assert_eq!(data.verify(), None);
+}

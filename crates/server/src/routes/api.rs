@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// The caller, authenticated as the bearer of the operator token — before any body is read.
-pub(super) struct Operator(Actor);
+pub(super) struct Operator(pub(super) Actor);
 
 impl FromRequestParts<AppState> for Operator {
     type Rejection = AppError;

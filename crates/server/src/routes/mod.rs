@@ -1,6 +1,7 @@
 //! The application: routes, shared state, and the middleware every response passes through
 //! (request logging without patient data, security headers, localised errors).
 
+mod access;
 mod api;
 mod ledger;
 mod ops;
@@ -115,6 +116,48 @@ pub fn app(app: Arc<App>) -> Router {
         .route(
             "/api/operator/notes/{note}/withdrawal",
             post(api::withdraw_note),
+        )
+        .route("/api/access/accounts", get(access::accounts))
+        .route("/api/access/accounts/{id}", get(access::account))
+        .route(
+            "/api/access/accounts/{id}/suspension",
+            post(access::suspend),
+        )
+        .route(
+            "/api/access/accounts/{id}/reinstatement",
+            post(access::reinstate),
+        )
+        .route(
+            "/api/access/accounts/{id}/deactivation",
+            post(access::deactivate),
+        )
+        .route("/api/access/accounts/{id}/roles", post(access::appoint))
+        .route(
+            "/api/access/accounts/{id}/roles/dismissal",
+            post(access::dismiss),
+        )
+        .route("/api/access/roles", get(access::roles))
+        .route("/api/access/codes/{list}", get(access::codes))
+        .route(
+            "/api/access/codes/{list}/{code}",
+            axum::routing::put(access::define_code),
+        )
+        .route(
+            "/api/access/applications",
+            post(access::submit).get(access::applications),
+        )
+        .route("/api/access/applications/{id}", get(access::application))
+        .route(
+            "/api/access/applications/{id}/endorsement",
+            post(access::endorse),
+        )
+        .route(
+            "/api/access/applications/{id}/approval",
+            post(access::approve),
+        )
+        .route(
+            "/api/access/applications/{id}/rejection",
+            post(access::reject),
         )
         .fallback(|| async { AppError::not_found() })
         .layer(middleware::from_fn_with_state(
