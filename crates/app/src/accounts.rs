@@ -460,10 +460,19 @@ impl App {
         .await
     }
 
-    /// Every appointment, by role: who holds administrative rights, on one page.
+    /// Every appointment, in the order of the regulations' roles: who holds administrative
+    /// rights, on one page.
     pub async fn appointments(&self) -> Result<Vec<Held>> {
         let store = self.store().clone();
-        blocking(move || all(&store, &Held::all(APPOINTMENTS_SHOWN_MAX), Held::from_row)).await
+        blocking(move || {
+            let mut held = all(&store, &Held::all(APPOINTMENTS_SHOWN_MAX), Held::from_row)?;
+            // In the order of the regulations: the system administrator first.
+            held.sort_by(|a, b| {
+                (a.role, &a.department, &a.account).cmp(&(b.role, &b.department, &b.account))
+            });
+            Ok(held)
+        })
+        .await
     }
 
     /// Issues the first system administrator's account, with the department and job type

@@ -808,7 +808,7 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
                 origin: None,
                 database_url: None,
                 listen: Some(listen.clone()),
-                administrator: None,
+                administrator: Some(kiroku_app::demo::administrator()),
             },
         )
         .with_context(|| format!("cannot initialise {}", dir.display()))?;
@@ -823,6 +823,9 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
     )
     .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
     if fresh {
+        let people = block(kiroku_app::demo::seed_hospital(&app))?
+            .context("seeding the demo hospital failed")?;
+        println!("issued IDs to {people} synthetic staff of a demo hospital (kiroku account list)");
         let seeded = block(kiroku_app::demo::seed(&app))?.context("seeding demo data failed")?;
         let report = app.verify(&mut |_, _| {})?;
         app.record_verification(&report)

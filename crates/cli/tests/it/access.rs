@@ -672,3 +672,37 @@ fn account_commands() {
     assert_eq!(shown["version"], 3);
     assert_eq!(data.verify(), None);
 }
+
+// Shows the demo hospital: every department staffed through applications (heads issued first,
+// the others endorsed by their head), about sixty people across job types and Art. 10
+// categories, every governance role appointed, and the ledger intact.
+#[test]
+fn demo_hospital_is_seeded_through_the_rules() {
+    let data = DataDir::hospital();
+    let app = data.open();
+    let issued = block(kiroku_app::demo::seed_hospital(&app)).unwrap();
+    assert!((55..=65).contains(&issued), "{issued}");
+    let accounts = block(app.accounts(None, 1000)).unwrap();
+    assert_eq!(accounts.len(), issued + 1, "the staff and the director");
+    assert!(accounts.iter().all(|a| a.state.status == Status::Active));
+    let categories: std::collections::BTreeSet<&str> = accounts
+        .iter()
+        .map(|a| a.profile.category.as_str())
+        .collect();
+    assert_eq!(
+        categories.len(),
+        5,
+        "every Art. 10 category: {categories:?}"
+    );
+    let held = block(app.appointments()).unwrap();
+    for role in Role::ALL {
+        assert!(held.iter().any(|h| h.role == role), "{role:?} is appointed");
+    }
+    let heads = held
+        .iter()
+        .filter(|h| h.role == Role::MonitoringManager)
+        .count();
+    assert_eq!(heads, 10, "one head per department");
+    app.shutdown();
+    assert_eq!(data.verify(), None);
+}
