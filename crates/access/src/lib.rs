@@ -10,6 +10,8 @@ pub mod account;
 pub mod application;
 pub mod department;
 pub mod error;
+pub mod lockout;
+pub mod password;
 pub mod role;
 
 pub use error::AccessError;
