@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod application;
+pub mod credential;
 pub mod department;
 pub mod error;
 pub mod lockout;
@@ -35,6 +36,9 @@ pub static TABLES: &[&TableSpec] = &[
     &application::APPLICATION_FORMS,
     &application::APPLICATION_STEPS,
     &role::ROLE_APPOINTMENTS,
+    &credential::CREDENTIALS,
+    &credential::PASSWORD_HISTORY,
+    &credential::SIGN_IN_STATE,
 ];
 
 impl Context for Access {
@@ -60,6 +64,8 @@ impl Context for Access {
             kind::<account::AccountDeactivated>(),
             kind::<role::RoleAppointed>(),
             kind::<role::RoleDismissed>(),
+            kind::<credential::CredentialSet>(),
+            kind::<credential::SignIn>(),
         ]
     }
 }

@@ -40,6 +40,17 @@ pub struct Done {
     pub time: Timestamp,
 }
 
+/// An ID issued: the entries, the account, and its one-time initial secret (shown once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issued {
+    /// What was appended.
+    pub done: Done,
+    /// The account issued.
+    pub account: String,
+    /// The initial secret, to hand to the person; only its hash is kept.
+    pub initial_secret: String,
+}
+
 /// An account in a list: its status and who it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccountSummary {
@@ -317,22 +328,37 @@ impl App {
     }
 
     /// The system administrator approves an application seen at version `expected`: the ID
-    /// is issued.
+    /// is issued, with a one-time initial secret returned here only — to be handed to the
+    /// person, who chooses a password with it at the first sign-in.
     pub async fn approve_application(
         &self,
         actor: Actor,
         id: EntryIndex,
         expected: u64,
-    ) -> Result<Done> {
+    ) -> Result<Issued> {
         let by = actor.clone();
-        self.decide(&actor, move |store, today, roles| {
-            let found = load_application(store, id)?;
-            let looked = lookups(store, &found.submitted.form.profile, today)?;
-            Ok(application::approve(
-                &roles, by, &found, expected, looked, today,
-            )?)
+        let entropy = self.entropy().clone();
+        let store: Arc<Store> = self.store().clone();
+        let today = self.today()?;
+        let (request, account, secret) = blocking(move || {
+            let roles = authority(&store, &by, today)?;
+            let found = load_application(&store, id)?;
+            let looked = lookups(&store, &found.submitted.form.profile, today)?;
+            let account = found.submitted.form.profile.account.clone();
+            let mut request =
+                application::approve(&roles, by.clone(), &found, expected, looked, today)?;
+            let (draft, secret) =
+                crate::sign_in::initial_secret_draft(by, &account, entropy.as_ref())?;
+            request.drafts.push(draft);
+            Ok((request, account, secret))
         })
-        .await
+        .await?;
+        let done = self.append_done(request).await?;
+        Ok(Issued {
+            done,
+            account,
+            initial_secret: secret,
+        })
     }
 
     /// A page of accounts in id order, after `after`.

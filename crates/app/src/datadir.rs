@@ -88,7 +88,13 @@ pub struct Administrator {
 impl Administrator {
     /// The request that issues the account: valid from `today` for five years, in the
     /// information systems office, as a system operator, appointed system administrator.
-    fn request(&self, today: Date) -> Result<Request, DataDirError> {
+    /// With the account comes a one-time setup secret (returned, never stored but as a hash)
+    /// with which the administrator signs in the first time and chooses a password.
+    fn request(
+        &self,
+        today: Date,
+        entropy: &dyn Entropy,
+    ) -> Result<(Request, String), DataDirError> {
         let bad = |e: kiroku_access::AccessError| {
             DataDirError::Ledger(format!("the first administrator: {e}"))
         };
@@ -119,8 +125,25 @@ impl Administrator {
             name_en: "System operator".into(),
             active: true,
         };
-        kiroku_access::application::first_administrator(profile, department, job_type).map_err(bad)
+        let mut request =
+            kiroku_access::application::first_administrator(profile, department, job_type)
+                .map_err(bad)?;
+        let (draft, secret) =
+            crate::sign_in::initial_secret_draft(Actor::system(), &self.account, entropy)
+                .map_err(|e| DataDirError::Ledger(format!("the first administrator: {e}")))?;
+        request.drafts.push(draft);
+        Ok((request, secret))
     }
+}
+
+/// What `init` made: the verifier key to publish, and the first administrator's one-time setup
+/// secret (to show once).
+#[derive(Debug)]
+pub struct Initialized {
+    /// The key that verifies the ledger's checkpoints.
+    pub verifier: Verifier,
+    /// The first administrator's setup secret, when one was made.
+    pub setup_secret: Option<String>,
 }
 
 /// Writes a secret file readable by its owner only; refuses to replace one.
@@ -160,7 +183,7 @@ fn random_hex(entropy: &dyn Entropy, bytes: usize) -> String {
 /// Creates a data directory and the ledger's first entry; returns the verifier key. Refuses a
 /// directory that exists and is not empty, and a database that already holds a ledger; on any
 /// failure leaves nothing behind.
-pub fn init(dir: &Path, options: &InitOptions) -> Result<Verifier, DataDirError> {
+pub fn init(dir: &Path, options: &InitOptions) -> Result<Initialized, DataDirError> {
     let entropy = OsEntropy;
     let origin = options
         .origin
@@ -236,14 +259,15 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Verifier, DataDirError>
         let administrator = options
             .administrator
             .as_ref()
-            .map(|a| a.request(today))
-            .transpose();
+            .map(|a| a.request(today, &entropy))
+            .transpose()?;
+        let setup_secret = administrator.as_ref().map(|(_, secret)| secret.clone());
         let receipt = writer
             .handle()
             .append_blocking(Request::one(first))
             .map_err(|e| DataDirError::Ledger(e.to_string()))
-            .and_then(|_| match administrator? {
-                Some(request) => writer
+            .and_then(|_| match administrator {
+                Some((request, _)) => writer
                     .handle()
                     .append_blocking(request)
                     .map(|_| ())
@@ -254,7 +278,10 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Verifier, DataDirError>
         receipt?;
         // The configuration comes last: a directory without it is an unfinished init.
         config.save(dir)?;
-        Ok(signer.verifier())
+        Ok(Initialized {
+            verifier: signer.verifier(),
+            setup_secret,
+        })
     })();
     if result.is_err() {
         // Leave nothing half-made behind (the directory was empty or absent).

@@ -14,6 +14,8 @@ pub mod datadir;
 pub mod demo;
 pub mod ledger;
 pub mod notes;
+pub mod sessions;
+pub mod sign_in;
 
 use crate::config::Config;
 use crate::datadir::DataDirError;
@@ -70,6 +72,18 @@ pub enum Error {
     /// No such account.
     #[error("account {0} does not exist")]
     NoSuchAccount(String),
+    /// The account id or secret is wrong (which, is not said).
+    #[error("the account id or the password is wrong")]
+    SignInFailed,
+    /// Too many failed attempts: the account is locked until then.
+    #[error("the account is locked until {0}")]
+    Locked(kiroku_core::Timestamp),
+    /// The account is suspended, deactivated or outside its validity period.
+    #[error("the account cannot be used")]
+    AccountInactive,
+    /// A new password breaks a rule.
+    #[error(transparent)]
+    Password(#[from] kiroku_access::password::PasswordError),
     /// No such note.
     #[error("note {0} does not exist")]
     NoSuchNote(u64),
@@ -142,6 +156,8 @@ pub struct App {
     verifier: Verifier,
     operator_token_sha256: [u8; 32],
     clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    sessions: sessions::Sessions,
     writer: Writer,
 }
 
@@ -170,7 +186,7 @@ impl App {
             signer,
             config.origin.clone(),
             clock.clone(),
-            entropy,
+            entropy.clone(),
             config.limits.writer(),
         )?;
         Ok(App {
@@ -180,8 +196,20 @@ impl App {
             verifier,
             operator_token_sha256: Sha256::digest(token.as_bytes()).into(),
             clock,
+            entropy,
+            sessions: sessions::Sessions::default(),
             writer,
         })
+    }
+
+    /// The entropy salts, secrets and session tokens are drawn from.
+    pub(crate) fn entropy(&self) -> &Arc<dyn Entropy> {
+        &self.entropy
+    }
+
+    /// The signed-in sessions.
+    pub(crate) fn sessions(&self) -> &sessions::Sessions {
+        &self.sessions
     }
 
     /// The ledger's origin.

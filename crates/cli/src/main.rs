@@ -385,17 +385,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             administrator,
         } => {
-            let verifier = datadir::init(
+            let administrator = administrator.into_options()?;
+            let account = administrator.account.clone();
+            let made = datadir::init(
                 &data,
                 &InitOptions {
                     origin,
                     database_url,
                     listen,
-                    administrator: Some(administrator.into_options()?),
+                    administrator: Some(administrator),
                 },
             )
             .with_context(|| format!("cannot initialise {}", data.display()))?;
-            println!("{}", verifier.to_text());
+            println!("{}", made.verifier.to_text());
+            if let Some(secret) = made.setup_secret {
+                println!(
+                    "setup secret of the administrator {account}: {secret} (shown once: sign in with it and choose a password)"
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { target, listen } => {
@@ -802,7 +809,7 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
     };
     let fresh = !dir.join(kiroku_app::config::CONFIG_FILE).exists();
     if fresh {
-        let verifier = datadir::init(
+        let made = datadir::init(
             &dir,
             &InitOptions {
                 origin: None,
@@ -812,7 +819,10 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
             },
         )
         .with_context(|| format!("cannot initialise {}", dir.display()))?;
-        println!("verifier key: {}", verifier.to_text());
+        println!("verifier key: {}", made.verifier.to_text());
+        if let Some(secret) = &made.setup_secret {
+            println!("the director signs in as `director` with the setup secret {secret}");
+        }
     }
     let app = App::open(
         &dir,

@@ -149,6 +149,18 @@ catalogue! {
     Unavailable = "unavailable", SERVICE_UNAVAILABLE,
         "台帳が一時的に利用できません。何も記録されていません。時間をおいて再度お試しください。",
         "The ledger is temporarily unavailable. Nothing was recorded. Please try again later.";
+    SignInFailed = "sign_in_failed", UNAUTHORIZED,
+        "利用者 ID またはパスワードが違います。",
+        "The account id or the password is wrong.";
+    AccountLocked = "account_locked", TOO_MANY_REQUESTS,
+        "サインインの失敗が続いたため、{until} までこの利用者 ID はロックされています。",
+        "After repeated failed sign-ins this account is locked until {until}.";
+    AccountInactive = "account_inactive", FORBIDDEN,
+        "この利用者 ID は利用停止中か、利用期間外です。システム管理者に連絡してください。",
+        "This account is suspended or outside its validity period. Contact the system administrator.";
+    PasswordRejected = "password_rejected", UNPROCESSABLE_ENTITY,
+        "新しいパスワードは使えません（{why}）。英字・数字・記号を混在させた 13 文字以上で、よく使われるものや利用者 ID・氏名を含むもの、最近使ったものは使えません。何も記録されていません。",
+        "The new password cannot be used ({why}). Use 13 or more characters mixing letters, digits and symbols; common passwords, your id or name, and recent passwords are refused. Nothing was recorded.";
     InvalidField = "invalid_field", BAD_REQUEST,
         "項目 {field} の値が正しくありません（{why}）。何も記録されていません。",
         "The field {field} is not valid: it {why}. Nothing was recorded.";

@@ -169,6 +169,11 @@ impl From<Error> for AppError {
             Error::NoSuchNote(note) => AppError::new(Code::NoSuchNote).with("note", note),
             Error::Conflict(conflict) => conflict.into(),
             Error::Access(e) => e.into(),
+            Error::SignInFailed => AppError::new(Code::SignInFailed),
+            Error::Locked(until) => AppError::new(Code::AccountLocked)
+                .with("until", crate::i18n::Lang::En.datetime(until)),
+            Error::AccountInactive => AppError::new(Code::AccountInactive),
+            Error::Password(e) => AppError::new(Code::PasswordRejected).with("why", e),
             Error::NoSuchAccount(account) => {
                 AppError::new(Code::NoSuchAccount).with("account", account)
             }

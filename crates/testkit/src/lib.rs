@@ -47,6 +47,8 @@ pub struct DataDir {
     pub origin: String,
     /// The verifier key text.
     pub verifier: String,
+    /// The first administrator's one-time setup secret, for a [`DataDir::hospital`].
+    pub setup_secret: Option<String>,
     root: PathBuf,
     database: ScratchDb,
 }
@@ -85,7 +87,7 @@ impl DataDir {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap();
         let origin = format!("kiroku.test/{}", &name[name.len() - 6..]);
-        let verifier = datadir::init(
+        let made = datadir::init(
             &path,
             &InitOptions {
                 origin: Some(origin.clone()),
@@ -98,7 +100,8 @@ impl DataDir {
         DataDir {
             path,
             origin,
-            verifier: verifier.to_text(),
+            verifier: made.verifier.to_text(),
+            setup_secret: made.setup_secret,
             root,
             database,
         }
@@ -119,6 +122,7 @@ impl DataDir {
             path,
             origin: other.origin.clone(),
             verifier: other.verifier.clone(),
+            setup_secret: other.setup_secret.clone(),
             root,
             database,
         }

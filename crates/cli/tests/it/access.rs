@@ -91,7 +91,8 @@ fn init_issues_the_first_administrator() {
         events,
         [
             ("appointed:system_administrator", "system"),
-            ("issued", "system")
+            ("issued", "system"),
+            ("initial_secret_issued", "system")
         ]
     );
     app.shutdown();
@@ -225,8 +226,8 @@ fn applications_endorsement_approval_and_suspension() {
         );
         assert_eq!(
             tree_size(&app).await,
-            size_before + 1,
-            "the loser wrote nothing"
+            size_before + 2,
+            "the winner wrote the issue and the initial secret; the loser nothing"
         );
         let approved = app.application(sato.entry).await.unwrap();
         assert_eq!(approved.state.state, State::Approved);
@@ -300,7 +301,14 @@ fn applications_endorsement_approval_and_suspension() {
             .collect();
         assert_eq!(
             history,
-            ["applied", "endorsed", "issued", "suspended", "reinstated"]
+            [
+                "applied",
+                "endorsed",
+                "issued",
+                "initial_secret_issued",
+                "suspended",
+                "reinstated"
+            ]
         );
         let pending: Vec<EntryIndex> = app
             .applications(State::Submitted, Some("nursing".into()))
@@ -571,13 +579,14 @@ fn access_api_end_to_end() {
         [
             "applied",
             "issued",
+            "initial_secret_issued",
             "appointed:monitoring_manager:nursing",
             "suspended",
             "reinstated"
         ]
     );
-    assert_eq!(view["history"][3]["reason"], "監査で指摘");
-    assert_eq!(view["history"][3]["by"], "operator");
+    assert_eq!(view["history"][4]["reason"], "監査で指摘");
+    assert_eq!(view["history"][4]["by"], "operator");
 }
 
 // Shows the operator's account commands: list and show (text and JSON), suspend and reinstate
@@ -703,6 +712,167 @@ fn demo_hospital_is_seeded_through_the_rules() {
         .filter(|h| h.role == Role::MonitoringManager)
         .count();
     assert_eq!(heads, 10, "one head per department");
+    app.shutdown();
+    assert_eq!(data.verify(), None);
+}
+
+// Shows signing in: the administrator's one-time setup secret signs in only to choose a
+// password; weak, guessable and reused passwords are refused; the chosen password then signs
+// in; five wrong attempts lock the account and a right one is refused while the lock holds,
+// each attempt an entry; an id that does not exist writes nothing; a suspended account cannot
+// sign in and its live sessions stop at once.
+#[test]
+fn sign_in_first_password_lockout_and_suspension() {
+    let data = DataDir::hospital();
+    let app = data.open();
+    let setup = data.setup_secret.clone().unwrap();
+    block(async {
+        let before = tree_size(&app).await;
+        assert!(matches!(
+            app.sign_in("director", "wrong").await.unwrap_err(),
+            Error::SignInFailed
+        ));
+        assert_eq!(
+            tree_size(&app).await,
+            before + 1,
+            "a failed attempt is an entry"
+        );
+        assert!(matches!(
+            app.sign_in("nobody", "wrong").await.unwrap_err(),
+            Error::SignInFailed
+        ));
+        assert_eq!(
+            tree_size(&app).await,
+            before + 1,
+            "an unknown id writes nothing"
+        );
+
+        let first = app.sign_in("director", &setup).await.unwrap();
+        assert!(first.must_change);
+        for (weak, why) in [
+            ("short#1", "shorter"),
+            ("Password-1234!", "guess"),
+            ("Oosaki#2026-director", "guess"),
+            ("nodigits-at-all!", "mix"),
+        ] {
+            let refused = app
+                .change_password(&first.token, &setup, weak)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(refused, Error::Password(_)),
+                "{weak}: {refused:?} ({why})"
+            );
+        }
+        assert!(matches!(
+            app.change_password(&first.token, "not-the-secret", "Kiroku#Ledger-2026x")
+                .await
+                .unwrap_err(),
+            Error::SignInFailed
+        ));
+        app.change_password(&first.token, &setup, "Blue#Whale-2026x")
+            .await
+            .unwrap();
+        let (_, session) = app.session(&first.token).await.unwrap();
+        assert!(!session.must_change);
+        assert!(
+            matches!(
+                app.sign_in("director", &setup).await.unwrap_err(),
+                Error::SignInFailed
+            ),
+            "the setup secret is spent"
+        );
+        let signed = app.sign_in("director", "Blue#Whale-2026x").await.unwrap();
+        assert!(!signed.must_change);
+        assert!(
+            matches!(
+                app.change_password(&signed.token, "Blue#Whale-2026x", "Blue#Whale-2026x")
+                    .await
+                    .unwrap_err(),
+                Error::Password(_)
+            ),
+            "not the same again"
+        );
+
+        // A second account, issued with its own initial secret.
+        app.define_code(
+            actor("director"),
+            CodeList::Department,
+            code("nursing", "看護部", "Nursing"),
+        )
+        .await
+        .unwrap();
+        app.define_code(
+            actor("director"),
+            CodeList::JobType,
+            code("nurse", "看護師", "Nurse"),
+        )
+        .await
+        .unwrap();
+        let submitted = app
+            .submit_application(
+                Actor::operator("test"),
+                form(&app, "sato.hanako", "nursing", "nurse"),
+            )
+            .await
+            .unwrap();
+        let issued = app
+            .approve_application(actor("director"), submitted.entry, 1)
+            .await
+            .unwrap();
+        assert_eq!(issued.initial_secret.len(), 19);
+        let sato = app
+            .sign_in("sato.hanako", &issued.initial_secret)
+            .await
+            .unwrap();
+        app.change_password(&sato.token, &issued.initial_secret, "Kango#Shift-7788")
+            .await
+            .unwrap();
+
+        // Lockout: the fifth failure locks; the right password is then refused too.
+        for _ in 0..4 {
+            assert!(matches!(
+                app.sign_in("sato.hanako", "wrong").await.unwrap_err(),
+                Error::SignInFailed
+            ));
+        }
+        assert!(matches!(
+            app.sign_in("sato.hanako", "wrong").await.unwrap_err(),
+            Error::Locked(_)
+        ));
+        assert!(matches!(
+            app.sign_in("sato.hanako", "Kango#Shift-7788")
+                .await
+                .unwrap_err(),
+            Error::Locked(_)
+        ));
+        let events: Vec<String> = app
+            .account("sato.hanako")
+            .await
+            .unwrap()
+            .history
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
+        assert!(events.contains(&"locked".to_string()), "{events:?}");
+        assert!(events.contains(&"password_set".to_string()), "{events:?}");
+
+        // Suspension ends the live session at once and refuses sign-in.
+        assert!(app.session(&sato.token).await.is_ok());
+        app.change_account_status(
+            actor("director"),
+            "sato.hanako",
+            StatusStep::Suspend,
+            1,
+            "監査で指摘".into(),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(
+            app.session(&sato.token).await.unwrap_err(),
+            Error::Unauthorized
+        ));
+    });
     app.shutdown();
     assert_eq!(data.verify(), None);
 }

@@ -21,8 +21,15 @@ fn init_creates_a_ledger_and_refuses_to_overwrite() {
         "osaki.example/kiroku",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let verifier = Verifier::parse(stdout(&output).trim()).unwrap();
+    let printed = stdout(&output);
+    let mut lines = printed.lines();
+    let verifier = Verifier::parse(lines.next().unwrap()).unwrap();
     assert_eq!(verifier.name(), "osaki.example/kiroku");
+    let setup = lines.next().unwrap();
+    assert!(
+        setup.starts_with("setup secret of the administrator administrator: "),
+        "{setup}"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

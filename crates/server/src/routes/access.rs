@@ -325,11 +325,17 @@ pub(super) async fn approve(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<Decision>,
 ) -> Result<Response, AppError> {
-    let done = state
+    let issued = state
         .app
         .approve_application(actor, application_id(&id)?, request.version)
         .await?;
-    Ok(created(&done))
+    // The initial secret is in this answer only: hand it to the person.
+    let mut body = json::done(&issued.done);
+    if let Some(map) = body.as_object_mut() {
+        map.insert("account".into(), issued.account.into());
+        map.insert("initial_secret".into(), issued.initial_secret.into());
+    }
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 pub(super) async fn reject(

@@ -1,0 +1,179 @@
+//! Signed-in sessions, held in memory: a session is a random token in a cookie whose SHA-256
+//! names it here, the account, when it began and was last used, and the token forms must echo
+//! (CSRF). Sessions end on sign-out, after 30 idle minutes, after 12 hours whatever happens,
+//! when the account signs out everywhere, and at once when the account is suspended (each use
+//! re-reads the account's status). A restart signs everyone out. State that changes on every
+//! request is not a ledger entry; signing in and out are.
+
+use kiroku_core::{AccountId, Timestamp};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Idle time after which a session ends, in seconds.
+pub const IDLE_S: i64 = 30 * 60;
+/// Time after which a session ends whatever happens, in seconds.
+pub const ABSOLUTE_S: i64 = 12 * 3600;
+/// Most sessions held at once (the oldest are dropped beyond it).
+pub const SESSIONS_MAX: usize = 10_000;
+
+/// One signed-in session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// Who.
+    pub account: AccountId,
+    /// When it began.
+    pub created: Timestamp,
+    /// When it was last used.
+    pub last_seen: Timestamp,
+    /// The token every form of this session must carry.
+    pub csrf: String,
+    /// Signed in with the initial secret: only choosing a password is allowed.
+    pub must_change: bool,
+}
+
+impl Session {
+    fn alive(&self, now: Timestamp) -> bool {
+        let idle = now.micros() - self.last_seen.micros();
+        let age = now.micros() - self.created.micros();
+        idle < IDLE_S * 1_000_000 && age < ABSOLUTE_S * 1_000_000
+    }
+}
+
+fn key(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The sessions of a running server.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    held: Mutex<HashMap<[u8; 32], Session>>,
+}
+
+impl Sessions {
+    fn with<T>(&self, work: impl FnOnce(&mut HashMap<[u8; 32], Session>) -> T) -> T {
+        // A panic while holding the lock cannot leave a session half-made: every change below
+        // is one insert or remove.
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        work(&mut held)
+    }
+
+    /// Starts a session under `token`.
+    pub fn start(&self, token: &str, session: Session) {
+        self.with(|held| {
+            if held.len() >= SESSIONS_MAX {
+                let now = session.created;
+                held.retain(|_, s| s.alive(now));
+                if held.len() >= SESSIONS_MAX {
+                    if let Some(oldest) = held
+                        .iter()
+                        .min_by_key(|(_, s)| s.last_seen)
+                        .map(|(k, _)| *k)
+                    {
+                        held.remove(&oldest);
+                    }
+                }
+            }
+            held.insert(key(token), session);
+        });
+    }
+
+    /// The live session of `token` at `now`, marked used; an expired one is ended.
+    pub fn touch(&self, token: &str, now: Timestamp) -> Option<Session> {
+        self.with(|held| {
+            let k = key(token);
+            let alive = held.get(&k).is_some_and(|s| s.alive(now));
+            if !alive {
+                held.remove(&k);
+                return None;
+            }
+            let session = held.get_mut(&k)?;
+            session.last_seen = now;
+            Some(session.clone())
+        })
+    }
+
+    /// Changes the session of `token`.
+    pub fn update(&self, token: &str, change: impl FnOnce(&mut Session)) {
+        self.with(|held| {
+            if let Some(s) = held.get_mut(&key(token)) {
+                change(s);
+            }
+        });
+    }
+
+    /// Ends the session of `token`; returns its account.
+    pub fn end(&self, token: &str) -> Option<AccountId> {
+        self.with(|held| held.remove(&key(token)).map(|s| s.account))
+    }
+
+    /// Ends every session of `account`; returns how many.
+    pub fn end_all(&self, account: &AccountId) -> usize {
+        self.with(|held| {
+            let before = held.len();
+            held.retain(|_, s| &s.account != account);
+            before - held.len()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_micros(1_800_000_000_000_000 + seconds * 1_000_000).unwrap()
+    }
+
+    fn session(account: &str, created: i64) -> Session {
+        Session {
+            account: AccountId::parse(account).unwrap(),
+            created: at(created),
+            last_seen: at(created),
+            csrf: "c".into(),
+            must_change: false,
+        }
+    }
+
+    // Shows the session rules: a session lives while used within 30 minutes, never past 12
+    // hours, ends on sign-out, and all of an account's sessions end together.
+    #[test]
+    fn idle_and_absolute_expiry() {
+        let sessions = Sessions::default();
+        sessions.start("t1", session("sato.hanako", 0));
+        assert!(sessions.touch("t1", at(IDLE_S - 1)).is_some());
+        assert!(
+            sessions.touch("t1", at(2 * IDLE_S - 2)).is_some(),
+            "use renews it"
+        );
+        assert!(
+            sessions.touch("t1", at(3 * IDLE_S)).is_none(),
+            "idle too long"
+        );
+        assert!(sessions.touch("t1", at(3 * IDLE_S)).is_none(), "and gone");
+        sessions.start("t2", session("sato.hanako", 0));
+        let mut t = 0;
+        while t + IDLE_S / 2 < ABSOLUTE_S {
+            t += IDLE_S / 2;
+            assert!(sessions.touch("t2", at(t)).is_some(), "{t}");
+        }
+        assert!(
+            sessions.touch("t2", at(ABSOLUTE_S)).is_none(),
+            "12 hours at most"
+        );
+        sessions.start("t3", session("sato.hanako", 0));
+        sessions.start("t4", session("sato.hanako", 0));
+        sessions.start("t5", session("ito.kei", 0));
+        assert_eq!(
+            sessions.end_all(&AccountId::parse("sato.hanako").unwrap()),
+            2
+        );
+        assert!(sessions.touch("t5", at(1)).is_some());
+        assert_eq!(
+            sessions.end("t5").map(|a| a.to_string()),
+            Some("ito.kei".into())
+        );
+        assert!(sessions.touch("t5", at(1)).is_none());
+        assert!(sessions.touch("unknown", at(1)).is_none());
+    }
+}

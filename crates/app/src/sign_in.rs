@@ -1,0 +1,333 @@
+//! Signing in and out, choosing a password, and the one-time initial secret an ID is issued
+//! with. A sign-in attempt on an existing account is an entry whatever its outcome, made under
+//! the account's sign-in stream so concurrent attempts are counted one by one; the lockout
+//! ([`kiroku_access::lockout`]) refuses attempts unchecked while it holds. An attempt on an id
+//! that does not exist writes nothing, but costs the same Argon2 time, so the answer does not
+//! tell which ids exist.
+
+use crate::sessions::Session;
+use crate::{blocking, App, Error, Result};
+use kiroku_access::account::{AccountState, Profile, Status};
+use kiroku_access::credential::{self, Credential, CredentialKind, Outcome, SignInState};
+use kiroku_access::lockout::Verdict;
+use kiroku_access::password;
+use kiroku_core::query::{BadRow, Stored};
+use kiroku_core::{AccountId, Actor, Conflict, Date, Draft, Entropy, Request, Timestamp};
+use kiroku_store::read;
+use kiroku_store::writer::AppendError;
+use kiroku_store::Store;
+use std::sync::Arc;
+
+/// Letters of initial secrets and session tokens' visible parts: no 0/O, 1/I/L.
+const SECRET_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+/// How often an attempt is retried when another attempt on the account won the race.
+const ATTEMPT_RETRIES_MAX: usize = 4;
+
+/// A hash no one knows the secret of, checked for attempts on ids that do not exist so they
+/// cost the same Argon2 time as real ones. Made once, from a secret drawn and dropped.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        let entropy = kiroku_store::system::OsEntropy;
+        let mut secret = [0u8; 32];
+        entropy.fill(&mut secret);
+        let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        password::hash(&secret, &entropy).unwrap_or_default()
+    })
+}
+
+/// A new one-time initial secret: 16 letters and digits in four groups (about 79 bits).
+pub fn new_secret(entropy: &dyn Entropy) -> String {
+    let mut bytes = [0u8; 16];
+    entropy.fill(&mut bytes);
+    let letters: Vec<char> = bytes
+        .iter()
+        .map(|b| char::from(SECRET_ALPHABET[usize::from(*b) % SECRET_ALPHABET.len()]))
+        .collect();
+    letters
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// A new session token: 32 random bytes, URL-safe base64.
+fn new_token(entropy: &dyn Entropy) -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    entropy.fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A signed-in session's token and what it may do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The session token (for the cookie).
+    pub token: String,
+    /// The account.
+    pub account: AccountId,
+    /// The CSRF token its forms carry.
+    pub csrf: String,
+    /// Signed in with the initial secret: a password must be chosen first.
+    pub must_change: bool,
+}
+
+fn decoded<T>(result: std::result::Result<T, BadRow>) -> Result<T> {
+    result.map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+fn first<T>(
+    store: &Store,
+    query: &kiroku_core::Query,
+    decode: fn(&Stored) -> std::result::Result<T, BadRow>,
+) -> Result<Option<T>> {
+    read::query(store, query)?
+        .first()
+        .map(|s| decoded(decode(s)))
+        .transpose()
+}
+
+/// What an attempt needs to know of the account.
+struct Standing {
+    state: AccountState,
+    profile: Profile,
+    credential: Credential,
+    sign_in: SignInState,
+}
+
+fn standing(store: &Store, account: &str) -> Result<Option<Standing>> {
+    let Some(state) = first(store, &AccountState::query(account), AccountState::from_row)? else {
+        return Ok(None);
+    };
+    let Some(credential) = first(store, &Credential::query(account), Credential::from_row)? else {
+        return Ok(None);
+    };
+    let profile = first(store, &Profile::query(account), Profile::from_row)?
+        .ok_or_else(|| Error::Corrupt(format!("account {account} has no profile")))?;
+    let sign_in =
+        first(store, &SignInState::query(account), SignInState::from_row)?.unwrap_or_default();
+    Ok(Some(Standing {
+        state,
+        profile,
+        credential,
+        sign_in,
+    }))
+}
+
+/// Is the account usable today?
+fn usable(state: &AccountState, profile: &Profile, now: Timestamp) -> bool {
+    state.status == Status::Active && profile.valid_on(Date::in_japan(now))
+}
+
+impl App {
+    fn now(&self) -> Result<Timestamp> {
+        self.clock()
+            .now()
+            .map_err(|e| Error::Unavailable(e.to_string()))
+    }
+
+    /// Signs `account` in with `secret` (its password, or its initial secret before the first
+    /// sign-in). Every attempt on an existing account is recorded.
+    pub async fn sign_in(&self, account: &str, secret: &str) -> Result<SignedIn> {
+        let id = AccountId::parse(account).map_err(|_| Error::SignInFailed)?;
+        for _ in 0..ATTEMPT_RETRIES_MAX {
+            let store: Arc<Store> = self.store().clone();
+            let now = self.now()?;
+            let (who, secret_owned) = (id.to_string(), secret.to_owned());
+            let (found, matches) = blocking(move || {
+                let found = standing(&store, &who)?;
+                let hash = found
+                    .as_ref()
+                    .map_or(decoy_hash(), |f| f.credential.hash.as_str());
+                let locked = found
+                    .as_ref()
+                    .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
+                // A locked account's secret is not checked: a guesser learns nothing.
+                let matches = !locked && password::verify(&secret_owned, hash);
+                Ok((found, matches))
+            })
+            .await?;
+            let Some(found) = found else {
+                return Err(Error::SignInFailed);
+            };
+            let outcome = match found.sign_in.lockout.verdict(now) {
+                Verdict::Locked(_) => Outcome::Locked,
+                Verdict::Open if !matches => Outcome::Failure,
+                Verdict::Open if !usable(&found.state, &found.profile, now) => Outcome::Inactive,
+                Verdict::Open => Outcome::Success,
+            };
+            let (request, lockout) = credential::attempt(id.as_str(), found.sign_in, outcome, now);
+            match self.writer().append(request).await {
+                Ok(_) => {}
+                // Another attempt on this account won the race: count this one after it.
+                Err(AppendError::Conflict(Conflict::Version { .. })) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            return match outcome {
+                Outcome::Success => {
+                    let token = new_token(self.entropy().as_ref());
+                    let csrf = new_token(self.entropy().as_ref());
+                    let must_change = found.credential.kind == CredentialKind::Initial;
+                    self.sessions().start(
+                        &token,
+                        Session {
+                            account: id.clone(),
+                            created: now,
+                            last_seen: now,
+                            csrf: csrf.clone(),
+                            must_change,
+                        },
+                    );
+                    Ok(SignedIn {
+                        token,
+                        account: id,
+                        csrf,
+                        must_change,
+                    })
+                }
+                Outcome::Failure => match lockout.until {
+                    Some(until) if lockout.failures == 0 => Err(Error::Locked(until)),
+                    _ => Err(Error::SignInFailed),
+                },
+                Outcome::Locked => Err(Error::Locked(lockout.until.unwrap_or(now))),
+                Outcome::Inactive => Err(Error::AccountInactive),
+            };
+        }
+        Err(Error::Unavailable(
+            "too many concurrent sign-in attempts".into(),
+        ))
+    }
+
+    /// The live session of `token`, as the actor it acts as. Ends it if it has expired or its
+    /// account is no longer usable (suspended, deactivated, past its validity).
+    pub async fn session(&self, token: &str) -> Result<(Actor, Session)> {
+        let now = self.now()?;
+        let session = self
+            .sessions()
+            .touch(token, now)
+            .ok_or(Error::Unauthorized)?;
+        let store = self.store().clone();
+        let account = session.account.to_string();
+        let still = blocking(move || {
+            let state = first(
+                &store,
+                &AccountState::query(&account),
+                AccountState::from_row,
+            )?;
+            let profile = first(&store, &Profile::query(&account), Profile::from_row)?;
+            Ok(matches!((state, profile), (Some(s), Some(p)) if usable(&s, &p, now)))
+        })
+        .await?;
+        if !still {
+            self.sessions().end_all(&session.account);
+            return Err(Error::Unauthorized);
+        }
+        let actor = Actor {
+            account: session.account.clone(),
+            session: Some("web".into()),
+        };
+        Ok((actor, session))
+    }
+
+    /// Ends the session of `token`.
+    pub fn sign_out(&self, token: &str) -> Option<AccountId> {
+        self.sessions().end(token)
+    }
+
+    /// Ends every session of `account` (sign out everywhere); returns how many.
+    pub fn sign_out_everywhere(&self, account: &AccountId) -> usize {
+        self.sessions().end_all(account)
+    }
+
+    /// The signed-in account chooses a new password: the current secret must match, the new
+    /// one must follow the rules and not be one of the recent ones. Ends the account's other
+    /// sessions; the session of `token` may then do everything its roles allow.
+    pub async fn change_password(&self, token: &str, current: &str, new: &str) -> Result<()> {
+        let (actor, session) = self.session(token).await?;
+        let store = self.store().clone();
+        let account = session.account.to_string();
+        let (current, new) = (current.to_owned(), new.to_owned());
+        let entropy = self.entropy().clone();
+        let request = blocking(move || {
+            let found = standing(&store, &account)?.ok_or(Error::Unauthorized)?;
+            if !password::verify(&current, &found.credential.hash) {
+                return Err(Error::SignInFailed);
+            }
+            let names = [
+                account.as_str(),
+                found.profile.family_name.as_str(),
+                found.profile.given_name.as_str(),
+                found.profile.family_kana.as_str(),
+                found.profile.given_kana.as_str(),
+            ];
+            // No second factor yet: the longer rule applies.
+            password::check(&new, false, &names)?;
+            let recent: Vec<String> = read::query(
+                &store,
+                &Credential::recent(&account, password::RECENT_MAX as u64),
+            )?
+            .iter()
+            .map(|s| decoded(Credential::hash_of_row(s)))
+            .collect::<Result<_>>()?;
+            if password::reused(&new, &recent) || password::verify(&new, &found.credential.hash) {
+                return Err(Error::Password(password::PasswordError::Reused));
+            }
+            let hash = password::hash(&new, entropy.as_ref())
+                .map_err(|e| Error::Unavailable(e.to_string()))?;
+            Ok(Request::one(credential::set(
+                actor,
+                &account,
+                found.credential.version,
+                CredentialKind::Password,
+                hash,
+            )))
+        })
+        .await?;
+        self.writer().append(request).await?;
+        let keep = session.account.clone();
+        self.sessions().end_all(&keep);
+        let now = self.now()?;
+        self.sessions().start(
+            token,
+            Session {
+                must_change: false,
+                last_seen: now,
+                ..session
+            },
+        );
+        Ok(())
+    }
+}
+
+/// The credential draft of a new account's initial secret, and the secret.
+pub fn initial_secret_draft(
+    actor: Actor,
+    account: &str,
+    entropy: &dyn Entropy,
+) -> Result<(Draft, String)> {
+    let secret = new_secret(entropy);
+    let hash = password::hash(&secret, entropy).map_err(|e| Error::Unavailable(e.to_string()))?;
+    Ok((
+        credential::set(actor, account, 0, CredentialKind::Initial, hash),
+        secret,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiroku_core::SeededEntropy;
+
+    // Shows that the decoy hash is an Argon2id hash at the real parameters (so it costs the
+    // same) that no guess matches, and initial secrets' form.
+    #[test]
+    fn decoy_and_secrets() {
+        assert!(decoy_hash().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(!password::verify("", decoy_hash()));
+        let secret = new_secret(&SeededEntropy::new(3));
+        assert_eq!(secret.len(), 19);
+        assert!(secret
+            .split('-')
+            .all(|g| g.len() == 4 && g.bytes().all(|b| SECRET_ALPHABET.contains(&b))));
+    }
+}
