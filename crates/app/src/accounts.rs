@@ -223,6 +223,20 @@ impl App {
         self.append_done(request).await
     }
 
+    /// May `actor` read the account registers (lists, details, queues, roles)? The operator
+    /// and whoever holds a governance role today; everyone else sees their own account only.
+    pub async fn may_read_registers(&self, actor: &Actor) -> Result<bool> {
+        let store: Arc<Store> = self.store().clone();
+        let today = self.today()?;
+        let actor = actor.clone();
+        blocking(move || {
+            let roles = authority(&store, &actor, today)?;
+            let any = roles.in_force(today).next().is_some();
+            Ok(any)
+        })
+        .await
+    }
+
     /// A code list (departments or job types), in code order.
     pub async fn codes(&self, list: CodeList) -> Result<Vec<Code>> {
         let store = self.store().clone();

@@ -229,6 +229,11 @@ impl App {
         Ok((actor, session))
     }
 
+    /// A random token for a form that no session protects yet (the sign-in form).
+    pub fn new_form_token(&self) -> String {
+        new_token(self.entropy().as_ref())
+    }
+
     /// Ends the session of `token`.
     pub fn sign_out(&self, token: &str) -> Option<AccountId> {
         self.sessions().end(token)

@@ -149,6 +149,21 @@ catalogue! {
     Unavailable = "unavailable", SERVICE_UNAVAILABLE,
         "台帳が一時的に利用できません。何も記録されていません。時間をおいて再度お試しください。",
         "The ledger is temporarily unavailable. Nothing was recorded. Please try again later.";
+    SignInRequired = "sign_in_required", UNAUTHORIZED,
+        "サインインしてください（セッションが切れたか、利用が停止されています）。",
+        "Please sign in (the session has ended, or the account can no longer be used).";
+    CsrfMismatch = "csrf_mismatch", FORBIDDEN,
+        "フォームの有効期限が切れています。画面を読み込み直して、もう一度操作してください。何も記録されていません。",
+        "The form has expired. Reload the page and try again. Nothing was recorded.";
+    PasswordChangeRequired = "password_change_required", FORBIDDEN,
+        "先にご自身のパスワードを設定してください（/me/password）。",
+        "Choose your own password first (/me/password).";
+    PasswordsDiffer = "passwords_differ", UNPROCESSABLE_ENTITY,
+        "確認用に入力した新しいパスワードが一致しません。何も記録されていません。",
+        "The new password and its confirmation differ. Nothing was recorded.";
+    RegistersRestricted = "registers_restricted", FORBIDDEN,
+        "利用者の台帳を見るには、管理・監視・監査の役割が必要です。ご自身の情報は「マイアカウント」で確認できます。",
+        "Reading the account registers needs an administrative, monitoring or audit role. Your own account is under My account.";
     SignInFailed = "sign_in_failed", UNAUTHORIZED,
         "利用者 ID またはパスワードが違います。",
         "The account id or the password is wrong.";

@@ -95,6 +95,59 @@ pub struct NotePage {
     pub versions: Vec<VersionRow>,
 }
 
+/// `/sign-in`.
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+pub struct SignInPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub account: String,
+    pub message: Option<String>,
+}
+
+/// `/me/password`: choosing a password (the first time, with the initial secret).
+#[derive(Template)]
+#[template(path = "password.html")]
+pub struct PasswordPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub must_change: bool,
+    pub message: Option<String>,
+}
+
+/// An event of an account's history, as shown.
+pub struct EventRow {
+    pub time: String,
+    pub event: String,
+    pub by: String,
+    pub reason: Option<String>,
+    pub entry: u64,
+}
+
+/// `/me`: the signed-in account.
+#[derive(Template)]
+#[template(path = "me.html")]
+pub struct MePage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub account: String,
+    pub name: String,
+    pub kana: String,
+    pub department: String,
+    pub job_type: String,
+    pub category: String,
+    pub valid: String,
+    pub status: String,
+    pub roles: Vec<String>,
+    pub history: Vec<EventRow>,
+}
+
 /// Any error, as a page.
 #[derive(Template)]
 #[template(path = "error.html")]

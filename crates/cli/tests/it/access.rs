@@ -438,7 +438,7 @@ fn access_api_end_to_end() {
                 &form_json("head.nursing", "nursing", "カンゴ"),
             ),
             401,
-            "unauthorized",
+            "sign_in_required",
         ),
         (
             operator.get("/api/access/accounts/Not%20An%20Id"),
@@ -875,4 +875,209 @@ fn sign_in_first_password_lockout_and_suspension() {
     });
     app.shutdown();
     assert_eq!(data.verify(), None);
+}
+
+/// The value a reply sets for cookie `name`.
+fn set_cookie(reply: &kiroku_testkit::Reply, name: &str) -> Option<String> {
+    reply
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .filter_map(|(_, v)| v.split(';').next())
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The value of the hidden `csrf` field of a page.
+fn form_csrf(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let at = html.find(marker).unwrap() + marker.len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+fn form_body(fields: &[(&str, &str)]) -> Vec<u8> {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", url_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+        .into_bytes()
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+// Shows web sign-in through a running server: the sign-in form's double-submit token is
+// required; the setup secret leads only to choosing a password (other pages and the API are
+// refused meanwhile); a password form without the session's CSRF token is refused; the chosen
+// password signs in; the API then acts as the account, changes only with the CSRF header; the
+// session cookie is HttpOnly and SameSite=Strict; signing out ends the session.
+#[test]
+fn web_sign_in_first_password_and_api_session() {
+    let data = DataDir::hospital();
+    let setup = data.setup_secret.clone().unwrap();
+    let server = kiroku_testkit::TestServer::serve(data);
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+
+    let page = server.get("/sign-in");
+    assert_eq!(page.status, 200);
+    let pre = set_cookie(&page, "kiroku_sign_in").unwrap();
+    let token = form_csrf(&page.text());
+    assert_eq!(pre, token);
+    let cookie = format!("kiroku_sign_in={pre}");
+    let post = |fields: &[(&str, &str)], cookie: &str| {
+        let mut headers = form.to_vec();
+        headers.push(("cookie", cookie));
+        server.send("POST", "/sign-in", &headers, Some(&form_body(fields)))
+    };
+    let forged = post(
+        &[
+            ("account", "director"),
+            ("password", &setup),
+            ("csrf", "forged"),
+        ],
+        &cookie,
+    );
+    assert_eq!(forged.status, 403, "{}", forged.text());
+    let wrong = post(
+        &[
+            ("account", "director"),
+            ("password", "nope"),
+            ("csrf", &token),
+        ],
+        &cookie,
+    );
+    assert_eq!(wrong.status, 401);
+    assert!(
+        wrong
+            .text()
+            .contains("利用者 ID またはパスワードが違います"),
+        "{}",
+        wrong.text()
+    );
+    let signed = post(
+        &[
+            ("account", "director"),
+            ("password", &setup),
+            ("csrf", &token),
+        ],
+        &cookie,
+    );
+    assert_eq!(signed.status, 303, "{}", signed.text());
+    assert_eq!(signed.header("location"), Some("/me/password"));
+    let set = signed
+        .headers
+        .iter()
+        .find(|(k, v)| k == "set-cookie" && v.starts_with("kiroku_session="))
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let session = set_cookie(&signed, "kiroku_session").unwrap();
+    let me = format!("kiroku_session={session}");
+
+    // Until a password is chosen, nothing else.
+    let redirected = server.get_with("/me", &[("cookie", &me)]);
+    assert_eq!(redirected.header("location"), Some("/me/password"));
+    let api = server.get_with("/api/access/accounts", &[("cookie", &me)]);
+    assert_eq!(api.status, 403);
+    assert_eq!(error_code(&api), "password_change_required");
+
+    let page = server.get_with("/me/password", &[("cookie", &me)]);
+    assert!(page.text().contains("id=\"must-change\""));
+    let csrf = form_csrf(&page.text());
+    let change = |fields: &[(&str, &str)]| {
+        let mut headers = form.to_vec();
+        headers.push(("cookie", &me));
+        server.send("POST", "/me/password", &headers, Some(&form_body(fields)))
+    };
+    let new = "Blue#Whale-2026x";
+    let forged = change(&[
+        ("current", &setup),
+        ("new", new),
+        ("confirm", new),
+        ("csrf", "x"),
+    ]);
+    assert_eq!(forged.status, 403);
+    let differ = change(&[
+        ("current", &setup),
+        ("new", new),
+        ("confirm", "other"),
+        ("csrf", &csrf),
+    ]);
+    assert_eq!(differ.status, 422);
+    let weak = change(&[
+        ("current", &setup),
+        ("new", "password"),
+        ("confirm", "password"),
+        ("csrf", &csrf),
+    ]);
+    assert_eq!(weak.status, 422);
+    assert!(weak.text().contains("id=\"password-error\""));
+    let done = change(&[
+        ("current", &setup),
+        ("new", new),
+        ("confirm", new),
+        ("csrf", &csrf),
+    ]);
+    assert_eq!(done.status, 303, "{}", done.text());
+    assert_eq!(done.header("location"), Some("/me"));
+
+    let page = server.get_with("/me", &[("cookie", &me)]);
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("システム管理責任者"), "{html}");
+    assert!(html.contains("password_set"), "{html}");
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+
+    // The API acts as the signed-in account; a change needs the CSRF header.
+    let api = server.get_with("/api/access/accounts", &[("cookie", &me)]);
+    assert_eq!(api.status, 200, "{}", api.text());
+    let body = serde_json::json!({"name_ja": "看護部", "name_en": "Nursing"}).to_string();
+    let mut headers = vec![
+        ("cookie", me.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let path = "/api/access/codes/departments/nursing";
+    let no_csrf = server.send("PUT", path, &headers, Some(body.as_bytes()));
+    assert_eq!(
+        (no_csrf.status, error_code(&no_csrf)),
+        (403, "csrf_mismatch".into())
+    );
+    headers.push(("x-csrf-token", csrf.as_str()));
+    let defined = server.send("PUT", path, &headers, Some(body.as_bytes()));
+    assert_eq!(defined.status, 201, "{}", defined.text());
+    let view = server
+        .operator()
+        .get("/api/access/accounts/director")
+        .json();
+    let last = view["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["event"], "password_set");
+    assert_eq!(last["by"], "director");
+
+    // Signing out ends the session.
+    let mut headers = form.to_vec();
+    headers.push(("cookie", &me));
+    let out = server.send(
+        "POST",
+        "/sign-out",
+        &headers,
+        Some(&form_body(&[("csrf", &csrf)])),
+    );
+    assert_eq!(out.status, 303);
+    let after = server.get_with("/me", &[("cookie", &me)]);
+    assert_eq!(after.header("location"), Some("/sign-in"));
+    let api = server.get_with("/api/access/accounts", &[("cookie", &me)]);
+    assert_eq!(api.status, 401);
 }

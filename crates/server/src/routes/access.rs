@@ -1,9 +1,11 @@
-//! The JSON API of people and access: accounts, code lists, ID applications and roles. Until
-//! sign-in exists (the rest of issue 6) it is authorised by the operator token, and the
-//! operator acts with the system administrator's powers under its own name; steps that need
-//! another role (a department head's endorsement) are refused to it.
+//! The JSON API of people and access: accounts, code lists, ID applications and roles. A caller
+//! is a signed-in account (the session cookie, and for changes the session's CSRF token in
+//! `X-CSRF-Token`) or the operator (the bearer token of the data directory), who acts with the
+//! system administrator's powers under its own name. Each step's rule checks the caller's
+//! roles; reading the registers needs a governance role (or the operator).
 
 use super::api::Operator;
+use super::session::SignedIn;
 use super::AppState;
 use crate::error::AppError;
 use crate::extract::{ApiJson, ApiQuery};
@@ -19,6 +21,47 @@ use kiroku_app::accounts::{Done, StatusStep};
 use kiroku_core::{AccountId, Date, EntryIndex};
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+/// Who calls: the operator by bearer token, or a signed-in account.
+pub(super) struct Caller(kiroku_core::Actor);
+
+impl axum::extract::FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, AppError> {
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            let Operator(actor) = Operator::from_request_parts(parts, state).await?;
+            return Ok(Caller(actor));
+        }
+        let me = SignedIn::from_request_parts(parts, state).await?;
+        Ok(Caller(me.for_api(&parts.method, &parts.headers)?.clone()))
+    }
+}
+
+/// A caller who may read the registers.
+pub(super) struct Reader;
+
+impl axum::extract::FromRequestParts<AppState> for Reader {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, AppError> {
+        let Caller(actor) = Caller::from_request_parts(parts, state).await?;
+        if state.app.may_read_registers(&actor).await? {
+            Ok(Reader)
+        } else {
+            Err(AppError::new(crate::catalogue::Code::RegistersRestricted))
+        }
+    }
+}
 
 /// An account id from the path; anything else is a page that does not exist.
 fn account_id(text: &str) -> Result<String, AppError> {
@@ -40,7 +83,7 @@ pub(super) struct AccountsQuery {
 
 pub(super) async fn accounts(
     State(state): State<AppState>,
-    _: Operator,
+    _: Reader,
     ApiQuery(query): ApiQuery<AccountsQuery>,
 ) -> Result<Json<Value>, AppError> {
     let limit = query
@@ -59,7 +102,7 @@ pub(super) async fn accounts(
 
 pub(super) async fn account(
     State(state): State<AppState>,
-    _: Operator,
+    _: Reader,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let view = state.app.account(&account_id(&id)?).await?;
@@ -95,7 +138,7 @@ async fn change(
 
 pub(super) async fn suspend(
     State(state): State<AppState>,
-    Operator(actor): Operator,
+    Caller(actor): Caller,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<StatusChange>,
 ) -> Result<Response, AppError> {
@@ -104,7 +147,7 @@ pub(super) async fn suspend(
 
 pub(super) async fn reinstate(
     State(state): State<AppState>,
-    Operator(actor): Operator,
+    Caller(actor): Caller,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<StatusChange>,
 ) -> Result<Response, AppError> {
@@ -113,7 +156,7 @@ pub(super) async fn reinstate(
 
 pub(super) async fn deactivate(
     State(state): State<AppState>,
-    Operator(actor): Operator,
+    Caller(actor): Caller,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<StatusChange>,
 ) -> Result<Response, AppError> {
@@ -122,7 +165,7 @@ pub(super) async fn deactivate(
 
 pub(super) async fn roles(
     State(state): State<AppState>,
-    _: Operator,
+    _: Reader,
 ) -> Result<Json<Value>, AppError> {
     let held = state.app.appointments().await?;
     Ok(Json(json!({
@@ -141,7 +184,7 @@ pub(super) struct NewAppointment {
 
 pub(super) async fn appoint(
     State(state): State<AppState>,
-    Operator(actor): Operator,
+    Caller(actor): Caller,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<NewAppointment>,
 ) -> Result<Response, AppError> {
@@ -171,7 +214,7 @@ pub(super) struct Dismissal {
 
 pub(super) async fn dismiss(
     State(state): State<AppState>,
-    Operator(actor): Operator,
+    Caller(actor): Caller,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<Dismissal>,
 ) -> Result<Response, AppError> {
@@ -198,7 +241,7 @@ fn list_of(text: &str) -> Result<CodeList, AppError> {
 
 pub(super) async fn codes(
     State(state): State<AppState>,
-    _: Operator,
+    _: Reader,
     Path(list): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let codes = state.app.codes(list_of(&list)?).await?;
@@ -222,7 +265,7 @@ fn yes() -> bool {
 
 pub(super) async fn define_code(
     State(state): State<AppState>,
-    Operator(actor): Operator,
+    Caller(actor): Caller,
     Path((list, code)): Path<(String, String)>,
     ApiJson(request): ApiJson<CodeDefinition>,
 ) -> Result<Response, AppError> {
@@ -244,7 +287,7 @@ pub(super) async fn define_code(
 
 pub(super) async fn submit(
     State(state): State<AppState>,
-    Operator(actor): Operator,
+    Caller(actor): Caller,
     ApiJson(form): ApiJson<ApplicationForm>,
 ) -> Result<Response, AppError> {
     let done = state.app.submit_application(actor, form).await?;
@@ -269,7 +312,7 @@ pub(super) struct QueueQuery {
 
 pub(super) async fn applications(
     State(state): State<AppState>,
-    _: Operator,
+    _: Reader,
     ApiQuery(query): ApiQuery<QueueQuery>,
 ) -> Result<Json<Value>, AppError> {
     let wanted = match query.state.as_deref() {
@@ -292,7 +335,7 @@ fn application_id(text: &str) -> Result<EntryIndex, AppError> {
 
 pub(super) async fn application(
     State(state): State<AppState>,
-    _: Operator,
+    _: Reader,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let found = state.app.application(application_id(&id)?).await?;
@@ -308,7 +351,7 @@ pub(super) struct Decision {
 
 pub(super) async fn endorse(
     State(state): State<AppState>,
-    Operator(actor): Operator,
+    Caller(actor): Caller,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<Decision>,
 ) -> Result<Response, AppError> {
@@ -321,7 +364,7 @@ pub(super) async fn endorse(
 
 pub(super) async fn approve(
     State(state): State<AppState>,
-    Operator(actor): Operator,
+    Caller(actor): Caller,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<Decision>,
 ) -> Result<Response, AppError> {
@@ -340,7 +383,7 @@ pub(super) async fn approve(
 
 pub(super) async fn reject(
     State(state): State<AppState>,
-    Operator(actor): Operator,
+    Caller(actor): Caller,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<Decision>,
 ) -> Result<Response, AppError> {

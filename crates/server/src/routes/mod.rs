@@ -5,6 +5,7 @@ mod access;
 mod api;
 mod ledger;
 mod ops;
+mod session;
 mod web;
 
 use crate::catalogue::Code;
@@ -96,6 +97,16 @@ pub fn app(app: Arc<App>) -> Router {
         .route("/notes/{note}", get(web::note))
         .route("/notes/{note}/amend", post(web::amend_note))
         .route("/notes/{note}/withdraw", post(web::withdraw_note))
+        .route(
+            "/sign-in",
+            get(session::sign_in_form).post(session::sign_in),
+        )
+        .route("/sign-out", post(session::sign_out))
+        .route("/me", get(session::me))
+        .route(
+            "/me/password",
+            get(session::password_form).post(session::change_password),
+        )
         .route("/assets/kiroku.css", get(|| async { pages::css() }))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

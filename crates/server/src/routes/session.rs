@@ -1,0 +1,373 @@
+//! Signing in and out on the web, the signed-in caller, and "my account". The session token
+//! travels in a cookie the page's scripts cannot read (`HttpOnly`) and other sites cannot make
+//! the browser send (`SameSite=Strict`); every form that changes something also carries the
+//! session's CSRF token, and the sign-in form a double-submit token of its own, so no other
+//! site can sign a browser in or out or act through it.
+
+use super::AppState;
+use crate::catalogue::Code;
+use crate::error::AppError;
+use crate::extract::WebForm;
+use crate::i18n::Lang;
+use crate::pages::{page, render, switch, EventRow, MePage, PasswordPage, SignInPage};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, State};
+use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kiroku_access::account::Category;
+use kiroku_access::role::Role;
+use kiroku_app::sessions::Session;
+use kiroku_app::Error;
+use kiroku_core::Actor;
+use serde::Deserialize;
+use subtle::ConstantTimeEq as _;
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "kiroku_session";
+/// The sign-in form's double-submit cookie.
+const SIGN_IN_COOKIE: &str = "kiroku_sign_in";
+
+/// A cookie's value from the request's `Cookie` headers.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// The signed-in caller: the session of the cookie, live, its account usable. For requests
+/// that change something (not GET or HEAD) the session's CSRF token must come with them — in
+/// the `X-CSRF-Token` header (API) or checked by the form's handler (pages).
+pub struct SignedIn {
+    /// The account, as it acts.
+    pub actor: Actor,
+    /// The session.
+    pub session: Session,
+    /// The session token (to end or renew it).
+    pub token: String,
+}
+
+impl SignedIn {
+    /// The caller's live session, if any.
+    async fn lookup(parts: &Parts, state: &AppState) -> Result<Option<SignedIn>, AppError> {
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Ok(None);
+        };
+        let token = token.to_owned();
+        match state.app.session(&token).await {
+            Ok((actor, session)) => Ok(Some(SignedIn {
+                actor,
+                session,
+                token,
+            })),
+            Err(Error::Unauthorized) => Ok(None),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        SignedIn::lookup(parts, state)
+            .await?
+            .ok_or(AppError::new(Code::SignInRequired))
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for SignedIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, AppError> {
+        SignedIn::lookup(parts, state).await
+    }
+}
+
+impl SignedIn {
+    /// Refuses a state-changing API request without the session's CSRF token in its header,
+    /// and any request while the first password has not been chosen.
+    pub fn for_api(&self, method: &Method, headers: &HeaderMap) -> Result<&Actor, AppError> {
+        if self.session.must_change {
+            return Err(AppError::new(Code::PasswordChangeRequired));
+        }
+        if method != Method::GET && method != Method::HEAD {
+            let sent = headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !same(sent, &self.session.csrf) {
+                return Err(AppError::new(Code::CsrfMismatch));
+            }
+        }
+        Ok(&self.actor)
+    }
+
+    fn check_form(&self, csrf: &str) -> Result<(), AppError> {
+        if same(csrf, &self.session.csrf) {
+            Ok(())
+        } else {
+            Err(AppError::new(Code::CsrfMismatch))
+        }
+    }
+}
+
+fn see_other(path: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(LOCATION, path.to_owned())]).into_response()
+}
+
+fn with_cookie(mut response: Response, cookie: String) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+    response
+}
+
+fn session_cookie(token: &str) -> String {
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict")
+}
+
+fn cleared(name: &str) -> String {
+    format!("{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+}
+
+/// Role names as the regulations give them.
+pub fn role_name(lang: Lang, role: Role) -> &'static str {
+    match role {
+        Role::SystemAdministrator => lang.pick("システム管理責任者", "System administrator"),
+        Role::OperationsManager => lang.pick("運用責任者", "Operations manager"),
+        Role::MonitoringManager => lang.pick("監視責任者", "Monitoring manager"),
+        Role::DeviceManager => lang.pick("接続機器管理責任者", "Connected-device manager"),
+        Role::AuditManager => lang.pick("監査責任者", "Audit manager"),
+        Role::Auditor => lang.pick("監査担当者", "Auditor"),
+        Role::CommitteeMember => lang.pick("情報化推進委員会委員", "IT committee member"),
+    }
+}
+
+/// The Art. 10 categories as the regulations give them.
+pub fn category_name(lang: Lang, category: Category) -> &'static str {
+    match category {
+        Category::MedicalStaff => {
+            lang.pick("(1) 医療業務に従事する職員", "(1) Staff in medical work")
+        }
+        Category::TraineeDoctor => lang.pick("(2) 研修登録医", "(2) Registered trainee doctor"),
+        Category::PermittedByStaff => lang.pick(
+            "(3) 医療スタッフが許可した者",
+            "(3) Permitted by medical staff",
+        ),
+        Category::Researcher => {
+            lang.pick("(4) 研究者・研究生", "(4) Researcher or research student")
+        }
+        Category::SpeciallyNecessary => {
+            lang.pick("(5) 特に必要と認める者", "(5) Deemed especially necessary")
+        }
+    }
+}
+
+fn sign_in_page(lang: Lang, csrf: &str, account: &str, message: Option<String>) -> Response {
+    let html = render(&SignInPage {
+        lang,
+        title: lang.pick("サインイン", "Sign in").into(),
+        switch: switch(lang, "/sign-in"),
+        csrf: csrf.into(),
+        account: account.into(),
+        message,
+    });
+    let status = if message_is_error(&html) {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = page(lang, false, html);
+    *response.status_mut() = status;
+    response
+}
+
+fn message_is_error(html: &str) -> bool {
+    html.contains("id=\"sign-in-error\"")
+}
+
+pub(super) async fn sign_in_form(State(state): State<AppState>, lang: Lang) -> Response {
+    let csrf = state.app.new_form_token();
+    with_cookie(
+        sign_in_page(lang, &csrf, "", None),
+        format!("{SIGN_IN_COOKIE}={csrf}; Path=/sign-in; HttpOnly; SameSite=Strict"),
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct SignInForm {
+    account: String,
+    password: String,
+    csrf: String,
+}
+
+pub(super) async fn sign_in(
+    State(state): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    WebForm(form): WebForm<SignInForm>,
+) -> Result<Response, AppError> {
+    let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !same(expected, &form.csrf) {
+        return Err(AppError::new(Code::CsrfMismatch));
+    }
+    let account = form.account.trim().to_lowercase();
+    match state.app.sign_in(&account, &form.password).await {
+        Ok(signed) => {
+            let next = if signed.must_change {
+                "/me/password"
+            } else {
+                "/me"
+            };
+            let response = with_cookie(see_other(next), session_cookie(&signed.token));
+            Ok(with_cookie(response, cleared(SIGN_IN_COOKIE)))
+        }
+        Err(e @ (Error::SignInFailed | Error::Locked(_) | Error::AccountInactive)) => {
+            let error = AppError::from(e);
+            let message = match lang {
+                Lang::Ja => error.ja(),
+                Lang::En => error.en(),
+            };
+            // Back to the form, the id kept, the same double-submit token.
+            Ok(sign_in_page(lang, expected, &account, Some(message)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct SignOutForm {
+    csrf: String,
+    #[serde(default)]
+    everywhere: Option<String>,
+}
+
+pub(super) async fn sign_out(
+    State(state): State<AppState>,
+    me: SignedIn,
+    WebForm(form): WebForm<SignOutForm>,
+) -> Result<Response, AppError> {
+    me.check_form(&form.csrf)?;
+    if form.everywhere.is_some() {
+        state.app.sign_out_everywhere(&me.session.account);
+    } else {
+        state.app.sign_out(&me.token);
+    }
+    Ok(with_cookie(see_other("/sign-in"), cleared(SESSION_COOKIE)))
+}
+
+fn password_page(lang: Lang, me: &SignedIn, message: Option<String>) -> Response {
+    let html = render(&PasswordPage {
+        lang,
+        title: lang.pick("パスワードの設定", "Choose a password").into(),
+        switch: switch(lang, "/me/password"),
+        csrf: me.session.csrf.clone(),
+        must_change: me.session.must_change,
+        message,
+    });
+    page(lang, false, html)
+}
+
+pub(super) async fn password_form(lang: Lang, me: SignedIn) -> Response {
+    password_page(lang, &me, None)
+}
+
+#[derive(Deserialize)]
+pub(super) struct PasswordForm {
+    current: String,
+    new: String,
+    confirm: String,
+    csrf: String,
+}
+
+pub(super) async fn change_password(
+    State(state): State<AppState>,
+    lang: Lang,
+    me: SignedIn,
+    WebForm(form): WebForm<PasswordForm>,
+) -> Result<Response, AppError> {
+    me.check_form(&form.csrf)?;
+    let refused = |error: AppError| {
+        let message = match lang {
+            Lang::Ja => error.ja(),
+            Lang::En => error.en(),
+        };
+        let mut response = password_page(lang, &me, Some(message));
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        response
+    };
+    if form.new != form.confirm {
+        return Ok(refused(AppError::new(Code::PasswordsDiffer)));
+    }
+    match state
+        .app
+        .change_password(&me.token, &form.current, &form.new)
+        .await
+    {
+        Ok(()) => Ok(see_other("/me")),
+        Err(e @ (Error::Password(_) | Error::SignInFailed)) => Ok(refused(e.into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn me(
+    State(state): State<AppState>,
+    lang: Lang,
+    me: Option<SignedIn>,
+) -> Result<Response, AppError> {
+    let Some(me) = me else {
+        return Ok(see_other("/sign-in"));
+    };
+    if me.session.must_change {
+        return Ok(see_other("/me/password"));
+    }
+    let view = state.app.account(me.session.account.as_str()).await?;
+    let p = &view.profile;
+    let html = render(&MePage {
+        lang,
+        title: lang.pick("マイアカウント", "My account").into(),
+        switch: switch(lang, "/me"),
+        csrf: me.session.csrf.clone(),
+        account: p.account.clone(),
+        name: format!("{} {}", p.family_name, p.given_name),
+        kana: format!("{} {}", p.family_kana, p.given_kana),
+        department: p.department.clone(),
+        job_type: p.job_type.clone(),
+        category: category_name(lang, p.category).into(),
+        valid: format!("{} – {}", p.valid_from, p.valid_until),
+        status: view.state.status.as_str().into(),
+        roles: view
+            .roles
+            .iter()
+            .map(|r| match &r.department {
+                Some(d) => format!("{}（{d}）", role_name(lang, r.role)),
+                None => role_name(lang, r.role).to_owned(),
+            })
+            .collect(),
+        history: view
+            .history
+            .iter()
+            .map(|e| EventRow {
+                time: lang.datetime(e.time),
+                event: e.event.clone(),
+                by: e.by.clone(),
+                reason: e.reason.clone(),
+                entry: e.entry.0,
+            })
+            .collect(),
+    });
+    Ok(page(lang, false, html))
+}
