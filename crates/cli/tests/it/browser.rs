@@ -158,3 +158,70 @@ fn operator_writes_corrects_and_withdraws_a_note_in_the_browser() {
     browser.goto(&server.url("/notes?lang=en"));
     assert_eq!(browser.find("h1").text(), "Operator notes");
 }
+
+// Shows the first sign-in as the administrator meets it in Chromium: the setup secret signs in
+// and leads straight to choosing a password; a weak one is refused on the page; the chosen one
+// leads to "my account" with the administrator's role and the history; after signing out,
+// the account page asks for a sign-in again, and the new password signs in.
+#[test]
+fn first_sign_in_in_the_browser() {
+    let data = kiroku_testkit::DataDir::hospital();
+    let setup = data.setup_secret.clone().unwrap();
+    let server = TestServer::serve(data);
+    let browser = Browser::start();
+    browser.goto(&server.url("/me"));
+    assert!(
+        browser.current_url().ends_with("/sign-in"),
+        "signed out: to the sign-in page"
+    );
+    assert_eq!(browser.find("h1").text(), "サインイン");
+    fill(&browser, "input[name=account]", "director");
+    fill(&browser, "input[name=password]", "wrong");
+    browser.find("#sign-in button").click();
+    assert!(browser
+        .wait_for("#sign-in-error")
+        .text()
+        .contains("利用者 ID またはパスワードが違います"));
+    fill(&browser, "input[name=password]", &setup);
+    browser.find("#sign-in button").click();
+    browser.wait_for("#must-change");
+    assert!(browser.current_url().ends_with("/me/password"));
+    assert!(browser
+        .find("#must-change")
+        .text()
+        .contains("初めてのサインイン"));
+    fill(&browser, "input[name=current]", &setup);
+    fill(&browser, "input[name=new]", "password");
+    fill(&browser, "input[name=confirm]", "password");
+    browser.find("#password button").click();
+    assert!(browser
+        .wait_for("#password-error")
+        .text()
+        .contains("使えません"));
+    fill(&browser, "input[name=current]", &setup);
+    fill(&browser, "input[name=new]", "Blue#Whale-2026x");
+    fill(&browser, "input[name=confirm]", "Blue#Whale-2026x");
+    browser.find("#password button").click();
+    assert_eq!(browser.wait_for("#me-account").text(), "director");
+    assert!(browser.current_url().ends_with("/me"));
+    assert!(browser.find("#roles").text().contains("システム管理責任者"));
+    assert!(browser.find("#history").text().contains("password_set"));
+
+    browser.find("#sign-out button").click();
+    browser.wait_for("#sign-in");
+    assert!(browser.current_url().ends_with("/sign-in"));
+    browser.goto(&server.url("/me"));
+    assert!(browser.current_url().ends_with("/sign-in"));
+    fill(&browser, "input[name=account]", "director");
+    fill(&browser, "input[name=password]", "Blue#Whale-2026x");
+    browser.find("#sign-in button").click();
+    browser.wait_for("#me-account");
+    assert!(browser.current_url().ends_with("/me"));
+    browser.find("#lang-switch").click();
+    browser.wait_for("html[lang=en]");
+    assert_eq!(browser.find("h1").text(), "My account");
+    assert!(browser
+        .find("#roles")
+        .text()
+        .contains("System administrator"));
+}
