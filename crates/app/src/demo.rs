@@ -216,8 +216,9 @@ pub const DEMO_NOTES: &[(&str, &[&str])] = &[
 /// Seeds the demo hospital (in a data directory made with [`administrator`]): code lists, every
 /// department's staff through applications — the department head issued first, without
 /// endorsement; the others filled in by the operator, endorsed by the head and approved by the
-/// director — and every governance role. Returns how many people were issued IDs.
-pub async fn seed_hospital(app: &App) -> Result<usize> {
+/// director — and every governance role. Returns each issued account with its one-time initial
+/// secret.
+pub async fn seed_hospital(app: &App) -> Result<Vec<(String, String)>> {
     let director = Actor {
         account: AccountId::parse("director").map_err(|e| crate::Error::Invalid(e.to_string()))?,
         session: Some("demo".into()),
@@ -243,6 +244,7 @@ pub async fn seed_hospital(app: &App) -> Result<usize> {
         }
     }
     let mut people: Vec<Person> = Vec::new();
+    let mut secrets: Vec<(String, String)> = Vec::new();
     let mut index = 0;
     for (department, jobs) in STAFF {
         let mut head: Option<String> = None;
@@ -262,8 +264,10 @@ pub async fn seed_hospital(app: &App) -> Result<usize> {
                 let submitted = app.submit_application(operator.clone(), form).await?;
                 match &head {
                     None => {
-                        app.approve_application(director.clone(), submitted.entry, 1)
+                        let issued = app
+                            .approve_application(director.clone(), submitted.entry, 1)
                             .await?;
+                        secrets.push((account.clone(), issued.initial_secret));
                         let appointment = Appointment {
                             role: Role::MonitoringManager,
                             department: Some((*department).into()),
@@ -281,8 +285,10 @@ pub async fn seed_hospital(app: &App) -> Result<usize> {
                         };
                         app.endorse_application(head_actor, submitted.entry, 1)
                             .await?;
-                        app.approve_application(director.clone(), submitted.entry, 2)
+                        let issued = app
+                            .approve_application(director.clone(), submitted.entry, 2)
                             .await?;
+                        secrets.push((account.clone(), issued.initial_secret));
                     }
                 }
                 people.push(Person {
@@ -338,7 +344,7 @@ pub async fn seed_hospital(app: &App) -> Result<usize> {
         };
         app.appoint(director.clone(), &account, appointment).await?;
     }
-    Ok(people.len())
+    Ok(secrets)
 }
 
 /// Writes the demo notes, amends the first and withdraws the fourth; returns how many entries

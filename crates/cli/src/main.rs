@@ -808,6 +808,7 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
         None => std::env::temp_dir().join(format!("kiroku-demo-{}", std::process::id())),
     };
     let fresh = !dir.join(kiroku_app::config::CONFIG_FILE).exists();
+    let mut setup_secret = None;
     if fresh {
         let made = datadir::init(
             &dir,
@@ -823,6 +824,7 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
         if let Some(secret) = &made.setup_secret {
             println!("the director signs in as `director` with the setup secret {secret}");
         }
+        setup_secret = made.setup_secret;
     }
     let app = App::open(
         &dir,
@@ -835,7 +837,13 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
     if fresh {
         let people = block(kiroku_app::demo::seed_hospital(&app))?
             .context("seeding the demo hospital failed")?;
-        println!("issued IDs to {people} synthetic staff of a demo hospital (kiroku account list)");
+        let credentials = dir.join("demo-credentials.json");
+        write_demo_credentials(&credentials, setup_secret.as_deref(), &people)?;
+        println!(
+            "issued IDs to {} synthetic staff of a demo hospital (kiroku account list); their one-time initial secrets are in {}",
+            people.len(),
+            credentials.display()
+        );
         let seeded = block(kiroku_app::demo::seed(&app))?.context("seeding demo data failed")?;
         let report = app.verify(&mut |_, _| {})?;
         app.record_verification(&report)
@@ -850,6 +858,44 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
     }
     serve(app, Some(&dir))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the demo accounts' first-sign-in secrets, readable by the owner only, for people and
+/// scripts trying the demo. Synthetic accounts only: a real directory never has this file.
+fn write_demo_credentials(
+    path: &Path,
+    director: Option<&str>,
+    people: &[(String, String)],
+) -> Result<()> {
+    let mut accounts = serde_json::Map::new();
+    if let Some(secret) = director {
+        accounts.insert(
+            "director".into(),
+            serde_json::json!({"initial_secret": secret, "roles": ["system_administrator"]}),
+        );
+    }
+    for (account, secret) in people {
+        accounts.insert(
+            account.clone(),
+            serde_json::json!({"initial_secret": secret}),
+        );
+    }
+    let text = serde_json::to_string_pretty(&serde_json::json!({
+        "about": "Synthetic demo accounts. Sign in at /sign-in with the account id and its initial secret, then choose a password.",
+        "accounts": accounts,
+    }))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    use std::io::Write as _;
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Serves until Ctrl-C or SIGTERM, then stops the writer after it commits what is queued.

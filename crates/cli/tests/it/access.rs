@@ -689,7 +689,8 @@ fn account_commands() {
 fn demo_hospital_is_seeded_through_the_rules() {
     let data = DataDir::hospital();
     let app = data.open();
-    let issued = block(kiroku_app::demo::seed_hospital(&app)).unwrap();
+    let secrets = block(kiroku_app::demo::seed_hospital(&app)).unwrap();
+    let issued = secrets.len();
     assert!((55..=65).contains(&issued), "{issued}");
     let accounts = block(app.accounts(None, 1000)).unwrap();
     assert_eq!(accounts.len(), issued + 1, "the staff and the director");
@@ -712,6 +713,9 @@ fn demo_hospital_is_seeded_through_the_rules() {
         .filter(|h| h.role == Role::MonitoringManager)
         .count();
     assert_eq!(heads, 10, "one head per department");
+    // Each demo person can sign in with the initial secret the demo hands out.
+    let (account, secret) = &secrets[secrets.len() / 2];
+    assert!(block(app.sign_in(account, secret)).unwrap().must_change);
     app.shutdown();
     assert_eq!(data.verify(), None);
 }
