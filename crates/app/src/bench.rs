@@ -10,6 +10,7 @@
 //!   stale amendment accepted is a failure of the run.
 //! - **verify**: verification of a ledger of N notes, with the peak memory of the verification.
 //! - **migrate**: a SQLite ledger of N notes copied to PostgreSQL.
+//! - **sign-in**: one Argon2id hash, and other requests' latency while accounts sign in at once.
 
 use crate::{Error, Result};
 use kiroku_core::{Actor, Draft, Entropy as _, Request, SeededEntropy};
@@ -585,4 +586,117 @@ fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// What `bench sign-in` measured.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SignInBench {
+    /// Argon2id memory (KiB), passes and lanes.
+    pub argon2: (u32, u32, u32),
+    /// One Argon2id hash, median of the hashes timed (ms).
+    pub hash_p50_ms: f64,
+    /// The slowest of them (ms).
+    pub hash_max_ms: f64,
+    /// Concurrent sign-ins.
+    pub concurrent: usize,
+    /// Time for all of them to finish (s).
+    pub concurrent_seconds: f64,
+    /// Latency of other requests (the ledger's status) while nothing else runs: p50, p99, max.
+    pub idle_probe_ms: (f64, f64, f64),
+    /// The same while the sign-ins run.
+    pub busy_probe_ms: (f64, f64, f64),
+}
+
+/// Issues `concurrent` accounts in a scratch data directory, then measures one Argon2id hash,
+/// and the latency of another request (the ledger's status) alone and while that many
+/// accounts sign in at once.
+pub fn sign_in(concurrent: usize, progress: &mut dyn FnMut(u64, u64)) -> Result<SignInBench> {
+    use kiroku_access::password;
+    let dir = TempDir::new()?;
+    let data = dir.0.join("data");
+    crate::datadir::init(
+        &data,
+        &crate::datadir::InitOptions {
+            administrator: Some(crate::demo::administrator()),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| Error::Refused(e.to_string()))?;
+    let app = crate::App::open(&data, &crate::Overrides::default())
+        .map_err(|e| Error::Refused(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Unavailable(e.to_string()))?;
+    let app = Arc::new(app);
+    let result = runtime.block_on(async {
+        let people = crate::demo::seed_hospital(&app).await?;
+        let people: Vec<(String, String)> = people.into_iter().take(concurrent).collect();
+        progress(1, 3);
+        let entropy = OsEntropy;
+        let mut hashes = Vec::new();
+        for _ in 0..20 {
+            let started = Instant::now();
+            password::hash("Bench#Password-2026", &entropy)
+                .map_err(|e| Error::Unavailable(e.to_string()))?;
+            hashes.push(started.elapsed());
+        }
+        let (hash_p50_ms, _, hash_max_ms) = latency_ms(&mut hashes);
+        let probe = |app: Arc<crate::App>, until: Arc<std::sync::atomic::AtomicBool>| async move {
+            let mut latencies = Vec::new();
+            while !until.load(std::sync::atomic::Ordering::Relaxed) || latencies.len() < 20 {
+                let started = Instant::now();
+                app.status().await?;
+                latencies.push(started.elapsed());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                if latencies.len() >= 100_000 {
+                    break;
+                }
+            }
+            Ok::<_, Error>(latencies)
+        };
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let idle = tokio::spawn(probe(app.clone(), stop.clone()));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut idle = idle
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))??;
+        progress(2, 3);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let busy = tokio::spawn(probe(app.clone(), stop.clone()));
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for (account, secret) in &people {
+            let (account, secret) = (account.clone(), secret.clone());
+            let app = app.clone();
+            tasks.push(tokio::spawn(async move {
+                app.sign_in(&account, &secret).await.map(|_| ())
+            }));
+        }
+        for task in tasks {
+            task.await
+                .map_err(|e| Error::Unavailable(e.to_string()))??;
+        }
+        let concurrent_seconds = started.elapsed().as_secs_f64();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut busy = busy
+            .await
+            .map_err(|e| Error::Unavailable(e.to_string()))??;
+        progress(3, 3);
+        Ok(SignInBench {
+            argon2: (password::MEMORY_KIB, password::PASSES, password::LANES),
+            hash_p50_ms,
+            hash_max_ms,
+            concurrent: people.len(),
+            concurrent_seconds,
+            idle_probe_ms: latency_ms(&mut idle),
+            busy_probe_ms: latency_ms(&mut busy),
+        })
+    });
+    drop(runtime);
+    if let Ok(app) = Arc::try_unwrap(app) {
+        app.shutdown();
+    }
+    result
 }

@@ -57,6 +57,17 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Time one Argon2id password hash at Kiroku's parameters, then the latency of other
+    /// requests while C accounts sign in at once (against the same latency with nothing else
+    /// running).
+    SignIn {
+        /// Concurrent sign-ins (each a different demo account).
+        #[arg(long, default_value_t = 20)]
+        concurrent: usize,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fill a SQLite ledger with N notes, then time `kiroku migrate` of it to PostgreSQL.
     Migrate {
         /// The PostgreSQL server to migrate to (a scratch database is created and dropped).
@@ -172,6 +183,36 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
                         .map_or_else(|| "unknown".into(), |m| format!("{m:.0} MiB"))
                 );
                 println!("  target:   ≥ 500000 entries/s on SQLite; peak memory flat as the ledger grows");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::SignIn { concurrent, json } => {
+            anyhow::ensure!(
+                (1..=50).contains(&concurrent),
+                "--concurrent must be 1 to 50 (the demo hospital's staff)"
+            );
+            let mut bar = Bar::new("signing in");
+            let result = bench::sign_in(concurrent, &mut |d, t| bar.update(d, t));
+            bar.finish();
+            let r = result?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                let (m, t, p) = r.argon2;
+                println!("kiroku bench sign-in — Argon2id m={m} KiB, t={t}, p={p}; {} concurrent sign-ins", r.concurrent);
+                println!(
+                    "  hash:     {:>8.1} ms median, {:.1} ms max (20 hashes, one thread)",
+                    r.hash_p50_ms, r.hash_max_ms
+                );
+                println!(
+                    "  sign-ins: {:>8.2} s for all {} at once",
+                    r.concurrent_seconds, r.concurrent
+                );
+                let (a, b, c) = r.idle_probe_ms;
+                let (d, e, f) = r.busy_probe_ms;
+                println!("  other requests (ledger status): p50 {d:.2} ms, p99 {e:.2} ms, max {f:.2} ms during the sign-ins");
+                println!("  baseline: the same requests alone: p50 {a:.2} ms, p99 {b:.2} ms, max {c:.2} ms");
+                println!("  target:   other requests stay responsive while 20 sign-ins run");
             }
             Ok(ExitCode::SUCCESS)
         }

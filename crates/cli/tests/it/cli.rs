@@ -525,6 +525,7 @@ fn every_command_has_help() {
         vec!["bench", "ledger"],
         vec!["bench", "verify"],
         vec!["bench", "migrate"],
+        vec!["bench", "sign-in"],
     ] {
         let mut args = command.clone();
         args.push("--help");
