@@ -148,6 +148,124 @@ pub struct MePage {
     pub history: Vec<EventRow>,
 }
 
+/// An application in a queue.
+pub struct ApplicationRow {
+    pub id: u64,
+    pub account: String,
+    pub name: String,
+    pub department: String,
+    pub applicant: String,
+    pub since: String,
+}
+
+/// `/applications`: the queues.
+#[derive(Template)]
+#[template(path = "applications.html")]
+pub struct ApplicationsPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    /// Heading, rows, element id.
+    pub queues: Vec<(String, Vec<ApplicationRow>, &'static str)>,
+}
+
+/// `/applications/new`: the form.
+#[derive(Template)]
+#[template(path = "application_new.html")]
+pub struct ApplicationFormPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub today: String,
+    pub departments: Vec<(String, String)>,
+    pub job_types: Vec<(String, String)>,
+    pub categories: Vec<(String, String)>,
+}
+
+/// A step of an application, as shown.
+pub struct StepRow {
+    pub version: u64,
+    pub step: String,
+    pub by: String,
+    pub reason: Option<String>,
+    pub time: String,
+}
+
+/// `/applications/{id}`.
+#[derive(Template)]
+#[template(path = "application.html")]
+pub struct ApplicationPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub id: u64,
+    pub version: u64,
+    pub open: bool,
+    pub state: String,
+    pub account: String,
+    pub name: String,
+    pub kana: String,
+    pub staff_number: String,
+    pub department: String,
+    pub job_type: String,
+    pub category: String,
+    pub category_detail: Option<String>,
+    pub valid: String,
+    pub justification: String,
+    pub steps: Vec<StepRow>,
+}
+
+/// The page that shows an issued ID's initial secret, once.
+#[derive(Template)]
+#[template(path = "issued.html")]
+pub struct IssuedPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub account: String,
+    pub secret: String,
+}
+
+/// An account in the list.
+pub struct AccountRow {
+    pub account: String,
+    pub name: String,
+    pub department: String,
+    pub job_type: String,
+    pub status: String,
+}
+
+/// `/accounts`.
+#[derive(Template)]
+#[template(path = "accounts.html")]
+pub struct AccountsPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub accounts: Vec<AccountRow>,
+    pub next: Option<String>,
+}
+
+/// An appointment, as shown.
+pub struct RoleRow {
+    pub role: String,
+    pub department: String,
+    pub account: String,
+    pub dates: String,
+}
+
+/// `/roles`: who holds administrative rights.
+#[derive(Template)]
+#[template(path = "roles.html")]
+pub struct RolesPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub appointments: Vec<RoleRow>,
+}
+
 /// Any error, as a page.
 #[derive(Template)]
 #[template(path = "error.html")]

@@ -225,3 +225,236 @@ fn first_sign_in_in_the_browser() {
         .text()
         .contains("System administrator"));
 }
+
+/// Waits until the element's text holds `needle` (a page that reloads onto itself has the
+/// element before and after the click).
+fn wait_for_text(browser: &Browser, css: &str, needle: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let script =
+        format!("const e = document.querySelector('{css}'); return e ? e.textContent : ''");
+    loop {
+        if browser
+            .eval(&script)
+            .as_str()
+            .is_some_and(|t| t.contains(needle))
+        {
+            return;
+        }
+        if browser.count("#error-code") > 0 {
+            panic!("{}", browser.find("main").text());
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css} never showed {needle}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn sign_in_as(browser: &Browser, server: &TestServer, account: &str, password: &str) {
+    browser.goto(&server.url("/sign-in"));
+    fill(browser, "input[name=account]", account);
+    fill(browser, "input[name=password]", password);
+    browser.find("#sign-in button").click();
+    browser.wait_for("#me-account");
+}
+
+fn sign_out(browser: &Browser, server: &TestServer) {
+    browser.goto(&server.url("/me"));
+    browser.find("#sign-out button").click();
+    browser.wait_for("#sign-in");
+}
+
+// Shows an ID's whole path in Chromium, each step by the person whose job it is: a department
+// clerk fills in the application form; the clerk cannot endorse it (the page says why); the
+// department head endorses it; the director approves it and is shown the initial secret once;
+// the new user signs in with it, chooses a password and sees their account.
+#[test]
+fn apply_endorse_approve_and_first_sign_in_in_the_browser() {
+    use kiroku_access::department::{Code, CodeList};
+    use kiroku_access::role::{Appointment, Role};
+    let data = kiroku_testkit::DataDir::hospital();
+    let setup = data.setup_secret.clone().unwrap();
+    let app = data.open();
+    let director = kiroku_core::Actor {
+        account: kiroku_core::AccountId::parse("director").unwrap(),
+        session: None,
+    };
+    crate::support::block(async {
+        for (list, code, ja, en) in [
+            (CodeList::Department, "nursing", "看護部", "Nursing"),
+            (CodeList::JobType, "nurse", "看護師", "Nurse"),
+        ] {
+            let code = Code {
+                code: code.into(),
+                name_ja: ja.into(),
+                name_en: en.into(),
+                active: true,
+            };
+            app.define_code(director.clone(), list, code).await.unwrap();
+        }
+        let first = app.sign_in("director", &setup).await.unwrap();
+        app.change_password(&first.token, &setup, "Osaki#Ledger-2026x")
+            .await
+            .unwrap();
+        let today = kiroku_core::Date::in_japan(app.clock().now().unwrap());
+        for account in ["head.nursing", "clerk.nursing"] {
+            let form = kiroku_access::application::ApplicationForm {
+                profile: kiroku_access::account::Profile {
+                    account: account.into(),
+                    family_name: "看護".into(),
+                    given_name: "一郎".into(),
+                    family_kana: "カンゴ".into(),
+                    given_kana: "イチロウ".into(),
+                    staff_number: None,
+                    department: "nursing".into(),
+                    job_type: "nurse".into(),
+                    category: kiroku_access::account::Category::MedicalStaff,
+                    permitted_by: None,
+                    category_reason: None,
+                    valid_from: today,
+                    valid_until: today.plus_days(365).unwrap(),
+                },
+                justification: "看護業務".into(),
+            };
+            let submitted = app
+                .submit_application(kiroku_core::Actor::operator("test"), form)
+                .await
+                .unwrap();
+            let version = app
+                .application(submitted.entry)
+                .await
+                .unwrap()
+                .state
+                .version;
+            if account == "clerk.nursing" {
+                app.endorse_application(
+                    kiroku_core::Actor {
+                        account: kiroku_core::AccountId::parse("head.nursing").unwrap(),
+                        session: None,
+                    },
+                    submitted.entry,
+                    version,
+                )
+                .await
+                .unwrap();
+            }
+            let version = app
+                .application(submitted.entry)
+                .await
+                .unwrap()
+                .state
+                .version;
+            let issued = app
+                .approve_application(director.clone(), submitted.entry, version)
+                .await
+                .unwrap();
+            let signed = app.sign_in(account, &issued.initial_secret).await.unwrap();
+            app.change_password(&signed.token, &issued.initial_secret, "Kango#Shift-7788")
+                .await
+                .unwrap();
+            if account == "head.nursing" {
+                let appointment = Appointment {
+                    role: Role::MonitoringManager,
+                    department: Some("nursing".into()),
+                    valid_from: today,
+                    valid_until: None,
+                };
+                app.appoint(director.clone(), account, appointment)
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+    app.shutdown();
+    let server = TestServer::serve(data);
+    let browser = Browser::start();
+
+    // The clerk fills in the form.
+    sign_in_as(&browser, &server, "clerk.nursing", "Kango#Shift-7788");
+    browser.goto(&server.url("/applications/new"));
+    assert_eq!(browser.find("h1").text(), "利用者 ID 申請書");
+    fill(&browser, "input[name=account]", "sato.hanako");
+    fill(&browser, "input[name=family_name]", "佐藤");
+    fill(&browser, "input[name=given_name]", "花子");
+    fill(&browser, "input[name=family_kana]", "サトウ");
+    fill(&browser, "input[name=given_kana]", "ハナコ");
+    browser.eval(
+        "document.querySelector('input[name=valid_until]').value = '2030-03-31'; \
+         document.querySelector('select[name=department]').value = 'nursing'; \
+         document.querySelector('select[name=job_type]').value = 'nurse'; return 0",
+    );
+    fill(
+        &browser,
+        "textarea[name=justification]",
+        "病棟看護業務のため",
+    );
+    browser.find("#application button").click();
+    assert_eq!(
+        browser.wait_for("#application-account").text(),
+        "sato.hanako"
+    );
+    let url = browser.current_url();
+    assert!(browser
+        .find("#application-state")
+        .text()
+        .contains("推薦待ち"));
+    // The clerk may not endorse it: the page says which role it needs.
+    browser.find("#endorse button").click();
+    assert!(browser
+        .wait_for("#error-code")
+        .text()
+        .contains("not_permitted"));
+    sign_out(&browser, &server);
+
+    // The head endorses it.
+    sign_in_as(&browser, &server, "head.nursing", "Kango#Shift-7788");
+    assert!(browser.find("#roles").text().contains("監視責任者"));
+    browser.goto(&url);
+    browser.find("#endorse button").click();
+    wait_for_text(&browser, "#application-state", "承認待ち");
+    assert!(browser.find("#steps").text().contains("head.nursing"));
+    sign_out(&browser, &server);
+
+    // The director approves it and sees the initial secret once.
+    sign_in_as(&browser, &server, "director", "Osaki#Ledger-2026x");
+    browser.goto(&server.url("/applications"));
+    assert_eq!(browser.count("#endorsed .application-link"), 1);
+    browser.find("#endorsed .application-link").click();
+    browser.wait_for("#approve");
+    browser.find("#approve button").click();
+    let secret = browser.wait_for("#initial-secret").text();
+    assert_eq!(browser.find("#issued-account").text(), "sato.hanako");
+    assert_eq!(secret.len(), 19, "{secret}");
+    browser.goto(&server.url("/roles"));
+    assert!(browser.find("#appointments").text().contains("監視責任者"));
+    sign_out(&browser, &server);
+
+    // The new user signs in with it and chooses a password.
+    browser.goto(&server.url("/sign-in"));
+    fill(&browser, "input[name=account]", "sato.hanako");
+    fill(&browser, "input[name=password]", &secret);
+    browser.find("#sign-in button").click();
+    browser.wait_for("#must-change");
+    fill(&browser, "input[name=current]", &secret);
+    fill(&browser, "input[name=new]", "Hanako#Ward-2026");
+    fill(&browser, "input[name=confirm]", "Hanako#Ward-2026");
+    browser.find("#password button").click();
+    assert_eq!(browser.wait_for("#me-account").text(), "sato.hanako");
+    let history = browser.find("#history").text();
+    for event in [
+        "applied",
+        "endorsed",
+        "issued",
+        "initial_secret_issued",
+        "password_set",
+    ] {
+        assert!(history.contains(event), "{event}: {history}");
+    }
+    // A staff member without a governance role does not see the registers.
+    browser.goto(&server.url("/accounts"));
+    assert!(browser
+        .wait_for("#error-code")
+        .text()
+        .contains("registers_restricted"));
+}

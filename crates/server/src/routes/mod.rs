@@ -5,6 +5,7 @@ mod access;
 mod api;
 mod ledger;
 mod ops;
+mod registers;
 mod session;
 mod web;
 
@@ -103,6 +104,17 @@ pub fn app(app: Arc<App>) -> Router {
         )
         .route("/sign-out", post(session::sign_out))
         .route("/me", get(session::me))
+        .route(
+            "/applications",
+            get(registers::applications).post(registers::submit),
+        )
+        .route("/applications/new", get(registers::new_application))
+        .route("/applications/{id}", get(registers::application))
+        .route("/applications/{id}/endorse", post(registers::endorse))
+        .route("/applications/{id}/approve", post(registers::approve))
+        .route("/applications/{id}/reject", post(registers::reject))
+        .route("/accounts", get(registers::accounts))
+        .route("/roles", get(registers::roles))
         .route(
             "/me/password",
             get(session::password_form).post(session::change_password),

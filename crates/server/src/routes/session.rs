@@ -115,7 +115,8 @@ impl SignedIn {
         Ok(&self.actor)
     }
 
-    fn check_form(&self, csrf: &str) -> Result<(), AppError> {
+    /// Refuses a form without the session's CSRF token.
+    pub fn check_form(&self, csrf: &str) -> Result<(), AppError> {
         if same(csrf, &self.session.csrf) {
             Ok(())
         } else {
