@@ -10,6 +10,7 @@ pub mod account;
 pub mod application;
 pub mod credential;
 pub mod department;
+pub mod disclosure;
 pub mod error;
 pub mod lockout;
 pub mod password;
@@ -66,6 +67,7 @@ impl Context for Access {
             kind::<role::RoleDismissed>(),
             kind::<credential::CredentialSet>(),
             kind::<credential::SignIn>(),
+            kind::<disclosure::EntryBundleRead>(),
         ]
     }
 }

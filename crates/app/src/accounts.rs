@@ -237,6 +237,40 @@ impl App {
         .await
     }
 
+    /// The entry bundle of a level-0 tile, for an auditor: the read is recorded as an entry,
+    /// durable before the bundle is returned.
+    pub async fn entry_bundle(
+        &self,
+        actor: Actor,
+        tile: kiroku_ledger::Tile,
+    ) -> std::result::Result<Vec<u8>, crate::ledger::ReadFailure> {
+        use crate::ledger::ReadFailure;
+        let store: Arc<Store> = self.store().clone();
+        let today = self.today()?;
+        let (bundle, request) = blocking(move || {
+            let bundle = read::entry_bundle(&store, tile);
+            let roles = authority(&store, &actor, today)?;
+            let request = kiroku_access::disclosure::read_entries(
+                &roles,
+                actor,
+                tile.first(),
+                u64::from(tile.width),
+                today,
+            )?;
+            Ok((bundle, request))
+        })
+        .await?;
+        // Out of range is answered as such, and writes nothing.
+        let bundle = bundle.map_err(|e| match e {
+            read::ReadError::OutOfRange { what, signed } => {
+                ReadFailure::OutOfRange { what, signed }
+            }
+            read::ReadError::Store(e) => ReadFailure::Failed(e.into()),
+        })?;
+        self.append_done(request).await?;
+        Ok(bundle)
+    }
+
     /// A code list (departments or job types), in code order.
     pub async fn codes(&self, list: CodeList) -> Result<Vec<Code>> {
         let store = self.store().clone();

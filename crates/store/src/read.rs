@@ -85,6 +85,21 @@ pub fn tile(store: &Store, tile: Tile) -> Result<Vec<u8>, ReadError> {
     Ok(hashes.iter().flat_map(|h| h.0).collect())
 }
 
+/// The entry bundle of a level-0 tile: its entries' bytes, each prefixed with its length
+/// (C2SP tlog-tiles). Not public: the caller decides who may read it, and records that they did.
+pub fn entry_bundle(store: &Store, tile: Tile) -> Result<Vec<u8>, ReadError> {
+    let mut reader = store.reader()?;
+    let db = reader.db();
+    check_tile(tile, signed_size(db)?)?;
+    let start = tile.first();
+    let bodies = db.bodies(start, start + u64::from(tile.width))?;
+    kiroku_ledger::tile::encode_bundle(bodies.iter().map(Vec::as_slice)).map_err(|e| {
+        ReadError::Store(StoreError::Corrupt(format!(
+            "entries {start}.. cannot be bundled: {e}"
+        )))
+    })
+}
+
 /// The inclusion proof of entry `index` in the tree of `size` entries.
 pub fn inclusion_proof(store: &Store, index: u64, size: u64) -> Result<Vec<Hash>, ReadError> {
     let mut reader = store.reader()?;

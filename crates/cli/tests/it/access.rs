@@ -1085,3 +1085,125 @@ fn web_sign_in_first_password_and_api_session() {
     let api = server.get_with("/api/access/accounts", &[("cookie", &me)]);
     assert_eq!(api.status, 401);
 }
+
+/// Signs in over HTTP as the sign-in form does; returns the session cookie header value.
+fn web_sign_in(server: &kiroku_testkit::TestServer, account: &str, password: &str) -> String {
+    let page = server.get("/sign-in");
+    let pre = set_cookie(&page, "kiroku_sign_in").unwrap();
+    let cookie = format!("kiroku_sign_in={pre}");
+    let headers = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("cookie", cookie.as_str()),
+    ];
+    let body = form_body(&[("account", account), ("password", password), ("csrf", &pre)]);
+    let reply = server.send("POST", "/sign-in", &headers, Some(&body));
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    format!(
+        "kiroku_session={}",
+        set_cookie(&reply, "kiroku_session").unwrap()
+    )
+}
+
+/// Issues `account` (nursing) with a chosen password, appointed to `role` if given.
+async fn staff(app: &App, account: &str, password: &str, role: Option<Role>) {
+    let submitted = app
+        .submit_application(
+            Actor::operator("test"),
+            form(app, account, "nursing", "nurse"),
+        )
+        .await
+        .unwrap();
+    let issued = app
+        .approve_application(actor("director"), submitted.entry, 1)
+        .await
+        .unwrap();
+    let signed = app.sign_in(account, &issued.initial_secret).await.unwrap();
+    app.change_password(&signed.token, &issued.initial_secret, password)
+        .await
+        .unwrap();
+    if let Some(role) = role {
+        let appointment = Appointment {
+            role,
+            department: None,
+            valid_from: today(app),
+            valid_until: None,
+        };
+        app.appoint(actor("director"), account, appointment)
+            .await
+            .unwrap();
+    }
+}
+
+// Shows that the ledger's entry bundles are for auditors only: anonymous callers, an ordinary
+// member of staff and the system administrator are refused; an auditor gets the bundle, whose
+// entries hash to the public tile's leaves; and each read is itself an entry, written before
+// the bundle is sent.
+#[test]
+fn auditors_read_entry_bundles_and_each_read_is_an_entry() {
+    let data = DataDir::hospital();
+    let setup = data.setup_secret.clone().unwrap();
+    let app = data.open();
+    block(async {
+        for (list, c) in [
+            (CodeList::Department, code("nursing", "看護部", "Nursing")),
+            (CodeList::JobType, code("nurse", "看護師", "Nurse")),
+        ] {
+            app.define_code(actor("director"), list, c).await.unwrap();
+        }
+        let first = app.sign_in("director", &setup).await.unwrap();
+        app.change_password(&first.token, &setup, "Osaki#Ledger-2026x")
+            .await
+            .unwrap();
+        staff(
+            &app,
+            "audit.kensa",
+            "Kansa#Review-2026",
+            Some(Role::Auditor),
+        )
+        .await;
+        staff(&app, "nurse.sato", "Kango#Shift-7788", None).await;
+    });
+    app.shutdown();
+    let server = kiroku_testkit::TestServer::serve(data);
+    let size = server.operator().tree_size();
+    let width = size.min(256);
+    let path = format!("/ledger/tile/entries/000.p/{width}");
+
+    let anonymous = server.get(&path);
+    assert_eq!(
+        (anonymous.status, error_code(&anonymous)),
+        (403, "entries_not_public".into())
+    );
+    for (account, password) in [
+        ("nurse.sato", "Kango#Shift-7788"),
+        ("director", "Osaki#Ledger-2026x"),
+    ] {
+        let cookie = web_sign_in(&server, account, password);
+        let refused = server.get_with(&path, &[("cookie", &cookie)]);
+        assert_eq!(
+            (refused.status, error_code(&refused)),
+            (403, "entries_not_public".into()),
+            "{account}"
+        );
+    }
+    let before = server.operator().tree_size();
+    let auditor = web_sign_in(&server, "audit.kensa", "Kansa#Review-2026");
+    let bundle = server.get_with(&path, &[("cookie", &auditor)]);
+    assert_eq!(bundle.status, 200, "{}", bundle.text());
+    assert_eq!(bundle.header("cache-control"), Some("no-store"));
+    let entries = kiroku_ledger::tile::decode_bundle(&bundle.body).unwrap();
+    assert_eq!(entries.len() as u64, width);
+    let leaves = server.get(&format!("/ledger/tile/0/000.p/{width}"));
+    let hashes: Vec<&[u8]> = leaves.body.chunks(32).collect();
+    for (entry, hash) in entries.iter().zip(&hashes) {
+        assert_eq!(kiroku_ledger::leaf_hash(entry).0.as_slice(), *hash);
+    }
+    // The sign-in was one entry, the read another.
+    assert_eq!(
+        server.operator().tree_size(),
+        before + 2,
+        "the read is recorded"
+    );
+    let beyond = server.get_with("/ledger/tile/entries/999.p/3", &[("cookie", &auditor)]);
+    assert_eq!(beyond.status, 404, "{}", beyond.text());
+}

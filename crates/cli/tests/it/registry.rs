@@ -30,6 +30,9 @@ fn every_kind_keeps_its_declaration() {
         "access.account_deactivation/1",
         "access.role_appointment/1",
         "access.role_dismissal/1",
+        "access.credential/1",
+        "access.sign_in/1",
+        "access.entry_bundle_read/1",
     ] {
         assert!(kinds.contains(&kind), "{kind} is registered");
     }

@@ -1,7 +1,9 @@
 //! The tlog endpoints under `/ledger/`: the signed checkpoint, the verifier key and hash tiles
 //! (public, for witnesses), inclusion and consistency proofs (JSON, base64 hashes). Entry
-//! bundles are not public: entries will name patients.
+//! bundles are not public — entries will name patients: a signed-in auditor (or the audit
+//! manager) may read them, and each read is a ledger entry before the bundle is sent.
 
+use super::session::SignedIn;
 use super::AppState;
 use crate::catalogue::Code;
 use crate::error::AppError;
@@ -10,6 +12,9 @@ use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use kiroku_access::AccessError;
+use kiroku_app::ledger::ReadFailure;
+use kiroku_app::Error;
 use kiroku_ledger::Tile;
 use serde_json::json;
 use std::collections::HashMap;
@@ -38,9 +43,34 @@ pub(super) async fn key(State(state): State<AppState>) -> Response {
 
 pub(super) async fn tile(
     State(state): State<AppState>,
+    me: Option<SignedIn>,
     Path(path): Path<String>,
 ) -> Result<Response, AppError> {
-    if path == "entries" || path.starts_with("entries/") {
+    if let Some(rest) = path.strip_prefix("entries/") {
+        let Some(me) = me.filter(|m| !m.session.must_change) else {
+            return Err(AppError::new(Code::EntriesNotPublic));
+        };
+        let tile = Tile::parse_entries_path(rest).map_err(|_| AppError::new(Code::BadTilePath))?;
+        let bundle = state
+            .app
+            .entry_bundle(me.actor, tile)
+            .await
+            .map_err(|e| match e {
+                ReadFailure::Failed(Error::Access(AccessError::NotPermitted { .. })) => {
+                    AppError::new(Code::EntriesNotPublic)
+                }
+                other => other.into(),
+            })?;
+        return Ok((
+            [
+                (CONTENT_TYPE, "application/octet-stream"),
+                (CACHE_CONTROL, "no-store"),
+            ],
+            bundle,
+        )
+            .into_response());
+    }
+    if path == "entries" {
         return Err(AppError::new(Code::EntriesNotPublic));
     }
     let tile = Tile::parse_path(&path).map_err(|_| AppError::new(Code::BadTilePath))?;
