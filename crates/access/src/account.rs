@@ -372,13 +372,6 @@ impl Profile {
         Query::table(&ACCOUNT_PROFILES, limit).after(after.map(|a| vec![Value::Text(a.into())]))
     }
 
-    /// The query for a department's accounts.
-    pub fn of_department(department: &str, limit: u64) -> Query {
-        Query::table(&ACCOUNT_PROFILES, limit)
-            .by_index(0)
-            .matching(vec![Value::Text(department.into())])
-    }
-
     /// Decodes a row of [`ACCOUNT_PROFILES`].
     pub fn from_row(stored: &Stored) -> Result<Profile, BadRow> {
         Profile::from_cells(&stored.cells(&ACCOUNT_PROFILES), 0)
@@ -476,13 +469,6 @@ impl AccountState {
     /// The query for one account.
     pub fn query(account: &str) -> Query {
         Query::key(&ACCOUNTS, vec![Value::Text(account.into())])
-    }
-
-    /// The query for accounts of one status, in account order.
-    pub fn with_status(status: Status, limit: u64) -> Query {
-        Query::table(&ACCOUNTS, limit)
-            .by_index(0)
-            .matching(vec![Value::Text(status.as_str().into())])
     }
 
     /// Decodes a row of [`ACCOUNTS`].

@@ -8,6 +8,7 @@
 //! its own name `operator`, so every such act is visibly the operator's in the ledger (until
 //! the authentication of this issue lets the CLI sign in as a named administrator).
 
+use crate::rows::{all, decoded, first};
 use crate::{blocking, App, Error, Result};
 use kiroku_access::account::{change_status, AccountState, Event, Profile, Status};
 use kiroku_access::application::{
@@ -16,7 +17,6 @@ use kiroku_access::application::{
 use kiroku_access::department::{self, Code, CodeList};
 use kiroku_access::role::{self, Appointment, Held, Role, Roles};
 use kiroku_access::AccessError;
-use kiroku_core::query::{BadRow, Stored};
 use kiroku_core::{AccountId, Actor, Date, EntryIndex, Request, Timestamp};
 use kiroku_store::read;
 use kiroku_store::Store;
@@ -71,32 +71,6 @@ pub struct AccountView {
     pub roles: Vec<Held>,
     /// Everything that happened to it, oldest first.
     pub history: Vec<Event>,
-}
-
-fn decoded<T>(result: std::result::Result<T, BadRow>) -> Result<T> {
-    result.map_err(|e| Error::Corrupt(e.to_string()))
-}
-
-fn first<T>(
-    store: &Store,
-    query: &kiroku_core::Query,
-    decode: fn(&Stored) -> std::result::Result<T, BadRow>,
-) -> Result<Option<T>> {
-    read::query(store, query)?
-        .first()
-        .map(|s| decoded(decode(s)))
-        .transpose()
-}
-
-fn all<T>(
-    store: &Store,
-    query: &kiroku_core::Query,
-    decode: fn(&Stored) -> std::result::Result<T, BadRow>,
-) -> Result<Vec<T>> {
-    read::query(store, query)?
-        .iter()
-        .map(|s| decoded(decode(s)))
-        .collect()
 }
 
 fn code(store: &Store, list: CodeList, code: &str) -> Result<Option<Code>> {
@@ -547,23 +521,5 @@ impl App {
             Ok(held)
         })
         .await
-    }
-
-    /// Issues the first system administrator's account, with the department and job type
-    /// it names (`kiroku init`). Refused once any account exists.
-    pub async fn create_first_administrator(
-        &self,
-        profile: Profile,
-        department: Code,
-        job_type: Code,
-    ) -> Result<Done> {
-        let store = self.store().clone();
-        let any =
-            blocking(move || Ok(!read::query(&store, &Profile::page(None, 1))?.is_empty())).await?;
-        if any {
-            return Err(Error::Refused("accounts exist already".into()));
-        }
-        let request = application::first_administrator(profile, department, job_type)?;
-        self.append_done(request).await
     }
 }

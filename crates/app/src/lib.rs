@@ -14,6 +14,7 @@ pub mod datadir;
 pub mod demo;
 pub mod ledger;
 pub mod notes;
+mod rows;
 pub mod sessions;
 pub mod sign_in;
 

@@ -2,6 +2,7 @@
 //! runs the rule of the ops context, and appends; the writer re-checks the note's version under
 //! the append lock, so a stale amendment is refused even when it raced past the first check.
 
+use crate::rows::decoded;
 use crate::{blocking, App, Error, Result};
 use kiroku_core::query::Stored;
 use kiroku_core::{Actor, Conflict, EntryIndex, Timestamp};
@@ -58,10 +59,6 @@ pub struct NoteSummary {
     pub state: NoteState,
     /// Its current tags.
     pub tags: Vec<String>,
-}
-
-fn decoded<T>(result: std::result::Result<T, note::BadRow>) -> Result<T> {
-    result.map_err(|e| Error::Corrupt(e.to_string()))
 }
 
 fn load_state(store: &Store, note: EntryIndex) -> Result<Option<NoteState>> {

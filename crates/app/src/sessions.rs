@@ -93,15 +93,6 @@ impl Sessions {
         })
     }
 
-    /// Changes the session of `token`.
-    pub fn update(&self, token: &str, change: impl FnOnce(&mut Session)) {
-        self.with(|held| {
-            if let Some(s) = held.get_mut(&key(token)) {
-                change(s);
-            }
-        });
-    }
-
     /// Ends the session of `token`; returns its account.
     pub fn end(&self, token: &str) -> Option<AccountId> {
         self.with(|held| held.remove(&key(token)).map(|s| s.account))

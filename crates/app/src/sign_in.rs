@@ -5,13 +5,13 @@
 //! that does not exist writes nothing, but costs the same Argon2 time, so the answer does not
 //! tell which ids exist.
 
+use crate::rows::{decoded, first};
 use crate::sessions::Session;
 use crate::{blocking, App, Error, Result};
 use kiroku_access::account::{AccountState, Profile, Status};
 use kiroku_access::credential::{self, Credential, CredentialKind, Outcome, SignInState};
 use kiroku_access::lockout::Verdict;
 use kiroku_access::password;
-use kiroku_core::query::{BadRow, Stored};
 use kiroku_core::{AccountId, Actor, Conflict, Date, Draft, Entropy, Request, Timestamp};
 use kiroku_store::read;
 use kiroku_store::writer::AppendError;
@@ -70,21 +70,6 @@ pub struct SignedIn {
     pub csrf: String,
     /// Signed in with the initial secret: a password must be chosen first.
     pub must_change: bool,
-}
-
-fn decoded<T>(result: std::result::Result<T, BadRow>) -> Result<T> {
-    result.map_err(|e| Error::Corrupt(e.to_string()))
-}
-
-fn first<T>(
-    store: &Store,
-    query: &kiroku_core::Query,
-    decode: fn(&Stored) -> std::result::Result<T, BadRow>,
-) -> Result<Option<T>> {
-    read::query(store, query)?
-        .first()
-        .map(|s| decoded(decode(s)))
-        .transpose()
 }
 
 /// What an attempt needs to know of the account.
