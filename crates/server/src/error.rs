@@ -45,6 +45,14 @@ impl AppError {
         fill(self.code.en(), &self.values)
     }
 
+    /// The message in `lang`.
+    pub fn message(&self, lang: crate::i18n::Lang) -> String {
+        match lang {
+            crate::i18n::Lang::Ja => self.ja(),
+            crate::i18n::Lang::En => self.en(),
+        }
+    }
+
     /// 404.
     pub fn not_found() -> AppError {
         AppError::new(Code::NotFound)

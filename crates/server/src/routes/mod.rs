@@ -287,10 +287,7 @@ async fn localize_errors(request: Request, next: Next) -> Response {
     let (mut parts, _) = response.into_parts();
     let api = wants_json || is_api(&path);
     let lang = if api { api_lang } else { page_lang };
-    let message = match lang {
-        Lang::Ja => error.ja(),
-        Lang::En => error.en(),
-    };
+    let message = error.message(lang);
     let body = if api {
         parts
             .headers

@@ -4,7 +4,7 @@
 //! who holds which role. Reading the registers needs a governance role; anyone signed in may
 //! fill in an application and follow the ones they filled in. Every form carries the session's CSRF token.
 
-use super::session::{category_name, role_name, SignedIn};
+use super::session::{category_name, role_name, SignedIn, Staff};
 use super::AppState;
 use crate::catalogue::Code;
 use crate::error::AppError;
@@ -26,15 +26,6 @@ use serde::Deserialize;
 
 fn see_other(path: &str) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, path.to_owned())]).into_response()
-}
-
-/// The signed-in caller, or where to send the browser: to sign in, or to choose a password.
-fn signed(me: Option<SignedIn>) -> Result<SignedIn, &'static str> {
-    match me {
-        None => Err("/sign-in"),
-        Some(me) if me.session.must_change => Err("/me/password"),
-        Some(me) => Ok(me),
-    }
 }
 
 async fn reader(state: &AppState, me: &SignedIn) -> Result<(), AppError> {
@@ -64,12 +55,8 @@ fn name(p: &Profile) -> String {
 pub(super) async fn applications(
     State(state): State<AppState>,
     lang: Lang,
-    me: Option<SignedIn>,
+    Staff(me): Staff,
 ) -> Result<Response, AppError> {
-    let me = match signed(me) {
-        Ok(me) => me,
-        Err(to) => return Ok(see_other(to)),
-    };
     reader(&state, &me).await?;
     let mut queues = Vec::new();
     for (stage, id) in [
@@ -104,12 +91,8 @@ pub(super) async fn applications(
 pub(super) async fn new_application(
     State(state): State<AppState>,
     lang: Lang,
-    me: Option<SignedIn>,
+    Staff(me): Staff,
 ) -> Result<Response, AppError> {
-    let me = match signed(me) {
-        Ok(me) => me,
-        Err(to) => return Ok(see_other(to)),
-    };
     let named = |codes: Vec<kiroku_access::department::Code>| {
         codes
             .into_iter()
@@ -215,13 +198,9 @@ pub(super) async fn submit(
 pub(super) async fn application(
     State(state): State<AppState>,
     lang: Lang,
-    me: Option<SignedIn>,
+    Staff(me): Staff,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let me = match signed(me) {
-        Ok(me) => me,
-        Err(to) => return Ok(see_other(to)),
-    };
     let id = super::api::note_id(&id)?;
     let found = state.app.application(id).await?;
     // Whoever filled it in may follow it; the registers' readers may see every one.
@@ -355,13 +334,9 @@ const ACCOUNTS_PER_PAGE: u64 = 100;
 pub(super) async fn accounts(
     State(state): State<AppState>,
     lang: Lang,
-    me: Option<SignedIn>,
+    Staff(me): Staff,
     ApiQuery(query): ApiQuery<AccountsQuery>,
 ) -> Result<Response, AppError> {
-    let me = match signed(me) {
-        Ok(me) => me,
-        Err(to) => return Ok(see_other(to)),
-    };
     reader(&state, &me).await?;
     let list = state.app.accounts(query.after, ACCOUNTS_PER_PAGE).await?;
     let next = (list.len() as u64 >= ACCOUNTS_PER_PAGE)
@@ -392,12 +367,8 @@ pub(super) async fn accounts(
 pub(super) async fn roles(
     State(state): State<AppState>,
     lang: Lang,
-    me: Option<SignedIn>,
+    Staff(me): Staff,
 ) -> Result<Response, AppError> {
-    let me = match signed(me) {
-        Ok(me) => me,
-        Err(to) => return Ok(see_other(to)),
-    };
     reader(&state, &me).await?;
     let held = state.app.appointments().await?;
     let html = render(&RolesPage {

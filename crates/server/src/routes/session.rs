@@ -96,6 +96,23 @@ impl OptionalFromRequestParts<AppState> for SignedIn {
     }
 }
 
+/// A signed-in member of staff on a page that needs one. Otherwise the browser is sent to
+/// sign in — or, until the first password is chosen, to choose it.
+pub struct Staff(pub SignedIn);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match SignedIn::lookup(parts, state).await {
+            Ok(Some(me)) if me.session.must_change => Err(see_other("/me/password")),
+            Ok(Some(me)) => Ok(Staff(me)),
+            Ok(None) => Err(see_other("/sign-in")),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
 impl SignedIn {
     /// Refuses a state-changing API request without the session's CSRF token in its header,
     /// and any request while the first password has not been chosen.
@@ -178,6 +195,11 @@ pub fn category_name(lang: Lang, category: Category) -> &'static str {
 }
 
 fn sign_in_page(lang: Lang, csrf: &str, account: &str, message: Option<String>) -> Response {
+    let status = if message.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
     let html = render(&SignInPage {
         lang,
         title: lang.pick("サインイン", "Sign in").into(),
@@ -186,18 +208,9 @@ fn sign_in_page(lang: Lang, csrf: &str, account: &str, message: Option<String>) 
         account: account.into(),
         message,
     });
-    let status = if message_is_error(&html) {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
-    };
     let mut response = page(lang, false, html);
     *response.status_mut() = status;
     response
-}
-
-fn message_is_error(html: &str) -> bool {
-    html.contains("id=\"sign-in-error\"")
 }
 
 pub(super) async fn sign_in_form(State(state): State<AppState>, lang: Lang) -> Response {
@@ -238,10 +251,7 @@ pub(super) async fn sign_in(
         }
         Err(e @ (Error::SignInFailed | Error::Locked(_) | Error::AccountInactive)) => {
             let error = AppError::from(e);
-            let message = match lang {
-                Lang::Ja => error.ja(),
-                Lang::En => error.en(),
-            };
+            let message = error.message(lang);
             // Back to the form, the id kept, the same double-submit token.
             Ok(sign_in_page(lang, expected, &account, Some(message)))
         }
@@ -302,10 +312,7 @@ pub(super) async fn change_password(
 ) -> Result<Response, AppError> {
     me.check_form(&form.csrf)?;
     let refused = |error: AppError| {
-        let message = match lang {
-            Lang::Ja => error.ja(),
-            Lang::En => error.en(),
-        };
+        let message = error.message(lang);
         let mut response = password_page(lang, &me, Some(message));
         *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
         response
@@ -327,14 +334,8 @@ pub(super) async fn change_password(
 pub(super) async fn me(
     State(state): State<AppState>,
     lang: Lang,
-    me: Option<SignedIn>,
+    Staff(me): Staff,
 ) -> Result<Response, AppError> {
-    let Some(me) = me else {
-        return Ok(see_other("/sign-in"));
-    };
-    if me.session.must_change {
-        return Ok(see_other("/me/password"));
-    }
     let view = state.app.account(me.session.account.as_str()).await?;
     let p = &view.profile;
     let html = render(&MePage {
