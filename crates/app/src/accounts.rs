@@ -8,6 +8,7 @@
 //! its own name `operator`, so every such act is visibly the operator's in the ledger (until
 //! the authentication of this issue lets the CLI sign in as a named administrator).
 
+use crate::policy::{principal_of, Gate};
 use crate::rows::{all, decoded, first};
 use crate::{blocking, App, Error, Result};
 use kiroku_access::account::{change_status, AccountState, Event, Profile, Status};
@@ -18,6 +19,7 @@ use kiroku_access::department::{self, Code, CodeList};
 use kiroku_access::role::{self, Appointment, Held, Role, Roles};
 use kiroku_access::AccessError;
 use kiroku_core::{AccountId, Actor, Date, EntryIndex, Request, Timestamp};
+use kiroku_policy::{Action, Resource};
 use kiroku_store::read;
 use kiroku_store::Store;
 use std::sync::Arc;
@@ -144,6 +146,20 @@ fn authority(store: &Store, actor: &Actor, today: Date) -> Result<Roles> {
     roles_of(store, &actor.account)
 }
 
+/// An application as policies see it.
+trait AsResource {
+    fn resource(&self) -> Resource;
+}
+
+impl AsResource for Application {
+    fn resource(&self) -> Resource {
+        Resource::Application {
+            id: self.state.application.to_string(),
+            department: self.state.department.clone(),
+        }
+    }
+}
+
 fn load_application(store: &Store, id: EntryIndex) -> Result<Application> {
     let state = first(
         store,
@@ -162,7 +178,7 @@ fn load_application(store: &Store, id: EntryIndex) -> Result<Application> {
 }
 
 impl App {
-    fn today(&self) -> Result<Date> {
+    pub(crate) fn today(&self) -> Result<Date> {
         let now = self
             .clock()
             .now()
@@ -170,7 +186,7 @@ impl App {
         Ok(Date::in_japan(now))
     }
 
-    async fn append_done(&self, request: Request) -> Result<Done> {
+    pub(crate) async fn append_done(&self, request: Request) -> Result<Done> {
         let receipt = self.writer().append(request).await?;
         Ok(Done {
             entry: receipt.first,
@@ -179,36 +195,27 @@ impl App {
         })
     }
 
-    /// Runs `decide` on a worker thread with the store, today's date and the actor's roles,
-    /// then appends the request it makes.
+    /// Runs `decide` on a worker thread with the store, today's date, the actor's roles and
+    /// the gate of the policy in force, then appends the request it makes.
     async fn decide(
         &self,
         actor: &Actor,
-        decide: impl FnOnce(&Store, Date, Roles) -> Result<Request> + Send + 'static,
+        decide: impl FnOnce(&Store, Date, Roles, &Gate) -> Result<Request> + Send + 'static,
     ) -> Result<Done> {
-        let store: Arc<Store> = self.store().clone();
-        let today = self.today()?;
-        let actor = actor.clone();
-        let request = blocking(move || {
-            let roles = authority(&store, &actor, today)?;
-            decide(&store, today, roles)
-        })
-        .await?;
-        self.append_done(request).await
-    }
-
-    /// May `actor` read the account registers (lists, details, queues, roles)? The operator
-    /// and whoever holds a governance role today; everyone else sees their own account only.
-    pub async fn may_read_registers(&self, actor: &Actor) -> Result<bool> {
-        let store: Arc<Store> = self.store().clone();
-        let today = self.today()?;
-        let actor = actor.clone();
-        blocking(move || {
-            let roles = authority(&store, &actor, today)?;
-            let any = roles.in_force(today).next().is_some();
-            Ok(any)
+        let who = actor.clone();
+        self.gated(actor, move |store, today, gate| {
+            let roles = authority(store, &who, today)?;
+            decide(store, today, roles, gate)
         })
         .await
+    }
+
+    /// May `actor` read the account registers (lists, details, queues, roles)? As the policy in
+    /// force says (by default: the operator and whoever holds a governance role today);
+    /// everyone else sees their own account only.
+    pub async fn may_read_registers(&self, actor: &Actor) -> Result<bool> {
+        self.permitted(actor, Action::ReadRegisters, Resource::System)
+            .await
     }
 
     /// The entry bundle of a level-0 tile, for an auditor: the read is recorded as an entry,
@@ -220,8 +227,11 @@ impl App {
     ) -> std::result::Result<Vec<u8>, crate::ledger::ReadFailure> {
         use crate::ledger::ReadFailure;
         let store: Arc<Store> = self.store().clone();
+        let cache = self.policy_cache().clone();
         let today = self.today()?;
         let (bundle, request) = blocking(move || {
+            Gate::open(&store, &cache, &actor, today)?
+                .require(Action::ReadEntryBundles, &Resource::System)?;
             let bundle = read::entry_bundle(&store, tile);
             let roles = authority(&store, &actor, today)?;
             let request = kiroku_access::disclosure::read_entries(
@@ -260,7 +270,8 @@ impl App {
     /// Defines or changes a department or job type (the system administrator).
     pub async fn define_code(&self, actor: Actor, list: CodeList, value: Code) -> Result<Done> {
         let by = actor.clone();
-        self.decide(&actor, move |store, today, roles| {
+        self.decide(&actor, move |store, today, roles, gate| {
+            gate.require(Action::DefineCodes, &Resource::System)?;
             let current = code(store, list, &value.code)?;
             Ok(department::define(
                 &roles,
@@ -277,7 +288,8 @@ impl App {
     /// Submits an ID application; returns its id (the index of its entry).
     pub async fn submit_application(&self, actor: Actor, form: ApplicationForm) -> Result<Done> {
         let by = actor.clone();
-        self.decide(&actor, move |store, today, _| {
+        self.decide(&actor, move |store, today, _, gate| {
+            gate.require(Action::ApplyForAccount, &Resource::System)?;
             if by.account != AccountId::operator() {
                 let usable = account_state(store, by.account.as_str())?
                     .is_some_and(|a| a.status == Status::Active);
@@ -324,8 +336,9 @@ impl App {
         expected: u64,
     ) -> Result<Done> {
         let by = actor.clone();
-        self.decide(&actor, move |store, today, roles| {
+        self.decide(&actor, move |store, today, roles, gate| {
             let found = load_application(store, id)?;
+            gate.require(Action::EndorseApplication, &found.resource())?;
             Ok(application::endorse(&roles, by, &found, expected, today)?)
         })
         .await
@@ -340,8 +353,9 @@ impl App {
         reason: String,
     ) -> Result<Done> {
         let by = actor.clone();
-        self.decide(&actor, move |store, today, roles| {
+        self.decide(&actor, move |store, today, roles, gate| {
             let found = load_application(store, id)?;
+            gate.require(Action::DecideApplication, &found.resource())?;
             Ok(application::reject(
                 &roles, by, &found, expected, &reason, today,
             )?)
@@ -361,10 +375,13 @@ impl App {
         let by = actor.clone();
         let entropy = self.entropy().clone();
         let store: Arc<Store> = self.store().clone();
+        let cache = self.policy_cache().clone();
         let today = self.today()?;
         let (request, account, secret) = blocking(move || {
             let roles = authority(&store, &by, today)?;
             let found = load_application(&store, id)?;
+            Gate::open(&store, &cache, &by, today)?
+                .require(Action::DecideApplication, &found.resource())?;
             let looked = lookups(&store, &found.submitted.form.profile, today)?;
             let account = found.submitted.form.profile.account.clone();
             let mut request =
@@ -444,8 +461,15 @@ impl App {
     ) -> Result<Done> {
         let by = actor.clone();
         let id = id.to_owned();
-        self.decide(&actor, move |store, today, roles| {
-            let target = account_state(store, &id)?.ok_or(Error::NoSuchAccount(id))?;
+        self.decide(&actor, move |store, today, roles, gate| {
+            let target =
+                account_state(store, &id)?.ok_or_else(|| Error::NoSuchAccount(id.clone()))?;
+            let principal = principal_of(store, &id, today)?
+                .ok_or_else(|| Error::NoSuchAccount(id.clone()))?;
+            gate.require(
+                Action::ChangeAccountStatus,
+                &Resource::Account(Box::new(principal)),
+            )?;
             Ok(change_status(
                 &roles, by, &target, step, expected, &reason, today,
             )?)
@@ -457,7 +481,8 @@ impl App {
     pub async fn appoint(&self, actor: Actor, id: &str, appointment: Appointment) -> Result<Done> {
         let by = actor.clone();
         let id = id.to_owned();
-        self.decide(&actor, move |store, today, roles| {
+        self.decide(&actor, move |store, today, roles, gate| {
+            gate.require(Action::AppointRoles, &Resource::System)?;
             let target =
                 account_state(store, &id)?.ok_or_else(|| Error::NoSuchAccount(id.clone()))?;
             if let Some(d) = &appointment.department {
@@ -492,7 +517,8 @@ impl App {
     ) -> Result<Done> {
         let by = actor.clone();
         let id = id.to_owned();
-        self.decide(&actor, move |store, today, roles| {
+        self.decide(&actor, move |store, today, roles, gate| {
+            gate.require(Action::AppointRoles, &Resource::System)?;
             let account = AccountId::parse(&id).map_err(|_| Error::NoSuchAccount(id.clone()))?;
             let target_roles = roles_of(store, &account)?;
             Ok(role::dismiss(

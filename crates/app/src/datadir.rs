@@ -125,9 +125,14 @@ impl Administrator {
             name_en: "System operator".into(),
             active: true,
         };
-        let mut request =
+        // The hospital's governance starts with its first administrator and the default access
+        // policy (version 1), in one request.
+        let mut request = kiroku_policy::version::initial(Actor::system());
+        request.drafts.extend(
             kiroku_access::application::first_administrator(profile, department, job_type)
-                .map_err(bad)?;
+                .map_err(bad)?
+                .drafts,
+        );
         let (draft, secret) =
             crate::sign_in::initial_secret_draft(Actor::system(), &self.account, entropy)
                 .map_err(|e| DataDirError::Ledger(format!("the first administrator: {e}")))?;

@@ -14,6 +14,7 @@ pub mod datadir;
 pub mod demo;
 pub mod ledger;
 pub mod notes;
+pub mod policy;
 mod rows;
 pub mod sessions;
 pub mod sign_in;
@@ -41,7 +42,11 @@ pub fn registry() -> Arc<Registry> {
         .get_or_init(|| {
             // The contexts are this crate's own constants; a registry they cannot form is a
             // defect the registry tests catch before any release.
-            match Registry::new(&[&kiroku_ops::Ops, &kiroku_access::Access]) {
+            match Registry::new(&[
+                &kiroku_ops::Ops,
+                &kiroku_access::Access,
+                &kiroku_policy::Policy,
+            ]) {
                 Ok(registry) => Arc::new(registry),
                 Err(e) => {
                     #[allow(clippy::panic)]
@@ -70,6 +75,8 @@ pub enum Error {
     /// A command about people and access was refused by its rule.
     #[error(transparent)]
     Access(#[from] kiroku_access::AccessError),
+    #[error(transparent)]
+    Policy(#[from] kiroku_policy::PolicyError),
     /// No such account.
     #[error("account {0} does not exist")]
     NoSuchAccount(String),
@@ -159,6 +166,7 @@ pub struct App {
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     sessions: sessions::Sessions,
+    policy: Arc<policy::PolicyCache>,
     writer: Writer,
 }
 
@@ -199,6 +207,7 @@ impl App {
             clock,
             entropy,
             sessions: sessions::Sessions::default(),
+            policy: Arc::default(),
             writer,
         })
     }
@@ -209,6 +218,10 @@ impl App {
     }
 
     /// The signed-in sessions.
+    pub(crate) fn policy_cache(&self) -> &Arc<policy::PolicyCache> {
+        &self.policy
+    }
+
     pub(crate) fn sessions(&self) -> &sessions::Sessions {
         &self.sessions
     }

@@ -480,7 +480,7 @@ fn encode_sealed(
         });
     }
     let blob = match &entry.payload {
-        Payload::Inline(payload) => serde_json::to_vec(payload).map_err(|_| EntryError::Encode)?,
+        Payload::Inline(payload) => crate::entry::canonical_json(payload),
         Payload::Blob { .. } => {
             return Err(crate::entry::field("payload", "is already a blob"));
         }

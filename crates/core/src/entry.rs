@@ -231,6 +231,55 @@ pub(crate) fn check_json(value: &Json, depth: usize) -> Result<(), EntryError> {
     }
 }
 
+/// The canonical bytes of a JSON value: object keys sorted (they are ASCII, so byte order is
+/// RFC 8785's order), no whitespace, strings escaped as `serde_json` escapes them. Written here
+/// rather than left to `serde_json`'s map, whose order a dependency may switch to insertion
+/// order (its `preserve_order` feature is additive across the whole build).
+pub fn canonical_json(value: &Json) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Json, out: &mut Vec<u8>) {
+    match value {
+        Json::Null => out.extend_from_slice(b"null"),
+        Json::Bool(true) => out.extend_from_slice(b"true"),
+        Json::Bool(false) => out.extend_from_slice(b"false"),
+        Json::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Json::String(s) => write_string(s, out),
+        Json::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        Json::Object(map) => {
+            let mut entries: Vec<(&String, &Json)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(key, out);
+                out.push(b':');
+                write_canonical(item, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    // Writing a string into a vector cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
 /// The canonical bytes of an entry.
 pub fn encode(entry: &Entry) -> Result<Vec<u8>, EntryError> {
     let mut object = Map::new();
@@ -262,7 +311,7 @@ pub fn encode(entry: &Entry) -> Result<Vec<u8>, EntryError> {
         }
     }
     object.insert("salt".into(), Json::from(STANDARD.encode(entry.salt)));
-    serde_json::to_vec(&Json::Object(object)).map_err(|_| EntryError::Encode)
+    Ok(canonical_json(&Json::Object(object)))
 }
 
 /// Decodes canonical entry bytes, refusing anything that is not exactly the canonical form.

@@ -70,6 +70,9 @@ pub enum PolicyError {
     /// A reason is required.
     #[error("a reason is required")]
     ReasonRequired,
+    /// No version was in force at the time asked.
+    #[error("no policy version was in force at that time")]
+    NoneInForce,
     /// No such version.
     #[error("there is no policy version {0}")]
     NoVersion(u64),

@@ -215,6 +215,24 @@ catalogue! {
     ReasonMissing = "reason_missing", UNPROCESSABLE_ENTITY,
         "理由を 2048 バイト以内で入力してください（制御文字は不可）。何も記録されていません。",
         "Give the reason, at most 2048 bytes, without control characters. Nothing was recorded.";
+    PolicyDenied = "policy_denied", FORBIDDEN,
+        "現在のアクセス方針では、この操作（{action}）は許可されていません。何も記録されていません。",
+        "The access policy in force does not permit this ({action}). Nothing was recorded.";
+    PolicyInvalid = "policy_invalid", UNPROCESSABLE_ENTITY,
+        "アクセス方針の案に誤りがあるため保存しません: {detail}",
+        "The draft policy has errors and was not saved: {detail}";
+    PolicyLocksOut = "policy_locks_out", UNPROCESSABLE_ENTITY,
+        "この案ではシステム管理責任者が方針を変更できなくなる（{action} が拒否される）ため、保存しません。",
+        "Under this draft no system administrator could change the policy again ({action} would be denied); it was not saved.";
+    PolicySuperseded = "policy_superseded", CONFLICT,
+        "版 {version} は版 {based_on} をもとに作られましたが、現在有効なのは版 {in_force} です。最新の版をもとに作り直してください。何も記録されていません。",
+        "Version {version} was drafted on version {based_on}, but version {in_force} is in force now; draft it again. Nothing was recorded.";
+    NoSuchPolicyVersion = "no_such_policy_version", NOT_FOUND,
+        "アクセス方針の版 {version} はありません。",
+        "There is no policy version {version}.";
+    NoPolicyInForce = "no_policy_in_force", NOT_FOUND,
+        "その時点で有効なアクセス方針はありません（データディレクトリ作成前です）。",
+        "No policy was in force at that time (it is before the data directory was made).";
 }
 
 /// The `{name}`s of a text, in order.

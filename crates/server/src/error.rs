@@ -10,6 +10,7 @@ use kiroku_app::Error;
 use kiroku_core::Conflict;
 use kiroku_ops::amendment::AmendError;
 use kiroku_ops::note::NoteError;
+use kiroku_policy::PolicyError;
 
 /// An error answered to a client.
 #[derive(Clone, Debug)]
@@ -148,6 +149,48 @@ impl From<AccessError> for AppError {
     }
 }
 
+impl From<PolicyError> for AppError {
+    fn from(error: PolicyError) -> AppError {
+        match error {
+            PolicyError::Denied(action) => AppError::new(Code::PolicyDenied).with("action", action),
+            PolicyError::LocksOut(action) => {
+                AppError::new(Code::PolicyLocksOut).with("action", action)
+            }
+            PolicyError::Superseded {
+                version,
+                based_on,
+                in_force,
+            } => AppError::new(Code::PolicySuperseded)
+                .with("version", version)
+                .with("based_on", based_on)
+                .with("in_force", in_force),
+            PolicyError::Stale { expected, found } => AppError::new(Code::StaleRecord)
+                .with("expected", expected)
+                .with("current", found),
+            PolicyError::WrongState { step, state, .. } => AppError::new(Code::WrongState)
+                .with("step", step)
+                .with("state", state),
+            PolicyError::OwnProposal => AppError::new(Code::SeparationOfDuties)
+                .with("detail", "nobody approves their own policy proposal"),
+            PolicyError::ReasonRequired => AppError::new(Code::ReasonMissing),
+            PolicyError::NoVersion(v) => AppError::new(Code::NoSuchPolicyVersion).with("version", v),
+            PolicyError::NoneInForce => AppError::new(Code::NoPolicyInForce),
+            PolicyError::Internal(cause) | PolicyError::Request(cause) => {
+                tracing::error!(%cause, "the policy engine failed");
+                AppError::new(Code::Corrupt)
+            }
+            e @ (PolicyError::Parse(_)
+            | PolicyError::Invalid(_)
+            | PolicyError::Unnamed(_)
+            | PolicyError::DuplicateId(_)
+            | PolicyError::Templates
+            | PolicyError::TooLong { .. }) => {
+                AppError::new(Code::PolicyInvalid).with("detail", e)
+            }
+        }
+    }
+}
+
 impl From<Conflict> for AppError {
     fn from(conflict: Conflict) -> AppError {
         match conflict {
@@ -177,6 +220,7 @@ impl From<Error> for AppError {
             Error::NoSuchNote(note) => AppError::new(Code::NoSuchNote).with("note", note),
             Error::Conflict(conflict) => conflict.into(),
             Error::Access(e) => e.into(),
+            Error::Policy(e) => e.into(),
             Error::SignInFailed => AppError::new(Code::SignInFailed),
             Error::Locked(until) => AppError::new(Code::AccountLocked)
                 .with("until", crate::i18n::Lang::En.datetime(until)),

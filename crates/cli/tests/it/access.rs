@@ -128,9 +128,7 @@ fn applications_endorsement_approval_and_suspension() {
             .unwrap_err();
         assert!(matches!(
             refused,
-            Error::Access(AccessError::NotPermitted {
-                role: Role::SystemAdministrator
-            })
+            Error::Policy(kiroku_policy::PolicyError::Denied("DefineCodes"))
         ));
         app.appoint(
             director.clone(),
@@ -172,9 +170,7 @@ fn applications_endorsement_approval_and_suspension() {
             app.endorse_application(actor("clerk.nursing"), sato.entry, 1)
                 .await
                 .unwrap_err(),
-            Error::Access(AccessError::NotPermitted {
-                role: Role::MonitoringManager
-            })
+            Error::Policy(kiroku_policy::PolicyError::Denied("EndorseApplication"))
         ));
         // The head who filled in an application does not endorse it.
         let by_head = app
@@ -280,7 +276,7 @@ fn applications_endorsement_approval_and_suspension() {
             )
             .await
             .unwrap_err(),
-            Error::Unauthorized
+            Error::Policy(kiroku_policy::PolicyError::Denied("ApplyForAccount"))
         ));
         app.change_account_status(
             director.clone(),
@@ -498,7 +494,7 @@ fn access_api_end_to_end() {
     );
     assert_eq!(
         (endorse.status, error_code(&endorse)),
-        (403, "not_permitted".into())
+        (403, "policy_denied".into())
     );
     // Whoever filled in an application does not approve it: the operator submitted this one.
     let own = operator.post(

@@ -399,12 +399,12 @@ fn apply_endorse_approve_and_first_sign_in_in_the_browser() {
         .find("#application-state")
         .text()
         .contains("推薦待ち"));
-    // The clerk may not endorse it: the page says which role it needs.
+    // The clerk may not endorse it: the page says the access policy does not permit it.
     browser.find("#endorse button").click();
     assert!(browser
         .wait_for("#error-code")
         .text()
-        .contains("not_permitted"));
+        .contains("policy_denied"));
     sign_out(&browser, &server);
 
     // The head endorses it.

@@ -37,6 +37,13 @@ fn allowed() -> BTreeMap<&'static str, (&'static [&'static str], &'static str)> 
             ),
         ),
         (
+            "kiroku-policy",
+            (
+                &["kiroku-core"][..],
+                "a context sees the kernel only — no store, no other context, no edge",
+            ),
+        ),
+        (
             "kiroku-store",
             (
                 &["kiroku-core", "kiroku-ledger"][..],
@@ -51,6 +58,7 @@ fn allowed() -> BTreeMap<&'static str, (&'static [&'static str], &'static str)> 
                     "kiroku-core",
                     "kiroku-ledger",
                     "kiroku-ops",
+                    "kiroku-policy",
                     "kiroku-store",
                 ][..],
                 "use cases know contexts and storage, no HTTP",
@@ -65,6 +73,7 @@ fn allowed() -> BTreeMap<&'static str, (&'static [&'static str], &'static str)> 
                     "kiroku-core",
                     "kiroku-ledger",
                     "kiroku-ops",
+                    "kiroku-policy",
                 ][..],
                 "the HTTP edge goes through the use cases: it cannot reach the writer",
             ),

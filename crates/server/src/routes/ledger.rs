@@ -13,6 +13,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kiroku_access::AccessError;
+use kiroku_policy::PolicyError;
 use kiroku_app::ledger::ReadFailure;
 use kiroku_app::Error;
 use kiroku_ledger::Tile;
@@ -56,7 +57,10 @@ pub(super) async fn tile(
             .entry_bundle(me.actor, tile)
             .await
             .map_err(|e| match e {
-                ReadFailure::Failed(Error::Access(AccessError::NotPermitted { .. })) => {
+                ReadFailure::Failed(
+                    Error::Access(AccessError::NotPermitted { .. })
+                    | Error::Policy(PolicyError::Denied(_)),
+                ) => {
                     AppError::new(Code::EntriesNotPublic)
                 }
                 other => other.into(),

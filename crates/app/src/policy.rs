@@ -1,0 +1,412 @@
+//! Access decisions and the policy's versions. Every use case asks the policy in force (a
+//! Cedar policy set, a version in the ledger) whether its actor may act, before its rule runs;
+//! the rules of the contexts keep their own checks of separation of duties, so no policy can
+//! switch those off. The compiled policy is cached by version number and recompiled when
+//! another version comes into force.
+
+use crate::accounts::Done;
+use crate::rows::{all, first};
+use crate::{blocking, App, Error, Result};
+use kiroku_access::account::{AccountState, Profile, Status};
+use kiroku_access::role::{Held, Role};
+use kiroku_core::{AccountId, Actor, Date, Timestamp};
+use kiroku_policy::version::{
+    self, Adoption, PolicyState, Proposal, Version, VersionDecision,
+};
+use kiroku_policy::{Action, Decision, Engine, PolicyError, Principal, PrincipalKind, Resource};
+use kiroku_store::Store;
+use std::sync::{Arc, Mutex};
+
+/// The job type of system clients (Art. 4(5), 6): accounts that are programs, not people.
+pub const CLIENT_JOB_TYPE: &str = "system-client";
+
+/// Most policy versions listed at once.
+pub const VERSIONS_SHOWN_MAX: u64 = 200;
+
+/// The compiled policy in force, by version number.
+#[derive(Debug, Default)]
+pub struct PolicyCache {
+    compiled: Mutex<Option<(u64, Arc<Engine>)>>,
+}
+
+/// The policy in force: its stream state and its compiled form.
+#[derive(Clone, Debug)]
+pub(crate) struct InForce {
+    pub state: PolicyState,
+    pub engine: Arc<Engine>,
+}
+
+impl PolicyCache {
+    fn engine(&self, store: &Store, number: u64) -> Result<Arc<Engine>> {
+        if let Ok(guard) = self.compiled.lock() {
+            if let Some((n, engine)) = guard.as_ref() {
+                if *n == number {
+                    return Ok(engine.clone());
+                }
+            }
+        }
+        let proposal = first(store, &Proposal::query(number), Proposal::from_row)?
+            .ok_or_else(|| Error::Corrupt(format!("policy version {number} has no text")))?;
+        // A version approved once compiles; one that no longer does (a schema changed under
+        // it) denies everything rather than guess.
+        let engine = Arc::new(Engine::compile(&proposal.text).map_err(|e| {
+            Error::Corrupt(format!("policy version {number} in force does not compile: {e}"))
+        })?);
+        if let Ok(mut guard) = self.compiled.lock() {
+            *guard = Some((number, engine.clone()));
+        }
+        Ok(engine)
+    }
+
+    /// The policy in force now.
+    pub(crate) fn in_force(&self, store: &Store) -> Result<InForce> {
+        let state = first(store, &PolicyState::query(), PolicyState::from_row)?
+            .ok_or(Error::Policy(PolicyError::NoneInForce))?;
+        Ok(InForce {
+            state,
+            engine: self.engine(store, state.in_force)?,
+        })
+    }
+}
+
+fn account_state(store: &Store, account: &str) -> Result<Option<AccountState>> {
+    first(store, &AccountState::query(account), AccountState::from_row)
+}
+
+/// The operator as policies see it: the system administrator's powers (see `accounts`).
+fn operator() -> Principal {
+    Principal {
+        id: AccountId::operator().to_string(),
+        kind: PrincipalKind::Operator,
+        status: "active".into(),
+        job_type: "system-operator".into(),
+        department: String::new(),
+        category: "specially_necessary".into(),
+        roles: vec![Role::SystemAdministrator.as_str().into()],
+        heads: Vec::new(),
+        scopes: Vec::new(),
+    }
+}
+
+/// The status a policy sees: the account's, or `expired` outside its validity period.
+fn status_on(state: &AccountState, profile: &Profile, today: Date) -> String {
+    if state.status == Status::Active && (today < profile.valid_from || profile.valid_until < today)
+    {
+        return "expired".into();
+    }
+    state.status.as_str().into()
+}
+
+/// Account `id` as policies see it on `today` (none: no such account).
+pub(crate) fn principal_of(store: &Store, id: &str, today: Date) -> Result<Option<Principal>> {
+    if id == AccountId::operator().as_str() {
+        return Ok(Some(operator()));
+    }
+    let Some(state) = account_state(store, id)? else {
+        return Ok(None);
+    };
+    let profile = first(store, &Profile::query(id), Profile::from_row)?
+        .ok_or_else(|| Error::Corrupt(format!("account {id} has no profile")))?;
+    let account = AccountId::parse(id).map_err(|_| Error::NoSuchAccount(id.to_owned()))?;
+    let held = all(store, &Held::of_account(&account), Held::from_row)?;
+    let mut roles = Vec::new();
+    let mut heads = Vec::new();
+    for h in held.iter().filter(|h| h.in_force(today)) {
+        match (&h.department, h.role) {
+            (Some(d), Role::MonitoringManager) => heads.push(d.clone()),
+            _ => roles.push(h.role.as_str().to_owned()),
+        }
+    }
+    Ok(Some(Principal {
+        id: id.to_owned(),
+        kind: if profile.job_type == CLIENT_JOB_TYPE {
+            PrincipalKind::Client
+        } else {
+            PrincipalKind::Person
+        },
+        status: status_on(&state, &profile, today),
+        job_type: profile.job_type.clone(),
+        department: profile.department.clone(),
+        category: profile.category.as_str().into(),
+        roles,
+        heads,
+        scopes: Vec::new(),
+    }))
+}
+
+/// The principal an actor acts as (a deactivated stand-in for an account that does not exist,
+/// so that every question gets the policy's answer).
+pub(crate) fn actor_principal(store: &Store, actor: &Actor, today: Date) -> Result<Principal> {
+    Ok(
+        principal_of(store, actor.account.as_str(), today)?.unwrap_or_else(|| Principal {
+            id: actor.account.to_string(),
+            kind: PrincipalKind::Person,
+            status: "deactivated".into(),
+            job_type: String::new(),
+            department: String::new(),
+            category: String::new(),
+            roles: Vec::new(),
+            heads: Vec::new(),
+            scopes: Vec::new(),
+        }),
+    )
+}
+
+/// Asks the policy in force, for a use case: who acts, and the gate it passes.
+pub(crate) struct Gate {
+    pub principal: Principal,
+    pub policy: InForce,
+}
+
+impl Gate {
+    pub(crate) fn open(
+        store: &Store,
+        cache: &PolicyCache,
+        actor: &Actor,
+        today: Date,
+    ) -> Result<Gate> {
+        Ok(Gate {
+            principal: actor_principal(store, actor, today)?,
+            policy: cache.in_force(store)?,
+        })
+    }
+
+    /// The policy's decision.
+    pub(crate) fn decide(&self, action: Action, resource: &Resource) -> Result<Decision> {
+        Ok(self.policy.engine.decide(&self.principal, action, resource)?)
+    }
+
+    /// Refuses unless the policy in force permits `action` on `resource`.
+    pub(crate) fn require(&self, action: Action, resource: &Resource) -> Result<()> {
+        if self.decide(action, resource)?.allowed {
+            Ok(())
+        } else {
+            Err(Error::Policy(PolicyError::Denied(action.as_str())))
+        }
+    }
+}
+
+/// A policy's answer to a question, with the policies that gave it and the version in force.
+#[derive(Clone, Debug)]
+pub struct Explanation {
+    /// The account asked about, as the policy saw it.
+    pub principal: Principal,
+    /// The action.
+    pub action: Action,
+    /// The decision.
+    pub decision: Decision,
+    /// The version that decided.
+    pub version: u64,
+    /// Each deciding policy's id and text.
+    pub policies: Vec<(String, String)>,
+}
+
+/// A policy version with its decision and whether it is in force.
+#[derive(Clone, Debug)]
+pub struct VersionView {
+    /// The version.
+    pub version: Version,
+    /// Is it the version in force now?
+    pub in_force: bool,
+}
+
+fn load_version(store: &Store, number: u64) -> Result<Version> {
+    let proposal = first(store, &Proposal::query(number), Proposal::from_row)?
+        .ok_or(Error::Policy(PolicyError::NoVersion(number)))?;
+    let decision = first(
+        store,
+        &VersionDecision::query(number),
+        VersionDecision::from_row,
+    )?;
+    Ok(Version { proposal, decision })
+}
+
+fn latest_number(store: &Store) -> Result<u64> {
+    Ok(first(store, &Proposal::newest(1), Proposal::from_row)?.map_or(0, |p| p.number))
+}
+
+impl App {
+    /// Runs `decide` on a worker thread with the store, today's date and the gate of the
+    /// policy in force for `actor`, then appends the request it makes.
+    pub(crate) async fn gated(
+        &self,
+        actor: &Actor,
+        decide: impl FnOnce(&Store, Date, &Gate) -> Result<kiroku_core::Request> + Send + 'static,
+    ) -> Result<Done> {
+        let store: Arc<Store> = self.store().clone();
+        let cache = self.policy_cache().clone();
+        let today = self.today()?;
+        let actor = actor.clone();
+        let request = blocking(move || {
+            let gate = Gate::open(&store, &cache, &actor, today)?;
+            decide(&store, today, &gate)
+        })
+        .await?;
+        self.append_done(request).await
+    }
+
+    /// Does the policy in force permit `actor` to do `action` to `resource`?
+    pub async fn permitted(&self, actor: &Actor, action: Action, resource: Resource) -> Result<bool> {
+        let store: Arc<Store> = self.store().clone();
+        let cache = self.policy_cache().clone();
+        let today = self.today()?;
+        let actor = actor.clone();
+        blocking(move || {
+            let gate = Gate::open(&store, &cache, &actor, today)?;
+            Ok(gate.decide(action, &resource)?.allowed)
+        })
+        .await
+    }
+
+    /// The policy stream's state: its version (for the next step's `expected`) and the
+    /// version in force.
+    pub async fn policy_state(&self) -> Result<PolicyState> {
+        let store: Arc<Store> = self.store().clone();
+        blocking(move || {
+            first(&store, &PolicyState::query(), PolicyState::from_row)?
+                .ok_or(Error::Policy(PolicyError::NoneInForce))
+        })
+        .await
+    }
+
+    /// The policy versions, newest first.
+    pub async fn policy_versions(&self) -> Result<Vec<VersionView>> {
+        let store: Arc<Store> = self.store().clone();
+        blocking(move || {
+            let state = first(&store, &PolicyState::query(), PolicyState::from_row)?;
+            let proposals = all(&store, &Proposal::newest(VERSIONS_SHOWN_MAX), Proposal::from_row)?;
+            proposals
+                .into_iter()
+                .map(|proposal| {
+                    let decision = first(
+                        &store,
+                        &VersionDecision::query(proposal.number),
+                        VersionDecision::from_row,
+                    )?;
+                    let in_force = state.is_some_and(|s| s.in_force == proposal.number);
+                    Ok(VersionView {
+                        version: Version { proposal, decision },
+                        in_force,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// One policy version.
+    pub async fn policy_version(&self, number: u64) -> Result<Version> {
+        let store: Arc<Store> = self.store().clone();
+        blocking(move || load_version(&store, number)).await
+    }
+
+    /// The version in force at `at` (now, if none), and since when.
+    pub async fn policy_at(&self, at: Option<Timestamp>) -> Result<(Adoption, Version)> {
+        let store: Arc<Store> = self.store().clone();
+        let at = match at {
+            Some(t) => t,
+            None => self
+                .clock()
+                .now()
+                .map_err(|e| Error::Unavailable(e.to_string()))?,
+        };
+        blocking(move || {
+            let adoption = first(&store, &Adoption::at(at), Adoption::from_row)?
+                .ok_or(Error::Policy(PolicyError::NoneInForce))?;
+            let version = load_version(&store, adoption.number)?;
+            Ok((adoption, version))
+        })
+        .await
+    }
+
+    /// Proposes a new policy version, drafted on stream version `expected`. A text that does
+    /// not compile is refused and nothing is written.
+    pub async fn propose_policy(
+        &self,
+        actor: Actor,
+        expected: u64,
+        text: String,
+        reason: String,
+    ) -> Result<Done> {
+        let by = actor.clone();
+        self.gated(&actor, move |store, _, gate| {
+            let permitted = gate.decide(Action::ProposePolicy, &Resource::System)?.allowed;
+            let latest = latest_number(store)?;
+            Ok(version::propose(
+                permitted,
+                by,
+                &gate.policy.state,
+                latest,
+                expected,
+                &text,
+                &reason,
+            )?)
+        })
+        .await
+    }
+
+    /// Approves (or, with `approve` false, rejects) policy version `number`, at stream version
+    /// `expected`.
+    pub async fn decide_policy(
+        &self,
+        actor: Actor,
+        number: u64,
+        expected: u64,
+        approve: bool,
+        reason: String,
+    ) -> Result<Done> {
+        let by = actor.clone();
+        self.gated(&actor, move |store, _, gate| {
+            let permitted = gate.decide(Action::ApprovePolicy, &Resource::System)?.allowed;
+            let found = load_version(store, number)?;
+            let state = &gate.policy.state;
+            Ok(if approve {
+                version::approve(permitted, by, state, &found, expected, &reason)?
+            } else {
+                version::reject(permitted, by, state, &found, expected, &reason)?
+            })
+        })
+        .await
+    }
+
+    /// Explains what the policy in force says about `account` doing `action` to `resource`.
+    /// Anyone may ask about themselves; asking about others needs the registers' readers.
+    pub async fn explain(
+        &self,
+        asker: &Actor,
+        account: &str,
+        action: Action,
+        resource: Resource,
+    ) -> Result<Explanation> {
+        let store: Arc<Store> = self.store().clone();
+        let cache = self.policy_cache().clone();
+        let today = self.today()?;
+        let asker = asker.clone();
+        let account = account.to_owned();
+        blocking(move || {
+            let gate = Gate::open(&store, &cache, &asker, today)?;
+            if asker.account.as_str() != account {
+                gate.require(Action::ReadRegisters, &Resource::System)?;
+            }
+            let principal = principal_of(&store, &account, today)?
+                .ok_or_else(|| Error::NoSuchAccount(account.clone()))?;
+            let decision = gate.policy.engine.decide(&principal, action, &resource)?;
+            let policies = decision
+                .policies
+                .iter()
+                .map(|id| {
+                    let text = gate.policy.engine.policy_text(id).unwrap_or_default();
+                    (id.clone(), text)
+                })
+                .collect();
+            Ok(Explanation {
+                principal,
+                action,
+                decision,
+                version: gate.policy.state.in_force,
+                policies,
+            })
+        })
+        .await
+    }
+}
