@@ -258,6 +258,14 @@ impl App {
         .await
     }
 
+    /// Account `id` as policies see it today.
+    pub async fn principal(&self, id: &str) -> Result<Principal> {
+        let store: Arc<Store> = self.store().clone();
+        let today = self.today()?;
+        let id = id.to_owned();
+        blocking(move || principal_of(&store, &id, today)?.ok_or(Error::NoSuchAccount(id))).await
+    }
+
     /// The policy stream's state: its version (for the next step's `expected`) and the
     /// version in force.
     pub async fn policy_state(&self) -> Result<PolicyState> {

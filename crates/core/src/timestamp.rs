@@ -72,6 +72,46 @@ impl Timestamp {
         self.0.div_euclid(1_000_000)
     }
 
+    /// Parses a time as people and scripts give it: the form [`Timestamp`] prints; RFC 3339
+    /// with `Z` or an offset (`2026-11-25T10:00:00+09:00`, seconds optional); or a date, or a
+    /// date and time without offset, read as Japan time (`2026-11-25`, `2026-11-25 10:00`).
+    pub fn parse_given(text: &str) -> Option<Timestamp> {
+        let text = text.trim();
+        if let Some(t) = Timestamp::parse(text) {
+            return Some(t);
+        }
+        let jst = JST_OFFSET_SECONDS / 60;
+        let (local, offset) = if let Some(rest) = text.strip_suffix('Z') {
+            (rest, 0)
+        } else if text.len() > 16 && matches!(text.as_bytes()[text.len() - 6], b'+' | b'-') {
+            let (local, offset) = text.split_at(text.len() - 6);
+            let sign = if offset.starts_with('-') { -1 } else { 1 };
+            if offset.as_bytes()[3] != b':' {
+                return None;
+            }
+            let hours: i64 = offset.get(1..3)?.parse().ok()?;
+            let minutes: i64 = offset.get(4..6)?.parse().ok()?;
+            (local, sign * (hours * 60 + minutes))
+        } else {
+            (text, jst)
+        };
+        let (date, clock) = match local.split_once(['T', ' ']) {
+            Some((d, c)) => (d, c),
+            None => (local, "00:00"),
+        };
+        let date = Date::parse(date)?;
+        let parts: Vec<&str> = clock.split(':').collect();
+        let num = |s: &str| -> Option<i64> {
+            (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
+        };
+        let (h, m, s) = match parts.as_slice() {
+            [h, m] => (num(h)?, num(m)?, 0),
+            [h, m, s] => (num(h)?, num(m)?, num(s)?),
+            _ => return None,
+        };
+        date.at(h, m, s, offset)
+    }
+
     /// Parses exactly the form [`Timestamp`] prints.
     pub fn parse(text: &str) -> Option<Timestamp> {
         let b = text.as_bytes();
@@ -235,6 +275,15 @@ impl Date {
         later.days - self.days
     }
 
+    /// The instant `hh:mm:ss` of this date at `offset_minutes` east of UTC.
+    pub fn at(self, h: i64, m: i64, s: i64, offset_minutes: i64) -> Option<Timestamp> {
+        if !(0..24).contains(&h) || !(0..60).contains(&m) || !(0..60).contains(&s) {
+            return None;
+        }
+        let seconds = self.days * 86_400 + (h * 60 + m - offset_minutes) * 60 + s;
+        Timestamp::from_micros(seconds.checked_mul(1_000_000)?)
+    }
+
     /// The first instant of this date in Japan (none for 1970-01-01, which began before the
     /// epoch).
     pub fn start_in_japan(self) -> Option<Timestamp> {
@@ -275,6 +324,18 @@ mod tests {
         let t = Timestamp::from_micros(1_795_513_563_123_456).unwrap();
         assert_eq!(t.to_string(), "2026-11-24T09:46:03.123456Z");
         assert_eq!(Timestamp::parse("2026-11-24T09:46:03.123456Z"), Some(t));
+        let given = |s| Timestamp::parse_given(s).map(|t| t.to_string());
+        let nine = Some("2026-11-25T01:00:00.000000Z".to_owned());
+        assert_eq!(given("2026-11-25 10:00"), nine);
+        assert_eq!(given("2026-11-25T10:00:00+09:00"), nine);
+        assert_eq!(given("2026-11-25T01:00Z"), nine);
+        assert_eq!(
+            given("2026-11-25"),
+            Some("2026-11-24T15:00:00.000000Z".to_owned())
+        );
+        for bad in ["2026-11-25 24:00", "2026-11-25T10", "yesterday", "2026-11-25 1:00"] {
+            assert_eq!(given(bad), None, "{bad}");
+        }
         assert_eq!(
             Timestamp::parse("2024-02-29T00:00:00.000000Z").map(|t| t.to_string()),
             Some("2024-02-29T00:00:00.000000Z".into())

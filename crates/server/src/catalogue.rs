@@ -137,6 +137,9 @@ catalogue! {
     BadVersion = "bad_version", BAD_REQUEST,
         "version（あなたが見た版）を 1 以上の整数で指定してください。",
         "Give version (the version you saw) as a whole number, 1 or more.";
+    BadTime = "bad_time", BAD_REQUEST,
+        "日時は 2026-11-25 10:00（日本時間）または 2026-11-25T10:00:00+09:00 の形で指定してください。",
+        "Give the time as 2026-11-25 10:00 (Japan time) or 2026-11-25T10:00:00+09:00.";
     InvalidEntry = "invalid_entry", BAD_REQUEST,
         "記録できない内容です（{detail}）。何も記録されていません。",
         "The entry was refused ({detail}). Nothing was recorded.";

@@ -266,6 +266,68 @@ pub struct RolesPage {
     pub appointments: Vec<RoleRow>,
 }
 
+/// A policy version in the list.
+pub struct PolicyRow {
+    pub number: u64,
+    pub state: String,
+    pub proposed_by: String,
+    pub proposed_at: String,
+    pub decided: String,
+}
+
+/// The access policy: versions, the text in force (or at a past time), the proposal form.
+#[derive(Template)]
+#[template(path = "policy.html")]
+pub struct PolicyPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub stream_version: u64,
+    pub in_force: u64,
+    pub shown_number: u64,
+    pub shown_since: String,
+    pub at: String,
+    pub text: String,
+    pub versions: Vec<PolicyRow>,
+}
+
+/// One policy version, with approve and reject while it awaits a decision.
+#[derive(Template)]
+#[template(path = "policy_version.html")]
+pub struct PolicyVersionPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub number: u64,
+    pub state: String,
+    pub open: bool,
+    pub stream_version: u64,
+    pub based_on: u64,
+    pub proposed_by: String,
+    pub proposed_at: String,
+    pub text: String,
+}
+
+/// The explainer: may this account do this, and which policies say so.
+#[derive(Template)]
+#[template(path = "policy_explain.html")]
+pub struct PolicyExplainPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub account: String,
+    pub action: String,
+    pub department: String,
+    pub category: String,
+    pub target: String,
+    pub actions: Vec<String>,
+    pub allowed: Option<bool>,
+    pub version: u64,
+    pub policies: Vec<(String, String)>,
+}
+
 /// Any error, as a page.
 #[derive(Template)]
 #[template(path = "error.html")]

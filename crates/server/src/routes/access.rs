@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Who calls: the operator by bearer token, or a signed-in account.
-pub(super) struct Caller(kiroku_core::Actor);
+pub(super) struct Caller(pub(super) kiroku_core::Actor);
 
 impl axum::extract::FromRequestParts<AppState> for Caller {
     type Rejection = AppError;

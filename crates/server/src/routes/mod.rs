@@ -5,6 +5,7 @@ mod access;
 mod api;
 mod ledger;
 mod ops;
+mod policy;
 mod registers;
 mod session;
 mod web;
@@ -114,6 +115,11 @@ pub fn app(app: Arc<App>) -> Router {
         .route("/applications/{id}/approve", post(registers::approve))
         .route("/applications/{id}/reject", post(registers::reject))
         .route("/accounts", get(registers::accounts))
+        .route("/policy", get(policy::policy_page).post(policy::propose_form))
+        .route("/policy/explain", get(policy::explain_page))
+        .route("/policy/versions/{n}", get(policy::version_page))
+        .route("/policy/versions/{n}/approve", post(policy::approve_form))
+        .route("/policy/versions/{n}/reject", post(policy::reject_form))
         .route("/roles", get(registers::roles))
         .route(
             "/me/password",
@@ -160,6 +166,21 @@ pub fn app(app: Arc<App>) -> Router {
             post(access::dismiss),
         )
         .route("/api/access/roles", get(access::roles))
+        .route(
+            "/api/policy/versions",
+            get(policy::versions).post(policy::propose),
+        )
+        .route("/api/policy/versions/{n}", get(policy::version))
+        .route(
+            "/api/policy/versions/{n}/approval",
+            post(policy::approve),
+        )
+        .route(
+            "/api/policy/versions/{n}/rejection",
+            post(policy::reject),
+        )
+        .route("/api/policy/in-force", get(policy::in_force))
+        .route("/api/policy/decision", get(policy::decision))
         .route("/api/access/codes/{list}", get(access::codes))
         .route(
             "/api/access/codes/{list}/{code}",
