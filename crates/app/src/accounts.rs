@@ -464,8 +464,8 @@ impl App {
         self.decide(&actor, move |store, today, roles, gate| {
             let target =
                 account_state(store, &id)?.ok_or_else(|| Error::NoSuchAccount(id.clone()))?;
-            let principal = principal_of(store, &id, today)?
-                .ok_or_else(|| Error::NoSuchAccount(id.clone()))?;
+            let principal =
+                principal_of(store, &id, today)?.ok_or_else(|| Error::NoSuchAccount(id.clone()))?;
             gate.require(
                 Action::ChangeAccountStatus,
                 &Resource::Account(Box::new(principal)),

@@ -10,12 +10,12 @@ use crate::{blocking, App, Error, Result};
 use kiroku_access::account::{AccountState, Profile, Status};
 use kiroku_access::role::{Held, Role};
 use kiroku_core::{AccountId, Actor, Date, Timestamp};
-use kiroku_policy::version::{
-    self, Adoption, PolicyState, Proposal, Version, VersionDecision,
-};
-use kiroku_policy::{Action, Decision, Engine, PolicyError, Principal, PrincipalKind, Resource};
+use kiroku_policy::version::{self, Adoption, PolicyState, Proposal, Version, VersionDecision};
+use kiroku_policy::{Action, Decision, PolicyError, Principal, PrincipalKind, Resource};
 use kiroku_store::Store;
 use std::sync::{Arc, Mutex};
+
+pub use kiroku_policy::engine::{Engine, DEFAULT_POLICY, SCHEMA};
 
 /// The job type of system clients (Art. 4(5), 6): accounts that are programs, not people.
 pub const CLIENT_JOB_TYPE: &str = "system-client";
@@ -50,7 +50,9 @@ impl PolicyCache {
         // A version approved once compiles; one that no longer does (a schema changed under
         // it) denies everything rather than guess.
         let engine = Arc::new(Engine::compile(&proposal.text).map_err(|e| {
-            Error::Corrupt(format!("policy version {number} in force does not compile: {e}"))
+            Error::Corrupt(format!(
+                "policy version {number} in force does not compile: {e}"
+            ))
         })?);
         if let Ok(mut guard) = self.compiled.lock() {
             *guard = Some((number, engine.clone()));
@@ -173,7 +175,10 @@ impl Gate {
 
     /// The policy's decision.
     pub(crate) fn decide(&self, action: Action, resource: &Resource) -> Result<Decision> {
-        Ok(self.policy.engine.decide(&self.principal, action, resource)?)
+        Ok(self
+            .policy
+            .engine
+            .decide(&self.principal, action, resource)?)
     }
 
     /// Refuses unless the policy in force permits `action` on `resource`.
@@ -246,7 +251,12 @@ impl App {
     }
 
     /// Does the policy in force permit `actor` to do `action` to `resource`?
-    pub async fn permitted(&self, actor: &Actor, action: Action, resource: Resource) -> Result<bool> {
+    pub async fn permitted(
+        &self,
+        actor: &Actor,
+        action: Action,
+        resource: Resource,
+    ) -> Result<bool> {
         let store: Arc<Store> = self.store().clone();
         let cache = self.policy_cache().clone();
         let today = self.today()?;
@@ -282,7 +292,11 @@ impl App {
         let store: Arc<Store> = self.store().clone();
         blocking(move || {
             let state = first(&store, &PolicyState::query(), PolicyState::from_row)?;
-            let proposals = all(&store, &Proposal::newest(VERSIONS_SHOWN_MAX), Proposal::from_row)?;
+            let proposals = all(
+                &store,
+                &Proposal::newest(VERSIONS_SHOWN_MAX),
+                Proposal::from_row,
+            )?;
             proposals
                 .into_iter()
                 .map(|proposal| {
@@ -338,7 +352,9 @@ impl App {
     ) -> Result<Done> {
         let by = actor.clone();
         self.gated(&actor, move |store, _, gate| {
-            let permitted = gate.decide(Action::ProposePolicy, &Resource::System)?.allowed;
+            let permitted = gate
+                .decide(Action::ProposePolicy, &Resource::System)?
+                .allowed;
             let latest = latest_number(store)?;
             Ok(version::propose(
                 permitted,
@@ -365,7 +381,9 @@ impl App {
     ) -> Result<Done> {
         let by = actor.clone();
         self.gated(&actor, move |store, _, gate| {
-            let permitted = gate.decide(Action::ApprovePolicy, &Resource::System)?.allowed;
+            let permitted = gate
+                .decide(Action::ApprovePolicy, &Resource::System)?
+                .allowed;
             let found = load_version(store, number)?;
             let state = &gate.policy.state;
             Ok(if approve {

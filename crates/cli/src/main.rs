@@ -76,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         command: AccountCommand,
     },
+    /// The access policy (Art. 11, in Cedar): check a draft, or show the version in force.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Check the whole ledger: every leaf, blob, kind, tree node, checkpoint (root and
     /// signature) and projection row. Exit 0 when intact; 1 naming the first bad entry.
     Verify {
@@ -206,6 +211,31 @@ enum LedgerCommand {
         #[command(flatten)]
         target: Target,
     },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Check a policy file as a proposal would be checked: it parses, every policy has an
+    /// @id, it validates against Kiroku's schema, and a system administrator could still
+    /// change the policy under it. Exit 0 when it passes; 1 with the errors. Needs no data
+    /// directory.
+    Validate {
+        /// The Cedar policy file (`-` for standard input).
+        file: PathBuf,
+    },
+    /// Show the policy version in force now, or at a past time, with its text.
+    Show {
+        #[command(flatten)]
+        target: Target,
+        /// The time: `2026-11-25 10:00` (Japan time), `2026-11-25`, or RFC 3339 with an offset.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print Kiroku's Cedar schema (what policies may refer to).
+    Schema,
 }
 
 #[derive(Subcommand)]
@@ -421,6 +451,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo { data, listen } => demo(data, listen),
         Command::Ledger { command } => ledger(command),
         Command::Account { command } => account(command),
+        Command::Policy { command } => policy(command),
         Command::Verify { target, no_record } => verify(&target, no_record),
         Command::Export { target, out } => {
             let mut bar = progress::Bar::new("exporting");
@@ -612,6 +643,77 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
         LedgerCommand::Rebuild { target } => {
             let replayed = with_app(&target, |app| Ok(app.rebuild()?))?;
             println!("projections rebuilt from {replayed} entries");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn policy(command: PolicyCommand) -> Result<ExitCode> {
+    use kiroku_app::policy::Engine;
+    match command {
+        PolicyCommand::Validate { file } => {
+            let text = if file.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    .context("cannot read standard input")?;
+                text
+            } else {
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?
+            };
+            match Engine::compile(&text) {
+                Ok(engine) => {
+                    let ids = engine.policy_ids();
+                    println!("valid: {} policies ({})", ids.len(), ids.join(", "));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("invalid: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        PolicyCommand::Show {
+            target,
+            at,
+            json: as_json,
+        } => {
+            let at = at
+                .as_deref()
+                .map(|t| {
+                    kiroku_core::Timestamp::parse_given(t).with_context(|| {
+                        format!("--at {t:?} is not a time: give 2026-11-25 10:00 (Japan time) or 2026-11-25T10:00:00+09:00")
+                    })
+                })
+                .transpose()?;
+            let (adoption, version) = with_app(&target, |app| Ok(block(app.policy_at(at))??))?;
+            let decision = version.decision.as_ref();
+            if as_json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "number": version.proposal.number,
+                        "since": adoption.since.to_string(),
+                        "proposed_by": version.proposal.proposed_by,
+                        "approved_by": decision.map(|d| d.by.clone()),
+                        "approved_entry": decision.map(|d| d.entry.0),
+                        "text": version.proposal.text,
+                    })
+                );
+            } else {
+                println!(
+                    "policy version {} in force since {} (proposed by {}, approved by {})",
+                    version.proposal.number,
+                    adoption.since,
+                    version.proposal.proposed_by,
+                    decision.map_or("—", |d| d.by.as_str())
+                );
+                print!("{}", version.proposal.text);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Schema => {
+            print!("{}", kiroku_app::policy::SCHEMA);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -333,7 +333,12 @@ mod tests {
             given("2026-11-25"),
             Some("2026-11-24T15:00:00.000000Z".to_owned())
         );
-        for bad in ["2026-11-25 24:00", "2026-11-25T10", "yesterday", "2026-11-25 1:00"] {
+        for bad in [
+            "2026-11-25 24:00",
+            "2026-11-25T10",
+            "yesterday",
+            "2026-11-25 1:00",
+        ] {
             assert_eq!(given(bad), None, "{bad}");
         }
         assert_eq!(

@@ -48,7 +48,13 @@ fn accounts() -> Vec<Principal> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let engine = Engine::compile(kiroku_policy::engine::DEFAULT_POLICY)?;
     let accounts = accounts();
-    let categories = ["medical", "nursing", "pharmacy", "laboratory", "administrative"];
+    let categories = [
+        "medical",
+        "nursing",
+        "pharmacy",
+        "laboratory",
+        "administrative",
+    ];
     let resources: Vec<(Action, Resource)> = Action::ALL
         .iter()
         .enumerate()

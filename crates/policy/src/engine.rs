@@ -351,7 +351,10 @@ impl Engine {
             scopes: Vec::new(),
         };
         for action in [Action::ProposePolicy, Action::ApprovePolicy] {
-            if !self.decide(&administrator, action, &Resource::System)?.allowed {
+            if !self
+                .decide(&administrator, action, &Resource::System)?
+                .allowed
+            {
                 return Err(PolicyError::LocksOut(action.as_str()));
             }
         }
@@ -360,7 +363,11 @@ impl Engine {
 
     /// The ids of the policies of the set, in id order.
     pub fn policy_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.policies.policies().map(|p| p.id().to_string()).collect();
+        let mut ids: Vec<String> = self
+            .policies
+            .policies()
+            .map(|p| p.id().to_string())
+            .collect();
         ids.sort();
         ids
     }
@@ -551,7 +558,8 @@ mod tests {
     // is refused, each with its own error.
     #[test]
     fn bad_policy_sets_are_refused() {
-        let unknown_attribute = r#"@id("x") permit(principal, action, resource) when { principal.shoe_size == 3 };"#;
+        let unknown_attribute =
+            r#"@id("x") permit(principal, action, resource) when { principal.shoe_size == 3 };"#;
         assert!(matches!(
             Engine::compile(unknown_attribute),
             Err(PolicyError::Invalid(_))
@@ -564,7 +572,8 @@ mod tests {
             Engine::compile("permit(principal, action"),
             Err(PolicyError::Parse(_))
         ));
-        let locked = r#"@id("read") permit(principal, action == Kiroku::Action::"ReadRecord", resource);"#;
+        let locked =
+            r#"@id("read") permit(principal, action == Kiroku::Action::"ReadRecord", resource);"#;
         assert!(matches!(
             Engine::compile(locked),
             Err(PolicyError::LocksOut("ProposePolicy"))

@@ -28,7 +28,9 @@ pub enum PolicyError {
         max: usize,
     },
     /// Under the new set, no system administrator could change it again.
-    #[error("under this policy no system administrator could {0}: it would lock policy changes out")]
+    #[error(
+        "under this policy no system administrator could {0}: it would lock policy changes out"
+    )]
     LocksOut(&'static str),
     /// A request does not fit the schema.
     #[error("the access question does not fit the schema: {0}")]

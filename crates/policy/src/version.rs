@@ -51,7 +51,8 @@ pub static POLICY_VERSIONS: TableSpec = TableSpec {
 /// The decision on each version.
 pub static POLICY_DECISIONS: TableSpec = TableSpec {
     name: "policy_decisions",
-    about: "The approval or rejection of each proposed policy version: by whom, when, and the entry.",
+    about:
+        "The approval or rejection of each proposed policy version: by whom, when, and the entry.",
     columns: &[
         Column::int("number"),
         Column::text("state"),
@@ -87,11 +88,7 @@ fn int(n: u64) -> Value {
 fn stream_row(version: u64, in_force: u64) -> Change {
     Change::upsert(
         &POLICY_STATE,
-        vec![
-            Value::Text(STREAM_NAME.into()),
-            int(version),
-            int(in_force),
-        ],
+        vec![Value::Text(STREAM_NAME.into()), int(version), int(in_force)],
     )
 }
 
@@ -125,7 +122,11 @@ fn decision_row(number: u64, state: VersionState, meta: &EntryMeta<'_>) -> Chang
 fn adoption_row(number: u64, meta: &EntryMeta<'_>) -> Change {
     Change::upsert(
         &POLICY_ADOPTIONS,
-        vec![Value::Int(meta.time.micros()), Value::THIS_ENTRY, int(number)],
+        vec![
+            Value::Int(meta.time.micros()),
+            Value::THIS_ENTRY,
+            int(number),
+        ],
     )
 }
 

@@ -173,7 +173,9 @@ impl From<PolicyError> for AppError {
             PolicyError::OwnProposal => AppError::new(Code::SeparationOfDuties)
                 .with("detail", "nobody approves their own policy proposal"),
             PolicyError::ReasonRequired => AppError::new(Code::ReasonMissing),
-            PolicyError::NoVersion(v) => AppError::new(Code::NoSuchPolicyVersion).with("version", v),
+            PolicyError::NoVersion(v) => {
+                AppError::new(Code::NoSuchPolicyVersion).with("version", v)
+            }
             PolicyError::NoneInForce => AppError::new(Code::NoPolicyInForce),
             PolicyError::Internal(cause) | PolicyError::Request(cause) => {
                 tracing::error!(%cause, "the policy engine failed");
@@ -184,9 +186,7 @@ impl From<PolicyError> for AppError {
             | PolicyError::Unnamed(_)
             | PolicyError::DuplicateId(_)
             | PolicyError::Templates
-            | PolicyError::TooLong { .. }) => {
-                AppError::new(Code::PolicyInvalid).with("detail", e)
-            }
+            | PolicyError::TooLong { .. }) => AppError::new(Code::PolicyInvalid).with("detail", e),
         }
     }
 }

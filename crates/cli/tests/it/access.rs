@@ -12,18 +12,18 @@ use kiroku_app::{App, Error};
 use kiroku_core::{AccountId, Actor, Date, EntryIndex};
 use kiroku_testkit::DataDir;
 
-fn actor(account: &str) -> Actor {
+pub(crate) fn actor(account: &str) -> Actor {
     Actor {
         account: AccountId::parse(account).unwrap(),
         session: Some("test".into()),
     }
 }
 
-fn today(app: &App) -> Date {
+pub(crate) fn today(app: &App) -> Date {
     Date::in_japan(app.clock().now().unwrap())
 }
 
-fn code(code: &str, ja: &str, en: &str) -> Code {
+pub(crate) fn code(code: &str, ja: &str, en: &str) -> Code {
     Code {
         code: code.into(),
         name_ja: ja.into(),
@@ -32,7 +32,7 @@ fn code(code: &str, ja: &str, en: &str) -> Code {
     }
 }
 
-fn form(app: &App, account: &str, department: &str, job_type: &str) -> ApplicationForm {
+pub(crate) fn form(app: &App, account: &str, department: &str, job_type: &str) -> ApplicationForm {
     let today = today(app);
     ApplicationForm {
         profile: Profile {
@@ -345,7 +345,7 @@ async fn tree_size(app: &App) -> u64 {
     app.checkpoint().await.unwrap().unwrap().size
 }
 
-fn error_code(reply: &kiroku_testkit::Reply) -> String {
+pub(crate) fn error_code(reply: &kiroku_testkit::Reply) -> String {
     reply.json()["error"]["code"]
         .as_str()
         .unwrap_or_default()
@@ -890,7 +890,7 @@ fn set_cookie(reply: &kiroku_testkit::Reply, name: &str) -> Option<String> {
 }
 
 /// The value of the hidden `csrf` field of a page.
-fn form_csrf(html: &str) -> String {
+pub(crate) fn form_csrf(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
     let at = html.find(marker).unwrap() + marker.len();
     html[at..].split('"').next().unwrap().to_owned()
@@ -1083,7 +1083,11 @@ fn web_sign_in_first_password_and_api_session() {
 }
 
 /// Signs in over HTTP as the sign-in form does; returns the session cookie header value.
-fn web_sign_in(server: &kiroku_testkit::TestServer, account: &str, password: &str) -> String {
+pub(crate) fn web_sign_in(
+    server: &kiroku_testkit::TestServer,
+    account: &str,
+    password: &str,
+) -> String {
     let page = server.get("/sign-in");
     let pre = set_cookie(&page, "kiroku_sign_in").unwrap();
     let cookie = format!("kiroku_sign_in={pre}");

@@ -12,6 +12,7 @@ mod crash;
 mod cross;
 mod http;
 mod layout;
+mod matrix;
 mod notes;
 mod registry;
 mod support;

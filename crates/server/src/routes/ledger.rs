@@ -13,10 +13,10 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kiroku_access::AccessError;
-use kiroku_policy::PolicyError;
 use kiroku_app::ledger::ReadFailure;
 use kiroku_app::Error;
 use kiroku_ledger::Tile;
+use kiroku_policy::PolicyError;
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -60,9 +60,7 @@ pub(super) async fn tile(
                 ReadFailure::Failed(
                     Error::Access(AccessError::NotPermitted { .. })
                     | Error::Policy(PolicyError::Denied(_)),
-                ) => {
-                    AppError::new(Code::EntriesNotPublic)
-                }
+                ) => AppError::new(Code::EntriesNotPublic),
                 other => other.into(),
             })?;
         return Ok((

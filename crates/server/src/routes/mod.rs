@@ -115,7 +115,10 @@ pub fn app(app: Arc<App>) -> Router {
         .route("/applications/{id}/approve", post(registers::approve))
         .route("/applications/{id}/reject", post(registers::reject))
         .route("/accounts", get(registers::accounts))
-        .route("/policy", get(policy::policy_page).post(policy::propose_form))
+        .route(
+            "/policy",
+            get(policy::policy_page).post(policy::propose_form),
+        )
         .route("/policy/explain", get(policy::explain_page))
         .route("/policy/versions/{n}", get(policy::version_page))
         .route("/policy/versions/{n}/approve", post(policy::approve_form))
@@ -171,14 +174,8 @@ pub fn app(app: Arc<App>) -> Router {
             get(policy::versions).post(policy::propose),
         )
         .route("/api/policy/versions/{n}", get(policy::version))
-        .route(
-            "/api/policy/versions/{n}/approval",
-            post(policy::approve),
-        )
-        .route(
-            "/api/policy/versions/{n}/rejection",
-            post(policy::reject),
-        )
+        .route("/api/policy/versions/{n}/approval", post(policy::approve))
+        .route("/api/policy/versions/{n}/rejection", post(policy::reject))
         .route("/api/policy/in-force", get(policy::in_force))
         .route("/api/policy/decision", get(policy::decision))
         .route("/api/access/codes/{list}", get(access::codes))

@@ -148,7 +148,10 @@ pub(super) async fn propose(
         .propose_policy(actor, body.version, body.text, body.reason)
         .await?;
     let latest = state.app.policy_versions().await?;
-    Ok(created(&done, latest.first().map(|v| v.version.proposal.number)))
+    Ok(created(
+        &done,
+        latest.first().map(|v| v.version.proposal.number),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -232,9 +235,7 @@ async fn resource(state: &AppState, q: &Question, action: Action) -> Result<Reso
             Some(target) => {
                 let target = AccountId::parse(target)
                     .map_err(|_| AppError::new(Code::NoSuchAccount).with("account", target))?;
-                Resource::Account(Box::new(
-                    state.app.principal(target.as_str()).await?,
-                ))
+                Resource::Account(Box::new(state.app.principal(target.as_str()).await?))
             }
             None => Resource::Account(any),
         },
@@ -295,7 +296,12 @@ pub(super) async fn policy_page(
     let (adoption, shown) = state.app.policy_at(when).await?;
     let html = render(&PolicyPage {
         lang,
-        title: lang.pick("アクセス方針（職種による利用制限）", "Access policy (use restricted by job type)").into(),
+        title: lang
+            .pick(
+                "アクセス方針（職種による利用制限）",
+                "Access policy (use restricted by job type)",
+            )
+            .into(),
         switch: switch(lang, "/policy"),
         csrf: me.session.csrf.clone(),
         stream_version: policy.version,
@@ -341,7 +347,10 @@ pub(super) async fn version_page(
     };
     let html = render(&PolicyVersionPage {
         lang,
-        title: format!("{} {n}", lang.pick("アクセス方針 版", "Access policy version")),
+        title: format!(
+            "{} {n}",
+            lang.pick("アクセス方針 版", "Access policy version")
+        ),
         switch: switch(lang, &format!("/policy/versions/{n}")),
         csrf: me.session.csrf.clone(),
         number: n,
@@ -461,7 +470,10 @@ pub(super) async fn explain_page(
         lang,
         title: lang.pick("アクセス可否の確認", "Policy explainer").into(),
         switch: switch(lang, "/policy/explain"),
-        account: q.account.clone().unwrap_or_else(|| me.actor.account.to_string()),
+        account: q
+            .account
+            .clone()
+            .unwrap_or_else(|| me.actor.account.to_string()),
         action: q.action.clone().unwrap_or_default(),
         department: q.department.clone().unwrap_or_default(),
         category: q.category.clone().unwrap_or_default(),
