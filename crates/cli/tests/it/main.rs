@@ -14,6 +14,7 @@ mod http;
 mod layout;
 mod matrix;
 mod notes;
+mod policy;
 mod registry;
 mod support;
 mod tamper;
