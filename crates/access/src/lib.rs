@@ -12,6 +12,7 @@ pub mod credential;
 pub mod department;
 pub mod disclosure;
 pub mod error;
+pub mod factor;
 pub mod lockout;
 pub mod password;
 pub mod role;
@@ -40,6 +41,7 @@ pub static TABLES: &[&TableSpec] = &[
     &credential::CREDENTIALS,
     &credential::PASSWORD_HISTORY,
     &credential::SIGN_IN_STATE,
+    &factor::SECOND_FACTORS,
 ];
 
 impl Context for Access {
@@ -68,6 +70,7 @@ impl Context for Access {
             kind::<credential::CredentialSet>(),
             kind::<credential::SignIn>(),
             kind::<disclosure::EntryBundleRead>(),
+            kind::<factor::FactorEnrolled>(),
         ]
     }
 }

@@ -171,9 +171,33 @@ pub struct Config {
     /// Log format.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Whether every account must enrol a second factor (`required`, the default: the
+    /// guideline requires two-factor authentication for systems running in FY2027) or may
+    /// sign in with a password alone until it enrols one (`optional`).
+    #[serde(default)]
+    pub second_factor: SecondFactor,
+    /// The file holding the key that seals second-factor secrets (mode 0600), relative to
+    /// the data directory; made when first needed.
+    #[serde(default = "default_factor_key_file")]
+    pub factor_key_file: String,
     /// Limits.
     #[serde(default)]
     pub limits: Limits,
+}
+
+/// Whether a second factor is required.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondFactor {
+    /// Every account enrols one at its first sign-in, and signs in with it.
+    #[default]
+    Required,
+    /// Accounts without one sign in with a password alone.
+    Optional,
+}
+
+fn default_factor_key_file() -> String {
+    "factor.key".into()
 }
 
 fn default_listen() -> String {
@@ -196,6 +220,8 @@ impl Config {
             signing_key_file: default_key_file(),
             operator_token_file: default_token_file(),
             log_format: LogFormat::Text,
+            second_factor: SecondFactor::Required,
+            factor_key_file: default_factor_key_file(),
             limits: Limits::default(),
         }
     }

@@ -152,7 +152,7 @@ pub struct Initialized {
 }
 
 /// Writes a secret file readable by its owner only; refuses to replace one.
-fn write_secret(path: &Path, content: &str) -> Result<(), DataDirError> {
+pub(crate) fn write_secret(path: &Path, content: &str) -> Result<(), DataDirError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -12,6 +12,7 @@ pub mod bench;
 pub mod config;
 pub mod datadir;
 pub mod demo;
+pub mod factors;
 pub mod ledger;
 pub mod notes;
 pub mod policy;
@@ -89,6 +90,10 @@ pub enum Error {
     /// The account is suspended, deactivated or outside its validity period.
     #[error("the account cannot be used")]
     AccountInactive,
+    #[error("the second factor's code is wrong")]
+    SecondFactorFailed,
+    #[error("no second factor was offered to this session")]
+    NoFactorOffered,
     /// A new password breaks a rule.
     #[error(transparent)]
     Password(#[from] kiroku_access::password::PasswordError),
@@ -167,6 +172,7 @@ pub struct App {
     entropy: Arc<dyn Entropy>,
     sessions: sessions::Sessions,
     policy: Arc<policy::PolicyCache>,
+    used_steps: factors::UsedSteps,
     writer: Writer,
 }
 
@@ -208,6 +214,7 @@ impl App {
             entropy,
             sessions: sessions::Sessions::default(),
             policy: Arc::default(),
+            used_steps: factors::UsedSteps::default(),
             writer,
         })
     }
@@ -218,6 +225,10 @@ impl App {
     }
 
     /// The signed-in sessions.
+    pub(crate) fn used_steps(&self) -> &factors::UsedSteps {
+        &self.used_steps
+    }
+
     pub(crate) fn policy_cache(&self) -> &Arc<policy::PolicyCache> {
         &self.policy
     }

@@ -30,6 +30,37 @@ pub struct Session {
     pub csrf: String,
     /// Signed in with the initial secret: only choosing a password is allowed.
     pub must_change: bool,
+    /// A step of signing in still to take.
+    pub pending: Pending,
+    /// The TOTP secret offered for enrolment, until a code made with it confirms it.
+    pub offered_factor: Option<Vec<u8>>,
+}
+
+/// A step of signing in the session must take before anything else.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Pending {
+    /// None: the session may do what its account may.
+    #[default]
+    Nothing,
+    /// The password was right; the second factor's code is still to come.
+    SecondFactor,
+    /// A second factor must be enrolled.
+    Enrol,
+}
+
+impl Session {
+    /// Where the session must go before anything else, if anywhere: choosing a password, the
+    /// second factor's code, or enrolling one.
+    pub fn must_go(&self) -> Option<&'static str> {
+        if self.must_change {
+            return Some("/me/password");
+        }
+        match self.pending {
+            Pending::Nothing => None,
+            Pending::SecondFactor => Some("/sign-in/second-factor"),
+            Pending::Enrol => Some("/me/second-factor"),
+        }
+    }
 }
 
 impl Session {
@@ -93,6 +124,17 @@ impl Sessions {
         })
     }
 
+    /// Changes the session of `token` (if alive) with `change`.
+    pub fn update(&self, token: &str, change: impl FnOnce(&mut Session)) -> bool {
+        self.with(|held| match held.get_mut(&key(token)) {
+            Some(s) => {
+                change(s);
+                true
+            }
+            None => false,
+        })
+    }
+
     /// Ends the session of `token`; returns its account.
     pub fn end(&self, token: &str) -> Option<AccountId> {
         self.with(|held| held.remove(&key(token)).map(|s| s.account))
@@ -123,6 +165,8 @@ mod tests {
             last_seen: at(created),
             csrf: "c".into(),
             must_change: false,
+            pending: Pending::Nothing,
+            offered_factor: None,
         }
     }
 

@@ -5,8 +5,9 @@
 //! that does not exist writes nothing, but costs the same Argon2 time, so the answer does not
 //! tell which ids exist.
 
+use crate::config::SecondFactor;
 use crate::rows::{decoded, first};
-use crate::sessions::Session;
+use crate::sessions::{Pending, Session};
 use crate::{blocking, App, Error, Result};
 use kiroku_access::account::{AccountState, Profile, Status};
 use kiroku_access::credential::{self, Credential, CredentialKind, Outcome, SignInState};
@@ -70,6 +71,9 @@ pub struct SignedIn {
     pub csrf: String,
     /// Signed in with the initial secret: a password must be chosen first.
     pub must_change: bool,
+    /// Where the session must go first, if anywhere (choose a password, give the second
+    /// factor's code, enrol one).
+    pub next: Option<&'static str>,
 }
 
 /// What an attempt needs to know of the account.
@@ -78,6 +82,7 @@ struct Standing {
     profile: Profile,
     credential: Credential,
     sign_in: SignInState,
+    factor: Option<kiroku_access::factor::Enrolled>,
 }
 
 fn standing(store: &Store, account: &str) -> Result<Option<Standing>> {
@@ -96,6 +101,7 @@ fn standing(store: &Store, account: &str) -> Result<Option<Standing>> {
         profile,
         credential,
         sign_in,
+        factor: crate::factors::enrolled(store, account)?,
     }))
 }
 
@@ -105,7 +111,7 @@ fn usable(state: &AccountState, profile: &Profile, now: Timestamp) -> bool {
 }
 
 impl App {
-    fn now(&self) -> Result<Timestamp> {
+    pub(crate) fn now(&self) -> Result<Timestamp> {
         self.clock()
             .now()
             .map_err(|e| Error::Unavailable(e.to_string()))
@@ -141,33 +147,48 @@ impl App {
                 Verdict::Open if !usable(&found.state, &found.profile, now) => Outcome::Inactive,
                 Verdict::Open => Outcome::Success,
             };
+            // With a second factor enrolled, a right password is only the first step: the
+            // attempt is recorded when the code comes (so the password step cannot reset the
+            // count of wrong codes).
+            let two_steps = outcome == Outcome::Success && found.factor.is_some();
             let (request, lockout) = credential::attempt(id.as_str(), found.sign_in, outcome, now);
-            match self.writer().append(request).await {
-                Ok(_) => {}
-                // Another attempt on this account won the race: count this one after it.
-                Err(AppendError::Conflict(Conflict::Version { .. })) => continue,
-                Err(e) => return Err(e.into()),
+            if !two_steps {
+                match self.writer().append(request).await {
+                    Ok(_) => {}
+                    // Another attempt on this account won the race: count this one after it.
+                    Err(AppendError::Conflict(Conflict::Version { .. })) => continue,
+                    Err(e) => return Err(e.into()),
+                }
             }
             return match outcome {
                 Outcome::Success => {
                     let token = new_token(self.entropy().as_ref());
                     let csrf = new_token(self.entropy().as_ref());
                     let must_change = found.credential.kind == CredentialKind::Initial;
-                    self.sessions().start(
-                        &token,
-                        Session {
-                            account: id.clone(),
-                            created: now,
-                            last_seen: now,
-                            csrf: csrf.clone(),
-                            must_change,
-                        },
-                    );
+                    let pending = if two_steps {
+                        Pending::SecondFactor
+                    } else if !must_change && self.config.second_factor == SecondFactor::Required {
+                        Pending::Enrol
+                    } else {
+                        Pending::Nothing
+                    };
+                    let session = Session {
+                        account: id.clone(),
+                        created: now,
+                        last_seen: now,
+                        csrf: csrf.clone(),
+                        must_change,
+                        pending,
+                        offered_factor: None,
+                    };
+                    let next = session.must_go();
+                    self.sessions().start(&token, session);
                     Ok(SignedIn {
                         token,
                         account: id,
                         csrf,
                         must_change,
+                        next,
                     })
                 }
                 Outcome::Failure => match lockout.until {
@@ -234,11 +255,15 @@ impl App {
     /// sessions; the session of `token` may then do everything its roles allow.
     pub async fn change_password(&self, token: &str, current: &str, new: &str) -> Result<()> {
         let (actor, session) = self.session(token).await?;
+        if session.pending == Pending::SecondFactor {
+            // A password alone does not change the password of an account with two factors.
+            return Err(Error::Unauthorized);
+        }
         let store = self.store().clone();
         let account = session.account.to_string();
         let (current, new) = (current.to_owned(), new.to_owned());
         let entropy = self.entropy().clone();
-        let request = blocking(move || {
+        let (request, has_factor) = blocking(move || {
             let found = standing(&store, &account)?.ok_or(Error::Unauthorized)?;
             if !password::verify(&current, &found.credential.hash) {
                 return Err(Error::SignInFailed);
@@ -250,8 +275,8 @@ impl App {
                 found.profile.family_kana.as_str(),
                 found.profile.given_kana.as_str(),
             ];
-            // No second factor yet: the longer rule applies.
-            password::check(&new, false, &names)?;
+            // With a second factor the shorter rule applies; without, the longer.
+            password::check(&new, found.factor.is_some(), &names)?;
             let recent: Vec<String> = read::query(
                 &store,
                 &Credential::recent(&account, password::RECENT_MAX as u64),
@@ -264,13 +289,16 @@ impl App {
             }
             let hash = password::hash(&new, entropy.as_ref())
                 .map_err(|e| Error::Unavailable(e.to_string()))?;
-            Ok(Request::one(credential::set(
-                actor,
-                &account,
-                found.credential.version,
-                CredentialKind::Password,
-                hash,
-            )))
+            Ok((
+                Request::one(credential::set(
+                    actor,
+                    &account,
+                    found.credential.version,
+                    CredentialKind::Password,
+                    hash,
+                )),
+                found.factor.is_some(),
+            ))
         })
         .await?;
         self.writer().append(request).await?;
@@ -281,6 +309,11 @@ impl App {
             token,
             Session {
                 must_change: false,
+                pending: if !has_factor && self.config.second_factor == SecondFactor::Required {
+                    Pending::Enrol
+                } else {
+                    session.pending.clone()
+                },
                 last_seen: now,
                 ..session
             },

@@ -167,6 +167,15 @@ catalogue! {
     RegistersRestricted = "registers_restricted", FORBIDDEN,
         "利用者の台帳を見るには、管理・監視・監査の役割が必要です。ご自身の情報は「マイアカウント」で確認できます。",
         "Reading the account registers needs an administrative, monitoring or audit role. Your own account is under My account.";
+    SecondFactorRequired = "second_factor_required", FORBIDDEN,
+        "サインインが完了していません（確認コードの入力、または二要素認証の登録が必要です）。",
+        "Signing in is not complete: give your sign-in code, or enrol a second factor, first.";
+    SecondFactorFailed = "second_factor_failed", UNAUTHORIZED,
+        "確認コードが違います。認証アプリに表示されている 6 桁の数字を入力してください（一度使ったコードは使えません）。",
+        "The code is wrong. Type the six digits your authenticator app shows now (a code works once).";
+    NoFactorOffered = "no_factor_offered", CONFLICT,
+        "登録する秘密鍵がまだ表示されていません。二要素認証の登録画面を開き直してください。何も記録されていません。",
+        "No secret has been shown to enrol yet. Open the two-factor page again. Nothing was recorded.";
     SignInFailed = "sign_in_failed", UNAUTHORIZED,
         "利用者 ID またはパスワードが違います。",
         "The account id or the password is wrong.";

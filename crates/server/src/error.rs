@@ -225,6 +225,8 @@ impl From<Error> for AppError {
             Error::Locked(until) => AppError::new(Code::AccountLocked)
                 .with("until", crate::i18n::Lang::En.datetime(until)),
             Error::AccountInactive => AppError::new(Code::AccountInactive),
+            Error::SecondFactorFailed => AppError::new(Code::SecondFactorFailed),
+            Error::NoFactorOffered => AppError::new(Code::NoFactorOffered),
             Error::Password(e) => AppError::new(Code::PasswordRejected).with("why", e),
             Error::NoSuchAccount(account) => {
                 AppError::new(Code::NoSuchAccount).with("account", account)

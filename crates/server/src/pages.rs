@@ -119,6 +119,21 @@ pub struct PasswordPage {
     pub message: Option<String>,
 }
 
+/// The second factor: its code while signing in, or enrolling one.
+#[derive(Template)]
+#[template(path = "factor.html")]
+pub struct FactorPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub signing_in: bool,
+    pub required: bool,
+    pub enrolled: bool,
+    pub offer: Option<kiroku_app::factors::Offer>,
+    pub message: Option<String>,
+}
+
 /// An event of an account's history, as shown.
 pub struct EventRow {
     pub time: String,

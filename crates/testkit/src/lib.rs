@@ -60,8 +60,20 @@ impl DataDir {
     }
 
     /// A fresh data directory on the selected backend whose first system administrator is
-    /// `director` (大崎 院長), as `kiroku init` makes it for a hospital.
+    /// `director` (大崎 院長), as `kiroku init` makes it for a hospital — except that second
+    /// factors are optional, so that tests of other things sign in with a password alone
+    /// (see [`DataDir::hospital_two_factor`] for the default, enforced).
     pub fn hospital() -> DataDir {
+        let data = DataDir::hospital_two_factor();
+        let mut config = kiroku_app::config::Config::load(&data.path).unwrap();
+        config.second_factor = kiroku_app::config::SecondFactor::Optional;
+        config.save(&data.path).unwrap();
+        data
+    }
+
+    /// [`DataDir::hospital`] with the default configuration: every account enrols a second
+    /// factor at its first sign-in and signs in with it.
+    pub fn hospital_two_factor() -> DataDir {
         DataDir::make(
             &backend(),
             Some(Administrator {

@@ -896,7 +896,7 @@ pub(crate) fn form_csrf(html: &str) -> String {
     html[at..].split('"').next().unwrap().to_owned()
 }
 
-fn form_body(fields: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn form_body(fields: &[(&str, &str)]) -> Vec<u8> {
     fields
         .iter()
         .map(|(k, v)| format!("{k}={}", url_encode(v)))

@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod crash;
 mod cross;
+mod factor;
 mod http;
 mod layout;
 mod matrix;

@@ -48,7 +48,7 @@ pub(super) async fn tile(
     Path(path): Path<String>,
 ) -> Result<Response, AppError> {
     if let Some(rest) = path.strip_prefix("entries/") {
-        let Some(me) = me.filter(|m| !m.session.must_change) else {
+        let Some(me) = me.filter(|m| m.session.must_go().is_none()) else {
             return Err(AppError::new(Code::EntriesNotPublic));
         };
         let tile = Tile::parse_entries_path(rest).map_err(|_| AppError::new(Code::BadTilePath))?;

@@ -106,6 +106,14 @@ pub fn app(app: Arc<App>) -> Router {
         .route("/sign-out", post(session::sign_out))
         .route("/me", get(session::me))
         .route(
+            "/sign-in/second-factor",
+            get(session::second_factor_form).post(session::second_factor),
+        )
+        .route(
+            "/me/second-factor",
+            get(session::enrol_form).post(session::enrol),
+        )
+        .route(
             "/applications",
             get(registers::applications).post(registers::submit),
         )

@@ -9,7 +9,7 @@ use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::WebForm;
 use crate::i18n::Lang;
-use crate::pages::{page, render, switch, EventRow, MePage, PasswordPage, SignInPage};
+use crate::pages::{page, render, switch, EventRow, FactorPage, MePage, PasswordPage, SignInPage};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, State};
 use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
@@ -17,7 +17,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kiroku_access::account::Category;
 use kiroku_access::role::Role;
-use kiroku_app::sessions::Session;
+use kiroku_app::factors::Offer;
+use kiroku_app::sessions::{Pending, Session};
 use kiroku_app::Error;
 use kiroku_core::Actor;
 use serde::Deserialize;
@@ -105,7 +106,9 @@ impl FromRequestParts<AppState> for Staff {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         match SignedIn::lookup(parts, state).await {
-            Ok(Some(me)) if me.session.must_change => Err(see_other("/me/password")),
+            Ok(Some(me)) if me.session.must_go().is_some() => {
+                Err(see_other(me.session.must_go().unwrap_or("/sign-in")))
+            }
             Ok(Some(me)) => Ok(Staff(me)),
             Ok(None) => Err(see_other("/sign-in")),
             Err(e) => Err(e.into_response()),
@@ -120,6 +123,9 @@ impl SignedIn {
         if self.session.must_change {
             return Err(AppError::new(Code::PasswordChangeRequired));
         }
+        if self.session.must_go().is_some() {
+            return Err(AppError::new(Code::SecondFactorRequired));
+        }
         if method != Method::GET && method != Method::HEAD {
             let sent = headers
                 .get("x-csrf-token")
@@ -132,8 +138,18 @@ impl SignedIn {
         Ok(&self.actor)
     }
 
-    /// Refuses a form without the session's CSRF token.
+    /// Refuses a form without the session's CSRF token, and any form while a step of signing
+    /// in (a password to choose, a second factor to give or enrol) is still to come.
     pub fn check_form(&self, csrf: &str) -> Result<(), AppError> {
+        self.check_form_signing_in(csrf)?;
+        if self.session.must_go().is_some() {
+            return Err(AppError::new(Code::SecondFactorRequired));
+        }
+        Ok(())
+    }
+
+    /// Refuses a form without the session's CSRF token (for the forms of signing in itself).
+    pub fn check_form_signing_in(&self, csrf: &str) -> Result<(), AppError> {
         if same(csrf, &self.session.csrf) {
             Ok(())
         } else {
@@ -241,11 +257,7 @@ pub(super) async fn sign_in(
     let account = form.account.trim().to_lowercase();
     match state.app.sign_in(&account, &form.password).await {
         Ok(signed) => {
-            let next = if signed.must_change {
-                "/me/password"
-            } else {
-                "/me"
-            };
+            let next = signed.next.unwrap_or("/me");
             let response = with_cookie(see_other(next), session_cookie(&signed.token));
             Ok(with_cookie(response, cleared(SIGN_IN_COOKIE)))
         }
@@ -271,7 +283,7 @@ pub(super) async fn sign_out(
     me: SignedIn,
     WebForm(form): WebForm<SignOutForm>,
 ) -> Result<Response, AppError> {
-    me.check_form(&form.csrf)?;
+    me.check_form_signing_in(&form.csrf)?;
     if form.everywhere.is_some() {
         state.app.sign_out_everywhere(&me.session.account);
     } else {
@@ -310,7 +322,7 @@ pub(super) async fn change_password(
     me: SignedIn,
     WebForm(form): WebForm<PasswordForm>,
 ) -> Result<Response, AppError> {
-    me.check_form(&form.csrf)?;
+    me.check_form_signing_in(&form.csrf)?;
     let refused = |error: AppError| {
         let message = error.message(lang);
         let mut response = password_page(lang, &me, Some(message));
@@ -327,6 +339,9 @@ pub(super) async fn change_password(
     {
         Ok(()) => Ok(see_other("/me")),
         Err(e @ (Error::Password(_) | Error::SignInFailed)) => Ok(refused(e.into())),
+        Err(Error::Unauthorized) if me.session.pending == Pending::SecondFactor => {
+            Ok(see_other("/sign-in/second-factor"))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -372,4 +387,122 @@ pub(super) async fn me(
             .collect(),
     });
     Ok(page(lang, false, html))
+}
+
+// ── Second factors ──────────────────────────────────────────────────────────────────────────
+
+fn factor_page(
+    lang: Lang,
+    me: &SignedIn,
+    offer: Option<Offer>,
+    enrolled: bool,
+    message: Option<String>,
+) -> Response {
+    let signing_in = me.session.pending == Pending::SecondFactor;
+    let html = render(&FactorPage {
+        lang,
+        title: if signing_in {
+            lang.pick("確認コードの入力", "Your sign-in code")
+        } else {
+            lang.pick("二要素認証の登録", "Two-factor authentication")
+        }
+        .into(),
+        switch: switch(
+            lang,
+            if signing_in {
+                "/sign-in/second-factor"
+            } else {
+                "/me/second-factor"
+            },
+        ),
+        csrf: me.session.csrf.clone(),
+        signing_in,
+        required: me.session.pending == Pending::Enrol,
+        enrolled,
+        offer,
+        message,
+    });
+    page(lang, false, html)
+}
+
+pub(super) async fn second_factor_form(lang: Lang, me: SignedIn) -> Response {
+    if me.session.pending != Pending::SecondFactor {
+        return see_other("/me");
+    }
+    factor_page(lang, &me, None, true, None)
+}
+
+#[derive(Deserialize)]
+pub(super) struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+pub(super) async fn second_factor(
+    State(state): State<AppState>,
+    lang: Lang,
+    me: SignedIn,
+    WebForm(form): WebForm<CodeForm>,
+) -> Result<Response, AppError> {
+    me.check_form_signing_in(&form.csrf)?;
+    match state.app.second_factor(&me.token, &form.code).await {
+        Ok(()) => Ok(see_other("/me")),
+        Err(e @ Error::SecondFactorFailed) => {
+            let mut response =
+                factor_page(lang, &me, None, true, Some(AppError::from(e).message(lang)));
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            Ok(response)
+        }
+        // Locked: the session has ended; back to signing in.
+        Err(Error::Locked(_)) => Ok(with_cookie(see_other("/sign-in"), cleared(SESSION_COOKIE))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn enrol_form(
+    State(state): State<AppState>,
+    lang: Lang,
+    me: SignedIn,
+) -> Result<Response, AppError> {
+    if me.session.must_change {
+        return Ok(see_other("/me/password"));
+    }
+    if me.session.pending == Pending::SecondFactor {
+        return Ok(see_other("/sign-in/second-factor"));
+    }
+    let enrolled = state.app.has_factor(me.session.account.as_str()).await?;
+    let offer = state.app.offer_factor(&me.token).await?;
+    Ok(factor_page(lang, &me, Some(offer), enrolled, None))
+}
+
+pub(super) async fn enrol(
+    State(state): State<AppState>,
+    lang: Lang,
+    me: SignedIn,
+    WebForm(form): WebForm<CodeForm>,
+) -> Result<Response, AppError> {
+    me.check_form_signing_in(&form.csrf)?;
+    if me.session.pending == Pending::SecondFactor {
+        return Ok(see_other("/sign-in/second-factor"));
+    }
+    match state.app.enrol_factor(&me.token, &form.code).await {
+        Ok(()) => Ok(see_other("/me")),
+        Err(e @ Error::SecondFactorFailed) => {
+            // The same secret again, so the person can retry with their app as set up.
+            let message = AppError::from(e).message(lang);
+            let enrolled = state.app.has_factor(me.session.account.as_str()).await?;
+            let offer = me.session.offered_factor.as_ref().map(|secret| Offer {
+                secret: kiroku_access::factor::base32(secret),
+                uri: kiroku_access::factor::otpauth_uri(
+                    "Kiroku",
+                    me.session.account.as_str(),
+                    secret,
+                ),
+            });
+            let mut response = factor_page(lang, &me, offer, enrolled, Some(message));
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(response)
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -1,0 +1,274 @@
+//! Second factors for the use cases: the key that seals TOTP secrets (a file of the data
+//! directory, mode 0600, made when first needed), offering and enrolling a TOTP secret, and the
+//! second step of signing in. A sealed secret is bound to its account (the account id is the
+//! cipher's associated data), so a sealed value copied onto another account does not open.
+//! Each TOTP step is accepted once per account while the server runs.
+
+use crate::datadir::{read_secret, write_secret};
+use crate::rows::first;
+use crate::sessions::Pending;
+use crate::{blocking, App, Error, Result};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use kiroku_access::credential::{self, Outcome, SignInState};
+use kiroku_access::factor::{self, Enrolled};
+use kiroku_access::lockout::Verdict;
+use kiroku_core::{AccountId, Actor, Conflict, Entropy};
+use kiroku_store::writer::AppendError;
+use kiroku_store::Store;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Bytes of the sealing key.
+const KEY_BYTES: usize = 32;
+/// Bytes of an XChaCha20 nonce.
+const NONCE_BYTES: usize = 24;
+
+/// The last TOTP step accepted per account (a code is good once).
+#[derive(Debug, Default)]
+pub(crate) struct UsedSteps(Mutex<HashMap<AccountId, i64>>);
+
+impl UsedSteps {
+    fn last(&self, account: &AccountId) -> Option<i64> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(account)
+            .copied()
+    }
+
+    fn mark(&self, account: &AccountId, step: i64) {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = held.entry(account.clone()).or_insert(step);
+        *entry = (*entry).max(step);
+    }
+}
+
+/// What an offered TOTP secret looks like to the person: the secret to type into an
+/// authenticator app, and the URI to paste or scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    /// Base32, as authenticator apps take it.
+    pub secret: String,
+    /// `otpauth://totp/…`.
+    pub uri: String,
+}
+
+fn cipher(key: &[u8; KEY_BYTES]) -> Result<XChaCha20Poly1305> {
+    XChaCha20Poly1305::new_from_slice(key).map_err(|_| Error::Corrupt("the factor key".into()))
+}
+
+/// Seals `secret` for `account`.
+pub(crate) fn seal(
+    key: &[u8; KEY_BYTES],
+    account: &str,
+    secret: &[u8],
+    entropy: &dyn Entropy,
+) -> Result<String> {
+    let mut nonce = [0u8; NONCE_BYTES];
+    entropy.fill(&mut nonce);
+    let sealed = cipher(key)?
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: secret,
+                aad: account.as_bytes(),
+            },
+        )
+        .map_err(|_| Error::Unavailable("cannot seal a second factor".into()))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    Ok(STANDARD.encode(out))
+}
+
+/// Opens what [`seal`] sealed for `account`.
+pub(crate) fn open(key: &[u8; KEY_BYTES], account: &str, sealed: &str) -> Result<Vec<u8>> {
+    let bytes = STANDARD
+        .decode(sealed)
+        .map_err(|_| Error::Corrupt(format!("the second factor of {account} is not base64")))?;
+    if bytes.len() <= NONCE_BYTES {
+        return Err(Error::Corrupt(format!(
+            "the second factor of {account} is short"
+        )));
+    }
+    let (nonce, sealed) = bytes.split_at(NONCE_BYTES);
+    cipher(key)?
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: sealed,
+                aad: account.as_bytes(),
+            },
+        )
+        .map_err(|_| {
+            Error::Corrupt(format!(
+                "the second factor of {account} does not open with this data directory's key"
+            ))
+        })
+}
+
+/// `account`'s enrolled factor, if any.
+pub(crate) fn enrolled(store: &Store, account: &str) -> Result<Option<Enrolled>> {
+    first(store, &Enrolled::of(account), Enrolled::from_row)
+}
+
+impl App {
+    /// The key that seals second factors: read from the data directory, or made there now.
+    pub(crate) fn factor_key(&self) -> Result<[u8; KEY_BYTES]> {
+        let path = self.dir.join(&self.config.factor_key_file);
+        let parse = |text: &str| -> Result<[u8; KEY_BYTES]> {
+            STANDARD
+                .decode(text.trim())
+                .ok()
+                .and_then(|b| <[u8; KEY_BYTES]>::try_from(b).ok())
+                .ok_or_else(|| Error::Corrupt(format!("{} is not a key", path.display())))
+        };
+        if path.exists() {
+            let text = read_secret(&path).map_err(|e| Error::Unavailable(e.to_string()))?;
+            return parse(&text);
+        }
+        let mut key = [0u8; KEY_BYTES];
+        self.entropy().fill(&mut key);
+        match write_secret(&path, &(STANDARD.encode(key) + "\n")) {
+            Ok(()) => Ok(key),
+            // Another process made it first: use theirs.
+            Err(_) if path.exists() => {
+                let text = read_secret(&path).map_err(|e| Error::Unavailable(e.to_string()))?;
+                parse(&text)
+            }
+            Err(e) => Err(Error::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Offers the session of `token` a new TOTP secret to enrol (kept in the session until a
+    /// code confirms it).
+    pub async fn offer_factor(&self, token: &str) -> Result<Offer> {
+        let (_, session) = self.session(token).await?;
+        if session.must_change {
+            return Err(Error::Unauthorized);
+        }
+        let mut secret = vec![0u8; factor::SECRET_BYTES];
+        self.entropy().fill(&mut secret);
+        let offer = Offer {
+            secret: factor::base32(&secret),
+            uri: factor::otpauth_uri("Kiroku", session.account.as_str(), &secret),
+        };
+        self.sessions()
+            .update(token, |s| s.offered_factor = Some(secret));
+        Ok(offer)
+    }
+
+    /// Enrols the secret offered to the session of `token`, once `code` shows the person's
+    /// authenticator makes its codes: an entry holding the secret sealed.
+    pub async fn enrol_factor(&self, token: &str, code: &str) -> Result<()> {
+        let (actor, session) = self.session(token).await?;
+        let secret = session
+            .offered_factor
+            .clone()
+            .ok_or(Error::NoFactorOffered)?;
+        let now = self.now()?;
+        let step = factor::verify(&secret, code, now, None).ok_or(Error::SecondFactorFailed)?;
+        let sealed = seal(
+            &self.factor_key()?,
+            session.account.as_str(),
+            &secret,
+            self.entropy().as_ref(),
+        )?;
+        let request = kiroku_access::factor::enrol(actor, session.account.as_str(), sealed)?;
+        self.writer().append(request).await?;
+        self.used_steps().mark(&session.account, step);
+        self.sessions().update(token, |s| {
+            s.offered_factor = None;
+            if s.pending == Pending::Enrol {
+                s.pending = Pending::Nothing;
+            }
+        });
+        Ok(())
+    }
+
+    /// The second step of signing in: the code of the account's TOTP. Right, the attempt is
+    /// recorded as a success and the session may act; wrong, as a failure that counts towards
+    /// the lockout (which then ends the session).
+    pub async fn second_factor(&self, token: &str, code: &str) -> Result<()> {
+        let (_, session) = self.session(token).await?;
+        if session.pending != Pending::SecondFactor {
+            return Err(Error::Unauthorized);
+        }
+        let account = session.account.clone();
+        let key = self.factor_key()?;
+        for _ in 0..4 {
+            let now = self.now()?;
+            let store: Arc<Store> = self.store().clone();
+            let who = account.to_string();
+            let (state, factor) = blocking(move || {
+                let state = first(&store, &SignInState::query(&who), SignInState::from_row)?
+                    .unwrap_or_default();
+                Ok((state, enrolled(&store, &who)?))
+            })
+            .await?;
+            let factor = factor.ok_or(Error::Unauthorized)?;
+            let outcome = match state.lockout.verdict(now) {
+                Verdict::Locked(_) => Outcome::Locked,
+                Verdict::Open => {
+                    let secret = open(&key, account.as_str(), &factor.sealed)?;
+                    match factor::verify(&secret, code, now, self.used_steps().last(&account)) {
+                        Some(step) => {
+                            self.used_steps().mark(&account, step);
+                            Outcome::Success
+                        }
+                        None => Outcome::Failure,
+                    }
+                }
+            };
+            let (request, lockout) = credential::attempt(account.as_str(), state, outcome, now);
+            match self.writer().append(request).await {
+                Ok(_) => {}
+                Err(AppendError::Conflict(Conflict::Version { .. })) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            return match outcome {
+                Outcome::Success => {
+                    self.sessions()
+                        .update(token, |s| s.pending = Pending::Nothing);
+                    Ok(())
+                }
+                _ => match lockout.until {
+                    Some(until) => {
+                        self.sessions().end(token);
+                        Err(Error::Locked(until))
+                    }
+                    None => Err(Error::SecondFactorFailed),
+                },
+            };
+        }
+        Err(Error::Unavailable(
+            "too many concurrent sign-in attempts".into(),
+        ))
+    }
+
+    /// Does `account` have a second factor?
+    pub async fn has_factor(&self, account: &str) -> Result<bool> {
+        let store: Arc<Store> = self.store().clone();
+        let account = account.to_owned();
+        blocking(move || Ok(enrolled(&store, &account)?.is_some())).await
+    }
+
+    /// Enrols a TOTP secret for `account` directly, as the operator seeding the demo does:
+    /// returns the secret in base32 (for the demo's credentials file).
+    pub async fn enrol_factor_for_demo(&self, account: &str) -> Result<String> {
+        let mut secret = vec![0u8; factor::SECRET_BYTES];
+        self.entropy().fill(&mut secret);
+        let sealed = seal(
+            &self.factor_key()?,
+            account,
+            &secret,
+            self.entropy().as_ref(),
+        )?;
+        let actor = Actor::operator("demo");
+        let request = kiroku_access::factor::enrol(actor, account, sealed)?;
+        self.writer().append(request).await?;
+        Ok(factor::base32(&secret))
+    }
+}
