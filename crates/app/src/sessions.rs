@@ -52,13 +52,17 @@ impl Session {
     /// Where the session must go before anything else, if anywhere: choosing a password, the
     /// second factor's code, or enrolling one.
     pub fn must_go(&self) -> Option<&'static str> {
+        // The code first (an account with a factor proves both before anything else), then
+        // the first password, then enrolment.
+        if self.pending == Pending::SecondFactor {
+            return Some("/sign-in/second-factor");
+        }
         if self.must_change {
             return Some("/me/password");
         }
         match self.pending {
-            Pending::Nothing => None,
-            Pending::SecondFactor => Some("/sign-in/second-factor"),
             Pending::Enrol => Some("/me/second-factor"),
+            Pending::Nothing | Pending::SecondFactor => None,
         }
     }
 }

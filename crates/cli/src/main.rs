@@ -939,10 +939,18 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
     if fresh {
         let people = block(kiroku_app::demo::seed_hospital(&app))?
             .context("seeding the demo hospital failed")?;
+        // Every demo account gets an authenticator secret, as if the operator had issued each
+        // person a token: the demo signs in with a password and a code, as a hospital would.
+        let mut totp = std::collections::BTreeMap::new();
+        for account in std::iter::once("director").chain(people.iter().map(|(a, _)| a.as_str())) {
+            let secret = block(app.enrol_factor_for_demo(account))?
+                .with_context(|| format!("enrolling the demo authenticator of {account} failed"))?;
+            totp.insert(account.to_owned(), secret);
+        }
         let credentials = dir.join("demo-credentials.json");
-        write_demo_credentials(&credentials, setup_secret.as_deref(), &people)?;
+        write_demo_credentials(&credentials, setup_secret.as_deref(), &people, &totp)?;
         println!(
-            "issued IDs to {} synthetic staff of a demo hospital (kiroku account list); their one-time initial secrets are in {}",
+            "issued IDs to {} synthetic staff of a demo hospital (kiroku account list); their one-time initial secrets and authenticator (TOTP) secrets are in {}",
             people.len(),
             credentials.display()
         );
@@ -968,22 +976,23 @@ fn write_demo_credentials(
     path: &Path,
     director: Option<&str>,
     people: &[(String, String)],
+    totp: &std::collections::BTreeMap<String, String>,
 ) -> Result<()> {
     let mut accounts = serde_json::Map::new();
     if let Some(secret) = director {
         accounts.insert(
             "director".into(),
-            serde_json::json!({"initial_secret": secret, "roles": ["system_administrator"]}),
+            serde_json::json!({"initial_secret": secret, "totp_secret": totp.get("director"), "roles": ["system_administrator"]}),
         );
     }
     for (account, secret) in people {
         accounts.insert(
             account.clone(),
-            serde_json::json!({"initial_secret": secret}),
+            serde_json::json!({"initial_secret": secret, "totp_secret": totp.get(account)}),
         );
     }
     let text = serde_json::to_string_pretty(&serde_json::json!({
-        "about": "Synthetic demo accounts. Sign in at /sign-in with the account id and its initial secret, then choose a password.",
+        "about": "Synthetic demo accounts. Sign in at /sign-in with the account id and its initial secret, give the code of its TOTP secret (base32; add it to an authenticator app), then choose a password.",
         "accounts": accounts,
     }))?;
     let mut options = std::fs::OpenOptions::new();

@@ -165,7 +165,7 @@ fn operator_writes_corrects_and_withdraws_a_note_in_the_browser() {
 // the account page asks for a sign-in again, and the new password signs in.
 #[test]
 fn first_sign_in_in_the_browser() {
-    let data = kiroku_testkit::DataDir::hospital();
+    let data = kiroku_testkit::DataDir::hospital_two_factor();
     let setup = data.setup_secret.clone().unwrap();
     let server = TestServer::serve(data);
     let browser = Browser::start();
@@ -202,6 +202,13 @@ fn first_sign_in_in_the_browser() {
     fill(&browser, "input[name=new]", "Blue#Whale-2026x");
     fill(&browser, "input[name=confirm]", "Blue#Whale-2026x");
     browser.find("#password button").click();
+    // A second factor is required: enrol the authenticator the page offers.
+    browser.wait_for("#must-enrol");
+    assert!(browser.current_url().ends_with("/me/second-factor"));
+    let secret =
+        kiroku_access::factor::from_base32(&browser.find("#factor-secret").text()).unwrap();
+    fill(&browser, "#enrol input[name=code]", &totp(&secret, 0));
+    browser.find("#enrol button").click();
     assert_eq!(browser.wait_for("#me-account").text(), "director");
     assert!(browser.current_url().ends_with("/me"));
     assert!(browser.find("#roles").text().contains("システム管理責任者"));
@@ -215,8 +222,20 @@ fn first_sign_in_in_the_browser() {
     fill(&browser, "input[name=account]", "director");
     fill(&browser, "input[name=password]", "Blue#Whale-2026x");
     browser.find("#sign-in button").click();
+    // Then the code (the next step's: the current one was used to enrol).
+    browser.wait_for("#second-factor");
+    fill(
+        &browser,
+        "#second-factor input[name=code]",
+        &totp(&secret, 1),
+    );
+    browser.find("#second-factor button").click();
     browser.wait_for("#me-account");
     assert!(browser.current_url().ends_with("/me"));
+    assert!(browser
+        .find("#history")
+        .text()
+        .contains("second_factor:totp"));
     browser.find("#lang-switch").click();
     browser.wait_for("html[lang=en]");
     assert_eq!(browser.find("h1").text(), "My account");
@@ -457,4 +476,14 @@ fn apply_endorse_approve_and_first_sign_in_in_the_browser() {
         .wait_for("#error-code")
         .text()
         .contains("registers_restricted"));
+}
+
+/// The TOTP code of `secret`, `steps` steps from now.
+fn totp(secret: &[u8], steps: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let step = now / kiroku_access::factor::STEP_SECONDS + steps;
+    format!("{:06}", kiroku_access::factor::code_at(secret, step))
 }
