@@ -82,7 +82,7 @@ fn code(store: &Store, list: CodeList, code: &str) -> Result<Option<Code>> {
         .transpose()
 }
 
-fn account_state(store: &Store, account: &str) -> Result<Option<AccountState>> {
+pub(crate) fn account_state(store: &Store, account: &str) -> Result<Option<AccountState>> {
     first(store, &AccountState::query(account), AccountState::from_row)
 }
 

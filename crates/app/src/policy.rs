@@ -4,7 +4,7 @@
 //! switch those off. The compiled policy is cached by version number and recompiled when
 //! another version comes into force.
 
-use crate::accounts::Done;
+use crate::accounts::{account_state, Done};
 use crate::rows::{all, first};
 use crate::{blocking, App, Error, Result};
 use kiroku_access::account::{AccountState, Profile, Status};
@@ -69,10 +69,6 @@ impl PolicyCache {
             engine: self.engine(store, state.in_force)?,
         })
     }
-}
-
-fn account_state(store: &Store, account: &str) -> Result<Option<AccountState>> {
-    first(store, &AccountState::query(account), AccountState::from_row)
 }
 
 /// The operator as policies see it: the system administrator's powers (see `accounts`).
@@ -341,32 +337,40 @@ impl App {
         .await
     }
 
-    /// Proposes a new policy version, drafted on stream version `expected`. A text that does
-    /// not compile is refused and nothing is written.
+    /// Proposes a new policy version, drafted on stream version `expected`; returns what was
+    /// appended and the new version's number. A text that does not compile is refused and
+    /// nothing is written.
     pub async fn propose_policy(
         &self,
         actor: Actor,
         expected: u64,
         text: String,
         reason: String,
-    ) -> Result<Done> {
-        let by = actor.clone();
-        self.gated(&actor, move |store, _, gate| {
+    ) -> Result<(Done, u64)> {
+        let store: Arc<Store> = self.store().clone();
+        let cache = self.policy_cache().clone();
+        let today = self.today()?;
+        let (request, number) = blocking(move || {
+            let gate = Gate::open(&store, &cache, &actor, today)?;
             let permitted = gate
                 .decide(Action::ProposePolicy, &Resource::System)?
                 .allowed;
-            let latest = latest_number(store)?;
-            Ok(version::propose(
+            // The number is safe under a race: a proposal racing this one raises the policy
+            // stream's version too, and the writer refuses whichever comes second.
+            let latest = latest_number(&store)?;
+            let request = version::propose(
                 permitted,
-                by,
+                actor,
                 &gate.policy.state,
                 latest,
                 expected,
                 &text,
                 &reason,
-            )?)
+            )?;
+            Ok((request, latest + 1))
         })
-        .await
+        .await?;
+        Ok((self.append_done(request).await?, number))
     }
 
     /// Approves (or, with `approve` false, rejects) policy version `number`, at stream version

@@ -457,7 +457,6 @@ fn session(server: &TestServer, account: &str) -> Session {
 
 fn call(
     server: &TestServer,
-    who: &Who,
     session: Option<&Session>,
     method: &str,
     path: &str,
@@ -479,7 +478,6 @@ fn call(
                 ("x-csrf-token", s.csrf.as_str()),
                 ("content-type", "application/json"),
             ];
-            let _ = who;
             server.send(method, path, &headers, body.as_deref())
         }
     }
@@ -575,16 +573,18 @@ fn set_up() -> TestServer {
         }
         // Two policy proposals by the operations manager: versions 2 and 3.
         let text = kiroku_app::policy::DEFAULT_POLICY.to_owned();
-        for _ in 0..2 {
+        for number in [2, 3] {
             let state = app.policy_state().await.unwrap();
-            app.propose_policy(
-                actor("role.ops"),
-                state.version,
-                text.clone(),
-                "見直し".into(),
-            )
-            .await
-            .unwrap();
+            let (_, proposed) = app
+                .propose_policy(
+                    actor("role.ops"),
+                    state.version,
+                    text.clone(),
+                    "見直し".into(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(proposed, number);
         }
     });
     app.shutdown();
@@ -623,7 +623,7 @@ fn every_endpoint_by_every_job_type_and_role() {
                     let path = path(who, &server);
                     let body = body.map(|b| b(who, &server));
                     let before = server.operator().tree_size();
-                    let reply = call(&server, who, session.as_ref(), method, &path, body);
+                    let reply = call(&server, session.as_ref(), method, &path, body);
                     let allowed = (200..300).contains(&reply.status);
                     let denied = matches!(reply.status, 401 | 403);
                     if !allowed && !denied {
@@ -657,7 +657,7 @@ fn every_endpoint_by_every_job_type_and_role() {
                 }
                 Ask::Decision(query) => {
                     let path = format!("/api/policy/decision?{query}");
-                    let reply = call(&server, who, session.as_ref(), "GET", &path, None);
+                    let reply = call(&server, session.as_ref(), "GET", &path, None);
                     if who.suspended {
                         (reply.status == 200, format!("{}", reply.status))
                     } else {

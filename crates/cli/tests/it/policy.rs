@@ -131,6 +131,10 @@ fn policy_versions_are_proposed_validated_approved_and_shown_at_a_time() {
     assert_eq!(error_code(&bad), "bad_time");
     let page = server.get_with(&format!("/policy?at={at}"), &[("cookie", &cookie)]);
     assert!(page.text().contains("id=\"policy-shown-number\">1<"));
+    // The language switch link of the page works.
+    let english = server.get_with("/policy?lang=en", &[("cookie", &cookie)]);
+    assert_eq!(english.status, 200, "{}", english.text());
+    assert!(english.text().contains("Access policy"));
 
     // The explainer names the policy that decided, by the version in force.
     let answer = operator

@@ -278,6 +278,24 @@ async fn refuse_oversized(State(state): State<AppState>, request: Request, next:
 }
 
 /// Is this path the API's (errors as JSON) rather than a page's?
+/// A redirect to `path` (after a form, or to where a session must go).
+fn see_other(path: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(axum::http::header::LOCATION, path.to_owned())],
+    )
+        .into_response()
+}
+
+/// The version a form says its author saw (1 or more).
+fn form_version(text: &str) -> Result<u64, AppError> {
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or(AppError::new(Code::BadVersion))
+}
+
 fn is_api(path: &str) -> bool {
     path.starts_with("/api/")
         || path.starts_with("/ledger/")

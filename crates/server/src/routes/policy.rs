@@ -6,7 +6,7 @@
 
 use super::access::{Caller, Reader};
 use super::session::{SignedIn, Staff};
-use super::AppState;
+use super::{form_version, see_other, AppState};
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::{ApiJson, ApiQuery, WebForm};
@@ -15,7 +15,6 @@ use crate::pages::{
     page, render, switch, PolicyExplainPage, PolicyPage, PolicyRow, PolicyVersionPage,
 };
 use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -77,6 +76,9 @@ fn created(done: &Done, number: Option<u64>) -> Response {
 #[serde(deny_unknown_fields)]
 pub(super) struct AtQuery {
     at: Option<String>,
+    /// The language (read by the `Lang` extractor; the language switch links add it).
+    #[serde(default, rename = "lang")]
+    _lang: Option<String>,
 }
 
 fn at(query: &AtQuery) -> Result<Option<Timestamp>, AppError> {
@@ -143,15 +145,11 @@ pub(super) async fn propose(
     Caller(actor): Caller,
     ApiJson(body): ApiJson<Proposal>,
 ) -> Result<Response, AppError> {
-    let done = state
+    let (done, number) = state
         .app
         .propose_policy(actor, body.version, body.text, body.reason)
         .await?;
-    let latest = state.app.policy_versions().await?;
-    Ok(created(
-        &done,
-        latest.first().map(|v| v.version.proposal.number),
-    ))
+    Ok(created(&done, Some(number)))
 }
 
 #[derive(Deserialize)]
@@ -207,9 +205,9 @@ pub(super) struct Question {
     category: Option<String>,
     /// The account acted on (for status changes and reports).
     target: Option<String>,
-    /// For the page's form.
-    #[serde(default)]
-    lang: Option<String>,
+    /// The language (read by the `Lang` extractor; the language switch links add it).
+    #[serde(default, rename = "lang")]
+    _lang: Option<String>,
 }
 
 fn action(text: Option<&str>) -> Result<Action, AppError> {
@@ -374,25 +372,13 @@ pub(super) struct ProposalForm {
     reason: String,
 }
 
-fn form_version(text: &str) -> Result<u64, AppError> {
-    text.trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|v| *v >= 1)
-        .ok_or(AppError::new(Code::BadVersion))
-}
-
-fn see_other(path: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(LOCATION, path.to_owned())]).into_response()
-}
-
 pub(super) async fn propose_form(
     State(state): State<AppState>,
     me: SignedIn,
     WebForm(form): WebForm<ProposalForm>,
 ) -> Result<Response, AppError> {
     me.check_form(&form.csrf)?;
-    state
+    let (_, n) = state
         .app
         .propose_policy(
             me.actor.clone(),
@@ -401,8 +387,6 @@ pub(super) async fn propose_form(
             form.reason.replace("\r\n", "\n"),
         )
         .await?;
-    let latest = state.app.policy_versions().await?;
-    let n = latest.first().map_or(1, |v| v.version.proposal.number);
     Ok(see_other(&format!("/policy/versions/{n}")))
 }
 
@@ -483,6 +467,5 @@ pub(super) async fn explain_page(
         version: answer.as_ref().map_or(0, |a| a.version),
         policies: answer.map(|a| a.policies).unwrap_or_default(),
     });
-    let _ = q.lang;
     Ok(page(lang, false, html))
 }

@@ -5,7 +5,7 @@
 //! fill in an application and follow the ones they filled in. Every form carries the session's CSRF token.
 
 use super::session::{category_name, role_name, SignedIn, Staff};
-use super::AppState;
+use super::{form_version, see_other, AppState};
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::{ApiQuery, WebForm};
@@ -15,18 +15,12 @@ use crate::pages::{
     ApplicationRow, ApplicationsPage, IssuedPage, RoleRow, RolesPage, StepRow,
 };
 use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kiroku_access::account::{Category, Profile};
 use kiroku_access::application::{ApplicationForm, State as Stage};
 use kiroku_access::department::CodeList;
 use kiroku_core::{Date, EntryIndex};
 use serde::Deserialize;
-
-fn see_other(path: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(LOCATION, path.to_owned())]).into_response()
-}
 
 async fn reader(state: &AppState, me: &SignedIn) -> Result<(), AppError> {
     if state.app.may_read_registers(&me.actor).await? {
@@ -260,14 +254,6 @@ pub(super) struct Decision {
     reason: String,
 }
 
-fn version(text: &str) -> Result<u64, AppError> {
-    text.trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|v| *v >= 1)
-        .ok_or(AppError::new(Code::BadVersion))
-}
-
 pub(super) async fn endorse(
     State(state): State<AppState>,
     me: SignedIn,
@@ -278,7 +264,7 @@ pub(super) async fn endorse(
     let id = super::api::note_id(&id)?;
     state
         .app
-        .endorse_application(me.actor.clone(), id, version(&form.version)?)
+        .endorse_application(me.actor.clone(), id, form_version(&form.version)?)
         .await?;
     Ok(see_other(&format!("/applications/{}", id.0)))
 }
@@ -294,7 +280,7 @@ pub(super) async fn reject(
     let reason = form.reason.replace("\r\n", "\n");
     state
         .app
-        .reject_application(me.actor.clone(), id, version(&form.version)?, reason)
+        .reject_application(me.actor.clone(), id, form_version(&form.version)?, reason)
         .await?;
     Ok(see_other(&format!("/applications/{}", id.0)))
 }
@@ -310,7 +296,7 @@ pub(super) async fn approve(
     let id: EntryIndex = super::api::note_id(&id)?;
     let issued = state
         .app
-        .approve_application(me.actor.clone(), id, version(&form.version)?)
+        .approve_application(me.actor.clone(), id, form_version(&form.version)?)
         .await?;
     // Shown here once, never again: the answer to the approval itself, not a page to return to.
     let html = render(&IssuedPage {

@@ -4,14 +4,14 @@
 //! session's CSRF token, and the sign-in form a double-submit token of its own, so no other
 //! site can sign a browser in or out or act through it.
 
-use super::AppState;
+use super::{see_other, AppState};
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::WebForm;
 use crate::i18n::Lang;
 use crate::pages::{page, render, switch, EventRow, FactorPage, MePage, PasswordPage, SignInPage};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, State};
-use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -156,10 +156,6 @@ impl SignedIn {
             Err(AppError::new(Code::CsrfMismatch))
         }
     }
-}
-
-fn see_other(path: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(LOCATION, path.to_owned())]).into_response()
 }
 
 fn with_cookie(mut response: Response, cookie: String) -> Response {

@@ -3,7 +3,7 @@
 //! for the hospital's internal network and every form that writes asks for the operator token.
 
 use super::api::note_id;
-use super::AppState;
+use super::{see_other, AppState};
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::{ApiQuery, WebForm};
@@ -12,9 +12,7 @@ use crate::pages::{
     page, render, switch, NotePage, NoteRow, NotesPage, StatusPage, VerificationView, VersionRow,
 };
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::LOCATION;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kiroku_core::{Actor, EntryIndex};
 use kiroku_ops::note::{State as NoteStateKind, VersionChange};
 use kiroku_ops::verification::Outcome;
@@ -174,10 +172,6 @@ fn form_tags(text: &str) -> Vec<String> {
 
 fn form_operator(state: &AppState, token: &str) -> Result<Actor, AppError> {
     Ok(state.app.authenticate_operator(token, "web")?)
-}
-
-fn see_other(path: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(LOCATION, path.to_owned())]).into_response()
 }
 
 #[derive(Deserialize)]
