@@ -372,6 +372,20 @@ impl Profile {
         Query::table(&ACCOUNT_PROFILES, limit).after(after.map(|a| vec![Value::Text(a.into())]))
     }
 
+    /// The query for the profiles of job type `job_type`, in account order.
+    pub fn of_job_type(job_type: &str, limit: u64) -> Query {
+        Query::table(&ACCOUNT_PROFILES, limit)
+            .by_index(1)
+            .matching(vec![Value::Text(job_type.into())])
+    }
+
+    /// The query for the profiles of department `department`, in account order.
+    pub fn of_department(department: &str, limit: u64) -> Query {
+        Query::table(&ACCOUNT_PROFILES, limit)
+            .by_index(0)
+            .matching(vec![Value::Text(department.into())])
+    }
+
     /// Decodes a row of [`ACCOUNT_PROFILES`].
     pub fn from_row(stored: &Stored) -> Result<Profile, BadRow> {
         Profile::from_cells(&stored.cells(&ACCOUNT_PROFILES), 0)

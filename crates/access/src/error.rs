@@ -73,6 +73,9 @@ pub enum AccessError {
         /// The role it would be given.
         wanted: Role,
     },
+    /// A token was asked for a scope the client was not granted.
+    #[error("a scope asked for is not granted to the client")]
+    ScopeNotGranted,
     /// A reason is needed and none was given (or it is too long).
     #[error("a reason of 1–2048 bytes without control characters is required")]
     Reason,

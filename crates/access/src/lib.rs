@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod application;
+pub mod client;
 pub mod credential;
 pub mod department;
 pub mod disclosure;
@@ -42,6 +43,8 @@ pub static TABLES: &[&TableSpec] = &[
     &credential::PASSWORD_HISTORY,
     &credential::SIGN_IN_STATE,
     &factor::SECOND_FACTORS,
+    &client::CLIENT_SCOPES,
+    &client::TOKENS,
 ];
 
 impl Context for Access {
@@ -71,6 +74,9 @@ impl Context for Access {
             kind::<credential::SignIn>(),
             kind::<disclosure::EntryBundleRead>(),
             kind::<factor::FactorEnrolled>(),
+            kind::<client::ScopesGranted>(),
+            kind::<client::TokenIssued>(),
+            kind::<client::TokenRevoked>(),
         ]
     }
 }

@@ -197,7 +197,7 @@ impl App {
 
     /// Runs `decide` on a worker thread with the store, today's date, the actor's roles and
     /// the gate of the policy in force, then appends the request it makes.
-    async fn decide(
+    pub(crate) async fn decide(
         &self,
         actor: &Actor,
         decide: impl FnOnce(&Store, Date, Roles, &Gate) -> Result<Request> + Send + 'static,

@@ -67,6 +67,8 @@ pub struct Limits {
     pub db_readers_max: usize,
     /// Most rows on one page of any list.
     pub page_rows_max: u64,
+    /// Seconds a system client's bearer token lasts.
+    pub token_seconds: i64,
 }
 
 impl Default for Limits {
@@ -81,6 +83,7 @@ impl Default for Limits {
             queue_requests_max: writer.queue_requests_max,
             db_readers_max: 8,
             page_rows_max: 500,
+            token_seconds: 3600,
         }
     }
 }
@@ -125,6 +128,12 @@ impl Limits {
         )?;
         range("limits.db_readers_max", self.db_readers_max, 1, 256)?;
         range("limits.page_rows_max", self.page_rows_max, 1, 10_000)?;
+        range(
+            "limits.token_seconds",
+            self.token_seconds,
+            1,
+            kiroku_access::client::TOKEN_SECONDS_MAX,
+        )?;
         Ok(())
     }
 

@@ -347,6 +347,80 @@ pub async fn seed_hospital(app: &App) -> Result<Vec<(String, String)>> {
     Ok(secrets)
 }
 
+/// The demo's system client: the clinical laboratory's departmental system.
+pub const DEMO_CLIENT: &str = "demo-lab";
+
+/// Seeds the demo's system client (after [`seed_hospital`]): the laboratory system applied for
+/// like a person — filled in by the operator, endorsed by the laboratory's head, approved by the
+/// director — and granted reading and writing clinical data. Returns its id and client secret.
+pub async fn seed_client(app: &App) -> Result<(String, String)> {
+    let director = Actor {
+        account: AccountId::parse("director").map_err(|e| crate::Error::Invalid(e.to_string()))?,
+        session: Some("demo".into()),
+    };
+    let today = app.today()?;
+    app.define_code(
+        director.clone(),
+        CodeList::JobType,
+        Code {
+            code: crate::policy::CLIENT_JOB_TYPE.into(),
+            name_ja: "システムクライアント".into(),
+            name_en: "System client".into(),
+            active: true,
+        },
+    )
+    .await?;
+    let head = app
+        .appointments()
+        .await?
+        .into_iter()
+        .find(|h| {
+            h.role == Role::MonitoringManager
+                && h.department.as_deref() == Some("clinical-laboratory")
+        })
+        .ok_or_else(|| crate::Error::Invalid("the laboratory has no head".into()))?;
+    let form = ApplicationForm {
+        profile: Profile {
+            account: DEMO_CLIENT.into(),
+            family_name: "臨床検査部門システム".into(),
+            given_name: "デモ".into(),
+            family_kana: "リンショウケンサブモンシステム".into(),
+            given_kana: "デモ".into(),
+            staff_number: None,
+            department: "clinical-laboratory".into(),
+            job_type: crate::policy::CLIENT_JOB_TYPE.into(),
+            category: Category::SpeciallyNecessary,
+            permitted_by: None,
+            category_reason: Some("デモ: 検査結果を電子カルテへ連携する部門システム".into()),
+            valid_from: today,
+            valid_until: today.plus_days(365).unwrap_or(today),
+        },
+        justification: "デモ: 検査オーダーの受信と検査結果の送信".into(),
+    };
+    let submitted = app
+        .submit_application(Actor::operator("demo"), form)
+        .await?;
+    let head = Actor {
+        account: AccountId::parse(&head.account)
+            .map_err(|e| crate::Error::Invalid(e.to_string()))?,
+        session: Some("demo".into()),
+    };
+    app.endorse_application(head, submitted.entry, 1).await?;
+    let issued = app
+        .approve_application(director.clone(), submitted.entry, 2)
+        .await?;
+    app.grant_scopes(
+        director,
+        DEMO_CLIENT,
+        vec![
+            kiroku_access::client::SCOPE_CLINICAL_READ.into(),
+            kiroku_access::client::SCOPE_CLINICAL_WRITE.into(),
+        ],
+    )
+    .await?;
+    Ok((DEMO_CLIENT.into(), issued.initial_secret))
+}
+
 /// Writes the demo notes, amends the first and withdraws the fourth; returns how many entries
 /// were written.
 pub async fn seed(app: &App) -> Result<u64> {

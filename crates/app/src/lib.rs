@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod bench;
+pub mod clients;
 pub mod config;
 pub mod datadir;
 pub mod demo;
@@ -94,6 +95,15 @@ pub enum Error {
     SecondFactorFailed,
     #[error("no second factor was offered to this session")]
     NoFactorOffered,
+    /// The client id or secret at the token endpoint is wrong (which, is not said).
+    #[error("the client id or secret is wrong")]
+    ClientAuthFailed,
+    /// No system client of that id.
+    #[error("no system client {0}")]
+    NoSuchClient(String),
+    /// No live token of that id.
+    #[error("no such token")]
+    NoSuchToken,
     /// A new password breaks a rule.
     #[error(transparent)]
     Password(#[from] kiroku_access::password::PasswordError),

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 pub use kiroku_policy::engine::{Engine, DEFAULT_POLICY, SCHEMA};
 
 /// The job type of system clients (Art. 4(5), 6): accounts that are programs, not people.
-pub const CLIENT_JOB_TYPE: &str = "system-client";
+pub use kiroku_access::client::CLIENT_JOB_TYPE;
 
 /// Most policy versions listed at once.
 pub const VERSIONS_SHOWN_MAX: u64 = 200;
@@ -128,26 +128,41 @@ pub(crate) fn principal_of(store: &Store, id: &str, today: Date) -> Result<Optio
         category: profile.category.as_str().into(),
         roles,
         heads,
-        scopes: Vec::new(),
+        // A client account as such: the most any of its tokens can carry (an act through a
+        // token sees the token's own scopes: see `actor_principal`).
+        scopes: if profile.job_type == CLIENT_JOB_TYPE {
+            crate::rows::first(
+                store,
+                &kiroku_access::client::Granted::query(id),
+                kiroku_access::client::Granted::from_row,
+            )?
+            .map(|g| g.scopes)
+            .unwrap_or_default()
+        } else {
+            Vec::new()
+        },
     }))
 }
 
 /// The principal an actor acts as (a deactivated stand-in for an account that does not exist,
 /// so that every question gets the policy's answer).
 pub(crate) fn actor_principal(store: &Store, actor: &Actor, today: Date) -> Result<Principal> {
-    Ok(
-        principal_of(store, actor.account.as_str(), today)?.unwrap_or_else(|| Principal {
-            id: actor.account.to_string(),
-            kind: PrincipalKind::Person,
-            status: "deactivated".into(),
-            job_type: String::new(),
-            department: String::new(),
-            category: String::new(),
-            roles: Vec::new(),
-            heads: Vec::new(),
-            scopes: Vec::new(),
-        }),
-    )
+    if let Some(mut principal) = principal_of(store, actor.account.as_str(), today)? {
+        // A client acts with the scopes of the token it came with, and no others.
+        principal.scopes = crate::clients::actor_scopes(store, actor)?;
+        return Ok(principal);
+    }
+    Ok(Principal {
+        id: actor.account.to_string(),
+        kind: PrincipalKind::Person,
+        status: "deactivated".into(),
+        job_type: String::new(),
+        department: String::new(),
+        category: String::new(),
+        roles: Vec::new(),
+        heads: Vec::new(),
+        scopes: Vec::new(),
+    })
 }
 
 /// Asks the policy in force, for a use case: who acts, and the gate it passes.
@@ -262,6 +277,14 @@ impl App {
             Ok(gate.decide(action, &resource)?.allowed)
         })
         .await
+    }
+
+    /// The caller as policies see it today (a client with its token's scopes).
+    pub async fn caller(&self, actor: &Actor) -> Result<Principal> {
+        let store: Arc<Store> = self.store().clone();
+        let today = self.today()?;
+        let actor = actor.clone();
+        blocking(move || actor_principal(&store, &actor, today)).await
     }
 
     /// Account `id` as policies see it today.

@@ -22,11 +22,11 @@ use std::sync::Arc;
 /// Letters of initial secrets and session tokens' visible parts: no 0/O, 1/I/L.
 const SECRET_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 /// How often an attempt is retried when another attempt on the account won the race.
-const ATTEMPT_RETRIES_MAX: usize = 4;
+pub(crate) const ATTEMPT_RETRIES_MAX: usize = 4;
 
 /// A hash no one knows the secret of, checked for attempts on ids that do not exist so they
 /// cost the same Argon2 time as real ones. Made once, from a secret drawn and dropped.
-fn decoy_hash() -> &'static str {
+pub(crate) fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DECOY.get_or_init(|| {
         let entropy = kiroku_store::system::OsEntropy;
@@ -53,7 +53,7 @@ pub fn new_secret(entropy: &dyn Entropy) -> String {
 }
 
 /// A new session token: 32 random bytes, URL-safe base64.
-fn new_token(entropy: &dyn Entropy) -> String {
+pub(crate) fn new_token(entropy: &dyn Entropy) -> String {
     use base64::Engine as _;
     let mut bytes = [0u8; 32];
     entropy.fill(&mut bytes);
@@ -77,15 +77,15 @@ pub struct SignedIn {
 }
 
 /// What an attempt needs to know of the account.
-struct Standing {
-    state: AccountState,
-    profile: Profile,
-    credential: Credential,
-    sign_in: SignInState,
-    factor: Option<kiroku_access::factor::Enrolled>,
+pub(crate) struct Standing {
+    pub state: AccountState,
+    pub profile: Profile,
+    pub credential: Credential,
+    pub sign_in: SignInState,
+    pub factor: Option<kiroku_access::factor::Enrolled>,
 }
 
-fn standing(store: &Store, account: &str) -> Result<Option<Standing>> {
+pub(crate) fn standing(store: &Store, account: &str) -> Result<Option<Standing>> {
     let Some(state) = first(store, &AccountState::query(account), AccountState::from_row)? else {
         return Ok(None);
     };
@@ -106,7 +106,7 @@ fn standing(store: &Store, account: &str) -> Result<Option<Standing>> {
 }
 
 /// Is the account usable today?
-fn usable(state: &AccountState, profile: &Profile, now: Timestamp) -> bool {
+pub(crate) fn usable(state: &AccountState, profile: &Profile, now: Timestamp) -> bool {
     state.status == Status::Active && profile.valid_on(Date::in_japan(now))
 }
 
@@ -126,7 +126,9 @@ impl App {
             let now = self.now()?;
             let (who, secret_owned) = (id.to_string(), secret.to_owned());
             let (found, matches) = blocking(move || {
-                let found = standing(&store, &who)?;
+                // A system client signs in at the token endpoint only: here it is no account.
+                let found = standing(&store, &who)?
+                    .filter(|f| f.profile.job_type != kiroku_access::client::CLIENT_JOB_TYPE);
                 let hash = found
                     .as_ref()
                     .map_or(decoy_hash(), |f| f.credential.hash.as_str());

@@ -81,6 +81,12 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// System clients (departmental systems, external linkages): issue a bearer token as the
+    /// operator, for a script on the server. Clients elsewhere use POST /oauth/token.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
     /// Check the whole ledger: every leaf, blob, kind, tree node, checkpoint (root and
     /// signature) and projection row. Exit 0 when intact; 1 naming the first bad entry.
     Verify {
@@ -236,6 +242,25 @@ enum PolicyCommand {
     },
     /// Print Kiroku's Cedar schema (what policies may refer to).
     Schema,
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Issue a bearer token to an approved, active system client and print it (the token is
+    /// shown once; the ledger keeps only its SHA-256). The issue is an entry under `operator`.
+    Token {
+        #[command(flatten)]
+        target: Target,
+        /// The client's account id.
+        #[arg(long, value_name = "NAME")]
+        client: String,
+        /// The scopes, space-separated (default: every scope granted to the client).
+        #[arg(long, value_name = "SCOPES")]
+        scope: Option<String>,
+        /// Print one JSON object (as the token endpoint answers) instead of the bare token.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -452,6 +477,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ledger { command } => ledger(command),
         Command::Account { command } => account(command),
         Command::Policy { command } => policy(command),
+        Command::Client { command } => client(command),
         Command::Verify { target, no_record } => verify(&target, no_record),
         Command::Export { target, out } => {
             let mut bar = progress::Bar::new("exporting");
@@ -643,6 +669,41 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
         LedgerCommand::Rebuild { target } => {
             let replayed = with_app(&target, |app| Ok(app.rebuild()?))?;
             println!("projections rebuilt from {replayed} entries");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn client(command: ClientCommand) -> Result<ExitCode> {
+    match command {
+        ClientCommand::Token {
+            target,
+            client,
+            scope,
+            json: as_json,
+        } => {
+            let issued = with_app(&target, |app| {
+                Ok(block(app.operator_token(&client, scope))??)
+            })?;
+            if as_json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "access_token": issued.token,
+                        "token_type": "Bearer",
+                        "expires_in": issued.expires_in,
+                        "scope": issued.scopes.join(" "),
+                    })
+                );
+            } else {
+                println!("{}", issued.token);
+                eprintln!(
+                    "token for {client}: scopes [{}], expires in {} s (entry {})",
+                    issued.scopes.join(" "),
+                    issued.expires_in,
+                    issued.done.entry.0
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -947,12 +1008,33 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
                 .with_context(|| format!("enrolling the demo authenticator of {account} failed"))?;
             totp.insert(account.to_owned(), secret);
         }
+        let client = block(kiroku_app::demo::seed_client(&app))?
+            .context("seeding the demo system client failed")?;
         let credentials = dir.join("demo-credentials.json");
-        write_demo_credentials(&credentials, setup_secret.as_deref(), &people, &totp)?;
+        write_demo_credentials(
+            &credentials,
+            setup_secret.as_deref(),
+            &people,
+            &totp,
+            &client,
+        )?;
         println!(
             "issued IDs to {} synthetic staff of a demo hospital (kiroku account list); their one-time initial secrets and authenticator (TOTP) secrets are in {}",
             people.len(),
             credentials.display()
+        );
+        println!("sign in at /sign-in as any of them; the governance roles are held by:");
+        for held in block(app.appointments())?? {
+            println!(
+                "  {:<22} {:<22} {}",
+                held.role.as_str(),
+                held.department.as_deref().unwrap_or("(hospital-wide)"),
+                held.account
+            );
+        }
+        println!(
+            "the system client {} (clinical.read clinical.write) gets tokens from POST /oauth/token with its client secret from the same file",
+            client.0
         );
         let seeded = block(kiroku_app::demo::seed(&app))?.context("seeding demo data failed")?;
         let report = app.verify(&mut |_, _| {})?;
@@ -977,6 +1059,7 @@ fn write_demo_credentials(
     director: Option<&str>,
     people: &[(String, String)],
     totp: &std::collections::BTreeMap<String, String>,
+    client: &(String, String),
 ) -> Result<()> {
     let mut accounts = serde_json::Map::new();
     if let Some(secret) = director {
@@ -991,9 +1074,15 @@ fn write_demo_credentials(
             serde_json::json!({"initial_secret": secret, "totp_secret": totp.get(account)}),
         );
     }
+    let mut clients = serde_json::Map::new();
+    clients.insert(
+        client.0.clone(),
+        serde_json::json!({"client_secret": client.1, "token_endpoint": "/oauth/token", "scopes": ["clinical.read", "clinical.write"]}),
+    );
     let text = serde_json::to_string_pretty(&serde_json::json!({
-        "about": "Synthetic demo accounts. Sign in at /sign-in with the account id and its initial secret, give the code of its TOTP secret (base32; add it to an authenticator app), then choose a password.",
+        "about": "Synthetic demo accounts. Sign in at /sign-in with the account id and its initial secret, give the code of its TOTP secret (base32; add it to an authenticator app), then choose a password. A system client gets a bearer token with POST /oauth/token (grant_type=client_credentials, its id and client secret by HTTP Basic).",
         "accounts": accounts,
+        "clients": clients,
     }))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -154,7 +154,8 @@ pub enum PrincipalKind {
 }
 
 impl PrincipalKind {
-    fn as_str(self) -> &'static str {
+    /// The kind as policies name it.
+    pub fn as_str(self) -> &'static str {
         match self {
             PrincipalKind::Person => "person",
             PrincipalKind::Client => "client",

@@ -176,6 +176,21 @@ catalogue! {
     NoFactorOffered = "no_factor_offered", CONFLICT,
         "登録する秘密鍵がまだ表示されていません。二要素認証の登録画面を開き直してください。何も記録されていません。",
         "No secret has been shown to enrol yet. Open the two-factor page again. Nothing was recorded.";
+    ClientAuthFailed = "invalid_client", UNAUTHORIZED,
+        "クライアント ID またはクライアントシークレットが違います。",
+        "The client id or client secret is wrong.";
+    ScopeNotGranted = "invalid_scope", BAD_REQUEST,
+        "要求されたスコープはこのクライアントに許可されていません（許可できるのは clinical.read と clinical.write です）。何も記録されていません。",
+        "A scope asked for is not granted to this client (the scopes are clinical.read and clinical.write). Nothing was recorded.";
+    GrantTypeUnsupported = "unsupported_grant_type", BAD_REQUEST,
+        "grant_type は client_credentials だけを受け付けます。",
+        "The only grant_type accepted is client_credentials.";
+    NoSuchClient = "no_such_client", NOT_FOUND,
+        "システムクライアント {client} は存在しません。",
+        "There is no system client {client}.";
+    NoSuchToken = "no_such_token", NOT_FOUND,
+        "そのトークンは存在しないか、すでに失効しています。何も記録されていません。",
+        "That token does not exist or is already revoked. Nothing was recorded.";
     SignInFailed = "sign_in_failed", UNAUTHORIZED,
         "利用者 ID またはパスワードが違います。",
         "The account id or the password is wrong.";

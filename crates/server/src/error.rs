@@ -145,6 +145,7 @@ impl From<AccessError> for AppError {
                 .with("held", held.as_str())
                 .with("wanted", wanted.as_str()),
             AccessError::Reason => AppError::new(Code::ReasonMissing),
+            AccessError::ScopeNotGranted => AppError::new(Code::ScopeNotGranted),
         }
     }
 }
@@ -227,6 +228,9 @@ impl From<Error> for AppError {
             Error::AccountInactive => AppError::new(Code::AccountInactive),
             Error::SecondFactorFailed => AppError::new(Code::SecondFactorFailed),
             Error::NoFactorOffered => AppError::new(Code::NoFactorOffered),
+            Error::ClientAuthFailed => AppError::new(Code::ClientAuthFailed),
+            Error::NoSuchClient(client) => AppError::new(Code::NoSuchClient).with("client", client),
+            Error::NoSuchToken => AppError::new(Code::NoSuchToken),
             Error::Password(e) => AppError::new(Code::PasswordRejected).with("why", e),
             Error::NoSuchAccount(account) => {
                 AppError::new(Code::NoSuchAccount).with("account", account)

@@ -126,3 +126,37 @@ pub fn done(done: &Done) -> Value {
         "time": done.time.to_string(),
     })
 }
+
+/// A principal as policies see it.
+pub fn principal(p: &kiroku_policy::Principal) -> Value {
+    json!({
+        "account": p.id,
+        "kind": p.kind.as_str(),
+        "status": p.status,
+        "job_type": p.job_type,
+        "department": p.department,
+        "category": p.category,
+        "roles": p.roles,
+        "heads": p.heads,
+        "scopes": p.scopes,
+    })
+}
+
+/// A system client with its scopes and unrevoked tokens (by their SHA-256 only).
+pub fn client(c: &kiroku_app::clients::ClientView) -> Value {
+    json!({
+        "account": c.profile.account,
+        "name": format!("{} {}", c.profile.family_name, c.profile.given_name),
+        "department": c.profile.department,
+        "status": c.status,
+        "valid_from": c.profile.valid_from.to_string(),
+        "valid_until": c.profile.valid_until.to_string(),
+        "scopes": c.scopes,
+        "tokens": c.tokens.iter().map(|t| json!({
+            "token_sha256": t.id,
+            "scopes": t.scopes,
+            "issued": t.issued.to_string(),
+            "expires": t.expires.to_string(),
+        })).collect::<Vec<_>>(),
+    })
+}

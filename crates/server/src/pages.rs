@@ -263,6 +263,39 @@ pub struct AccountsPage {
     pub next: Option<String>,
 }
 
+/// A client's token, as shown (by the start of its SHA-256).
+pub struct TokenRow {
+    pub id: String,
+    pub short: String,
+    pub scopes: String,
+    pub issued: String,
+    pub expires: String,
+    pub live: bool,
+}
+
+/// A system client, as shown.
+pub struct ClientRow {
+    pub account: String,
+    pub name: String,
+    pub department: String,
+    pub status: String,
+    pub validity: String,
+    /// Each known scope, and whether it is granted.
+    pub scopes: Vec<(String, bool)>,
+    pub tokens: Vec<TokenRow>,
+}
+
+/// `/clients`.
+#[derive(Template)]
+#[template(path = "clients.html")]
+pub struct ClientsPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub clients: Vec<ClientRow>,
+}
+
 /// An appointment, as shown.
 pub struct RoleRow {
     pub role: String,

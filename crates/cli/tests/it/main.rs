@@ -8,6 +8,7 @@
 mod access;
 mod browser;
 mod cli;
+mod clients;
 mod crash;
 mod cross;
 mod factor;

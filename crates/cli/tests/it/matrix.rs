@@ -1,5 +1,5 @@
 //! The authorisation matrix: every authenticated endpoint × every job type and governance
-//! role (and the operator, and a suspended account), each with its expected answer — allowed
+//! role (and the operator, a suspended account, and a system client with a bearer token), each with its expected answer — allowed
 //! or denied — from one table, run end to end through a running server on the selected
 //! backend. The clinical actions (whose endpoints come with the records) are asked of the
 //! policy explainer, so the job-type restrictions of the default policy are in the table too.
@@ -20,6 +20,8 @@ struct Who {
     role: Option<Role>,
     head_of: Option<&'static str>,
     suspended: bool,
+    /// A system client, calling with a bearer token from the token endpoint.
+    client: bool,
 }
 
 const PASSWORD: &str = "Matrix#Access-2026";
@@ -43,6 +45,7 @@ fn callers() -> Vec<Who> {
         role: Some(Role::SystemAdministrator),
         head_of: None,
         suspended: false,
+        client: false,
     }];
     all.push(Who {
         account: "director",
@@ -50,6 +53,7 @@ fn callers() -> Vec<Who> {
         role: Some(Role::SystemAdministrator),
         head_of: None,
         suspended: false,
+        client: false,
     });
     let jobs: [(&str, &str); 12] = [
         ("jt.doctor", "doctor"),
@@ -72,6 +76,7 @@ fn callers() -> Vec<Who> {
             role: None,
             head_of: None,
             suspended: false,
+            client: false,
         });
     }
     for (account, role) in [
@@ -87,6 +92,7 @@ fn callers() -> Vec<Who> {
             role: Some(role),
             head_of: None,
             suspended: false,
+            client: false,
         });
     }
     all.push(Who {
@@ -95,6 +101,7 @@ fn callers() -> Vec<Who> {
         role: None,
         head_of: Some("surgery"),
         suspended: false,
+        client: false,
     });
     all.push(Who {
         account: "jt.suspended",
@@ -102,6 +109,15 @@ fn callers() -> Vec<Who> {
         role: None,
         head_of: None,
         suspended: true,
+        client: false,
+    });
+    all.push(Who {
+        account: "client.lab",
+        job_type: "system-client",
+        role: None,
+        head_of: None,
+        suspended: false,
+        client: true,
     });
     all
 }
@@ -260,7 +276,7 @@ fn table() -> Vec<Row> {
                     })
                 }),
             },
-            allowed: |w| !w.suspended,
+            allowed: |w| !w.suspended && !w.client,
         },
         Row {
             what: "define a department",
@@ -359,6 +375,38 @@ fn table() -> Vec<Row> {
             allowed: |w| w.admin(),
         },
         Row {
+            what: "who am I",
+            ask: Ask::Call {
+                method: "GET",
+                path: |_, _| "/api/access/me".into(),
+                body: None,
+            },
+            allowed: |_| true,
+        },
+        Row {
+            what: "list system clients",
+            ask: Ask::Call {
+                method: "GET",
+                path: |_, _| "/api/access/clients".into(),
+                body: None,
+            },
+            allowed: |w| w.governance(),
+        },
+        Row {
+            what: "grant a client scopes",
+            ask: Ask::Call {
+                method: "PUT",
+                path: |_, _| "/api/access/clients/client.lab/scopes".into(),
+                body: Some(|_, _| json!({"scopes": ["clinical.read", "clinical.write"]})),
+            },
+            allowed: |w| w.admin(),
+        },
+        Row {
+            what: "page: system clients",
+            ask: Ask::Page("/clients"),
+            allowed: |w| w.governance(),
+        },
+        Row {
             what: "page: applications",
             ask: Ask::Page("/applications"),
             allowed: |w| w.governance(),
@@ -396,32 +444,38 @@ fn table() -> Vec<Row> {
         Row {
             what: "ReadPatient",
             ask: Ask::Decision("action=ReadPatient"),
-            allowed: |w| CLINICAL_READERS.contains(&w.job_type) || w.job_type == "medical-clerk",
+            allowed: |w| {
+                CLINICAL_READERS.contains(&w.job_type) || w.job_type == "medical-clerk" || w.client
+            },
         },
         Row {
             what: "ReadRecord medical",
             ask: Ask::Decision("action=ReadRecord&category=medical"),
-            allowed: |w| CLINICAL_READERS.contains(&w.job_type),
+            allowed: |w| CLINICAL_READERS.contains(&w.job_type) || w.client,
         },
         Row {
             what: "WriteRecord medical",
             ask: Ask::Decision("action=WriteRecord&category=medical"),
-            allowed: |w| ["doctor", "trainee-doctor"].contains(&w.job_type),
+            allowed: |w| ["doctor", "trainee-doctor"].contains(&w.job_type) || w.client,
         },
         Row {
             what: "WriteRecord nursing",
             ask: Ask::Decision("action=WriteRecord&category=nursing"),
-            allowed: |w| ["doctor", "trainee-doctor", "nurse"].contains(&w.job_type),
+            allowed: |w| ["doctor", "trainee-doctor", "nurse"].contains(&w.job_type) || w.client,
         },
         Row {
             what: "WriteRecord pharmacy",
             ask: Ask::Decision("action=WriteRecord&category=pharmacy"),
-            allowed: |w| ["doctor", "trainee-doctor", "pharmacist"].contains(&w.job_type),
+            allowed: |w| {
+                ["doctor", "trainee-doctor", "pharmacist"].contains(&w.job_type) || w.client
+            },
         },
         Row {
             what: "WriteRecord administrative",
             ask: Ask::Decision("action=WriteRecord&category=administrative"),
-            allowed: |w| ["doctor", "trainee-doctor", "medical-clerk"].contains(&w.job_type),
+            allowed: |w| {
+                ["doctor", "trainee-doctor", "medical-clerk"].contains(&w.job_type) || w.client
+            },
         },
     ]
 }
@@ -445,6 +499,42 @@ struct Session {
     csrf: String,
 }
 
+/// How a caller proves who it is.
+enum Auth {
+    /// The operator's bearer token.
+    Operator,
+    /// A signed-in person's session.
+    Session(Session),
+    /// A system client's bearer token from the token endpoint.
+    Bearer(String),
+}
+
+impl Auth {
+    fn session(&self) -> Option<&Session> {
+        match self {
+            Auth::Session(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// A bearer token for the matrix's client, from the token endpoint.
+fn client_token(server: &TestServer, account: &str, secret: &str) -> String {
+    let body = crate::access::form_body(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", account),
+        ("client_secret", secret),
+    ]);
+    let reply = server.send(
+        "POST",
+        "/oauth/token",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Some(&body),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()["access_token"].as_str().unwrap().to_owned()
+}
+
 fn session(server: &TestServer, account: &str) -> Session {
     let cookie = web_sign_in(server, account, PASSWORD);
     let me = server.get_with("/me", &[("cookie", &cookie)]);
@@ -455,16 +545,19 @@ fn session(server: &TestServer, account: &str) -> Session {
     }
 }
 
-fn call(
-    server: &TestServer,
-    session: Option<&Session>,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> Reply {
+fn call(server: &TestServer, auth: &Auth, method: &str, path: &str, body: Option<Value>) -> Reply {
     let body = body.map(|b| b.to_string().into_bytes());
-    match session {
-        None => {
+    let bearer = |token: &str| {
+        let auth = format!("Bearer {token}");
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ];
+        server.send(method, path, &headers, body.as_deref())
+    };
+    match auth {
+        Auth::Bearer(token) => bearer(token),
+        Auth::Operator => {
             let auth = format!("Bearer {}", server.data().token());
             let headers = [
                 ("authorization", auth.as_str()),
@@ -472,7 +565,7 @@ fn call(
             ];
             server.send(method, path, &headers, body.as_deref())
         }
-        Some(s) => {
+        Auth::Session(s) => {
             let headers = [
                 ("cookie", s.cookie.as_str()),
                 ("x-csrf-token", s.csrf.as_str()),
@@ -525,7 +618,7 @@ async fn person(app: &App, who: &Who) {
     }
 }
 
-fn set_up() -> TestServer {
+fn set_up() -> (TestServer, String) {
     let data = DataDir::hospital();
     let setup = data.setup_secret.clone().unwrap();
     let app = data.open();
@@ -545,9 +638,16 @@ fn set_up() -> TestServer {
         app.change_password(&first.token, &setup, PASSWORD)
             .await
             .unwrap();
+        app.define_code(
+            director.clone(),
+            CodeList::JobType,
+            code("system-client", "システムクライアント", "System client"),
+        )
+        .await
+        .unwrap();
         for who in callers()
             .iter()
-            .filter(|w| !["operator", "director"].contains(&w.account))
+            .filter(|w| !["operator", "director"].contains(&w.account) && !w.client)
         {
             person(&app, who).await;
         }
@@ -558,6 +658,7 @@ fn set_up() -> TestServer {
                 role: None,
                 head_of: None,
                 suspended: false,
+                client: false,
             };
             person(&app, &t).await;
         }
@@ -587,8 +688,30 @@ fn set_up() -> TestServer {
             assert_eq!(proposed, number);
         }
     });
+    // The system client, granted both clinical scopes; its initial secret is its client secret.
+    let secret = block(async {
+        let submitted = app
+            .submit_application(
+                Actor::operator("matrix"),
+                form(&app, "client.lab", "pharmacy", "system-client"),
+            )
+            .await
+            .unwrap();
+        let issued = app
+            .approve_application(actor("director"), submitted.entry, 1)
+            .await
+            .unwrap();
+        app.grant_scopes(
+            actor("director"),
+            "client.lab",
+            vec!["clinical.read".into(), "clinical.write".into()],
+        )
+        .await
+        .unwrap();
+        issued.initial_secret
+    });
     app.shutdown();
-    TestServer::serve(data)
+    (TestServer::serve(data), secret)
 }
 
 // Shows the authorisation matrix: every endpoint above, asked by every job type, every
@@ -597,11 +720,19 @@ fn set_up() -> TestServer {
 // job-type restrictions as the policy explainer states them.
 #[test]
 fn every_endpoint_by_every_job_type_and_role() {
-    let server = set_up();
+    let (server, secret) = set_up();
     let callers = callers();
-    let sessions: Vec<Option<Session>> = callers
+    let sessions: Vec<Auth> = callers
         .iter()
-        .map(|w| (!w.operator()).then(|| session(&server, w.account)))
+        .map(|w| {
+            if w.operator() {
+                Auth::Operator
+            } else if w.client {
+                Auth::Bearer(client_token(&server, w.account, &secret))
+            } else {
+                Auth::Session(session(&server, w.account))
+            }
+        })
         .collect();
     // The suspended account's session was open before the suspension: it stops at once.
     let suspended = callers.iter().find(|w| w.suspended).unwrap();
@@ -623,7 +754,7 @@ fn every_endpoint_by_every_job_type_and_role() {
                     let path = path(who, &server);
                     let body = body.map(|b| b(who, &server));
                     let before = server.operator().tree_size();
-                    let reply = call(&server, session.as_ref(), method, &path, body);
+                    let reply = call(&server, session, method, &path, body);
                     let allowed = (200..300).contains(&reply.status);
                     let denied = matches!(reply.status, 401 | 403);
                     if !allowed && !denied {
@@ -650,14 +781,14 @@ fn every_endpoint_by_every_job_type_and_role() {
                     (allowed, format!("{} {code}", reply.status))
                 }
                 Ask::Page(path) => {
-                    let Some(s) = session else { continue };
+                    let Some(s) = session.session() else { continue };
                     let reply = server.get_with(path, &[("cookie", &s.cookie)]);
                     // A suspended account's pages send it to sign in again.
                     (reply.status == 200, format!("{}", reply.status))
                 }
                 Ask::Decision(query) => {
                     let path = format!("/api/policy/decision?{query}");
-                    let reply = call(&server, session.as_ref(), "GET", &path, None);
+                    let reply = call(&server, session, "GET", &path, None);
                     if who.suspended {
                         (reply.status == 200, format!("{}", reply.status))
                     } else {

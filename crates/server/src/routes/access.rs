@@ -4,7 +4,6 @@
 //! system administrator's powers under its own name. Each step's rule checks the caller's
 //! roles; reading the registers needs a governance role (or the operator).
 
-use super::api::Operator;
 use super::session::SignedIn;
 use super::AppState;
 use crate::error::AppError;
@@ -22,7 +21,7 @@ use kiroku_core::{AccountId, Date, EntryIndex};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// Who calls: the operator by bearer token, or a signed-in account.
+/// Who calls: the operator or a system client by bearer token, or a signed-in account.
 pub(super) struct Caller(pub(super) kiroku_core::Actor);
 
 impl axum::extract::FromRequestParts<AppState> for Caller {
@@ -32,12 +31,15 @@ impl axum::extract::FromRequestParts<AppState> for Caller {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, AppError> {
-        if parts
-            .headers
-            .contains_key(axum::http::header::AUTHORIZATION)
-        {
-            let Operator(actor) = Operator::from_request_parts(parts, state).await?;
-            return Ok(Caller(actor));
+        if let Some(auth) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+            let token = auth
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or(AppError::new(crate::catalogue::Code::Unauthorized))?;
+            // A bearer token is the operator's or a system client's; it is no ambient
+            // credential (a browser never sends it by itself), so no CSRF token is needed.
+            return Ok(Caller(state.app.authenticate_bearer(token, "api").await?));
         }
         let me = SignedIn::from_request_parts(parts, state).await?;
         Ok(Caller(me.for_api(&parts.method, &parts.headers)?.clone()))

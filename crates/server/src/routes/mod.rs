@@ -3,6 +3,7 @@
 
 mod access;
 mod api;
+mod clients;
 mod ledger;
 mod ops;
 mod policy;
@@ -132,6 +133,21 @@ pub fn app(app: Arc<App>) -> Router {
         .route("/policy/versions/{n}/approve", post(policy::approve_form))
         .route("/policy/versions/{n}/reject", post(policy::reject_form))
         .route("/roles", get(registers::roles))
+        .route("/clients", get(clients::clients_page))
+        .route("/clients/{id}/scopes", post(clients::grant_form))
+        .route("/clients/tokens/{id}/revoke", post(clients::revoke_form))
+        .route("/oauth/token", post(clients::token))
+        .route("/oauth/revoke", post(clients::revoke))
+        .route("/api/access/me", get(clients::me))
+        .route("/api/access/clients", get(clients::clients))
+        .route(
+            "/api/access/clients/{id}/scopes",
+            axum::routing::put(clients::grant),
+        )
+        .route(
+            "/api/access/tokens/{id}/revocation",
+            post(clients::revoke_by_administrator),
+        )
         .route(
             "/me/password",
             get(session::password_form).post(session::change_password),
@@ -298,6 +314,7 @@ fn form_version(text: &str) -> Result<u64, AppError> {
 
 fn is_api(path: &str) -> bool {
     path.starts_with("/api/")
+        || path.starts_with("/oauth/")
         || path.starts_with("/ledger/")
         || path == "/healthz"
         || path == "/metrics"

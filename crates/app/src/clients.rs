@@ -1,0 +1,344 @@
+//! System clients for the use cases: the OAuth 2.0 client-credentials grant (the client's id
+//! and secret for a bearer token), revocation (RFC 7009, and by the system administrator),
+//! the scopes the administrator grants, and bearer authentication of API calls.
+//!
+//! An attempt at the token endpoint is a sign-in attempt of the client's account: it goes
+//! through the same lockout and is an entry whatever its outcome. A token works only while it
+//! is unexpired and unrevoked and its client's account is active and within its validity
+//! period — so suspending a client stops its tokens at once.
+
+use crate::accounts::{account_state, Done};
+use crate::rows::{all, first};
+use crate::sign_in::{decoy_hash, new_token, standing, usable, ATTEMPT_RETRIES_MAX};
+use crate::{blocking, App, Error, Result};
+use kiroku_access::account::Profile;
+use kiroku_access::client::{self, Granted, Token, CLIENT_JOB_TYPE};
+use kiroku_access::credential::{self, Outcome};
+use kiroku_access::lockout::Verdict;
+use kiroku_access::password;
+use kiroku_core::{AccountId, Actor, Conflict, Timestamp};
+use kiroku_policy::{Action, Resource};
+use kiroku_store::Store;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// Most tokens listed of one client.
+pub const TOKENS_SHOWN_MAX: u64 = 500;
+/// Most clients listed.
+pub const CLIENTS_SHOWN_MAX: u64 = 500;
+/// The channel prefix of an actor authenticated by a client's bearer token.
+const TOKEN_CHANNEL: &str = "token:";
+
+/// A token handed out: shown once, only its SHA-256 is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedToken {
+    /// The bearer token.
+    pub token: String,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+    /// What was appended.
+    pub done: Done,
+}
+
+/// A system client: its account, status, scopes and live tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientView {
+    /// The account's profile.
+    pub profile: Profile,
+    /// Its status (`active`, `suspended`, `deactivated`).
+    pub status: String,
+    /// The scopes granted.
+    pub scopes: Vec<String>,
+    /// Its unrevoked tokens, expired ones included.
+    pub tokens: Vec<Token>,
+}
+
+/// The id of a token: its SHA-256, hex.
+pub fn token_id(token: &str) -> String {
+    Sha256::digest(token.trim().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The token id an actor authenticated with, if it came with a client's token.
+pub(crate) fn token_of(actor: &Actor) -> Option<&str> {
+    actor.session.as_deref()?.strip_prefix(TOKEN_CHANNEL)
+}
+
+/// The scopes of the token `actor` came with (none if it did not come with one, or the
+/// token is gone).
+pub(crate) fn actor_scopes(store: &Store, actor: &Actor) -> Result<Vec<String>> {
+    let Some(id) = token_of(actor) else {
+        return Ok(Vec::new());
+    };
+    Ok(first(store, &Token::query(id), Token::from_row)?
+        .filter(|t| t.account == actor.account.as_str())
+        .map(|t| t.scopes)
+        .unwrap_or_default())
+}
+
+fn granted(store: &Store, account: &str) -> Result<Vec<String>> {
+    Ok(first(store, &Granted::query(account), Granted::from_row)?
+        .map(|g| g.scopes)
+        .unwrap_or_default())
+}
+
+impl App {
+    fn token_expiry(&self, now: Timestamp) -> Result<(Timestamp, i64)> {
+        let seconds = self.config.limits.token_seconds;
+        let expires = Timestamp::from_micros(now.micros() + seconds * 1_000_000)
+            .ok_or_else(|| Error::Invalid("token expiry out of range".into()))?;
+        Ok((expires, seconds))
+    }
+
+    /// The client-credentials grant: `client` with its `secret` gets a bearer token for the
+    /// scopes asked (`None`: every scope granted to it).
+    pub async fn client_token(
+        &self,
+        client: &str,
+        secret: &str,
+        scope: Option<String>,
+    ) -> Result<IssuedToken> {
+        let id = AccountId::parse(client).map_err(|_| Error::ClientAuthFailed)?;
+        for _ in 0..ATTEMPT_RETRIES_MAX {
+            let store: Arc<Store> = self.store().clone();
+            let now = self.now()?;
+            let (who, secret_owned) = (id.to_string(), secret.to_owned());
+            let (found, matches, granted) = blocking(move || {
+                let found =
+                    standing(&store, &who)?.filter(|f| f.profile.job_type == CLIENT_JOB_TYPE);
+                let hash = found
+                    .as_ref()
+                    .map_or(decoy_hash(), |f| f.credential.hash.as_str());
+                let locked = found
+                    .as_ref()
+                    .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
+                let matches = !locked && password::verify(&secret_owned, hash);
+                Ok((found, matches, granted(&store, &who)?))
+            })
+            .await?;
+            let Some(found) = found else {
+                return Err(Error::ClientAuthFailed);
+            };
+            let outcome = match found.sign_in.lockout.verdict(now) {
+                Verdict::Locked(_) => Outcome::Locked,
+                Verdict::Open if !matches => Outcome::Failure,
+                Verdict::Open if !usable(&found.state, &found.profile, now) => Outcome::Inactive,
+                Verdict::Open => Outcome::Success,
+            };
+            let scopes = if outcome == Outcome::Success {
+                // A scope not granted is refused before anything is written.
+                Some(client::scopes_for(&granted, scope.as_deref())?)
+            } else {
+                None
+            };
+            let (mut request, lockout) =
+                credential::attempt(id.as_str(), found.sign_in, outcome, now);
+            let mut issued = None;
+            if let Some(scopes) = scopes {
+                let token = new_token(self.entropy().as_ref());
+                let (expires, seconds) = self.token_expiry(now)?;
+                let actor = Actor {
+                    account: id.clone(),
+                    session: Some("token-endpoint".into()),
+                };
+                request.drafts.extend(
+                    client::issue(
+                        actor,
+                        token_id(&token),
+                        id.as_str(),
+                        scopes.clone(),
+                        expires,
+                    )
+                    .drafts,
+                );
+                issued = Some((token, scopes, seconds));
+            }
+            let done = match self.append_done(request).await {
+                Ok(done) => done,
+                Err(Error::Conflict(Conflict::Version { .. })) => continue,
+                Err(e) => return Err(e),
+            };
+            return match (outcome, issued) {
+                (Outcome::Success, Some((token, scopes, expires_in))) => Ok(IssuedToken {
+                    token,
+                    scopes,
+                    expires_in,
+                    done,
+                }),
+                (Outcome::Locked, _) => Err(Error::Locked(lockout.until.unwrap_or(now))),
+                (Outcome::Failure, _) => match lockout.until {
+                    Some(until) if lockout.failures == 0 => Err(Error::Locked(until)),
+                    _ => Err(Error::ClientAuthFailed),
+                },
+                _ => Err(Error::AccountInactive),
+            };
+        }
+        Err(Error::Unavailable(
+            "too many concurrent attempts on one client".into(),
+        ))
+    }
+
+    /// The operator issues a token to approved, active client `client` (for scripts on the
+    /// server: `kiroku client token`).
+    pub async fn operator_token(&self, client: &str, scope: Option<String>) -> Result<IssuedToken> {
+        let store: Arc<Store> = self.store().clone();
+        let now = self.now()?;
+        let who = client.to_owned();
+        let granted = blocking(move || {
+            let found = standing(&store, &who)?
+                .filter(|f| f.profile.job_type == CLIENT_JOB_TYPE)
+                .ok_or_else(|| Error::NoSuchClient(who.clone()))?;
+            if !usable(&found.state, &found.profile, now) {
+                return Err(Error::AccountInactive);
+            }
+            granted(&store, &who)
+        })
+        .await?;
+        let scopes = client::scopes_for(&granted, scope.as_deref())?;
+        let token = new_token(self.entropy().as_ref());
+        let (expires, seconds) = self.token_expiry(now)?;
+        let request = client::issue(
+            Actor::operator("cli"),
+            token_id(&token),
+            client,
+            scopes.clone(),
+            expires,
+        );
+        let done = self.append_done(request).await?;
+        Ok(IssuedToken {
+            token,
+            scopes,
+            expires_in: seconds,
+            done,
+        })
+    }
+
+    /// Authenticates a bearer token: the operator's, or a live token of an active client.
+    pub async fn authenticate_bearer(&self, token: &str, channel: &str) -> Result<Actor> {
+        if let Ok(actor) = self.authenticate_operator(token, channel) {
+            return Ok(actor);
+        }
+        let id = token_id(token);
+        let store: Arc<Store> = self.store().clone();
+        let now = self.now()?;
+        blocking(move || {
+            let token = first(&store, &Token::query(&id), Token::from_row)?
+                .filter(|t| t.live(now))
+                .ok_or(Error::Unauthorized)?;
+            let state = account_state(&store, &token.account)?.ok_or(Error::Unauthorized)?;
+            let profile = first(&store, &Profile::query(&token.account), Profile::from_row)?
+                .ok_or(Error::Unauthorized)?;
+            if profile.job_type != CLIENT_JOB_TYPE || !usable(&state, &profile, now) {
+                return Err(Error::Unauthorized);
+            }
+            Ok(Actor {
+                account: AccountId::parse(&token.account).map_err(|_| Error::Unauthorized)?,
+                session: Some(format!("{TOKEN_CHANNEL}{id}")),
+            })
+        })
+        .await
+    }
+
+    /// RFC 7009: the client `client` (with its secret) revokes one of its tokens. Unknown
+    /// tokens, and tokens of other clients, are left alone and answered the same way.
+    pub async fn revoke_own_token(&self, client: &str, secret: &str, token: &str) -> Result<()> {
+        let id = AccountId::parse(client).map_err(|_| Error::ClientAuthFailed)?;
+        let store: Arc<Store> = self.store().clone();
+        let (who, secret_owned, tid) = (id.to_string(), secret.to_owned(), token_id(token));
+        let found = blocking(move || {
+            let found = standing(&store, &who)?.filter(|f| f.profile.job_type == CLIENT_JOB_TYPE);
+            let hash = found
+                .as_ref()
+                .map_or(decoy_hash(), |f| f.credential.hash.as_str());
+            if found.is_none() || !password::verify(&secret_owned, hash) {
+                return Err(Error::ClientAuthFailed);
+            }
+            Ok(first(&store, &Token::query(&tid), Token::from_row)?.filter(|t| t.account == who))
+        })
+        .await?;
+        let Some(found) = found else {
+            return Ok(());
+        };
+        let actor = Actor {
+            account: id,
+            session: Some("token-endpoint".into()),
+        };
+        let roles = kiroku_access::role::Roles::none(actor.account.clone());
+        let request = client::revoke(&roles, actor, &found, None, self.today()?)?;
+        self.append_done(request).await.map(|_| ())
+    }
+
+    /// The system administrator revokes token `id` (its SHA-256), with a reason.
+    pub async fn revoke_token(&self, actor: Actor, id: &str, reason: String) -> Result<Done> {
+        let by = actor.clone();
+        let id = id.to_owned();
+        self.decide(&actor, move |store, today, roles, gate| {
+            let token = first(store, &Token::query(&id), Token::from_row)?
+                .ok_or_else(|| Error::NoSuchToken)?;
+            gate.require(Action::ManageClients, &Resource::System)?;
+            Ok(client::revoke(&roles, by, &token, Some(&reason), today)?)
+        })
+        .await
+    }
+
+    /// The system administrator grants client `account` the scopes `scopes` (replacing the
+    /// ones before).
+    pub async fn grant_scopes(
+        &self,
+        actor: Actor,
+        account: &str,
+        scopes: Vec<String>,
+    ) -> Result<Done> {
+        let by = actor.clone();
+        let account = account.to_owned();
+        self.decide(&actor, move |store, today, roles, gate| {
+            let profile = first(store, &Profile::query(&account), Profile::from_row)?
+                .ok_or_else(|| Error::NoSuchAccount(account.clone()))?;
+            gate.require(Action::ManageClients, &Resource::System)?;
+            Ok(client::grant(
+                &roles,
+                by,
+                &account,
+                &profile.job_type,
+                &scopes,
+                today,
+            )?)
+        })
+        .await
+    }
+
+    /// Every system client with its scopes and unrevoked tokens.
+    pub async fn clients(&self) -> Result<Vec<ClientView>> {
+        let store: Arc<Store> = self.store().clone();
+        blocking(move || {
+            let profiles = all(
+                &store,
+                &Profile::of_job_type(CLIENT_JOB_TYPE, CLIENTS_SHOWN_MAX),
+                Profile::from_row,
+            )?;
+            profiles
+                .into_iter()
+                .map(|profile| {
+                    let status = account_state(&store, &profile.account)?
+                        .map_or("deactivated", |s| s.status.as_str())
+                        .to_owned();
+                    Ok(ClientView {
+                        status,
+                        scopes: granted(&store, &profile.account)?,
+                        tokens: all(
+                            &store,
+                            &Token::of_account(&profile.account, TOKENS_SHOWN_MAX),
+                            Token::from_row,
+                        )?,
+                        profile,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+}

@@ -1,0 +1,324 @@
+//! System clients end to end: the demo's laboratory system, applied for and approved like a
+//! person, gets bearer tokens from the OAuth 2.0 token endpoint (client credentials) and uses
+//! the API with them; tokens are scoped, expire, and stop at once when revoked (by the client,
+//! RFC 7009, or by the administrator) or when the client is suspended; `kiroku client token`
+//! issues one from the command line.
+
+use crate::access::{error_code, form_body};
+use crate::support::{run_on, stdout};
+use base64::Engine as _;
+use kiroku_testkit::{client, DataDir, Reply, TestServer};
+use serde_json::json;
+
+/// The demo hospital with its system client; returns the directory and the client's secret.
+fn hospital_with_client() -> (DataDir, String) {
+    let data = DataDir::hospital();
+    let app = data.open();
+    crate::support::block(kiroku_app::demo::seed_hospital(&app)).unwrap();
+    let (id, secret) = crate::support::block(kiroku_app::demo::seed_client(&app)).unwrap();
+    assert_eq!(id, "demo-lab");
+    app.shutdown();
+    (data, secret)
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+fn token_request(server: &TestServer, auth: Option<&str>, fields: &[(&str, &str)]) -> Reply {
+    let body = form_body(fields);
+    let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+    if let Some(auth) = auth {
+        headers.push(("authorization", auth));
+    }
+    server.send("POST", "/oauth/token", &headers, Some(&body))
+}
+
+fn token(server: &TestServer, secret: &str, scope: Option<&str>) -> String {
+    let auth = basic("demo-lab", secret);
+    let mut fields = vec![("grant_type", "client_credentials")];
+    if let Some(scope) = scope {
+        fields.push(("scope", scope));
+    }
+    let reply = token_request(server, Some(&auth), &fields);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    let body = reply.json();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+fn oauth_error(reply: &Reply) -> String {
+    reply.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+// Shows the client-credentials grant and its refusals, the token used on the API as the client
+// with its scopes (and the client refused where the policy gives it nothing), scopes granted by
+// the administrator, revocation by the client and by the administrator, suspension stopping a
+// live token at once, and `kiroku client token`.
+#[test]
+fn system_client_tokens_end_to_end() {
+    let (data, secret) = hospital_with_client();
+    let server = TestServer::serve(data);
+
+    // Client credentials, by HTTP Basic and in the form; every scope granted when none is asked.
+    let full = token(&server, &secret, None);
+    let me = client(&server.base, &full).get("/api/access/me");
+    assert_eq!(me.status, 200, "{}", me.text());
+    let me = me.json();
+    assert_eq!(me["account"], "demo-lab");
+    assert_eq!(me["kind"], "client");
+    assert_eq!(me["scopes"], json!(["clinical.read", "clinical.write"]));
+    let posted = token_request(
+        &server,
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-lab"),
+            ("client_secret", &secret),
+            ("scope", "clinical.read"),
+        ],
+    );
+    assert_eq!(posted.status, 200, "{}", posted.text());
+    assert_eq!(posted.json()["scope"], "clinical.read");
+    let read_only = posted.json()["access_token"].as_str().unwrap().to_owned();
+    let me = client(&server.base, &read_only)
+        .get("/api/access/me")
+        .json();
+    assert_eq!(me["scopes"], json!(["clinical.read"]));
+
+    // Refusals, in OAuth's words, each with a description in the caller's language.
+    let wrong = token_request(
+        &server,
+        Some(&basic("demo-lab", "WRONG-SECRET")),
+        &[("grant_type", "client_credentials")],
+    );
+    assert_eq!(
+        (wrong.status, oauth_error(&wrong).as_str()),
+        (401, "invalid_client")
+    );
+    assert!(wrong
+        .header("www-authenticate")
+        .unwrap()
+        .starts_with("Basic"));
+    let unknown = token_request(
+        &server,
+        Some(&basic("no-such-client", &secret)),
+        &[("grant_type", "client_credentials")],
+    );
+    assert_eq!(oauth_error(&unknown), "invalid_client");
+    let grant = token_request(
+        &server,
+        Some(&basic("demo-lab", &secret)),
+        &[("grant_type", "password")],
+    );
+    assert_eq!(
+        (grant.status, oauth_error(&grant).as_str()),
+        (400, "unsupported_grant_type")
+    );
+    let scope = token_request(
+        &server,
+        Some(&basic("demo-lab", &secret)),
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "clinical.delete"),
+        ],
+    );
+    assert_eq!(
+        (scope.status, oauth_error(&scope).as_str()),
+        (400, "invalid_scope")
+    );
+    assert!(scope.json()["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("スコープ"));
+
+    // A person's id and password are no client credentials.
+    let person = token_request(
+        &server,
+        Some(&basic(
+            "director",
+            &server.data().setup_secret.clone().unwrap(),
+        )),
+        &[("grant_type", "client_credentials")],
+    );
+    assert_eq!(oauth_error(&person), "invalid_client");
+
+    // A client holds no governance role: the registers are closed to it.
+    let registers = client(&server.base, &full).get("/api/access/accounts");
+    assert_eq!(registers.status, 403, "{}", registers.text());
+    let garbage = client(&server.base, "not-a-token").get("/api/access/me");
+    assert_eq!(garbage.status, 401);
+
+    // The administrator (here the operator) sees the client and its tokens by SHA-256 only,
+    // and narrows its scopes: a token for writing is then refused.
+    let operator = server.operator();
+    let listed = operator.get("/api/access/clients");
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    let text = listed.text();
+    assert!(!text.contains(&full), "a token is never shown again");
+    assert!(text.contains(&kiroku_app::clients::token_id(&full)));
+    let narrowed = operator.put(
+        "/api/access/clients/demo-lab/scopes",
+        &json!({"scopes": ["clinical.read"]}),
+    );
+    assert_eq!(narrowed.status, 201, "{}", narrowed.text());
+    let refused = token_request(
+        &server,
+        Some(&basic("demo-lab", &secret)),
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "clinical.write"),
+        ],
+    );
+    assert_eq!(oauth_error(&refused), "invalid_scope");
+    let not_client = operator.put(
+        "/api/access/clients/director/scopes",
+        &json!({"scopes": ["clinical.read"]}),
+    );
+    assert_eq!(not_client.status, 400, "{}", not_client.text());
+    assert_eq!(error_code(&not_client), "invalid_field");
+    let unknown_scope = operator.put(
+        "/api/access/clients/demo-lab/scopes",
+        &json!({"scopes": ["everything"]}),
+    );
+    assert_eq!(error_code(&unknown_scope), "invalid_field");
+
+    // The client revokes its own token (RFC 7009): it stops at once.
+    let body = form_body(&[("token", &read_only)]);
+    let auth = basic("demo-lab", &secret);
+    let revoked = server.send(
+        "POST",
+        "/oauth/revoke",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("authorization", &auth),
+        ],
+        Some(&body),
+    );
+    assert_eq!(revoked.status, 200, "{}", revoked.text());
+    assert_eq!(
+        client(&server.base, &read_only)
+            .get("/api/access/me")
+            .status,
+        401
+    );
+
+    // The administrator revokes one with a reason (none: refused, nothing written).
+    let path = format!(
+        "/api/access/tokens/{}/revocation",
+        kiroku_app::clients::token_id(&full)
+    );
+    let no_reason = operator.post(&path, &json!({}));
+    assert_eq!(error_code(&no_reason), "reason_missing");
+    assert_eq!(
+        client(&server.base, &full).get("/api/access/me").status,
+        200
+    );
+    let by_admin = operator.post(&path, &json!({"reason": "端末の入れ替え"}));
+    assert_eq!(by_admin.status, 201, "{}", by_admin.text());
+    assert_eq!(
+        client(&server.base, &full).get("/api/access/me").status,
+        401
+    );
+    assert_eq!(
+        error_code(&operator.post(&path, &json!({"reason": "再度"}))),
+        "no_such_token"
+    );
+
+    // Suspension stops a live token at once, and the endpoint issues none; reinstatement
+    // lets the same token work again while it lasts.
+    let live = token(&server, &secret, None);
+    let account = operator.get("/api/access/accounts/demo-lab").json();
+    let version = account["version"].as_u64().unwrap();
+    let suspended = operator.post(
+        "/api/access/accounts/demo-lab/suspension",
+        &json!({"version": version, "reason": "監査での指摘"}),
+    );
+    assert_eq!(suspended.status, 201, "{}", suspended.text());
+    assert_eq!(
+        client(&server.base, &live).get("/api/access/me").status,
+        401
+    );
+    let inactive = token_request(
+        &server,
+        Some(&basic("demo-lab", &secret)),
+        &[("grant_type", "client_credentials")],
+    );
+    assert_eq!(oauth_error(&inactive), "invalid_client");
+    let reinstated = operator.post(
+        "/api/access/accounts/demo-lab/reinstatement",
+        &json!({"version": version + 1, "reason": "是正済み"}),
+    );
+    assert_eq!(reinstated.status, 201, "{}", reinstated.text());
+    assert_eq!(
+        client(&server.base, &live).get("/api/access/me").status,
+        200
+    );
+
+    // The history of the client shows its scopes and revocations.
+    let history = operator.get("/api/access/accounts/demo-lab").text();
+    assert!(history.contains("scopes:clinical.read"), "{history}");
+    assert!(history.contains("token_revoked"), "{history}");
+
+    // From the command line, as the operator: a token that works once the server is back.
+    let data = server.stop();
+    let issued = run_on(&data, &["client", "token"], &["--client", "demo-lab"]);
+    assert!(
+        issued.status.success(),
+        "{}",
+        crate::support::stderr(&issued)
+    );
+    let cli_token = stdout(&issued).trim().to_owned();
+    let refused = run_on(&data, &["client", "token"], &["--client", "director"]);
+    assert!(!refused.status.success());
+    assert!(crate::support::stderr(&refused).contains("no system client director"));
+
+    // The client cannot sign in on the web: its secret is for the token endpoint only.
+    let app = data.open();
+    assert!(matches!(
+        crate::support::block(app.sign_in("demo-lab", &secret)),
+        Err(kiroku_app::Error::SignInFailed)
+    ));
+    app.shutdown();
+
+    let server = TestServer::serve(data);
+    let me = client(&server.base, &cli_token).get("/api/access/me");
+    assert_eq!(me.status, 200, "{}", me.text());
+    assert_eq!(me.json()["scopes"], json!(["clinical.read"]));
+    let data = server.stop();
+    assert_eq!(data.verify(), None);
+}
+
+// Shows a token expiring: with a lifetime of three seconds, it works at once and not after.
+#[test]
+fn system_client_tokens_expire() {
+    let (data, secret) = hospital_with_client();
+    let mut config = kiroku_app::config::Config::load(&data.path).unwrap();
+    config.limits.token_seconds = 3;
+    config.save(&data.path).unwrap();
+    let server = TestServer::serve(data);
+    let reply = token_request(
+        &server,
+        Some(&basic("demo-lab", &secret)),
+        &[("grant_type", "client_credentials")],
+    );
+    assert_eq!(reply.json()["expires_in"], 3);
+    let bearer = reply.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        client(&server.base, &bearer).get("/api/access/me").status,
+        200
+    );
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    assert_eq!(
+        client(&server.base, &bearer).get("/api/access/me").status,
+        401
+    );
+}

@@ -1,0 +1,350 @@
+//! System clients: the OAuth 2.0 token endpoint (client-credentials grant, RFC 6749 §4.4) and
+//! revocation endpoint (RFC 7009), which off-the-shelf FHIR clients speak; the caller's own
+//! view of itself (`/api/access/me`, for people and clients alike); and the administrator's
+//! API and page for granting scopes and revoking tokens.
+//!
+//! The OAuth endpoints answer errors in the shape RFC 6749 §5.2 prescribes
+//! (`{"error": "invalid_client", "error_description": …}`), the description in the caller's
+//! language; tokens and errors are never cached (`Cache-Control: no-store`).
+
+use super::access::{Caller, Reader};
+use super::session::SignedIn;
+use super::{see_other, AppState};
+use crate::catalogue::Code;
+use crate::error::AppError;
+use crate::extract::{ApiJson, WebForm};
+use crate::i18n::Lang;
+use crate::json;
+use crate::pages::{page, render, switch, ClientRow, ClientsPage, TokenRow};
+use axum::extract::{Path, State};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine as _;
+use kiroku_access::client::SCOPES;
+use kiroku_app::Error;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The form of a token or revocation request.
+#[derive(Deserialize)]
+pub(super) struct OAuthForm {
+    grant_type: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    token: Option<String>,
+    #[allow(dead_code)]
+    token_type_hint: Option<String>,
+}
+
+/// `%XX` decoding (RFC 6749 §2.3.1 has the id and secret form-encoded inside Basic).
+fn percent_decoded(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = text.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The client's id and secret: HTTP Basic (`client_secret_basic`) or the form's fields
+/// (`client_secret_post`). `Some(true)` in the second place when Basic was used.
+fn client_credentials(headers: &HeaderMap, form: &OAuthForm) -> Option<(String, String, bool)> {
+    if let Some(basic) = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(basic.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (id, secret) = text.split_once(':')?;
+        return Some((percent_decoded(id)?, percent_decoded(secret)?, true));
+    }
+    Some((form.client_id.clone()?, form.client_secret.clone()?, false))
+}
+
+/// An OAuth error answer (RFC 6749 §5.2): the error's code, or `invalid_client` for a locked
+/// or inactive client (the description says which), and `invalid_request` for a bad form.
+fn oauth_error(lang: Lang, error: AppError, basic: bool) -> Response {
+    let (name, status) = match error.code {
+        Code::AccountLocked | Code::AccountInactive => ("invalid_client", StatusCode::UNAUTHORIZED),
+        Code::BadForm => ("invalid_request", StatusCode::BAD_REQUEST),
+        code => (code.code(), code.status()),
+    };
+    let mut response = (
+        status,
+        Json(json!({
+            "error": name,
+            "error_description": error.message(lang),
+        })),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    if status == StatusCode::UNAUTHORIZED {
+        let challenge = if basic {
+            "Basic realm=\"kiroku\""
+        } else {
+            "Bearer realm=\"kiroku\""
+        };
+        headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    }
+    response
+}
+
+fn oauth_code(error: Error) -> AppError {
+    error.into()
+}
+
+/// `POST /oauth/token`.
+pub(super) async fn token(
+    State(state): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    WebForm(form): WebForm<OAuthForm>,
+) -> Response {
+    if form.grant_type.as_deref() != Some("client_credentials") {
+        return oauth_error(lang, AppError::new(Code::GrantTypeUnsupported), false);
+    }
+    let Some((client, secret, basic)) = client_credentials(&headers, &form) else {
+        return oauth_error(lang, AppError::new(Code::ClientAuthFailed), true);
+    };
+    match state
+        .app
+        .client_token(&client, &secret, form.scope.clone())
+        .await
+    {
+        Ok(issued) => {
+            let mut response = Json(json!({
+                "access_token": issued.token,
+                "token_type": "Bearer",
+                "expires_in": issued.expires_in,
+                "scope": issued.scopes.join(" "),
+            }))
+            .into_response();
+            let headers = response.headers_mut();
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+            response
+        }
+        Err(e) => oauth_error(lang, oauth_code(e), basic),
+    }
+}
+
+/// `POST /oauth/revoke` (RFC 7009): 200 whether or not the token was known.
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    WebForm(form): WebForm<OAuthForm>,
+) -> Response {
+    let Some((client, secret, basic)) = client_credentials(&headers, &form) else {
+        return oauth_error(lang, AppError::new(Code::ClientAuthFailed), true);
+    };
+    let Some(token) = form.token.as_deref() else {
+        return oauth_error(lang, AppError::new(Code::BadForm), basic);
+    };
+    match state.app.revoke_own_token(&client, &secret, token).await {
+        Ok(()) => (StatusCode::OK, [(CACHE_CONTROL, "no-store")]).into_response(),
+        Err(e) => oauth_error(lang, oauth_code(e), basic),
+    }
+}
+
+/// `GET /api/access/me`: the caller as the policy in force sees it.
+pub(super) async fn me(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<Json<Value>, AppError> {
+    Ok(Json(json::principal(&state.app.caller(&actor).await?)))
+}
+
+/// `GET /api/access/clients`.
+pub(super) async fn clients(
+    State(state): State<AppState>,
+    _: Reader,
+) -> Result<Json<Value>, AppError> {
+    let clients = state.app.clients().await?;
+    Ok(Json(json!({
+        "clients": clients.iter().map(json::client).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Grant {
+    scopes: Vec<String>,
+}
+
+fn account_id(text: &str) -> Result<String, AppError> {
+    kiroku_core::AccountId::parse(text)
+        .map(|a| a.to_string())
+        .map_err(|_| AppError::not_found())
+}
+
+/// `PUT /api/access/clients/{id}/scopes`.
+pub(super) async fn grant(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    ApiJson(grant): ApiJson<Grant>,
+) -> Result<Response, AppError> {
+    let done = state
+        .app
+        .grant_scopes(actor, &account_id(&id)?, grant.scopes)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json::done(&done))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Revocation {
+    reason: Option<String>,
+}
+
+fn token_path(text: &str) -> Result<String, AppError> {
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(AppError::not_found())
+    }
+}
+
+/// `POST /api/access/tokens/{sha256}/revocation`.
+pub(super) async fn revoke_by_administrator(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<Revocation>,
+) -> Result<Response, AppError> {
+    let done = state
+        .app
+        .revoke_token(actor, &token_path(&id)?, request.reason.unwrap_or_default())
+        .await?;
+    Ok((StatusCode::CREATED, Json(json::done(&done))).into_response())
+}
+
+/// `GET /clients`: every system client, its scopes and tokens, with the forms to change them.
+pub(super) async fn clients_page(
+    State(state): State<AppState>,
+    lang: Lang,
+    super::session::Staff(me): super::session::Staff,
+) -> Result<Response, AppError> {
+    if !state.app.may_read_registers(&me.actor).await? {
+        return Err(AppError::new(Code::RegistersRestricted));
+    }
+    let now = state
+        .app
+        .clock()
+        .now()
+        .map_err(|_| AppError::new(Code::Unavailable))?;
+    let clients = state.app.clients().await?;
+    let html = render(&ClientsPage {
+        lang,
+        title: lang.pick("システムクライアント", "System clients").into(),
+        switch: switch(lang, "/clients"),
+        csrf: me.session.csrf.clone(),
+        clients: clients
+            .iter()
+            .map(|c| ClientRow {
+                account: c.profile.account.clone(),
+                name: format!("{} {}", c.profile.family_name, c.profile.given_name),
+                department: c.profile.department.clone(),
+                status: c.status.clone(),
+                validity: format!("{} – {}", c.profile.valid_from, c.profile.valid_until),
+                scopes: SCOPES
+                    .iter()
+                    .map(|s| ((*s).to_owned(), c.scopes.iter().any(|g| g == s)))
+                    .collect(),
+                tokens: c
+                    .tokens
+                    .iter()
+                    .map(|t| TokenRow {
+                        id: t.id.clone(),
+                        short: t.id[..12].to_owned(),
+                        scopes: t.scopes.join(" "),
+                        issued: lang.datetime(t.issued),
+                        expires: lang.datetime(t.expires),
+                        live: t.live(now),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    });
+    Ok(page(lang, false, html))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ScopesForm {
+    csrf: String,
+    #[serde(default, rename = "clinical.read")]
+    read: Option<String>,
+    #[serde(default, rename = "clinical.write")]
+    write: Option<String>,
+}
+
+/// `POST /clients/{id}/scopes`.
+pub(super) async fn grant_form(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<String>,
+    WebForm(form): WebForm<ScopesForm>,
+) -> Result<Response, AppError> {
+    me.check_form(&form.csrf)?;
+    let mut scopes = Vec::new();
+    if form.read.is_some() {
+        scopes.push("clinical.read".to_owned());
+    }
+    if form.write.is_some() {
+        scopes.push("clinical.write".to_owned());
+    }
+    state
+        .app
+        .grant_scopes(me.actor.clone(), &account_id(&id)?, scopes)
+        .await?;
+    Ok(see_other("/clients"))
+}
+
+#[derive(Deserialize)]
+pub(super) struct RevokeForm {
+    csrf: String,
+    reason: String,
+}
+
+/// `POST /clients/tokens/{sha256}/revoke`.
+pub(super) async fn revoke_form(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<String>,
+    WebForm(form): WebForm<RevokeForm>,
+) -> Result<Response, AppError> {
+    me.check_form(&form.csrf)?;
+    state
+        .app
+        .revoke_token(
+            me.actor.clone(),
+            &token_path(&id)?,
+            form.reason.replace("\r\n", "\n"),
+        )
+        .await?;
+    Ok(see_other("/clients"))
+}
