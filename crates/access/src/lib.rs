@@ -14,6 +14,7 @@ pub mod department;
 pub mod disclosure;
 pub mod error;
 pub mod factor;
+pub mod lifecycle;
 pub mod lockout;
 pub mod password;
 pub mod role;
@@ -45,6 +46,12 @@ pub static TABLES: &[&TableSpec] = &[
     &factor::SECOND_FACTORS,
     &client::CLIENT_SCOPES,
     &client::TOKENS,
+    &lifecycle::STATUS_REPORTS,
+    &lifecycle::REPORTS_HANDLED,
+    &lifecycle::REVIEWS,
+    &lifecycle::REVIEW_MEMBERS,
+    &lifecycle::REVIEW_DECISIONS,
+    &lifecycle::REVIEW_CLOSURES,
 ];
 
 impl Context for Access {
@@ -77,6 +84,11 @@ impl Context for Access {
             kind::<client::ScopesGranted>(),
             kind::<client::TokenIssued>(),
             kind::<client::TokenRevoked>(),
+            kind::<lifecycle::StatusReported>(),
+            kind::<lifecycle::ReportHandled>(),
+            kind::<lifecycle::ReviewOpened>(),
+            kind::<lifecycle::ReviewDecided>(),
+            kind::<lifecycle::ReviewClosed>(),
         ]
     }
 }

@@ -15,6 +15,7 @@ pub mod datadir;
 pub mod demo;
 pub mod factors;
 pub mod ledger;
+pub mod lifecycle;
 pub mod notes;
 pub mod policy;
 mod rows;
@@ -104,6 +105,12 @@ pub enum Error {
     /// No live token of that id.
     #[error("no such token")]
     NoSuchToken,
+    /// No status-change report of that id.
+    #[error("no report {0}")]
+    NoSuchReport(u64),
+    /// No access review of that id.
+    #[error("no access review {0}")]
+    NoSuchReview(u64),
     /// A new password breaks a rule.
     #[error(transparent)]
     Password(#[from] kiroku_access::password::PasswordError),

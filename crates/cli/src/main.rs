@@ -81,6 +81,12 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Access reviews (recertification): close the reviews past their deadline, suspending
+    /// every member no department head decided on. `kiroku serve` does this every minute.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
     /// System clients (departmental systems, external linkages): issue a bearer token as the
     /// operator, for a script on the server. Clients elsewhere use POST /oauth/token.
     Client {
@@ -242,6 +248,16 @@ enum PolicyCommand {
     },
     /// Print Kiroku's Cedar schema (what policies may refer to).
     Schema,
+}
+
+#[derive(Subcommand)]
+enum ReviewCommand {
+    /// Close every access review past its deadline (as the operator): the members still
+    /// undecided are suspended. Prints each review closed; exit 0 also when none was due.
+    CloseDue {
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 #[derive(Subcommand)]
@@ -478,6 +494,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Account { command } => account(command),
         Command::Policy { command } => policy(command),
         Command::Client { command } => client(command),
+        Command::Review {
+            command: ReviewCommand::CloseDue { target },
+        } => {
+            let closed = with_app(&target, |app| Ok(block(app.close_due_reviews())??))?;
+            if closed.is_empty() {
+                println!("no access review is past its deadline");
+            }
+            for (review, done) in closed {
+                println!("closed access review {} (entry {})", review.0, done.entry.0);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Verify { target, no_record } => verify(&target, no_record),
         Command::Export { target, out } => {
             let mut bar = progress::Bar::new("exporting");
@@ -1115,6 +1143,23 @@ fn serve(app: App, demo_dir: Option<&Path>) -> Result<()> {
     }
     let app = Arc::new(app);
     let router = kiroku_server::app(app.clone());
+    // Access reviews past their deadline are closed (their undecided members suspended) within
+    // a minute, as the operator's scheduler; `kiroku review close-due` does the same by hand.
+    let scheduler = app.clone();
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match scheduler.close_due_reviews().await {
+                Ok(closed) if closed.is_empty() => {}
+                Ok(closed) => tracing::info!(
+                    reviews = closed.len(),
+                    "closed access reviews at their deadline"
+                ),
+                Err(e) => tracing::warn!(error = %e, "closing due access reviews failed"),
+            }
+        }
+    });
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

@@ -51,6 +51,9 @@ pub enum Action {
     ReportStatusChange,
     /// Confirm or revoke a department's members in an access review.
     ReviewMembers,
+    /// Handle a status-change report about an account (its department's head, an operations
+    /// manager).
+    HandleReports,
     /// Read a patient's identity.
     ReadPatient,
     /// Read a clinical record.
@@ -61,7 +64,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the schema's order.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::ApplyForAccount,
         Action::ReadRegisters,
         Action::AppointRoles,
@@ -76,6 +79,7 @@ impl Action {
         Action::ChangeAccountStatus,
         Action::ReportStatusChange,
         Action::ReviewMembers,
+        Action::HandleReports,
         Action::ReadPatient,
         Action::ReadRecord,
         Action::WriteRecord,
@@ -98,6 +102,7 @@ impl Action {
             Action::ChangeAccountStatus => "ChangeAccountStatus",
             Action::ReportStatusChange => "ReportStatusChange",
             Action::ReviewMembers => "ReviewMembers",
+            Action::HandleReports => "HandleReports",
             Action::ReadPatient => "ReadPatient",
             Action::ReadRecord => "ReadRecord",
             Action::WriteRecord => "WriteRecord",

@@ -191,6 +191,12 @@ catalogue! {
     NoSuchToken = "no_such_token", NOT_FOUND,
         "そのトークンは存在しないか、すでに失効しています。何も記録されていません。",
         "That token does not exist or is already revoked. Nothing was recorded.";
+    NoSuchReport = "no_such_report", NOT_FOUND,
+        "届出 {report} は存在しません。",
+        "There is no report {report}.";
+    NoSuchReview = "no_such_review", NOT_FOUND,
+        "利用者の見直し {review} は存在しません。",
+        "There is no access review {review}.";
     SignInFailed = "sign_in_failed", UNAUTHORIZED,
         "利用者 ID またはパスワードが違います。",
         "The account id or the password is wrong.";

@@ -231,6 +231,8 @@ impl From<Error> for AppError {
             Error::ClientAuthFailed => AppError::new(Code::ClientAuthFailed),
             Error::NoSuchClient(client) => AppError::new(Code::NoSuchClient).with("client", client),
             Error::NoSuchToken => AppError::new(Code::NoSuchToken),
+            Error::NoSuchReport(id) => AppError::new(Code::NoSuchReport).with("report", id),
+            Error::NoSuchReview(id) => AppError::new(Code::NoSuchReview).with("review", id),
             Error::Password(e) => AppError::new(Code::PasswordRejected).with("why", e),
             Error::NoSuchAccount(account) => {
                 AppError::new(Code::NoSuchAccount).with("account", account)

@@ -163,6 +163,106 @@ pub struct MePage {
     pub history: Vec<EventRow>,
 }
 
+/// `/accounts/{id}`: one account, its roles and whole history, with the administrator's forms.
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub account: String,
+    pub name: String,
+    pub kana: String,
+    pub staff_number: String,
+    pub department: String,
+    pub job_type: String,
+    pub category: String,
+    pub valid: String,
+    pub status: String,
+    pub version: u64,
+    /// The status steps that fit the account's status: (path, label).
+    pub steps: Vec<(String, String)>,
+    pub roles: Vec<String>,
+    pub history: Vec<EventRow>,
+}
+
+/// A status-change report, as shown.
+pub struct ReportRow {
+    pub id: u64,
+    pub account: String,
+    pub department: String,
+    pub change: String,
+    pub details: String,
+    pub reported_by: String,
+    pub time: String,
+    /// Who handled it and the note, when handled.
+    pub handled: Option<String>,
+}
+
+/// `/reports`: the form to report a change (Art. 12(5)) and the reports received.
+#[derive(Template)]
+#[template(path = "reports.html")]
+pub struct ReportsPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    /// The account the form reports on (the caller's own by default).
+    pub account: String,
+    /// The kinds of change: (value, label).
+    pub changes: Vec<(String, String)>,
+    /// The reports, for those who receive them (`None`: not shown).
+    pub reports: Option<Vec<ReportRow>>,
+}
+
+/// An access review in the list.
+pub struct ReviewRow {
+    pub id: u64,
+    pub opened: String,
+    pub opened_by: String,
+    pub deadline: String,
+    pub members: usize,
+    pub undecided: usize,
+    pub state: String,
+}
+
+/// `/reviews`.
+#[derive(Template)]
+#[template(path = "reviews.html")]
+pub struct ReviewsPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub reviews: Vec<ReviewRow>,
+}
+
+/// A member of a review, as shown.
+pub struct ItemRow {
+    pub account: String,
+    pub department: String,
+    /// The decision, by whom and when (`None`: undecided).
+    pub decided: Option<String>,
+    /// May the caller decide it now?
+    pub decidable: bool,
+}
+
+/// `/reviews/{id}`.
+#[derive(Template)]
+#[template(path = "review.html")]
+pub struct ReviewPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub id: u64,
+    pub deadline: String,
+    pub state: String,
+    pub due: bool,
+    pub items: Vec<ItemRow>,
+}
+
 /// An application in a queue.
 pub struct ApplicationRow {
     pub id: u64,

@@ -14,6 +14,7 @@ mod cross;
 mod factor;
 mod http;
 mod layout;
+mod lifecycle;
 mod matrix;
 mod notes;
 mod policy;

@@ -402,6 +402,60 @@ fn table() -> Vec<Row> {
             allowed: |w| w.admin(),
         },
         Row {
+            what: "report a status change of one's own account",
+            ask: Ask::Call {
+                method: "POST",
+                path: |_, _| "/api/access/reports".into(),
+                body: Some(|w, _| {
+                    let account = if w.operator() { "target.a" } else { w.account };
+                    json!({"account": account, "change": "changed", "details": "所属の変更"})
+                }),
+            },
+            allowed: |_| true,
+        },
+        Row {
+            what: "list status-change reports",
+            ask: Ask::Call {
+                method: "GET",
+                path: |_, _| "/api/access/reports".into(),
+                body: None,
+            },
+            allowed: |w| w.governance(),
+        },
+        Row {
+            what: "open an access review",
+            ask: Ask::Call {
+                method: "POST",
+                path: |_, _| "/api/access/reviews".into(),
+                body: Some(|_, _| json!({"deadline": "2099-12-31"})),
+            },
+            allowed: |w| w.admin(),
+        },
+        Row {
+            what: "list access reviews",
+            ask: Ask::Call {
+                method: "GET",
+                path: |_, _| "/api/access/reviews".into(),
+                body: None,
+            },
+            allowed: |w| w.governance(),
+        },
+        Row {
+            what: "page: an account",
+            ask: Ask::Page("/accounts/target.a"),
+            allowed: |w| w.governance(),
+        },
+        Row {
+            what: "page: status-change reports",
+            ask: Ask::Page("/reports"),
+            allowed: |_| true,
+        },
+        Row {
+            what: "page: access reviews",
+            ask: Ask::Page("/reviews"),
+            allowed: |w| w.governance(),
+        },
+        Row {
             what: "page: system clients",
             ask: Ask::Page("/clients"),
             allowed: |w| w.governance(),

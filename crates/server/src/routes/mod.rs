@@ -5,6 +5,7 @@ mod access;
 mod api;
 mod clients;
 mod ledger;
+mod lifecycle;
 mod ops;
 mod policy;
 mod registers;
@@ -124,6 +125,47 @@ pub fn app(app: Arc<App>) -> Router {
         .route("/applications/{id}/approve", post(registers::approve))
         .route("/applications/{id}/reject", post(registers::reject))
         .route("/accounts", get(registers::accounts))
+        .route("/accounts/{id}", get(lifecycle::account_page))
+        .route("/accounts/{id}/suspend", post(lifecycle::suspend_form))
+        .route("/accounts/{id}/reinstate", post(lifecycle::reinstate_form))
+        .route(
+            "/accounts/{id}/deactivate",
+            post(lifecycle::deactivate_form),
+        )
+        .route(
+            "/reports",
+            get(lifecycle::reports_page).post(lifecycle::report_form),
+        )
+        .route("/reports/{id}/handle", post(lifecycle::handle_form))
+        .route(
+            "/reviews",
+            get(lifecycle::reviews_page).post(lifecycle::open_form),
+        )
+        .route("/reviews/{id}", get(lifecycle::review_page))
+        .route("/reviews/{id}/close", post(lifecycle::close_form))
+        .route(
+            "/reviews/{id}/members/{account}/confirm",
+            post(lifecycle::confirm_form),
+        )
+        .route(
+            "/reviews/{id}/members/{account}/revoke",
+            post(lifecycle::revoke_form),
+        )
+        .route(
+            "/api/access/reports",
+            post(lifecycle::report).get(lifecycle::reports),
+        )
+        .route("/api/access/reports/{id}/handling", post(lifecycle::handle))
+        .route(
+            "/api/access/reviews",
+            post(lifecycle::open).get(lifecycle::reviews),
+        )
+        .route("/api/access/reviews/{id}", get(lifecycle::review))
+        .route(
+            "/api/access/reviews/{id}/decisions",
+            post(lifecycle::decide),
+        )
+        .route("/api/access/reviews/{id}/closure", post(lifecycle::close))
         .route(
             "/policy",
             get(policy::policy_page).post(policy::propose_form),
