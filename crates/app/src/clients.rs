@@ -277,8 +277,8 @@ impl App {
         let by = actor.clone();
         let id = id.to_owned();
         self.decide(&actor, move |store, today, roles, gate| {
-            let token = first(store, &Token::query(&id), Token::from_row)?
-                .ok_or_else(|| Error::NoSuchToken)?;
+            let token =
+                first(store, &Token::query(&id), Token::from_row)?.ok_or(Error::NoSuchToken)?;
             gate.require(Action::ManageClients, &Resource::System)?;
             Ok(client::revoke(&roles, by, &token, Some(&reason), today)?)
         })
