@@ -82,6 +82,26 @@ impl Lang {
         }
     }
 
+    /// The day of an instant in Japan, as users of this language read it: `2026年11月25日
+    /// （令和8年）` or `2026-11-25`.
+    pub fn date(self, time: Timestamp) -> String {
+        let c = time.civil(JST_OFFSET_SECONDS);
+        match self {
+            // Reiwa began on 2019-05-01; paper forms in Japan give the era year too.
+            Lang::Ja if (c.year, c.month) >= (2019, 5) => {
+                let era = c.year - 2018;
+                let era = if era == 1 {
+                    "元".to_owned()
+                } else {
+                    era.to_string()
+                };
+                format!("{}年{}月{}日（令和{era}年）", c.year, c.month, c.day)
+            }
+            Lang::Ja => format!("{}年{}月{}日", c.year, c.month, c.day),
+            Lang::En => format!("{}-{:02}-{:02}", c.year, c.month, c.day),
+        }
+    }
+
     /// Picks the Japanese or the English text.
     pub fn pick<'a>(self, ja: &'a str, en: &'a str) -> &'a str {
         match self {

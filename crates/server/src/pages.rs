@@ -332,6 +332,21 @@ pub struct ApplicationPage {
     pub steps: Vec<StepRow>,
 }
 
+/// `/applications/{id}/print`: the application as the prescribed paper form.
+#[derive(Template)]
+#[template(path = "application_print.html")]
+pub struct ApplicationPrintPage {
+    pub page: ApplicationPage,
+    /// The applicant (who filled it in) and the date.
+    pub applicant: String,
+    /// The head's endorsement, by whom and when.
+    pub endorsed: Option<String>,
+    /// The administrator's decision, by whom and when.
+    pub decided: Option<String>,
+    /// When it was printed.
+    pub printed: String,
+}
+
 /// The page that shows an issued ID's initial secret, once.
 #[derive(Template)]
 #[template(path = "issued.html")]

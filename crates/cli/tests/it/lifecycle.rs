@@ -395,3 +395,47 @@ fn access_review_confirm_revoke_and_close_at_the_deadline() {
     assert!(stdout(&due).contains("no access review is past its deadline"));
     assert_eq!(data.verify(), None);
 }
+
+// Shows an approved application laid out as the prescribed paper form: its fields, the head's
+// endorsement and the administrator's approval with their dates (with the Japanese era), and
+// the same in English; only the registers' readers (or its applicant) may see it.
+#[test]
+fn an_application_prints_as_the_paper_form() {
+    let (data, cast) = hospital();
+    let server = TestServer::serve(data);
+    let approved = server
+        .operator()
+        .get("/api/access/applications?state=approved")
+        .json();
+    let application = approved["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["steps"].as_array().is_some_and(|s| s.len() == 3))
+        .unwrap_or_else(|| panic!("an endorsed and approved application: {approved}"))
+        .clone();
+    let id = application["application"].as_u64().unwrap();
+    let account = application["profile"]["account"].as_str().unwrap();
+    let director = Api::sign_in(&server, "director");
+    let page = server.get_with(
+        &format!("/applications/{id}/print"),
+        &[("cookie", &director.cookie)],
+    );
+    assert_eq!(page.status, 200, "{}", page.text());
+    let html = page.text();
+    assert!(html.contains("総合運営システム利用者 ID 申請書"));
+    assert!(html.contains(account));
+    assert!(html.contains("令和"), "the era year is given");
+    assert!(html.contains("director"), "the approver's box");
+    let english = server.get_with(
+        &format!("/applications/{id}/print?lang=en"),
+        &[("cookie", &director.cookie)],
+    );
+    assert!(english.text().contains("ID application"));
+    let nurse = Api::sign_in(&server, &cast.nurses[2]);
+    let refused = server.get_with(
+        &format!("/applications/{id}/print"),
+        &[("cookie", &nurse.cookie)],
+    );
+    assert_eq!(refused.status, 403);
+}

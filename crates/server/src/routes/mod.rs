@@ -121,6 +121,10 @@ pub fn app(app: Arc<App>) -> Router {
         )
         .route("/applications/new", get(registers::new_application))
         .route("/applications/{id}", get(registers::application))
+        .route(
+            "/applications/{id}/print",
+            get(registers::application_print),
+        )
         .route("/applications/{id}/endorse", post(registers::endorse))
         .route("/applications/{id}/approve", post(registers::approve))
         .route("/applications/{id}/reject", post(registers::reject))

@@ -12,7 +12,8 @@ use crate::extract::{ApiQuery, WebForm};
 use crate::i18n::Lang;
 use crate::pages::{
     page, render, switch, AccountRow, AccountsPage, ApplicationFormPage, ApplicationPage,
-    ApplicationRow, ApplicationsPage, IssuedPage, RoleRow, RolesPage, StepRow,
+    ApplicationPrintPage, ApplicationRow, ApplicationsPage, IssuedPage, RoleRow, RolesPage,
+    StepRow,
 };
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -195,11 +196,34 @@ pub(super) async fn application(
     Staff(me): Staff,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let id = super::api::note_id(&id)?;
+    let (html, _) = application_page(&state, lang, &me, &id, false).await?;
+    Ok(page(lang, false, html))
+}
+
+/// `GET /applications/{id}/print`: the application laid out as the prescribed paper form
+/// (利用者 ID 申請書), with the applicant's, the head's and the administrator's boxes.
+pub(super) async fn application_print(
+    State(state): State<AppState>,
+    lang: Lang,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let (html, _) = application_page(&state, lang, &me, &id, true).await?;
+    Ok(page(lang, false, html))
+}
+
+async fn application_page(
+    state: &AppState,
+    lang: Lang,
+    me: &SignedIn,
+    id: &str,
+    print: bool,
+) -> Result<(String, ()), AppError> {
+    let id = super::api::note_id(id)?;
     let found = state.app.application(id).await?;
     // Whoever filled it in may follow it; the registers' readers may see every one.
     if found.submitted.applicant != me.actor.account.as_str() {
-        reader(&state, &me).await?;
+        reader(state, me).await?;
     }
     let p = &found.submitted.form.profile;
     let category_detail = p
@@ -208,7 +232,7 @@ pub(super) async fn application(
         .map(|by| format!("{}: {by}", lang.pick("許可した者", "Permitted by")))
         .or_else(|| p.category_reason.clone());
     let path = format!("/applications/{}", id.0);
-    let html = render(&ApplicationPage {
+    let view = ApplicationPage {
         lang,
         title: format!(
             "{} #{}",
@@ -242,8 +266,31 @@ pub(super) async fn application(
                 time: lang.datetime(s.time),
             })
             .collect(),
-    });
-    Ok(page(lang, false, html))
+    };
+    if !print {
+        return Ok((render(&view), ()));
+    }
+    let step = |stage: Stage| {
+        found
+            .steps
+            .iter()
+            .find(|s| s.state == stage)
+            .map(|s| format!("{}　{}", s.account, lang.date(s.time)))
+    };
+    let printed = state
+        .app
+        .clock()
+        .now()
+        .map(|t| lang.datetime(t))
+        .unwrap_or_default();
+    let print = ApplicationPrintPage {
+        applicant: step(Stage::Submitted).unwrap_or_else(|| found.submitted.applicant.clone()),
+        endorsed: step(Stage::Endorsed),
+        decided: step(Stage::Approved).or_else(|| step(Stage::Rejected)),
+        printed,
+        page: view,
+    };
+    Ok((render(&print), ()))
 }
 
 #[derive(Deserialize)]
