@@ -68,16 +68,21 @@ pub(crate) fn token_of(actor: &Actor) -> Option<&str> {
     actor.session.as_deref()?.strip_prefix(TOKEN_CHANNEL)
 }
 
-/// The scopes of the token `actor` came with (none if it did not come with one, or the
+/// The scopes `actor` acts with: those of the token it came with that its client is still
+/// granted — narrowing a grant takes effect at once (none if it came with no token, or the
 /// token is gone).
 pub(crate) fn actor_scopes(store: &Store, actor: &Actor) -> Result<Vec<String>> {
     let Some(id) = token_of(actor) else {
         return Ok(Vec::new());
     };
+    let granted = granted(store, actor.account.as_str())?;
     Ok(first(store, &Token::query(id), Token::from_row)?
         .filter(|t| t.account == actor.account.as_str())
         .map(|t| t.scopes)
-        .unwrap_or_default())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| granted.contains(s))
+        .collect())
 }
 
 fn granted(store: &Store, account: &str) -> Result<Vec<String>> {
@@ -244,22 +249,44 @@ impl App {
     }
 
     /// RFC 7009: the client `client` (with its secret) revokes one of its tokens. Unknown
-    /// tokens, and tokens of other clients, are left alone and answered the same way.
+    /// tokens, and tokens of other clients, are left alone and answered the same way. A wrong
+    /// secret counts towards the client's lockout, as at the token endpoint.
     pub async fn revoke_own_token(&self, client: &str, secret: &str, token: &str) -> Result<()> {
         let id = AccountId::parse(client).map_err(|_| Error::ClientAuthFailed)?;
         let store: Arc<Store> = self.store().clone();
+        let now = self.now()?;
         let (who, secret_owned, tid) = (id.to_string(), secret.to_owned(), token_id(token));
-        let found = blocking(move || {
+        let (standing_found, matches, found) = blocking(move || {
             let found = standing(&store, &who)?.filter(|f| f.profile.job_type == CLIENT_JOB_TYPE);
             let hash = found
                 .as_ref()
                 .map_or(decoy_hash(), |f| f.credential.hash.as_str());
-            if found.is_none() || !password::verify(&secret_owned, hash) {
-                return Err(Error::ClientAuthFailed);
-            }
-            Ok(first(&store, &Token::query(&tid), Token::from_row)?.filter(|t| t.account == who))
+            let locked = found
+                .as_ref()
+                .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
+            let matches = !locked && password::verify(&secret_owned, hash);
+            let token =
+                first(&store, &Token::query(&tid), Token::from_row)?.filter(|t| t.account == who);
+            Ok((found, matches, token))
         })
         .await?;
+        let Some(standing_found) = standing_found else {
+            return Err(Error::ClientAuthFailed);
+        };
+        if let Verdict::Locked(until) = standing_found.sign_in.lockout.verdict(now) {
+            return Err(Error::Locked(until));
+        }
+        if !matches {
+            let (request, _) =
+                credential::attempt(id.as_str(), standing_found.sign_in, Outcome::Failure, now);
+            // A racing attempt on the same stream makes this one's count stale: it is then
+            // simply refused, the other attempt counted.
+            match self.append_done(request).await {
+                Ok(_) | Err(Error::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+            return Err(Error::ClientAuthFailed);
+        }
         let Some(found) = found else {
             return Ok(());
         };

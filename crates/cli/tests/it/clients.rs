@@ -179,6 +179,9 @@ fn system_client_tokens_end_to_end() {
         ],
     );
     assert_eq!(oauth_error(&refused), "invalid_scope");
+    // A token issued before acts at once with the narrowed scopes only.
+    let me = client(&server.base, &full).get("/api/access/me").json();
+    assert_eq!(me["scopes"], json!(["clinical.read"]));
     let not_client = operator.put(
         "/api/access/clients/director/scopes",
         &json!({"scopes": ["clinical.read"]}),
@@ -204,6 +207,17 @@ fn system_client_tokens_end_to_end() {
         Some(&body),
     );
     assert_eq!(revoked.status, 200, "{}", revoked.text());
+    let wrong_auth = basic("demo-lab", "WRONG-SECRET");
+    let refused = server.send(
+        "POST",
+        "/oauth/revoke",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("authorization", &wrong_auth),
+        ],
+        Some(&body),
+    );
+    assert_eq!(oauth_error(&refused), "invalid_client");
     assert_eq!(
         client(&server.base, &read_only)
             .get("/api/access/me")
