@@ -487,3 +487,47 @@ fn totp(secret: &[u8], steps: i64) -> String {
     let step = now / kiroku_access::factor::STEP_SECONDS + steps;
     format!("{:06}", kiroku_access::factor::code_at(secret, step))
 }
+
+// Shows the access review and reports in Chromium: the director opens a review from its page
+// and confirms the nursing head; the nursing head revokes a nurse with a reason (the nurse's
+// page then shows the account suspended) and reports another nurse's change, which the head's
+// list of reports then shows.
+#[test]
+fn access_review_and_reports_in_the_browser() {
+    let (data, cast) = crate::lifecycle::hospital();
+    let password = crate::lifecycle::PASSWORD;
+    let server = TestServer::serve(data);
+    let browser = Browser::start();
+    sign_in_as(&browser, &server, "director", password);
+    browser.goto(&server.url("/reviews"));
+    fill(&browser, "#open-review input[name=deadline]", "2099-12-31");
+    browser.find("#open-review button").click();
+    browser.wait_for("#members");
+    let review = browser.current_url();
+    let head = format!("[id=\"member-{}\"]", cast.nursing_head);
+    browser.find(&format!("{head} button.confirm")).click();
+    wait_for_text(&browser, &head, "継続");
+    sign_out(&browser, &server);
+
+    sign_in_as(&browser, &server, &cast.nursing_head, password);
+    browser.goto(&review);
+    let nurse = format!("[id=\"member-{}\"]", cast.nurses[0]);
+    fill(
+        &browser,
+        &format!("{nurse} input[name=reason]"),
+        "異動済みで不要",
+    );
+    browser.find(&format!("{nurse} button.revoke")).click();
+    wait_for_text(&browser, &nurse, "取消");
+    browser.goto(&server.url(&format!("/accounts/{}", cast.nurses[0])));
+    wait_for_text(&browser, "#account-status", "suspended");
+
+    browser.goto(&server.url(&format!("/reports?account={}", cast.nurses[1])));
+    fill(
+        &browser,
+        "#report-form textarea[name=details]",
+        "2027年3月31日付で退職予定",
+    );
+    browser.find("#report-form button").click();
+    wait_for_text(&browser, "#reports", "2027年3月31日付で退職予定");
+}

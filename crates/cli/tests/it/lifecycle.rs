@@ -10,7 +10,7 @@ use kiroku_access::role::Role;
 use kiroku_testkit::{DataDir, Reply, TestServer};
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "Lifecycle#Review-2026";
+pub(crate) const PASSWORD: &str = "Lifecycle#Review-2026";
 
 /// A signed-in caller of the API: the session cookie and its CSRF token.
 struct Api<'a> {
@@ -69,16 +69,16 @@ impl<'a> Api<'a> {
 }
 
 /// Who is who in the demo hospital.
-struct Cast {
-    nursing_head: String,
+pub(crate) struct Cast {
+    pub nursing_head: String,
     surgery_head: String,
     operations: String,
     auditor: String,
-    nurses: Vec<String>,
+    pub nurses: Vec<String>,
 }
 
 /// The demo hospital, every account with the password [`PASSWORD`].
-fn hospital() -> (DataDir, Cast) {
+pub(crate) fn hospital() -> (DataDir, Cast) {
     let data = DataDir::hospital();
     let setup = data.setup_secret.clone().unwrap();
     let app = data.open();
