@@ -272,14 +272,25 @@ impl App {
     /// closed and what it appended.
     pub async fn close_due_reviews(&self) -> Result<Vec<(EntryIndex, Done)>> {
         let now = self.now()?;
-        let mut closed = Vec::new();
-        for view in self.reviews().await? {
-            if view.review.due(now) {
-                let done = self
-                    .close_review(Actor::operator("scheduler"), view.review.review)
-                    .await?;
-                closed.push((view.review.review, done));
+        let store: Arc<Store> = self.store().clone();
+        // Only the reviews and their closures are read here (this runs every minute); the
+        // members are read by the closure of a review that is due.
+        let due = blocking(move || {
+            let mut due = Vec::new();
+            for r in all(&store, &Review::newest(REVIEWS_SHOWN_MAX), Review::from_row)? {
+                if load_review(&store, r.review)?.due(now) {
+                    due.push(r.review);
+                }
             }
+            Ok(due)
+        })
+        .await?;
+        let mut closed = Vec::new();
+        for review in due {
+            let done = self
+                .close_review(Actor::operator("scheduler"), review)
+                .await?;
+            closed.push((review, done));
         }
         Ok(closed)
     }

@@ -506,7 +506,8 @@ fn access_review_and_reports_in_the_browser() {
     let review = browser.current_url();
     let head = format!("[id=\"member-{}\"]", cast.nursing_head);
     browser.find(&format!("{head} button.confirm")).click();
-    wait_for_text(&browser, &head, "継続");
+    // The buttons say 継続 too: wait for the decision with its decider.
+    wait_for_text(&browser, &head, "継続（director");
     sign_out(&browser, &server);
 
     sign_in_as(&browser, &server, &cast.nursing_head, password);
@@ -518,7 +519,7 @@ fn access_review_and_reports_in_the_browser() {
         "異動済みで不要",
     );
     browser.find(&format!("{nurse} button.revoke")).click();
-    wait_for_text(&browser, &nurse, "取消");
+    wait_for_text(&browser, &nurse, &format!("（{}", cast.nursing_head));
     browser.goto(&server.url(&format!("/accounts/{}", cast.nurses[0])));
     wait_for_text(&browser, "#account-status", "suspended");
 

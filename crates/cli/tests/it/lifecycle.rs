@@ -398,9 +398,10 @@ fn access_review_confirm_revoke_and_close_at_the_deadline() {
 
 // Shows an approved application laid out as the prescribed paper form: its fields, the head's
 // endorsement and the administrator's approval with their dates (with the Japanese era), and
-// the same in English; only the registers' readers (or its applicant) may see it.
+// the same in English; only the registers' readers (or its applicant) may see it. Then an
+// account's page, whose administrator forms suspend and reinstate the account.
 #[test]
-fn an_application_prints_as_the_paper_form() {
+fn an_application_prints_as_the_paper_form_and_an_account_page_changes_status() {
     let (data, cast) = hospital();
     let server = TestServer::serve(data);
     let approved = server
@@ -438,4 +439,41 @@ fn an_application_prints_as_the_paper_form() {
         &[("cookie", &nurse.cookie)],
     );
     assert_eq!(refused.status, 403);
+
+    // An account's page: its history, and the administrator's forms that change its status.
+    let target = &cast.nurses[1];
+    let account_page = server.get_with(
+        &format!("/accounts/{target}"),
+        &[("cookie", &director.cookie)],
+    );
+    assert_eq!(account_page.status, 200);
+    assert!(account_page
+        .text()
+        .contains(&format!("/accounts/{target}/suspend")));
+    let version = server
+        .operator()
+        .get(&format!("/api/access/accounts/{target}"))
+        .json()["version"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    let unknown = director.form(
+        &format!("/accounts/{target}/erase"),
+        &[("version", &version), ("reason", "x")],
+    );
+    assert_eq!(unknown.status, 404);
+    let suspended = director.form(
+        &format!("/accounts/{target}/suspend"),
+        &[("version", &version), ("reason", "監査での指摘")],
+    );
+    assert_eq!(suspended.status, 303, "{}", suspended.text());
+    assert_eq!(status(&server, target), "suspended");
+    let next = (version.parse::<u64>().unwrap() + 1).to_string();
+    let reinstated = director.form(
+        &format!("/accounts/{target}/reinstate"),
+        &[("version", &next), ("reason", "是正済み")],
+    );
+    assert_eq!(reinstated.status, 303, "{}", reinstated.text());
+    assert_eq!(status(&server, target), "active");
+    assert_eq!(nurse.get("/me").status, 200);
 }

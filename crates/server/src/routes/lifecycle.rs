@@ -4,7 +4,7 @@
 //! system administrator, decided member by member by department heads, closed at the deadline.
 
 use super::access::{Caller, Reader};
-use super::session::{category_name, role_name, SignedIn, Staff};
+use super::session::{category_name, event_rows, role_rows, SignedIn, Staff};
 use super::{form_version, see_other, AppState};
 use crate::catalogue::Code;
 use crate::error::AppError;
@@ -12,8 +12,8 @@ use crate::extract::{ApiJson, ApiQuery, WebForm};
 use crate::i18n::Lang;
 use crate::json;
 use crate::pages::{
-    page, render, switch, AccountPage, EventRow, ItemRow, ReportRow, ReportsPage, ReviewPage,
-    ReviewRow, ReviewsPage,
+    page, render, switch, AccountPage, ItemRow, ReportRow, ReportsPage, ReviewPage, ReviewRow,
+    ReviewsPage,
 };
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -349,25 +349,8 @@ pub(super) async fn account_page(
         status: view.state.status.as_str().into(),
         version: view.state.version,
         steps,
-        roles: view
-            .roles
-            .iter()
-            .map(|r| match &r.department {
-                Some(d) => format!("{}（{d}）", role_name(lang, r.role)),
-                None => role_name(lang, r.role).to_owned(),
-            })
-            .collect(),
-        history: view
-            .history
-            .iter()
-            .map(|e| EventRow {
-                time: lang.datetime(e.time),
-                event: e.event.clone(),
-                by: e.by.clone(),
-                reason: e.reason.clone(),
-                entry: e.entry.0,
-            })
-            .collect(),
+        roles: role_rows(lang, &view.roles),
+        history: event_rows(lang, &view.history),
     });
     Ok(page(lang, false, html))
 }
@@ -401,34 +384,20 @@ async fn status_step(
     Ok(see_other(&format!("/accounts/{id}")))
 }
 
-/// `POST /accounts/{id}/suspend`.
-pub(super) async fn suspend_form(
+/// `POST /accounts/{id}/{suspend|reinstate|deactivate}`.
+pub(super) async fn status_form(
     State(state): State<AppState>,
     me: SignedIn,
-    Path(id): Path<String>,
+    Path((id, step)): Path<(String, String)>,
     WebForm(form): WebForm<StatusForm>,
 ) -> Result<Response, AppError> {
-    status_step(state, me, id, StatusStep::Suspend, form).await
-}
-
-/// `POST /accounts/{id}/reinstate`.
-pub(super) async fn reinstate_form(
-    State(state): State<AppState>,
-    me: SignedIn,
-    Path(id): Path<String>,
-    WebForm(form): WebForm<StatusForm>,
-) -> Result<Response, AppError> {
-    status_step(state, me, id, StatusStep::Reinstate, form).await
-}
-
-/// `POST /accounts/{id}/deactivate`.
-pub(super) async fn deactivate_form(
-    State(state): State<AppState>,
-    me: SignedIn,
-    Path(id): Path<String>,
-    WebForm(form): WebForm<StatusForm>,
-) -> Result<Response, AppError> {
-    status_step(state, me, id, StatusStep::Deactivate, form).await
+    let step = match step.as_str() {
+        "suspend" => StatusStep::Suspend,
+        "reinstate" => StatusStep::Reinstate,
+        "deactivate" => StatusStep::Deactivate,
+        _ => return Err(AppError::not_found()),
+    };
+    status_step(state, me, id, step, form).await
 }
 
 #[derive(Deserialize)]

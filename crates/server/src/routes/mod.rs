@@ -130,12 +130,7 @@ pub fn app(app: Arc<App>) -> Router {
         .route("/applications/{id}/reject", post(registers::reject))
         .route("/accounts", get(registers::accounts))
         .route("/accounts/{id}", get(lifecycle::account_page))
-        .route("/accounts/{id}/suspend", post(lifecycle::suspend_form))
-        .route("/accounts/{id}/reinstate", post(lifecycle::reinstate_form))
-        .route(
-            "/accounts/{id}/deactivate",
-            post(lifecycle::deactivate_form),
-        )
+        .route("/accounts/{id}/{step}", post(lifecycle::status_form))
         .route(
             "/reports",
             get(lifecycle::reports_page).post(lifecycle::report_form),

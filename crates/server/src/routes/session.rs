@@ -173,6 +173,30 @@ fn cleared(name: &str) -> String {
     format!("{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
+/// An account's appointments as shown: the role, and the department a head heads.
+pub fn role_rows(lang: Lang, held: &[kiroku_access::role::Held]) -> Vec<String> {
+    held.iter()
+        .map(|r| match &r.department {
+            Some(d) => format!("{}（{d}）", role_name(lang, r.role)),
+            None => role_name(lang, r.role).to_owned(),
+        })
+        .collect()
+}
+
+/// An account's history as shown, times in Japan.
+pub fn event_rows(lang: Lang, history: &[kiroku_access::account::Event]) -> Vec<EventRow> {
+    history
+        .iter()
+        .map(|e| EventRow {
+            time: lang.datetime(e.time),
+            event: e.event.clone(),
+            by: e.by.clone(),
+            reason: e.reason.clone(),
+            entry: e.entry.0,
+        })
+        .collect()
+}
+
 /// Role names as the regulations give them.
 pub fn role_name(lang: Lang, role: Role) -> &'static str {
     match role {
@@ -362,25 +386,8 @@ pub(super) async fn me(
         category: category_name(lang, p.category).into(),
         valid: format!("{} – {}", p.valid_from, p.valid_until),
         status: view.state.status.as_str().into(),
-        roles: view
-            .roles
-            .iter()
-            .map(|r| match &r.department {
-                Some(d) => format!("{}（{d}）", role_name(lang, r.role)),
-                None => role_name(lang, r.role).to_owned(),
-            })
-            .collect(),
-        history: view
-            .history
-            .iter()
-            .map(|e| EventRow {
-                time: lang.datetime(e.time),
-                event: e.event.clone(),
-                by: e.by.clone(),
-                reason: e.reason.clone(),
-                entry: e.entry.0,
-            })
-            .collect(),
+        roles: role_rows(lang, &view.roles),
+        history: event_rows(lang, &view.history),
     });
     Ok(page(lang, false, html))
 }
