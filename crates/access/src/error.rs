@@ -79,6 +79,18 @@ pub enum AccessError {
     /// A reason is needed and none was given (or it is too long).
     #[error("a reason of 1–2048 bytes without control characters is required")]
     Reason,
+    /// A passkey's name is empty, too long or holds control characters.
+    #[error("a passkey's name must be 1–64 characters without control characters")]
+    PasskeyLabel,
+    /// The account has as many passkeys as it may.
+    #[error("an account may register at most {0} passkeys")]
+    TooManyPasskeys(usize),
+    /// The passkey is registered already.
+    #[error("the passkey is registered already")]
+    PasskeyRegistered,
+    /// The account has no such passkey.
+    #[error("no such passkey")]
+    NoSuchPasskey,
 }
 
 /// A static description of a malformed field.

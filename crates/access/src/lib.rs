@@ -16,6 +16,7 @@ pub mod error;
 pub mod factor;
 pub mod lifecycle;
 pub mod lockout;
+pub mod passkey;
 pub mod password;
 pub mod role;
 
@@ -44,6 +45,8 @@ pub static TABLES: &[&TableSpec] = &[
     &credential::PASSWORD_HISTORY,
     &credential::SIGN_IN_STATE,
     &factor::SECOND_FACTORS,
+    &passkey::PASSKEYS,
+    &passkey::PASSKEY_COUNTERS,
     &client::CLIENT_SCOPES,
     &client::TOKENS,
     &lifecycle::STATUS_REPORTS,
@@ -81,6 +84,9 @@ impl Context for Access {
             kind::<credential::SignIn>(),
             kind::<disclosure::EntryBundleRead>(),
             kind::<factor::FactorEnrolled>(),
+            kind::<passkey::PasskeyRegistered>(),
+            kind::<passkey::PasskeyUsed>(),
+            kind::<passkey::PasskeyRemoved>(),
             kind::<client::ScopesGranted>(),
             kind::<client::TokenIssued>(),
             kind::<client::TokenRevoked>(),

@@ -189,6 +189,11 @@ pub struct Config {
     /// the data directory; made when first needed.
     #[serde(default = "default_factor_key_file")]
     pub factor_key_file: String,
+    /// The URL people's browsers reach the server at (`https://host[:port]`, nothing after),
+    /// where a proxy terminates TLS in front of it: passkeys are scoped to its host name, and
+    /// cookies get `Secure` when it is HTTPS. Without it, passkeys work only at `localhost`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
     /// Limits.
     #[serde(default)]
     pub limits: Limits,
@@ -231,6 +236,7 @@ impl Config {
             log_format: LogFormat::Text,
             second_factor: SecondFactor::Required,
             factor_key_file: default_factor_key_file(),
+            public_url: None,
             limits: Limits::default(),
         }
     }
@@ -289,7 +295,22 @@ impl Config {
             why: e.to_string(),
         })?;
         self.listen_addr()?;
+        if let Some(url) = &self.public_url {
+            crate::passkeys::relying_party_of(url).ok_or_else(|| ConfigError::Invalid {
+                field: "public_url",
+                why: format!(
+                    "{url:?} is not https://HOST[:PORT] (a host name, not an address; plain http only for localhost)"
+                ),
+            })?;
+        }
         self.limits.validate()
+    }
+
+    /// Whether browsers reach the server over HTTPS (so cookies are `Secure`).
+    pub fn https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
     }
 
     /// The listen address.
@@ -338,9 +359,19 @@ mod tests {
         let mut bad = config.clone();
         bad.listen = "localhost:80".into();
         assert!(bad.validate().is_err());
-        let mut bad = config;
+        let mut bad = config.clone();
         bad.origin = "has space".into();
         assert!(bad.validate().is_err());
+        let mut public = config;
+        public.public_url = Some("https://kiroku.hospital.example".into());
+        assert!(public.validate().is_ok() && public.https());
+        let text = public.to_toml().unwrap();
+        assert_eq!(
+            basic_toml::from_str::<Config>(&text).ok(),
+            Some(public.clone())
+        );
+        public.public_url = Some("https://192.0.2.1".into());
+        assert!(public.validate().is_err());
         assert!(basic_toml::from_str::<Config>(
             "origin = \"x\"\ndatabase_url = \"sqlite://k\"\nunknown = 1\n"
         )

@@ -109,6 +109,37 @@ pub(crate) fn open(key: &[u8; KEY_BYTES], account: &str, sealed: &str) -> Result
         })
 }
 
+/// What the check of a second step found.
+pub(crate) struct Proof {
+    /// The proof is right.
+    pub right: bool,
+    /// An entry to make with the successful attempt (a passkey's counter).
+    pub record: Option<kiroku_core::Draft>,
+    /// The TOTP step it used (accepted once).
+    pub step: Option<i64>,
+}
+
+impl Proof {
+    pub(crate) fn failed() -> Proof {
+        Proof {
+            right: false,
+            record: None,
+            step: None,
+        }
+    }
+}
+
+/// Has `account` a second factor: a TOTP, or at least one passkey?
+pub(crate) fn has_any(store: &Store, account: &str) -> Result<bool> {
+    Ok(enrolled(store, account)?.is_some()
+        || first(
+            store,
+            &kiroku_access::passkey::Passkey::of(account),
+            kiroku_access::passkey::Passkey::from_row,
+        )?
+        .is_some())
+}
+
 /// `account`'s enrolled factor, if any.
 pub(crate) fn enrolled(store: &Store, account: &str) -> Result<Option<Enrolled>> {
     first(store, &Enrolled::of(account), Enrolled::from_row)
@@ -193,43 +224,85 @@ impl App {
     /// the lockout (which then ends the session).
     pub async fn second_factor(&self, token: &str, code: &str) -> Result<()> {
         let (_, session) = self.session(token).await?;
+        let account = session.account.clone();
+        let key = self.factor_key()?;
+        let last_used = self.used_steps().last(&account);
+        let code = code.to_owned();
+        let check = move |store: &Store, now| -> Result<Proof> {
+            let who = account.as_str();
+            let Some(factor) = enrolled(store, who)? else {
+                return Ok(Proof::failed());
+            };
+            let secret = open(&key, who, &factor.sealed)?;
+            Ok(match factor::verify(&secret, &code, now, last_used) {
+                Some(step) => Proof {
+                    right: true,
+                    record: None,
+                    step: Some(step),
+                },
+                None => Proof::failed(),
+            })
+        };
+        self.second_step(token, &session, check, Error::SecondFactorFailed)
+            .await
+    }
+
+    /// The second step of signing in, whichever the factor: `check` reads what it needs and
+    /// says whether the proof is right. The attempt is recorded (with what `check` adds to it)
+    /// under the account's sign-in stream, counted towards the lockout when wrong; a locked
+    /// account's proof is not checked, and the lockout ends the session. `failed` is the error
+    /// of a wrong proof.
+    pub(crate) async fn second_step<F>(
+        &self,
+        token: &str,
+        session: &crate::sessions::Session,
+        check: F,
+        failed: Error,
+    ) -> Result<()>
+    where
+        F: Fn(&Store, kiroku_core::Timestamp) -> Result<Proof> + Clone + Send + 'static,
+    {
         if session.pending != Pending::SecondFactor {
             return Err(Error::Unauthorized);
         }
         let account = session.account.clone();
-        let key = self.factor_key()?;
-        for _ in 0..4 {
+        for _ in 0..crate::sign_in::ATTEMPT_RETRIES_MAX {
             let now = self.now()?;
             let store: Arc<Store> = self.store().clone();
             let who = account.to_string();
-            let (state, factor) = blocking(move || {
+            let check = check.clone();
+            let (state, proof) = blocking(move || {
                 let state = first(&store, &SignInState::query(&who), SignInState::from_row)?
                     .unwrap_or_default();
-                Ok((state, enrolled(&store, &who)?))
+                // A locked account's proof is not checked: a guesser learns nothing.
+                let proof = match state.lockout.verdict(now) {
+                    Verdict::Locked(_) => None,
+                    Verdict::Open => Some(check(&store, now)?),
+                };
+                Ok((state, proof))
             })
             .await?;
-            let factor = factor.ok_or(Error::Unauthorized)?;
-            let outcome = match state.lockout.verdict(now) {
-                Verdict::Locked(_) => Outcome::Locked,
-                Verdict::Open => {
-                    let secret = open(&key, account.as_str(), &factor.sealed)?;
-                    match factor::verify(&secret, code, now, self.used_steps().last(&account)) {
-                        Some(step) => {
-                            self.used_steps().mark(&account, step);
-                            Outcome::Success
-                        }
-                        None => Outcome::Failure,
-                    }
-                }
+            let outcome = match &proof {
+                None => Outcome::Locked,
+                Some(p) if p.right => Outcome::Success,
+                Some(_) => Outcome::Failure,
             };
-            let (request, lockout) = credential::attempt(account.as_str(), state, outcome, now);
+            let (mut request, lockout) = credential::attempt(account.as_str(), state, outcome, now);
+            let proof = proof.unwrap_or_else(Proof::failed);
+            if outcome == Outcome::Success {
+                request.drafts.extend(proof.record);
+            }
             match self.writer().append(request).await {
                 Ok(_) => {}
+                // Another attempt on this account won the race: count this one after it.
                 Err(AppendError::Conflict(Conflict::Version { .. })) => continue,
                 Err(e) => return Err(e.into()),
             }
             return match outcome {
                 Outcome::Success => {
+                    if let Some(step) = proof.step {
+                        self.used_steps().mark(&account, step);
+                    }
                     self.sessions()
                         .update(token, |s| s.pending = Pending::Nothing);
                     Ok(())
@@ -239,7 +312,7 @@ impl App {
                         self.sessions().end(token);
                         Err(Error::Locked(until))
                     }
-                    None => Err(Error::SecondFactorFailed),
+                    None => Err(failed),
                 },
             };
         }
@@ -248,11 +321,11 @@ impl App {
         ))
     }
 
-    /// Does `account` have a second factor?
+    /// Does `account` have a second factor (a TOTP, or a passkey)?
     pub async fn has_factor(&self, account: &str) -> Result<bool> {
         let store: Arc<Store> = self.store().clone();
         let account = account.to_owned();
-        blocking(move || Ok(enrolled(&store, &account)?.is_some())).await
+        blocking(move || has_any(&store, &account)).await
     }
 
     /// Enrols a TOTP secret for `account` directly, as the operator seeding the demo does:

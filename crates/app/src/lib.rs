@@ -17,6 +17,7 @@ pub mod factors;
 pub mod ledger;
 pub mod lifecycle;
 pub mod notes;
+pub mod passkeys;
 pub mod policy;
 mod rows;
 pub mod sessions;
@@ -96,6 +97,22 @@ pub enum Error {
     SecondFactorFailed,
     #[error("no second factor was offered to this session")]
     NoFactorOffered,
+    /// Passkeys need the server's public URL configured (or the browser at `localhost`).
+    #[error("passkeys are not available: public_url is not configured")]
+    PasskeysUnavailable,
+    /// The passkey's answer came without a live challenge of this session (none given,
+    /// already answered, or older than five minutes).
+    #[error("no live passkey challenge")]
+    NoPasskeyChallenge,
+    /// A new passkey's creation was refused.
+    #[error("the passkey was refused: {0}")]
+    PasskeyRefused(kiroku_access::passkey::PasskeyError),
+    /// The account has no passkey.
+    #[error("the account has no passkey")]
+    NoPasskey,
+    /// The passkey's answer did not verify.
+    #[error("the passkey did not verify")]
+    PasskeyFailed,
     /// The client id or secret at the token endpoint is wrong (which, is not said).
     #[error("the client id or secret is wrong")]
     ClientAuthFailed,

@@ -34,7 +34,32 @@ pub struct Session {
     pub pending: Pending,
     /// The TOTP secret offered for enrolment, until a code made with it confirms it.
     pub offered_factor: Option<Vec<u8>>,
+    /// The WebAuthn challenge last given to the session, until it is answered (once).
+    pub challenge: Option<Challenge>,
 }
+
+/// A WebAuthn challenge given to a session: good once, for one ceremony, for five minutes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Challenge {
+    /// The random bytes.
+    pub bytes: Vec<u8>,
+    /// What it is for.
+    pub purpose: Purpose,
+    /// When it was given.
+    pub issued: Timestamp,
+}
+
+/// What a WebAuthn challenge is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Registering a passkey.
+    Register,
+    /// The second step of signing in.
+    SignIn,
+}
+
+/// Seconds a WebAuthn challenge stays good.
+pub const CHALLENGE_S: i64 = 5 * 60;
 
 /// A step of signing in the session must take before anything else.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -139,6 +164,18 @@ impl Sessions {
         })
     }
 
+    /// Takes the challenge the session of `token` was given for `purpose`, if it is still good
+    /// at `now`: a challenge is answered once, right or wrong.
+    pub fn take_challenge(&self, token: &str, purpose: Purpose, now: Timestamp) -> Option<Vec<u8>> {
+        self.with(|held| {
+            let session = held.get_mut(&key(token))?;
+            let challenge = session.challenge.take()?;
+            let age = now.micros() - challenge.issued.micros();
+            (challenge.purpose == purpose && (0..CHALLENGE_S * 1_000_000).contains(&age))
+                .then_some(challenge.bytes)
+        })
+    }
+
     /// Ends the session of `token`; returns its account.
     pub fn end(&self, token: &str) -> Option<AccountId> {
         self.with(|held| held.remove(&key(token)).map(|s| s.account))
@@ -171,6 +208,7 @@ mod tests {
             must_change: false,
             pending: Pending::Nothing,
             offered_factor: None,
+            challenge: None,
         }
     }
 

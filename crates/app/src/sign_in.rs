@@ -82,7 +82,8 @@ pub(crate) struct Standing {
     pub profile: Profile,
     pub credential: Credential,
     pub sign_in: SignInState,
-    pub factor: Option<kiroku_access::factor::Enrolled>,
+    /// A TOTP or at least one passkey is enrolled.
+    pub has_factor: bool,
 }
 
 pub(crate) fn standing(store: &Store, account: &str) -> Result<Option<Standing>> {
@@ -101,7 +102,7 @@ pub(crate) fn standing(store: &Store, account: &str) -> Result<Option<Standing>>
         profile,
         credential,
         sign_in,
-        factor: crate::factors::enrolled(store, account)?,
+        has_factor: crate::factors::has_any(store, account)?,
     }))
 }
 
@@ -152,7 +153,7 @@ impl App {
             // With a second factor enrolled, a right password is only the first step: the
             // attempt is recorded when the code comes (so the password step cannot reset the
             // count of wrong codes).
-            let two_steps = outcome == Outcome::Success && found.factor.is_some();
+            let two_steps = outcome == Outcome::Success && found.has_factor;
             let (request, lockout) = credential::attempt(id.as_str(), found.sign_in, outcome, now);
             if !two_steps {
                 match self.writer().append(request).await {
@@ -182,6 +183,7 @@ impl App {
                         must_change,
                         pending,
                         offered_factor: None,
+                        challenge: None,
                     };
                     let next = session.must_go();
                     self.sessions().start(&token, session);
@@ -278,7 +280,7 @@ impl App {
                 found.profile.given_kana.as_str(),
             ];
             // With a second factor the shorter rule applies; without, the longer.
-            password::check(&new, found.factor.is_some(), &names)?;
+            password::check(&new, found.has_factor, &names)?;
             let recent: Vec<String> = read::query(
                 &store,
                 &Credential::recent(&account, password::RECENT_MAX as u64),
@@ -299,7 +301,7 @@ impl App {
                     CredentialKind::Password,
                     hash,
                 )),
-                found.factor.is_some(),
+                found.has_factor,
             ))
         })
         .await?;

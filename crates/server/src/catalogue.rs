@@ -176,6 +176,39 @@ catalogue! {
     NoFactorOffered = "no_factor_offered", CONFLICT,
         "登録する秘密鍵がまだ表示されていません。二要素認証の登録画面を開き直してください。何も記録されていません。",
         "No secret has been shown to enrol yet. Open the two-factor page again. Nothing was recorded.";
+    PasskeysUnavailable = "passkeys_unavailable", CONFLICT,
+        "このサーバーではパスキーを使えません。システム管理者が公開 URL（public_url）を設定すると使えるようになります。確認コードをお使いください。",
+        "Passkeys cannot be used on this server until the system administrator configures its public URL (public_url). Use a code instead.";
+    NoPasskeyChallenge = "no_passkey_challenge", CONFLICT,
+        "パスキーの確認の有効期限（5 分）が切れたか、すでに使われました。もう一度お試しください。何も記録されていません。",
+        "The passkey request expired (after five minutes) or was already answered. Try again. Nothing was recorded.";
+    PasskeyRefused = "passkey_refused", UNPROCESSABLE_ENTITY,
+        "認証器の応答を確認できませんでした。もう一度お試しください。何も記録されていません。",
+        "The authenticator's answer could not be checked. Try again. Nothing was recorded.";
+    PasskeyWrongSite = "passkey_wrong_site", UNPROCESSABLE_ENTITY,
+        "パスキーがこのサーバーのアドレスで作られていません。ブラウザーのアドレス欄がこのサーバーの正しいアドレスか確かめてください。何も記録されていません。",
+        "The passkey was not made at this server's address. Check that the browser's address bar shows this server's address. Nothing was recorded.";
+    PasskeyUnsupported = "passkey_unsupported", UNPROCESSABLE_ENTITY,
+        "この認証器の鍵の種類には対応していません（ES256 に対応した認証器をお使いください）。何も記録されていません。",
+        "This authenticator's kind of key is not supported (use one that offers ES256). Nothing was recorded.";
+    NoPasskey = "no_passkey", CONFLICT,
+        "このアカウントにはパスキーが登録されていません。確認コードでサインインしてください。",
+        "This account has no passkey. Sign in with a code.";
+    PasskeyFailed = "passkey_failed", UNAUTHORIZED,
+        "パスキーを確認できませんでした。このアカウントに登録したパスキーで、もう一度お試しください。",
+        "The passkey could not be verified. Try again with a passkey registered to this account.";
+    PasskeyLabel = "passkey_label", UNPROCESSABLE_ENTITY,
+        "パスキーの名前を 1〜64 文字で入力してください（改行などの制御文字は使えません）。何も記録されていません。",
+        "Give the passkey a name of 1 to 64 characters, without control characters. Nothing was recorded.";
+    TooManyPasskeys = "too_many_passkeys", CONFLICT,
+        "パスキーは 1 アカウントに {max} 個まで登録できます。使わないものを削除してから登録してください。何も記録されていません。",
+        "An account may register at most {max} passkeys. Remove one you no longer use first. Nothing was recorded.";
+    PasskeyRegistered = "passkey_registered", CONFLICT,
+        "このパスキーはすでに登録されています。何も記録されていません。",
+        "This passkey is registered already. Nothing was recorded.";
+    NoSuchPasskey = "no_such_passkey", NOT_FOUND,
+        "そのパスキーはこのアカウントに登録されていません。何も記録されていません。",
+        "No such passkey is registered to this account. Nothing was recorded.";
     ClientAuthFailed = "invalid_client", UNAUTHORIZED,
         "クライアント ID またはクライアントシークレットが違います。",
         "The client id or client secret is wrong.";

@@ -146,6 +146,12 @@ impl From<AccessError> for AppError {
                 .with("wanted", wanted.as_str()),
             AccessError::Reason => AppError::new(Code::ReasonMissing),
             AccessError::ScopeNotGranted => AppError::new(Code::ScopeNotGranted),
+            AccessError::PasskeyLabel => AppError::new(Code::PasskeyLabel),
+            AccessError::TooManyPasskeys(max) => {
+                AppError::new(Code::TooManyPasskeys).with("max", max)
+            }
+            AccessError::PasskeyRegistered => AppError::new(Code::PasskeyRegistered),
+            AccessError::NoSuchPasskey => AppError::new(Code::NoSuchPasskey),
         }
     }
 }
@@ -228,6 +234,20 @@ impl From<Error> for AppError {
             Error::AccountInactive => AppError::new(Code::AccountInactive),
             Error::SecondFactorFailed => AppError::new(Code::SecondFactorFailed),
             Error::NoFactorOffered => AppError::new(Code::NoFactorOffered),
+            Error::PasskeysUnavailable => AppError::new(Code::PasskeysUnavailable),
+            Error::NoPasskeyChallenge => AppError::new(Code::NoPasskeyChallenge),
+            Error::PasskeyRefused(why) => {
+                use kiroku_access::passkey::PasskeyError;
+                AppError::new(match why {
+                    PasskeyError::WrongOrigin | PasskeyError::WrongRelyingParty => {
+                        Code::PasskeyWrongSite
+                    }
+                    PasskeyError::UnsupportedAlgorithm => Code::PasskeyUnsupported,
+                    _ => Code::PasskeyRefused,
+                })
+            }
+            Error::NoPasskey => AppError::new(Code::NoPasskey),
+            Error::PasskeyFailed => AppError::new(Code::PasskeyFailed),
             Error::ClientAuthFailed => AppError::new(Code::ClientAuthFailed),
             Error::NoSuchClient(client) => AppError::new(Code::NoSuchClient).with("client", client),
             Error::NoSuchToken => AppError::new(Code::NoSuchToken),

@@ -11,6 +11,8 @@ use axum::response::{Html, IntoResponse, Response};
 
 /// The stylesheet.
 pub const CSS: &str = include_str!("assets/kiroku.css");
+/// The passkey script.
+pub const PASSKEY_JS: &str = include_str!("assets/passkey.js");
 
 /// The language switch of a page at `path`: the same page in the other language.
 pub fn switch(lang: Lang, path: &str) -> String {
@@ -129,9 +131,22 @@ pub struct FactorPage {
     pub csrf: String,
     pub signing_in: bool,
     pub required: bool,
-    pub enrolled: bool,
+    /// A TOTP is enrolled.
+    pub totp: bool,
+    pub passkeys: Vec<PasskeyRow>,
+    /// Passkeys can be used at the address the browser reached (see `public_url`).
+    pub passkeys_here: bool,
+    /// Why not, if not.
+    pub unavailable: String,
     pub offer: Option<kiroku_app::factors::Offer>,
     pub message: Option<String>,
+}
+
+/// A registered passkey, as shown.
+pub struct PasskeyRow {
+    pub credential: String,
+    pub label: String,
+    pub registered: String,
 }
 
 /// An event of an account's history, as shown.
@@ -531,6 +546,18 @@ pub fn page(lang: Lang, set_cookie: bool, html: String) -> Response {
 }
 
 /// The stylesheet response.
+/// The passkey script (the only script the pages load).
+pub fn passkey_js() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        PASSKEY_JS,
+    )
+        .into_response()
+}
+
 pub fn css() -> Response {
     (
         [

@@ -17,6 +17,7 @@ mod layout;
 mod lifecycle;
 mod matrix;
 mod notes;
+mod passkey;
 mod policy;
 mod registry;
 mod support;

@@ -486,6 +486,11 @@ fn table() -> Vec<Row> {
             allowed: |w| !w.suspended,
         },
         Row {
+            what: "page: two-factor authentication (passkeys and codes)",
+            ask: Ask::Page("/me/second-factor"),
+            allowed: |w| !w.suspended,
+        },
+        Row {
             what: "page: application form",
             ask: Ask::Page("/applications/new"),
             allowed: |w| !w.suspended,

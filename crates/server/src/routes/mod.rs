@@ -7,6 +7,7 @@ mod clients;
 mod ledger;
 mod lifecycle;
 mod ops;
+mod passkeys;
 mod policy;
 mod registers;
 mod session;
@@ -115,6 +116,14 @@ pub fn app(app: Arc<App>) -> Router {
             "/me/second-factor",
             get(session::enrol_form).post(session::enrol),
         )
+        .route("/me/passkeys", post(passkeys::register))
+        .route("/me/passkeys/challenge", post(passkeys::creation_options))
+        .route("/me/passkeys/removal", post(passkeys::remove))
+        .route("/sign-in/passkey", post(passkeys::sign_in))
+        .route(
+            "/sign-in/passkey/challenge",
+            post(passkeys::request_options),
+        )
         .route(
             "/applications",
             get(registers::applications).post(registers::submit),
@@ -194,6 +203,7 @@ pub fn app(app: Arc<App>) -> Router {
             get(session::password_form).post(session::change_password),
         )
         .route("/assets/kiroku.css", get(|| async { pages::css() }))
+        .route("/assets/passkey.js", get(|| async { pages::passkey_js() }))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/ledger/checkpoint", get(ledger::checkpoint))
@@ -313,7 +323,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     headers.insert(
         CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; script-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+            "default-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         ),
     );
     response
@@ -358,6 +368,13 @@ fn is_api(path: &str) -> bool {
         || path.starts_with("/oauth/")
         || path.starts_with("/ledger/")
         || path == "/healthz"
+        || matches!(
+            path,
+            "/me/passkeys"
+                | "/me/passkeys/challenge"
+                | "/sign-in/passkey"
+                | "/sign-in/passkey/challenge"
+        )
         || path == "/metrics"
 }
 

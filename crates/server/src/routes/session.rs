@@ -9,7 +9,9 @@ use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::WebForm;
 use crate::i18n::Lang;
-use crate::pages::{page, render, switch, EventRow, FactorPage, MePage, PasswordPage, SignInPage};
+use crate::pages::{
+    page, render, switch, EventRow, FactorPage, MePage, PasskeyRow, PasswordPage, SignInPage,
+};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
@@ -165,12 +167,24 @@ fn with_cookie(mut response: Response, cookie: String) -> Response {
     response
 }
 
-fn session_cookie(token: &str) -> String {
-    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict")
+/// A cookie only this server's pages send back (`SameSite=Strict`), no script reads
+/// (`HttpOnly`), and — where browsers reach the server over HTTPS — only over TLS (`Secure`).
+fn cookie_text(state: &AppState, name: &str, value: &str, path: &str) -> String {
+    let secure = if state.app.config.https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict{secure}")
 }
 
-fn cleared(name: &str) -> String {
-    format!("{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+fn session_cookie(state: &AppState, token: &str) -> String {
+    cookie_text(state, SESSION_COOKIE, token, "/")
+}
+
+/// Clears the cookie `name` set for `path` (a cookie is cleared at the path it was set at).
+fn cleared(state: &AppState, name: &str, path: &str) -> String {
+    cookie_text(state, name, "", path) + "; Max-Age=0"
 }
 
 /// An account's appointments as shown: the role, and the department a head heads.
@@ -253,7 +267,7 @@ pub(super) async fn sign_in_form(State(state): State<AppState>, lang: Lang) -> R
     let csrf = state.app.new_form_token();
     with_cookie(
         sign_in_page(lang, &csrf, "", None),
-        format!("{SIGN_IN_COOKIE}={csrf}; Path=/sign-in; HttpOnly; SameSite=Strict"),
+        cookie_text(&state, SIGN_IN_COOKIE, &csrf, "/sign-in"),
     )
 }
 
@@ -278,8 +292,11 @@ pub(super) async fn sign_in(
     match state.app.sign_in(&account, &form.password).await {
         Ok(signed) => {
             let next = signed.next.unwrap_or("/me");
-            let response = with_cookie(see_other(next), session_cookie(&signed.token));
-            Ok(with_cookie(response, cleared(SIGN_IN_COOKIE)))
+            let response = with_cookie(see_other(next), session_cookie(&state, &signed.token));
+            Ok(with_cookie(
+                response,
+                cleared(&state, SIGN_IN_COOKIE, "/sign-in"),
+            ))
         }
         Err(e @ (Error::SignInFailed | Error::Locked(_) | Error::AccountInactive)) => {
             let error = AppError::from(e);
@@ -309,7 +326,10 @@ pub(super) async fn sign_out(
     } else {
         state.app.sign_out(&me.token);
     }
-    Ok(with_cookie(see_other("/sign-in"), cleared(SESSION_COOKIE)))
+    Ok(with_cookie(
+        see_other("/sign-in"),
+        cleared(&state, SESSION_COOKIE, "/"),
+    ))
 }
 
 fn password_page(lang: Lang, me: &SignedIn, message: Option<String>) -> Response {
@@ -394,18 +414,43 @@ pub(super) async fn me(
 
 // ── Second factors ──────────────────────────────────────────────────────────────────────────
 
-fn factor_page(
+/// What the two-factor pages show of the account's factors.
+pub(super) struct FactorView {
+    factors: kiroku_app::passkeys::Factors,
+    /// Passkeys work at the address the browser reached.
+    here: bool,
+}
+
+pub(super) async fn factor_view(
+    state: &AppState,
+    headers: &HeaderMap,
+    me: &SignedIn,
+) -> Result<FactorView, AppError> {
+    Ok(FactorView {
+        factors: state.app.factors(me.session.account.as_str()).await?,
+        here: state.app.relying_party(host(headers)).is_ok(),
+    })
+}
+
+/// The `Host` the browser asked for.
+pub(super) fn host(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+}
+
+pub(super) fn factor_page(
     lang: Lang,
     me: &SignedIn,
     offer: Option<Offer>,
-    enrolled: bool,
+    view: FactorView,
     message: Option<String>,
 ) -> Response {
     let signing_in = me.session.pending == Pending::SecondFactor;
     let html = render(&FactorPage {
         lang,
         title: if signing_in {
-            lang.pick("確認コードの入力", "Your sign-in code")
+            lang.pick("二つ目の確認", "Your second factor")
         } else {
             lang.pick("二要素認証の登録", "Two-factor authentication")
         }
@@ -421,18 +466,36 @@ fn factor_page(
         csrf: me.session.csrf.clone(),
         signing_in,
         required: me.session.pending == Pending::Enrol,
-        enrolled,
+        totp: view.factors.totp,
+        passkeys: view
+            .factors
+            .passkeys
+            .into_iter()
+            .map(|p| PasskeyRow {
+                credential: p.credential,
+                label: p.label,
+                registered: lang.datetime(p.registered),
+            })
+            .collect(),
+        passkeys_here: view.here,
+        unavailable: AppError::new(Code::PasskeysUnavailable).message(lang),
         offer,
         message,
     });
     page(lang, false, html)
 }
 
-pub(super) async fn second_factor_form(lang: Lang, me: SignedIn) -> Response {
+pub(super) async fn second_factor_form(
+    State(state): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    me: SignedIn,
+) -> Result<Response, AppError> {
     if me.session.pending != Pending::SecondFactor {
-        return see_other("/me");
+        return Ok(see_other("/me"));
     }
-    factor_page(lang, &me, None, true, None)
+    let view = factor_view(&state, &headers, &me).await?;
+    Ok(factor_page(lang, &me, None, view, None))
 }
 
 #[derive(Deserialize)]
@@ -444,6 +507,7 @@ pub(super) struct CodeForm {
 pub(super) async fn second_factor(
     State(state): State<AppState>,
     lang: Lang,
+    headers: HeaderMap,
     me: SignedIn,
     WebForm(form): WebForm<CodeForm>,
 ) -> Result<Response, AppError> {
@@ -451,13 +515,17 @@ pub(super) async fn second_factor(
     match state.app.second_factor(&me.token, &form.code).await {
         Ok(()) => Ok(see_other("/me")),
         Err(e @ Error::SecondFactorFailed) => {
+            let view = factor_view(&state, &headers, &me).await?;
             let mut response =
-                factor_page(lang, &me, None, true, Some(AppError::from(e).message(lang)));
+                factor_page(lang, &me, None, view, Some(AppError::from(e).message(lang)));
             *response.status_mut() = StatusCode::UNAUTHORIZED;
             Ok(response)
         }
         // Locked: the session has ended; back to signing in.
-        Err(Error::Locked(_)) => Ok(with_cookie(see_other("/sign-in"), cleared(SESSION_COOKIE))),
+        Err(Error::Locked(_)) => Ok(with_cookie(
+            see_other("/sign-in"),
+            cleared(&state, SESSION_COOKIE, "/"),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -465,6 +533,7 @@ pub(super) async fn second_factor(
 pub(super) async fn enrol_form(
     State(state): State<AppState>,
     lang: Lang,
+    headers: HeaderMap,
     me: SignedIn,
 ) -> Result<Response, AppError> {
     if me.session.must_change {
@@ -473,14 +542,15 @@ pub(super) async fn enrol_form(
     if me.session.pending == Pending::SecondFactor {
         return Ok(see_other("/sign-in/second-factor"));
     }
-    let enrolled = state.app.has_factor(me.session.account.as_str()).await?;
+    let view = factor_view(&state, &headers, &me).await?;
     let offer = state.app.offer_factor(&me.token).await?;
-    Ok(factor_page(lang, &me, Some(offer), enrolled, None))
+    Ok(factor_page(lang, &me, Some(offer), view, None))
 }
 
 pub(super) async fn enrol(
     State(state): State<AppState>,
     lang: Lang,
+    headers: HeaderMap,
     me: SignedIn,
     WebForm(form): WebForm<CodeForm>,
 ) -> Result<Response, AppError> {
@@ -493,7 +563,7 @@ pub(super) async fn enrol(
         Err(e @ Error::SecondFactorFailed) => {
             // The same secret again, so the person can retry with their app as set up.
             let message = AppError::from(e).message(lang);
-            let enrolled = state.app.has_factor(me.session.account.as_str()).await?;
+            let view = factor_view(&state, &headers, &me).await?;
             let offer = me.session.offered_factor.as_ref().map(|secret| Offer {
                 secret: kiroku_access::factor::base32(secret),
                 uri: kiroku_access::factor::otpauth_uri(
@@ -502,7 +572,7 @@ pub(super) async fn enrol(
                     secret,
                 ),
             });
-            let mut response = factor_page(lang, &me, offer, enrolled, Some(message));
+            let mut response = factor_page(lang, &me, offer, view, Some(message));
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }

@@ -1,0 +1,308 @@
+//! Passkeys end to end over HTTP, with a software authenticator standing in for the browser's
+//! (the Chromium test in `browser` uses Chromium's own virtual authenticator): registration
+//! as the required second factor, signing in with it, the refusals (another site, a used
+//! challenge, another key, a replayed answer), each written or not as it should be, and
+//! removal.
+
+use crate::access::{error_code, form_body, form_csrf, web_sign_in};
+use kiroku_access::passkey::soft::Soft;
+use kiroku_access::passkey::{decode_base64url, encode_base64url, RelyingParty};
+use kiroku_testkit::{DataDir, Reply, TestServer};
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "Osaki#Ledger-2026x";
+
+/// A browser at `localhost`: the session cookie, its CSRF token, and the `Host` it sends.
+struct Browser<'a> {
+    server: &'a TestServer,
+    cookie: String,
+    csrf: String,
+    host: String,
+}
+
+impl Browser<'_> {
+    fn relying_party(&self) -> RelyingParty {
+        RelyingParty {
+            id: "localhost".into(),
+            origin: format!("http://{}", self.host),
+        }
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        self.server
+            .get_with(path, &[("cookie", &self.cookie), ("host", &self.host)])
+    }
+
+    fn post_json(&self, path: &str, body: &Value) -> Reply {
+        let body = body.to_string();
+        self.server.send(
+            "POST",
+            path,
+            &[
+                ("cookie", &self.cookie),
+                ("host", &self.host),
+                ("content-type", "application/json"),
+                ("x-csrf-token", &self.csrf),
+            ],
+            Some(body.as_bytes()),
+        )
+    }
+
+    fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let body = form_body(fields);
+        self.server.send(
+            "POST",
+            path,
+            &[
+                ("cookie", &self.cookie),
+                ("host", &self.host),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Some(&body),
+        )
+    }
+
+    /// The challenge of a ceremony's options.
+    fn challenge(&self, path: &str) -> (Value, Vec<u8>) {
+        let reply = self.post_json(path, &json!({}));
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let options = reply.json();
+        let challenge =
+            decode_base64url(options["challenge"].as_str().unwrap(), "challenge").unwrap();
+        (options, challenge)
+    }
+
+    fn register(&self, soft: &Soft, rp: &RelyingParty, challenge: &[u8], label: &str) -> Reply {
+        let made = soft.create(rp, challenge);
+        self.post_json(
+            "/me/passkeys",
+            &json!({
+                "id": encode_base64url(&made.credential_id),
+                "clientDataJSON": encode_base64url(&made.client_data_json),
+                "authenticatorData": encode_base64url(&made.authenticator_data),
+                "publicKey": encode_base64url(&made.public_key),
+                "publicKeyAlgorithm": made.algorithm,
+                "label": label,
+            }),
+        )
+    }
+
+    fn assert(&self, soft: &mut Soft, rp: &RelyingParty, challenge: &[u8]) -> Value {
+        let made = soft.get(rp, challenge);
+        json!({
+            "id": encode_base64url(&made.credential_id),
+            "clientDataJSON": encode_base64url(&made.client_data_json),
+            "authenticatorData": encode_base64url(&made.authenticator_data),
+            "signature": encode_base64url(&made.signature),
+        })
+    }
+}
+
+/// Signs `director` in with `password` and returns the browser, at `localhost`.
+fn signed_in<'a>(server: &'a TestServer, password: &str) -> Browser<'a> {
+    let cookie = web_sign_in(server, "director", password);
+    let port = server.base.rsplit(':').next().unwrap();
+    let mut browser = Browser {
+        server,
+        cookie,
+        csrf: String::new(),
+        host: format!("localhost:{port}"),
+    };
+    let page = browser.get("/me/password");
+    browser.csrf = form_csrf(&page.text());
+    browser
+}
+
+// Shows passkeys as the required second factor: registration (refused at another site or
+// address, with a used challenge, or unconfirmed, and then accepted as one entry), sign-in in
+// two steps (refused for another key or a replayed answer, each refusal a counted failure),
+// and removal, after which the account must enrol a factor again.
+#[test]
+fn passkey_registration_sign_in_and_removal() {
+    let data = DataDir::hospital_two_factor();
+    let setup = data.setup_secret.clone().unwrap();
+    let server = TestServer::serve(data);
+    let operator = server.operator();
+
+    // The first sign-in: choose a password; a second factor is then required.
+    let browser = signed_in(&server, &setup);
+    let changed = browser.post_form(
+        "/me/password",
+        &[
+            ("csrf", &browser.csrf),
+            ("current", &setup),
+            ("new", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    );
+    assert_eq!(changed.status, 303, "{}", changed.text());
+    let page = browser.get("/me/second-factor");
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("id=\"must-enrol\"") && html.contains("id=\"passkey-register\""));
+    assert!(html.contains("src=\"/assets/passkey.js\""));
+    let script = server.get("/assets/passkey.js");
+    assert_eq!(script.status, 200);
+    assert!(script.text().contains("navigator.credentials.create"));
+
+    // At an address passkeys are not scoped to (an IP address), they are not offered.
+    let at_ip = server.get_with("/me/second-factor", &[("cookie", &browser.cookie)]);
+    assert!(at_ip.text().contains("id=\"passkeys-unavailable\""));
+    let refused = server.send(
+        "POST",
+        "/me/passkeys/challenge",
+        &[("cookie", &browser.cookie), ("x-csrf-token", &browser.csrf)],
+        None,
+    );
+    assert_eq!(
+        (refused.status, error_code(&refused)),
+        (409, "passkeys_unavailable".into())
+    );
+    // Without the session's CSRF token, nothing.
+    let no_csrf = server.send(
+        "POST",
+        "/me/passkeys/challenge",
+        &[("cookie", &browser.cookie), ("host", &browser.host)],
+        None,
+    );
+    assert_eq!(no_csrf.status, 403, "{}", no_csrf.text());
+
+    // The options: this host, ES256, the account's handle (not its id).
+    let rp = browser.relying_party();
+    let (options, challenge) = browser.challenge("/me/passkeys/challenge");
+    assert_eq!(options["rp"]["id"], "localhost");
+    assert_eq!(options["pubKeyCredParams"][0]["alg"], -7);
+    assert_eq!(options["attestation"], "none");
+    assert_eq!(challenge.len(), 32);
+    assert_eq!(options["user"]["name"], "director");
+    assert!(!options["user"]["id"].as_str().unwrap().contains("director"));
+
+    let soft = Soft::new(3);
+    let size = operator.tree_size();
+    // Made at another site: refused, and the challenge is spent.
+    let evil = RelyingParty {
+        id: "localhost".into(),
+        origin: "http://evil.example".into(),
+    };
+    let wrong = browser.register(&soft, &evil, &challenge, "ノート PC");
+    assert_eq!(
+        (wrong.status, error_code(&wrong)),
+        (422, "passkey_wrong_site".into())
+    );
+    let again = browser.register(&soft, &rp, &challenge, "ノート PC");
+    assert_eq!(
+        (again.status, error_code(&again)),
+        (409, "no_passkey_challenge".into()),
+        "a challenge is answered once"
+    );
+    let (_, challenge) = browser.challenge("/me/passkeys/challenge");
+    let unnamed = browser.register(&soft, &rp, &challenge, " ");
+    assert_eq!(
+        (unnamed.status, error_code(&unnamed)),
+        (422, "passkey_label".into())
+    );
+    assert_eq!(operator.tree_size(), size, "nothing written");
+    assert_eq!(
+        browser.get("/me").header("location"),
+        Some("/me/second-factor"),
+        "still required"
+    );
+
+    let (_, challenge) = browser.challenge("/me/passkeys/challenge");
+    let registered = browser.register(&soft, &rp, &challenge, "ノート PC");
+    assert_eq!(registered.status, 201, "{}", registered.text());
+    assert_eq!(registered.json()["next"], "/me/second-factor");
+    assert_eq!(
+        operator.tree_size(),
+        size + 1,
+        "the registration is an entry"
+    );
+    assert_eq!(browser.get("/me").status, 200, "the requirement is met");
+    let page = browser.get("/me/second-factor").text();
+    assert!(
+        page.contains("class=\"passkey-label\">ノート PC<"),
+        "{page}"
+    );
+    // The same key again is excluded by the options, and refused if offered anyway.
+    let (options, challenge) = browser.challenge("/me/passkeys/challenge");
+    assert_eq!(
+        options["excludeCredentials"][0]["id"],
+        encode_base64url(&soft.id)
+    );
+    let twice = browser.register(&soft, &rp, &challenge, "もう一度");
+    assert_eq!(
+        (twice.status, error_code(&twice)),
+        (409, "passkey_registered".into())
+    );
+    let history = operator.get("/api/access/accounts/director").text();
+    assert!(history.contains("passkey_registered"));
+
+    // A later sign-in: the password, then the passkey. No code form without a TOTP.
+    let mut soft = soft;
+    let browser = signed_in(&server, PASSWORD);
+    assert_eq!(
+        browser.get("/me").header("location"),
+        Some("/sign-in/second-factor")
+    );
+    let step = browser.get("/sign-in/second-factor").text();
+    assert!(step.contains("id=\"passkey-sign-in\"") && !step.contains("id=\"second-factor\""));
+    let (options, challenge) = browser.challenge("/sign-in/passkey/challenge");
+    assert_eq!(options["rpId"], "localhost");
+    assert_eq!(
+        options["allowCredentials"][0]["id"],
+        encode_base64url(&soft.id)
+    );
+    // Another key under the same credential id: a failure, counted (one entry).
+    let mut other = Soft::new(9);
+    other.id = soft.id.clone();
+    let size = operator.tree_size();
+    let forged = browser.assert(&mut other, &rp, &challenge);
+    let reply = browser.post_json("/sign-in/passkey", &forged);
+    assert_eq!(
+        (reply.status, error_code(&reply)),
+        (401, "passkey_failed".into())
+    );
+    assert_eq!(operator.tree_size(), size + 1, "the failure is recorded");
+    let (_, challenge) = browser.challenge("/sign-in/passkey/challenge");
+    let answer = browser.assert(&mut soft, &rp, &challenge);
+    let reply = browser.post_json("/sign-in/passkey", &answer);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["next"], "/me");
+    assert_eq!(
+        operator.tree_size(),
+        size + 3,
+        "the success and the key's counter, together"
+    );
+    assert_eq!(browser.get("/me").status, 200);
+
+    // The same answer replayed in another session: its challenge is not this session's.
+    let replaying = signed_in(&server, PASSWORD);
+    let _ = replaying.challenge("/sign-in/passkey/challenge");
+    let reply = replaying.post_json("/sign-in/passkey", &answer);
+    assert_eq!(reply.status, 401, "{}", reply.text());
+    assert_eq!(
+        replaying.get("/me").header("location"),
+        Some("/sign-in/second-factor")
+    );
+
+    // Removal, by the signed-in account: then a factor must be enrolled again.
+    let removed = browser.post_form(
+        "/me/passkeys/removal",
+        &[
+            ("csrf", &browser.csrf),
+            ("credential", &encode_base64url(&soft.id)),
+        ],
+    );
+    assert_eq!(removed.status, 303, "{}", removed.text());
+    let page = browser.get("/me/second-factor").text();
+    assert!(page.contains("id=\"no-passkeys\""));
+    assert!(operator
+        .get("/api/access/accounts/director")
+        .text()
+        .contains("passkey_removed"));
+    let later = signed_in(&server, PASSWORD);
+    assert_eq!(
+        later.get("/me").header("location"),
+        Some("/me/second-factor")
+    );
+}
