@@ -157,6 +157,37 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Adds a virtual WebAuthn authenticator to the session (Chromium's, through the WebAuthn
+    /// extension of WebDriver): a platform authenticator that holds discoverable credentials
+    /// and verifies its user without asking. Returns its id.
+    pub fn add_virtual_authenticator(&self) -> String {
+        let reply = post(
+            &self.url("/webauthn/authenticator"),
+            &json!({
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": true,
+                "hasUserVerification": true,
+                "isUserConsenting": true,
+                "isUserVerified": true,
+            }),
+        );
+        reply["value"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no virtual authenticator: {reply}"))
+            .to_owned()
+    }
+
+    /// The credentials the virtual authenticator `id` holds.
+    pub fn authenticator_credentials(&self, id: &str) -> Vec<Value> {
+        get(&self.url(&format!("/webauthn/authenticator/{id}/credentials")))["value"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
 impl Element<'_> {
     /// The element's rendered text.
     pub fn text(&self) -> String {

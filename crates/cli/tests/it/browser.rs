@@ -245,6 +245,59 @@ fn first_sign_in_in_the_browser() {
         .contains("System administrator"));
 }
 
+// Shows a passkey enrolled and used in Chromium, with its virtual authenticator: the first
+// sign-in chooses a password and registers a passkey as the required second factor (the page
+// then lists it); the next sign-in takes the password and then the passkey, with no code.
+// Passkeys are scoped to a host name, so the browser reaches the server as `localhost`.
+#[test]
+fn passkey_enrolment_and_sign_in_in_the_browser() {
+    let data = kiroku_testkit::DataDir::hospital_two_factor();
+    let setup = data.setup_secret.clone().unwrap();
+    let server = TestServer::serve(data);
+    let base = server.base.replace("127.0.0.1", "localhost");
+    let browser = Browser::start();
+    let authenticator = browser.add_virtual_authenticator();
+
+    browser.goto(&format!("{base}/sign-in"));
+    fill(&browser, "input[name=account]", "director");
+    fill(&browser, "input[name=password]", &setup);
+    browser.find("#sign-in button").click();
+    browser.wait_for("#must-change");
+    fill(&browser, "input[name=current]", &setup);
+    fill(&browser, "input[name=new]", "Blue#Whale-2026x");
+    fill(&browser, "input[name=confirm]", "Blue#Whale-2026x");
+    browser.find("#password button").click();
+    browser.wait_for("#must-enrol");
+    // Without a name the page asks for one, and nothing is asked of the authenticator.
+    browser.find("#passkey-register").click();
+    wait_for_text(&browser, "#passkey-status", "名前");
+    assert!(browser.authenticator_credentials(&authenticator).is_empty());
+    fill(&browser, "#passkey-label", "診察室の PC");
+    browser.find("#passkey-register").click();
+    browser.wait_for("#passkey-list");
+    assert_eq!(browser.find(".passkey-label").text(), "診察室の PC");
+    assert_eq!(browser.authenticator_credentials(&authenticator).len(), 1);
+    browser.goto(&format!("{base}/me"));
+    assert_eq!(browser.wait_for("#me-account").text(), "director");
+    assert!(browser
+        .find("#history")
+        .text()
+        .contains("passkey_registered"));
+
+    browser.find("#sign-out button").click();
+    browser.wait_for("#sign-in");
+    fill(&browser, "input[name=account]", "director");
+    fill(&browser, "input[name=password]", "Blue#Whale-2026x");
+    browser.find("#sign-in button").click();
+    browser.wait_for("#passkey-sign-in");
+    assert_eq!(browser.count("#second-factor"), 0, "no code without a TOTP");
+    browser.find("#passkey-sign-in").click();
+    assert_eq!(browser.wait_for("#me-account").text(), "director");
+    assert!(browser.current_url().ends_with("/me"));
+    let counter = browser.authenticator_credentials(&authenticator)[0]["signCount"].clone();
+    assert!(counter.as_u64().is_some_and(|c| c >= 1), "{counter}");
+}
+
 /// Waits until the element's text holds `needle` (a page that reloads onto itself has the
 /// element before and after the click).
 fn wait_for_text(browser: &Browser, css: &str, needle: &str) {
