@@ -64,6 +64,8 @@ pub struct InitOptions {
     pub database_url: Option<String>,
     /// The listen address to write into the configuration.
     pub listen: Option<String>,
+    /// The URL browsers reach the server at, to write into the configuration.
+    pub public_url: Option<String>,
     /// The first system administrator. `kiroku init` always names one; tools and tests of
     /// the ledger alone may leave it out.
     pub administrator: Option<Administrator>,
@@ -204,6 +206,7 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Initialized, DataDirErr
     if let Some(listen) = &options.listen {
         config.listen = listen.clone();
     }
+    config.public_url.clone_from(&options.public_url);
     // Check everything that can be checked before anything is written.
     config.validate()?;
     if dir.exists() {

@@ -45,6 +45,12 @@ enum Command {
         /// The address `serve` will listen on.
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// The URL people's browsers reach the server at, e.g.
+        /// `https://kiroku.osaki-hospital.example` behind a TLS proxy: passkeys are scoped to
+        /// its host name, and cookies are marked Secure when it is HTTPS. Without it, passkeys
+        /// work only when the browser reaches the server as `localhost`.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
         #[command(flatten)]
         administrator: AdministratorArgs,
     },
@@ -454,6 +460,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             origin,
             database_url,
             listen,
+            public_url,
             administrator,
         } => {
             let administrator = administrator.into_options()?;
@@ -464,6 +471,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     origin,
                     database_url,
                     listen,
+                    public_url,
                     administrator: Some(administrator),
                 },
             )
@@ -1007,6 +1015,7 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
                 origin: None,
                 database_url: None,
                 listen: Some(listen.clone()),
+                public_url: None,
                 administrator: Some(kiroku_app::demo::administrator()),
             },
         )
@@ -1021,7 +1030,7 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
         &dir,
         &Overrides {
             database_url: None,
-            listen: Some(listen),
+            listen: Some(listen.clone()),
         },
     )
     .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
@@ -1051,7 +1060,10 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
             people.len(),
             credentials.display()
         );
-        println!("sign in at /sign-in as any of them; the governance roles are held by:");
+        let port = listen.rsplit(':').next().unwrap_or("8080");
+        println!(
+            "sign in at http://localhost:{port}/sign-in as any of them (passkeys are scoped to a host name, so register them at localhost, not at an IP address); the governance roles are held by:"
+        );
         for held in block(app.appointments())?? {
             println!(
                 "  {:<22} {:<22} {}",

@@ -105,6 +105,7 @@ impl DataDir {
                 origin: Some(origin.clone()),
                 database_url: Some(database.url.to_config_text()),
                 listen: Some("127.0.0.1:0".into()),
+                public_url: None,
                 administrator,
             },
         )

@@ -306,3 +306,46 @@ fn passkey_registration_sign_in_and_removal() {
         Some("/me/second-factor")
     );
 }
+
+// Shows the configured public URL at work: behind a TLS proxy, cookies are marked Secure and
+// cleared at the path they were set at, and passkeys are scoped to the public host name
+// whatever `Host` a request names.
+#[test]
+fn public_url_scopes_passkeys_and_secures_cookies() {
+    let data = DataDir::hospital_two_factor();
+    let setup = data.setup_secret.clone().unwrap();
+    let mut config = kiroku_app::config::Config::load(&data.path).unwrap();
+    config.public_url = Some("https://kiroku.osaki-hospital.example".into());
+    config.save(&data.path).unwrap();
+    let server = TestServer::serve(data);
+
+    let form = server.get("/sign-in");
+    let cookie = form.header("set-cookie").unwrap();
+    assert!(
+        cookie.contains("; Path=/sign-in;") && cookie.ends_with("; Secure"),
+        "{cookie}"
+    );
+    let browser = signed_in(&server, &setup);
+    let changed = browser.post_form(
+        "/me/password",
+        &[
+            ("csrf", &browser.csrf),
+            ("current", &setup),
+            ("new", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    );
+    assert_eq!(changed.status, 303, "{}", changed.text());
+    // Asked as localhost (or anything else), the options name the public host.
+    let (options, _) = browser.challenge("/me/passkeys/challenge");
+    assert_eq!(options["rp"]["id"], "kiroku.osaki-hospital.example");
+    let signed_out = browser.post_form("/sign-out", &[("csrf", &browser.csrf)]);
+    assert_eq!(signed_out.status, 303);
+    let cleared = signed_out.header("set-cookie").unwrap();
+    assert!(
+        cleared.starts_with("kiroku_session=; Path=/;")
+            && cleared.contains("Secure")
+            && cleared.ends_with("Max-Age=0"),
+        "{cleared}"
+    );
+}
