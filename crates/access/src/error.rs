@@ -91,6 +91,9 @@ pub enum AccessError {
     /// The account has no such passkey.
     #[error("no such passkey")]
     NoSuchPasskey,
+    /// Removing it would leave the account without a second factor.
+    #[error("the last second factor cannot be removed")]
+    LastFactor,
 }
 
 /// A static description of a malformed field.

@@ -347,10 +347,21 @@ pub fn register(
     )))
 }
 
-/// The entry removing `actor`'s own passkey `credential`, one of `held`.
-pub fn remove(actor: Actor, held: &[Passkey], credential: &str) -> Result<Request, AccessError> {
+/// The entry removing `actor`'s own passkey `credential`, one of `held`. The last second
+/// factor stays (`totp`: the account has a TOTP too): the password was chosen under the
+/// shorter rule that holds with a second factor, and a lost factor is replaced by registering
+/// another first.
+pub fn remove(
+    actor: Actor,
+    held: &[Passkey],
+    totp: bool,
+    credential: &str,
+) -> Result<Request, AccessError> {
     if !held.iter().any(|p| p.credential == credential) {
         return Err(AccessError::NoSuchPasskey);
+    }
+    if held.len() == 1 && !totp {
+        return Err(AccessError::LastFactor);
     }
     let account = actor.account.to_string();
     Ok(Request::one(Draft::new(

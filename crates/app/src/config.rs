@@ -191,7 +191,9 @@ pub struct Config {
     pub factor_key_file: String,
     /// The URL people's browsers reach the server at (`https://host[:port]`, nothing after),
     /// where a proxy terminates TLS in front of it: passkeys are scoped to its host name, and
-    /// cookies get `Secure` when it is HTTPS. Without it, passkeys work only at `localhost`.
+    /// cookies get `Secure` when it is HTTPS. Without it, passkeys work only at
+    /// `http://localhost:PORT`, PORT the one the server listens on. Passkeys registered under
+    /// one host name do not work under another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
     /// Limits.

@@ -44,6 +44,31 @@ impl UsedSteps {
         let entry = held.entry(account.clone()).or_insert(step);
         *entry = (*entry).max(step);
     }
+
+    /// Claims `step` for `account` if no step at or after it was accepted: returns the step
+    /// accepted before (for [`UsedSteps::release`]), or `None` if the code is spent. Checking
+    /// and claiming is one act, so of two sign-ins racing with one code only one gets it.
+    fn claim(&self, account: &AccountId, step: i64) -> Option<Option<i64>> {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let before = held.get(account).copied();
+        if before.is_some_and(|used| used >= step) {
+            return None;
+        }
+        held.insert(account.clone(), step);
+        Some(before)
+    }
+
+    /// Gives back a claim whose attempt was not recorded (it lost a race and is tried again),
+    /// unless a later step was accepted meanwhile.
+    fn release(&self, account: &AccountId, step: i64, before: Option<i64>) {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if held.get(account) == Some(&step) {
+            match before {
+                Some(used) => held.insert(account.clone(), used),
+                None => held.remove(account),
+            };
+        }
+    }
 }
 
 /// What an offered TOTP secret looks like to the person: the secret to type into an
@@ -115,8 +140,9 @@ pub(crate) struct Proof {
     pub right: bool,
     /// An entry to make with the successful attempt (a passkey's counter).
     pub record: Option<kiroku_core::Draft>,
-    /// The TOTP step it used (accepted once).
-    pub step: Option<i64>,
+    /// The TOTP step it claimed, and the step accepted before (to give the claim back if the
+    /// attempt is not recorded).
+    pub step: Option<(i64, Option<i64>)>,
 }
 
 impl Proof {
@@ -226,15 +252,18 @@ impl App {
         let (_, session) = self.session(token).await?;
         let account = session.account.clone();
         let key = self.factor_key()?;
-        let last_used = self.used_steps().last(&account);
+        let used = self.used_steps().clone();
         let code = code.to_owned();
+        // An account without a TOTP (passkeys only) that sends a code sends a wrong one.
         let check = move |store: &Store, now| -> Result<Proof> {
             let who = account.as_str();
             let Some(factor) = enrolled(store, who)? else {
                 return Ok(Proof::failed());
             };
             let secret = open(&key, who, &factor.sealed)?;
-            Ok(match factor::verify(&secret, &code, now, last_used) {
+            let claimed = factor::verify(&secret, &code, now, used.last(&account))
+                .and_then(|step| used.claim(&account, step).map(|before| (step, before)));
+            Ok(match claimed {
                 Some(step) => Proof {
                     right: true,
                     record: None,
@@ -292,7 +321,11 @@ impl App {
             if outcome == Outcome::Success {
                 request.drafts.extend(proof.record);
             }
-            match self.writer().append(request).await {
+            let appended = self.writer().append(request).await;
+            if let (Err(_), Some((step, before))) = (&appended, proof.step) {
+                self.used_steps().release(&account, step, before);
+            }
+            match appended {
                 Ok(_) => {}
                 // Another attempt on this account won the race: count this one after it.
                 Err(AppendError::Conflict(Conflict::Version { .. })) => continue,
@@ -300,9 +333,6 @@ impl App {
             }
             return match outcome {
                 Outcome::Success => {
-                    if let Some(step) = proof.step {
-                        self.used_steps().mark(&account, step);
-                    }
                     self.sessions()
                         .update(token, |s| s.pending = Pending::Nothing);
                     Ok(())
@@ -343,5 +373,28 @@ impl App {
         let request = kiroku_access::factor::enrol(actor, account, sealed)?;
         self.writer().append(request).await?;
         Ok(factor::base32(&secret))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Shows that a TOTP step is claimed once: of two claims of one step only the first holds,
+    // an earlier step cannot be claimed after a later one, and a claim given back (its attempt
+    // lost a race and is tried again) can be claimed anew — unless a later step came meanwhile.
+    #[test]
+    fn steps_are_claimed_once() {
+        let used = UsedSteps::default();
+        let who = AccountId::parse("sato.hanako").unwrap();
+        assert_eq!(used.claim(&who, 10), Some(None));
+        assert_eq!(used.claim(&who, 10), None, "the same step twice");
+        assert_eq!(used.claim(&who, 9), None, "an earlier step");
+        used.release(&who, 10, None);
+        assert_eq!(used.last(&who), None);
+        assert_eq!(used.claim(&who, 10), Some(None), "claimed anew");
+        assert_eq!(used.claim(&who, 11), Some(Some(10)));
+        used.release(&who, 10, None);
+        assert_eq!(used.last(&who), Some(11), "a later step stays");
     }
 }

@@ -206,7 +206,8 @@ pub struct App {
     entropy: Arc<dyn Entropy>,
     sessions: sessions::Sessions,
     policy: Arc<policy::PolicyCache>,
-    used_steps: factors::UsedSteps,
+    used_steps: Arc<factors::UsedSteps>,
+    listening: OnceLock<std::net::SocketAddr>,
     writer: Writer,
 }
 
@@ -248,7 +249,8 @@ impl App {
             entropy,
             sessions: sessions::Sessions::default(),
             policy: Arc::default(),
-            used_steps: factors::UsedSteps::default(),
+            used_steps: Arc::default(),
+            listening: OnceLock::new(),
             writer,
         })
     }
@@ -258,8 +260,22 @@ impl App {
         &self.entropy
     }
 
-    /// The signed-in sessions.
-    pub(crate) fn used_steps(&self) -> &factors::UsedSteps {
+    /// Tells the app the address its server listens on, once bound (the configured port may
+    /// be 0): passkeys without a `public_url` are scoped to `localhost` at this port.
+    pub fn listening_on(&self, addr: std::net::SocketAddr) {
+        let _ = self.listening.set(addr);
+    }
+
+    /// The port the server listens on: as bound, or as configured.
+    pub(crate) fn port(&self) -> Option<u16> {
+        self.listening
+            .get()
+            .map(std::net::SocketAddr::port)
+            .or_else(|| self.config.listen_addr().ok().map(|a| a.port()))
+    }
+
+    /// The TOTP steps accepted per account.
+    pub(crate) fn used_steps(&self) -> &Arc<factors::UsedSteps> {
         &self.used_steps
     }
 
@@ -267,6 +283,7 @@ impl App {
         &self.policy
     }
 
+    /// The signed-in sessions.
     pub(crate) fn sessions(&self) -> &sessions::Sessions {
         &self.sessions
     }

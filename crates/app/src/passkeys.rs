@@ -143,10 +143,12 @@ pub fn relying_party_of(url: &str) -> Option<RelyingParty> {
     {
         return None;
     }
-    let host = match rest.rsplit_once(':') {
-        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            (host, Some(port.parse::<u16>().ok()?))
+        }
         Some(_) => return None,
-        None => rest,
+        None => (rest, None),
     };
     // A passkey is scoped to a host name, never an IP address.
     let name_like = host.contains(|c: char| c.is_ascii_alphabetic())
@@ -156,24 +158,40 @@ pub fn relying_party_of(url: &str) -> Option<RelyingParty> {
     if !name_like || (scheme == "http" && host != "localhost") {
         return None;
     }
-    Some(RelyingParty {
-        id: host.to_ascii_lowercase(),
-        origin: format!("{scheme}://{}", rest.to_ascii_lowercase()),
-    })
+    let host = host.to_ascii_lowercase();
+    // Browsers write an origin without its scheme's default port.
+    let origin = match port {
+        Some(443) if scheme == "https" => format!("{scheme}://{host}"),
+        Some(80) if scheme == "http" => format!("{scheme}://{host}"),
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
+    };
+    Some(RelyingParty { id: host, origin })
 }
 
 impl App {
-    /// Who passkeys are for, given the `Host` the browser asked for: the configured public
-    /// URL, or `localhost` as the browser reached it.
+    /// Where passkeys work without a configured public URL: `localhost` at the port the
+    /// server listens on.
+    pub fn local_relying_party(&self) -> Option<RelyingParty> {
+        relying_party_of(&format!("http://localhost:{}", self.port()?))
+    }
+
+    /// Who passkeys are for: the configured public URL (whatever `Host` a proxy passes on);
+    /// without one, `localhost` at the server's own port — and only for a browser that
+    /// reached it so (`host`, the `Host` header), so another address is told plainly rather
+    /// than left to fail. The expected origin never comes from the request.
     pub fn relying_party(&self, host: Option<&str>) -> Result<RelyingParty> {
         if let Some(url) = &self.config.public_url {
             return relying_party_of(url).ok_or(Error::PasskeysUnavailable);
         }
-        match host {
-            Some(host) if host == "localhost" || host.starts_with("localhost:") => {
-                relying_party_of(&format!("http://{host}")).ok_or(Error::PasskeysUnavailable)
-            }
-            _ => Err(Error::PasskeysUnavailable),
+        let local = self
+            .local_relying_party()
+            .ok_or(Error::PasskeysUnavailable)?;
+        let reached = host.and_then(|h| relying_party_of(&format!("http://{h}")));
+        if reached.as_ref() == Some(&local) {
+            Ok(local)
+        } else {
+            Err(Error::PasskeysUnavailable)
         }
     }
 
@@ -362,10 +380,8 @@ impl App {
         if session.must_go().is_some() {
             return Err(Error::Unauthorized);
         }
-        let store: Arc<Store> = self.store().clone();
-        let who = session.account.to_string();
-        let held = blocking(move || passkeys_of(&store, &who)).await?;
-        let request = passkey::remove(actor, &held, credential)?;
+        let factors = self.factors(session.account.as_str()).await?;
+        let request = passkey::remove(actor, &factors.passkeys, factors.totp, credential)?;
         self.writer().append(request).await?;
         Ok(())
     }
@@ -392,12 +408,24 @@ mod tests {
             (rp.id.as_str(), rp.origin.as_str()),
             ("localhost", "http://localhost:8080")
         );
+        // Default ports are not part of an origin.
+        assert_eq!(
+            relying_party_of("https://kiroku.example:443")
+                .unwrap()
+                .origin,
+            "https://kiroku.example"
+        );
+        assert_eq!(
+            relying_party_of("http://localhost:80").unwrap().origin,
+            "http://localhost"
+        );
         for bad in [
             "http://kiroku.example",
             "https://10.0.0.1",
             "https://kiroku.example/path",
             "ftp://kiroku.example",
             "https://kiroku.example:port",
+            "https://kiroku.example:65536",
             "https://user@kiroku.example",
             "kiroku.example",
             "https://",

@@ -47,8 +47,9 @@ enum Command {
         listen: Option<String>,
         /// The URL people's browsers reach the server at, e.g.
         /// `https://kiroku.osaki-hospital.example` behind a TLS proxy: passkeys are scoped to
-        /// its host name, and cookies are marked Secure when it is HTTPS. Without it, passkeys
-        /// work only when the browser reaches the server as `localhost`.
+        /// its host name (changing it later makes registered passkeys unusable), and cookies are
+        /// marked Secure when it is HTTPS. Without it, passkeys work only when the browser
+        /// reaches the server as `http://localhost:PORT`, PORT the one it listens on.
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
         #[command(flatten)]
@@ -1172,10 +1173,12 @@ fn serve(app: App, demo_dir: Option<&Path>) -> Result<()> {
             }
         }
     });
+    let listening = app.clone();
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr} (is another server using it?)"))?;
+        listening.listening_on(listener.local_addr()?);
         let url = format!("http://{}/", listener.local_addr()?);
         match demo_dir {
             Some(dir) => println!(

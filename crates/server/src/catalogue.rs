@@ -177,8 +177,14 @@ catalogue! {
         "登録する秘密鍵がまだ表示されていません。二要素認証の登録画面を開き直してください。何も記録されていません。",
         "No secret has been shown to enrol yet. Open the two-factor page again. Nothing was recorded.";
     PasskeysUnavailable = "passkeys_unavailable", CONFLICT,
-        "このサーバーではパスキーを使えません。システム管理者が公開 URL（public_url）を設定すると使えるようになります。確認コードをお使いください。",
-        "Passkeys cannot be used on this server until the system administrator configures its public URL (public_url). Use a code instead.";
+        "このサーバーではパスキーを使えません（公開 URL（public_url）が設定されていません）。システム管理者に連絡してください。",
+        "Passkeys cannot be used on this server: its public URL (public_url) is not configured. Contact the system administrator.";
+    PasskeysElsewhere = "passkeys_elsewhere", CONFLICT,
+        "このアドレスではパスキーを使えません。{url} を開いて、もう一度お試しください。",
+        "Passkeys do not work at this address. Open {url} and try again.";
+    LastFactor = "last_factor", CONFLICT,
+        "最後の二要素認証は削除できません。先に別のパスキーか認証アプリを登録してください。何も記録されていません。",
+        "The last second factor cannot be removed. Register another passkey or an authenticator app first. Nothing was recorded.";
     NoPasskeyChallenge = "no_passkey_challenge", CONFLICT,
         "パスキーの確認の有効期限（5 分）が切れたか、すでに使われました。もう一度お試しください。何も記録されていません。",
         "The passkey request expired (after five minutes) or was already answered. Try again. Nothing was recorded.";

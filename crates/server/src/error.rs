@@ -152,6 +152,7 @@ impl From<AccessError> for AppError {
             }
             AccessError::PasskeyRegistered => AppError::new(Code::PasskeyRegistered),
             AccessError::NoSuchPasskey => AppError::new(Code::NoSuchPasskey),
+            AccessError::LastFactor => AppError::new(Code::LastFactor),
         }
     }
 }

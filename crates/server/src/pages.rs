@@ -545,7 +545,6 @@ pub fn page(lang: Lang, set_cookie: bool, html: String) -> Response {
     response
 }
 
-/// The stylesheet response.
 /// The passkey script (the only script the pages load).
 pub fn passkey_js() -> Response {
     (
@@ -558,6 +557,7 @@ pub fn passkey_js() -> Response {
         .into_response()
 }
 
+/// The stylesheet response.
 pub fn css() -> Response {
     (
         [

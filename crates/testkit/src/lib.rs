@@ -222,8 +222,10 @@ impl TestServer {
                 .unwrap();
             let app = Arc::new(app);
             let router = kiroku_server::app(app.clone());
+            let listening = app.clone();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                listening.listening_on(listener.local_addr().unwrap());
                 ready_tx.send(listener.local_addr().unwrap()).unwrap();
                 axum::serve(listener, router)
                     .with_graceful_shutdown(async {

@@ -116,7 +116,7 @@ fn signed_in<'a>(server: &'a TestServer, password: &str) -> Browser<'a> {
 // Shows passkeys as the required second factor: registration (refused at another site or
 // address, with a used challenge, or unconfirmed, and then accepted as one entry), sign-in in
 // two steps (refused for another key or a replayed answer, each refusal a counted failure),
-// and removal, after which the account must enrol a factor again.
+// and removal (never of the last factor).
 #[test]
 fn passkey_registration_sign_in_and_removal() {
     let data = DataDir::hospital_two_factor();
@@ -145,19 +145,28 @@ fn passkey_registration_sign_in_and_removal() {
     assert_eq!(script.status, 200);
     assert!(script.text().contains("navigator.credentials.create"));
 
-    // At an address passkeys are not scoped to (an IP address), they are not offered.
+    // At an address passkeys are not scoped to (an IP address, or localhost at another port),
+    // they are not offered, and the page names the address where they work.
     let at_ip = server.get_with("/me/second-factor", &[("cookie", &browser.cookie)]);
     assert!(at_ip.text().contains("id=\"passkeys-unavailable\""));
-    let refused = server.send(
-        "POST",
-        "/me/passkeys/challenge",
-        &[("cookie", &browser.cookie), ("x-csrf-token", &browser.csrf)],
-        None,
-    );
-    assert_eq!(
-        (refused.status, error_code(&refused)),
-        (409, "passkeys_unavailable".into())
-    );
+    assert!(at_ip.text().contains(&format!("http://{}", browser.host)));
+    for host in ["127.0.0.1", "localhost:1"] {
+        let refused = server.send(
+            "POST",
+            "/me/passkeys/challenge",
+            &[
+                ("cookie", &browser.cookie),
+                ("x-csrf-token", &browser.csrf),
+                ("host", host),
+            ],
+            None,
+        );
+        assert_eq!(
+            (refused.status, error_code(&refused)),
+            (409, "passkeys_elsewhere".into()),
+            "{host}"
+        );
+    }
     // Without the session's CSRF token, nothing.
     let no_csrf = server.send(
         "POST",
@@ -285,26 +294,49 @@ fn passkey_registration_sign_in_and_removal() {
         Some("/sign-in/second-factor")
     );
 
-    // Removal, by the signed-in account: then a factor must be enrolled again.
-    let removed = browser.post_form(
-        "/me/passkeys/removal",
-        &[
-            ("csrf", &browser.csrf),
-            ("credential", &encode_base64url(&soft.id)),
-        ],
-    );
+    // Removal, by the signed-in account: never the last factor, so a lost key is replaced by
+    // registering another first.
+    let remove = |credential: &[u8]| {
+        browser.post_form(
+            "/me/passkeys/removal",
+            &[
+                ("csrf", &browser.csrf),
+                ("credential", &encode_base64url(credential)),
+            ],
+        )
+    };
+    let size = operator.tree_size();
+    let last = remove(&soft.id);
+    assert_eq!(last.status, 409, "{}", last.text());
+    assert!(last.text().contains("最後の二要素認証は削除できません"));
+    let spare = Soft::new(4);
+    let (_, challenge) = browser.challenge("/me/passkeys/challenge");
+    let registered = browser.register(&spare, &rp, &challenge, "予備のキー");
+    assert_eq!(registered.status, 201, "{}", registered.text());
+    let removed = remove(&soft.id);
     assert_eq!(removed.status, 303, "{}", removed.text());
+    assert_eq!(operator.tree_size(), size + 2);
     let page = browser.get("/me/second-factor").text();
-    assert!(page.contains("id=\"no-passkeys\""));
+    assert!(page.contains("予備のキー") && !page.contains("ノート PC"));
     assert!(operator
         .get("/api/access/accounts/director")
         .text()
         .contains("passkey_removed"));
+    // The removed key no longer signs in; the spare does.
     let later = signed_in(&server, PASSWORD);
-    assert_eq!(
-        later.get("/me").header("location"),
-        Some("/me/second-factor")
+    let (_, challenge) = later.challenge("/sign-in/passkey/challenge");
+    let reply = later.post_json(
+        "/sign-in/passkey",
+        &later.assert(&mut soft, &rp, &challenge),
     );
+    assert_eq!(reply.status, 401, "{}", reply.text());
+    let mut spare = spare;
+    let (_, challenge) = later.challenge("/sign-in/passkey/challenge");
+    let reply = later.post_json(
+        "/sign-in/passkey",
+        &later.assert(&mut spare, &rp, &challenge),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
 }
 
 // Shows the configured public URL at work: behind a TLS proxy, cookies are marked Secure and

@@ -58,7 +58,7 @@
         .then(function (answer) {
           if (!response.ok) {
             var error = new Error((answer.error && answer.error.message) || root.dataset.failed);
-            error.code = answer.error && answer.error.code;
+            error.code = (answer.error && answer.error.code) || "failed";
             throw error;
           }
           return answer;
@@ -72,12 +72,27 @@
     });
   }
 
-  // A refusal or time-out in the browser's own dialogue says nothing useful: say it plainly.
+  // The server's refusals come in the page's language; the browser's own exceptions (in
+  // its language, and technical) are said plainly instead.
   function failed(error) {
-    var cancelled = error && (error.name === "NotAllowedError" || error.name === "AbortError");
-    say(cancelled ? root.dataset.cancelled : error.message || root.dataset.failed, true);
-    // Locked out, the session has ended: nothing more to try here.
-    busy(error && error.code === "account_locked");
+    var name = error && error.name;
+    if (error && error.code) {
+      say(error.message, true);
+    } else if (name === "NotAllowedError" || name === "AbortError") {
+      say(root.dataset.cancelled, true);
+    } else if (name === "InvalidStateError") {
+      say(root.dataset.registered, true);
+    } else {
+      say(root.dataset.failed, true);
+    }
+    var locked = error && error.code === "account_locked";
+    busy(locked);
+    if (locked) {
+      // The session has ended: back to signing in, once the message has been read.
+      window.setTimeout(function () {
+        window.location.assign("/sign-in");
+      }, 5000);
+    }
   }
 
   function busy(on) {

@@ -29,8 +29,21 @@ impl SignedIn {
     }
 }
 
-fn relying_party(state: &AppState, headers: &HeaderMap) -> Result<RelyingParty, AppError> {
-    Ok(state.app.relying_party(host(headers))?)
+/// The relying party of this request, or why passkeys do not work here: at another address
+/// than the one they are scoped to, the message names that address.
+pub(super) fn relying_party(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<RelyingParty, AppError> {
+    state
+        .app
+        .relying_party(host(headers))
+        .map_err(|e| match (e, state.app.local_relying_party()) {
+            (Error::PasskeysUnavailable, Some(local)) if state.app.config.public_url.is_none() => {
+                AppError::new(Code::PasskeysElsewhere).with("url", local.origin)
+            }
+            (e, _) => e.into(),
+        })
 }
 
 fn bytes(text: &str, field: &'static str) -> Result<Vec<u8>, AppError> {

@@ -417,8 +417,8 @@ pub(super) async fn me(
 /// What the two-factor pages show of the account's factors.
 pub(super) struct FactorView {
     factors: kiroku_app::passkeys::Factors,
-    /// Passkeys work at the address the browser reached.
-    here: bool,
+    /// Why passkeys do not work at the address the browser reached, if they do not.
+    unavailable: Option<AppError>,
 }
 
 pub(super) async fn factor_view(
@@ -428,7 +428,7 @@ pub(super) async fn factor_view(
 ) -> Result<FactorView, AppError> {
     Ok(FactorView {
         factors: state.app.factors(me.session.account.as_str()).await?,
-        here: state.app.relying_party(host(headers)).is_ok(),
+        unavailable: super::passkeys::relying_party(state, headers).err(),
     })
 }
 
@@ -477,8 +477,11 @@ pub(super) fn factor_page(
                 registered: lang.datetime(p.registered),
             })
             .collect(),
-        passkeys_here: view.here,
-        unavailable: AppError::new(Code::PasskeysUnavailable).message(lang),
+        passkeys_here: view.unavailable.is_none(),
+        unavailable: view
+            .unavailable
+            .map(|e| e.message(lang))
+            .unwrap_or_default(),
         offer,
         message,
     });
