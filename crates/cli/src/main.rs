@@ -1179,8 +1179,15 @@ fn serve(app: App, demo_dir: Option<&Path>) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr} (is another server using it?)"))?;
         listening.listening_on(listener.local_addr()?);
-        let url = format!("http://{}/", listener.local_addr()?);
+        let bound = listener.local_addr()?;
+        let url = format!("http://{bound}/");
         match demo_dir {
+            // A loopback demo is named `localhost`: passkeys work there, not at an address.
+            Some(dir) if bound.ip().is_loopback() => println!(
+                "Kiroku demo running at http://localhost:{}/ (data: {}). Stop with Ctrl-C.",
+                bound.port(),
+                dir.display()
+            ),
             Some(dir) => println!(
                 "Kiroku demo running at {url} (data: {}). Stop with Ctrl-C.",
                 dir.display()

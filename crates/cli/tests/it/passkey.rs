@@ -113,6 +113,23 @@ fn signed_in<'a>(server: &'a TestServer, password: &str) -> Browser<'a> {
     browser
 }
 
+/// The first sign-in of `director`, with the setup secret: the password chosen, the session
+/// then at the required second factor.
+fn first_sign_in<'a>(server: &'a TestServer, setup: &str) -> Browser<'a> {
+    let browser = signed_in(server, setup);
+    let changed = browser.post_form(
+        "/me/password",
+        &[
+            ("csrf", &browser.csrf),
+            ("current", setup),
+            ("new", PASSWORD),
+            ("confirm", PASSWORD),
+        ],
+    );
+    assert_eq!(changed.status, 303, "{}", changed.text());
+    browser
+}
+
 // Shows passkeys as the required second factor: registration (refused at another site or
 // address, with a used challenge, or unconfirmed, and then accepted as one entry), sign-in in
 // two steps (refused for another key or a replayed answer, each refusal a counted failure),
@@ -125,17 +142,7 @@ fn passkey_registration_sign_in_and_removal() {
     let operator = server.operator();
 
     // The first sign-in: choose a password; a second factor is then required.
-    let browser = signed_in(&server, &setup);
-    let changed = browser.post_form(
-        "/me/password",
-        &[
-            ("csrf", &browser.csrf),
-            ("current", &setup),
-            ("new", PASSWORD),
-            ("confirm", PASSWORD),
-        ],
-    );
-    assert_eq!(changed.status, 303, "{}", changed.text());
+    let browser = first_sign_in(&server, &setup);
     let page = browser.get("/me/second-factor");
     assert_eq!(page.status, 200);
     let html = page.text();
@@ -357,17 +364,7 @@ fn public_url_scopes_passkeys_and_secures_cookies() {
         cookie.contains("; Path=/sign-in;") && cookie.ends_with("; Secure"),
         "{cookie}"
     );
-    let browser = signed_in(&server, &setup);
-    let changed = browser.post_form(
-        "/me/password",
-        &[
-            ("csrf", &browser.csrf),
-            ("current", &setup),
-            ("new", PASSWORD),
-            ("confirm", PASSWORD),
-        ],
-    );
-    assert_eq!(changed.status, 303, "{}", changed.text());
+    let browser = first_sign_in(&server, &setup);
     // Asked as localhost (or anything else), the options name the public host.
     let (options, _) = browser.challenge("/me/passkeys/challenge");
     assert_eq!(options["rp"]["id"], "kiroku.osaki-hospital.example");
