@@ -44,6 +44,13 @@ fn allowed() -> BTreeMap<&'static str, (&'static [&'static str], &'static str)> 
             ),
         ),
         (
+            "kiroku-records",
+            (
+                &["kiroku-core"][..],
+                "a context sees the kernel only — no store, no other context, no edge",
+            ),
+        ),
+        (
             "kiroku-store",
             (
                 &["kiroku-core", "kiroku-ledger"][..],
