@@ -2,9 +2,13 @@
 //! JP Core profiles, each version kept as it was sent and ledgered, with authenticity,
 //! readability and preservation (真正性・見読性・保存性, Art. 14).
 //!
-//! Being built (issue 7). So far: [`json`], the FHIR JSON that keeps a resource's text as sent —
-//! decimals, escapes, characters outside the BMP and variation selectors — and refuses
-//! duplicate member names. The context's kinds, tables and rules come next; until then it is
-//! not in the registry.
+//! Being built (issue 7; the plan is `docs/design/records.md`). So far:
+//! - [`json`]: the FHIR JSON that keeps a resource's text as sent (decimals, escapes,
+//!   characters outside the BMP and variation selectors) and refuses duplicate member names;
+//! - [`normalise`]: names as search compares them, across full and half width, hiragana and
+//!   katakana.
+//!
+//! The context's kinds, tables and rules come next; until then it is not in the registry.
 
 pub mod json;
+pub mod normalise;
