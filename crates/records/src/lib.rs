@@ -7,8 +7,11 @@
 //!   characters outside the BMP and variation selectors) and refuses duplicate member names;
 //! - [`normalise`]: names as search compares them, across full and half width, hiragana and
 //!   katakana.
+//! - [`resource`]: a body as a resource of a type this server keeps, and its stored form with
+//!   the server's `id` and `meta` set and the rest as sent.
 //!
 //! The context's kinds, tables and rules come next; until then it is not in the registry.
 
 pub mod json;
 pub mod normalise;
+pub mod resource;

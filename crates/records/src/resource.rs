@@ -1,0 +1,225 @@
+//! A FHIR resource as it arrives and as it is stored: a JSON object with a `resourceType` this
+//! server keeps, and — once stored — the server's `id` and `meta.versionId` and
+//! `meta.lastUpdated`. Everything else the sender wrote stays as written, the sender's own
+//! `meta` members (profiles, tags, security labels) included.
+
+use crate::json::{self, Json, JsonError, Text};
+
+/// The resource types this server keeps.
+pub const TYPES: [&str; 14] = [
+    "AllergyIntolerance",
+    "Binary",
+    "CareTeam",
+    "Composition",
+    "Condition",
+    "DocumentReference",
+    "Encounter",
+    "MedicationRequest",
+    "Observation",
+    "Organization",
+    "Patient",
+    "Practitioner",
+    "PractitionerRole",
+    "Provenance",
+];
+
+/// Why a body is not a resource this server takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ResourceError {
+    /// Not JSON, or JSON FHIR does not allow (duplicate names).
+    #[error(transparent)]
+    Json(#[from] JsonError),
+    /// The body is not a JSON object.
+    #[error("a resource is a JSON object")]
+    NotObject,
+    /// `resourceType` is missing or not a string.
+    #[error("resourceType is missing")]
+    NoType,
+    /// `resourceType` names a type this server does not keep.
+    #[error("this server does not keep that resource type")]
+    UnknownType,
+    /// The type is not the one the URL names.
+    #[error("resourceType does not match the URL")]
+    WrongType,
+    /// `id` is not a FHIR id (1–64 of `A–Z a–z 0–9 - .`).
+    #[error("id is not a FHIR id")]
+    BadId,
+    /// `meta` is present but not an object.
+    #[error("meta is not an object")]
+    BadMeta,
+}
+
+/// Is `id` a FHIR id: 1 to 64 of `A–Z`, `a–z`, `0–9`, `-` and `.`?
+pub fn is_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+/// A parsed resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resource {
+    /// Its type, one of [`TYPES`].
+    pub kind: &'static str,
+    /// The tree, as sent.
+    pub tree: Json,
+}
+
+impl Resource {
+    /// Parses a body meant to be a resource of `expected` type (when the URL names one).
+    pub fn parse(bytes: &[u8], expected: Option<&str>) -> Result<Resource, ResourceError> {
+        let tree = json::parse(bytes)?;
+        if !matches!(tree, Json::Object(_)) {
+            return Err(ResourceError::NotObject);
+        }
+        let named = tree
+            .get("resourceType")
+            .and_then(Json::as_str)
+            .ok_or(ResourceError::NoType)?;
+        let kind = TYPES
+            .iter()
+            .find(|t| **t == named)
+            .copied()
+            .ok_or(ResourceError::UnknownType)?;
+        if expected.is_some_and(|e| e != kind) {
+            return Err(ResourceError::WrongType);
+        }
+        if let Some(id) = tree.get("id") {
+            if !id.as_str().is_some_and(|i| is_id(&i)) {
+                return Err(ResourceError::BadId);
+            }
+        }
+        if tree
+            .get("meta")
+            .is_some_and(|m| !matches!(m, Json::Object(_)))
+        {
+            return Err(ResourceError::BadMeta);
+        }
+        Ok(Resource { kind, tree })
+    }
+
+    /// The `id` the sender wrote, if any.
+    pub fn id(&self) -> Option<String> {
+        self.tree.get("id").and_then(Json::as_str)
+    }
+
+    /// The resource as stored: the server's `id`, and `meta.versionId` and `meta.lastUpdated`
+    /// (an FHIR instant), set where the sender had them or placed after `resourceType`; the
+    /// sender's other `meta` members kept.
+    pub fn stored(&self, id: &str, version: u64, last_updated: &str) -> Json {
+        let mut tree = self.tree.clone();
+        let string = |s: &str| Json::String(Text::from_value(s));
+        tree.set("id", string(id), 1);
+        let mut meta = tree
+            .get("meta")
+            .cloned()
+            .unwrap_or(Json::Object(Vec::new()));
+        meta.set("versionId", string(&version.to_string()), 0);
+        meta.set("lastUpdated", string(last_updated), 1);
+        let at = match &tree {
+            Json::Object(members) => members
+                .iter()
+                .position(|(k, _)| k.raw() == "id")
+                .map_or(1, |i| i + 1),
+            _ => 1,
+        };
+        tree.set("meta", meta, at);
+        tree
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Shows what is taken and what is refused, each with its reason.
+    #[test]
+    fn parsing_and_refusals() {
+        let patient = Resource::parse(br#"{"resourceType":"Patient","id":"p-1.a"}"#, None).unwrap();
+        assert_eq!(
+            (patient.kind, patient.id()),
+            ("Patient", Some("p-1.a".into()))
+        );
+        assert!(Resource::parse(br#"{"resourceType":"Patient"}"#, Some("Patient")).is_ok());
+        for (body, expected, why) in [
+            (&br#"[]"#[..], None, ResourceError::NotObject),
+            (br#"{"id":"x"}"#, None, ResourceError::NoType),
+            (br#"{"resourceType":1}"#, None, ResourceError::NoType),
+            (
+                br#"{"resourceType":"Account"}"#,
+                None,
+                ResourceError::UnknownType,
+            ),
+            (
+                br#"{"resourceType":"Patient"}"#,
+                Some("Observation"),
+                ResourceError::WrongType,
+            ),
+            (
+                br#"{"resourceType":"Patient","id":"a b"}"#,
+                None,
+                ResourceError::BadId,
+            ),
+            (
+                br#"{"resourceType":"Patient","id":""}"#,
+                None,
+                ResourceError::BadId,
+            ),
+            (
+                br#"{"resourceType":"Patient","id":7}"#,
+                None,
+                ResourceError::BadId,
+            ),
+            (
+                br#"{"resourceType":"Patient","meta":[]}"#,
+                None,
+                ResourceError::BadMeta,
+            ),
+        ] {
+            assert_eq!(
+                Resource::parse(body, expected),
+                Err(why),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let long = format!(r#"{{"resourceType":"Patient","id":"{}"}}"#, "a".repeat(65));
+        assert_eq!(
+            Resource::parse(long.as_bytes(), None),
+            Err(ResourceError::BadId)
+        );
+        assert!(matches!(
+            Resource::parse(
+                br#"{"resourceType":"Patient","resourceType":"Patient"}"#,
+                None
+            ),
+            Err(ResourceError::Json(JsonError::DuplicateKey { .. }))
+        ));
+    }
+
+    // Shows the server's fields set and everything else kept as sent: with no id or meta,
+    // they follow resourceType; a sent id is replaced in place; the sender's profile stays.
+    #[test]
+    fn stored_form() {
+        let sent =
+            br#"{"resourceType":"Observation","status":"final","valueQuantity":{"value":6.50}}"#;
+        let stored =
+            Resource::parse(sent, None)
+                .unwrap()
+                .stored("o1", 1, "2026-11-25T09:00:00.000+09:00");
+        assert_eq!(
+            String::from_utf8(stored.to_bytes()).unwrap(),
+            r#"{"resourceType":"Observation","id":"o1","meta":{"versionId":"1","lastUpdated":"2026-11-25T09:00:00.000+09:00"},"status":"final","valueQuantity":{"value":6.50}}"#
+        );
+        let sent = br#"{"resourceType":"Patient","meta":{"profile":["http://jpfhir.jp/fhir/core/StructureDefinition/JP_Patient"],"versionId":"9"},"id":"client","gender":"female"}"#;
+        let stored =
+            Resource::parse(sent, None)
+                .unwrap()
+                .stored("p1", 2, "2026-11-25T09:00:00.000+09:00");
+        assert_eq!(
+            String::from_utf8(stored.to_bytes()).unwrap(),
+            r#"{"resourceType":"Patient","meta":{"profile":["http://jpfhir.jp/fhir/core/StructureDefinition/JP_Patient"],"lastUpdated":"2026-11-25T09:00:00.000+09:00","versionId":"2"},"id":"p1","gender":"female"}"#
+        );
+    }
+}
