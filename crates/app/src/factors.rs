@@ -351,13 +351,6 @@ impl App {
         ))
     }
 
-    /// Does `account` have a second factor (a TOTP, or a passkey)?
-    pub async fn has_factor(&self, account: &str) -> Result<bool> {
-        let store: Arc<Store> = self.store().clone();
-        let account = account.to_owned();
-        blocking(move || has_any(&store, &account)).await
-    }
-
     /// Enrols a TOTP secret for `account` directly, as the operator seeding the demo does:
     /// returns the secret in base32 (for the demo's credentials file).
     pub async fn enrol_factor_for_demo(&self, account: &str) -> Result<String> {

@@ -209,6 +209,13 @@ impl App {
         bytes
     }
 
+    /// `account`'s passkeys, oldest first.
+    async fn passkeys(&self, account: &str) -> Result<Vec<Passkey>> {
+        let store: Arc<Store> = self.store().clone();
+        let account = account.to_owned();
+        blocking(move || passkeys_of(&store, &account)).await
+    }
+
     /// `account`'s second factors.
     pub async fn factors(&self, account: &str) -> Result<Factors> {
         let store: Arc<Store> = self.store().clone();
@@ -234,9 +241,7 @@ impl App {
             return Err(Error::Unauthorized);
         }
         let account = session.account.to_string();
-        let store: Arc<Store> = self.store().clone();
-        let who = account.clone();
-        let held = blocking(move || passkeys_of(&store, &who)).await?;
+        let held = self.passkeys(&account).await?;
         let challenge = self.give_challenge(token, Purpose::Register, self.now()?);
         Ok(CreationOptions {
             challenge: encode_base64url(&challenge),
@@ -283,9 +288,7 @@ impl App {
             .ok_or(Error::NoPasskeyChallenge)?;
         let key = passkey::verify_registration(rp, &challenge, response)
             .map_err(Error::PasskeyRefused)?;
-        let store: Arc<Store> = self.store().clone();
-        let who = session.account.to_string();
-        let held = blocking(move || passkeys_of(&store, &who)).await?;
+        let held = self.passkeys(session.account.as_str()).await?;
         let request = passkey::register(actor, &held, key, label)?;
         self.writer().append(request).await?;
         self.sessions().update(token, |s| {
@@ -302,9 +305,7 @@ impl App {
         if session.pending != Pending::SecondFactor {
             return Err(Error::Unauthorized);
         }
-        let store: Arc<Store> = self.store().clone();
-        let who = session.account.to_string();
-        let held = blocking(move || passkeys_of(&store, &who)).await?;
+        let held = self.passkeys(session.account.as_str()).await?;
         if held.is_empty() {
             return Err(Error::NoPasskey);
         }
