@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod notes;
 pub mod passkeys;
 pub mod policy;
+pub mod records;
 mod rows;
 pub mod sessions;
 pub mod sign_in;
@@ -50,6 +51,7 @@ pub fn registry() -> Arc<Registry> {
                 &kiroku_ops::Ops,
                 &kiroku_access::Access,
                 &kiroku_policy::Policy,
+                &kiroku_records::Records,
             ]) {
                 Ok(registry) => Arc::new(registry),
                 Err(e) => {
@@ -134,6 +136,35 @@ pub enum Error {
     /// No such note.
     #[error("note {0} does not exist")]
     NoSuchNote(u64),
+    /// A resource could not be written as sent.
+    #[error(transparent)]
+    Record(#[from] kiroku_records::record::RecordError),
+    /// A search the server cannot run.
+    #[error(transparent)]
+    Search(#[from] records::SearchError),
+    /// The server keeps no resources of that type.
+    #[error("this server keeps no resources of that type")]
+    NoSuchResourceType,
+    /// No resource (or version) of that id.
+    #[error("no such resource")]
+    NoSuchResource,
+    /// The body's id is not the URL's.
+    #[error("the resource's id does not match the URL")]
+    IdMismatch,
+    /// The resource is not at the version the client saw.
+    #[error("the resource is at version {found}, not {expected}")]
+    VersionMismatch {
+        /// The version the client saw.
+        expected: u64,
+        /// The version stored.
+        found: u64,
+    },
+    /// The policy refused access to a record; the attempt was recorded.
+    #[error("the policy does not permit {0} on this record")]
+    RecordDenied(&'static str),
+    /// Another patient holds one of the identifiers.
+    #[error("another patient holds that identifier")]
+    IdentifierTaken,
     /// The state moved on under the request; nothing was written.
     #[error(transparent)]
     Conflict(Conflict),

@@ -6,12 +6,48 @@
 //! - [`json`]: the FHIR JSON that keeps a resource's text as sent (decimals, escapes,
 //!   characters outside the BMP and variation selectors) and refuses duplicate member names;
 //! - [`normalise`]: names as search compares them, across full and half width, hiragana and
-//!   katakana.
+//!   katakana;
 //! - [`resource`]: a body as a resource of a type this server keeps, and its stored form with
-//!   the server's `id` and `meta` set and the rest as sent.
-//!
-//! The context's kinds, tables and rules come next; until then it is not in the registry.
+//!   the server's `id` and `meta` set and the rest as sent;
+//! - [`index`]: what a version is found by (patient, encounter, date, search terms);
+//! - [`record`]: the kinds — versions of resources, disclosures, refusals — their tables,
+//!   rules and queries.
 
+pub mod index;
 pub mod json;
 pub mod normalise;
+pub mod record;
 pub mod resource;
+
+use kiroku_core::projection::TableSpec;
+use kiroku_core::{kind, Context, KindHandler};
+
+/// The records context.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Records;
+
+/// Every table the context owns.
+pub static TABLES: &[&TableSpec] = &[
+    &record::CURRENT,
+    &record::VERSIONS,
+    &record::TERMS,
+    &record::IDENTIFIERS,
+];
+
+impl Context for Records {
+    fn name(&self) -> &'static str {
+        "records"
+    }
+
+    fn tables(&self) -> &'static [&'static TableSpec] {
+        TABLES
+    }
+
+    fn kinds(&self) -> Vec<Box<dyn KindHandler>> {
+        vec![
+            kind::<record::ResourceVersion>(),
+            kind::<record::Disclosure>(),
+            kind::<record::Denial>(),
+        ]
+    }
+}

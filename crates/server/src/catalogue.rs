@@ -305,6 +305,72 @@ catalogue! {
     NoPolicyInForce = "no_policy_in_force", NOT_FOUND,
         "その時点で有効なアクセス方針はありません（データディレクトリ作成前です）。",
         "No policy was in force at that time (it is before the data directory was made).";
+    ResourceNotJson = "resource_not_json", BAD_REQUEST,
+        "本文が JSON として読めません（{offset} バイト目）。何も記録されていません。",
+        "The body is not valid JSON (at byte {offset}). Nothing was recorded.";
+    ResourceDuplicateName = "resource_duplicate_name", BAD_REQUEST,
+        "一つのオブジェクトに同じ要素名が二度あります（{offset} バイト目）。FHIR では許されません。何も記録されていません。",
+        "An object names a member twice (at byte {offset}), which FHIR does not allow. Nothing was recorded.";
+    ResourceTooDeep = "resource_too_deep", BAD_REQUEST,
+        "入れ子が深すぎます（{offset} バイト目）。何も記録されていません。",
+        "The body is nested too deeply (at byte {offset}). Nothing was recorded.";
+    ResourceNotObject = "resource_not_object", BAD_REQUEST,
+        "リソースは JSON オブジェクトで送ってください。何も記録されていません。",
+        "A resource is a JSON object. Nothing was recorded.";
+    ResourceNoType = "resource_no_type", BAD_REQUEST,
+        "resourceType がありません。何も記録されていません。",
+        "The resource has no resourceType. Nothing was recorded.";
+    ResourceUnknownType = "resource_unknown_type", BAD_REQUEST,
+        "このサーバーはその resourceType のリソースを保管しません。何も記録されていません。",
+        "This server does not keep resources of that resourceType. Nothing was recorded.";
+    ResourceWrongType = "resource_wrong_type", BAD_REQUEST,
+        "resourceType が URL のリソース型と一致しません。何も記録されていません。",
+        "The resourceType does not match the resource type in the URL. Nothing was recorded.";
+    ResourceBadId = "resource_bad_id", BAD_REQUEST,
+        "id は英数字・「-」・「.」の 1～64 文字です。何も記録されていません。",
+        "An id is 1 to 64 letters, digits, '-' and '.'. Nothing was recorded.";
+    ResourceBadMeta = "resource_bad_meta", BAD_REQUEST,
+        "meta はオブジェクトで送ってください。何も記録されていません。",
+        "The meta element must be an object. Nothing was recorded.";
+    ResourceIdMismatch = "resource_id_mismatch", BAD_REQUEST,
+        "本文の id が URL の id と一致しません。何も記録されていません。",
+        "The id in the body does not match the id in the URL. Nothing was recorded.";
+    RecordReasonRequired = "record_reason_required", UNPROCESSABLE_ENTITY,
+        "確定済みの版を訂正するには理由が必要です（X-Kiroku-Reason ヘッダー、または画面の入力欄）。何も記録されていません。",
+        "Correcting a confirmed version needs a reason (the X-Kiroku-Reason header, or the field on the page). Nothing was recorded.";
+    RecordNoPatient = "record_no_patient", UNPROCESSABLE_ENTITY,
+        "{type} には患者への参照（subject または patient の Patient/…）が必要です。何も記録されていません。",
+        "A {type} must refer to its patient (subject or patient: Patient/...). Nothing was recorded.";
+    NoSuchResourceType = "no_such_resource_type", NOT_FOUND,
+        "このサーバーはその型のリソースを保管していません。",
+        "This server keeps no resources of that type.";
+    NoSuchResource = "no_such_resource", NOT_FOUND,
+        "そのリソース（または版）はありません。",
+        "There is no such resource (or version).";
+    VersionMismatch = "version_mismatch", PRECONDITION_FAILED,
+        "リソースは既に更新されています（あなたが見た版: {expected}、現在の版: {found}）。最新の版を読み直してから、もう一度操作してください。何も記録されていません。",
+        "The resource has changed since you read it (you saw version {expected}; it is at version {found}). Read the latest version and try again. Nothing was recorded.";
+    BadIfMatch = "bad_if_match", BAD_REQUEST,
+        "If-Match は W/\"版番号\" の形で送ってください。何も記録されていません。",
+        "Send If-Match as W/\"version\". Nothing was recorded.";
+    IdentifierTaken = "identifier_taken", CONFLICT,
+        "その識別子は別の患者に割り当てられています。何も記録されていません。",
+        "Another patient holds that identifier. Nothing was recorded.";
+    RecordDenied = "record_denied", FORBIDDEN,
+        "現在のアクセス方針では、この記録への操作（{action}）は許可されていません。この試みは記録されました。",
+        "The access policy in force does not permit this on the record ({action}). The attempt has been recorded.";
+    SearchUnknownParameter = "search_unknown_parameter", BAD_REQUEST,
+        "検索条件 {name} はこの型では使えません。",
+        "The search parameter {name} is not supported for this type.";
+    SearchBadValue = "search_bad_value", BAD_REQUEST,
+        "検索条件 {name} の値が正しくありません。",
+        "The value of the search parameter {name} cannot be used.";
+    SearchTooMany = "search_too_many", BAD_REQUEST,
+        "該当が {max} 件を超えました。条件を絞ってください。",
+        "More than {max} resources match. Narrow the search.";
+    FhirMediaType = "fhir_media_type", UNSUPPORTED_MEDIA_TYPE,
+        "本文は FHIR の JSON（Content-Type: application/fhir+json）で送ってください。何も記録されていません。",
+        "Send the body as FHIR JSON (Content-Type: application/fhir+json). Nothing was recorded.";
 }
 
 /// The `{name}`s of a text, in order.

@@ -6,11 +6,15 @@ use crate::catalogue::{fill, Code};
 use axum::response::{IntoResponse, Response};
 use kiroku_access::AccessError;
 use kiroku_app::ledger::ReadFailure;
+use kiroku_app::records::SearchError;
 use kiroku_app::Error;
 use kiroku_core::Conflict;
 use kiroku_ops::amendment::AmendError;
 use kiroku_ops::note::NoteError;
 use kiroku_policy::PolicyError;
+use kiroku_records::json::JsonError;
+use kiroku_records::record::RecordError;
+use kiroku_records::resource::ResourceError;
 
 /// An error answered to a client.
 #[derive(Clone, Debug)]
@@ -266,6 +270,52 @@ impl From<Error> for AppError {
                 AppError::new(Code::Corrupt)
             }
             Error::Unavailable(cause) => AppError::unavailable(&cause),
+            Error::Record(e) => e.into(),
+            Error::Search(e) => match e {
+                SearchError::Unknown(name) => {
+                    AppError::new(Code::SearchUnknownParameter).with("name", name)
+                }
+                SearchError::BadValue(name) => {
+                    AppError::new(Code::SearchBadValue).with("name", name)
+                }
+                SearchError::TooMany => {
+                    AppError::new(Code::SearchTooMany).with("max", kiroku_app::records::MATCHES_MAX)
+                }
+            },
+            Error::NoSuchResourceType => AppError::new(Code::NoSuchResourceType),
+            Error::NoSuchResource => AppError::new(Code::NoSuchResource),
+            Error::IdMismatch => AppError::new(Code::ResourceIdMismatch),
+            Error::VersionMismatch { expected, found } => AppError::new(Code::VersionMismatch)
+                .with("expected", expected)
+                .with("found", found),
+            Error::IdentifierTaken => AppError::new(Code::IdentifierTaken),
+            Error::RecordDenied(action) => AppError::new(Code::RecordDenied).with("action", action),
+        }
+    }
+}
+
+impl From<RecordError> for AppError {
+    fn from(error: RecordError) -> AppError {
+        match error {
+            RecordError::Resource(e) => match e {
+                ResourceError::Json(JsonError::Syntax { offset, .. }) => {
+                    AppError::new(Code::ResourceNotJson).with("offset", offset)
+                }
+                ResourceError::Json(JsonError::DuplicateKey { offset }) => {
+                    AppError::new(Code::ResourceDuplicateName).with("offset", offset)
+                }
+                ResourceError::Json(JsonError::TooDeep { offset }) => {
+                    AppError::new(Code::ResourceTooDeep).with("offset", offset)
+                }
+                ResourceError::NotObject => AppError::new(Code::ResourceNotObject),
+                ResourceError::NoType => AppError::new(Code::ResourceNoType),
+                ResourceError::UnknownType => AppError::new(Code::ResourceUnknownType),
+                ResourceError::WrongType => AppError::new(Code::ResourceWrongType),
+                ResourceError::BadId => AppError::new(Code::ResourceBadId),
+                ResourceError::BadMeta => AppError::new(Code::ResourceBadMeta),
+            },
+            RecordError::ReasonRequired => AppError::new(Code::RecordReasonRequired),
+            RecordError::NoPatient(kind) => AppError::new(Code::RecordNoPatient).with("type", kind),
         }
     }
 }

@@ -199,16 +199,17 @@ pub(crate) trait Db: Send {
         )
     }
 
-    /// A row under `prefix` put at or before entry `at_most`.
+    /// A row under `prefix` put before entry `before` (one that entry put after deleting the
+    /// prefix — replacing a set of rows — is its own).
     fn stale_under_prefix(
         &mut self,
         table: &TableSpec,
         prefix: &Key,
-        at_most: i64,
+        before: i64,
     ) -> Result<Option<Stored>> {
         let sql = sql::stale_under_prefix(self.dialect(), table, prefix.len());
         let mut params = key_params(table, prefix);
-        params.push((Value::Int(at_most), ColumnType::Int));
+        params.push((Value::Int(before), ColumnType::Int));
         Ok(self.select(&sql, &params, table)?.into_iter().next())
     }
 

@@ -196,7 +196,7 @@ pub(crate) fn first_key_range(d: Dialect, table: &TableSpec) -> String {
 /// prefix delete at that entry should have removed).
 pub(crate) fn stale_under_prefix(d: Dialect, table: &TableSpec, len: usize) -> String {
     format!(
-        "SELECT {} FROM {} WHERE {} AND {LAST_ENTRY} <= {} LIMIT 1",
+        "SELECT {} FROM {} WHERE {} AND {LAST_ENTRY} < {} LIMIT 1",
         column_list(table),
         table.name,
         key_equals(d, table, len, 1),

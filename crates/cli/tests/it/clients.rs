@@ -11,7 +11,7 @@ use kiroku_testkit::{client, DataDir, Reply, TestServer};
 use serde_json::json;
 
 /// The demo hospital with its system client; returns the directory and the client's secret.
-fn hospital_with_client() -> (DataDir, String) {
+pub(crate) fn hospital_with_client() -> (DataDir, String) {
     let data = DataDir::hospital();
     let app = data.open();
     crate::support::block(kiroku_app::demo::seed_hospital(&app)).unwrap();
@@ -37,7 +37,7 @@ fn token_request(server: &TestServer, auth: Option<&str>, fields: &[(&str, &str)
     server.send("POST", "/oauth/token", &headers, Some(&body))
 }
 
-fn token(server: &TestServer, secret: &str, scope: Option<&str>) -> String {
+pub(crate) fn token(server: &TestServer, secret: &str, scope: Option<&str>) -> String {
     let auth = basic("demo-lab", secret);
     let mut fields = vec![("grant_type", "client_credentials")];
     if let Some(scope) = scope {

@@ -12,6 +12,7 @@ mod clients;
 mod crash;
 mod cross;
 mod factor;
+mod fhir;
 mod http;
 mod layout;
 mod lifecycle;

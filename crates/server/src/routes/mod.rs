@@ -4,6 +4,7 @@
 mod access;
 mod api;
 mod clients;
+mod fhir;
 mod ledger;
 mod lifecycle;
 mod ops;
@@ -275,6 +276,11 @@ pub fn app(app: Arc<App>) -> Router {
             "/api/access/applications/{id}/rejection",
             post(access::reject),
         )
+        .route("/fhir/metadata", get(fhir::metadata))
+        .route("/fhir/{type}", get(fhir::search).post(fhir::create))
+        .route("/fhir/{type}/{id}", get(fhir::read).put(fhir::update))
+        .route("/fhir/{type}/{id}/_history", get(fhir::history))
+        .route("/fhir/{type}/{id}/_history/{version}", get(fhir::vread))
         .fallback(|| async { AppError::not_found() })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -404,6 +410,14 @@ async fn localize_errors(request: Request, next: Next) -> Response {
         None => return response,
     };
     let (mut parts, _) = response.into_parts();
+    if path == "/fhir" || path.starts_with("/fhir/") {
+        parts
+            .headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static(fhir::FHIR_JSON));
+        parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Body::from(fhir::outcome(&error, api_lang)))
+            .into_response();
+    }
     let api = wants_json || is_api(&path);
     let lang = if api { api_lang } else { page_lang };
     let message = error.message(lang);

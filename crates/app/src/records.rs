@@ -1,0 +1,1044 @@
+//! Clinical records: create, read, update, history and search of FHIR resources. Every write
+//! and every read asks the policy in force first; a refusal is itself an entry. Every answer
+//! that carries patient data is recorded as a disclosure entry, and its commit awaited, before
+//! the answer is returned: nothing leaves the system unrecorded.
+
+use crate::policy::Gate;
+use crate::rows::{all, decoded, first};
+use crate::{blocking, App, Error, Result};
+use kiroku_core::query::Stored;
+use kiroku_core::{Actor, Conflict, Date, Request, Timestamp};
+use kiroku_policy::{Action, Resource as PolicyResource};
+use kiroku_records::index::{reference_to, Index};
+use kiroku_records::normalise::normalise;
+use kiroku_records::record::{
+    self, Current, RecordError, ResourceVersion, State, VersionRow, CURRENT, IDENTIFIERS,
+};
+use kiroku_records::resource::{is_id, Resource, TYPES};
+use kiroku_store::read;
+use kiroku_store::Store;
+use std::sync::Arc;
+
+/// Most resources on one page of search or history.
+pub const PAGE_MAX: u64 = 100;
+/// Resources on a page when the client does not say.
+pub const PAGE_DEFAULT: u64 = 20;
+/// Most resources a search by name, identifier or code may match before it asks to be
+/// narrowed.
+pub const MATCHES_MAX: usize = 1000;
+/// Most rows one search page scans while filtering.
+const SCAN_MAX: u64 = 5000;
+
+/// A version as returned: its text with the server's id and meta.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Served {
+    /// The type.
+    pub kind: String,
+    /// The id.
+    pub id: String,
+    /// The version.
+    pub version: u64,
+    /// Draft or confirmed.
+    pub state: State,
+    /// When the version was written.
+    pub time: Timestamp,
+    /// The patient it belongs to.
+    pub patient: Option<String>,
+    /// The resource's JSON text.
+    pub body: Vec<u8>,
+}
+
+impl Served {
+    fn reference(&self) -> String {
+        format!("{}/{}/_history/{}", self.kind, self.id, self.version)
+    }
+}
+
+/// A write's outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// The version written, or (for a conditional create that matched) the existing one.
+    pub served: Served,
+    /// Was a new resource made (201) rather than a version added or one found (200)?
+    pub created: bool,
+}
+
+/// A search's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    /// The matches, in order.
+    pub matches: Vec<Served>,
+    /// Resources included for them (their patients).
+    pub included: Vec<Served>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<String>,
+}
+
+/// A search parameter the server does not know, or a value it cannot use.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SearchError {
+    /// Not a parameter of this type.
+    #[error("unknown search parameter {0}")]
+    Unknown(String),
+    /// A value that does not fit its parameter.
+    #[error("search parameter {0} has a value that cannot be used")]
+    BadValue(String),
+    /// More matches than a search may hold: narrow it.
+    #[error("the search matches more than {MATCHES_MAX} resources")]
+    TooMany,
+}
+
+/// The category the policy sees a resource under.
+fn category(resource_kind: &str, index: Option<&Index>) -> &'static str {
+    match resource_kind {
+        "Patient" | "Encounter" | "Organization" | "Practitioner" | "PractitionerRole"
+        | "CareTeam" => "administrative",
+        "Observation" => {
+            let has = |code: &str| {
+                index.is_some_and(|i| {
+                    i.terms
+                        .iter()
+                        .any(|t| t.param == "category" && t.value == code)
+                })
+            };
+            if has("vital-signs") {
+                "nursing"
+            } else if has("laboratory") {
+                "laboratory"
+            } else if has("imaging") {
+                "radiology"
+            } else {
+                "medical"
+            }
+        }
+        _ => "medical",
+    }
+}
+
+/// The record the policy is asked about.
+fn record_question(kind: &str, id: &str, index: Option<&Index>) -> PolicyResource {
+    PolicyResource::Record {
+        id: format!("{kind}/{id}"),
+        category: category(kind, index).into(),
+        department: String::new(),
+    }
+}
+
+/// What the policy is asked before a read of `kind/id` (`version`: what it holds).
+fn read_question(
+    kind: &str,
+    id: &str,
+    version: Option<&ResourceVersion>,
+) -> (Action, PolicyResource) {
+    if kind == "Patient" {
+        (Action::ReadPatient, PolicyResource::Patient(id.to_owned()))
+    } else {
+        (
+            Action::ReadRecord,
+            record_question(kind, id, version.map(|v| &v.index)),
+        )
+    }
+}
+
+/// A refusal: the attempt's entry, then the error.
+struct Refused {
+    action: Action,
+    kind: String,
+    id: Option<String>,
+    patient: Option<String>,
+    policies: Vec<String>,
+}
+
+fn check(
+    gate: &Gate,
+    action: Action,
+    resource: &PolicyResource,
+    kind: &str,
+    id: Option<&str>,
+    patient: Option<&str>,
+) -> Result<std::result::Result<(), Refused>> {
+    let decision = gate.decide(action, resource)?;
+    Ok(if decision.allowed {
+        Ok(())
+    } else {
+        Err(Refused {
+            action,
+            kind: kind.into(),
+            id: id.map(str::to_owned),
+            patient: patient.map(str::to_owned),
+            policies: decision.policies,
+        })
+    })
+}
+
+fn known_type(kind: &str) -> Result<&'static str> {
+    TYPES
+        .iter()
+        .find(|t| **t == kind)
+        .copied()
+        .ok_or(Error::NoSuchResourceType)
+}
+
+fn load_version(
+    store: &Store,
+    entry: kiroku_core::EntryIndex,
+) -> Result<(ResourceVersion, Timestamp)> {
+    let (stored, payload) = read::entry(store, entry)?;
+    let version: ResourceVersion = serde_json::from_value(payload)
+        .map_err(|_| Error::Corrupt(format!("entry {entry} is not a resource version")))?;
+    Ok((version, stored.time))
+}
+
+fn serve(version: &ResourceVersion, time: Timestamp) -> Result<Served> {
+    let tree = record::served(version, time)
+        .map_err(|_| Error::Corrupt(format!("{} {} does not parse", version.kind, version.id)))?;
+    Ok(Served {
+        kind: version.kind.clone(),
+        id: version.id.clone(),
+        version: version.version,
+        state: version.state,
+        time,
+        patient: version.index.patient.clone(),
+        body: tree.to_bytes(),
+    })
+}
+
+fn current(store: &Store, kind: &str, id: &str) -> Result<Option<Current>> {
+    first(store, &Current::query(kind, id), Current::from_row)
+}
+
+/// What a gated read found: the versions to return, or the refusal to record.
+enum Found<T> {
+    Allowed(T),
+    Refused(Refused),
+}
+
+impl App {
+    /// A new resource id.
+    fn new_resource_id(&self) -> String {
+        let mut bytes = [0u8; 12];
+        self.entropy().fill(&mut bytes);
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    async fn refuse(&self, actor: &Actor, refused: Refused) -> Result<Error> {
+        let request = record::deny(
+            actor.clone(),
+            refused.action.as_str(),
+            &refused.kind,
+            refused.id.as_deref(),
+            refused.patient.as_deref(),
+            refused.policies,
+        );
+        self.writer().append(request).await?;
+        Ok(Error::RecordDenied(refused.action.as_str()))
+    }
+
+    async fn disclosed<T>(
+        &self,
+        actor: &Actor,
+        interaction: &str,
+        served: &[&Served],
+        result: T,
+    ) -> Result<T> {
+        let patients = served.iter().filter_map(|s| s.patient.clone()).collect();
+        let resources = served.iter().map(|s| s.reference()).collect();
+        let request =
+            record::disclose(actor.clone(), interaction, "treatment", patients, resources);
+        self.writer().append(request).await?;
+        Ok(result)
+    }
+
+    /// Creates a resource of `kind` from `body`. With `if_none_exist` (an identifier search,
+    /// `system|value`), a patient who already holds the identifier is returned instead.
+    pub async fn create_resource(
+        &self,
+        actor: Actor,
+        kind: &str,
+        body: Vec<u8>,
+        if_none_exist: Option<(String, String)>,
+    ) -> Result<Written> {
+        let kind = known_type(kind)?;
+        let resource = Resource::parse(&body, Some(kind)).map_err(RecordError::from)?;
+        if let Some((system, value)) = &if_none_exist {
+            if let Some(found) = self.holder(actor.clone(), kind, system, value).await? {
+                return Ok(found);
+            }
+        }
+        let id = self.new_resource_id();
+        let request = self
+            .gated_write(&actor, kind, &id, resource, None, None)
+            .await?;
+        match self.writer().append(request).await {
+            Ok(receipt) => {
+                let version = self.written_version(receipt.first).await?;
+                Ok(Written {
+                    served: serve(&version, receipt.time)?,
+                    created: true,
+                })
+            }
+            // Two conditional creates of one identifier raced: the loser gets the winner.
+            Err(kiroku_store::writer::AppendError::Conflict(Conflict::Claimed {
+                table, ..
+            })) if table == IDENTIFIERS.name => match &if_none_exist {
+                Some((system, value)) => self
+                    .holder(actor, kind, system, value)
+                    .await?
+                    .ok_or_else(|| Error::Corrupt("a claimed identifier has no holder".into())),
+                None => Err(Error::IdentifierTaken),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The patient holding an identifier, read (and disclosed) as a conditional create's answer.
+    async fn holder(
+        &self,
+        actor: Actor,
+        kind: &str,
+        system: &str,
+        value: &str,
+    ) -> Result<Option<Written>> {
+        if kind != "Patient" {
+            return Err(Error::Search(SearchError::Unknown("If-None-Exist".into())));
+        }
+        let store = self.store().clone();
+        let query = record::identifier_query(system, value);
+        let holder = blocking(move || first(&store, &query, record::identifier_holder)).await?;
+        match holder {
+            Some(id) => Ok(Some(Written {
+                served: self.read_resource(actor, kind, &id).await?,
+                created: false,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    async fn written_version(&self, entry: kiroku_core::EntryIndex) -> Result<ResourceVersion> {
+        let store = self.store().clone();
+        blocking(move || load_version(&store, entry).map(|(v, _)| v)).await
+    }
+
+    /// Asks the policy whether `actor` may write this resource, and makes the request.
+    async fn gated_write(
+        &self,
+        actor: &Actor,
+        kind: &'static str,
+        id: &str,
+        resource: Resource,
+        previous: Option<Current>,
+        reason: Option<String>,
+    ) -> Result<Request> {
+        let store: Arc<Store> = self.store().clone();
+        let cache = self.policy_cache().clone();
+        let today: Date = self.today()?;
+        let who = actor.clone();
+        let id = id.to_owned();
+        let decided = blocking(move || {
+            let gate = Gate::open(&store, &cache, &who, today)?;
+            let index = kiroku_records::index::index(&resource, &id);
+            let question = record_question(kind, &id, Some(&index));
+            if let Err(refused) = check(
+                &gate,
+                Action::WriteRecord,
+                &question,
+                kind,
+                Some(&id),
+                index.patient.as_deref(),
+            )? {
+                return Ok(Found::Refused(refused));
+            }
+            let version = previous.as_ref().map_or(1, |c| c.version + 1);
+            let request = record::write(
+                who,
+                &resource,
+                &id,
+                version,
+                previous.map(|c| c.state),
+                reason,
+            )
+            .map_err(Error::Record)?;
+            Ok(Found::Allowed(request))
+        })
+        .await?;
+        match decided {
+            Found::Allowed(request) => Ok(request),
+            Found::Refused(refused) => Err(self.refuse(actor, refused).await?),
+        }
+    }
+
+    /// Adds a version to `kind/id` (or creates it with that id). `if_match`: the version the
+    /// client saw; another stored version gets [`Error::VersionMismatch`], and so does a lost
+    /// race with another update.
+    pub async fn update_resource(
+        &self,
+        actor: Actor,
+        kind: &str,
+        id: &str,
+        body: Vec<u8>,
+        if_match: Option<u64>,
+        reason: Option<String>,
+    ) -> Result<Written> {
+        let kind = known_type(kind)?;
+        if !is_id(id) {
+            return Err(Error::NoSuchResource);
+        }
+        let resource = Resource::parse(&body, Some(kind)).map_err(RecordError::from)?;
+        if resource.id().is_some_and(|sent| sent != id) {
+            return Err(Error::IdMismatch);
+        }
+        let store = self.store().clone();
+        let (k, i) = (kind.to_owned(), id.to_owned());
+        let previous = blocking(move || current(&store, &k, &i)).await?;
+        let found = previous.as_ref().map_or(0, |c| c.version);
+        if let Some(expected) = if_match {
+            if expected != found {
+                return Err(Error::VersionMismatch { expected, found });
+            }
+        }
+        let created = previous.is_none();
+        let request = self
+            .gated_write(&actor, kind, id, resource, previous, reason)
+            .await?;
+        match self.writer().append(request).await {
+            Ok(receipt) => {
+                let version = self.written_version(receipt.first).await?;
+                Ok(Written {
+                    served: serve(&version, receipt.time)?,
+                    created,
+                })
+            }
+            Err(kiroku_store::writer::AppendError::Conflict(Conflict::Version {
+                table,
+                found,
+                ..
+            })) if table == CURRENT.name => Err(Error::VersionMismatch {
+                expected: if_match.unwrap_or(found.saturating_sub(1)),
+                found,
+            }),
+            Err(kiroku_store::writer::AppendError::Conflict(Conflict::Claimed {
+                table, ..
+            })) if table == IDENTIFIERS.name => Err(Error::IdentifierTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The latest version of `kind/id`, disclosed.
+    pub async fn read_resource(&self, actor: Actor, kind: &str, id: &str) -> Result<Served> {
+        self.read_at(actor, kind, id, None).await
+    }
+
+    /// Version `version` of `kind/id`, disclosed.
+    pub async fn vread_resource(
+        &self,
+        actor: Actor,
+        kind: &str,
+        id: &str,
+        version: u64,
+    ) -> Result<Served> {
+        self.read_at(actor, kind, id, Some(version)).await
+    }
+
+    async fn read_at(&self, actor: Actor, kind: &str, id: &str, at: Option<u64>) -> Result<Served> {
+        let kind = known_type(kind)?;
+        if !is_id(id) {
+            return Err(Error::NoSuchResource);
+        }
+        let store: Arc<Store> = self.store().clone();
+        let cache = self.policy_cache().clone();
+        let today = self.today()?;
+        let who = actor.clone();
+        let id = id.to_owned();
+        let found = blocking(move || {
+            let entry = match at {
+                None => current(&store, kind, &id)?.map(|c| c.entry),
+                Some(v) => first(
+                    &store,
+                    &VersionRow::query(kind, &id, v),
+                    VersionRow::from_row,
+                )?
+                .map(|r| r.entry),
+            };
+            let entry = entry.ok_or(Error::NoSuchResource)?;
+            let (version, time) = load_version(&store, entry)?;
+            let gate = Gate::open(&store, &cache, &who, today)?;
+            let (action, question) = read_question(kind, &id, Some(&version));
+            if let Err(refused) = check(
+                &gate,
+                action,
+                &question,
+                kind,
+                Some(&id),
+                version.index.patient.as_deref(),
+            )? {
+                return Ok(Found::Refused(refused));
+            }
+            Ok(Found::Allowed(serve(&version, time)?))
+        })
+        .await?;
+        match found {
+            Found::Allowed(served) => {
+                let interaction = if at.is_some() { "vread" } else { "read" };
+                self.disclosed(&actor, interaction, &[&served], served.clone())
+                    .await
+            }
+            Found::Refused(refused) => Err(self.refuse(&actor, refused).await?),
+        }
+    }
+
+    /// Versions of `kind/id`, newest first, older than `before` (none: from the newest),
+    /// disclosed.
+    pub async fn resource_history(
+        &self,
+        actor: Actor,
+        kind: &str,
+        id: &str,
+        before: Option<u64>,
+        count: u64,
+    ) -> Result<(Vec<Served>, Option<u64>)> {
+        let kind = known_type(kind)?;
+        if !is_id(id) {
+            return Err(Error::NoSuchResource);
+        }
+        let count = count.clamp(1, PAGE_MAX);
+        let store: Arc<Store> = self.store().clone();
+        let cache = self.policy_cache().clone();
+        let today = self.today()?;
+        let who = actor.clone();
+        let id = id.to_owned();
+        let found = blocking(move || {
+            let rows = all(
+                &store,
+                &VersionRow::history(kind, &id, before, count + 1),
+                VersionRow::from_row,
+            )?;
+            if rows.is_empty() && before.is_none() {
+                return Err(Error::NoSuchResource);
+            }
+            let gate = Gate::open(&store, &cache, &who, today)?;
+            let mut served = Vec::new();
+            for row in rows.iter().take(count as usize) {
+                let (version, time) = load_version(&store, row.entry)?;
+                let (action, question) = read_question(kind, &id, Some(&version));
+                if let Err(refused) = check(
+                    &gate,
+                    action,
+                    &question,
+                    kind,
+                    Some(&id),
+                    version.index.patient.as_deref(),
+                )? {
+                    return Ok(Found::Refused(refused));
+                }
+                served.push(serve(&version, time)?);
+            }
+            let next = (rows.len() as u64 > count)
+                .then(|| served.last().map(|s| s.version))
+                .flatten();
+            Ok(Found::Allowed((served, next)))
+        })
+        .await?;
+        match found {
+            Found::Allowed((served, next)) => {
+                let refs: Vec<&Served> = served.iter().collect();
+                self.disclosed(&actor, "history", &refs, ()).await?;
+                Ok((served, next))
+            }
+            Found::Refused(refused) => Err(self.refuse(&actor, refused).await?),
+        }
+    }
+
+    /// Searches resources of `kind`. Every match the caller may not read is a refusal of the
+    /// whole search (and an entry); the matches returned, and their patients, are disclosed.
+    pub async fn search_resources(
+        &self,
+        actor: Actor,
+        kind: &str,
+        params: Vec<(String, String)>,
+    ) -> Result<Page> {
+        let kind = known_type(kind)?;
+        let search = Search::parse(kind, &params)?;
+        let store: Arc<Store> = self.store().clone();
+        let cache = self.policy_cache().clone();
+        let today = self.today()?;
+        let who = actor.clone();
+        let found = blocking(move || {
+            let gate = Gate::open(&store, &cache, &who, today)?;
+            // Asking first whether the caller may read this type at all spares a search the
+            // caller would be refused.
+            let (action, question) = read_question(kind, "any", None);
+            if let Err(refused) = check(&gate, action, &question, kind, None, None)? {
+                return Ok(Found::Refused(refused));
+            }
+            let (currents, next) = search.run(&store)?;
+            let mut matches = Vec::new();
+            for c in currents {
+                let (version, time) = load_version(&store, c.entry)?;
+                let (action, question) = read_question(kind, &c.id, Some(&version));
+                if let Err(refused) = check(
+                    &gate,
+                    action,
+                    &question,
+                    kind,
+                    Some(&c.id),
+                    version.index.patient.as_deref(),
+                )? {
+                    return Ok(Found::Refused(refused));
+                }
+                matches.push(serve(&version, time)?);
+            }
+            let mut included: Vec<Served> = Vec::new();
+            if search.include_patient && kind != "Patient" {
+                let mut patients: Vec<String> =
+                    matches.iter().filter_map(|m| m.patient.clone()).collect();
+                patients.sort();
+                patients.dedup();
+                for patient in patients {
+                    if let Some(c) = current(&store, "Patient", &patient)? {
+                        let (version, time) = load_version(&store, c.entry)?;
+                        let (action, question) = read_question("Patient", &patient, Some(&version));
+                        if let Err(refused) = check(
+                            &gate,
+                            action,
+                            &question,
+                            "Patient",
+                            Some(&patient),
+                            Some(&patient),
+                        )? {
+                            return Ok(Found::Refused(refused));
+                        }
+                        included.push(serve(&version, time)?);
+                    }
+                }
+            }
+            Ok(Found::Allowed(Page {
+                matches,
+                included,
+                next,
+            }))
+        })
+        .await?;
+        match found {
+            Found::Allowed(page) => {
+                let all: Vec<&Served> = page.matches.iter().chain(&page.included).collect();
+                self.disclosed(&actor, "search", &all, ()).await?;
+                Ok(page)
+            }
+            Found::Refused(refused) => Err(self.refuse(&actor, refused).await?),
+        }
+    }
+}
+
+/// A date comparison of FHIR search (`eq` by prefix, `ge`, `le`, `gt`, `lt`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum DateTest {
+    Prefix(String),
+    Ge(String),
+    Le(String),
+    Gt(String),
+    Lt(String),
+}
+
+impl DateTest {
+    fn parse(value: &str) -> Option<DateTest> {
+        let (op, date) =
+            if value.len() > 2 && value.as_bytes()[..2].iter().all(u8::is_ascii_lowercase) {
+                value.split_at(2)
+            } else {
+                ("eq", value)
+            };
+        let ok = (4..=35).contains(&date.len())
+            && date
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b"-:T+.Z".contains(&b));
+        if !ok {
+            return None;
+        }
+        let date = date.to_owned();
+        Some(match op {
+            "eq" => DateTest::Prefix(date),
+            "ge" => DateTest::Ge(date),
+            "le" => DateTest::Le(date),
+            "gt" => DateTest::Gt(date),
+            "lt" => DateTest::Lt(date),
+            _ => return None,
+        })
+    }
+
+    /// Does a stored date (compared as text, the same precision being usual) pass?
+    fn passes(&self, date: &str) -> bool {
+        if date.is_empty() {
+            return false;
+        }
+        match self {
+            DateTest::Prefix(p) => date.starts_with(p.as_str()),
+            // A date within the given day counts as equal to it for ge and le.
+            DateTest::Ge(d) => date >= d.as_str() || date.starts_with(d.as_str()),
+            DateTest::Le(d) => date <= d.as_str() || date.starts_with(d.as_str()),
+            DateTest::Gt(d) => date > d.as_str() && !date.starts_with(d.as_str()),
+            DateTest::Lt(d) => date < d.as_str(),
+        }
+    }
+}
+
+/// A token test: `system|code`, `|code` (no system) or `code` (any system).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Token {
+    system: Option<String>,
+    value: String,
+}
+
+impl Token {
+    fn parse(value: &str) -> Option<Token> {
+        let token = match value.split_once('|') {
+            Some((system, code)) => Token {
+                system: Some(system.to_owned()),
+                value: code.to_owned(),
+            },
+            None => Token {
+                system: None,
+                value: value.to_owned(),
+            },
+        };
+        (!token.value.is_empty() && token.value.len() <= 256).then_some(token)
+    }
+}
+
+/// A parsed search.
+#[derive(Clone, Debug)]
+struct Search {
+    kind: &'static str,
+    ids: Option<Vec<String>>,
+    patient: Option<String>,
+    encounter: Option<String>,
+    tokens: Vec<(String, Token)>,
+    name: Option<String>,
+    dates: Vec<DateTest>,
+    count: u64,
+    descending: bool,
+    after: Option<String>,
+    include_patient: bool,
+}
+
+/// The token parameters of each type (the status of every type is one).
+fn token_params(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "Patient" => &["identifier", "gender", "birthdate", "status"],
+        "Practitioner" | "Organization" => &["identifier", "status"],
+        _ => &[
+            "identifier",
+            "status",
+            "category",
+            "code",
+            "clinical-status",
+            "class",
+            "type",
+        ],
+    }
+}
+
+impl Search {
+    fn parse(kind: &'static str, params: &[(String, String)]) -> Result<Search> {
+        let bad = |name: &str| Error::Search(SearchError::BadValue(name.to_owned()));
+        let mut search = Search {
+            kind,
+            ids: None,
+            patient: None,
+            encounter: None,
+            tokens: Vec::new(),
+            name: None,
+            dates: Vec::new(),
+            count: PAGE_DEFAULT,
+            descending: false,
+            after: None,
+            include_patient: false,
+        };
+        for (name, value) in params {
+            match name.as_str() {
+                "_count" => {
+                    search.count = value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|c| *c >= 1)
+                        .ok_or_else(|| bad(name))?
+                        .min(PAGE_MAX)
+                }
+                "_sort" => match value.as_str() {
+                    "date" => search.descending = false,
+                    "-date" => search.descending = true,
+                    _ => return Err(bad(name)),
+                },
+                "_page" => search.after = Some(value.clone()),
+                "_include" => match value.as_str() {
+                    "*"
+                    | "Observation:patient"
+                    | "Condition:patient"
+                    | "Encounter:patient"
+                    | "AllergyIntolerance:patient"
+                    | "MedicationRequest:patient"
+                    | "DocumentReference:patient"
+                    | "Composition:patient" => search.include_patient = true,
+                    v if v.ends_with(":patient") || v.ends_with(":subject") => {
+                        search.include_patient = true
+                    }
+                    _ => return Err(bad(name)),
+                },
+                "_id" => {
+                    let ids: Vec<String> = value.split(',').map(str::to_owned).collect();
+                    if ids.iter().any(|i| !is_id(i)) {
+                        return Err(bad(name));
+                    }
+                    search.ids = Some(ids);
+                }
+                "_format" => {}
+                "patient" | "subject" if kind != "Patient" => {
+                    let id = reference_to(value, "Patient")
+                        .or_else(|| is_id(value).then(|| value.clone()))
+                        .ok_or_else(|| bad(name))?;
+                    search.patient = Some(id);
+                }
+                "encounter" if kind != "Patient" => {
+                    let id = reference_to(value, "Encounter")
+                        .or_else(|| is_id(value).then(|| value.clone()))
+                        .ok_or_else(|| bad(name))?;
+                    search.encounter = Some(id);
+                }
+                "date" if kind != "Patient" => search
+                    .dates
+                    .push(DateTest::parse(value).ok_or_else(|| bad(name))?),
+                "name" | "family" | "given" | "phonetic"
+                    if matches!(kind, "Patient" | "Practitioner" | "Organization") =>
+                {
+                    let normalised = normalise(value);
+                    if normalised.is_empty() {
+                        return Err(bad(name));
+                    }
+                    search.name = Some(normalised);
+                }
+                other if token_params(kind).contains(&other) => {
+                    let token = Token::parse(value).ok_or_else(|| bad(name))?;
+                    search.tokens.push((other.to_owned(), token));
+                }
+                other => return Err(Error::Search(SearchError::Unknown(other.to_owned()))),
+            }
+        }
+        Ok(search)
+    }
+
+    /// Does `c` pass the filters that the driving query did not apply?
+    fn passes(&self, store: &Store, c: &Current) -> Result<bool> {
+        if self
+            .patient
+            .as_ref()
+            .is_some_and(|p| c.patient.as_ref() != Some(p))
+        {
+            return Ok(false);
+        }
+        if !self
+            .dates
+            .iter()
+            .all(|d| d.passes(c.date.as_deref().unwrap_or("")))
+        {
+            return Ok(false);
+        }
+        if self.tokens.is_empty() && self.name.is_none() {
+            return Ok(true);
+        }
+        let terms = read::query(
+            store,
+            &kiroku_core::Query::table(&record::TERMS, 256).matching(vec![
+                kiroku_core::Value::Text(self.kind.into()),
+                kiroku_core::Value::Text(c.id.clone()),
+            ]),
+        )?;
+        let mut rows = Vec::new();
+        for stored in &terms {
+            let cells = stored.cells(&record::TERMS);
+            rows.push((
+                decoded(cells.text(2))?,
+                decoded(cells.text(3))?,
+                decoded(cells.text(4))?,
+            ));
+        }
+        let token_ok = self.tokens.iter().all(|(param, token)| {
+            rows.iter().any(|(p, v, s)| {
+                p == param && *v == token.value && token.system.as_ref().is_none_or(|sys| sys == s)
+            })
+        });
+        let name_ok = self.name.as_ref().is_none_or(|name| {
+            rows.iter()
+                .any(|(p, v, _)| p == "name" && v.starts_with(name.as_str()))
+        });
+        Ok(token_ok && name_ok)
+    }
+
+    /// The current rows of one page, and where the next starts.
+    fn run(&self, store: &Store) -> Result<(Vec<Current>, Option<String>)> {
+        if let Some(ids) = &self.ids {
+            let mut found = Vec::new();
+            for id in ids.iter().take(PAGE_MAX as usize) {
+                if let Some(c) = current(store, self.kind, id)? {
+                    if self.passes(store, &c)? {
+                        found.push(c);
+                    }
+                }
+            }
+            return Ok((found, None));
+        }
+        if let Some(name) = &self.name {
+            let mut ids = Vec::new();
+            let mut after: Option<(String, String, String)> = None;
+            loop {
+                let query = match &after {
+                    None => record::terms_from(self.kind, "name", name, 500),
+                    Some((value, system, id)) => kiroku_core::Query::table(&record::TERMS, 500)
+                        .by_index(0)
+                        .matching(vec![
+                            kiroku_core::Value::Text(self.kind.into()),
+                            kiroku_core::Value::Text("name".into()),
+                        ])
+                        .after(Some(vec![
+                            kiroku_core::Value::Text(value.clone()),
+                            kiroku_core::Value::Text(system.clone()),
+                            kiroku_core::Value::Text(id.clone()),
+                        ])),
+                };
+                let rows = read::query(store, &query)?;
+                let mut done = rows.len() < 500;
+                for stored in &rows {
+                    let cells = stored.cells(&record::TERMS);
+                    let (id, value, system) = (
+                        decoded(cells.text(1))?,
+                        decoded(cells.text(3))?,
+                        decoded(cells.text(4))?,
+                    );
+                    if !value.starts_with(name.as_str()) {
+                        done = true;
+                        break;
+                    }
+                    ids.push(id.clone());
+                    after = Some((value, system, id));
+                }
+                ids.sort();
+                ids.dedup();
+                if ids.len() > MATCHES_MAX {
+                    return Err(Error::Search(SearchError::TooMany));
+                }
+                if done {
+                    break;
+                }
+            }
+            return self.page_of_ids(store, ids);
+        }
+        if let Some((param, token)) = self.tokens.first() {
+            if self.patient.is_none() && self.encounter.is_none() {
+                let rows = read::query(
+                    store,
+                    &record::terms_equal(
+                        self.kind,
+                        param,
+                        &token.value,
+                        token.system.as_deref(),
+                        MATCHES_MAX as u64 + 1,
+                    ),
+                )?;
+                if rows.len() > MATCHES_MAX {
+                    return Err(Error::Search(SearchError::TooMany));
+                }
+                let mut ids = Vec::new();
+                for stored in &rows {
+                    ids.push(decoded(record::term_owner(stored))?.0);
+                }
+                ids.sort();
+                ids.dedup();
+                return self.page_of_ids(store, ids);
+            }
+        }
+        self.by_date(store)
+    }
+
+    /// A page of `ids` (sorted, each once) after the cursor, filtered.
+    fn page_of_ids(
+        &self,
+        store: &Store,
+        ids: Vec<String>,
+    ) -> Result<(Vec<Current>, Option<String>)> {
+        let mut found = Vec::new();
+        let mut last = None;
+        for id in ids
+            .into_iter()
+            .filter(|id| self.after.as_ref().is_none_or(|a| id > a))
+        {
+            if found.len() as u64 == self.count {
+                return Ok((found, last));
+            }
+            if let Some(c) = current(store, self.kind, &id)? {
+                if self.passes(store, &c)? {
+                    found.push(c);
+                }
+            }
+            last = Some(id);
+        }
+        Ok((found, None))
+    }
+
+    /// A page in date order (of the patient's or the encounter's resources, or of the type's),
+    /// filtered, after the cursor `date|id`.
+    fn by_date(&self, store: &Store) -> Result<(Vec<Current>, Option<String>)> {
+        use kiroku_core::Value::Text;
+        let (index, eq) = match (&self.patient, &self.encounter) {
+            (Some(p), _) => (1, vec![Text(p.clone()), Text(self.kind.into())]),
+            (None, Some(e)) => (2, vec![Text(e.clone()), Text(self.kind.into())]),
+            (None, None) => (0, vec![Text(self.kind.into())]),
+        };
+        // Each index orders by its own columns, then the id (the key's other column).
+        let mut after = match &self.after {
+            Some(cursor) => {
+                let (date, id) = cursor
+                    .split_once('|')
+                    .ok_or(Error::Search(SearchError::BadValue("_page".into())))?;
+                Some(vec![Text(date.into()), Text(id.into())])
+            }
+            None => None,
+        };
+        let mut found = Vec::new();
+        let mut scanned = 0;
+        loop {
+            let mut query = kiroku_core::Query::table(&CURRENT, 200)
+                .by_index(index)
+                .matching(eq.clone())
+                .after(after.clone());
+            if self.descending {
+                query = query.descending();
+            }
+            let rows: Vec<Stored> = read::query(store, &query)?;
+            let exhausted = rows.len() < 200;
+            for stored in &rows {
+                scanned += 1;
+                let c = decoded(Current::from_row(stored))?;
+                let cursor = format!("{}|{}", c.date.as_deref().unwrap_or(""), c.id);
+                after = Some(vec![
+                    Text(c.date.clone().unwrap_or_default()),
+                    Text(c.id.clone()),
+                ]);
+                if self.encounter.as_ref().is_some_and(|e| {
+                    stored.row.get(5).and_then(kiroku_core::Value::as_text) != Some(e.as_str())
+                }) {
+                    continue;
+                }
+                if self.passes(store, &c)? {
+                    found.push(c);
+                    if found.len() as u64 == self.count {
+                        return Ok((found, Some(cursor)));
+                    }
+                }
+                if scanned >= SCAN_MAX {
+                    return Ok((found, Some(cursor)));
+                }
+            }
+            if exhausted {
+                return Ok((found, None));
+            }
+        }
+    }
+}

@@ -1,0 +1,550 @@
+//! The FHIR API end to end, through a running server with a departmental system's OAuth token:
+//! a resource reads back byte for byte as it was sent (with the server's id and meta); updates
+//! are versions, `If-Match` refuses a lost update with 412, and a correction of a confirmed
+//! version needs a reason; vread and history return every version; search finds patients by
+//! identifier, by name in kanji, kana, hiragana or half width, by birth date and sex, and
+//! clinical resources by patient in date order with keyed paging; conditional create finds the
+//! patient who holds an identifier. Every answer with patient data is a disclosure entry, and
+//! every refusal by the policy is an entry too. Errors are OperationOutcomes that write nothing.
+
+use crate::clients::{hospital_with_client, token};
+use kiroku_testkit::{Reply, TestServer};
+
+const HOSPITAL_ID: &str = "urn:oid:1.2.392.100495.20.3.51.11318814790";
+
+fn send(
+    server: &TestServer,
+    token: &str,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: Option<&str>,
+) -> Reply {
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("authorization", auth.as_str())];
+    if body.is_some() {
+        headers.push(("content-type", "application/fhir+json"));
+    }
+    headers.extend_from_slice(extra);
+    server.send(method, path, &headers, body.map(str::as_bytes))
+}
+
+/// The catalogue code of an OperationOutcome.
+fn outcome_code(reply: &Reply) -> String {
+    let body = reply.json();
+    assert_eq!(body["resourceType"], "OperationOutcome", "{}", reply.text());
+    body["issue"][0]["details"]["coding"][0]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Entries `from..to` of the server's ledger: kind, subject id and payload.
+fn entries(
+    server: &TestServer,
+    from: u64,
+    to: u64,
+) -> Vec<(String, Option<String>, serde_json::Value)> {
+    let store =
+        kiroku_store::Store::open(&server.data().database(), kiroku_app::registry(), 2).unwrap();
+    (from..to)
+        .map(|i| {
+            let (entry, payload) =
+                kiroku_store::read::entry(&store, kiroku_core::EntryIndex(i)).unwrap();
+            (entry.kind.to_string(), entry.subject.map(|s| s.id), payload)
+        })
+        .collect()
+}
+
+fn patient_body(number: &str, kanji: (&str, &str), kana: (&str, &str), birth: &str) -> String {
+    format!(
+        r#"{{"resourceType":"Patient","meta":{{"profile":["http://jpfhir.jp/fhir/core/StructureDefinition/JP_Patient"]}},"identifier":[{{"system":"{HOSPITAL_ID}","value":"{number}"}}],"name":[{{"extension":[{{"url":"http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation","valueCode":"IDE"}}],"use":"official","text":"{} {}","family":"{}","given":["{}"]}},{{"extension":[{{"url":"http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation","valueCode":"SYL"}}],"use":"official","text":"{} {}","family":"{}","given":["{}"]}}],"gender":"female","birthDate":"{birth}"}}"#,
+        kanji.0, kanji.1, kanji.0, kanji.1, kana.0, kana.1, kana.0, kana.1
+    )
+}
+
+// Shows the whole API with a system client's token, as the issue's item 2, 3 and 6 ask.
+#[test]
+fn fhir_api_end_to_end() {
+    let (data, secret) = hospital_with_client();
+    let server = TestServer::serve(data);
+    let token = token(&server, &secret, None);
+
+    // The capability statement tells what is supported.
+    let metadata = server.get("/fhir/metadata");
+    assert_eq!(metadata.status, 200);
+    assert_eq!(
+        metadata.header("content-type"),
+        Some("application/fhir+json; charset=utf-8")
+    );
+    let statement = metadata.json();
+    assert_eq!(statement["fhirVersion"], "4.0.1");
+    assert!(statement["rest"][0]["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["type"] == "Observation"));
+
+    // A patient with a variation selector (葛󠄀), a character outside the BMP (𠮷) and an
+    // extension this server does not know, as compact text.
+    let sent = patient_body(
+        "00012345",
+        ("葛󠄀城", "𠮷子"),
+        ("カツラギ", "ヨシコ"),
+        "1980-02-29",
+    )
+    .replace(
+        r#""gender""#,
+        r#""extension":[{"url":"urn:example:unknown","valueDecimal":6.50}],"gender""#,
+    );
+    let before = server.operator().tree_size();
+    let created = send(&server, &token, "POST", "/fhir/Patient", &[], Some(&sent));
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(created.header("etag"), Some("W/\"1\""));
+    let body = created.json();
+    let id = body["id"].as_str().unwrap().to_owned();
+    let location = created.header("location").unwrap();
+    assert!(
+        location.ends_with(&format!("/fhir/Patient/{id}/_history/1")),
+        "{location}"
+    );
+    assert_eq!(
+        server.operator().tree_size(),
+        before + 1,
+        "the creation is one entry"
+    );
+
+    // Read returns the text as sent, byte for byte, with the server's id and meta put first.
+    let read = send(
+        &server,
+        &token,
+        "GET",
+        &format!("/fhir/Patient/{id}"),
+        &[],
+        None,
+    );
+    assert_eq!(read.status, 200, "{}", read.text());
+    let last_updated = read.json()["meta"]["lastUpdated"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(last_updated.ends_with("+09:00"), "{last_updated}");
+    let rest = sent
+        .strip_prefix(r#"{"resourceType":"Patient","meta":{"#)
+        .unwrap();
+    let expected = format!(
+        r#"{{"resourceType":"Patient","id":"{id}","meta":{{"versionId":"1","lastUpdated":"{last_updated}",{rest}"#
+    );
+    assert_eq!(read.text(), expected);
+    assert!(read.text().contains("6.50") && read.text().contains("葛󠄀城"));
+    // The read was recorded before it was answered: one disclosure entry about the patient.
+    let size = server.operator().tree_size();
+    let (kind, subject, payload) = entries(&server, size - 1, size).remove(0);
+    assert_eq!(kind, "records.disclosure/1");
+    assert_eq!(subject.as_deref(), Some(id.as_str()));
+    assert_eq!(payload["interaction"], "read");
+    assert_eq!(payload["resources"][0], format!("Patient/{id}/_history/1"));
+
+    // Bad bodies are refused with an OperationOutcome, and nothing is written.
+    let size = server.operator().tree_size();
+    for (body, code, status) in [
+        (
+            r#"{"resourceType":"Patient","gender":"male","gender":"female"}"#,
+            "resource_duplicate_name",
+            400,
+        ),
+        (r#"{"resourceType":"Patient""#, "resource_not_json", 400),
+        (
+            r#"{"resourceType":"Observation","status":"final"}"#,
+            "resource_wrong_type",
+            400,
+        ),
+        (r#"["Patient"]"#, "resource_not_object", 400),
+    ] {
+        let refused = send(&server, &token, "POST", "/fhir/Patient", &[], Some(body));
+        assert_eq!(
+            (refused.status, outcome_code(&refused)),
+            (status, code.to_owned()),
+            "{body}"
+        );
+        assert_eq!(
+            refused.header("content-type"),
+            Some("application/fhir+json; charset=utf-8")
+        );
+    }
+    let english = send(
+        &server,
+        &token,
+        "POST",
+        "/fhir/Patient",
+        &[("accept-language", "en")],
+        Some("{"),
+    );
+    assert!(english.json()["issue"][0]["details"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("The body is not valid JSON"));
+    let no_patient = send(
+        &server,
+        &token,
+        "POST",
+        "/fhir/Observation",
+        &[],
+        Some(r#"{"resourceType":"Observation","status":"final","code":{"text":"体温"}}"#),
+    );
+    assert_eq!(
+        (no_patient.status, outcome_code(&no_patient)),
+        (422, "record_no_patient".into())
+    );
+    let unknown = send(&server, &token, "GET", "/fhir/Account/x", &[], None);
+    assert_eq!(
+        (unknown.status, outcome_code(&unknown)),
+        (404, "no_such_resource_type".into())
+    );
+    let missing = send(&server, &token, "GET", "/fhir/Patient/nobody", &[], None);
+    assert_eq!(
+        (missing.status, outcome_code(&missing)),
+        (404, "no_such_resource".into())
+    );
+    assert_eq!(
+        server.operator().tree_size(),
+        size,
+        "refusals write nothing"
+    );
+
+    // Updates: a correction of the confirmed registration needs a reason; If-Match guards
+    // against a lost update.
+    let corrected = sent.replace("1980-02-29", "1980-03-01");
+    let path = format!("/fhir/Patient/{id}");
+    let no_reason = send(
+        &server,
+        &token,
+        "PUT",
+        &path,
+        &[("if-match", "W/\"1\"")],
+        Some(&corrected),
+    );
+    assert_eq!(
+        (no_reason.status, outcome_code(&no_reason)),
+        (422, "record_reason_required".into())
+    );
+    let reason =
+        "%E7%94%9F%E5%B9%B4%E6%9C%88%E6%97%A5%E3%81%AE%E8%A8%98%E8%BC%89%E8%AA%A4%E3%82%8A"; // 生年月日の記載誤り
+    let updated = send(
+        &server,
+        &token,
+        "PUT",
+        &path,
+        &[("if-match", "W/\"1\""), ("x-kiroku-reason", reason)],
+        Some(&corrected),
+    );
+    assert_eq!(updated.status, 200, "{}", updated.text());
+    assert_eq!(updated.header("etag"), Some("W/\"2\""));
+    assert_eq!(updated.json()["birthDate"], "1980-03-01");
+    let lost = send(
+        &server,
+        &token,
+        "PUT",
+        &path,
+        &[("if-match", "W/\"1\""), ("x-kiroku-reason", reason)],
+        Some(&sent),
+    );
+    assert_eq!(
+        (lost.status, outcome_code(&lost)),
+        (412, "version_mismatch".into())
+    );
+    let minimal = send(
+        &server,
+        &token,
+        "PUT",
+        &path,
+        &[
+            ("if-match", "W/\"2\""),
+            ("x-kiroku-reason", reason),
+            ("prefer", "return=minimal"),
+        ],
+        Some(&corrected),
+    );
+    assert_eq!((minimal.status, minimal.body.len()), (200, 0));
+    assert_eq!(minimal.header("etag"), Some("W/\"3\""));
+
+    // vread and history: every version stays, newest first.
+    let first = send(
+        &server,
+        &token,
+        "GET",
+        &format!("{path}/_history/1"),
+        &[],
+        None,
+    );
+    assert_eq!(first.json()["birthDate"], "1980-02-29");
+    assert_eq!(first.json()["meta"]["versionId"], "1");
+    let history = send(
+        &server,
+        &token,
+        "GET",
+        &format!("{path}/_history"),
+        &[],
+        None,
+    );
+    assert_eq!(history.status, 200, "{}", history.text());
+    let history = history.json();
+    assert_eq!(history["type"], "history");
+    let versions: Vec<&str> = history["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["meta"]["versionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["3", "2", "1"]);
+
+    // Conditional create: the patient holding the identifier is returned, nothing is made.
+    let size = server.operator().tree_size();
+    let again = send(
+        &server,
+        &token,
+        "POST",
+        "/fhir/Patient",
+        &[(
+            "if-none-exist",
+            &format!("identifier={HOSPITAL_ID}|00012345"),
+        )],
+        Some(&sent),
+    );
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.json()["id"], id.as_str());
+    assert_eq!(
+        server.operator().tree_size(),
+        size + 1,
+        "only the disclosure of the match"
+    );
+    let taken = send(&server, &token, "POST", "/fhir/Patient", &[], Some(&sent));
+    assert_eq!(
+        (taken.status, outcome_code(&taken)),
+        (409, "identifier_taken".into())
+    );
+
+    // Search: a second patient, then patients by identifier, name in every script, birth date
+    // and sex.
+    let other = patient_body(
+        "00067890",
+        ("山田", "花子"),
+        ("ヤマダ", "ハナコ"),
+        "1955-07-01",
+    );
+    let other = send(&server, &token, "POST", "/fhir/Patient", &[], Some(&other));
+    assert_eq!(other.status, 201, "{}", other.text());
+    let other_id = other.json()["id"].as_str().unwrap().to_owned();
+    let found = |query: &str| -> Vec<String> {
+        let reply = send(
+            &server,
+            &token,
+            "GET",
+            &format!("/fhir/Patient?{query}"),
+            &[],
+            None,
+        );
+        assert_eq!(reply.status, 200, "{query}: {}", reply.text());
+        let bundle = reply.json();
+        assert_eq!(bundle["type"], "searchset");
+        bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        found(&format!("identifier={HOSPITAL_ID}%7C00067890")),
+        [other_id.as_str()]
+    );
+    assert_eq!(found("identifier=00012345"), [id.as_str()]);
+    for name in [
+        "山田",
+        "山田花子",
+        "やまだ",
+        "ﾔﾏﾀﾞ",
+        "ヤマダ　ハナコ",
+        "ハナ",
+    ] {
+        assert_eq!(
+            found(&format!("name={name}")),
+            [other_id.as_str()],
+            "{name}"
+        );
+    }
+    assert_eq!(
+        found("name=葛城"),
+        [id.as_str()],
+        "found without the variation selector"
+    );
+    assert_eq!(found("birthdate=1955-07-01"), [other_id.as_str()]);
+    assert_eq!(found("gender=female&name=カツラギ"), [id.as_str()]);
+    assert!(found("name=タナカ").is_empty());
+    let unknown = send(
+        &server,
+        &token,
+        "GET",
+        "/fhir/Patient?colour=blue",
+        &[],
+        None,
+    );
+    assert_eq!(
+        (unknown.status, outcome_code(&unknown)),
+        (400, "search_unknown_parameter".into())
+    );
+    // A search is recorded with the patients it returned.
+    let size = server.operator().tree_size();
+    found("name=やまだ");
+    let (kind, _, payload) = entries(&server, size, size + 1).remove(0);
+    assert_eq!(kind, "records.disclosure/1");
+    assert_eq!(payload["interaction"], "search");
+    assert_eq!(payload["patients"], serde_json::json!([other_id]));
+
+    // Observations by patient in date order, one to a page, the patient included.
+    for (day, value) in [
+        ("2026-11-01", "36.50"),
+        ("2026-11-03", "37.20"),
+        ("2026-11-02", "36.80"),
+    ] {
+        let observation = format!(
+            r#"{{"resourceType":"Observation","status":"final","category":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}}]}}],"code":{{"coding":[{{"system":"http://loinc.org","code":"8310-5"}}],"text":"体温"}},"subject":{{"reference":"Patient/{other_id}"}},"effectiveDateTime":"{day}T09:00:00+09:00","valueQuantity":{{"value":{value},"unit":"℃","system":"http://unitsofmeasure.org","code":"Cel"}}}}"#
+        );
+        let made = send(
+            &server,
+            &token,
+            "POST",
+            "/fhir/Observation",
+            &[],
+            Some(&observation),
+        );
+        assert_eq!(made.status, 201, "{}", made.text());
+    }
+    let mut days = Vec::new();
+    let mut next = Some(format!("/fhir/Observation?patient=Patient/{other_id}&_sort=-date&_count=1&_include=Observation:patient"));
+    while let Some(path) = next.take() {
+        let reply = send(&server, &token, "GET", &path, &[], None);
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let bundle = reply.json();
+        let entries = bundle["entry"].as_array().unwrap();
+        for entry in entries {
+            match entry["search"]["mode"].as_str().unwrap() {
+                "match" => days.push(
+                    entry["resource"]["effectiveDateTime"].as_str().unwrap()[..10].to_owned(),
+                ),
+                "include" => assert_eq!(entry["resource"]["id"], other_id.as_str()),
+                other => panic!("{other}"),
+            }
+        }
+        next = bundle["link"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["relation"] == "next")
+            .map(|l| {
+                let url = l["url"].as_str().unwrap();
+                url[url.find("/fhir/").unwrap()..].to_owned()
+            });
+    }
+    assert_eq!(days, ["2026-11-03", "2026-11-02", "2026-11-01"]);
+    let coded = send(
+        &server,
+        &token,
+        "GET",
+        &format!(
+            "/fhir/Observation?subject={other_id}&code=http://loinc.org%7C8310-5&date=ge2026-11-02"
+        ),
+        &[],
+        None,
+    );
+    assert_eq!(
+        coded.json()["entry"].as_array().unwrap().len(),
+        2,
+        "{}",
+        coded.text()
+    );
+}
+
+// Shows the policy deciding every read and write: a client whose token carries only
+// `clinical.read` may not write, and the operator (no clinician) may not read a chart; each
+// refusal is a 403 OperationOutcome and an entry naming the action.
+#[test]
+fn refusals_by_the_policy_are_entries() {
+    let (data, secret) = hospital_with_client();
+    let server = TestServer::serve(data);
+    let writer = token(&server, &secret, None);
+    let reader = token(&server, &secret, Some("clinical.read"));
+    let made = send(
+        &server,
+        &writer,
+        "POST",
+        "/fhir/Patient",
+        &[],
+        Some(&patient_body(
+            "1",
+            ("佐藤", "一郎"),
+            ("サトウ", "イチロウ"),
+            "1990-01-01",
+        )),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let id = made.json()["id"].as_str().unwrap().to_owned();
+
+    let size = server.operator().tree_size();
+    let refused = send(
+        &server,
+        &reader,
+        "PUT",
+        &format!("/fhir/Patient/{id}"),
+        &[("x-kiroku-reason", "typo")],
+        Some(&patient_body(
+            "1",
+            ("佐藤", "一朗"),
+            ("サトウ", "イチロウ"),
+            "1990-01-01",
+        )),
+    );
+    assert_eq!(
+        (refused.status, outcome_code(&refused)),
+        (403, "record_denied".into())
+    );
+    let (kind, subject, payload) = entries(&server, size, size + 1).remove(0);
+    assert_eq!(kind, "records.denial/1");
+    assert_eq!(subject.as_deref(), Some(id.as_str()));
+    assert_eq!(payload["action"], "WriteRecord");
+    assert_eq!(
+        server.operator().tree_size(),
+        size + 1,
+        "the refusal alone is written"
+    );
+
+    let operator = server.data().token();
+    let size = server.operator().tree_size();
+    let refused = send(
+        &server,
+        &operator,
+        "GET",
+        &format!("/fhir/Patient/{id}"),
+        &[],
+        None,
+    );
+    assert_eq!(
+        (refused.status, outcome_code(&refused)),
+        (403, "record_denied".into())
+    );
+    let (kind, _, payload) = entries(&server, size, size + 1).remove(0);
+    assert_eq!(kind, "records.denial/1");
+    assert_eq!(payload["action"], "ReadPatient");
+    let searched = send(
+        &server,
+        &operator,
+        "GET",
+        "/fhir/Patient?name=サトウ",
+        &[],
+        None,
+    );
+    assert_eq!(searched.status, 403);
+    let anonymous = server.get(&format!("/fhir/Patient/{id}"));
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.json()["resourceType"], "OperationOutcome");
+}

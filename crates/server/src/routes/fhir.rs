@@ -1,0 +1,615 @@
+//! The FHIR R4 REST API at `/fhir`: create, read, vread, update, history and search of the
+//! clinical records, for departmental systems (with an OAuth bearer token) and for signed-in
+//! staff (the session cookie, and on changes the CSRF token). Resources go out as they were
+//! sent, with the server's `id` and `meta`; errors are OperationOutcomes in the caller's
+//! language with the other language beside it. Every answer that carries patient data has
+//! been recorded as a disclosure entry before it is sent.
+
+use super::access::Caller;
+use super::AppState;
+use crate::catalogue::Code;
+use crate::error::AppError;
+use crate::extract::ApiQuery;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::header::{CONTENT_TYPE, ETAG, IF_MATCH, LAST_MODIFIED, LOCATION};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kiroku_app::records::{Served, Written};
+use kiroku_core::Timestamp;
+use serde_json::json;
+
+/// The media type of FHIR JSON.
+pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+
+/// The base URL of the FHIR API as clients reach it: the configured public URL, or the Host
+/// the request came to.
+fn base(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.app.config.public_url {
+        return format!("{}/fhir", url.trim_end_matches('/'));
+    }
+    let host = super::session::host(headers).unwrap_or("localhost");
+    format!("http://{host}/fhir")
+}
+
+/// A body of FHIR JSON, with a status and headers.
+fn fhir(status: StatusCode, body: Vec<u8>) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
+        body,
+    )
+        .into_response()
+}
+
+/// An RFC 9110 HTTP date.
+fn http_date(time: Timestamp) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let c = time.civil(0);
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[usize::from(c.weekday) % 7],
+        c.day,
+        MONTHS[usize::from(c.month.saturating_sub(1)) % 12],
+        c.year,
+        c.hour,
+        c.minute,
+        c.second
+    )
+}
+
+/// What `Prefer: return=…` asks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Return {
+    Representation,
+    Minimal,
+    Outcome,
+}
+
+fn prefer(headers: &HeaderMap) -> Return {
+    let asked = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .find_map(|p| p.trim().strip_prefix("return="));
+    match asked.map(|v| v.trim_matches('"')) {
+        Some("minimal") => Return::Minimal,
+        Some("OperationOutcome") => Return::Outcome,
+        _ => Return::Representation,
+    }
+}
+
+/// One version, with its ETag, Last-Modified and (for a write) Location.
+fn version_response(
+    status: StatusCode,
+    served: &Served,
+    location: Option<String>,
+    wanted: Return,
+) -> Response {
+    let body = match wanted {
+        Return::Representation => served.body.clone(),
+        Return::Minimal => Vec::new(),
+        Return::Outcome => json!({
+            "resourceType": "OperationOutcome",
+            "issue": [{
+                "severity": "information",
+                "code": "informational",
+                "details": { "text": format!("{}/{} version {}", served.kind, served.id, served.version) }
+            }]
+        })
+        .to_string()
+        .into_bytes(),
+    };
+    let mut response = fhir(status, body);
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("W/\"{}\"", served.version)) {
+        headers.insert(ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&http_date(served.time)) {
+        headers.insert(LAST_MODIFIED, v);
+    }
+    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(LOCATION, location);
+    }
+    response
+}
+
+fn check_media_type(headers: &HeaderMap) -> Result<(), AppError> {
+    let ok = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|v| v == "application/fhir+json" || v == "application/json");
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::new(Code::FhirMediaType))
+    }
+}
+
+/// `If-Match: W/"3"` (or `"3"`): the version the client saw.
+fn if_match(headers: &HeaderMap) -> Result<Option<u64>, AppError> {
+    let Some(value) = headers.get(IF_MATCH) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|v| *v >= 1)
+        .map(Some)
+        .ok_or(AppError::new(Code::BadIfMatch))
+}
+
+/// Percent-decodes UTF-8 text (for the reason header, which HTTP keeps to ASCII).
+fn percent_decoded(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `X-Kiroku-Reason`: why a version is corrected, percent-encoded UTF-8.
+fn reason(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    match headers.get("x-kiroku-reason") {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(percent_decoded)
+            .filter(|r| !r.trim().is_empty())
+            .map(Some)
+            .ok_or(AppError::new(Code::ReasonMissing)),
+    }
+}
+
+/// `If-None-Exist: identifier=system|value`.
+fn if_none_exist(headers: &HeaderMap) -> Result<Option<(String, String)>, AppError> {
+    let Some(value) = headers.get("if-none-exist") else {
+        return Ok(None);
+    };
+    let bad = || AppError::new(Code::SearchBadValue).with("name", "If-None-Exist");
+    let text = value.to_str().map_err(|_| bad())?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(text.trim_start_matches('?')).map_err(|_| bad())?;
+    match pairs.as_slice() {
+        [(name, token)] if name == "identifier" => {
+            let (system, value) = token.split_once('|').ok_or_else(bad)?;
+            if system.is_empty() || value.is_empty() {
+                return Err(bad());
+            }
+            Ok(Some((system.to_owned(), value.to_owned())))
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// `GET /fhir/metadata`: what this server does, truthfully.
+pub(super) async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let base = base(&state, &headers);
+    let search = |kind: &str| -> Vec<serde_json::Value> {
+        let mut params: Vec<(&str, &str)> = match kind {
+            "Patient" => vec![
+                ("identifier", "token"),
+                ("name", "string"),
+                ("family", "string"),
+                ("given", "string"),
+                ("phonetic", "string"),
+                ("birthdate", "token"),
+                ("gender", "token"),
+            ],
+            "Practitioner" | "Organization" => vec![("identifier", "token"), ("name", "string")],
+            "Binary" | "Provenance" | "PractitionerRole" => vec![],
+            _ => vec![
+                ("patient", "reference"),
+                ("subject", "reference"),
+                ("encounter", "reference"),
+                ("date", "date"),
+                ("category", "token"),
+                ("code", "token"),
+                ("status", "token"),
+                ("identifier", "token"),
+            ],
+        };
+        params.push(("_id", "token"));
+        params
+            .into_iter()
+            .map(|(name, ty)| json!({ "name": name, "type": ty }))
+            .collect()
+    };
+    let resources: Vec<serde_json::Value> = kiroku_records::resource::TYPES
+        .iter()
+        .map(|kind| {
+            let mut entry = json!({
+                "type": kind,
+                "interaction": [
+                    { "code": "read" }, { "code": "vread" }, { "code": "update" },
+                    { "code": "history-instance" }, { "code": "create" },
+                    { "code": "search-type" }
+                ],
+                "versioning": "versioned-update",
+                "readHistory": true,
+                "updateCreate": true,
+                "conditionalCreate": *kind == "Patient",
+                "conditionalUpdate": false,
+                "conditionalDelete": "not-supported",
+                "searchParam": search(kind),
+            });
+            if *kind != "Patient" {
+                entry["searchInclude"] = json!([format!("{kind}:patient")]);
+            }
+            entry
+        })
+        .collect();
+    let statement = json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": kiroku_records::record::instant(Timestamp::EPOCH)[..10].to_owned(),
+        "publisher": "Kiroku",
+        "kind": "instance",
+        "software": { "name": "Kiroku", "version": env!("CARGO_PKG_VERSION") },
+        "implementation": {
+            "description": "Kiroku: clinical records kept in a signed Merkle-tree ledger; every read is recorded",
+            "url": base
+        },
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json"],
+        "rest": [{
+            "mode": "server",
+            "documentation": "Every version is an entry of a signed ledger. No resource is ever deleted (DELETE is not supported). Every read, search and history is recorded as a disclosure before it is answered.",
+            "security": {
+                "service": [{
+                    "coding": [{
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "OAuth"
+                    }]
+                }],
+                "description": "OAuth 2.0 client credentials (POST /oauth/token) for systems; the session cookie and CSRF token for signed-in staff."
+            },
+            "resource": resources,
+        }]
+    });
+    fhir(StatusCode::OK, statement.to_string().into_bytes())
+}
+
+/// `POST /fhir/{type}`: a new resource (with `If-None-Exist`, only if no patient holds the
+/// identifier).
+pub(super) async fn create(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    check_media_type(&headers)?;
+    let condition = if_none_exist(&headers)?;
+    let Written { served, created } = state
+        .app
+        .create_resource(actor, &kind, body.to_vec(), condition)
+        .await?;
+    let location = format!(
+        "{}/{}/{}/_history/{}",
+        base(&state, &headers),
+        served.kind,
+        served.id,
+        served.version
+    );
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(version_response(
+        status,
+        &served,
+        Some(location),
+        prefer(&headers),
+    ))
+}
+
+/// `GET /fhir/{type}/{id}`.
+pub(super) async fn read(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((kind, id)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let served = state.app.read_resource(actor, &kind, &id).await?;
+    Ok(version_response(
+        StatusCode::OK,
+        &served,
+        None,
+        Return::Representation,
+    ))
+}
+
+/// `GET /fhir/{type}/{id}/_history/{version}`.
+pub(super) async fn vread(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((kind, id, version)): Path<(String, String, String)>,
+) -> Result<Response, AppError> {
+    let version = version
+        .parse::<u64>()
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or(AppError::new(Code::NoSuchResource))?;
+    let served = state.app.vread_resource(actor, &kind, &id, version).await?;
+    Ok(version_response(
+        StatusCode::OK,
+        &served,
+        None,
+        Return::Representation,
+    ))
+}
+
+/// `PUT /fhir/{type}/{id}`: the next version (`If-Match` the version seen; a correction of a
+/// confirmed version gives its reason in `X-Kiroku-Reason`).
+pub(super) async fn update(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((kind, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    check_media_type(&headers)?;
+    let expected = if_match(&headers)?;
+    let reason = reason(&headers)?;
+    let Written { served, created } = state
+        .app
+        .update_resource(actor, &kind, &id, body.to_vec(), expected, reason)
+        .await?;
+    let location = format!(
+        "{}/{}/{}/_history/{}",
+        base(&state, &headers),
+        served.kind,
+        served.id,
+        served.version
+    );
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(version_response(
+        status,
+        &served,
+        Some(location),
+        prefer(&headers),
+    ))
+}
+
+/// A Bundle of `kind` (`searchset` or `history`) around the resources' own text.
+fn bundle(
+    kind: &str,
+    base: &str,
+    self_link: &str,
+    next: Option<String>,
+    entries: &[(&Served, &str)],
+) -> Vec<u8> {
+    let string = |s: &str| serde_json::Value::from(s).to_string();
+    let mut out = Vec::new();
+    out.extend_from_slice(b"{\"resourceType\":\"Bundle\",\"type\":");
+    out.extend_from_slice(string(kind).as_bytes());
+    out.extend_from_slice(b",\"link\":[{\"relation\":\"self\",\"url\":");
+    out.extend_from_slice(string(self_link).as_bytes());
+    out.push(b'}');
+    if let Some(next) = next {
+        out.extend_from_slice(b",{\"relation\":\"next\",\"url\":");
+        out.extend_from_slice(string(&next).as_bytes());
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"entry\":[");
+    for (i, (served, mode)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"fullUrl\":");
+        out.extend_from_slice(string(&format!("{base}/{}/{}", served.kind, served.id)).as_bytes());
+        out.extend_from_slice(b",\"resource\":");
+        out.extend_from_slice(&served.body);
+        if kind == "searchset" {
+            out.extend_from_slice(b",\"search\":{\"mode\":");
+            out.extend_from_slice(string(mode).as_bytes());
+            out.push(b'}');
+        } else {
+            out.extend_from_slice(b",\"request\":{\"method\":");
+            let method = if served.version == 1 { "POST" } else { "PUT" };
+            out.extend_from_slice(string(method).as_bytes());
+            out.extend_from_slice(b",\"url\":");
+            out.extend_from_slice(string(&format!("{}/{}", served.kind, served.id)).as_bytes());
+            out.extend_from_slice(b"},\"response\":{\"status\":");
+            let status = if served.version == 1 { "201" } else { "200" };
+            out.extend_from_slice(string(status).as_bytes());
+            out.extend_from_slice(b",\"etag\":");
+            out.extend_from_slice(string(&format!("W/\"{}\"", served.version)).as_bytes());
+            out.push(b'}');
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// The query string of `params`, with `_page` replaced by `page` (if any).
+fn query_with(params: &[(String, String)], page: Option<&str>) -> String {
+    let mut pairs: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| k != "_page")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    if let Some(page) = page {
+        pairs.push(("_page", page));
+    }
+    serde_urlencoded::to_string(&pairs).unwrap_or_default()
+}
+
+/// `GET /fhir/{type}?…`: a page of matches in a `searchset` Bundle, `next` linking the page
+/// after.
+pub(super) async fn search(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let page = state
+        .app
+        .search_resources(actor, &kind, params.clone())
+        .await?;
+    let base = base(&state, &headers);
+    let link = |page: Option<&str>| {
+        let query = query_with(&params, page);
+        if query.is_empty() {
+            format!("{base}/{kind}")
+        } else {
+            format!("{base}/{kind}?{query}")
+        }
+    };
+    let next = page.next.as_deref().map(|n| link(Some(n)));
+    let mut entries: Vec<(&Served, &str)> = page.matches.iter().map(|m| (m, "match")).collect();
+    entries.extend(page.included.iter().map(|m| (m, "include")));
+    Ok(fhir(
+        StatusCode::OK,
+        bundle(
+            "searchset",
+            &base,
+            &link(
+                params
+                    .iter()
+                    .find(|(k, _)| k == "_page")
+                    .map(|(_, v)| v.as_str()),
+            ),
+            next,
+            &entries,
+        ),
+    ))
+}
+
+/// `GET /fhir/{type}/{id}/_history`: the versions, newest first, in a `history` Bundle.
+pub(super) async fn history(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((kind, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let mut count = kiroku_app::records::PAGE_DEFAULT;
+    let mut before = None;
+    for (name, value) in &params {
+        let bad = || AppError::new(Code::SearchBadValue).with("name", name);
+        match name.as_str() {
+            "_count" => count = value.parse().ok().filter(|c| *c >= 1).ok_or_else(bad)?,
+            "_page" => before = Some(value.parse::<u64>().map_err(|_| bad())?),
+            "_format" => {}
+            other => return Err(AppError::new(Code::SearchUnknownParameter).with("name", other)),
+        }
+    }
+    let (versions, next) = state
+        .app
+        .resource_history(actor, &kind, &id, before, count)
+        .await?;
+    let base = base(&state, &headers);
+    let link = |page: Option<u64>| {
+        let page = page.map(|p| p.to_string());
+        let query = query_with(&params, page.as_deref());
+        if query.is_empty() {
+            format!("{base}/{kind}/{id}/_history")
+        } else {
+            format!("{base}/{kind}/{id}/_history?{query}")
+        }
+    };
+    let entries: Vec<(&Served, &str)> = versions.iter().map(|v| (v, "")).collect();
+    Ok(fhir(
+        StatusCode::OK,
+        bundle(
+            "history",
+            &base,
+            &link(before),
+            next.map(|n| link(Some(n))),
+            &entries,
+        ),
+    ))
+}
+
+/// The FHIR issue type of an error's HTTP status.
+pub(super) fn issue_code(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "invalid",
+        401 => "login",
+        403 => "forbidden",
+        404 => "not-found",
+        405 | 415 => "not-supported",
+        409 | 412 => "conflict",
+        413 => "too-long",
+        422 => "processing",
+        429 => "throttled",
+        _ => "exception",
+    }
+}
+
+/// An error as an OperationOutcome: the message in the caller's language as the issue's text,
+/// the other language as its diagnostics, and the catalogue code as its coding.
+pub(super) fn outcome(error: &AppError, lang: crate::i18n::Lang) -> String {
+    let (text, other) = match lang {
+        crate::i18n::Lang::Ja => (error.ja(), error.en()),
+        crate::i18n::Lang::En => (error.en(), error.ja()),
+    };
+    json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{
+            "severity": "error",
+            "code": issue_code(error.code.status()),
+            "details": {
+                "coding": [{ "system": "urn:kiroku:error", "code": error.code.code() }],
+                "text": text
+            },
+            "diagnostics": other
+        }]
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Shows HTTP dates as RFC 9110 writes them.
+    #[test]
+    fn http_dates() {
+        let t = Timestamp::parse_given("2026-11-25T00:30:05Z").unwrap_or(Timestamp::EPOCH);
+        assert_eq!(http_date(t), "Wed, 25 Nov 2026 00:30:05 GMT");
+    }
+
+    // Shows the reason header decoded from percent-encoded UTF-8, and malformed ones refused.
+    #[test]
+    fn reasons_are_percent_decoded() {
+        assert_eq!(
+            percent_decoded("%E8%A8%98%E8%BC%89%E8%AA%A4%E3%82%8A").as_deref(),
+            Some("記載誤り")
+        );
+        assert_eq!(percent_decoded("typo fixed").as_deref(), Some("typo fixed"));
+        assert_eq!(percent_decoded("%E8%A8"), None);
+        assert_eq!(percent_decoded("%zz"), None);
+    }
+}
