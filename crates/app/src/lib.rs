@@ -139,6 +139,9 @@ pub enum Error {
     /// A resource could not be written as sent.
     #[error(transparent)]
     Record(#[from] kiroku_records::record::RecordError),
+    /// A version cannot be confirmed.
+    #[error(transparent)]
+    Confirm(kiroku_records::record::ConfirmError),
     /// A search the server cannot run.
     #[error(transparent)]
     Search(#[from] records::SearchError),

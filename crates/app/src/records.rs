@@ -12,7 +12,8 @@ use kiroku_policy::{Action, Resource as PolicyResource};
 use kiroku_records::index::{reference_to, Index};
 use kiroku_records::normalise::normalise;
 use kiroku_records::record::{
-    self, Current, RecordError, ResourceVersion, State, VersionRow, CURRENT, IDENTIFIERS,
+    self, ConfirmError, Confirmed, Current, Pending, RecordError, ResourceVersion, State,
+    VersionRow, CONFIRMATIONS, CURRENT, IDENTIFIERS,
 };
 use kiroku_records::resource::{is_id, Resource, TYPES};
 use kiroku_store::read;
@@ -203,6 +204,21 @@ fn serve(version: &ResourceVersion, time: Timestamp) -> Result<Served> {
     })
 }
 
+/// A served draft with its confirmation, if one came later.
+fn stored_state(store: &Store, mut served: Served) -> Result<Served> {
+    if served.state == State::Draft
+        && first(
+            store,
+            &Confirmed::query(&served.kind, &served.id, served.version),
+            Confirmed::from_row,
+        )?
+        .is_some()
+    {
+        served.state = State::Confirmed;
+    }
+    Ok(served)
+}
+
 fn current(store: &Store, kind: &str, id: &str) -> Result<Option<Current>> {
     first(store, &Current::query(kind, id), Current::from_row)
 }
@@ -389,7 +405,20 @@ impl App {
         }
         let store = self.store().clone();
         let (k, i) = (kind.to_owned(), id.to_owned());
-        let previous = blocking(move || current(&store, &k, &i)).await?;
+        let previous = blocking(move || {
+            let Some(mut c) = current(&store, &k, &i)? else {
+                return Ok(None);
+            };
+            // A draft confirmed since is a confirmed version: correcting it needs a reason.
+            if c.state == State::Draft
+                && first(&store, &Confirmed::query(&k, &i, c.version), Confirmed::from_row)?
+                    .is_some()
+            {
+                c.state = State::Confirmed;
+            }
+            Ok(Some(c))
+        })
+        .await?;
         let found = previous.as_ref().map_or(0, |c| c.version);
         if let Some(expected) = if_match {
             if expected != found {
@@ -421,6 +450,86 @@ impl App {
             })) if table == IDENTIFIERS.name => Err(Error::IdentifierTaken),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Confirms (確定) version `version` of `kind/id`: only a person the policy lets write the
+    /// record, only the latest version, only while it waits. Of two confirmations at once, one
+    /// is kept.
+    pub async fn confirm_resource(
+        &self,
+        actor: Actor,
+        kind: &str,
+        id: &str,
+        version: u64,
+    ) -> Result<Served> {
+        let kind = known_type(kind)?;
+        if !is_id(id) {
+            return Err(Error::NoSuchResource);
+        }
+        let store: Arc<Store> = self.store().clone();
+        let cache = self.policy_cache().clone();
+        let today = self.today()?;
+        let who = actor.clone();
+        let target = id.to_owned();
+        let id = id.to_owned();
+        let decided = blocking(move || {
+            let current = current(&store, kind, &id)?.ok_or(Error::NoSuchResource)?;
+            let (stored, _) = load_version(&store, current.entry)?;
+            let gate = Gate::open(&store, &cache, &who, today)?;
+            let question = record_question(kind, &id, Some(&stored.index));
+            let refused = |policies| Refused {
+                action: Action::WriteRecord,
+                kind: kind.into(),
+                id: Some(id.clone()),
+                patient: current.patient.clone(),
+                policies,
+            };
+            if gate.principal.kind != kiroku_policy::PrincipalKind::Person {
+                // A system writes drafts; a clinician confirms them.
+                return Ok(Found::Refused(refused(Vec::new())));
+            }
+            if let Err(refusal) = check(
+                &gate,
+                Action::WriteRecord,
+                &question,
+                kind,
+                Some(&id),
+                current.patient.as_deref(),
+            )? {
+                return Ok(Found::Refused(refusal));
+            }
+            let pending = first(
+                &store,
+                &Pending::query(kind, &id, version),
+                Pending::from_row,
+            )?
+            .is_some();
+            let request =
+                record::confirm(who, &current, version, pending).map_err(Error::Confirm)?;
+            Ok(Found::Allowed(request))
+        })
+        .await?;
+        let request = match decided {
+            Found::Allowed(request) => request,
+            Found::Refused(refused) => return Err(self.refuse(&actor, refused).await?),
+        };
+        match self.writer().append(request).await {
+            Ok(_) => {}
+            Err(kiroku_store::writer::AppendError::Conflict(Conflict::Version {
+                table,
+                found,
+                ..
+            })) if table == CURRENT.name => {
+                return Err(Error::Confirm(ConfirmError::NotLatest { latest: found }))
+            }
+            Err(kiroku_store::writer::AppendError::Conflict(Conflict::Claimed {
+                table, ..
+            })) if table == CONFIRMATIONS.name => {
+                return Err(Error::Confirm(ConfirmError::NotDraft))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.vread_resource(actor, kind, &target, version).await
     }
 
     /// The latest version of `kind/id`, disclosed.
@@ -473,7 +582,10 @@ impl App {
             )? {
                 return Ok(Found::Refused(refused));
             }
-            Ok(Found::Allowed(serve(&version, time)?))
+            Ok(Found::Allowed(stored_state(
+                &store,
+                serve(&version, time)?,
+            )?))
         })
         .await?;
         match found {
@@ -530,7 +642,7 @@ impl App {
                 )? {
                     return Ok(Found::Refused(refused));
                 }
-                served.push(serve(&version, time)?);
+                served.push(stored_state(&store, serve(&version, time)?)?);
             }
             let next = (rows.len() as u64 > count)
                 .then(|| served.last().map(|s| s.version))
@@ -585,7 +697,7 @@ impl App {
                 )? {
                     return Ok(Found::Refused(refused));
                 }
-                matches.push(serve(&version, time)?);
+                matches.push(stored_state(&store, serve(&version, time)?)?);
             }
             let mut included: Vec<Served> = Vec::new();
             if search.include_patient && kind != "Patient" {
@@ -607,7 +719,7 @@ impl App {
                         )? {
                             return Ok(Found::Refused(refused));
                         }
-                        included.push(serve(&version, time)?);
+                        included.push(stored_state(&store, serve(&version, time)?)?);
                     }
                 }
             }

@@ -32,6 +32,8 @@ pub static TABLES: &[&TableSpec] = &[
     &record::VERSIONS,
     &record::TERMS,
     &record::IDENTIFIERS,
+    &record::PENDING,
+    &record::CONFIRMATIONS,
 ];
 
 impl Context for Records {
@@ -46,6 +48,7 @@ impl Context for Records {
     fn kinds(&self) -> Vec<Box<dyn KindHandler>> {
         vec![
             kind::<record::ResourceVersion>(),
+            kind::<record::Confirmation>(),
             kind::<record::Disclosure>(),
             kind::<record::Denial>(),
         ]

@@ -95,6 +95,40 @@ pub static IDENTIFIERS: TableSpec = TableSpec {
     role: TableRole::Claims { owner: "patient" },
 };
 
+/// Versions waiting for the responsible clinician's confirmation (確定).
+pub static PENDING: TableSpec = TableSpec {
+    name: "records_pending",
+    about: "Draft versions waiting for confirmation (確定): the latest version of each resource, while it is a draft.",
+    columns: &[
+        Column::text("type"),
+        Column::text("id"),
+        Column::int("version"),
+        Column::text("patient"),
+        Column::int("time"),
+        Column::text("account"),
+    ],
+    key: 3,
+    indexes: &[],
+    role: TableRole::Plain,
+};
+
+/// Confirmations, one per version: claimed, so that a version is confirmed once.
+pub static CONFIRMATIONS: TableSpec = TableSpec {
+    name: "records_confirmations",
+    about: "Who confirmed (確定) each version, and when; claimed by the confirming entry, so a version is confirmed once.",
+    columns: &[
+        Column::text("type"),
+        Column::text("id"),
+        Column::int("version"),
+        Column::entry("entry"),
+        Column::text("account"),
+        Column::int("time"),
+    ],
+    key: 3,
+    indexes: &[],
+    role: TableRole::Claims { owner: "entry" },
+};
+
 /// Where a version stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -169,7 +203,8 @@ impl ResourceVersion {
 
 impl EntryKind for ResourceVersion {
     const KIND: &'static str = "records.resource/1";
-    const PROJECTION: Projection = Projection::Into(&[&CURRENT, &VERSIONS, &TERMS, &IDENTIFIERS]);
+    const PROJECTION: Projection =
+        Projection::Into(&[&CURRENT, &VERSIONS, &TERMS, &IDENTIFIERS, &PENDING]);
 
     fn check(&self, _: &EntryMeta<'_>) -> Result<(), Invalid> {
         if !TYPES.contains(&self.kind.as_str()) {
@@ -243,6 +278,24 @@ impl EntryKind for ResourceVersion {
             out.push(Change::delete_prefix(
                 &TERMS,
                 vec![text(&self.kind), text(&self.id)],
+            ));
+            // A new version replaces the draft that waited before it.
+            out.push(Change::delete_prefix(
+                &PENDING,
+                vec![text(&self.kind), text(&self.id)],
+            ));
+        }
+        if self.state == State::Draft {
+            out.push(Change::upsert(
+                &PENDING,
+                vec![
+                    text(&self.kind),
+                    text(&self.id),
+                    Value::Int(self.version as i64),
+                    or_empty(&self.index.patient),
+                    Value::Int(meta.time.micros()),
+                    text(meta.actor.account.as_str()),
+                ],
             ));
         }
         for term in &self.index.terms {
@@ -513,6 +566,203 @@ pub fn identifier_query(system: &str, value: &str) -> Query {
 /// The holder of an identifier's row.
 pub fn identifier_holder(stored: &Stored) -> Result<String, kiroku_core::query::BadRow> {
     stored.cells(&IDENTIFIERS).text(2)
+}
+
+/// `records.confirmation/1`: the responsible clinician confirmed (確定) a draft version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmation {
+    /// The resource type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The resource id.
+    pub id: String,
+    /// The version confirmed.
+    pub version: u64,
+}
+
+impl EntryKind for Confirmation {
+    const KIND: &'static str = "records.confirmation/1";
+    const PROJECTION: Projection = Projection::Into(&[&PENDING, &CONFIRMATIONS]);
+
+    fn check(&self, _: &EntryMeta<'_>) -> Result<(), Invalid> {
+        if !needs_confirmation(&self.kind) {
+            return Err(Invalid {
+                field: "type",
+                why: "is not a type whose versions are confirmed",
+            });
+        }
+        if !is_id(&self.id) || self.version == 0 {
+            return Err(Invalid {
+                field: "id",
+                why: "is not an FHIR id and version",
+            });
+        }
+        Ok(())
+    }
+
+    fn project(&self, meta: &EntryMeta<'_>, out: &mut Vec<Change>) {
+        let key = vec![
+            Value::Text(self.kind.clone()),
+            Value::Text(self.id.clone()),
+            Value::Int(self.version as i64),
+        ];
+        out.push(Change::delete(&PENDING, key.clone()));
+        let mut row = key;
+        row.extend([
+            Value::THIS_ENTRY,
+            Value::Text(meta.actor.account.to_string()),
+            Value::Int(meta.time.micros()),
+        ]);
+        out.push(Change::upsert(&CONFIRMATIONS, row));
+    }
+
+    fn example() -> Self {
+        Confirmation {
+            kind: "Observation".into(),
+            id: "obs-1".into(),
+            version: 2,
+        }
+    }
+}
+
+/// Why a version cannot be confirmed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfirmError {
+    /// Only the latest version is confirmed; an older draft was replaced.
+    #[error("only the latest version can be confirmed (it is version {latest})")]
+    NotLatest {
+        /// The latest version.
+        latest: u64,
+    },
+    /// The version is not a draft (already confirmed, or of a type that needs none).
+    #[error("the version is not waiting for confirmation")]
+    NotDraft,
+}
+
+/// Confirms version `version` of a resource whose latest version is `current`, if it waits
+/// for confirmation (`pending`). The writer re-checks, under the append lock, that the resource
+/// is still at that version and that nobody confirmed it first.
+pub fn confirm(
+    actor: Actor,
+    current: &Current,
+    version: u64,
+    pending: bool,
+) -> Result<Request, ConfirmError> {
+    if current.version != version {
+        return Err(ConfirmError::NotLatest {
+            latest: current.version,
+        });
+    }
+    if !pending {
+        return Err(ConfirmError::NotDraft);
+    }
+    let mut draft = Draft::new(
+        actor,
+        Confirmation {
+            kind: current.kind.clone(),
+            id: current.id.clone(),
+            version,
+        },
+    );
+    if let Some(patient) = &current.patient {
+        draft = draft.about(Subject {
+            kind: "patient".into(),
+            id: patient.clone(),
+        });
+    }
+    Ok(Request::one(draft).expecting(kiroku_core::Expect::Version {
+        table: &CURRENT,
+        key: vec![
+            Value::Text(current.kind.clone()),
+            Value::Text(current.id.clone()),
+        ],
+        version,
+    }))
+}
+
+/// A version waiting for confirmation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// The type.
+    pub kind: String,
+    /// The id.
+    pub id: String,
+    /// The version.
+    pub version: u64,
+    /// Its patient.
+    pub patient: Option<String>,
+    /// When it was written.
+    pub time: Timestamp,
+    /// Who wrote it.
+    pub account: String,
+}
+
+impl Pending {
+    /// The row of version `version` of `kind/id`, if it waits.
+    pub fn query(kind: &str, id: &str, version: u64) -> Query {
+        Query::key(
+            &PENDING,
+            vec![
+                Value::Text(kind.into()),
+                Value::Text(id.into()),
+                Value::Int(version as i64),
+            ],
+        )
+    }
+
+    /// Every waiting version, in key order, up to `limit`.
+    pub fn all(limit: u64) -> Query {
+        Query::table(&PENDING, limit)
+    }
+
+    /// Decodes a row.
+    pub fn from_row(stored: &Stored) -> Result<Pending, kiroku_core::query::BadRow> {
+        let c = stored.cells(&PENDING);
+        Ok(Pending {
+            kind: c.text(0)?,
+            id: c.text(1)?,
+            version: c.uint(2)?,
+            patient: non_empty(c.text(3)?),
+            time: c.time(4)?,
+            account: c.text(5)?,
+        })
+    }
+}
+
+/// Who confirmed a version, and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Confirmed {
+    /// The confirming entry.
+    pub entry: EntryIndex,
+    /// Who confirmed.
+    pub account: String,
+    /// When.
+    pub time: Timestamp,
+}
+
+impl Confirmed {
+    /// The confirmation of version `version` of `kind/id`, if any.
+    pub fn query(kind: &str, id: &str, version: u64) -> Query {
+        Query::key(
+            &CONFIRMATIONS,
+            vec![
+                Value::Text(kind.into()),
+                Value::Text(id.into()),
+                Value::Int(version as i64),
+            ],
+        )
+    }
+
+    /// Decodes a row.
+    pub fn from_row(stored: &Stored) -> Result<Confirmed, kiroku_core::query::BadRow> {
+        let c = stored.cells(&CONFIRMATIONS);
+        Ok(Confirmed {
+            entry: c.entry(3)?,
+            account: c.text(4)?,
+            time: c.time(5)?,
+        })
+    }
 }
 
 /// `records.disclosure/1`: patient data left the system. Who is the entry's actor; when, its

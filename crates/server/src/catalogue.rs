@@ -368,6 +368,12 @@ catalogue! {
     SearchTooMany = "search_too_many", BAD_REQUEST,
         "該当が {max} 件を超えました。条件を絞ってください。",
         "More than {max} resources match. Narrow the search.";
+    ConfirmNotLatest = "confirm_not_latest", CONFLICT,
+        "確定できるのは最新の版だけです（最新は版 {latest}）。最新の版を確認してください。何も記録されていません。",
+        "Only the latest version can be confirmed (the latest is version {latest}). Check it first. Nothing was recorded.";
+    ConfirmNotDraft = "confirm_not_draft", CONFLICT,
+        "この版は確定待ちではありません（確定済み、または確定の要らない種類です）。何も記録されていません。",
+        "This version is not waiting for confirmation (it is confirmed, or of a kind that needs none). Nothing was recorded.";
     FhirMediaType = "fhir_media_type", UNSUPPORTED_MEDIA_TYPE,
         "本文は FHIR の JSON（Content-Type: application/fhir+json）で送ってください。何も記録されていません。",
         "Send the body as FHIR JSON (Content-Type: application/fhir+json). Nothing was recorded.";

@@ -13,7 +13,7 @@ use kiroku_ops::amendment::AmendError;
 use kiroku_ops::note::NoteError;
 use kiroku_policy::PolicyError;
 use kiroku_records::json::JsonError;
-use kiroku_records::record::RecordError;
+use kiroku_records::record::{ConfirmError, RecordError};
 use kiroku_records::resource::ResourceError;
 
 /// An error answered to a client.
@@ -271,6 +271,10 @@ impl From<Error> for AppError {
             }
             Error::Unavailable(cause) => AppError::unavailable(&cause),
             Error::Record(e) => e.into(),
+            Error::Confirm(ConfirmError::NotLatest { latest }) => {
+                AppError::new(Code::ConfirmNotLatest).with("latest", latest)
+            }
+            Error::Confirm(ConfirmError::NotDraft) => AppError::new(Code::ConfirmNotDraft),
             Error::Search(e) => match e {
                 SearchError::Unknown(name) => {
                     AppError::new(Code::SearchUnknownParameter).with("name", name)

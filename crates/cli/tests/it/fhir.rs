@@ -548,3 +548,156 @@ fn refusals_by_the_policy_are_entries() {
     assert_eq!(anonymous.status, 401);
     assert_eq!(anonymous.json()["resourceType"], "OperationOutcome");
 }
+
+/// The demo hospital with its system client; returns the directory, the client's secret and a
+/// doctor's account, whose password is [`PASSWORD`].
+fn hospital_with_doctor() -> (kiroku_testkit::DataDir, String, String) {
+    let data = kiroku_testkit::DataDir::hospital();
+    let app = data.open();
+    let secrets = crate::support::block(kiroku_app::demo::seed_hospital(&app)).unwrap();
+    let (_, client_secret) = crate::support::block(kiroku_app::demo::seed_client(&app)).unwrap();
+    let accounts = crate::support::block(app.accounts(None, 1000)).unwrap();
+    let doctor = accounts
+        .iter()
+        .find(|a| a.profile.job_type == "doctor")
+        .unwrap()
+        .profile
+        .account
+        .clone();
+    let secret = &secrets.iter().find(|(a, _)| *a == doctor).unwrap().1;
+    crate::support::block(async {
+        let signed = app.sign_in(&doctor, secret).await.unwrap();
+        app.change_password(&signed.token, secret, PASSWORD)
+            .await
+            .unwrap();
+    });
+    app.shutdown();
+    (data, client_secret, doctor)
+}
+
+const PASSWORD: &str = "Shinryo#Kiroku-2026";
+
+// Shows the e-storage rule of confirmation (確定): a system's observation is a draft; the
+// system may not confirm it; the doctor confirms the latest version, once; an older version
+// cannot be confirmed; a correction of the confirmed version needs a reason and is a draft
+// again; each version says where it stands.
+#[test]
+fn drafts_are_confirmed_by_a_clinician() {
+    let (data, secret, doctor) = hospital_with_doctor();
+    let server = TestServer::serve(data);
+    let system = token(&server, &secret, None);
+    let patient = send(
+        &server,
+        &system,
+        "POST",
+        "/fhir/Patient",
+        &[],
+        Some(&patient_body(
+            "77",
+            ("鈴木", "次郎"),
+            ("スズキ", "ジロウ"),
+            "1966-06-06",
+        )),
+    );
+    assert_eq!(
+        patient.header("x-kiroku-state"),
+        Some("confirmed"),
+        "a registration needs no confirmation"
+    );
+    let patient = patient.json()["id"].as_str().unwrap().to_owned();
+    let observation = format!(
+        r#"{{"resourceType":"Observation","status":"final","category":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}}]}}],"code":{{"text":"HbA1c"}},"subject":{{"reference":"Patient/{patient}"}},"effectiveDateTime":"2026-11-20","valueQuantity":{{"value":6.50,"unit":"%"}}}}"#
+    );
+    let made = send(
+        &server,
+        &system,
+        "POST",
+        "/fhir/Observation",
+        &[],
+        Some(&observation),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    assert_eq!(made.header("x-kiroku-state"), Some("draft"));
+    let id = made.json()["id"].as_str().unwrap().to_owned();
+    let confirm = |version: u64| format!("/fhir/Observation/{id}/_history/{version}/$confirm");
+
+    // A system writes drafts; it does not confirm them.
+    let size = server.operator().tree_size();
+    let refused = send(&server, &system, "POST", &confirm(1), &[], None);
+    assert_eq!(
+        (refused.status, outcome_code(&refused)),
+        (403, "record_denied".into())
+    );
+    assert_eq!(entries(&server, size, size + 1)[0].0, "records.denial/1");
+
+    // The doctor confirms it, signed in, with the session's CSRF token.
+    let cookie = crate::access::web_sign_in(&server, &doctor, PASSWORD);
+    let csrf = crate::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+    let as_doctor = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let no_csrf = server.send("POST", &confirm(1), &[("cookie", &cookie)], None);
+    assert_eq!(no_csrf.status, 403);
+    let confirmed = server.send("POST", &confirm(1), &as_doctor, None);
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text());
+    assert_eq!(confirmed.header("x-kiroku-state"), Some("confirmed"));
+    assert!(confirmed.text().contains("6.50"));
+    let twice = server.send("POST", &confirm(1), &as_doctor, None);
+    assert_eq!(
+        (twice.status, outcome_code(&twice)),
+        (409, "confirm_not_draft".into())
+    );
+    let read = send(
+        &server,
+        &system,
+        "GET",
+        &format!("/fhir/Observation/{id}"),
+        &[],
+        None,
+    );
+    assert_eq!(read.header("x-kiroku-state"), Some("confirmed"));
+
+    // A correction needs a reason, and waits for confirmation again; the old version cannot be.
+    let corrected = observation.replace("6.50", "6.05");
+    let path = format!("/fhir/Observation/{id}");
+    let no_reason = send(
+        &server,
+        &system,
+        "PUT",
+        &path,
+        &[("if-match", "W/\"1\"")],
+        Some(&corrected),
+    );
+    assert_eq!(outcome_code(&no_reason), "record_reason_required");
+    let updated = send(
+        &server,
+        &system,
+        "PUT",
+        &path,
+        &[
+            ("if-match", "W/\"1\""),
+            ("x-kiroku-reason", "transcription%20error"),
+        ],
+        Some(&corrected),
+    );
+    assert_eq!(updated.status, 200, "{}", updated.text());
+    assert_eq!(updated.header("x-kiroku-state"), Some("draft"));
+    let stale = server.send("POST", &confirm(1), &as_doctor, None);
+    assert_eq!(
+        (stale.status, outcome_code(&stale)),
+        (409, "confirm_not_latest".into())
+    );
+    let again = server.send("POST", &confirm(2), &as_doctor, None);
+    assert_eq!(again.status, 200, "{}", again.text());
+    let first = send(
+        &server,
+        &system,
+        "GET",
+        &format!("{path}/_history/1"),
+        &[],
+        None,
+    );
+    assert_eq!(first.header("x-kiroku-state"), Some("confirmed"));
+    assert!(
+        first.text().contains("6.50"),
+        "the first version stays as it was"
+    );
+}

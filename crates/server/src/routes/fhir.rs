@@ -115,6 +115,11 @@ fn version_response(
     if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         headers.insert(LOCATION, location);
     }
+    // Whether the version is confirmed (確定) is the server's to say, not the resource's text.
+    headers.insert(
+        "x-kiroku-state",
+        HeaderValue::from_static(served.state.as_str()),
+    );
     response
 }
 
@@ -396,6 +401,30 @@ pub(super) async fn update(
         &served,
         Some(location),
         prefer(&headers),
+    ))
+}
+
+/// `POST /fhir/{type}/{id}/_history/{version}/$confirm`: the responsible clinician confirms
+/// (確定) the latest version, a draft. Answers the confirmed version.
+pub(super) async fn confirm(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((kind, id, version)): Path<(String, String, String)>,
+) -> Result<Response, AppError> {
+    let version = version
+        .parse::<u64>()
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or(AppError::new(Code::NoSuchResource))?;
+    let served = state
+        .app
+        .confirm_resource(actor, &kind, &id, version)
+        .await?;
+    Ok(version_response(
+        StatusCode::OK,
+        &served,
+        None,
+        Return::Representation,
     ))
 }
 

@@ -281,6 +281,10 @@ pub fn app(app: Arc<App>) -> Router {
         .route("/fhir/{type}/{id}", get(fhir::read).put(fhir::update))
         .route("/fhir/{type}/{id}/_history", get(fhir::history))
         .route("/fhir/{type}/{id}/_history/{version}", get(fhir::vread))
+        .route(
+            "/fhir/{type}/{id}/_history/{version}/$confirm",
+            post(fhir::confirm),
+        )
         .fallback(|| async { AppError::not_found() })
         .layer(middleware::from_fn_with_state(
             state.clone(),
