@@ -411,8 +411,12 @@ impl App {
             };
             // A draft confirmed since is a confirmed version: correcting it needs a reason.
             if c.state == State::Draft
-                && first(&store, &Confirmed::query(&k, &i, c.version), Confirmed::from_row)?
-                    .is_some()
+                && first(
+                    &store,
+                    &Confirmed::query(&k, &i, c.version),
+                    Confirmed::from_row,
+                )?
+                .is_some()
             {
                 c.state = State::Confirmed;
             }
