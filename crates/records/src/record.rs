@@ -427,6 +427,8 @@ pub struct Current {
     pub state: State,
     /// Its patient, if any.
     pub patient: Option<String>,
+    /// Its encounter, if any.
+    pub encounter: Option<String>,
     /// Its date, if any.
     pub date: Option<String>,
     /// The entry that holds it.
@@ -457,6 +459,7 @@ impl Current {
             version: c.uint(2)?,
             state: c.parsed(3, State::parse)?,
             patient: non_empty(c.text(4)?),
+            encounter: non_empty(c.text(5)?),
             date: non_empty(c.text(6)?),
             entry: c.entry(7)?,
             time: c.time(8)?,

@@ -549,9 +549,9 @@ fn refusals_by_the_policy_are_entries() {
     assert_eq!(anonymous.json()["resourceType"], "OperationOutcome");
 }
 
-/// The demo hospital with its system client; returns the directory, the client's secret and a
-/// doctor's account, whose password is [`PASSWORD`].
-fn hospital_with_doctor() -> (kiroku_testkit::DataDir, String, String) {
+/// The demo hospital with its system client; returns the directory, the client's secret, and a
+/// doctor's and a nurse's accounts, whose password is [`PASSWORD`].
+fn hospital_with_doctor() -> (kiroku_testkit::DataDir, String, String, String) {
     let data = kiroku_testkit::DataDir::hospital();
     let app = data.open();
     let secrets = crate::support::block(kiroku_app::demo::seed_hospital(&app)).unwrap();
@@ -564,15 +564,24 @@ fn hospital_with_doctor() -> (kiroku_testkit::DataDir, String, String) {
         .profile
         .account
         .clone();
-    let secret = &secrets.iter().find(|(a, _)| *a == doctor).unwrap().1;
-    crate::support::block(async {
-        let signed = app.sign_in(&doctor, secret).await.unwrap();
-        app.change_password(&signed.token, secret, PASSWORD)
-            .await
-            .unwrap();
-    });
+    let nurse = accounts
+        .iter()
+        .find(|a| a.profile.job_type == "nurse")
+        .unwrap()
+        .profile
+        .account
+        .clone();
+    for account in [&doctor, &nurse] {
+        let secret = &secrets.iter().find(|(a, _)| a == account).unwrap().1;
+        crate::support::block(async {
+            let signed = app.sign_in(account, secret).await.unwrap();
+            app.change_password(&signed.token, secret, PASSWORD)
+                .await
+                .unwrap();
+        });
+    }
     app.shutdown();
-    (data, client_secret, doctor)
+    (data, client_secret, doctor, nurse)
 }
 
 const PASSWORD: &str = "Shinryo#Kiroku-2026";
@@ -583,7 +592,7 @@ const PASSWORD: &str = "Shinryo#Kiroku-2026";
 // again; each version says where it stands.
 #[test]
 fn drafts_are_confirmed_by_a_clinician() {
-    let (data, secret, doctor) = hospital_with_doctor();
+    let (data, secret, doctor, nurse) = hospital_with_doctor();
     let server = TestServer::serve(data);
     let system = token(&server, &secret, None);
     let patient = send(
@@ -687,6 +696,25 @@ fn drafts_are_confirmed_by_a_clinician() {
     );
     let again = server.send("POST", &confirm(2), &as_doctor, None);
     assert_eq!(again.status, 200, "{}", again.text());
+    // A nurse may write nursing records, but not overwrite a laboratory result by sending it
+    // as vital signs: the version replaced is asked about too.
+    let cookie = crate::access::web_sign_in(&server, &nurse, PASSWORD);
+    let csrf = crate::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+    let as_nurse = [
+        ("cookie", cookie.as_str()),
+        ("x-csrf-token", csrf.as_str()),
+        ("content-type", "application/fhir+json"),
+        ("x-kiroku-reason", "typo"),
+    ];
+    let disguised = corrected.replace("laboratory", "vital-signs");
+    let size = server.operator().tree_size();
+    let refused = server.send("PUT", &path, &as_nurse, Some(disguised.as_bytes()));
+    assert_eq!(
+        (refused.status, outcome_code(&refused)),
+        (403, "record_denied".into())
+    );
+    assert_eq!(server.operator().tree_size(), size + 1, "the refusal alone");
+
     let first = send(
         &server,
         &system,
