@@ -219,6 +219,30 @@ fn stored_state(store: &Store, mut served: Served) -> Result<Served> {
     Ok(served)
 }
 
+/// The version in `entry` of `kind/id`, served, if the policy lets the gate's principal read
+/// it; otherwise the refusal to record.
+fn readable(
+    store: &Store,
+    gate: &Gate,
+    kind: &str,
+    id: &str,
+    entry: kiroku_core::EntryIndex,
+) -> Result<std::result::Result<Served, Refused>> {
+    let (version, time) = load_version(store, entry)?;
+    let (action, question) = read_question(kind, id, Some(&version));
+    if let Err(refused) = check(
+        gate,
+        action,
+        &question,
+        kind,
+        Some(id),
+        version.index.patient.as_deref(),
+    )? {
+        return Ok(Err(refused));
+    }
+    Ok(Ok(stored_state(store, serve(&version, time)?)?))
+}
+
 fn current(store: &Store, kind: &str, id: &str) -> Result<Option<Current>> {
     first(store, &Current::query(kind, id), Current::from_row)
 }
@@ -608,23 +632,11 @@ impl App {
                 .map(|r| r.entry),
             };
             let entry = entry.ok_or(Error::NoSuchResource)?;
-            let (version, time) = load_version(&store, entry)?;
             let gate = Gate::open(&store, &cache, &who, today)?;
-            let (action, question) = read_question(kind, &id, Some(&version));
-            if let Err(refused) = check(
-                &gate,
-                action,
-                &question,
-                kind,
-                Some(&id),
-                version.index.patient.as_deref(),
-            )? {
-                return Ok(Found::Refused(refused));
-            }
-            Ok(Found::Allowed(stored_state(
-                &store,
-                serve(&version, time)?,
-            )?))
+            Ok(match readable(&store, &gate, kind, &id, entry)? {
+                Ok(served) => Found::Allowed(served),
+                Err(refused) => Found::Refused(refused),
+            })
         })
         .await?;
         match found {
@@ -669,19 +681,10 @@ impl App {
             let gate = Gate::open(&store, &cache, &who, today)?;
             let mut served = Vec::new();
             for row in rows.iter().take(count as usize) {
-                let (version, time) = load_version(&store, row.entry)?;
-                let (action, question) = read_question(kind, &id, Some(&version));
-                if let Err(refused) = check(
-                    &gate,
-                    action,
-                    &question,
-                    kind,
-                    Some(&id),
-                    version.index.patient.as_deref(),
-                )? {
-                    return Ok(Found::Refused(refused));
+                match readable(&store, &gate, kind, &id, row.entry)? {
+                    Ok(version) => served.push(version),
+                    Err(refused) => return Ok(Found::Refused(refused)),
                 }
-                served.push(stored_state(&store, serve(&version, time)?)?);
             }
             let next = (rows.len() as u64 > count)
                 .then(|| served.last().map(|s| s.version))
@@ -735,19 +738,10 @@ impl App {
             let (currents, next) = search.run(&store)?;
             let mut matches = Vec::new();
             for c in currents {
-                let (version, time) = load_version(&store, c.entry)?;
-                let (action, question) = read_question(kind, &c.id, Some(&version));
-                if let Err(refused) = check(
-                    &gate,
-                    action,
-                    &question,
-                    kind,
-                    Some(&c.id),
-                    version.index.patient.as_deref(),
-                )? {
-                    return Ok(Found::Refused(refused));
+                match readable(&store, &gate, kind, &c.id, c.entry)? {
+                    Ok(served) => matches.push(served),
+                    Err(refused) => return Ok(Found::Refused(refused)),
                 }
-                matches.push(stored_state(&store, serve(&version, time)?)?);
             }
             let mut included: Vec<Served> = Vec::new();
             if search.include_patient && kind != "Patient" {
@@ -757,19 +751,10 @@ impl App {
                 patients.dedup();
                 for patient in patients {
                     if let Some(c) = current(&store, "Patient", &patient)? {
-                        let (version, time) = load_version(&store, c.entry)?;
-                        let (action, question) = read_question("Patient", &patient, Some(&version));
-                        if let Err(refused) = check(
-                            &gate,
-                            action,
-                            &question,
-                            "Patient",
-                            Some(&patient),
-                            Some(&patient),
-                        )? {
-                            return Ok(Found::Refused(refused));
+                        match readable(&store, &gate, "Patient", &patient, c.entry)? {
+                            Ok(served) => included.push(served),
+                            Err(refused) => return Ok(Found::Refused(refused)),
                         }
-                        included.push(stored_state(&store, serve(&version, time)?)?);
                     }
                 }
             }

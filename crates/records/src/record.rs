@@ -714,11 +714,6 @@ impl Pending {
         )
     }
 
-    /// Every waiting version, in key order, up to `limit`.
-    pub fn all(limit: u64) -> Query {
-        Query::table(&PENDING, limit)
-    }
-
     /// Decodes a row.
     pub fn from_row(stored: &Stored) -> Result<Pending, kiroku_core::query::BadRow> {
         let c = stored.cells(&PENDING);

@@ -123,6 +123,25 @@ fn version_response(
     response
 }
 
+/// A write's answer: 201 for a new resource, 200 for a new version or a match found, with the
+/// version's `Location`, as `Prefer` asks.
+fn written_response(state: &AppState, headers: &HeaderMap, written: &Written) -> Response {
+    let Written { served, created } = written;
+    let location = format!(
+        "{}/{}/{}/_history/{}",
+        base(state, headers),
+        served.kind,
+        served.id,
+        served.version
+    );
+    let status = if *created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    version_response(status, served, Some(location), prefer(headers))
+}
+
 fn check_media_type(headers: &HeaderMap) -> Result<(), AppError> {
     let ok = headers
         .get(CONTENT_TYPE)
@@ -309,28 +328,11 @@ pub(super) async fn create(
 ) -> Result<Response, AppError> {
     check_media_type(&headers)?;
     let condition = if_none_exist(&headers)?;
-    let Written { served, created } = state
+    let written = state
         .app
         .create_resource(actor, &kind, body.to_vec(), condition)
         .await?;
-    let location = format!(
-        "{}/{}/{}/_history/{}",
-        base(&state, &headers),
-        served.kind,
-        served.id,
-        served.version
-    );
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(version_response(
-        status,
-        &served,
-        Some(location),
-        prefer(&headers),
-    ))
+    Ok(written_response(&state, &headers, &written))
 }
 
 /// `GET /fhir/{type}/{id}`.
@@ -380,28 +382,11 @@ pub(super) async fn update(
     check_media_type(&headers)?;
     let expected = if_match(&headers)?;
     let reason = reason(&headers)?;
-    let Written { served, created } = state
+    let written = state
         .app
         .update_resource(actor, &kind, &id, body.to_vec(), expected, reason)
         .await?;
-    let location = format!(
-        "{}/{}/{}/_history/{}",
-        base(&state, &headers),
-        served.kind,
-        served.id,
-        served.version
-    );
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(version_response(
-        status,
-        &served,
-        Some(location),
-        prefer(&headers),
-    ))
+    Ok(written_response(&state, &headers, &written))
 }
 
 /// `POST /fhir/{type}/{id}/_history/{version}/$confirm`: the responsible clinician confirms
