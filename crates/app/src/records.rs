@@ -16,7 +16,7 @@ use kiroku_records::record::{
     VersionRow, CONFIRMATIONS, CURRENT, IDENTIFIERS,
 };
 use kiroku_records::resource::{is_id, Resource, TYPES};
-use kiroku_store::read;
+use kiroku_store::read::{self, EntryProof};
 use kiroku_store::Store;
 use std::sync::Arc;
 
@@ -138,6 +138,34 @@ fn read_question(
             Action::ReadRecord,
             record_question(kind, id, version.map(|v| &v.index)),
         )
+    }
+}
+
+/// What the policy is asked before anything of `kind` is looked up: may the caller read
+/// resources of this type at all (of no record in particular: the empty category, as the
+/// policy's own probes ask)? Asked before "not found", so that a caller who may read nothing of
+/// the type cannot learn which ids exist.
+fn type_question(kind: &str) -> (Action, PolicyResource) {
+    match read_question(kind, "any", None) {
+        (Action::ReadRecord, _) => (
+            Action::ReadRecord,
+            PolicyResource::Record {
+                id: format!("{kind}/any"),
+                category: String::new(),
+                department: String::new(),
+            },
+        ),
+        other => other,
+    }
+}
+
+/// `Error::NoSuchResource`, or the refusal to record when the caller may read nothing of
+/// `kind` (and so may not learn that the id is free).
+fn not_found<T>(gate: &Gate, kind: &str) -> Result<Found<T>> {
+    let (action, question) = type_question(kind);
+    match check(gate, action, &question, kind, None, None)? {
+        Ok(()) => Err(Error::NoSuchResource),
+        Err(refused) => Ok(Found::Refused(refused)),
     }
 }
 
@@ -307,7 +335,7 @@ impl App {
         }
         let id = self.new_resource_id();
         let request = self
-            .gated_write(&actor, kind, &id, resource, None, None)
+            .gated_write(&actor, kind, &id, resource, None, None, None)
             .await?;
         match self.writer().append(request).await {
             Ok(receipt) => {
@@ -360,6 +388,9 @@ impl App {
     }
 
     /// Asks the policy whether `actor` may write this resource, and makes the request.
+    /// `expected`: the version the client saw (`If-Match`), checked only once the policy has
+    /// answered, so that a caller who may not write the record learns nothing of its versions.
+    #[allow(clippy::too_many_arguments)]
     async fn gated_write(
         &self,
         actor: &Actor,
@@ -368,6 +399,7 @@ impl App {
         resource: Resource,
         previous: Option<Current>,
         reason: Option<String>,
+        expected: Option<u64>,
     ) -> Result<Request> {
         let store: Arc<Store> = self.store().clone();
         let cache = self.policy_cache().clone();
@@ -403,6 +435,10 @@ impl App {
                 )? {
                     return Ok(Found::Refused(refused));
                 }
+            }
+            let found = previous.as_ref().map_or(0, |c| c.version);
+            if let Some(expected) = expected.filter(|e| *e != found) {
+                return Err(Error::VersionMismatch { expected, found });
             }
             let draft_replaced = previous
                 .as_ref()
@@ -478,15 +514,9 @@ impl App {
             Ok(Some(c))
         })
         .await?;
-        let found = previous.as_ref().map_or(0, |c| c.version);
-        if let Some(expected) = if_match {
-            if expected != found {
-                return Err(Error::VersionMismatch { expected, found });
-            }
-        }
         let created = previous.is_none();
         let request = self
-            .gated_write(&actor, kind, id, resource, previous, reason)
+            .gated_write(&actor, kind, id, resource, previous, reason, if_match)
             .await?;
         match self.writer().append(request).await {
             Ok(receipt) => {
@@ -536,9 +566,11 @@ impl App {
         let target = id.to_owned();
         let id = id.to_owned();
         let decided = blocking(move || {
-            let current = current(&store, kind, &id)?.ok_or(Error::NoSuchResource)?;
-            let (stored, _) = load_version(&store, current.entry)?;
             let gate = Gate::open(&store, &cache, &who, today)?;
+            let Some(current) = current(&store, kind, &id)? else {
+                return not_found(&gate, kind);
+            };
+            let (stored, _) = load_version(&store, current.entry)?;
             let question = record_question(kind, &id, Some(&stored.index));
             let refused = |policies| Refused {
                 action: Action::WriteRecord,
@@ -631,8 +663,10 @@ impl App {
                 )?
                 .map(|r| r.entry),
             };
-            let entry = entry.ok_or(Error::NoSuchResource)?;
             let gate = Gate::open(&store, &cache, &who, today)?;
+            let Some(entry) = entry else {
+                return not_found(&gate, kind);
+            };
             Ok(match readable(&store, &gate, kind, &id, entry)? {
                 Ok(served) => Found::Allowed(served),
                 Err(refused) => Found::Refused(refused),
@@ -643,6 +677,55 @@ impl App {
             Found::Allowed(served) => {
                 let interaction = if at.is_some() { "vread" } else { "read" };
                 self.disclosed(&actor, interaction, &[&served], served.clone())
+                    .await
+            }
+            Found::Refused(refused) => Err(self.refuse(&actor, refused).await?),
+        }
+    }
+
+    /// The proof of authenticity of version `version` of `kind/id`: the version as served, its
+    /// entry's bytes (and payload blob), and the entry's inclusion proof in the latest signed
+    /// checkpoint. Gated and disclosed as a read of that version.
+    pub async fn prove_resource(
+        &self,
+        actor: Actor,
+        kind: &str,
+        id: &str,
+        version: u64,
+    ) -> Result<(Served, EntryProof)> {
+        let kind = known_type(kind)?;
+        if !is_id(id) {
+            return Err(Error::NoSuchResource);
+        }
+        let store: Arc<Store> = self.store().clone();
+        let cache = self.policy_cache().clone();
+        let today = self.today()?;
+        let who = actor.clone();
+        let id = id.to_owned();
+        let found = blocking(move || {
+            let row = first(
+                &store,
+                &VersionRow::query(kind, &id, version),
+                VersionRow::from_row,
+            )?;
+            let gate = Gate::open(&store, &cache, &who, today)?;
+            let Some(row) = row else {
+                return not_found(&gate, kind);
+            };
+            let served = match readable(&store, &gate, kind, &id, row.entry)? {
+                Ok(served) => served,
+                Err(refused) => return Ok(Found::Refused(refused)),
+            };
+            let proof = read::entry_proof(&store, row.entry).map_err(|e| match e {
+                read::ReadError::OutOfRange { what, .. } => Error::Corrupt(what),
+                read::ReadError::Store(e) => e.into(),
+            })?;
+            Ok(Found::Allowed((served, proof)))
+        })
+        .await?;
+        match found {
+            Found::Allowed((served, proof)) => {
+                self.disclosed(&actor, "proof", &[&served], (served.clone(), proof))
                     .await
             }
             Found::Refused(refused) => Err(self.refuse(&actor, refused).await?),
@@ -675,10 +758,10 @@ impl App {
                 &VersionRow::history(kind, &id, before, count + 1),
                 VersionRow::from_row,
             )?;
-            if rows.is_empty() && before.is_none() {
-                return Err(Error::NoSuchResource);
-            }
             let gate = Gate::open(&store, &cache, &who, today)?;
+            if rows.is_empty() && before.is_none() {
+                return not_found(&gate, kind);
+            }
             let mut served = Vec::new();
             for row in rows.iter().take(count as usize) {
                 match readable(&store, &gate, kind, &id, row.entry)? {
@@ -720,18 +803,7 @@ impl App {
             let gate = Gate::open(&store, &cache, &who, today)?;
             // Asking first whether the caller may read this type at all spares a search the
             // caller would be refused.
-            // Of no record in particular: the empty category, as the policy's own probes ask.
-            let (action, question) = match read_question(kind, "any", None) {
-                (Action::ReadRecord, _) => (
-                    Action::ReadRecord,
-                    PolicyResource::Record {
-                        id: format!("{kind}/any"),
-                        category: String::new(),
-                        department: String::new(),
-                    },
-                ),
-                other => other,
-            };
+            let (action, question) = type_question(kind);
             if let Err(refused) = check(&gate, action, &question, kind, None, None)? {
                 return Ok(Found::Refused(refused));
             }

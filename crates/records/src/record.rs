@@ -768,7 +768,8 @@ impl Confirmed {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Disclosure {
-    /// How: `read`, `vread`, `search`, `history`, `print` or `export`.
+    /// How: `read`, `vread`, `search`, `history`, `print`, `export`, or `proof` (a version's
+    /// entry with its proof of inclusion).
     pub interaction: String,
     /// Why: `treatment`, or `emergency` (break-the-glass).
     pub purpose: String,
@@ -779,7 +780,9 @@ pub struct Disclosure {
 }
 
 /// The ways patient data leaves the system.
-pub const INTERACTIONS: [&str; 6] = ["read", "vread", "search", "history", "print", "export"];
+pub const INTERACTIONS: [&str; 7] = [
+    "read", "vread", "search", "history", "print", "export", "proof",
+];
 /// Most resources one disclosure entry names (a page of search with its includes).
 pub const DISCLOSED_MAX: usize = 1000;
 

@@ -119,6 +119,79 @@ pub fn inclusion_proof(store: &Store, index: u64, size: u64) -> Result<Vec<Hash>
     })
 }
 
+/// What proves one entry to someone outside: its bytes, its payload's blob when the payload
+/// was moved to the blob store, the latest signed checkpoint, and the entry's inclusion proof in
+/// that checkpoint's tree.
+#[derive(Clone, Debug)]
+pub struct EntryProof {
+    /// The entry's index.
+    pub index: u64,
+    /// The entry's bytes (the leaf content).
+    pub body: Vec<u8>,
+    /// The payload's canonical bytes, when the entry holds only their hash.
+    pub blob: Option<Vec<u8>>,
+    /// The checkpoint the proof leads to.
+    pub checkpoint: StoredCheckpoint,
+    /// The inclusion proof, leaf side first.
+    pub hashes: Vec<Hash>,
+}
+
+/// The proof of entry `index` against the latest signed checkpoint. Refuses an entry beyond the
+/// signed tree, and one whose bytes or blob do not match what was signed.
+pub fn entry_proof(store: &Store, index: EntryIndex) -> Result<EntryProof, ReadError> {
+    let mut reader = store.reader()?;
+    let db = reader.db();
+    let checkpoint = db
+        .latest_checkpoint()?
+        .ok_or_else(|| ReadError::OutOfRange {
+            what: "no checkpoint has been signed".into(),
+            signed: 0,
+        })?;
+    if index.0 >= checkpoint.size {
+        return Err(ReadError::OutOfRange {
+            what: format!("entry {index} is not in the signed tree"),
+            signed: checkpoint.size,
+        });
+    }
+    let row = db
+        .entries(index.0, 1)?
+        .into_iter()
+        .next()
+        .filter(|r| r.idx == index.0)
+        .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is missing")))?;
+    if kiroku_ledger::leaf_hash(&row.body).0[..] != row.leaf_hash[..] {
+        return Err(
+            StoreError::Corrupt(format!("entry {index} does not match its stored hash")).into(),
+        );
+    }
+    let blob = match decode_fields(&row.body).map_err(StoreError::from)?.payload {
+        Payload::Inline(_) => None,
+        Payload::Blob { sha256, bytes } => Some(
+            db.blob(&sha256)?
+                .filter(|b| content_hash(b) == sha256 && b.len() as u64 == bytes)
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("the payload blob of entry {index} is damaged"))
+                })?,
+        ),
+    };
+    let hashes = proof::inclusion_proof(&mut DbSource(db), index.0, checkpoint.size).map_err(
+        |e| match e {
+            proof::ProofError::OutOfRange { what } => ReadError::OutOfRange {
+                what,
+                signed: checkpoint.size,
+            },
+            proof::ProofError::Source(e) => ReadError::Store(e),
+        },
+    )?;
+    Ok(EntryProof {
+        index: index.0,
+        body: row.body,
+        blob,
+        checkpoint,
+        hashes,
+    })
+}
+
 /// The consistency proof from the tree of `old` entries to the tree of `new` entries.
 pub fn consistency_proof(store: &Store, old: u64, new: u64) -> Result<Vec<Hash>, ReadError> {
     let mut reader = store.reader()?;

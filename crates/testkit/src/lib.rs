@@ -38,6 +38,15 @@ pub fn postgres_server() -> DatabaseUrl {
     )
 }
 
+/// The Python that runs the checks we did not write (`fhir.resources`, `fhirclient`) and the
+/// scripts meant to run outside the server: the one `scripts/test` prepares, named by
+/// `KIROKU_TEST_PYTHON`.
+pub fn python() -> PathBuf {
+    std::env::var_os("KIROKU_TEST_PYTHON").map(PathBuf::from).expect(
+        "this test needs the Python that ./scripts/test prepares (target/py): run ./scripts/test, or set KIROKU_TEST_PYTHON",
+    )
+}
+
 /// A data directory made by `kiroku init`, its database cloned from the template of the
 /// selected backend; removed (with its database) when dropped.
 pub struct DataDir {

@@ -729,3 +729,249 @@ fn drafts_are_confirmed_by_a_clinician() {
         "the first version stays as it was"
     );
 }
+
+/// Runs `scripts/verify-proof` on a proof, with the verifier key; its exit status and output.
+fn verify_outside(server: &TestServer, proof: &[u8], key: &str) -> (bool, String) {
+    let file = server.data().scratch_path("proof.json");
+    std::fs::write(&file, proof).unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/verify-proof");
+    let out = std::process::Command::new(kiroku_testkit::python())
+        .arg(script)
+        .arg(&file)
+        .arg(key)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
+// Shows item 7: a version's proof of authenticity — its entry, the inclusion proof and the
+// signed checkpoint — checks with the ledger key alone, by a script outside the server written
+// from docs/ledger-format.md; a changed resource, entry or proof does not; a payload moved to
+// the blob store is proved with its blob; the proof is a disclosure, and gated like a read.
+#[test]
+fn proofs_of_authenticity_check_outside_the_server() {
+    let (data, secret) = hospital_with_client();
+    let server = TestServer::serve(data);
+    let token = token(&server, &secret, None);
+    let key = server.get("/ledger/key").text().trim().to_owned();
+    let made = send(
+        &server,
+        &token,
+        "POST",
+        "/fhir/Patient",
+        &[],
+        Some(&patient_body(
+            "77",
+            ("𠮷田", "花子"),
+            ("ヨシダ", "ハナコ"),
+            "1985-04-01",
+        )),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let patient = made.json()["id"].as_str().unwrap().to_owned();
+    let observation = format!(
+        r#"{{"resourceType":"Observation","status":"final","code":{{"text":"HbA1c"}},"subject":{{"reference":"Patient/{patient}"}},"effectiveDateTime":"2026-11-20","valueQuantity":{{"value":6.50,"unit":"%"}}}}"#
+    );
+    let made = send(
+        &server,
+        &token,
+        "POST",
+        "/fhir/Observation",
+        &[],
+        Some(&observation),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let id = made.json()["id"].as_str().unwrap().to_owned();
+    let path = format!("/fhir/Observation/{id}/_history/1");
+    let read = send(&server, &token, "GET", &path, &[], None);
+
+    let size = server.operator().tree_size();
+    let proved = send(&server, &token, "GET", &format!("{path}/$proof"), &[], None);
+    assert_eq!(proved.status, 200, "{}", proved.text());
+    assert_eq!(
+        proved.header("content-type"),
+        Some("application/fhir+json; charset=utf-8")
+    );
+    let (kind, subject, payload) = entries(&server, size, size + 1).remove(0);
+    assert_eq!(kind, "records.disclosure/1");
+    assert_eq!(subject.as_deref(), Some(patient.as_str()));
+    assert_eq!(payload["interaction"], "proof");
+    assert_eq!(
+        payload["resources"],
+        serde_json::json!([format!("Observation/{id}/_history/1")])
+    );
+    // The resource inside is the version as read, byte for byte.
+    let text = proved.text();
+    assert!(text.contains(&read.text()), "{text}");
+    assert!(text.contains("6.50"));
+
+    // Checked here with the ledger crate…
+    let parameters = proved.json();
+    let values = |name: &str| -> Vec<serde_json::Value> {
+        parameters["parameter"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["name"] == name)
+            .cloned()
+            .collect()
+    };
+    let b64 = |v: &serde_json::Value| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(v["valueBase64Binary"].as_str().unwrap())
+            .unwrap()
+    };
+    let entry = b64(&values("entry")[0]);
+    let index: u64 = values("index")[0]["valueString"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let tree: u64 = values("treeSize")[0]["valueString"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let hashes: Vec<kiroku_ledger::Hash> = values("hash")
+        .iter()
+        .map(|h| kiroku_ledger::Hash::from_slice(&b64(h)).unwrap())
+        .collect();
+    let note = values("checkpoint")[0]["valueString"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root = kiroku_ledger::Hash::from_base64(note.lines().nth(2).unwrap()).unwrap();
+    assert_eq!(note.lines().nth(1).unwrap(), tree.to_string());
+    kiroku_ledger::proof::verify_inclusion(
+        &kiroku_ledger::leaf_hash(&entry),
+        index,
+        tree,
+        &hashes,
+        &root,
+    )
+    .unwrap();
+    assert!(values("blob").is_empty());
+
+    // …and outside, by the script, with the key alone.
+    let (ok, said) = verify_outside(&server, text.as_bytes(), &key);
+    assert!(ok, "{said}");
+    assert!(
+        said.starts_with(&format!(
+            "verified: Observation/{id} version 1 (draft) is entry {index}"
+        )),
+        "{said}"
+    );
+    for (what, changed, why) in [
+        (
+            "a changed value",
+            text.replace("6.50", "6.60"),
+            "not the content",
+        ),
+        (
+            "a changed version",
+            text.replace("\"versionId\":\"1\"", "\"versionId\":\"2\""),
+            "version",
+        ),
+        (
+            "another entry",
+            text.replacen(
+                &format!("\"valueString\":\"{index}\""),
+                &format!("\"valueString\":\"{}\"", index - 1),
+                1,
+            ),
+            "root",
+        ),
+    ] {
+        assert_ne!(changed, text, "{what}");
+        let (ok, said) = verify_outside(&server, changed.as_bytes(), &key);
+        assert!(!ok && said.contains(why), "{what}: {said}");
+    }
+    let other_key = "other.example/kiroku+2b1c8e5f+AUQKn9uN3mA4yC8qK8fN0XgGkYJv2dC7Wq2sDgN0oZ5P";
+    let (ok, said) = verify_outside(&server, text.as_bytes(), other_key);
+    assert!(!ok, "{said}");
+
+    // A version too large for an entry is proved with its payload's blob.
+    let long = format!(
+        r#"{{"resourceType":"Observation","status":"final","code":{{"text":"所見"}},"subject":{{"reference":"Patient/{patient}"}},"effectiveDateTime":"2026-11-21","valueString":"{}"}}"#,
+        "所見あり。".repeat(9000)
+    );
+    let made = send(
+        &server,
+        &token,
+        "POST",
+        "/fhir/Observation",
+        &[],
+        Some(&long),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let long_id = made.json()["id"].as_str().unwrap().to_owned();
+    let proved = send(
+        &server,
+        &token,
+        "GET",
+        &format!("/fhir/Observation/{long_id}/_history/1/$proof"),
+        &[],
+        None,
+    );
+    assert_eq!(proved.status, 200, "{}", proved.text());
+    assert_eq!(
+        proved.json()["parameter"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["name"] == "blob")
+            .count(),
+        1
+    );
+    let (ok, said) = verify_outside(&server, proved.text().as_bytes(), &key);
+    assert!(ok, "{said}");
+
+    // A version that does not exist, and a caller who may read nothing.
+    let missing = send(
+        &server,
+        &token,
+        "GET",
+        &format!("/fhir/Observation/{id}/_history/9/$proof"),
+        &[],
+        None,
+    );
+    assert_eq!(
+        (missing.status, outcome_code(&missing)),
+        (404, "no_such_resource".into())
+    );
+    let operator = server.data().token();
+    let size = server.operator().tree_size();
+    let refused = send(
+        &server,
+        &operator,
+        "GET",
+        &format!("{path}/$proof"),
+        &[],
+        None,
+    );
+    assert_eq!(
+        (refused.status, outcome_code(&refused)),
+        (403, "record_denied".into())
+    );
+    assert_eq!(entries(&server, size, size + 1)[0].0, "records.denial/1");
+    // Nor may it learn which ids exist: a missing one is refused the same way.
+    let refused = send(
+        &server,
+        &operator,
+        "GET",
+        "/fhir/Observation/nothing-here",
+        &[],
+        None,
+    );
+    assert_eq!(
+        (refused.status, outcome_code(&refused)),
+        (403, "record_denied".into())
+    );
+}

@@ -301,7 +301,7 @@ pub(super) async fn metadata(State(state): State<AppState>, headers: HeaderMap) 
         "format": ["application/fhir+json"],
         "rest": [{
             "mode": "server",
-            "documentation": "Every version is an entry of a signed ledger. No resource is ever deleted (DELETE is not supported). Every read, search and history is recorded as a disclosure before it is answered.",
+            "documentation": "Every version is an entry of a signed ledger. No resource is ever deleted (DELETE is not supported). Every read, search, history and proof is recorded as a disclosure before it is answered. Operations on a version: POST [type]/[id]/_history/[vid]/$confirm (the responsible clinician confirms a draft) and GET [type]/[id]/_history/[vid]/$proof (the version's ledger entry, its inclusion proof and the signed checkpoint, as Parameters).",
             "security": {
                 "service": [{
                     "coding": [{
@@ -411,6 +411,55 @@ pub(super) async fn confirm(
         None,
         Return::Representation,
     ))
+}
+
+/// `GET /fhir/{type}/{id}/_history/{version}/$proof`: the proof of authenticity of a version,
+/// as a `Parameters` resource: the version as served (`resource`), its ledger entry's bytes
+/// (`entry`, and `blob` when the entry holds only its payload's hash), the entry's index and
+/// inclusion proof (`index`, `treeSize`, `hash` in order) and the signed checkpoint they lead
+/// to (`checkpoint`), with the server's verifier key (`key`) — which a verifier compares with
+/// the key it holds, never trusts. `docs/ledger-format.md` is all it takes to check.
+pub(super) async fn proof(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((kind, id, version)): Path<(String, String, String)>,
+) -> Result<Response, AppError> {
+    use base64::Engine as _;
+    let version = version
+        .parse::<u64>()
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or(AppError::new(Code::NoSuchResource))?;
+    let (served, proof) = state.app.prove_resource(actor, &kind, &id, version).await?;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut parameters = vec![json!({ "name": "entry", "valueBase64Binary": b64(&proof.body) })];
+    if let Some(blob) = &proof.blob {
+        parameters.push(json!({ "name": "blob", "valueBase64Binary": b64(blob) }));
+    }
+    // Decimal strings: an index can outgrow FHIR's 32-bit integers.
+    parameters.push(json!({ "name": "index", "valueString": proof.index.to_string() }));
+    parameters.push(json!({
+        "name": "treeSize",
+        "valueString": proof.checkpoint.size.to_string()
+    }));
+    for hash in &proof.hashes {
+        parameters.push(json!({ "name": "hash", "valueBase64Binary": hash.to_base64() }));
+    }
+    parameters.push(json!({ "name": "checkpoint", "valueString": proof.checkpoint.note }));
+    parameters.push(json!({ "name": "key", "valueString": state.verifier_key }));
+    // The resource goes in as its own text, like a Bundle's entries.
+    let mut body = Vec::with_capacity(served.body.len() + proof.body.len() * 2 + 1024);
+    body.extend_from_slice(
+        b"{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"resource\",\"resource\":",
+    );
+    body.extend_from_slice(&served.body);
+    body.push(b'}');
+    for parameter in &parameters {
+        body.push(b',');
+        body.extend_from_slice(parameter.to_string().as_bytes());
+    }
+    body.extend_from_slice(b"]}");
+    Ok(fhir(StatusCode::OK, body))
 }
 
 /// A Bundle of `kind` (`searchset` or `history`) around the resources' own text.

@@ -285,6 +285,10 @@ pub fn app(app: Arc<App>) -> Router {
             "/fhir/{type}/{id}/_history/{version}/$confirm",
             post(fhir::confirm),
         )
+        .route(
+            "/fhir/{type}/{id}/_history/{version}/$proof",
+            get(fhir::proof),
+        )
         .fallback(|| async { AppError::not_found() })
         .layer(middleware::from_fn_with_state(
             state.clone(),
