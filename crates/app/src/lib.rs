@@ -168,6 +168,17 @@ pub enum Error {
     /// Another patient holds one of the identifiers.
     #[error("another patient holds that identifier")]
     IdentifierTaken,
+    /// A Bundle that is not a transaction this server takes.
+    #[error(transparent)]
+    Transaction(#[from] kiroku_records::transaction::TransactionError),
+    /// One entry of a transaction failed (`entry` from 0); nothing of it was written.
+    #[error("entry {entry} of the transaction: {error}")]
+    InEntry {
+        /// The entry's position.
+        entry: usize,
+        /// Why it failed.
+        error: Box<Error>,
+    },
     /// The state moved on under the request; nothing was written.
     #[error(transparent)]
     Conflict(Conflict),

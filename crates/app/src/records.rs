@@ -275,6 +275,27 @@ fn current(store: &Store, kind: &str, id: &str) -> Result<Option<Current>> {
     first(store, &Current::query(kind, id), Current::from_row)
 }
 
+/// A write's append failure as the client should see it (`if_match`: the version it saw).
+fn write_failed(error: kiroku_store::writer::AppendError, if_match: Option<u64>) -> Error {
+    use kiroku_store::writer::AppendError;
+    match error {
+        AppendError::Conflict(Conflict::Version { table, found, .. }) if table == CURRENT.name => {
+            Error::VersionMismatch {
+                expected: if_match.unwrap_or(found.saturating_sub(1)),
+                found,
+            }
+        }
+        AppendError::Conflict(Conflict::Claimed { table, .. }) if table == IDENTIFIERS.name => {
+            Error::IdentifierTaken
+        }
+        // A draft was confirmed while the update was decided: it now needs a reason.
+        AppendError::Conflict(Conflict::Claimed { table, .. }) if table == CONFIRMATIONS.name => {
+            Error::Record(RecordError::ReasonRequired)
+        }
+        e => e.into(),
+    }
+}
+
 /// What a gated read found: the versions to return, or the refusal to record.
 enum Found<T> {
     Allowed(T),
@@ -494,9 +515,28 @@ impl App {
         if resource.id().is_some_and(|sent| sent != id) {
             return Err(Error::IdMismatch);
         }
+        let previous = self.previous(kind, id).await?;
+        let created = previous.is_none();
+        let request = self
+            .gated_write(&actor, kind, id, resource, previous, reason, if_match)
+            .await?;
+        match self.writer().append(request).await {
+            Ok(receipt) => {
+                let version = self.written_version(receipt.first).await?;
+                Ok(Written {
+                    served: serve(&version, receipt.time)?,
+                    created,
+                })
+            }
+            Err(e) => Err(write_failed(e, if_match)),
+        }
+    }
+
+    /// The latest version of `kind/id`, if any, in the state it now stands in.
+    async fn previous(&self, kind: &str, id: &str) -> Result<Option<Current>> {
         let store = self.store().clone();
         let (k, i) = (kind.to_owned(), id.to_owned());
-        let previous = blocking(move || {
+        blocking(move || {
             let Some(mut c) = current(&store, &k, &i)? else {
                 return Ok(None);
             };
@@ -513,36 +553,108 @@ impl App {
             }
             Ok(Some(c))
         })
-        .await?;
-        let created = previous.is_none();
-        let request = self
-            .gated_write(&actor, kind, id, resource, previous, reason, if_match)
-            .await?;
-        match self.writer().append(request).await {
-            Ok(receipt) => {
-                let version = self.written_version(receipt.first).await?;
-                Ok(Written {
+        .await
+    }
+
+    /// Writes a transaction Bundle's entries, all or nothing, in order: each decided by the
+    /// policy like a create or an update, the references between them resolved to the ids the
+    /// server gives, and every version appended in one request. A conditional create that
+    /// finds its patient writes nothing for that entry and answers the patient found. `reason`
+    /// serves every correction of a confirmed version the transaction makes.
+    pub async fn transact(
+        &self,
+        actor: Actor,
+        body: Vec<u8>,
+        reason: Option<String>,
+    ) -> Result<Vec<Written>> {
+        use kiroku_records::transaction::{self, Method};
+        let mut entries = transaction::parse(&body)?;
+        let at = |entry: usize| {
+            move |error: Error| Error::InEntry {
+                entry,
+                error: Box::new(error),
+            }
+        };
+        // Each entry's id, and what its fullUrl stands for.
+        let mut found: Vec<Option<Written>> = Vec::with_capacity(entries.len());
+        let mut ids = Vec::with_capacity(entries.len());
+        let mut targets = std::collections::BTreeMap::new();
+        for (n, entry) in entries.iter().enumerate() {
+            let kind = entry.resource.kind;
+            let (id, existing) = match &entry.method {
+                Method::Create {
+                    if_none_exist: Some((system, value)),
+                } => match self
+                    .holder(actor.clone(), kind, system, value)
+                    .await
+                    .map_err(at(n))?
+                {
+                    Some(written) => (written.served.id.clone(), Some(written)),
+                    None => (self.new_resource_id(), None),
+                },
+                Method::Create {
+                    if_none_exist: None,
+                } => (self.new_resource_id(), None),
+                Method::Update { id, .. } => (id.clone(), None),
+            };
+            if let Some(url) = &entry.full_url {
+                targets.insert(url.clone(), format!("{kind}/{id}"));
+            }
+            ids.push(id);
+            found.push(existing);
+        }
+        // Decided one by one, appended together.
+        let mut request = Request::default();
+        let mut writes = Vec::new();
+        for (n, entry) in entries.iter_mut().enumerate() {
+            if found[n].is_some() {
+                continue;
+            }
+            transaction::resolve(&mut entry.resource.tree, &targets);
+            let kind = entry.resource.kind;
+            let (previous, if_match) = match &entry.method {
+                Method::Update { id, if_match } => {
+                    (self.previous(kind, id).await.map_err(at(n))?, *if_match)
+                }
+                Method::Create { .. } => (None, None),
+            };
+            let created = previous.is_none();
+            let one = self
+                .gated_write(
+                    &actor,
+                    kind,
+                    &ids[n],
+                    entry.resource.clone(),
+                    previous,
+                    reason.clone(),
+                    if_match,
+                )
+                .await
+                .map_err(at(n))?;
+            request.drafts.extend(one.drafts);
+            request.expect.extend(one.expect);
+            writes.push((n, created));
+        }
+        let mut answers: Vec<Option<Written>> = found;
+        if !writes.is_empty() {
+            let receipt = self
+                .writer()
+                .append(request)
+                .await
+                .map_err(|e| write_failed(e, None))?;
+            for (k, (n, created)) in writes.into_iter().enumerate() {
+                let entry = kiroku_core::EntryIndex(receipt.first.0 + k as u64);
+                let version = self.written_version(entry).await?;
+                answers[n] = Some(Written {
                     served: serve(&version, receipt.time)?,
                     created,
-                })
+                });
             }
-            Err(kiroku_store::writer::AppendError::Conflict(Conflict::Version {
-                table,
-                found,
-                ..
-            })) if table == CURRENT.name => Err(Error::VersionMismatch {
-                expected: if_match.unwrap_or(found.saturating_sub(1)),
-                found,
-            }),
-            Err(kiroku_store::writer::AppendError::Conflict(Conflict::Claimed {
-                table, ..
-            })) if table == IDENTIFIERS.name => Err(Error::IdentifierTaken),
-            // The draft was confirmed while the update was decided: it now needs a reason.
-            Err(kiroku_store::writer::AppendError::Conflict(Conflict::Claimed {
-                table, ..
-            })) if table == CONFIRMATIONS.name => Err(Error::Record(RecordError::ReasonRequired)),
-            Err(e) => Err(e.into()),
         }
+        answers
+            .into_iter()
+            .map(|a| a.ok_or_else(|| Error::Corrupt("a transaction entry has no answer".into())))
+            .collect()
     }
 
     /// Confirms (確定) version `version` of `kind/id`: only a person the policy lets write the

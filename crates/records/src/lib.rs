@@ -12,12 +12,15 @@
 //! - [`index`]: what a version is found by (patient, encounter, date, search terms);
 //! - [`record`]: the kinds — versions of resources, disclosures, refusals — their tables,
 //!   rules and queries.
+//! - [`transaction`]: a transaction Bundle as the writes it asks for, with the references
+//!   between its entries resolved.
 
 pub mod index;
 pub mod json;
 pub mod normalise;
 pub mod record;
 pub mod resource;
+pub mod transaction;
 
 use kiroku_core::projection::TableSpec;
 use kiroku_core::{kind, Context, KindHandler};

@@ -69,7 +69,11 @@ pub struct Resource {
 impl Resource {
     /// Parses a body meant to be a resource of `expected` type (when the URL names one).
     pub fn parse(bytes: &[u8], expected: Option<&str>) -> Result<Resource, ResourceError> {
-        let tree = json::parse(bytes)?;
+        Resource::from_tree(json::parse(bytes)?, expected)
+    }
+
+    /// A parsed tree (a transaction's entry, say) as a resource of `expected` type.
+    pub fn from_tree(tree: Json, expected: Option<&str>) -> Result<Resource, ResourceError> {
         if !matches!(tree, Json::Object(_)) {
             return Err(ResourceError::NotObject);
         }

@@ -374,6 +374,36 @@ catalogue! {
     ConfirmNotDraft = "confirm_not_draft", CONFLICT,
         "この版は確定待ちではありません（確定済み、または確定の要らない種類です）。何も記録されていません。",
         "This version is not waiting for confirmation (it is confirmed, or of a kind that needs none). Nothing was recorded.";
+    TransactionNotTransaction = "transaction_not_transaction", BAD_REQUEST,
+        "POST /fhir には type が transaction の Bundle を送ってください（batch には対応していません）。何も記録されていません。",
+        "POST /fhir takes a Bundle of type transaction (batch is not supported). Nothing was recorded.";
+    TransactionSize = "transaction_size", BAD_REQUEST,
+        "トランザクションのエントリは 1～{max} 件にしてください。何も記録されていません。",
+        "A transaction holds 1 to {max} entries. Nothing was recorded.";
+    TransactionNoRequest = "transaction_no_request", BAD_REQUEST,
+        "エントリには request.method と request.url が必要です。何も記録されていません。",
+        "An entry needs request.method and request.url. Nothing was recorded.";
+    TransactionNoResource = "transaction_no_resource", BAD_REQUEST,
+        "エントリに resource がありません。何も記録されていません。",
+        "The entry has no resource. Nothing was recorded.";
+    TransactionMethod = "transaction_method", BAD_REQUEST,
+        "トランザクションで使えるのは POST（作成）と PUT（更新）だけです。何も記録されていません。",
+        "Only POST (create) and PUT (update) can be used in a transaction. Nothing was recorded.";
+    TransactionUrl = "transaction_url", BAD_REQUEST,
+        "request.url は POST なら「型」、PUT なら「型/id」にしてください。何も記録されていません。",
+        "request.url must be Type for POST and Type/id for PUT. Nothing was recorded.";
+    TransactionBadIfMatch = "transaction_bad_if_match", BAD_REQUEST,
+        "ifMatch は W/\"版番号\" の形で送ってください。何も記録されていません。",
+        "Send ifMatch as W/\"version\". Nothing was recorded.";
+    TransactionBadIfNoneExist = "transaction_bad_if_none_exist", BAD_REQUEST,
+        "ifNoneExist は identifier=システム|値 の形で送ってください。何も記録されていません。",
+        "Send ifNoneExist as identifier=system|value. Nothing was recorded.";
+    TransactionCondition = "transaction_condition", BAD_REQUEST,
+        "このエントリの条件（作成の ifMatch、更新の ifNoneExist、ifModifiedSince、ifNoneMatch）には対応していません。何も記録されていません。",
+        "This server does not support that condition here (ifMatch on a create, ifNoneExist on an update, ifModifiedSince, ifNoneMatch). Nothing was recorded.";
+    TransactionDuplicate = "transaction_duplicate", BAD_REQUEST,
+        "このエントリは、別のエントリと同じ fullUrl またはリソースを指しています。何も記録されていません。",
+        "This entry names the fullUrl or resource another entry names. Nothing was recorded.";
     FhirMediaType = "fhir_media_type", UNSUPPORTED_MEDIA_TYPE,
         "本文は FHIR の JSON（Content-Type: application/fhir+json）で送ってください。何も記録されていません。",
         "Send the body as FHIR JSON (Content-Type: application/fhir+json). Nothing was recorded.";

@@ -15,6 +15,7 @@ use kiroku_policy::PolicyError;
 use kiroku_records::json::JsonError;
 use kiroku_records::record::{ConfirmError, RecordError};
 use kiroku_records::resource::ResourceError;
+use kiroku_records::transaction::{Problem, TransactionError};
 
 /// An error answered to a client.
 #[derive(Clone, Debug)]
@@ -294,6 +295,37 @@ impl From<Error> for AppError {
                 .with("found", found),
             Error::IdentifierTaken => AppError::new(Code::IdentifierTaken),
             Error::RecordDenied(action) => AppError::new(Code::RecordDenied).with("action", action),
+            Error::Transaction(e) => e.into(),
+            Error::InEntry { entry, error } => AppError::from(*error).with("entry", entry),
+        }
+    }
+}
+
+impl From<TransactionError> for AppError {
+    fn from(error: TransactionError) -> AppError {
+        match error {
+            TransactionError::Body(e) => RecordError::Resource(e).into(),
+            TransactionError::NotTransaction => AppError::new(Code::TransactionNotTransaction),
+            TransactionError::Size => AppError::new(Code::TransactionSize)
+                .with("max", kiroku_records::transaction::ENTRIES_MAX),
+            TransactionError::Request { entry, problem } => AppError::new(match problem {
+                Problem::NoRequest => Code::TransactionNoRequest,
+                Problem::NoResource => Code::TransactionNoResource,
+                Problem::Method => Code::TransactionMethod,
+                Problem::Url => Code::TransactionUrl,
+                Problem::BadId => Code::ResourceBadId,
+                Problem::IdMismatch => Code::ResourceIdMismatch,
+                Problem::BadIfMatch => Code::TransactionBadIfMatch,
+                Problem::BadIfNoneExist => Code::TransactionBadIfNoneExist,
+                Problem::Condition => Code::TransactionCondition,
+            })
+            .with("entry", entry),
+            TransactionError::Resource { entry, error } => {
+                AppError::from(RecordError::Resource(error)).with("entry", entry)
+            }
+            TransactionError::Duplicate { entry } => {
+                AppError::new(Code::TransactionDuplicate).with("entry", entry)
+            }
         }
     }
 }

@@ -975,3 +975,224 @@ fn proofs_of_authenticity_check_outside_the_server() {
         (403, "record_denied".into())
     );
 }
+
+// Shows item 3's transactions: the entries of a Bundle are written together, with references
+// to a `urn:uuid` resolved to the ids the server gave; one entry that fails (a stale ifMatch, a
+// method the server does not take, the policy) fails the whole Bundle, names the entry, and
+// writes nothing but the refusal; a conditional create finds the patient who holds the
+// identifier.
+#[test]
+fn transactions_are_all_or_nothing() {
+    let (data, secret) = hospital_with_client();
+    let server = TestServer::serve(data);
+    let token = token(&server, &secret, None);
+    let uuid = "urn:uuid:0b6f4c2e-9d1a-4c55-8e7b-1f2a3b4c5d6e";
+    let patient = patient_body("501", ("山田", "太郎"), ("ヤマダ", "タロウ"), "1970-05-05");
+    let observation = |subject: &str, value: &str| {
+        format!(
+            r#"{{"resourceType":"Observation","status":"final","code":{{"text":"体温"}},"subject":{{"reference":"{subject}"}},"effectiveDateTime":"2026-11-24T09:00:00+09:00","valueQuantity":{{"value":{value},"unit":"Cel"}}}}"#
+        )
+    };
+    let body = format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[
+            {{"fullUrl":"{uuid}","resource":{patient},"request":{{"method":"POST","url":"Patient"}}}},
+            {{"resource":{},"request":{{"method":"POST","url":"Observation"}}}},
+            {{"resource":{},"request":{{"method":"POST","url":"Observation"}}}}]}}"#,
+        observation(uuid, "36.50"),
+        observation(uuid, "37.20"),
+    );
+    let size = server.operator().tree_size();
+    let done = send(&server, &token, "POST", "/fhir", &[], Some(&body));
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(
+        server.operator().tree_size(),
+        size + 3,
+        "three versions, one request"
+    );
+    let answer = done.json();
+    assert_eq!(answer["type"], "transaction-response");
+    let entries = answer["entry"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    for entry in entries {
+        assert_eq!(entry["response"]["status"], "201 Created");
+        assert_eq!(entry["response"]["etag"], "W/\"1\"");
+    }
+    let patient_id = entries[0]["resource"]["id"].as_str().unwrap().to_owned();
+    let location = entries[1]["response"]["location"].as_str().unwrap();
+    assert!(location.starts_with("Observation/") && location.ends_with("/_history/1"));
+    let read = send(
+        &server,
+        &token,
+        "GET",
+        &format!("/fhir/{}", &location[..location.len() - 11]),
+        &[],
+        None,
+    );
+    assert_eq!(read.status, 200);
+    assert_eq!(
+        read.json()["subject"]["reference"],
+        format!("Patient/{patient_id}")
+    );
+    assert!(read.text().contains("36.50"));
+    let found = send(
+        &server,
+        &token,
+        "GET",
+        &format!("/fhir/Observation?patient={patient_id}"),
+        &[],
+        None,
+    );
+    assert_eq!(found.json()["entry"].as_array().unwrap().len(), 2);
+
+    // A stale ifMatch in the second entry: nothing of the Bundle is written.
+    let observation_id = read.json()["id"].as_str().unwrap().to_owned();
+    let other = patient_body("502", ("鈴木", "次郎"), ("スズキ", "ジロウ"), "1971-06-06");
+    let body = format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[
+            {{"resource":{other},"request":{{"method":"POST","url":"Patient"}}}},
+            {{"resource":{},"request":{{"method":"PUT","url":"Observation/{observation_id}","ifMatch":"W/\"9\""}}}}]}}"#,
+        observation(&format!("Patient/{patient_id}"), "36.60"),
+    );
+    let size = server.operator().tree_size();
+    let stale = send(
+        &server,
+        &token,
+        "POST",
+        "/fhir",
+        &[("accept-language", "en")],
+        Some(&body),
+    );
+    assert_eq!(
+        (stale.status, outcome_code(&stale)),
+        (412, "version_mismatch".into())
+    );
+    let issue = &stale.json()["issue"][0];
+    assert_eq!(issue["expression"][0], "Bundle.entry[1]");
+    assert!(
+        issue["details"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Bundle entry 2: "),
+        "{issue}"
+    );
+    assert!(issue["diagnostics"]
+        .as_str()
+        .unwrap()
+        .starts_with("Bundle のエントリ 2: "));
+    assert_eq!(server.operator().tree_size(), size, "nothing written");
+    let nobody = send(
+        &server,
+        &token,
+        "GET",
+        &format!("/fhir/Patient?identifier={HOSPITAL_ID}|502"),
+        &[],
+        None,
+    );
+    assert_eq!(nobody.json()["entry"].as_array().map_or(0, Vec::len), 0);
+    let size = server.operator().tree_size(); // the search's disclosure
+
+    // Refusals of the Bundle itself, each naming the entry at fault and writing nothing.
+    for (entries, code, at) in [
+        (
+            format!(
+                r#"{{"resource":{other},"request":{{"method":"POST","url":"Patient"}}}},{{"resource":{other},"request":{{"method":"DELETE","url":"Patient/{patient_id}"}}}}"#
+            ),
+            "transaction_method",
+            Some(1),
+        ),
+        (
+            format!(r#"{{"resource":{other},"request":{{"method":"PUT","url":"Observation/x"}}}}"#),
+            "resource_wrong_type",
+            Some(0),
+        ),
+        (
+            r#"{"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"}},"request":{"method":"POST","url":"Observation"}}"#.to_string(),
+            "record_no_patient",
+            Some(0),
+        ),
+        (String::new(), "transaction_size", None),
+    ] {
+        let body =
+            format!(r#"{{"resourceType":"Bundle","type":"transaction","entry":[{entries}]}}"#);
+        let refused = send(&server, &token, "POST", "/fhir", &[], Some(&body));
+        assert_eq!(outcome_code(&refused), code, "{}", refused.text());
+        assert!(
+            refused.status == 400 || refused.status == 422,
+            "{}",
+            refused.status
+        );
+        assert_eq!(
+            refused.json()["issue"][0]["expression"][0].as_str(),
+            at.map(|n| format!("Bundle.entry[{n}]")).as_deref()
+        );
+        assert_eq!(
+            server.operator().tree_size(),
+            size,
+            "{code}: nothing written"
+        );
+    }
+    let batch = send(
+        &server,
+        &token,
+        "POST",
+        "/fhir",
+        &[],
+        Some(r#"{"resourceType":"Bundle","type":"batch","entry":[]}"#),
+    );
+    assert_eq!(
+        (batch.status, outcome_code(&batch)),
+        (400, "transaction_not_transaction".into())
+    );
+
+    // The policy refuses one entry: the refusal alone is written.
+    let reader = crate::clients::token(&server, &secret, Some("clinical.read"));
+    let body = format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{{"resource":{other},"request":{{"method":"POST","url":"Patient"}}}}]}}"#
+    );
+    let size = server.operator().tree_size(); // the token's issue
+    let refused = send(&server, &reader, "POST", "/fhir", &[], Some(&body));
+    assert_eq!(
+        (refused.status, outcome_code(&refused)),
+        (403, "record_denied".into())
+    );
+    assert_eq!(server.operator().tree_size(), size + 1);
+    assert_eq!(entries_kind(&server, size), "records.denial/1");
+
+    // A conditional create of a patient who exists writes nothing for that entry.
+    let body = format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[
+            {{"fullUrl":"{uuid}","resource":{patient},"request":{{"method":"POST","url":"Patient","ifNoneExist":"identifier={HOSPITAL_ID}|501"}}}},
+            {{"resource":{},"request":{{"method":"POST","url":"Observation"}}}}]}}"#,
+        observation(uuid, "36.90"),
+    );
+    let done = send(
+        &server,
+        &token,
+        "POST",
+        "/fhir",
+        &[("prefer", "return=minimal")],
+        Some(&body),
+    );
+    assert_eq!(done.status, 200, "{}", done.text());
+    let entries = done.json()["entry"].as_array().unwrap().clone();
+    assert_eq!(entries[0]["response"]["status"], "200 OK");
+    assert_eq!(
+        entries[0]["response"]["location"],
+        format!("Patient/{patient_id}/_history/1")
+    );
+    assert!(entries[0].get("resource").is_none());
+    assert_eq!(entries[1]["response"]["status"], "201 Created");
+    let found = send(
+        &server,
+        &token,
+        "GET",
+        &format!("/fhir/Observation?patient={patient_id}"),
+        &[],
+        None,
+    );
+    assert_eq!(found.json()["entry"].as_array().unwrap().len(), 3);
+}
+
+fn entries_kind(server: &TestServer, at: u64) -> String {
+    entries(server, at, at + 1).remove(0).0
+}

@@ -301,6 +301,7 @@ pub(super) async fn metadata(State(state): State<AppState>, headers: HeaderMap) 
         "format": ["application/fhir+json"],
         "rest": [{
             "mode": "server",
+            "interaction": [{ "code": "transaction" }],
             "documentation": "Every version is an entry of a signed ledger. No resource is ever deleted (DELETE is not supported). Every read, search, history and proof is recorded as a disclosure before it is answered. Operations on a version: POST [type]/[id]/_history/[vid]/$confirm (the responsible clinician confirms a draft) and GET [type]/[id]/_history/[vid]/$proof (the version's ledger entry, its inclusion proof and the signed checkpoint, as Parameters).",
             "security": {
                 "service": [{
@@ -333,6 +334,50 @@ pub(super) async fn create(
         .create_resource(actor, &kind, body.to_vec(), condition)
         .await?;
     Ok(written_response(&state, &headers, &written))
+}
+
+/// `POST /fhir`: a transaction Bundle, all or nothing. Answers a `transaction-response` Bundle
+/// with each entry's status, location, ETag and last-modified time, in the order sent, and
+/// (unless `Prefer: return=minimal`) each resource as stored.
+pub(super) async fn transaction(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    check_media_type(&headers)?;
+    let reason = reason(&headers)?;
+    let written = state.app.transact(actor, body.to_vec(), reason).await?;
+    let base = base(&state, &headers);
+    let wanted = prefer(&headers);
+    let string = |s: &str| serde_json::Value::from(s).to_string();
+    let mut out = Vec::new();
+    out.extend_from_slice(
+        b"{\"resourceType\":\"Bundle\",\"type\":\"transaction-response\",\"entry\":[",
+    );
+    for (i, w) in written.iter().enumerate() {
+        let served = &w.served;
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"fullUrl\":");
+        out.extend_from_slice(string(&format!("{base}/{}/{}", served.kind, served.id)).as_bytes());
+        if wanted == Return::Representation {
+            out.extend_from_slice(b",\"resource\":");
+            out.extend_from_slice(&served.body);
+        }
+        let response = json!({
+            "status": if w.created { "201 Created" } else { "200 OK" },
+            "location": format!("{}/{}/_history/{}", served.kind, served.id, served.version),
+            "etag": format!("W/\"{}\"", served.version),
+            "lastModified": kiroku_records::record::instant(served.time),
+        });
+        out.extend_from_slice(b",\"response\":");
+        out.extend_from_slice(response.to_string().as_bytes());
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    Ok(fhir(StatusCode::OK, out))
 }
 
 /// `GET /fhir/{type}/{id}`.
@@ -633,24 +678,38 @@ pub(super) fn issue_code(status: StatusCode) -> &'static str {
 
 /// An error as an OperationOutcome: the message in the caller's language as the issue's text,
 /// the other language as its diagnostics, and the catalogue code as its coding.
+/// An error in one entry of a transaction names the entry (from 1 in the text, and as the
+/// FHIRPath `Bundle.entry[n]`, from 0, in the issue's expression).
 pub(super) fn outcome(error: &AppError, lang: crate::i18n::Lang) -> String {
-    let (text, other) = match lang {
-        crate::i18n::Lang::Ja => (error.ja(), error.en()),
-        crate::i18n::Lang::En => (error.en(), error.ja()),
+    let entry = error
+        .values
+        .iter()
+        .find(|(name, _)| *name == "entry")
+        .and_then(|(_, n)| n.parse::<usize>().ok());
+    let (ja, en) = match entry {
+        Some(n) => (
+            format!("Bundle のエントリ {}: {}", n + 1, error.ja()),
+            format!("Bundle entry {}: {}", n + 1, error.en()),
+        ),
+        None => (error.ja(), error.en()),
     };
-    json!({
-        "resourceType": "OperationOutcome",
-        "issue": [{
-            "severity": "error",
-            "code": issue_code(error.code.status()),
-            "details": {
-                "coding": [{ "system": "urn:kiroku:error", "code": error.code.code() }],
-                "text": text
-            },
-            "diagnostics": other
-        }]
-    })
-    .to_string()
+    let (text, other) = match lang {
+        crate::i18n::Lang::Ja => (ja, en),
+        crate::i18n::Lang::En => (en, ja),
+    };
+    let mut issue = json!({
+        "severity": "error",
+        "code": issue_code(error.code.status()),
+        "details": {
+            "coding": [{ "system": "urn:kiroku:error", "code": error.code.code() }],
+            "text": text
+        },
+        "diagnostics": other
+    });
+    if let Some(n) = entry {
+        issue["expression"] = json!([format!("Bundle.entry[{n}]")]);
+    }
+    json!({ "resourceType": "OperationOutcome", "issue": [issue] }).to_string()
 }
 
 #[cfg(test)]

@@ -276,6 +276,7 @@ pub fn app(app: Arc<App>) -> Router {
             "/api/access/applications/{id}/rejection",
             post(access::reject),
         )
+        .route("/fhir", post(fhir::transaction))
         .route("/fhir/metadata", get(fhir::metadata))
         .route("/fhir/{type}", get(fhir::search).post(fhir::create))
         .route("/fhir/{type}/{id}", get(fhir::read).put(fhir::update))
