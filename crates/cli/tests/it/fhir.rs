@@ -1196,3 +1196,47 @@ fn transactions_are_all_or_nothing() {
 fn entries_kind(server: &TestServer, at: u64) -> String {
     entries(server, at, at + 1).remove(0).0
 }
+
+/// Runs a Python check from `tests/python` with `args`; its exit status and output.
+fn python_check(script: &str, args: &[&str]) -> (bool, String) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let out = std::process::Command::new(kiroku_testkit::python())
+        .arg(path)
+        .args(args)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
+// Shows the API used by clients we did not write: `fhirclient` creates, reads, searches with
+// paging, updates with If-Match (a stale one refused) and posts a transaction, and
+// `fhir.resources` (FHIR R4 models) accepts every response the server sent it.
+#[test]
+fn clients_we_did_not_write_use_the_api() {
+    let (data, secret) = hospital_with_client();
+    let server = TestServer::serve(data);
+    let token = token(&server, &secret, None);
+    let (ok, said) = python_check("fhir_client_check.py", &[&server.url("/fhir"), &token]);
+    println!("{said}");
+    assert!(ok, "{said}");
+    for kind in [
+        "Bundle",
+        "CapabilityStatement",
+        "Observation",
+        "OperationOutcome",
+        "Parameters",
+        "Patient",
+    ] {
+        assert!(
+            said.contains(&format!("{kind} ")),
+            "{kind} was checked: {said}"
+        );
+    }
+}

@@ -277,6 +277,8 @@ pub fn app(app: Arc<App>) -> Router {
             post(access::reject),
         )
         .route("/fhir", post(fhir::transaction))
+        // Clients post a transaction to the base URL, often with its final slash.
+        .route("/fhir/", post(fhir::transaction))
         .route("/fhir/metadata", get(fhir::metadata))
         .route("/fhir/{type}", get(fhir::search).post(fhir::create))
         .route("/fhir/{type}/{id}", get(fhir::read).put(fhir::update))
