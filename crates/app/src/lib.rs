@@ -13,6 +13,7 @@ pub mod clients;
 pub mod config;
 pub mod datadir;
 pub mod demo;
+pub mod demo_records;
 pub mod factors;
 pub mod ledger;
 pub mod lifecycle;
@@ -254,6 +255,7 @@ pub struct App {
     used_steps: Arc<factors::UsedSteps>,
     listening: OnceLock<std::net::SocketAddr>,
     writer: Writer,
+    unaudited_reads: std::sync::atomic::AtomicBool,
 }
 
 impl App {
@@ -297,6 +299,7 @@ impl App {
             used_steps: Arc::default(),
             listening: OnceLock::new(),
             writer,
+            unaudited_reads: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

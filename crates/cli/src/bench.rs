@@ -68,6 +68,27 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The FHIR API through a server on loopback, on a scratch SQLite ledger of N synthetic
+    /// patients: reads (each with its disclosure entry) as fast as C connections go, the same
+    /// reads with authorisation and audit off in alternating slices (the ratio), reads at a fixed
+    /// rate (their latency), creates, and searches by kana name.
+    Fhir {
+        /// Synthetic patients to write first.
+        #[arg(long, default_value_t = 100_000)]
+        patients: u64,
+        /// Seconds each phase runs.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Requests a second for the paced reads.
+        #[arg(long, default_value_t = 2000)]
+        rate: u64,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fill a SQLite ledger with N notes, then time `kiroku migrate` of it to PostgreSQL.
     Migrate {
         /// The PostgreSQL server to migrate to (a scratch database is created and dropped).
@@ -186,6 +207,13 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        BenchCommand::Fhir {
+            patients,
+            seconds,
+            connections,
+            rate,
+            json,
+        } => crate::bench_fhir::run(patients, seconds, connections, rate, json),
         BenchCommand::SignIn { concurrent, json } => {
             anyhow::ensure!(
                 (1..=50).contains(&concurrent),

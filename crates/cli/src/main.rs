@@ -4,6 +4,7 @@
 //! and 2 (bad usage).
 
 mod bench;
+mod bench_fhir;
 mod progress;
 
 use anyhow::{bail, Context as _, Result};
@@ -64,6 +65,11 @@ enum Command {
         listen: Option<String>,
     },
     /// Initialise (a temporary directory unless --data is given), seed demo data and serve.
+    ///
+    /// The demo hospital gets synthetic staff, a departmental system, operators' notes, and
+    /// synthetic patients' charts over several years (encounters, problems, allergies, results,
+    /// prescriptions, progress notes), written through the FHIR rules by the laboratory's system
+    /// and confirmed by a doctor.
     Demo {
         /// Data directory; reused if it already holds a Kiroku ledger.
         #[arg(long, value_name = "DIR")]
@@ -71,6 +77,9 @@ enum Command {
         /// Address to listen on.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Synthetic patients to generate (0 to 1,000,000).
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        patients: u64,
     },
     /// Work with the ledger and operators' notes.
     Ledger {
@@ -498,7 +507,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             serve(app, None)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { data, listen } => demo(data, listen),
+        Command::Demo {
+            data,
+            listen,
+            patients,
+        } => demo(data, listen, patients),
         Command::Ledger { command } => ledger(command),
         Command::Account { command } => account(command),
         Command::Policy { command } => policy(command),
@@ -1001,7 +1014,10 @@ fn verify(target: &Target, no_record: bool) -> Result<ExitCode> {
     Ok(code)
 }
 
-fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
+fn demo(data: Option<PathBuf>, listen: String, patients: u64) -> Result<ExitCode> {
+    if patients > 1_000_000 {
+        anyhow::bail!("--patients must be 0 to 1,000,000");
+    }
     kiroku_server::logging::init(kiroku_app::config::LogFormat::Text);
     let dir = match data {
         Some(dir) => dir,
@@ -1076,6 +1092,30 @@ fn demo(data: Option<PathBuf>, listen: String) -> Result<ExitCode> {
         println!(
             "the system client {} (clinical.read clinical.write) gets tokens from POST /oauth/token with its client secret from the same file",
             client.0
+        );
+        let doctor = block(app.accounts(None, 1000))??
+            .into_iter()
+            .find(|a| a.profile.job_type == "doctor")
+            .map(|a| a.profile.account);
+        let doctor = doctor.as_deref();
+        let mut bar = progress::Bar::counting("writing patients' charts", "patients");
+        let charts = block(app.seed_records(
+            (&client.0, &client.1),
+            doctor,
+            patients,
+            1,
+            2026,
+            true,
+            &mut |done| bar.update(done, patients),
+        ))?
+        .context("writing the demo patients' charts failed")?;
+        bar.finish();
+        println!(
+            "wrote the charts of {} synthetic patients ({} resources; {} drafts confirmed by {}, the last four weeks' left to confirm)",
+            charts.patients,
+            charts.resources,
+            charts.confirmed,
+            doctor.unwrap_or("nobody")
         );
         let seeded = block(kiroku_app::demo::seed(&app))?.context("seeding demo data failed")?;
         let report = app.verify(&mut |_, _| {})?;

@@ -10,6 +10,11 @@ pub struct Bar(ProgressBar);
 impl Bar {
     /// A bar labelled `label`; hidden when standard error is not a terminal.
     pub fn new(label: &'static str) -> Bar {
+        Bar::counting(label, "entries")
+    }
+
+    /// A bar labelled `label` for work counted in `unit`.
+    pub fn counting(label: &'static str, unit: &str) -> Bar {
         let bar = ProgressBar::with_draw_target(
             None,
             if std::io::stderr().is_terminal() {
@@ -19,7 +24,7 @@ impl Bar {
             },
         );
         let style = ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {percent:>3}% {human_pos}/{human_len} entries, {per_sec} ({eta} left)",
+            &format!("{{prefix}} [{{bar:30}}] {{percent:>3}}% {{human_pos}}/{{human_len}} {unit}, {{per_sec}} ({{eta}} left)"),
         )
         .map(|s| s.progress_chars("#>."))
         .unwrap_or_else(|_| ProgressStyle::default_bar());

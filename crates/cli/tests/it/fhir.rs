@@ -1240,3 +1240,108 @@ fn clients_we_did_not_write_use_the_api() {
         );
     }
 }
+
+// Shows item 9: the demo's synthetic charts are written through the rules (a transaction per
+// patient by the laboratory's system, the older drafts confirmed by a doctor and the last
+// weeks' left waiting), are found by the API, and are valid FHIR R4 to `fhir.resources`.
+#[test]
+fn demo_charts_are_valid_fhir_written_through_the_rules() {
+    let (data, secret, doctor, _) = hospital_with_doctor();
+    let app = data.open();
+    let seeded = crate::support::block(app.seed_records(
+        (kiroku_app::demo::DEMO_CLIENT, &secret),
+        Some(&doctor),
+        3,
+        1,
+        11,
+        true,
+        &mut |_| {},
+    ))
+    .unwrap();
+    app.shutdown();
+    assert_eq!(seeded.patients, 3);
+    assert!(seeded.resources >= 3 * 10, "{seeded:?}");
+    assert!(
+        seeded.confirmed > 0 && seeded.confirmed < seeded.resources,
+        "{seeded:?}"
+    );
+
+    let server = TestServer::serve(data);
+    let token = token(&server, &secret, None);
+    let found = send(
+        &server,
+        &token,
+        "GET",
+        &format!("/fhir/Patient?identifier={HOSPITAL_ID}|00000001"),
+        &[],
+        None,
+    );
+    let patient = found.json()["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let notes = send(
+        &server,
+        &token,
+        "GET",
+        &format!("/fhir/DocumentReference?patient={patient}&_count=100"),
+        &[],
+        None,
+    );
+    let notes = notes.json()["entry"].as_array().unwrap().clone();
+    assert!(!notes.is_empty());
+    let results = send(
+        &server,
+        &token,
+        "GET",
+        &format!("/fhir/Observation?patient={patient}&_count=100"),
+        &[],
+        None,
+    );
+    let results = results.json()["entry"].as_array().unwrap().clone();
+    assert!(results.len() >= 7, "vital signs and laboratory results");
+    let states: std::collections::BTreeSet<String> = results
+        .iter()
+        .map(|r| {
+            let path = format!(
+                "/fhir/Observation/{}",
+                r["resource"]["id"].as_str().unwrap()
+            );
+            let read = send(&server, &token, "GET", &path, &[], None);
+            read.header("x-kiroku-state").unwrap().to_owned()
+        })
+        .collect();
+    assert!(states.contains("confirmed"), "{states:?}");
+
+    // The same generator's charts, posted by fhirclient and checked by fhir.resources.
+    let today = kiroku_core::Date::parse("2026-11-25").unwrap();
+    let files: Vec<String> = (101..104)
+        .map(|n| {
+            let chart = kiroku_app::demo_records::chart(
+                &mut kiroku_app::demo_records::Rng::new(n),
+                n,
+                today,
+                true,
+            );
+            let file = server.data().scratch_path(&format!("chart-{n}.json"));
+            std::fs::write(&file, chart.to_string()).unwrap();
+            file.display().to_string()
+        })
+        .collect();
+    let mut args = vec![server.url("/fhir"), token.clone()];
+    args.extend(files);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, said) = python_check("fhir_client_check.py", &args);
+    assert!(ok, "{said}");
+    for kind in [
+        "Encounter",
+        "Condition",
+        "MedicationRequest",
+        "DocumentReference",
+    ] {
+        assert!(
+            said.contains(&format!("{kind} ")),
+            "{kind} was checked: {said}"
+        );
+    }
+}
