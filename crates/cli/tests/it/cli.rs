@@ -534,6 +534,7 @@ fn every_command_has_help() {
         vec!["bench", "verify"],
         vec!["bench", "migrate"],
         vec!["bench", "sign-in"],
+        vec!["bench", "fhir"],
     ] {
         let mut args = command.clone();
         args.push("--help");
