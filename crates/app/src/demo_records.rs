@@ -279,7 +279,8 @@ pub fn chart(rng: &mut Rng, number: u64, today: Date, full: bool) -> Value {
     let woman = rng.below(2) == 0;
     let family = *rng.pick(FAMILIES);
     let given = *rng.pick(if woman { WOMEN } else { MEN });
-    let age_days = 365 * (1 + rng.below(90)) + rng.below(365);
+    // Adults: the problems below (diabetes, hypertension…) are adults' problems.
+    let age_days = 365 * (20 + rng.below(70)) + rng.below(365);
     let birth = today.plus_days(-(age_days as i64)).unwrap_or(today);
     let patient_url = urn(number, "Patient", 0);
     let patient = json!({
