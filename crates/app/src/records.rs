@@ -275,6 +275,21 @@ fn current(store: &Store, kind: &str, id: &str) -> Result<Option<Current>> {
     first(store, &Current::query(kind, id), Current::from_row)
 }
 
+/// The entry holding version `at` of `kind/id` (none: the latest), if there is one.
+fn version_entry(
+    store: &Store,
+    kind: &str,
+    id: &str,
+    at: Option<u64>,
+) -> Result<Option<kiroku_core::EntryIndex>> {
+    Ok(match at {
+        None => current(store, kind, id)?.map(|c| c.entry),
+        Some(v) => {
+            first(store, &VersionRow::query(kind, id, v), VersionRow::from_row)?.map(|r| r.entry)
+        }
+    })
+}
+
 /// Decides whether the gate's principal may confirm version `version` of `kind/id`, and makes
 /// the request: only a person the policy lets write the record, only the latest version, only
 /// while it waits.
@@ -834,15 +849,7 @@ impl App {
         let who = actor.clone();
         let id = id.to_owned();
         let found = blocking(move || {
-            let entry = match at {
-                None => current(&store, kind, &id)?.map(|c| c.entry),
-                Some(v) => first(
-                    &store,
-                    &VersionRow::query(kind, &id, v),
-                    VersionRow::from_row,
-                )?
-                .map(|r| r.entry),
-            };
+            let entry = version_entry(&store, kind, &id, at)?;
             if unaudited {
                 let entry = entry.ok_or(Error::NoSuchResource)?;
                 let (version, time) = load_version(&store, entry)?;
@@ -892,20 +899,16 @@ impl App {
         let who = actor.clone();
         let id = id.to_owned();
         let found = blocking(move || {
-            let row = first(
-                &store,
-                &VersionRow::query(kind, &id, version),
-                VersionRow::from_row,
-            )?;
+            let entry = version_entry(&store, kind, &id, Some(version))?;
             let gate = Gate::open(&store, &cache, &who, today)?;
-            let Some(row) = row else {
+            let Some(entry) = entry else {
                 return not_found(&gate, kind);
             };
-            let served = match readable(&store, &gate, kind, &id, row.entry)? {
+            let served = match readable(&store, &gate, kind, &id, entry)? {
                 Ok(served) => served,
                 Err(refused) => return Ok(Found::Refused(refused)),
             };
-            let proof = read::entry_proof(&store, row.entry).map_err(|e| match e {
+            let proof = read::entry_proof(&store, entry).map_err(|e| match e {
                 read::ReadError::OutOfRange { what, .. } => Error::Corrupt(what),
                 read::ReadError::Store(e) => e.into(),
             })?;

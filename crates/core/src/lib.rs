@@ -13,6 +13,7 @@ pub mod id;
 pub mod precondition;
 pub mod projection;
 pub mod query;
+pub mod text;
 pub mod timestamp;
 
 pub use context::{

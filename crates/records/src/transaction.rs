@@ -129,29 +129,16 @@ fn etag_version(text: &str) -> Option<u64> {
     inner.parse().ok().filter(|v| *v >= 1)
 }
 
-/// `identifier=system|value` (the only condition this server takes).
-fn identifier_condition(text: &str) -> Option<(String, String)> {
-    let value = text.strip_prefix("identifier=")?;
-    let value = percent_decode(value)?;
+/// `identifier=system|value`, form-encoded as a query string (the only condition this server
+/// takes, in a transaction's `ifNoneExist` and in the `If-None-Exist` header alike).
+pub fn identifier_condition(text: &str) -> Option<(String, String)> {
+    let value = text.trim_start_matches('?').strip_prefix("identifier=")?;
+    if value.contains('&') {
+        return None;
+    }
+    let value = kiroku_core::text::percent_decode(value, true)?;
     let (system, value) = value.split_once('|')?;
     (!system.is_empty() && !value.is_empty()).then(|| (system.to_owned(), value.to_owned()))
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Parses a transaction Bundle into its entries, in order.

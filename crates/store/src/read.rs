@@ -153,27 +153,7 @@ pub fn entry_proof(store: &Store, index: EntryIndex) -> Result<EntryProof, ReadE
             signed: checkpoint.size,
         });
     }
-    let row = db
-        .entries(index.0, 1)?
-        .into_iter()
-        .next()
-        .filter(|r| r.idx == index.0)
-        .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is missing")))?;
-    if kiroku_ledger::leaf_hash(&row.body).0[..] != row.leaf_hash[..] {
-        return Err(
-            StoreError::Corrupt(format!("entry {index} does not match its stored hash")).into(),
-        );
-    }
-    let blob = match decode_fields(&row.body).map_err(StoreError::from)?.payload {
-        Payload::Inline(_) => None,
-        Payload::Blob { sha256, bytes } => Some(
-            db.blob(&sha256)?
-                .filter(|b| content_hash(b) == sha256 && b.len() as u64 == bytes)
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!("the payload blob of entry {index} is damaged"))
-                })?,
-        ),
-    };
+    let (body, _, blob) = checked_entry(db, index)?;
     let hashes = proof::inclusion_proof(&mut DbSource(db), index.0, checkpoint.size).map_err(
         |e| match e {
             proof::ProofError::OutOfRange { what } => ReadError::OutOfRange {
@@ -185,7 +165,7 @@ pub fn entry_proof(store: &Store, index: EntryIndex) -> Result<EntryProof, ReadE
     )?;
     Ok(EntryProof {
         index: index.0,
-        body: row.body,
+        body,
         blob,
         checkpoint,
         hashes,
@@ -239,6 +219,25 @@ pub fn entry(store: &Store, index: EntryIndex) -> Result<(Entry, serde_json::Val
             "entry {index} is not in the signed tree"
         )));
     }
+    let (_, mut entry, blob) = checked_entry(db, index)?;
+    let payload = match (&entry.payload, blob) {
+        (Payload::Inline(value), _) => value.clone(),
+        (Payload::Blob { .. }, Some(blob)) => serde_json::from_slice(&blob).map_err(|_| {
+            StoreError::Corrupt(format!("the payload blob of entry {index} is not JSON"))
+        })?,
+        (Payload::Blob { .. }, None) => {
+            return Err(StoreError::Corrupt(format!(
+                "the payload blob of entry {index} is missing"
+            )))
+        }
+    };
+    entry.payload = Payload::Inline(serde_json::Value::Null);
+    Ok((entry, payload))
+}
+
+/// Entry `index` as stored — its bytes, decoded, and its payload's blob when it was moved to the
+/// blob store — once its bytes are checked against its leaf hash and the blob against its entry.
+fn checked_entry(db: &mut dyn Db, index: EntryIndex) -> Result<(Vec<u8>, Entry, Option<Vec<u8>>)> {
     let row = db
         .entries(index.0, 1)?
         .into_iter()
@@ -250,23 +249,18 @@ pub fn entry(store: &Store, index: EntryIndex) -> Result<(Entry, serde_json::Val
             "entry {index} does not match its stored hash"
         )));
     }
-    let mut entry = decode_fields(&row.body)?;
-    let payload = match &entry.payload {
-        Payload::Inline(value) => value.clone(),
-        Payload::Blob { sha256, bytes } => {
-            let blob = db
-                .blob(sha256)?
+    let entry = decode_fields(&row.body)?;
+    let blob = match &entry.payload {
+        Payload::Inline(_) => None,
+        Payload::Blob { sha256, bytes } => Some(
+            db.blob(sha256)?
                 .filter(|b| content_hash(b) == *sha256 && b.len() as u64 == *bytes)
                 .ok_or_else(|| {
                     StoreError::Corrupt(format!("the payload blob of entry {index} is damaged"))
-                })?;
-            serde_json::from_slice(&blob).map_err(|_| {
-                StoreError::Corrupt(format!("the payload blob of entry {index} is not JSON"))
-            })?
-        }
+                })?,
+        ),
     };
-    entry.payload = Payload::Inline(serde_json::Value::Null);
-    Ok((entry, payload))
+    Ok((row.body, entry, blob))
 }
 
 /// The leaf hash of one entry (for tests and tools).

@@ -24,6 +24,7 @@ use axum::Json;
 use base64::Engine as _;
 use kiroku_access::client::SCOPES;
 use kiroku_app::Error;
+use kiroku_core::text::percent_decode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -39,31 +40,6 @@ pub(super) struct OAuthForm {
     token_type_hint: Option<String>,
 }
 
-/// `%XX` decoding (RFC 6749 §2.3.1 has the id and secret form-encoded inside Basic).
-fn percent_decoded(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = text.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// The client's id and secret: HTTP Basic (`client_secret_basic`) or the form's fields
 /// (`client_secret_post`). `Some(true)` in the second place when Basic was used.
 fn client_credentials(headers: &HeaderMap, form: &OAuthForm) -> Option<(String, String, bool)> {
@@ -77,7 +53,12 @@ fn client_credentials(headers: &HeaderMap, form: &OAuthForm) -> Option<(String, 
             .ok()?;
         let text = String::from_utf8(decoded).ok()?;
         let (id, secret) = text.split_once(':')?;
-        return Some((percent_decoded(id)?, percent_decoded(secret)?, true));
+        // RFC 6749 §2.3.1 has the id and secret form-encoded inside Basic.
+        return Some((
+            percent_decode(id, true)?,
+            percent_decode(secret, true)?,
+            true,
+        ));
     }
     Some((form.client_id.clone()?, form.client_secret.clone()?, false))
 }

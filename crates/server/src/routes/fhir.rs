@@ -16,6 +16,7 @@ use axum::http::header::{CONTENT_TYPE, ETAG, IF_MATCH, LAST_MODIFIED, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kiroku_app::records::{Served, Written};
+use kiroku_core::text::percent_decode;
 use kiroku_core::Timestamp;
 use serde_json::json;
 
@@ -176,24 +177,6 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, AppError> {
         .ok_or(AppError::new(Code::BadIfMatch))
 }
 
-/// Percent-decodes UTF-8 text (for the reason header, which HTTP keeps to ASCII).
-fn percent_decoded(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// `X-Kiroku-Reason`: why a version is corrected, percent-encoded UTF-8.
 fn reason(headers: &HeaderMap) -> Result<Option<String>, AppError> {
     match headers.get("x-kiroku-reason") {
@@ -201,7 +184,7 @@ fn reason(headers: &HeaderMap) -> Result<Option<String>, AppError> {
         Some(v) => v
             .to_str()
             .ok()
-            .and_then(percent_decoded)
+            .and_then(|text| percent_decode(text, false))
             .filter(|r| !r.trim().is_empty())
             .map(Some)
             .ok_or(AppError::new(Code::ReasonMissing)),
@@ -213,20 +196,12 @@ fn if_none_exist(headers: &HeaderMap) -> Result<Option<(String, String)>, AppErr
     let Some(value) = headers.get("if-none-exist") else {
         return Ok(None);
     };
-    let bad = || AppError::new(Code::SearchBadValue).with("name", "If-None-Exist");
-    let text = value.to_str().map_err(|_| bad())?;
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(text.trim_start_matches('?')).map_err(|_| bad())?;
-    match pairs.as_slice() {
-        [(name, token)] if name == "identifier" => {
-            let (system, value) = token.split_once('|').ok_or_else(bad)?;
-            if system.is_empty() || value.is_empty() {
-                return Err(bad());
-            }
-            Ok(Some((system.to_owned(), value.to_owned())))
-        }
-        _ => Err(bad()),
-    }
+    value
+        .to_str()
+        .ok()
+        .and_then(kiroku_records::transaction::identifier_condition)
+        .map(Some)
+        .ok_or_else(|| AppError::new(Code::SearchBadValue).with("name", "If-None-Exist"))
 }
 
 /// `GET /fhir/metadata`: what this server does, truthfully.
@@ -380,6 +355,14 @@ pub(super) async fn transaction(
     Ok(fhir(StatusCode::OK, out))
 }
 
+/// A version number in a path (from 1); any other text names no version.
+fn version_number(text: &str) -> Result<u64, AppError> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or(AppError::new(Code::NoSuchResource))
+}
+
 /// `GET /fhir/{type}/{id}`.
 pub(super) async fn read(
     State(state): State<AppState>,
@@ -401,11 +384,7 @@ pub(super) async fn vread(
     Caller(actor): Caller,
     Path((kind, id, version)): Path<(String, String, String)>,
 ) -> Result<Response, AppError> {
-    let version = version
-        .parse::<u64>()
-        .ok()
-        .filter(|v| *v >= 1)
-        .ok_or(AppError::new(Code::NoSuchResource))?;
+    let version = version_number(&version)?;
     let served = state.app.vread_resource(actor, &kind, &id, version).await?;
     Ok(version_response(
         StatusCode::OK,
@@ -441,11 +420,7 @@ pub(super) async fn confirm(
     Caller(actor): Caller,
     Path((kind, id, version)): Path<(String, String, String)>,
 ) -> Result<Response, AppError> {
-    let version = version
-        .parse::<u64>()
-        .ok()
-        .filter(|v| *v >= 1)
-        .ok_or(AppError::new(Code::NoSuchResource))?;
+    let version = version_number(&version)?;
     let served = state
         .app
         .confirm_resource(actor, &kind, &id, version)
@@ -470,11 +445,7 @@ pub(super) async fn proof(
     Path((kind, id, version)): Path<(String, String, String)>,
 ) -> Result<Response, AppError> {
     use base64::Engine as _;
-    let version = version
-        .parse::<u64>()
-        .ok()
-        .filter(|v| *v >= 1)
-        .ok_or(AppError::new(Code::NoSuchResource))?;
+    let version = version_number(&version)?;
     let (served, proof) = state.app.prove_resource(actor, &kind, &id, version).await?;
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let mut parameters = vec![json!({ "name": "entry", "valueBase64Binary": b64(&proof.body) })];
@@ -721,17 +692,5 @@ mod tests {
     fn http_dates() {
         let t = Timestamp::parse_given("2026-11-25T00:30:05Z").unwrap_or(Timestamp::EPOCH);
         assert_eq!(http_date(t), "Wed, 25 Nov 2026 00:30:05 GMT");
-    }
-
-    // Shows the reason header decoded from percent-encoded UTF-8, and malformed ones refused.
-    #[test]
-    fn reasons_are_percent_decoded() {
-        assert_eq!(
-            percent_decoded("%E8%A8%98%E8%BC%89%E8%AA%A4%E3%82%8A").as_deref(),
-            Some("記載誤り")
-        );
-        assert_eq!(percent_decoded("typo fixed").as_deref(), Some("typo fixed"));
-        assert_eq!(percent_decoded("%E8%A8"), None);
-        assert_eq!(percent_decoded("%zz"), None);
     }
 }
