@@ -22,6 +22,10 @@ const HOT_SYSTEM: &str = "urn:oid:1.2.392.100495.20.2.74";
 const ICD10_SYSTEM: &str = "http://hl7.org/fhir/sid/icd-10";
 const LOINC: &str = "http://loinc.org";
 const UCUM: &str = "http://unitsofmeasure.org";
+/// JP Core's profiles, which every demo resource claims (and so is checked against).
+const JP: &str = "http://jpfhir.jp/fhir/core/StructureDefinition/";
+/// JP Core's simple observation categories, which its laboratory and vital-sign profiles use.
+const JP_CATEGORY: &str = "http://jpfhir.jp/fhir/core/CodeSystem/JP_SimpleObservationCategory_CS";
 const REPRESENTATION: &str = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation";
 
 const FAMILIES: &[(&str, &str)] = &[
@@ -257,19 +261,25 @@ fn observation(
     when: &str,
     value: Value,
 ) -> Value {
-    json!({
+    let laboratory = category == "laboratory";
+    let mut observation = json!({
         "resourceType": "Observation",
+        "meta": { "profile": [format!("{JP}{}", if laboratory { "JP_Observation_LabResult" } else { "JP_Observation_VitalSigns" })] },
         "status": "final",
-        "category": [{ "coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-            "code": category
-        }] }],
+        "category": [{ "coding": [
+            { "system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": category },
+            { "system": JP_CATEGORY, "code": category }
+        ] }],
         "code": { "coding": [{ "system": LOINC, "code": code.0, "display": code.1 }], "text": code.1 },
         "subject": { "reference": subject },
         "encounter": { "reference": encounter },
         "effectiveDateTime": when,
         "valueQuantity": value
-    })
+    });
+    if laboratory {
+        observation["specimen"] = json!({ "display": "血液" });
+    }
+    observation
 }
 
 /// One synthetic patient's chart, as a transaction Bundle: patient `number` (the hospital's
@@ -318,6 +328,7 @@ pub fn chart(rng: &mut Rng, number: u64, today: Date, full: bool) -> Value {
             &urn(number, "Condition", n),
             json!({
                 "resourceType": "Condition",
+                "meta": { "profile": [format!("{JP}JP_Condition")] },
                 "clinicalStatus": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active" }] },
                 "verificationStatus": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed" }] },
                 "category": [{ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "problem-list-item" }] }],
@@ -334,6 +345,7 @@ pub fn chart(rng: &mut Rng, number: u64, today: Date, full: bool) -> Value {
             &urn(number, "AllergyIntolerance", 0),
             json!({
                 "resourceType": "AllergyIntolerance",
+                "meta": { "profile": [format!("{JP}JP_AllergyIntolerance")] },
                 "clinicalStatus": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active" }] },
                 "verificationStatus": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "code": "confirmed" }] },
                 "category": [category],
@@ -364,6 +376,7 @@ pub fn chart(rng: &mut Rng, number: u64, today: Date, full: bool) -> Value {
             &encounter_url,
             json!({
                 "resourceType": "Encounter",
+                "meta": { "profile": [format!("{JP}JP_Encounter")] },
                 "status": "finished",
                 "class": { "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": class, "display": display },
                 "type": [{ "text": kind }],
@@ -423,6 +436,7 @@ pub fn chart(rng: &mut Rng, number: u64, today: Date, full: bool) -> Value {
                 &urn(number, "MedicationRequest", v * 8 + rp),
                 json!({
                     "resourceType": "MedicationRequest",
+                    "meta": { "profile": [format!("{JP}JP_MedicationRequest")] },
                     "identifier": [
                         { "system": RP_SYSTEM, "value": (rp + 1).to_string() },
                         { "system": ORDER_IN_RP_SYSTEM, "value": "1" }
@@ -449,6 +463,7 @@ pub fn chart(rng: &mut Rng, number: u64, today: Date, full: bool) -> Value {
             &urn(number, "DocumentReference", v),
             json!({
                 "resourceType": "DocumentReference",
+                "meta": { "profile": [format!("{JP}JP_DocumentReference")] },
                 "status": "current",
                 "docStatus": "final",
                 "type": { "coding": [{ "system": LOINC, "code": "11506-3", "display": "Progress note" }], "text": "経過記録（SOAP）" },
@@ -617,5 +632,30 @@ mod tests {
         assert_eq!(entries[0]["resource"]["identifier"][0]["value"], "00000042");
         let alone = chart(&mut Rng::new(7), 43, today, false);
         assert_eq!(alone["entry"].as_array().unwrap().len(), 1);
+    }
+
+    // Shows every resource of two hundred charts conforming to FHIR R4 and to the JP Core
+    // profile it claims (every one claims one), as the server will check on writing them.
+    #[test]
+    fn charts_conform_to_the_profiles_they_claim() {
+        let today = Date::parse("2026-11-25").unwrap();
+        let mut rng = Rng::new(11);
+        for number in 1..=200 {
+            let bundle = chart(&mut rng, number, today, true);
+            for entry in bundle["entry"].as_array().unwrap() {
+                let resource = &entry["resource"];
+                assert!(
+                    resource["meta"]["profile"][0]
+                        .as_str()
+                        .is_some_and(|p| p.starts_with(JP)),
+                    "{} claims a JP Core profile",
+                    resource["resourceType"]
+                );
+                let tree = kiroku_records::json::parse(resource.to_string().as_bytes()).unwrap();
+                if let Err(invalid) = kiroku_records::validate::check(&tree) {
+                    panic!("chart {number}: {invalid}");
+                }
+            }
+        }
     }
 }

@@ -409,6 +409,14 @@ impl App {
         Ok(result)
     }
 
+    /// Checks a document as a write would, without writing: strict JSON, a type this server
+    /// keeps, FHIR R4's structure and the JP Core profiles it claims. Returns its type.
+    pub fn check_document(bytes: &[u8]) -> std::result::Result<&'static str, RecordError> {
+        let resource = Resource::parse(bytes, None)?;
+        resource.check()?;
+        Ok(resource.kind)
+    }
+
     /// Creates a resource of `kind` from `body`. With `if_none_exist` (an identifier search,
     /// `system|value`), a patient who already holds the identifier is returned instead.
     pub async fn create_resource(
@@ -420,6 +428,7 @@ impl App {
     ) -> Result<Written> {
         let kind = known_type(kind)?;
         let resource = Resource::parse(&body, Some(kind)).map_err(RecordError::from)?;
+        resource.check().map_err(RecordError::from)?;
         if let Some((system, value)) = &if_none_exist {
             if let Some(found) = self.holder(actor.clone(), kind, system, value).await? {
                 return Ok(found);
@@ -583,6 +592,7 @@ impl App {
             return Err(Error::NoSuchResource);
         }
         let resource = Resource::parse(&body, Some(kind)).map_err(RecordError::from)?;
+        resource.check().map_err(RecordError::from)?;
         if resource.id().is_some_and(|sent| sent != id) {
             return Err(Error::IdMismatch);
         }

@@ -147,10 +147,32 @@ enum Command {
         #[arg(long, value_name = "URL")]
         to: String,
     },
+    /// FHIR resources: check files before a departmental system sends them.
+    Fhir {
+        #[command(subcommand)]
+        command: FhirCommand,
+    },
     /// Measure performance against a baseline.
     Bench {
         #[command(subcommand)]
         command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FhirCommand {
+    /// Check FHIR resources (JSON files; `-` for standard input) as the server checks a write:
+    /// strict JSON (no duplicate names), a resource type this server keeps, FHIR R4's structure
+    /// and every JP Core 1.1.2 profile the resource claims in meta.profile (see
+    /// docs/records-validation.md). Prints a line per file, and each problem with where it is;
+    /// exit 0 when every file conforms, 1 otherwise. Writes nothing; needs no data directory.
+    Validate {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Messages in Japanese.
+        #[arg(long)]
+        ja: bool,
     },
 }
 
@@ -435,6 +457,42 @@ impl Target {
     }
 }
 
+/// `kiroku fhir validate`: every file checked, each problem printed with the server's message.
+fn validate_fhir(files: &[PathBuf], ja: bool) -> Result<ExitCode> {
+    let mut failed = 0;
+    for file in files {
+        let bytes = if file.as_os_str() == "-" {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+                .context("cannot read standard input")?;
+            bytes
+        } else {
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
+        };
+        match kiroku_app::App::check_document(&bytes) {
+            Ok(kind) => println!(
+                "{}: {kind} {}",
+                file.display(),
+                if ja { "適合" } else { "conforms" }
+            ),
+            Err(e) => {
+                failed += 1;
+                let error = kiroku_server::AppError::from(e);
+                let say = |e: &kiroku_server::AppError| if ja { e.ja() } else { e.en() };
+                println!("{}: {}", file.display(), say(&error));
+                for (_, issue) in &error.issues {
+                    println!("  {}", say(issue));
+                }
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -582,6 +640,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { command } => bench::run(command),
+        Command::Fhir {
+            command: FhirCommand::Validate { files, ja },
+        } => validate_fhir(&files, ja),
     }
 }
 

@@ -14,6 +14,8 @@
 //!   rules and queries.
 //! - [`transaction`]: a transaction Bundle as the writes it asks for, with the references
 //!   between its entries resolved.
+//! - [`validate`]: a resource checked against the FHIR R4 structure and the JP Core profiles it
+//!   claims.
 
 pub mod index;
 pub mod json;
@@ -21,6 +23,7 @@ pub mod normalise;
 pub mod record;
 pub mod resource;
 pub mod transaction;
+pub mod validate;
 
 use kiroku_core::projection::TableSpec;
 use kiroku_core::{kind, Context, KindHandler};

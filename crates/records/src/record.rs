@@ -352,6 +352,9 @@ pub enum RecordError {
     /// A clinical resource names no patient.
     #[error("a {0} must name its patient (subject or patient)")]
     NoPatient(&'static str),
+    /// The resource does not conform to FHIR R4 or to a JP Core profile it claims.
+    #[error(transparent)]
+    Invalid(#[from] crate::validate::Invalid),
 }
 
 /// The subject of a version's entry: its patient, if it has one.

@@ -103,6 +103,13 @@ impl Resource {
         Ok(Resource { kind, tree })
     }
 
+    /// Checks the resource against FHIR R4 and the JP Core profiles it claims
+    /// ([`crate::validate`]). Writes check; reading a stored version back does not, so versions
+    /// written under older rules stay readable.
+    pub fn check(&self) -> Result<(), crate::validate::Invalid> {
+        crate::validate::check(&self.tree)
+    }
+
     /// The `id` the sender wrote, if any.
     pub fn id(&self) -> Option<String> {
         self.tree.get("id").and_then(Json::as_str)

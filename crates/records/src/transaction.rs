@@ -69,6 +69,14 @@ pub enum TransactionError {
         /// Why.
         error: ResourceError,
     },
+    /// An entry's resource does not conform to FHIR R4 or to a JP Core profile it claims.
+    #[error("entry {entry}: {invalid}")]
+    Invalid {
+        /// The entry.
+        entry: usize,
+        /// What is wrong.
+        invalid: crate::validate::Invalid,
+    },
     /// Two entries name one `fullUrl`, or one resource.
     #[error("entry {entry} names a resource another entry names")]
     Duplicate {
@@ -208,6 +216,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, TransactionError> {
         };
         let resource = Resource::from_tree(tree, Some(kind))
             .map_err(|error| TransactionError::Resource { entry: at, error })?;
+        resource
+            .check()
+            .map_err(|invalid| TransactionError::Invalid { entry: at, invalid })?;
         if let Method::Update { id, .. } = &method {
             if resource.id().is_some_and(|sent| &sent != id) {
                 return Err(bad(Problem::IdMismatch));
@@ -272,7 +283,7 @@ mod tests {
     fn entries_and_references() {
         let body = bundle(
             r#"{"fullUrl":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a","resource":{"resourceType":"Patient","name":[{"text":"𠮷田"}]},"request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:oid:1.2%7C42"}},
-               {"resource":{"resourceType":"Observation","status":"final","valueQuantity":{"value":6.50},"subject":{"reference":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a"}},"request":{"method":"PUT","url":"Observation/o-1","ifMatch":"W/\"3\""}}"#,
+               {"resource":{"resourceType":"Observation","status":"final","code":{"text":"HbA1c"},"valueQuantity":{"value":6.50},"subject":{"reference":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a"}},"request":{"method":"PUT","url":"Observation/o-1","ifMatch":"W/\"3\""}}"#,
         );
         let mut entries = parse(&body).unwrap();
         assert_eq!(entries.len(), 2);

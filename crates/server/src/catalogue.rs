@@ -401,6 +401,51 @@ catalogue! {
     TransactionCondition = "transaction_condition", BAD_REQUEST,
         "このエントリの条件（作成の ifMatch、更新の ifNoneExist、ifModifiedSince、ifNoneMatch）には対応していません。何も記録されていません。",
         "This server does not support that condition here (ifMatch on a create, ifNoneExist on an update, ifModifiedSince, ifNoneMatch). Nothing was recorded.";
+    ResourceInvalid = "resource_invalid", BAD_REQUEST,
+        "リソースが FHIR R4 の構造、または宣言された JP Core プロファイルに適合しません（問題 {count} 件、最初は {at}）。何も記録されていません。",
+        "The resource does not conform to the FHIR R4 structure or to the JP Core profile it claims ({count} problems, the first at {at}). Nothing was recorded.";
+    FhirUnknown = "fhir_unknown_element", BAD_REQUEST,
+        "{at}: この位置にこの名前の要素は定義されていません。",
+        "{at}: no element of this name is defined here.";
+    FhirNotArray = "fhir_not_array", BAD_REQUEST,
+        "{at}: 繰り返す要素なので配列で送ってください。",
+        "{at}: this element repeats; send it as an array.";
+    FhirNotSingle = "fhir_not_single", BAD_REQUEST,
+        "{at}: 繰り返さない要素なので配列にしないでください。",
+        "{at}: this element does not repeat; do not send an array.";
+    FhirEmpty = "fhir_empty", BAD_REQUEST,
+        "{at}: 空の値（空のオブジェクト・配列・文字列、null）は送れません。",
+        "{at}: empty values (an empty object, array or string, or null) are not allowed.";
+    FhirTooFew = "fhir_too_few", BAD_REQUEST,
+        "{at}: {min} 個以上必要です。",
+        "{at}: at least {min} required.";
+    FhirTooMany = "fhir_too_many", BAD_REQUEST,
+        "{at}: {max} 個までです。",
+        "{at}: at most {max} allowed.";
+    FhirFormat = "fhir_format", BAD_REQUEST,
+        "{at}: FHIR の {type} 型の値として正しくありません。",
+        "{at}: not a valid value of the FHIR type {type}.";
+    FhirBinding = "fhir_binding", BAD_REQUEST,
+        "{at}: 値セット {valueset} のコードではありません。",
+        "{at}: not a code of the value set {valueset}.";
+    FhirPattern = "fhir_pattern", BAD_REQUEST,
+        "{at}: プロファイルが定める値 {pattern} を含みません。",
+        "{at}: does not hold the value {pattern} the profile sets.";
+    FhirSlice = "fhir_slice", BAD_REQUEST,
+        "{at}: スライス {slice} に当てはまる項目は {min}～{max} 個です。",
+        "{at}: the slice {slice} takes {min} to {max} items.";
+    FhirSliceMember = "fhir_slice_member", BAD_REQUEST,
+        "{at}: スライス {slice} の項目には {member} が必要です。",
+        "{at}: an item of the slice {slice} needs {member}.";
+    FhirClosed = "fhir_closed_slicing", BAD_REQUEST,
+        "{at}: どのスライスにも当てはまりません（スライスは閉じています）。",
+        "{at}: matches no slice, and the slicing is closed.";
+    FhirResourceType = "fhir_resource_type", BAD_REQUEST,
+        "{at}: このサーバーに定義のないリソース型です。",
+        "{at}: a resource type this server has no definitions for.";
+    FhirExtension = "fhir_extension", BAD_REQUEST,
+        "{at}: 拡張は value[x] と入れ子の extension のどちらか一方だけを持ちます。",
+        "{at}: an extension has a value or nested extensions, one of the two.";
     TransactionDuplicate = "transaction_duplicate", BAD_REQUEST,
         "このエントリは、別のエントリと同じ fullUrl またはリソースを指しています。何も記録されていません。",
         "This entry names the fullUrl or resource another entry names. Nothing was recorded.";

@@ -16,6 +16,7 @@ use kiroku_records::json::JsonError;
 use kiroku_records::record::{ConfirmError, RecordError};
 use kiroku_records::resource::ResourceError;
 use kiroku_records::transaction::{Problem, TransactionError};
+use kiroku_records::validate::{Invalid, What};
 
 /// An error answered to a client.
 #[derive(Clone, Debug)]
@@ -24,6 +25,9 @@ pub struct AppError {
     pub code: Code,
     /// Values of the message's placeholders.
     pub values: Vec<(&'static str, String)>,
+    /// Problems found in one document, each with where it is (a FHIRPath expression); a
+    /// FHIR OperationOutcome lists them as issues.
+    pub issues: Vec<(String, AppError)>,
 }
 
 impl AppError {
@@ -32,6 +36,7 @@ impl AppError {
         AppError {
             code,
             values: Vec::new(),
+            issues: Vec::new(),
         }
     }
 
@@ -323,6 +328,9 @@ impl From<TransactionError> for AppError {
             TransactionError::Resource { entry, error } => {
                 AppError::from(RecordError::Resource(error)).with("entry", entry)
             }
+            TransactionError::Invalid { entry, invalid } => {
+                AppError::from(RecordError::Invalid(invalid)).with("entry", entry)
+            }
             TransactionError::Duplicate { entry } => {
                 AppError::new(Code::TransactionDuplicate).with("entry", entry)
             }
@@ -352,8 +360,53 @@ impl From<RecordError> for AppError {
             },
             RecordError::ReasonRequired => AppError::new(Code::RecordReasonRequired),
             RecordError::NoPatient(kind) => AppError::new(Code::RecordNoPatient).with("type", kind),
+            RecordError::Invalid(invalid) => invalid_resource(&invalid),
         }
     }
+}
+
+/// A resource that does not conform: one error naming the count and the first place, with every
+/// problem as an issue. Only element names, types, codes and profile values are named, never a
+/// value that was sent.
+fn invalid_resource(invalid: &Invalid) -> AppError {
+    let first = invalid
+        .problems
+        .first()
+        .map(|p| p.expression.clone())
+        .unwrap_or_default();
+    let mut error = AppError::new(Code::ResourceInvalid)
+        .with("count", invalid.problems.len())
+        .with("at", first);
+    for problem in &invalid.problems {
+        let issue = match &problem.what {
+            What::Unknown => AppError::new(Code::FhirUnknown),
+            What::NotArray => AppError::new(Code::FhirNotArray),
+            What::NotSingle => AppError::new(Code::FhirNotSingle),
+            What::Empty => AppError::new(Code::FhirEmpty),
+            What::TooFew { min } => AppError::new(Code::FhirTooFew).with("min", min),
+            What::TooMany { max } => AppError::new(Code::FhirTooMany).with("max", max),
+            What::Format { of } => AppError::new(Code::FhirFormat).with("type", of),
+            What::Binding { value_set } => {
+                AppError::new(Code::FhirBinding).with("valueset", value_set)
+            }
+            What::Pattern { pattern } => AppError::new(Code::FhirPattern).with("pattern", pattern),
+            What::Slice { name, min, max } => AppError::new(Code::FhirSlice)
+                .with("slice", name)
+                .with("min", min)
+                .with("max", max.map_or_else(|| "*".to_owned(), |m| m.to_string())),
+            What::SliceMember { name, member } => AppError::new(Code::FhirSliceMember)
+                .with("slice", name)
+                .with("member", member),
+            What::Closed => AppError::new(Code::FhirClosed),
+            What::ResourceType => AppError::new(Code::FhirResourceType),
+            What::Extension => AppError::new(Code::FhirExtension),
+        };
+        error.issues.push((
+            problem.expression.clone(),
+            issue.with("at", &problem.expression),
+        ));
+    }
+    error
 }
 
 impl From<ReadFailure> for AppError {

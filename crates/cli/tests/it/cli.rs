@@ -519,6 +519,8 @@ fn every_command_has_help() {
         vec!["account", "roles"],
         vec!["policy"],
         vec!["policy", "validate"],
+        vec!["fhir"],
+        vec!["fhir", "validate"],
         vec!["policy", "show"],
         vec!["policy", "schema"],
         vec!["client"],
@@ -544,4 +546,65 @@ fn every_command_has_help() {
         assert!(text.contains("Usage: kiroku"), "{args:?}: {text}");
         assert!(text.lines().count() > 3, "{args:?}: {text}");
     }
+}
+
+// Shows `kiroku fhir validate`: a file that conforms, one that breaks its JP Core profile (each
+// problem named, in Japanese with --ja), and standard input; exit 1 when any file fails.
+#[test]
+fn fhir_validate_checks_files_as_the_server_would() {
+    let dir = std::env::temp_dir().join(format!("kiroku-fhir-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("patient.json");
+    std::fs::write(
+        &good,
+        r#"{"resourceType":"Patient","meta":{"profile":["http://jpfhir.jp/fhir/core/StructureDefinition/JP_Patient"]},"identifier":[{"system":"urn:oid:1.2.392.100495.20.3.51.11318814790","value":"00000001"}],"gender":"male"}"#,
+    )
+    .unwrap();
+    let bad = dir.join("broken.json");
+    std::fs::write(
+        &bad,
+        r#"{"resourceType":"Patient","meta":{"profile":["http://jpfhir.jp/fhir/core/StructureDefinition/JP_Patient"]},"gender":"M"}"#,
+    )
+    .unwrap();
+    let output = run(&["fhir", "validate", good.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stdout(&output));
+    assert!(stdout(&output).ends_with("patient.json: Patient conforms\n"));
+    let output = run(&[
+        "fhir",
+        "validate",
+        "--ja",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("patient.json: Patient 適合\n"), "{text}");
+    assert!(text.contains("問題 2 件"), "{text}");
+    assert!(
+        text.contains("  Patient.gender: 値セット http://hl7.org/fhir/ValueSet/administrative-gender のコードではありません。\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  Patient.identifier: 1 個以上必要です。\n"),
+        "{text}"
+    );
+    let mut child = kiroku()
+        .args(["fhir", "validate", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        br#"{"resourceType":"Patient","gender":"male","gender":"female"}"#,
+    )
+    .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("names a member twice"),
+        "{}",
+        stdout(&output)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

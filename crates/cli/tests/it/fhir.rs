@@ -84,6 +84,19 @@ fn fhir_api_end_to_end() {
         .unwrap()
         .iter()
         .any(|r| r["type"] == "Observation"));
+    let medication_request = statement["rest"][0]["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "MedicationRequest")
+        .unwrap()
+        .clone();
+    assert!(medication_request["supportedProfile"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!(
+            "http://jpfhir.jp/fhir/core/StructureDefinition/JP_MedicationRequest"
+        )));
 
     // A patient with a variation selector (葛󠄀), a character outside the BMP (𠮷) and an
     // extension this server does not know, as compact text.
@@ -1344,4 +1357,159 @@ fn demo_charts_are_valid_fhir_written_through_the_rules() {
             "{kind} was checked: {said}"
         );
     }
+}
+
+// Shows what the validator refuses, through the API: a create, an update and a transaction entry
+// that break FHIR R4 or the JP Core profile they claim get 400 with one issue per problem, each
+// naming where it is, in Japanese by default and in English on request; nothing is written.
+#[test]
+fn resources_are_checked_against_fhir_and_jp_core() {
+    let (data, secret) = hospital_with_client();
+    let server = TestServer::serve(data);
+    let token = token(&server, &secret, None);
+    let good = patient_body(
+        "00077001",
+        ("大崎", "花子"),
+        ("オオサキ", "ハナコ"),
+        "1961-04-02",
+    );
+    let size = server.operator().tree_size();
+    let broken = good
+        .replace(
+            &format!(r#""identifier":[{{"system":"{HOSPITAL_ID}","value":"00077001"}}],"#),
+            "",
+        )
+        .replace(
+            r#""gender":"female""#,
+            r#""gender":"F","kanaName":"オオサキ""#,
+        );
+    let refused = send(&server, &token, "POST", "/fhir/Patient", &[], Some(&broken));
+    assert_eq!(
+        (refused.status, outcome_code(&refused)),
+        (400, "resource_invalid".into()),
+        "{}",
+        refused.text()
+    );
+    let issues = refused.json()["issue"].as_array().unwrap().clone();
+    let found: Vec<(String, String)> = issues[1..]
+        .iter()
+        .map(|i| {
+            (
+                i["expression"][0].as_str().unwrap().to_owned(),
+                i["details"]["coding"][0]["code"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("Patient.gender".to_owned(), "fhir_binding".to_owned()),
+            (
+                "Patient.kanaName".to_owned(),
+                "fhir_unknown_element".to_owned()
+            ),
+            ("Patient.identifier".to_owned(), "fhir_too_few".to_owned()),
+        ]
+    );
+    assert!(
+        issues[0]["details"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("問題 3 件、最初は Patient.gender"),
+        "{}",
+        issues[0]
+    );
+    assert_eq!(
+        issues[3]["details"]["text"],
+        "Patient.identifier: 1 個以上必要です。"
+    );
+    assert_eq!(issues[3]["code"], "required");
+    let english = send(
+        &server,
+        &token,
+        "POST",
+        "/fhir/Patient",
+        &[("accept-language", "en")],
+        Some(&broken),
+    );
+    assert_eq!(
+        english.json()["issue"][1]["details"]["text"],
+        "Patient.gender: not a code of the value set http://hl7.org/fhir/ValueSet/administrative-gender."
+    );
+    // The message names places and codes, never what was sent.
+    assert!(!refused.text().contains("オオサキ"), "{}", refused.text());
+    assert_eq!(server.operator().tree_size(), size, "nothing written");
+
+    // An update that breaks the base structure is refused the same way.
+    let created = send(&server, &token, "POST", "/fhir/Patient", &[], Some(&good));
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let size = server.operator().tree_size();
+    let bad_date = good.replace("1961-04-02", "1961-02-30");
+    let refused = send(
+        &server,
+        &token,
+        "PUT",
+        &format!("/fhir/Patient/{id}"),
+        &[("x-kiroku-reason", "birth date corrected")],
+        Some(&bad_date),
+    );
+    assert_eq!(
+        (refused.status, outcome_code(&refused)),
+        (400, "resource_invalid".into())
+    );
+    assert_eq!(
+        refused.json()["issue"][1]["expression"][0],
+        "Patient.birthDate"
+    );
+    assert_eq!(
+        refused.json()["issue"][1]["details"]["coding"][0]["code"],
+        "fhir_format"
+    );
+    assert_eq!(server.operator().tree_size(), size, "nothing written");
+
+    // In a transaction, a prescription without its Rp number refuses the whole Bundle, and the
+    // issue points into the entry.
+    let prescription = format!(
+        r#"{{"resourceType":"MedicationRequest","meta":{{"profile":["http://jpfhir.jp/fhir/core/StructureDefinition/JP_MedicationRequest"]}},"identifier":[{{"system":"urn:oid:1.2.392.100495.20.3.82","value":"1"}},{{"system":"urn:oid:1.2.392.100495.20.3.11","value":"R-1"}}],"status":"active","intent":"order","medicationCodeableConcept":{{"text":"試験薬錠"}},"subject":{{"reference":"Patient/{id}"}},"authoredOn":"2026-11-25T10:00:00+09:00"}}"#
+    );
+    let other = good.replace("00077001", "00077002");
+    let bundle = format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[
+            {{"resource":{other},"request":{{"method":"POST","url":"Patient"}}}},
+            {{"resource":{prescription},"request":{{"method":"POST","url":"MedicationRequest"}}}}]}}"#
+    );
+    let size = server.operator().tree_size();
+    let refused = send(&server, &token, "POST", "/fhir", &[], Some(&bundle));
+    assert_eq!(
+        (refused.status, outcome_code(&refused)),
+        (400, "resource_invalid".into()),
+        "{}",
+        refused.text()
+    );
+    let outcome = refused.json();
+    assert_eq!(outcome["issue"][0]["expression"][0], "Bundle.entry[1]");
+    assert!(outcome["issue"][0]["details"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Bundle のエントリ 2: "));
+    assert_eq!(
+        outcome["issue"][1]["expression"][0],
+        "Bundle.entry[1].resource.identifier"
+    );
+    assert_eq!(
+        outcome["issue"][1]["details"]["coding"][0]["code"],
+        "fhir_slice"
+    );
+    assert_eq!(server.operator().tree_size(), size, "nothing written");
+    // With its Rp number, the same Bundle is taken.
+    let fixed = bundle.replace(
+        r#""identifier":[{"system":"urn:oid:1.2.392.100495.20.3.82""#,
+        r#""identifier":[{"system":"urn:oid:1.2.392.100495.20.3.81","value":"1"},{"system":"urn:oid:1.2.392.100495.20.3.82""#,
+    );
+    let taken = send(&server, &token, "POST", "/fhir", &[], Some(&fixed));
+    assert_eq!(taken.status, 200, "{}", taken.text());
 }

@@ -237,6 +237,7 @@ pub(super) async fn metadata(State(state): State<AppState>, headers: HeaderMap) 
             .map(|(name, ty)| json!({ "name": name, "type": ty }))
             .collect()
     };
+    let profiles = kiroku_records::validate::known_profiles();
     let resources: Vec<serde_json::Value> = kiroku_records::resource::TYPES
         .iter()
         .map(|kind| {
@@ -258,6 +259,15 @@ pub(super) async fn metadata(State(state): State<AppState>, headers: HeaderMap) 
             if *kind != "Patient" {
                 entry["searchInclude"] = json!([format!("{kind}:patient")]);
             }
+            // The JP Core profiles a write claiming them is checked against.
+            let supported: Vec<&str> = profiles
+                .iter()
+                .filter(|(_, of)| of == kind)
+                .map(|(url, _)| url.as_str())
+                .collect();
+            if !supported.is_empty() {
+                entry["supportedProfile"] = json!(supported);
+            }
             entry
         })
         .collect();
@@ -277,7 +287,7 @@ pub(super) async fn metadata(State(state): State<AppState>, headers: HeaderMap) 
         "rest": [{
             "mode": "server",
             "interaction": [{ "code": "transaction" }],
-            "documentation": "Every version is an entry of a signed ledger. No resource is ever deleted (DELETE is not supported). Every read, search, history and proof is recorded as a disclosure before it is answered. Operations on a version: POST [type]/[id]/_history/[vid]/$confirm (the responsible clinician confirms a draft) and GET [type]/[id]/_history/[vid]/$proof (the version's ledger entry, its inclusion proof and the signed checkpoint, as Parameters).",
+            "documentation": "Every version is an entry of a signed ledger. No resource is ever deleted (DELETE is not supported). Every read, search, history and proof is recorded as a disclosure before it is answered. Every create and update is checked against the FHIR R4 structure and against each supported JP Core profile it claims in meta.profile (docs/records-validation.md). Operations on a version: POST [type]/[id]/_history/[vid]/$confirm (the responsible clinician confirms a draft) and GET [type]/[id]/_history/[vid]/$proof (the version's ledger entry, its inclusion proof and the signed checkpoint, as Parameters).",
             "security": {
                 "service": [{
                     "coding": [{
@@ -680,7 +690,38 @@ pub(super) fn outcome(error: &AppError, lang: crate::i18n::Lang) -> String {
     if let Some(n) = entry {
         issue["expression"] = json!([format!("Bundle.entry[{n}]")]);
     }
-    json!({ "resourceType": "OperationOutcome", "issue": [issue] }).to_string()
+    let mut issues = vec![issue];
+    for (expression, problem) in &error.issues {
+        let (text, other) = match lang {
+            crate::i18n::Lang::Ja => (problem.ja(), problem.en()),
+            crate::i18n::Lang::En => (problem.en(), problem.ja()),
+        };
+        // Inside a transaction the place is the entry's resource: `Patient.name` becomes
+        // `Bundle.entry[2].resource.name`.
+        let expression = match entry {
+            Some(n) => match expression.split_once('.') {
+                Some((_, rest)) => format!("Bundle.entry[{n}].resource.{rest}"),
+                None => format!("Bundle.entry[{n}].resource"),
+            },
+            None => expression.clone(),
+        };
+        issues.push(json!({
+            "severity": "error",
+            "code": match problem.code {
+                Code::FhirTooFew | Code::FhirSliceMember => "required",
+                Code::FhirBinding => "code-invalid",
+                Code::FhirFormat | Code::FhirEmpty => "value",
+                _ => "structure",
+            },
+            "details": {
+                "coding": [{ "system": "urn:kiroku:error", "code": problem.code.code() }],
+                "text": text
+            },
+            "diagnostics": other,
+            "expression": [expression]
+        }));
+    }
+    json!({ "resourceType": "OperationOutcome", "issue": issues }).to_string()
 }
 
 #[cfg(test)]
