@@ -47,6 +47,8 @@ pub struct Served {
     pub patient: Option<String>,
     /// The resource's JSON text.
     pub body: Vec<u8>,
+    /// Written by a trainee: a draft waits for a supervising doctor's countersignature.
+    pub trainee: bool,
 }
 
 impl Served {
@@ -88,6 +90,12 @@ pub enum SearchError {
     #[error("the search matches more than {MATCHES_MAX} resources")]
     TooMany,
 }
+
+/// The job type of trainee doctors (研修医), whose versions a supervising doctor countersigns.
+const TRAINEE: &str = "trainee-doctor";
+
+/// The rule a trainee's attempt to confirm is refused under, as its denial entry names it.
+const TRAINEES_ARE_COUNTERSIGNED: &str = "trainees-are-countersigned";
 
 /// The category the policy sees a resource under.
 fn category(resource_kind: &str, index: Option<&Index>) -> &'static str {
@@ -229,6 +237,7 @@ fn serve(version: &ResourceVersion, time: Timestamp) -> Result<Served> {
         time,
         patient: version.index.patient.clone(),
         body: tree.to_bytes(),
+        trainee: version.trainee,
     })
 }
 
@@ -326,9 +335,20 @@ fn decide_confirmation(
     )? {
         return Ok(Found::Refused(refusal));
     }
+    if gate.principal.job_type == TRAINEE {
+        // A trainee's entries wait for a supervising doctor's countersignature; a trainee
+        // confirms nothing. The attempt is recorded like a refusal by the policy.
+        return Ok(Found::Refused(Refused {
+            action: Action::WriteRecord,
+            kind: kind.into(),
+            id: Some(id.to_owned()),
+            patient: current.patient.clone(),
+            policies: vec![TRAINEES_ARE_COUNTERSIGNED.into()],
+        }));
+    }
     let pending = first(store, &Pending::query(kind, id, version), Pending::from_row)?.is_some();
-    let request =
-        record::confirm(who.clone(), &current, version, pending).map_err(Error::Confirm)?;
+    let request = record::confirm(who.clone(), &current, version, pending, stored.trainee)
+        .map_err(Error::Confirm)?;
     Ok(Found::Allowed(request))
 }
 
@@ -382,6 +402,10 @@ impl App {
     }
 
     async fn refuse(&self, actor: &Actor, refused: Refused) -> Result<Error> {
+        let trainee = refused
+            .policies
+            .iter()
+            .any(|p| p == TRAINEES_ARE_COUNTERSIGNED);
         let request = record::deny(
             actor.clone(),
             refused.action.as_str(),
@@ -391,6 +415,9 @@ impl App {
             refused.policies,
         );
         self.writer().append(request).await?;
+        if trainee {
+            return Ok(Error::Confirm(ConfirmError::Trainee));
+        }
         Ok(Error::RecordDenied(refused.action.as_str()))
     }
 
@@ -553,6 +580,7 @@ impl App {
                 version,
                 previous.map(|c| c.state),
                 reason.clone(),
+                gate.principal.job_type == TRAINEE,
             )
             .map_err(Error::Record)?;
             if let (Some(v), None) = (draft_replaced, &reason) {

@@ -192,6 +192,14 @@ pub struct ResourceVersion {
     /// Its search keys.
     #[serde(default)]
     pub index: Index,
+    /// Written by a trainee (研修医): a draft whose confirmation is a supervising doctor's
+    /// countersignature. Absent from the entries of everyone else (and of the first release).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub trainee: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl ResourceVersion {
@@ -336,6 +344,7 @@ impl EntryKind for ResourceVersion {
                     system: String::new(),
                 }],
             },
+            trainee: true,
         }
     }
 }
@@ -375,7 +384,8 @@ pub fn belongs_to_patient(kind: &str) -> bool {
 
 /// A new version of resource `kind/id`: version `version` (1 for a creation), on top of
 /// `previous` (the state of the version it replaces, if any). A correction of a confirmed
-/// version needs a reason.
+/// version needs a reason. `trainee`: written by a trainee, so that a draft waits for a
+/// supervising doctor's countersignature.
 pub fn write(
     actor: Actor,
     resource: &Resource,
@@ -383,6 +393,7 @@ pub fn write(
     version: u64,
     previous: Option<State>,
     reason: Option<String>,
+    trainee: bool,
 ) -> Result<Request, RecordError> {
     if !is_id(id) {
         return Err(ResourceError::BadId.into());
@@ -406,6 +417,7 @@ pub fn write(
         state,
         text: String::from_utf8(resource.tree.to_bytes()).unwrap_or_default(),
         index,
+        trainee: trainee && state == State::Draft,
     };
     let mut draft = Draft::new(actor, version.clone());
     if let Some(subject) = subject(&version.index) {
@@ -585,6 +597,9 @@ pub struct Confirmation {
     pub id: String,
     /// The version confirmed.
     pub version: u64,
+    /// The confirmation is a supervising doctor's countersignature of a trainee's version.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub countersignature: bool,
 }
 
 impl EntryKind for Confirmation {
@@ -628,6 +643,7 @@ impl EntryKind for Confirmation {
             kind: "Observation".into(),
             id: "obs-1".into(),
             version: 2,
+            countersignature: true,
         }
     }
 }
@@ -644,6 +660,10 @@ pub enum ConfirmError {
     /// The version is not a draft (already confirmed, or of a type that needs none).
     #[error("the version is not waiting for confirmation")]
     NotDraft,
+    /// A trainee does not confirm: a trainee's versions are countersigned by a supervising
+    /// doctor, and other drafts are confirmed by the responsible clinician.
+    #[error("a trainee does not confirm; a supervising doctor countersigns")]
+    Trainee,
 }
 
 /// Confirms version `version` of a resource whose latest version is `current`, if it waits
@@ -654,6 +674,7 @@ pub fn confirm(
     current: &Current,
     version: u64,
     pending: bool,
+    countersignature: bool,
 ) -> Result<Request, ConfirmError> {
     if current.version != version {
         return Err(ConfirmError::NotLatest {
@@ -669,6 +690,7 @@ pub fn confirm(
             kind: current.kind.clone(),
             id: current.id.clone(),
             version,
+            countersignature,
         },
     );
     if let Some(patient) = &current.patient {

@@ -374,6 +374,9 @@ catalogue! {
     ConfirmNotDraft = "confirm_not_draft", CONFLICT,
         "この版は確定待ちではありません（確定済み、または確定の要らない種類です）。何も記録されていません。",
         "This version is not waiting for confirmation (it is confirmed, or of a kind that needs none). Nothing was recorded.";
+    ConfirmTrainee = "confirm_trainee", FORBIDDEN,
+        "研修医は確定できません。研修医の記載は指導医が承認（カウンターサイン）して確定します。この試みは記録されました。",
+        "A trainee doctor does not confirm: a trainee's entries are countersigned by a supervising doctor. The attempt has been recorded.";
     TransactionNotTransaction = "transaction_not_transaction", BAD_REQUEST,
         "POST /fhir には type が transaction の Bundle を送ってください（batch には対応していません）。何も記録されていません。",
         "POST /fhir takes a Bundle of type transaction (batch is not supported). Nothing was recorded.";

@@ -281,6 +281,7 @@ impl From<Error> for AppError {
                 AppError::new(Code::ConfirmNotLatest).with("latest", latest)
             }
             Error::Confirm(ConfirmError::NotDraft) => AppError::new(Code::ConfirmNotDraft),
+            Error::Confirm(ConfirmError::Trainee) => AppError::new(Code::ConfirmTrainee),
             Error::Search(e) => match e {
                 SearchError::Unknown(name) => {
                     AppError::new(Code::SearchUnknownParameter).with("name", name)

@@ -565,26 +565,32 @@ fn refusals_by_the_policy_are_entries() {
 /// The demo hospital with its system client; returns the directory, the client's secret, and a
 /// doctor's and a nurse's accounts, whose password is [`PASSWORD`].
 fn hospital_with_doctor() -> (kiroku_testkit::DataDir, String, String, String) {
+    let (data, secret, mut people) = hospital_with(&["doctor", "nurse"]);
+    let nurse = people.remove(1);
+    (data, secret, people.remove(0), nurse)
+}
+
+/// The demo hospital with its departmental system's client secret, and an account of each of
+/// `job_types` (in that order), whose password is [`PASSWORD`].
+fn hospital_with(job_types: &[&str]) -> (kiroku_testkit::DataDir, String, Vec<String>) {
     let data = kiroku_testkit::DataDir::hospital();
     let app = data.open();
     let secrets = crate::support::block(kiroku_app::demo::seed_hospital(&app)).unwrap();
     let (_, client_secret) = crate::support::block(kiroku_app::demo::seed_client(&app)).unwrap();
     let accounts = crate::support::block(app.accounts(None, 1000)).unwrap();
-    let doctor = accounts
+    let people: Vec<String> = job_types
         .iter()
-        .find(|a| a.profile.job_type == "doctor")
-        .unwrap()
-        .profile
-        .account
-        .clone();
-    let nurse = accounts
-        .iter()
-        .find(|a| a.profile.job_type == "nurse")
-        .unwrap()
-        .profile
-        .account
-        .clone();
-    for account in [&doctor, &nurse] {
+        .map(|job| {
+            accounts
+                .iter()
+                .find(|a| a.profile.job_type == *job)
+                .unwrap()
+                .profile
+                .account
+                .clone()
+        })
+        .collect();
+    for account in &people {
         let secret = &secrets.iter().find(|(a, _)| a == account).unwrap().1;
         crate::support::block(async {
             let signed = app.sign_in(account, secret).await.unwrap();
@@ -594,7 +600,7 @@ fn hospital_with_doctor() -> (kiroku_testkit::DataDir, String, String, String) {
         });
     }
     app.shutdown();
-    (data, client_secret, doctor, nurse)
+    (data, client_secret, people)
 }
 
 const PASSWORD: &str = "Shinryo#Kiroku-2026";
@@ -1512,4 +1518,119 @@ fn resources_are_checked_against_fhir_and_jp_core() {
     );
     let taken = send(&server, &token, "POST", "/fhir", &[], Some(&fixed));
     assert_eq!(taken.status, 200, "{}", taken.text());
+}
+
+// Shows the e-storage rule for trainees (研修医): a trainee's version is a draft that waits for
+// a supervising doctor's countersignature (and says so); a trainee confirms nothing — neither
+// their own version nor a system's draft — and each attempt is a recorded refusal; a doctor's
+// confirmation of a trainee's version is recorded as a countersignature, and of anyone else's
+// as a plain confirmation.
+#[test]
+fn trainee_entries_are_countersigned_by_a_doctor() {
+    let (data, secret, people) = hospital_with(&["doctor", "trainee-doctor"]);
+    let (doctor, trainee) = (&people[0], &people[1]);
+    let server = TestServer::serve(data);
+    let system = token(&server, &secret, None);
+    let patient = send(
+        &server,
+        &system,
+        "POST",
+        "/fhir/Patient",
+        &[],
+        Some(&patient_body(
+            "91",
+            ("岩出", "三郎"),
+            ("イワデ", "サブロウ"),
+            "1958-08-08",
+        )),
+    );
+    let patient = patient.json()["id"].as_str().unwrap().to_owned();
+    let observation = format!(
+        r#"{{"resourceType":"Observation","status":"final","category":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"exam"}}]}}],"code":{{"text":"腹部所見"}},"subject":{{"reference":"Patient/{patient}"}},"effectiveDateTime":"2026-11-25","valueString":"平坦・軟"}}"#
+    );
+    let session = |account: &str| {
+        let cookie = crate::access::web_sign_in(&server, account, PASSWORD);
+        let csrf = crate::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+        (cookie, csrf)
+    };
+    let (trainee_cookie, trainee_csrf) = session(trainee);
+    let as_trainee = [
+        ("cookie", trainee_cookie.as_str()),
+        ("x-csrf-token", trainee_csrf.as_str()),
+        ("content-type", "application/fhir+json"),
+    ];
+    let written = server.send(
+        "POST",
+        "/fhir/Observation",
+        &as_trainee,
+        Some(observation.as_bytes()),
+    );
+    assert_eq!(written.status, 201, "{}", written.text());
+    assert_eq!(written.header("x-kiroku-state"), Some("draft"));
+    assert_eq!(
+        written.header("x-kiroku-countersignature"),
+        Some("required")
+    );
+    let id = written.json()["id"].as_str().unwrap().to_owned();
+    let confirm = |id: &str| format!("/fhir/Observation/{id}/_history/1/$confirm");
+
+    // The trainee may not confirm it: refused, recorded, and still a draft.
+    let size = server.operator().tree_size();
+    let refused = server.send("POST", &confirm(&id), &as_trainee[..2], None);
+    assert_eq!(
+        (refused.status, outcome_code(&refused)),
+        (403, "confirm_trainee".into())
+    );
+    assert_eq!(server.operator().tree_size(), size + 1);
+    let (kind, subject, payload) = entries(&server, size, size + 1).remove(0);
+    assert_eq!(kind, "records.denial/1");
+    assert_eq!(subject.as_deref(), Some(patient.as_str()));
+    assert_eq!(payload["policies"][0], "trainees-are-countersigned");
+
+    // Nor a system's draft.
+    let system_draft = send(
+        &server,
+        &system,
+        "POST",
+        "/fhir/Observation",
+        &[],
+        Some(&observation),
+    );
+    assert_eq!(system_draft.header("x-kiroku-countersignature"), None);
+    let system_id = system_draft.json()["id"].as_str().unwrap().to_owned();
+    let refused = server.send("POST", &confirm(&system_id), &as_trainee[..2], None);
+    assert_eq!(outcome_code(&refused), "confirm_trainee");
+
+    // The doctor countersigns the trainee's version, and confirms the system's.
+    let (doctor_cookie, doctor_csrf) = session(doctor);
+    let as_doctor = [
+        ("cookie", doctor_cookie.as_str()),
+        ("x-csrf-token", doctor_csrf.as_str()),
+    ];
+    let size = server.operator().tree_size();
+    let countersigned = server.send("POST", &confirm(&id), &as_doctor, None);
+    assert_eq!(countersigned.status, 200, "{}", countersigned.text());
+    assert_eq!(countersigned.header("x-kiroku-state"), Some("confirmed"));
+    assert_eq!(
+        countersigned.header("x-kiroku-countersignature"),
+        Some("given")
+    );
+    let (kind, _, payload) = entries(&server, size, size + 1).remove(0);
+    assert_eq!(kind, "records.confirmation/1");
+    assert_eq!(payload["countersignature"], true);
+    let size = server.operator().tree_size();
+    let confirmed = server.send("POST", &confirm(&system_id), &as_doctor, None);
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text());
+    let (kind, _, payload) = entries(&server, size, size + 1).remove(0);
+    assert_eq!(kind, "records.confirmation/1");
+    assert!(payload.get("countersignature").is_none(), "{payload}");
+    let read = send(
+        &server,
+        &system,
+        "GET",
+        &format!("/fhir/Observation/{id}"),
+        &[],
+        None,
+    );
+    assert_eq!(read.header("x-kiroku-countersignature"), Some("given"));
 }

@@ -121,6 +121,16 @@ fn version_response(
         "x-kiroku-state",
         HeaderValue::from_static(served.state.as_str()),
     );
+    // A trainee's version: waiting for a supervising doctor's countersignature, or given it.
+    if served.trainee {
+        headers.insert(
+            "x-kiroku-countersignature",
+            HeaderValue::from_static(match served.state {
+                kiroku_records::record::State::Draft => "required",
+                kiroku_records::record::State::Confirmed => "given",
+            }),
+        );
+    }
     response
 }
 
