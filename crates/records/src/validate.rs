@@ -127,11 +127,15 @@ struct Slice {
     whole: Json,
     required: Vec<String>,
     closed: bool,
+    /// Fixed values of optional members: binding where those members are present.
+    optional: Json,
 }
 
 #[derive(Debug, Default)]
 struct Def {
     primitive: bool,
+    /// A resource type (not a datatype), or a profile of one.
+    resource: bool,
     elements: HashMap<String, Element>,
     children: HashMap<String, Vec<String>>,
     patterns: HashMap<String, Json>,
@@ -186,15 +190,20 @@ impl Rules {
                         (*name).to_owned(),
                         Def {
                             primitive: *kind == "primitive",
+                            resource: *kind == "resource",
                             ..Def::default()
                         },
                     );
                     at = At::Type((*name).to_owned());
                 }
                 ["P", url, kind] => {
+                    let def = Def {
+                        resource: true,
+                        ..Def::default()
+                    };
                     rules
                         .profiles
-                        .insert((*url).to_owned(), ((*kind).to_owned(), Def::default()));
+                        .insert((*url).to_owned(), ((*kind).to_owned(), def));
                     at = At::Profile((*url).to_owned());
                 }
                 ["E", path, min, max, types, binding, reference] => {
@@ -225,7 +234,7 @@ impl Rules {
                         def.patterns.insert((*path).to_owned(), pattern(value));
                     }
                 }
-                ["S", path, name, min, max, matches, whole, required, slicing] => {
+                ["S", path, name, min, max, matches, whole, required, slicing, optional] => {
                     if let Some(def) = rules.target(&at) {
                         def.slices
                             .entry((*path).to_owned())
@@ -242,6 +251,7 @@ impl Rules {
                                     required.split(',').map(str::to_owned).collect()
                                 },
                                 closed: *slicing == "closed",
+                                optional: pattern(optional),
                             });
                     }
                 }
@@ -330,7 +340,12 @@ impl Walk<'_> {
             self.problem(at.unwrap_or("resourceType"), What::ResourceType);
             return;
         };
-        let Some(def) = self.rules.types.get(&kind).filter(|d| !d.primitive) else {
+        let Some(def) = self
+            .rules
+            .types
+            .get(&kind)
+            .filter(|d| d.resource && kind != "Resource" && kind != "DomainResource")
+        else {
             self.problem(at.unwrap_or(&kind), What::ResourceType);
             return;
         };
@@ -396,7 +411,7 @@ impl Walk<'_> {
             self.problem(expression, What::Empty);
             return;
         }
-        let top = !path.contains('.');
+        let top = def.resource && !path.contains('.');
         let mut present: HashMap<String, usize> = HashMap::new();
         // Members sent for each choice element (`valueQuantity` and `valueString`…).
         let mut variants: HashMap<String, usize> = HashMap::new();
@@ -407,7 +422,17 @@ impl Walk<'_> {
             }
             let (name, extension_only) = member_name(&key);
             let Some((element_path, element, variant)) = Walk::element(def, path, name) else {
-                self.problem(format!("{expression}.{key}"), What::Unknown);
+                // The name is echoed only when it looks like an element's name: a sender's
+                // mistake may put data (a patient's name, a number) where a name belongs.
+                let plausible = name.len() <= 64
+                    && name.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && name.chars().all(|c| c.is_ascii_alphanumeric());
+                let at = if plausible {
+                    format!("{expression}.{key}")
+                } else {
+                    expression.to_owned()
+                };
+                self.problem(at, What::Unknown);
                 continue;
             };
             let count = match member {
@@ -484,8 +509,8 @@ impl Walk<'_> {
         if path == "Extension"
             || def.elements.contains_key(&format!("{path}.url")) && path.ends_with("extension")
         {
-            let value = members.iter().any(|(k, _)| k.raw().starts_with("value"));
-            let nested = members.iter().any(|(k, _)| k.raw() == "extension");
+            let value = members.iter().any(|(k, _)| k.value().starts_with("value"));
+            let nested = members.iter().any(|(k, _)| k.value() == "extension");
             if value == nested {
                 self.problem(expression, What::Extension);
             }
@@ -617,7 +642,7 @@ impl Walk<'_> {
                 count += 1;
                 sliced[i] = true;
                 let here = format!("{at}[{i}]");
-                if !contains(item, &slice.whole) {
+                if !contains(item, &slice.whole) || !contains_present(item, &slice.optional) {
                     self.problem(
                         &here,
                         What::Pattern {
@@ -629,7 +654,7 @@ impl Walk<'_> {
                     let has = item.get(member).is_some()
                         || item.get(&format!("_{member}")).is_some()
                         || member.ends_with("[x]")
-                            && matches!(item, Json::Object(m) if m.iter().any(|(k, _)| k.raw().starts_with(member.trim_end_matches("[x]"))));
+                            && matches!(item, Json::Object(m) if m.iter().any(|(k, _)| k.value().starts_with(member.trim_end_matches("[x]"))));
                     if !has {
                         self.problem(
                             &here,
@@ -679,6 +704,21 @@ fn contains(value: &Json, pattern: &Json) -> bool {
             a == b || a.parse::<f64>().ok() == b.parse::<f64>().ok()
         }
         (a, b) => a == b,
+    }
+}
+
+/// Like [`contains`], but a member of the pattern missing from the value is no mismatch: the
+/// fixed values of optional members bind only where those members are present.
+fn contains_present(value: &Json, pattern: &Json) -> bool {
+    match (value, pattern) {
+        (Json::Object(_), Json::Object(wanted)) => wanted
+            .iter()
+            .all(|(k, p)| value.get(&k.value()).is_none_or(|v| contains_present(v, p))),
+        (Json::Array(items), Json::Array(wanted)) => wanted
+            .iter()
+            .all(|p| items.iter().any(|v| contains_present(v, p))),
+        (Json::Array(items), p @ Json::Object(_)) => items.iter().any(|v| contains_present(v, p)),
+        _ => contains(value, pattern),
     }
 }
 
@@ -739,6 +779,9 @@ fn date(text: &str, full: bool) -> bool {
 
 /// `hh:mm:ss` with optional fraction.
 fn time(text: &str) -> bool {
+    if !text.is_ascii() {
+        return false;
+    }
     let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
     let parts: Vec<&str> = whole.split(':').collect();
     parts.len() == 3
@@ -752,6 +795,10 @@ fn time(text: &str) -> bool {
 
 /// A date, a time and a zone (`Z` or `±hh:mm`).
 fn date_time(text: &str) -> bool {
+    // Every valid form is ASCII; the byte slicing below relies on it.
+    if !text.is_ascii() {
+        return false;
+    }
     let Some((day, rest)) = text.split_once('T') else {
         return false;
     };
@@ -923,6 +970,44 @@ mod tests {
             vec![
                 ("Observation.code".into(), What::Empty),
                 ("Observation.extension[0]".into(), What::Extension),
+            ]
+        );
+    }
+
+    // Shows the edges a review found: text that is not ASCII where a time belongs is a format
+    // problem (not a panic); a member name that looks like data is not echoed; resourceType
+    // belongs to resources only, and a contained resource must be of a resource type; the
+    // members Medplum adds to Meta are not FHIR R4's.
+    #[test]
+    fn edges() {
+        assert_eq!(
+            problems(
+                r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"effectiveDateTime":"2026-01-01Tあaaaa","issued":"2026-01-01T00:00:00+あ00"}"#
+            ),
+            vec![
+                (
+                    "Observation.effectiveDateTime".into(),
+                    What::Format {
+                        of: "dateTime".into()
+                    }
+                ),
+                (
+                    "Observation.issued".into(),
+                    What::Format {
+                        of: "instant".into()
+                    }
+                ),
+            ]
+        );
+        assert_eq!(
+            problems(
+                r#"{"resourceType":"Patient","山田花子":{"birthDate":"1950-01-01"},"name":[{"resourceType":"HumanName"}],"meta":{"compartment":[{"reference":"Patient/1"}]},"contained":[{"resourceType":"HumanName","family":"x"}]}"#
+            ),
+            vec![
+                ("Patient".into(), What::Unknown),
+                ("Patient.name[0].resourceType".into(), What::Unknown),
+                ("Patient.meta.compartment".into(), What::Unknown),
+                ("Patient.contained[0]".into(), What::ResourceType),
             ]
         );
     }

@@ -114,7 +114,10 @@ fn others() -> Vec<Value> {
             "resourceType": "Practitioner",
             "meta": { "profile": [format!("{JP}JP_Practitioner")] },
             "name": [{ "family": "古川", "given": ["一郎"] }],
-            "gender": "male"
+            "gender": "male",
+            // The registration number's slice fixes its identifier's system, which binds only
+            // where an identifier is given.
+            "qualification": [{ "code": { "coding": [{ "system": "http://jpfhir.jp/fhir/core/CodeSystem/JP_MedicalLicenseCertificate_CS", "code": "medical-registration" }] } }]
         }),
         json!({
             "resourceType": "Organization",
@@ -314,6 +317,15 @@ fn broken_variants_are_refused() {
                     max: Some(1),
                 },
             )],
+        ),
+        (
+            "a registration number under another system",
+            {
+                let mut p = others().remove(3);
+                p["qualification"][0]["identifier"] = json!([{ "system": "urn:oid:1.2.3", "value": "123456" }]);
+                p
+            },
+            vec![("Practitioner.qualification[0]", What::Pattern { pattern: r#"{"code":{"coding":[{"code":"medical-registration","system":"http://jpfhir.jp/fhir/core/CodeSystem/JP_MedicalLicenseCertificate_CS"}]}}"#.into() })],
         ),
         (
             "a status outside its value set",
