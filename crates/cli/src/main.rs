@@ -457,18 +457,23 @@ impl Target {
     }
 }
 
+/// A file's bytes, or standard input's for `-`.
+fn read_input(file: &std::path::Path) -> Result<Vec<u8>> {
+    if file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+            .context("cannot read standard input")?;
+        Ok(bytes)
+    } else {
+        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
+    }
+}
+
 /// `kiroku fhir validate`: every file checked, each problem printed with the server's message.
 fn validate_fhir(files: &[PathBuf], ja: bool) -> Result<ExitCode> {
     let mut failed = 0;
     for file in files {
-        let bytes = if file.as_os_str() == "-" {
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
-                .context("cannot read standard input")?;
-            bytes
-        } else {
-            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
-        };
+        let bytes = read_input(file)?;
         match kiroku_app::App::check_document(&bytes) {
             Ok(kind) => println!(
                 "{}: {kind} {}",
@@ -824,15 +829,8 @@ fn policy(command: PolicyCommand) -> Result<ExitCode> {
     use kiroku_app::policy::Engine;
     match command {
         PolicyCommand::Validate { file } => {
-            let text = if file.as_os_str() == "-" {
-                let mut text = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                    .context("cannot read standard input")?;
-                text
-            } else {
-                std::fs::read_to_string(&file)
-                    .with_context(|| format!("cannot read {}", file.display()))?
-            };
+            let text = String::from_utf8(read_input(&file)?)
+                .with_context(|| format!("{} is not UTF-8 text", file.display()))?;
             match Engine::compile(&text) {
                 Ok(engine) => {
                     let ids = engine.policy_ids();
