@@ -184,6 +184,9 @@ struct Refused {
     id: Option<String>,
     patient: Option<String>,
     policies: Vec<String>,
+    /// A trainee's attempt to confirm: answered as [`ConfirmError::Trainee`], not as a refusal
+    /// by the policy.
+    trainee: bool,
 }
 
 fn check(
@@ -204,6 +207,7 @@ fn check(
             id: id.map(str::to_owned),
             patient: patient.map(str::to_owned),
             policies: decision.policies,
+            trainee: false,
         })
     })
 }
@@ -315,15 +319,19 @@ fn decide_confirmation(
     };
     let (stored, _) = load_version(store, current.entry)?;
     let question = record_question(kind, id, Some(&stored.index));
-    if gate.principal.kind != kiroku_policy::PrincipalKind::Person {
-        // A system writes drafts; a clinician confirms them.
-        return Ok(Found::Refused(Refused {
+    let refused = |policies: Vec<String>, trainee: bool| {
+        Ok(Found::Refused(Refused {
             action: Action::WriteRecord,
             kind: kind.into(),
             id: Some(id.to_owned()),
             patient: current.patient.clone(),
-            policies: Vec::new(),
-        }));
+            policies,
+            trainee,
+        }))
+    };
+    if gate.principal.kind != kiroku_policy::PrincipalKind::Person {
+        // A system writes drafts; a clinician confirms them.
+        return refused(Vec::new(), false);
     }
     if let Err(refusal) = check(
         gate,
@@ -338,13 +346,7 @@ fn decide_confirmation(
     if gate.principal.job_type == TRAINEE {
         // A trainee's entries wait for a supervising doctor's countersignature; a trainee
         // confirms nothing. The attempt is recorded like a refusal by the policy.
-        return Ok(Found::Refused(Refused {
-            action: Action::WriteRecord,
-            kind: kind.into(),
-            id: Some(id.to_owned()),
-            patient: current.patient.clone(),
-            policies: vec![TRAINEES_ARE_COUNTERSIGNED.into()],
-        }));
+        return refused(vec![TRAINEES_ARE_COUNTERSIGNED.into()], true);
     }
     let pending = first(store, &Pending::query(kind, id, version), Pending::from_row)?.is_some();
     let request = record::confirm(who.clone(), &current, version, pending, stored.trainee)
@@ -402,10 +404,7 @@ impl App {
     }
 
     async fn refuse(&self, actor: &Actor, refused: Refused) -> Result<Error> {
-        let trainee = refused
-            .policies
-            .iter()
-            .any(|p| p == TRAINEES_ARE_COUNTERSIGNED);
+        let trainee = refused.trainee;
         let request = record::deny(
             actor.clone(),
             refused.action.as_str(),
