@@ -26,6 +26,9 @@ const UCUM: &str = "http://unitsofmeasure.org";
 const JP: &str = "http://jpfhir.jp/fhir/core/StructureDefinition/";
 /// JP Core's simple observation categories, which its laboratory and vital-sign profiles use.
 const JP_CATEGORY: &str = "http://jpfhir.jp/fhir/core/CodeSystem/JP_SimpleObservationCategory_CS";
+/// The hospital's staff ids (JP Core's namespace of the doctors' ids a medical institution
+/// gives, with the same institution number): the demo's attending doctor is named by account.
+pub const STAFF_ID_SYSTEM: &str = "urn:oid:1.2.392.100495.20.3.41.11318814790";
 const REPRESENTATION: &str = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation";
 
 const FAMILIES: &[(&str, &str)] = &[
@@ -148,7 +151,12 @@ const ALLERGIES: &[(&str, &str)] = &[
     ("そば", "food"),
 ];
 
-const DEPARTMENTS: &[&str] = &["内科", "外科", "整形外科", "循環器内科", "消化器内科"];
+/// The departments that see the demo's patients: (the access context's code, the name).
+const DEPARTMENTS: &[(&str, &str)] = &[
+    ("internal-medicine", "内科"),
+    ("surgery", "外科"),
+    ("emergency", "救急科"),
+];
 
 /// A small deterministic generator (SplitMix64): the same seed makes the same hospital.
 #[derive(Clone, Debug)]
@@ -285,7 +293,13 @@ fn observation(
 /// One synthetic patient's chart, as a transaction Bundle: patient `number` (the hospital's
 /// patient id), with history up to `today`. `full`: encounters, results, prescriptions and
 /// notes too; otherwise the patient alone (for benchmarks that need many patients).
-pub fn chart(rng: &mut Rng, number: u64, today: Date, full: bool) -> Value {
+pub fn chart(
+    rng: &mut Rng,
+    number: u64,
+    today: Date,
+    full: bool,
+    attending: Option<&str>,
+) -> Value {
     let woman = rng.below(2) == 0;
     let family = *rng.pick(FAMILIES);
     let given = *rng.pick(if woman { WOMEN } else { MEN });
@@ -366,25 +380,36 @@ pub fn chart(rng: &mut Rng, number: u64, today: Date, full: bool) -> Value {
             _ => ("AMB", "ambulatory", "外来"),
         };
         let department = *rng.pick(DEPARTMENTS);
+        // The attending doctor, by staff id: the encounter relates the doctor to the patient.
+        let attended = attending.map(|account| {
+            json!([{
+                "type": [{ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "ATND" }] }],
+                "individual": { "identifier": { "system": STAFF_ID_SYSTEM, "value": account } }
+            }])
+        });
         let encounter_url = urn(number, "Encounter", v);
         let end = if class == "IMP" {
             date.plus_days(3 + rng.below(10) as i64).unwrap_or(date)
         } else {
             date
         };
-        entries.push(entry(
-            &encounter_url,
-            json!({
-                "resourceType": "Encounter",
-                "meta": { "profile": [format!("{JP}JP_Encounter")] },
-                "status": "finished",
-                "class": { "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": class, "display": display },
-                "type": [{ "text": kind }],
-                "serviceType": { "text": department },
-                "subject": { "reference": subject },
-                "period": { "start": jst(date, 9 + rng.below(7), rng.below(60)), "end": jst(end, 17, 0) }
-            }),
-        ));
+        let mut encounter = json!({
+            "resourceType": "Encounter",
+            "meta": { "profile": [format!("{JP}JP_Encounter")] },
+            "status": "finished",
+            "class": { "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": class, "display": display },
+            "type": [{ "text": kind }],
+            "serviceType": {
+                "coding": [{ "system": kiroku_records::care::DEPARTMENT_SYSTEM, "code": department.0, "display": department.1 }],
+                "text": department.1
+            },
+            "subject": { "reference": subject },
+            "period": { "start": jst(date, 9 + rng.below(7), rng.below(60)), "end": jst(end, 17, 0) }
+        });
+        if let Some(attended) = &attended {
+            encounter["participant"] = attended.clone();
+        }
+        entries.push(entry(&encounter_url, encounter));
         let when = jst(date, 10, rng.below(60));
         let encounter = encounter_url.as_str();
         let temperature = rng.decimal(358, 374) / 10.0;
@@ -470,7 +495,7 @@ pub fn chart(rng: &mut Rng, number: u64, today: Date, full: bool) -> Value {
                 "category": [{ "text": "診療記録" }],
                 "subject": { "reference": subject },
                 "date": jst(date, 11, rng.below(60)),
-                "description": format!("{department} {kind} 経過記録"),
+                "description": format!("{} {kind} 経過記録", department.1),
                 "content": [{ "attachment": {
                     "contentType": "text/plain; charset=utf-8",
                     "language": "ja",
@@ -527,6 +552,8 @@ impl App {
         full: bool,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Seeded> {
+        // The confirming doctor attends every encounter (and so may confirm the drafts).
+        let attending = doctor;
         let token = self.client_token(client.0, client.1, None).await?;
         let system = self.authenticate_bearer(&token.token, "demo").await?;
         let doctor = doctor
@@ -555,7 +582,9 @@ impl App {
             let count = per_bundle.min(end - number);
             let mut entries = Vec::new();
             for n in number..number + count {
-                if let Value::Array(mut more) = chart(&mut rng, n, today, full)["entry"].take() {
+                if let Value::Array(mut more) =
+                    chart(&mut rng, n, today, full, attending)["entry"].take()
+                {
                     entries.append(&mut more);
                 }
             }
@@ -601,8 +630,8 @@ mod tests {
     #[test]
     fn charts_are_whole_and_repeatable() {
         let today = Date::parse("2026-11-25").unwrap();
-        let one = chart(&mut Rng::new(7), 42, today, true);
-        let again = chart(&mut Rng::new(7), 42, today, true);
+        let one = chart(&mut Rng::new(7), 42, today, true, Some("yamada.taro1"));
+        let again = chart(&mut Rng::new(7), 42, today, true, Some("yamada.taro1"));
         assert_eq!(one, again);
         let entries = one["entry"].as_array().unwrap();
         let kinds: std::collections::BTreeSet<&str> = entries
@@ -630,7 +659,7 @@ mod tests {
             assert!(urls.contains(target), "{target} is in the Bundle");
         }
         assert_eq!(entries[0]["resource"]["identifier"][0]["value"], "00000042");
-        let alone = chart(&mut Rng::new(7), 43, today, false);
+        let alone = chart(&mut Rng::new(7), 43, today, false, None);
         assert_eq!(alone["entry"].as_array().unwrap().len(), 1);
     }
 
@@ -641,7 +670,7 @@ mod tests {
         let today = Date::parse("2026-11-25").unwrap();
         let mut rng = Rng::new(11);
         for number in 1..=200 {
-            let bundle = chart(&mut rng, number, today, true);
+            let bundle = chart(&mut rng, number, today, true, Some("yamada.taro1"));
             for entry in bundle["entry"].as_array().unwrap() {
                 let resource = &entry["resource"];
                 assert!(

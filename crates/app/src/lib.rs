@@ -14,6 +14,7 @@ pub mod config;
 pub mod datadir;
 pub mod demo;
 pub mod demo_records;
+pub mod emergency;
 pub mod factors;
 pub mod ledger;
 pub mod lifecycle;
@@ -166,6 +167,13 @@ pub enum Error {
     /// The policy refused access to a record; the attempt was recorded.
     #[error("the policy does not permit {0} on this record")]
     RecordDenied(&'static str),
+    /// The policy refused for want of a care relationship with the patient (the action):
+    /// a break-the-glass access would open the record.
+    #[error("there is no care relationship with the patient for {0}; a break-the-glass access would open it")]
+    NoCareRelationship(&'static str),
+    /// A break-the-glass access that cannot be opened or reviewed.
+    #[error(transparent)]
+    Emergency(#[from] kiroku_records::emergency::EmergencyError),
     /// Another patient holds one of the identifiers.
     #[error("another patient holds that identifier")]
     IdentifierTaken,

@@ -8,7 +8,9 @@ use crate::rows::{all, decoded, first};
 use crate::{blocking, App, Error, Result};
 use kiroku_core::query::Stored;
 use kiroku_core::{Actor, Conflict, Date, Request, Timestamp};
-use kiroku_policy::{Action, Resource as PolicyResource};
+use kiroku_policy::{Action, Care, PrincipalKind, Resource as PolicyResource};
+use kiroku_records::care;
+use kiroku_records::emergency;
 use kiroku_records::index::{reference_to, Index};
 use kiroku_records::normalise::normalise;
 use kiroku_records::record::{
@@ -49,6 +51,8 @@ pub struct Served {
     pub body: Vec<u8>,
     /// Written by a trainee: a draft waits for a supervising doctor's countersignature.
     pub trainee: bool,
+    /// Read under a break-the-glass access (its disclosure is marked `emergency`).
+    pub emergency: bool,
 }
 
 impl Served {
@@ -124,29 +128,207 @@ fn category(resource_kind: &str, index: Option<&Index>) -> &'static str {
     }
 }
 
+/// Who a participant of an encounter or care team may be.
+enum Identity {
+    /// A logical reference by this identifier, in one of JP Core's staff-id namespaces.
+    Staff(String),
+    /// A reference to this resource (`Practitioner/…`).
+    Reference(String),
+}
+
+/// The asking account as the records' policy sees it: its gate, the time break-the-glass
+/// accesses are measured against, and — worked out once per request — who it is among the
+/// participants of encounters and care teams, and its relationship to each patient asked about.
+pub(crate) struct Asker<'a> {
+    store: &'a Store,
+    gate: &'a Gate,
+    now: Timestamp,
+    identities: std::cell::OnceCell<Vec<Identity>>,
+    cares: std::cell::RefCell<std::collections::HashMap<String, Care>>,
+}
+
+impl<'a> Asker<'a> {
+    pub(crate) fn new(store: &'a Store, gate: &'a Gate, now: Timestamp) -> Asker<'a> {
+        Asker {
+            store,
+            gate,
+            now,
+            identities: std::cell::OnceCell::new(),
+            cares: std::cell::RefCell::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// The account's identities as a participant: its ID and staff number in the staff-id
+    /// namespaces, and the practitioners holding either there.
+    fn identities(&self) -> Result<&[Identity]> {
+        if let Some(found) = self.identities.get() {
+            return Ok(found);
+        }
+        let account = self.gate.principal.id.as_str();
+        let mut values = vec![account.to_owned()];
+        if let Some(profile) = first(
+            self.store,
+            &kiroku_access::account::Profile::query(account),
+            kiroku_access::account::Profile::from_row,
+        )? {
+            values.extend(profile.staff_number);
+        }
+        let mut found = Vec::new();
+        for value in values {
+            let rows = read::query(
+                self.store,
+                &record::terms_from("Practitioner", "identifier", &value, 16),
+            )?;
+            for stored in &rows {
+                let cells = stored.cells(&record::TERMS);
+                if decoded(cells.text(3))? != value {
+                    break;
+                }
+                if care::is_staff_system(&decoded(cells.text(4))?) {
+                    found.push(Identity::Reference(format!(
+                        "Practitioner/{}",
+                        decoded(cells.text(1))?
+                    )));
+                }
+            }
+            found.push(Identity::Staff(value));
+        }
+        Ok(self.identities.get_or_init(|| found))
+    }
+
+    /// How the account is related to `patient`: a care team or an encounter it takes part
+    /// in, its department's encounter, an open break-the-glass access, or none.
+    fn relationship(&self, patient: &str) -> Result<&'static str> {
+        let mut best = None;
+        for identity in self.identities()? {
+            let rows = match identity {
+                Identity::Staff(value) => all(
+                    self.store,
+                    &care::query_any_system(patient, value),
+                    care::row,
+                )?
+                .into_iter()
+                .filter(|(_, system)| care::is_staff_system(system))
+                .collect(),
+                Identity::Reference(reference) => {
+                    all(self.store, &care::query(patient, reference, ""), care::row)?
+                }
+            };
+            for (kind, _) in rows {
+                if kind == "CareTeam" {
+                    return Ok("care-team");
+                }
+                best = Some("encounter");
+            }
+        }
+        if let Some(best) = best {
+            return Ok(best);
+        }
+        let department = &self.gate.principal.department;
+        if !department.is_empty()
+            && first(
+                self.store,
+                &care::query(patient, department, care::DEPARTMENT_SYSTEM),
+                care::row,
+            )?
+            .is_some()
+        {
+            return Ok("department");
+        }
+        let grants = all(
+            self.store,
+            &emergency::grants(&self.gate.principal.id, patient),
+            emergency::grant_until,
+        )?;
+        if grants
+            .iter()
+            .any(|until| emergency::is_open(*until, self.now))
+        {
+            return Ok("emergency");
+        }
+        Ok("none")
+    }
+
+    /// The account's relationship to `patient` and the patient's flags, as the policy sees
+    /// them (nothing, for a system client or a record of no patient).
+    pub(crate) fn care(&self, patient: Option<&str>) -> Result<Care> {
+        let Some(patient) = patient else {
+            return Ok(Care::default());
+        };
+        if self.gate.principal.kind != PrincipalKind::Person {
+            return Ok(Care::default());
+        }
+        if let Some(known) = self.cares.borrow().get(patient) {
+            return Ok(known.clone());
+        }
+        let labels = read::query(
+            self.store,
+            &kiroku_core::Query::table(&record::TERMS, 64).matching(vec![
+                kiroku_core::Value::Text("Patient".into()),
+                kiroku_core::Value::Text(patient.into()),
+                kiroku_core::Value::Text("_security".into()),
+            ]),
+        )?;
+        let mut terms = Vec::new();
+        for stored in &labels {
+            let cells = stored.cells(&record::TERMS);
+            terms.push(kiroku_records::index::Term {
+                param: decoded(cells.text(2))?,
+                value: decoded(cells.text(3))?,
+                system: decoded(cells.text(4))?,
+            });
+        }
+        let found = Care {
+            relationship: self.relationship(patient)?.to_owned(),
+            flags: care::flags(&terms),
+        };
+        self.cares
+            .borrow_mut()
+            .insert(patient.to_owned(), found.clone());
+        Ok(found)
+    }
+}
+
 /// The record the policy is asked about.
-fn record_question(kind: &str, id: &str, index: Option<&Index>) -> PolicyResource {
-    PolicyResource::Record {
+fn record_question(
+    asker: &Asker<'_>,
+    kind: &str,
+    id: &str,
+    index: Option<&Index>,
+) -> Result<PolicyResource> {
+    let patient = match kind {
+        "Patient" => Some(id),
+        _ => index.and_then(|i| i.patient.as_deref()),
+    };
+    Ok(PolicyResource::Record {
         id: format!("{kind}/{id}"),
         category: category(kind, index).into(),
         department: String::new(),
-    }
+        care: asker.care(patient)?,
+    })
 }
 
 /// What the policy is asked before a read of `kind/id` (`version`: what it holds).
 fn read_question(
+    asker: &Asker<'_>,
     kind: &str,
     id: &str,
     version: Option<&ResourceVersion>,
-) -> (Action, PolicyResource) {
-    if kind == "Patient" {
-        (Action::ReadPatient, PolicyResource::Patient(id.to_owned()))
+) -> Result<(Action, PolicyResource)> {
+    Ok(if kind == "Patient" {
+        (
+            Action::ReadPatient,
+            PolicyResource::Patient {
+                id: id.to_owned(),
+                care: asker.care(Some(id))?,
+            },
+        )
     } else {
         (
             Action::ReadRecord,
-            record_question(kind, id, version.map(|v| &v.index)),
+            record_question(asker, kind, id, version.map(|v| &v.index))?,
         )
-    }
+    })
 }
 
 /// What the policy is asked before anything of `kind` is looked up: may the caller read
@@ -154,31 +336,32 @@ fn read_question(
 /// policy's own probes ask)? Asked before "not found", so that a caller who may read nothing of
 /// the type cannot learn which ids exist.
 fn type_question(kind: &str) -> (Action, PolicyResource) {
-    match read_question(kind, "any", None) {
-        (Action::ReadRecord, _) => (
-            Action::ReadRecord,
-            PolicyResource::Record {
-                id: format!("{kind}/any"),
-                category: String::new(),
-                department: String::new(),
-            },
-        ),
-        other => other,
+    if kind == "Patient" {
+        return (Action::ReadPatient, Action::ReadPatient.any_resource());
     }
+    (
+        Action::ReadRecord,
+        PolicyResource::Record {
+            id: format!("{kind}/any"),
+            category: String::new(),
+            department: String::new(),
+            care: Care::default(),
+        },
+    )
 }
 
 /// `Error::NoSuchResource`, or the refusal to record when the caller may read nothing of
 /// `kind` (and so may not learn that the id is free).
-fn not_found<T>(gate: &Gate, kind: &str) -> Result<Found<T>> {
+pub(crate) fn not_found<T>(asker: &Asker<'_>, kind: &str) -> Result<Found<T>> {
     let (action, question) = type_question(kind);
-    match check(gate, action, &question, kind, None, None)? {
+    match check(asker, action, &question, kind, None, None)? {
         Ok(()) => Err(Error::NoSuchResource),
         Err(refused) => Ok(Found::Refused(refused)),
     }
 }
 
 /// A refusal: the attempt's entry, then the error.
-struct Refused {
+pub(crate) struct Refused {
     action: Action,
     kind: String,
     id: Option<String>,
@@ -187,29 +370,47 @@ struct Refused {
     /// A trainee's attempt to confirm: answered as [`ConfirmError::Trainee`], not as a refusal
     /// by the policy.
     trainee: bool,
+    /// Refused for want of a care relationship: the policy would allow it under a
+    /// break-the-glass access, and the answer says so.
+    care: bool,
 }
 
-fn check(
-    gate: &Gate,
+pub(crate) fn check(
+    asker: &Asker<'_>,
     action: Action,
     resource: &PolicyResource,
     kind: &str,
     id: Option<&str>,
     patient: Option<&str>,
 ) -> Result<std::result::Result<(), Refused>> {
-    let decision = gate.decide(action, resource)?;
-    Ok(if decision.allowed {
-        Ok(())
-    } else {
-        Err(Refused {
-            action,
-            kind: kind.into(),
-            id: id.map(str::to_owned),
-            patient: patient.map(str::to_owned),
-            policies: decision.policies,
-            trainee: false,
-        })
-    })
+    let decision = asker.gate.decide(action, resource)?;
+    if decision.allowed {
+        return Ok(Ok(()));
+    }
+    // Would a break-the-glass access let the caller in? Then the answer says how to get one.
+    let care = match resource {
+        PolicyResource::Record { care, .. } | PolicyResource::Patient { care, .. }
+            if matches!(care.relationship.as_str(), "none" | "department") =>
+        {
+            let mut emergency = resource.clone();
+            if let PolicyResource::Record { care, .. } | PolicyResource::Patient { care, .. } =
+                &mut emergency
+            {
+                care.relationship = "emergency".into();
+            }
+            asker.gate.decide(action, &emergency)?.allowed
+        }
+        _ => false,
+    };
+    Ok(Err(Refused {
+        action,
+        kind: kind.into(),
+        id: id.map(str::to_owned),
+        patient: patient.map(str::to_owned),
+        policies: decision.policies,
+        trainee: false,
+        care,
+    }))
 }
 
 fn known_type(kind: &str) -> Result<&'static str> {
@@ -242,6 +443,7 @@ fn serve(version: &ResourceVersion, time: Timestamp) -> Result<Served> {
         patient: version.index.patient.clone(),
         body: tree.to_bytes(),
         trainee: version.trainee,
+        emergency: false,
     })
 }
 
@@ -263,16 +465,15 @@ fn stored_state(store: &Store, mut served: Served) -> Result<Served> {
 /// The version in `entry` of `kind/id`, served, if the policy lets the gate's principal read
 /// it; otherwise the refusal to record.
 fn readable(
-    store: &Store,
-    gate: &Gate,
+    asker: &Asker<'_>,
     kind: &str,
     id: &str,
     entry: kiroku_core::EntryIndex,
 ) -> Result<std::result::Result<Served, Refused>> {
-    let (version, time) = load_version(store, entry)?;
-    let (action, question) = read_question(kind, id, Some(&version));
+    let (version, time) = load_version(asker.store, entry)?;
+    let (action, question) = read_question(asker, kind, id, Some(&version))?;
     if let Err(refused) = check(
-        gate,
+        asker,
         action,
         &question,
         kind,
@@ -281,10 +482,16 @@ fn readable(
     )? {
         return Ok(Err(refused));
     }
-    Ok(Ok(stored_state(store, serve(&version, time)?)?))
+    let mut served = stored_state(asker.store, serve(&version, time)?)?;
+    served.emergency = matches!(
+        &question,
+        PolicyResource::Patient { care, .. } | PolicyResource::Record { care, .. }
+            if care.relationship == "emergency"
+    );
+    Ok(Ok(served))
 }
 
-fn current(store: &Store, kind: &str, id: &str) -> Result<Option<Current>> {
+pub(crate) fn current(store: &Store, kind: &str, id: &str) -> Result<Option<Current>> {
     first(store, &Current::query(kind, id), Current::from_row)
 }
 
@@ -307,18 +514,18 @@ fn version_entry(
 /// the request: only a person the policy lets write the record, only the latest version, only
 /// while it waits.
 fn decide_confirmation(
-    store: &Store,
-    gate: &Gate,
+    asker: &Asker<'_>,
     who: &Actor,
     kind: &'static str,
     id: &str,
     version: u64,
 ) -> Result<Found<Request>> {
+    let (store, gate) = (asker.store, asker.gate);
     let Some(current) = current(store, kind, id)? else {
-        return not_found(gate, kind);
+        return not_found(asker, kind);
     };
     let (stored, _) = load_version(store, current.entry)?;
-    let question = record_question(kind, id, Some(&stored.index));
+    let question = record_question(asker, kind, id, Some(&stored.index))?;
     let refused = |policies: Vec<String>, trainee: bool| {
         Ok(Found::Refused(Refused {
             action: Action::WriteRecord,
@@ -327,6 +534,7 @@ fn decide_confirmation(
             patient: current.patient.clone(),
             policies,
             trainee,
+            care: false,
         }))
     };
     if gate.principal.kind != kiroku_policy::PrincipalKind::Person {
@@ -334,7 +542,7 @@ fn decide_confirmation(
         return refused(Vec::new(), false);
     }
     if let Err(refusal) = check(
-        gate,
+        asker,
         Action::WriteRecord,
         &question,
         kind,
@@ -390,7 +598,7 @@ fn write_failed(error: kiroku_store::writer::AppendError, if_match: Option<u64>)
 }
 
 /// What a gated read found: the versions to return, or the refusal to record.
-enum Found<T> {
+pub(crate) enum Found<T> {
     Allowed(T),
     Refused(Refused),
 }
@@ -403,8 +611,8 @@ impl App {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    async fn refuse(&self, actor: &Actor, refused: Refused) -> Result<Error> {
-        let trainee = refused.trainee;
+    pub(crate) async fn refuse(&self, actor: &Actor, refused: Refused) -> Result<Error> {
+        let (trainee, care) = (refused.trainee, refused.care);
         let request = record::deny(
             actor.clone(),
             refused.action.as_str(),
@@ -416,6 +624,9 @@ impl App {
         self.writer().append(request).await?;
         if trainee {
             return Ok(Error::Confirm(ConfirmError::Trainee));
+        }
+        if care {
+            return Ok(Error::NoCareRelationship(refused.action.as_str()));
         }
         Ok(Error::RecordDenied(refused.action.as_str()))
     }
@@ -429,8 +640,13 @@ impl App {
     ) -> Result<T> {
         let patients = served.iter().filter_map(|s| s.patient.clone()).collect();
         let resources = served.iter().map(|s| s.reference()).collect();
-        let request =
-            record::disclose(actor.clone(), interaction, "treatment", patients, resources);
+        // What was read under a break-the-glass access is marked so.
+        let purpose = if served.iter().any(|s| s.emergency) {
+            "emergency"
+        } else {
+            "treatment"
+        };
+        let request = record::disclose(actor.clone(), interaction, purpose, patients, resources);
         self.writer().append(request).await?;
         Ok(result)
     }
@@ -531,14 +747,16 @@ impl App {
         let store: Arc<Store> = self.store().clone();
         let cache = self.policy_cache().clone();
         let today: Date = self.today()?;
+        let now = self.now()?;
         let who = actor.clone();
         let id = id.to_owned();
         let decided = blocking(move || {
             let gate = Gate::open(&store, &cache, &who, today)?;
+            let asker = Asker::new(&store, &gate, now);
             let index = kiroku_records::index::index(&resource, &id);
-            let question = record_question(kind, &id, Some(&index));
+            let question = record_question(&asker, kind, &id, Some(&index))?;
             if let Err(refused) = check(
-                &gate,
+                &asker,
                 Action::WriteRecord,
                 &question,
                 kind,
@@ -551,9 +769,9 @@ impl App {
             // laboratory result by sending it as a nursing one.
             if let Some(c) = &previous {
                 let (replaced, _) = load_version(&store, c.entry)?;
-                let question = record_question(kind, &id, Some(&replaced.index));
+                let question = record_question(&asker, kind, &id, Some(&replaced.index))?;
                 if let Err(refused) = check(
-                    &gate,
+                    &asker,
                     Action::WriteRecord,
                     &question,
                     kind,
@@ -782,12 +1000,13 @@ impl App {
         let store: Arc<Store> = self.store().clone();
         let cache = self.policy_cache().clone();
         let today = self.today()?;
+        let now = self.now()?;
         let who = actor.clone();
         let target = id.to_owned();
         let id = id.to_owned();
         let decided = blocking(move || {
             let gate = Gate::open(&store, &cache, &who, today)?;
-            decide_confirmation(&store, &gate, &who, kind, &id, version)
+            decide_confirmation(&Asker::new(&store, &gate, now), &who, kind, &id, version)
         })
         .await?;
         let request = match decided {
@@ -812,17 +1031,19 @@ impl App {
         let store: Arc<Store> = self.store().clone();
         let cache = self.policy_cache().clone();
         let today = self.today()?;
+        let now = self.now()?;
         let who = actor.clone();
         let count = targets.len() as u64;
         let decided = blocking(move || {
             let gate = Gate::open(&store, &cache, &who, today)?;
+            let asker = Asker::new(&store, &gate, now);
             let mut request = Request::default();
             for (kind, id, version) in targets {
                 let kind = known_type(&kind)?;
                 if !is_id(&id) {
                     return Err(Error::NoSuchResource);
                 }
-                match decide_confirmation(&store, &gate, &who, kind, &id, version)? {
+                match decide_confirmation(&asker, &who, kind, &id, version)? {
                     Found::Allowed(one) => {
                         request.drafts.extend(one.drafts);
                         request.expect.extend(one.expect);
@@ -883,6 +1104,7 @@ impl App {
         let store: Arc<Store> = self.store().clone();
         let cache = self.policy_cache().clone();
         let today = self.today()?;
+        let now = self.now()?;
         let who = actor.clone();
         let id = id.to_owned();
         let found = blocking(move || {
@@ -896,10 +1118,11 @@ impl App {
                 )?));
             }
             let gate = Gate::open(&store, &cache, &who, today)?;
+            let asker = Asker::new(&store, &gate, now);
             let Some(entry) = entry else {
-                return not_found(&gate, kind);
+                return not_found(&asker, kind);
             };
-            Ok(match readable(&store, &gate, kind, &id, entry)? {
+            Ok(match readable(&asker, kind, &id, entry)? {
                 Ok(served) => Found::Allowed(served),
                 Err(refused) => Found::Refused(refused),
             })
@@ -933,15 +1156,17 @@ impl App {
         let store: Arc<Store> = self.store().clone();
         let cache = self.policy_cache().clone();
         let today = self.today()?;
+        let now = self.now()?;
         let who = actor.clone();
         let id = id.to_owned();
         let found = blocking(move || {
             let entry = version_entry(&store, kind, &id, Some(version))?;
             let gate = Gate::open(&store, &cache, &who, today)?;
+            let asker = Asker::new(&store, &gate, now);
             let Some(entry) = entry else {
-                return not_found(&gate, kind);
+                return not_found(&asker, kind);
             };
-            let served = match readable(&store, &gate, kind, &id, entry)? {
+            let served = match readable(&asker, kind, &id, entry)? {
                 Ok(served) => served,
                 Err(refused) => return Ok(Found::Refused(refused)),
             };
@@ -979,6 +1204,7 @@ impl App {
         let store: Arc<Store> = self.store().clone();
         let cache = self.policy_cache().clone();
         let today = self.today()?;
+        let now = self.now()?;
         let who = actor.clone();
         let id = id.to_owned();
         let found = blocking(move || {
@@ -988,12 +1214,13 @@ impl App {
                 VersionRow::from_row,
             )?;
             let gate = Gate::open(&store, &cache, &who, today)?;
+            let asker = Asker::new(&store, &gate, now);
             if rows.is_empty() && before.is_none() {
-                return not_found(&gate, kind);
+                return not_found(&asker, kind);
             }
             let mut served = Vec::new();
             for row in rows.iter().take(count as usize) {
-                match readable(&store, &gate, kind, &id, row.entry)? {
+                match readable(&asker, kind, &id, row.entry)? {
                     Ok(version) => served.push(version),
                     Err(refused) => return Ok(Found::Refused(refused)),
                 }
@@ -1027,19 +1254,21 @@ impl App {
         let store: Arc<Store> = self.store().clone();
         let cache = self.policy_cache().clone();
         let today = self.today()?;
+        let now = self.now()?;
         let who = actor.clone();
         let found = blocking(move || {
             let gate = Gate::open(&store, &cache, &who, today)?;
+            let asker = Asker::new(&store, &gate, now);
             // Asking first whether the caller may read this type at all spares a search the
             // caller would be refused.
             let (action, question) = type_question(kind);
-            if let Err(refused) = check(&gate, action, &question, kind, None, None)? {
+            if let Err(refused) = check(&asker, action, &question, kind, None, None)? {
                 return Ok(Found::Refused(refused));
             }
             let (currents, next) = search.run(&store)?;
             let mut matches = Vec::new();
             for c in currents {
-                match readable(&store, &gate, kind, &c.id, c.entry)? {
+                match readable(&asker, kind, &c.id, c.entry)? {
                     Ok(served) => matches.push(served),
                     Err(refused) => return Ok(Found::Refused(refused)),
                 }
@@ -1052,7 +1281,7 @@ impl App {
                 patients.dedup();
                 for patient in patients {
                     if let Some(c) = current(&store, "Patient", &patient)? {
-                        match readable(&store, &gate, "Patient", &patient, c.entry)? {
+                        match readable(&asker, "Patient", &patient, c.entry)? {
                             Ok(served) => included.push(served),
                             Err(refused) => return Ok(Found::Refused(refused)),
                         }

@@ -64,6 +64,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     id: format!("rec-{i}"),
                     category: categories[i % categories.len()].into(),
                     department: format!("dept-{}", i % 10),
+                    care: kiroku_policy::Care {
+                        relationship: ["encounter", "department", "none"][i % 3].into(),
+                        flags: Vec::new(),
+                    },
                 },
                 Resource::Application { .. } => Resource::Application {
                     id: format!("{i}"),

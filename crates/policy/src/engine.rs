@@ -60,11 +60,16 @@ pub enum Action {
     ReadRecord,
     /// Write a clinical record.
     WriteRecord,
+    /// Open a patient's records without a care relationship, stating a reason
+    /// (break-the-glass).
+    BreakGlass,
+    /// Review break-the-glass accesses.
+    ReviewEmergencyAccess,
 }
 
 impl Action {
     /// Every action, in the schema's order.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 20] = [
         Action::ApplyForAccount,
         Action::ReadRegisters,
         Action::AppointRoles,
@@ -83,6 +88,8 @@ impl Action {
         Action::ReadPatient,
         Action::ReadRecord,
         Action::WriteRecord,
+        Action::BreakGlass,
+        Action::ReviewEmergencyAccess,
     ];
 
     /// The action's name in the schema.
@@ -106,6 +113,8 @@ impl Action {
             Action::ReadPatient => "ReadPatient",
             Action::ReadRecord => "ReadRecord",
             Action::WriteRecord => "WriteRecord",
+            Action::BreakGlass => "BreakGlass",
+            Action::ReviewEmergencyAccess => "ReviewEmergencyAccess",
         }
     }
 
@@ -136,11 +145,15 @@ impl Action {
                 }))
             }
             Action::ReviewMembers => Resource::Department(String::new()),
-            Action::ReadPatient => Resource::Patient("any".into()),
+            Action::ReadPatient | Action::BreakGlass => Resource::Patient {
+                id: "any".into(),
+                care: Care::default(),
+            },
             Action::ReadRecord | Action::WriteRecord => Resource::Record {
                 id: "any".into(),
                 category: String::new(),
                 department: String::new(),
+                care: Care::default(),
             },
             _ => Resource::System,
         }
@@ -209,7 +222,12 @@ pub enum Resource {
     /// An account (its attributes, as a principal's).
     Account(Box<Principal>),
     /// A patient.
-    Patient(String),
+    Patient {
+        /// Its id.
+        id: String,
+        /// How the asking account is related to the patient.
+        care: Care,
+    },
     /// A clinical record.
     Record {
         /// Its id.
@@ -218,7 +236,30 @@ pub enum Resource {
         category: String,
         /// The department that keeps it.
         department: String,
+        /// How the asking account is related to the record's patient.
+        care: Care,
     },
+}
+
+/// How the asking account is related to a patient, and what the patient's chart is flagged
+/// with: the attributes `relationship` and `flags` of a `Patient` and a `Record`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Care {
+    /// `care-team`, `encounter`, `department` (the account's department saw the patient),
+    /// `emergency` (a break-the-glass access is open) or `none`; empty when not asked (a
+    /// system client, or a question about no patient in particular).
+    pub relationship: String,
+    /// The chart's flags: `vip`, `staff` (a staff member's own chart).
+    pub flags: Vec<String>,
+}
+
+impl Care {
+    fn attributes(&self) -> [(String, RestrictedExpression); 2] {
+        [
+            ("relationship".to_owned(), text(&self.relationship)),
+            ("flags".to_owned(), strings(&self.flags)),
+        ]
+    }
 }
 
 /// A decision and the policies that made it.
@@ -412,7 +453,12 @@ impl Engine {
                 HashSet::new(),
             )
             .map_err(|e| PolicyError::Internal(e.to_string())),
-            Resource::Patient(id) => plain(uid(&t.patient, id)),
+            Resource::Patient { id, care } => Entity::new(
+                uid(&t.patient, id),
+                HashMap::from(care.attributes()),
+                HashSet::new(),
+            )
+            .map_err(|e| PolicyError::Internal(e.to_string())),
             Resource::Account(p) => self.principal_entity(p),
             Resource::Application { id, department } => Entity::new(
                 uid(&t.application, id),
@@ -424,12 +470,16 @@ impl Engine {
                 id,
                 category,
                 department,
+                care,
             } => Entity::new(
                 uid(&t.record, id),
-                HashMap::from([
+                [
                     ("category".to_owned(), text(category)),
                     ("department".to_owned(), text(department)),
-                ]),
+                ]
+                .into_iter()
+                .chain(care.attributes())
+                .collect::<HashMap<_, _>>(),
                 HashSet::new(),
             )
             .map_err(|e| PolicyError::Internal(e.to_string())),
@@ -499,11 +549,104 @@ mod tests {
     }
 
     fn record(category: &str) -> Resource {
+        cared(category, "encounter", &[])
+    }
+
+    fn cared(category: &str, relationship: &str, flags: &[&str]) -> Resource {
         Resource::Record {
             id: "r1".into(),
             category: category.into(),
             department: "internal-medicine".into(),
+            care: Care {
+                relationship: relationship.into(),
+                flags: flags.iter().map(|f| (*f).to_owned()).collect(),
+            },
         }
+    }
+
+    // Shows that a person reads a patient's records only within a care relationship (or under
+    // break-the-glass), that administrative records are written without one, that a flagged
+    // chart asks for more than the department, and that systems are not asked.
+    #[test]
+    fn default_policy_asks_for_a_care_relationship() {
+        let engine = Engine::compile(DEFAULT_POLICY).unwrap();
+        let doctor = person("doctor", &[], &[]);
+        let allowed = |who: &Principal, action, resource: &Resource| {
+            engine.decide(who, action, resource).unwrap().allowed
+        };
+        for relationship in ["care-team", "encounter", "department", "emergency", ""] {
+            assert!(allowed(
+                &doctor,
+                Action::ReadRecord,
+                &cared("medical", relationship, &[])
+            ));
+        }
+        let d = engine
+            .decide(&doctor, Action::ReadRecord, &cared("medical", "none", &[]))
+            .unwrap();
+        assert!(!d.allowed);
+        assert_eq!(d.policies, vec!["care-relationship-required".to_owned()]);
+        assert!(!allowed(
+            &doctor,
+            Action::WriteRecord,
+            &cared("medical", "none", &[])
+        ));
+        assert!(allowed(
+            &doctor,
+            Action::WriteRecord,
+            &cared("administrative", "none", &[])
+        ));
+        assert!(!allowed(
+            &doctor,
+            Action::ReadRecord,
+            &cared("medical", "department", &["vip"])
+        ));
+        assert!(allowed(
+            &doctor,
+            Action::ReadRecord,
+            &cared("medical", "encounter", &["vip"])
+        ));
+        assert!(allowed(
+            &doctor,
+            Action::ReadRecord,
+            &cared("medical", "emergency", &["staff"])
+        ));
+        let mut system = person("departmental-system", &[], &[]);
+        system.kind = PrincipalKind::Client;
+        system.scopes = vec!["clinical.read".into()];
+        assert!(allowed(
+            &system,
+            Action::ReadRecord,
+            &cared("medical", "none", &[])
+        ));
+        let patient = Resource::Patient {
+            id: "p1".into(),
+            care: Care {
+                relationship: "none".into(),
+                flags: Vec::new(),
+            },
+        };
+        assert!(allowed(&doctor, Action::BreakGlass, &patient));
+        assert!(!allowed(
+            &person("student", &[], &[]),
+            Action::BreakGlass,
+            &patient
+        ));
+        assert!(!allowed(
+            &person("medical-clerk", &[], &[]),
+            Action::BreakGlass,
+            &patient
+        ));
+        assert!(allowed(
+            &person("system-operator", &["audit_manager"], &[]),
+            Action::ReviewEmergencyAccess,
+            &Resource::System
+        ));
+        assert!(!allowed(
+            &doctor,
+            Action::ReviewEmergencyAccess,
+            &Resource::System
+        ));
     }
 
     // Shows that the default policy compiles, and decides by job type with the policy named.

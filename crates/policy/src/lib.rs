@@ -11,7 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod version;
 
-pub use engine::{Action, Decision, Engine, Principal, PrincipalKind, Resource};
+pub use engine::{Action, Care, Decision, Engine, Principal, PrincipalKind, Resource};
 pub use error::PolicyError;
 
 use kiroku_core::projection::TableSpec;

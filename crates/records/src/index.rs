@@ -171,6 +171,28 @@ impl Terms {
         }
     }
 
+    /// Who takes part, from each `participant[].{member}` reference: a reference to a
+    /// Practitioner as `Practitioner/id` (no system), or a logical reference by identifier (its
+    /// value and system). (A PractitionerRole is not followed to its practitioner yet.)
+    fn participants(&mut self, tree: &Json, member: &str) {
+        for participant in items(tree.get("participant")) {
+            let Some(who) = participant.get(member) else {
+                continue;
+            };
+            if let Some(id) =
+                string(who, "reference").and_then(|r| reference_to(&r, "Practitioner"))
+            {
+                self.add("participant", &format!("Practitioner/{id}"), "");
+            }
+            if let Some(identifier) = who.get("identifier") {
+                if let Some(value) = string(identifier, "value") {
+                    let system = string(identifier, "system").unwrap_or_default();
+                    self.add("participant", &value, &system);
+                }
+            }
+        }
+    }
+
     fn done(mut self) -> Vec<Term> {
         self.0.sort();
         self.0.dedup();
@@ -207,6 +229,11 @@ pub fn index(resource: &Resource, id: &str) -> Index {
             if let Some(birth) = string(tree, "birthDate") {
                 terms.add("birthdate", &birth, "");
             }
+            // Security labels: a VIP's or a staff member's chart asks more of its readers.
+            terms.codes(
+                "_security",
+                tree.get("meta").and_then(|m| m.get("security")),
+            );
             (Some(id.to_owned()), None, None)
         }
         "Practitioner" | "Organization" => {
@@ -240,6 +267,16 @@ pub fn index(resource: &Resource, id: &str) -> Index {
             match kind {
                 "MedicationRequest" => terms.codes("code", tree.get("medicationCodeableConcept")),
                 _ => terms.codes("code", tree.get("code")),
+            }
+            // Who cares for the patient: an encounter's participants and department, a care
+            // team's members.
+            match kind {
+                "Encounter" => {
+                    terms.participants(tree, "individual");
+                    terms.codes("service-type", tree.get("serviceType"));
+                }
+                "CareTeam" => terms.participants(tree, "member"),
+                _ => {}
             }
             let date = first_date(
                 tree,
@@ -332,6 +369,63 @@ mod tests {
             .iter()
             .any(|t| t.param == "category" && t.value == "vital-signs"));
         assert_eq!(check(&index), Ok(()));
+    }
+
+    // Shows who takes part in an encounter and a care team, the encounter's department, and a
+    // patient's security labels, as search terms.
+    #[test]
+    fn care_terms() {
+        let encounter = parsed(
+            r#"{"resourceType":"Encounter","status":"in-progress","class":{"code":"AMB"},
+            "subject":{"reference":"Patient/p1"},
+            "serviceType":{"coding":[{"system":"urn:kiroku:department","code":"surgery"}]},
+            "participant":[{"individual":{"reference":"Practitioner/dr1"}},
+                           {"individual":{"identifier":{"system":"urn:oid:1.2.392.100495.20.3.41.11318814790","value":"D-10001"}}},
+                           {"individual":{"reference":"RelatedPerson/r1"}}]}"#,
+        );
+        let index = index(&encounter, "e1");
+        let has = |param: &str, value: &str, system: &str| {
+            index
+                .terms
+                .iter()
+                .any(|t| t.param == param && t.value == value && t.system == system)
+        };
+        assert_eq!(index.patient.as_deref(), Some("p1"));
+        assert!(has("participant", "Practitioner/dr1", ""));
+        assert!(has(
+            "participant",
+            "D-10001",
+            "urn:oid:1.2.392.100495.20.3.41.11318814790"
+        ));
+        assert_eq!(
+            index
+                .terms
+                .iter()
+                .filter(|t| t.param == "participant")
+                .count(),
+            2,
+            "a related person takes no part in care"
+        );
+        assert!(has("service-type", "surgery", "urn:kiroku:department"));
+        let team = parsed(
+            r#"{"resourceType":"CareTeam","status":"active","subject":{"reference":"Patient/p1"},
+            "participant":[{"member":{"reference":"Practitioner/dr9"}},{"member":{"reference":"PractitionerRole/role9"}}]}"#,
+        );
+        let team = super::index(&team, "t1");
+        let members: Vec<&str> = team
+            .terms
+            .iter()
+            .filter(|t| t.param == "participant")
+            .map(|t| t.value.as_str())
+            .collect();
+        assert_eq!(members, vec!["Practitioner/dr9"]);
+        let patient = parsed(
+            r#"{"resourceType":"Patient","meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"CELEB"}]}}"#,
+        );
+        let patient = super::index(&patient, "p1");
+        assert!(patient.terms.iter().any(|t| t.param == "_security"
+            && t.value == "CELEB"
+            && t.system == "http://terminology.hl7.org/CodeSystem/v3-ActCode"));
     }
 
     // Shows which references name a resource of a type, and which do not.

@@ -16,7 +16,12 @@
 //!   between its entries resolved.
 //! - [`validate`]: a resource checked against the FHIR R4 structure and the JP Core profiles it
 //!   claims.
+//! - [`care`]: who takes part in each patient's care, as the encounters and care teams say,
+//!   and the flags of a patient's security labels;
+//! - [`emergency`]: break-the-glass accesses and their review.
 
+pub mod care;
+pub mod emergency;
 pub mod index;
 pub mod json;
 pub mod normalise;
@@ -40,6 +45,10 @@ pub static TABLES: &[&TableSpec] = &[
     &record::IDENTIFIERS,
     &record::PENDING,
     &record::CONFIRMATIONS,
+    &care::CARE,
+    &emergency::GRANTS,
+    &emergency::QUEUE,
+    &emergency::REVIEWS,
 ];
 
 impl Context for Records {
@@ -57,6 +66,8 @@ impl Context for Records {
             kind::<record::Confirmation>(),
             kind::<record::Disclosure>(),
             kind::<record::Denial>(),
+            kind::<emergency::Emergency>(),
+            kind::<emergency::Review>(),
         ]
     }
 }

@@ -211,8 +211,14 @@ impl ResourceVersion {
 
 impl EntryKind for ResourceVersion {
     const KIND: &'static str = "records.resource/1";
-    const PROJECTION: Projection =
-        Projection::Into(&[&CURRENT, &VERSIONS, &TERMS, &IDENTIFIERS, &PENDING]);
+    const PROJECTION: Projection = Projection::Into(&[
+        &CURRENT,
+        &VERSIONS,
+        &TERMS,
+        &IDENTIFIERS,
+        &PENDING,
+        &crate::care::CARE,
+    ]);
 
     fn check(&self, _: &EntryMeta<'_>) -> Result<(), Invalid> {
         if !TYPES.contains(&self.kind.as_str()) {
@@ -306,6 +312,7 @@ impl EntryKind for ResourceVersion {
                 ],
             ));
         }
+        crate::care::project(&self.kind, &self.id, self.version == 1, &self.index, out);
         for term in &self.index.terms {
             out.push(Change::upsert(
                 &TERMS,

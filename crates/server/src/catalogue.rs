@@ -359,6 +359,27 @@ catalogue! {
     RecordDenied = "record_denied", FORBIDDEN,
         "現在のアクセス方針では、この記録への操作（{action}）は許可されていません。この試みは記録されました。",
         "The access policy in force does not permit this on the record ({action}). The attempt has been recorded.";
+    NoCareRelationship = "record_no_care_relationship", FORBIDDEN,
+        "この患者との診療上の関係（担当チーム・受診・診療科）がないため、この記録への操作（{action}）は許可されていません。この試みは記録されました。救急などでどうしても必要な場合は、理由を記して緊急時アクセスを行ってください（記録され、事後に審査されます）。",
+        "You have no care relationship with this patient (care team, encounter or department), so the policy does not permit this on the record ({action}). The attempt has been recorded. If you must, open the record by emergency access (break-the-glass), stating a reason: it is recorded and reviewed.";
+    EmergencyNotNeeded = "emergency_not_needed", CONFLICT,
+        "この患者とは診療上の関係があるため、緊急時アクセスは不要です。何も記録されていません。",
+        "You have a care relationship with this patient: no emergency access is needed. Nothing was recorded.";
+    EmergencyReason = "emergency_reason", BAD_REQUEST,
+        "緊急時アクセスの理由を1～500文字で記入してください（制御文字は使えません）。何も記録されていません。",
+        "State the reason for emergency access in 1 to 500 characters (no control characters). Nothing was recorded.";
+    EmergencyMinutes = "emergency_minutes", BAD_REQUEST,
+        "緊急時アクセスの時間は1～60分で指定してください。何も記録されていません。",
+        "An emergency access lasts 1 to 60 minutes. Nothing was recorded.";
+    EmergencyNotWaiting = "emergency_not_waiting", NOT_FOUND,
+        "その緊急時アクセスは審査待ちではありません（審査済みか、存在しません）。何も記録されていません。",
+        "That emergency access is not waiting for review (it was reviewed, or does not exist). Nothing was recorded.";
+    EmergencyOwnAccess = "emergency_own_access", FORBIDDEN,
+        "自分の緊急時アクセスは審査できません。別の審査者に依頼してください。何も記録されていません。",
+        "Nobody reviews their own emergency access: ask another reviewer. Nothing was recorded.";
+    EmergencyNote = "emergency_note", BAD_REQUEST,
+        "不適切とする場合は所見を記入してください（500文字まで、制御文字は使えません）。何も記録されていません。",
+        "An unjustified finding needs a note (at most 500 characters, no control characters). Nothing was recorded.";
     SearchUnknownParameter = "search_unknown_parameter", BAD_REQUEST,
         "検索条件 {name} はこの型では使えません。",
         "The search parameter {name} is not supported for this type.";

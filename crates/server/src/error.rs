@@ -12,6 +12,7 @@ use kiroku_core::Conflict;
 use kiroku_ops::amendment::AmendError;
 use kiroku_ops::note::NoteError;
 use kiroku_policy::PolicyError;
+use kiroku_records::emergency::EmergencyError;
 use kiroku_records::json::JsonError;
 use kiroku_records::record::{ConfirmError, RecordError};
 use kiroku_records::resource::ResourceError;
@@ -301,6 +302,17 @@ impl From<Error> for AppError {
                 .with("found", found),
             Error::IdentifierTaken => AppError::new(Code::IdentifierTaken),
             Error::RecordDenied(action) => AppError::new(Code::RecordDenied).with("action", action),
+            Error::NoCareRelationship(action) => {
+                AppError::new(Code::NoCareRelationship).with("action", action)
+            }
+            Error::Emergency(e) => AppError::new(match e {
+                EmergencyError::NotNeeded => Code::EmergencyNotNeeded,
+                EmergencyError::Reason => Code::EmergencyReason,
+                EmergencyError::Minutes => Code::EmergencyMinutes,
+                EmergencyError::NotWaiting => Code::EmergencyNotWaiting,
+                EmergencyError::OwnAccess => Code::EmergencyOwnAccess,
+                EmergencyError::Note => Code::EmergencyNote,
+            }),
             Error::Transaction(e) => e.into(),
             Error::InEntry { entry, error } => AppError::from(*error).with("entry", entry),
         }

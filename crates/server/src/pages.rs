@@ -231,6 +231,45 @@ pub struct ReportsPage {
     pub reports: Option<Vec<ReportRow>>,
 }
 
+/// `/emergency`: a clinician opens a patient's records by emergency access (break-the-glass).
+#[derive(Template)]
+#[template(path = "emergency.html")]
+pub struct EmergencyPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    /// The patient's id, as given.
+    pub patient: String,
+    /// The access just opened: its entry and when it ends, in Japan time.
+    pub opened: Option<(u64, String)>,
+    /// The lengths offered, in minutes.
+    pub lengths: Vec<u32>,
+}
+
+/// A break-the-glass access waiting for review.
+pub struct EmergencyRow {
+    pub entry: u64,
+    pub account: String,
+    pub patient: String,
+    pub time: String,
+    pub until: String,
+    pub reason: String,
+    /// Is it the reviewer's own (which someone else reviews)?
+    pub own: bool,
+}
+
+/// `/emergencies`: the break-the-glass accesses waiting for review.
+#[derive(Template)]
+#[template(path = "emergencies.html")]
+pub struct EmergenciesPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub rows: Vec<EmergencyRow>,
+}
+
 /// An access review in the list.
 pub struct ReviewRow {
     pub id: u64,

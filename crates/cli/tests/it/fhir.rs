@@ -64,6 +64,48 @@ fn patient_body(number: &str, kanji: (&str, &str), kana: (&str, &str), birth: &s
 }
 
 // Shows the whole API with a system client's token, as the issue's item 2, 3 and 6 ask.
+/// The body of an encounter of `patient` in `department` (an access-context department code),
+/// attended, when given, by the account `attending` (named by its staff id).
+fn encounter_body(patient: &str, department: &str, attending: Option<&str>) -> String {
+    let mut body = serde_json::json!({
+        "resourceType": "Encounter",
+        "status": "in-progress",
+        "class": { "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB" },
+        "serviceType": { "coding": [{ "system": "urn:kiroku:department", "code": department }] },
+        "subject": { "reference": format!("Patient/{patient}") },
+        "period": { "start": "2026-11-25T09:00:00+09:00" }
+    });
+    if let Some(account) = attending {
+        body["participant"] = serde_json::json!([{
+            "individual": { "identifier": { "system": STAFF_IDS, "value": account } }
+        }]);
+    }
+    body.to_string()
+}
+
+/// The hospital's namespace of staff ids (JP Core's, for doctors).
+const STAFF_IDS: &str = "urn:oid:1.2.392.100495.20.3.41.11318814790";
+
+/// Writes an encounter of `patient` as the system does, and answers its id.
+fn encounter(
+    server: &TestServer,
+    token: &str,
+    patient: &str,
+    department: &str,
+    attending: Option<&str>,
+) -> String {
+    let made = send(
+        server,
+        token,
+        "POST",
+        "/fhir/Encounter",
+        &[],
+        Some(&encounter_body(patient, department, attending)),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    made.json()["id"].as_str().unwrap().to_owned()
+}
+
 #[test]
 fn fhir_api_end_to_end() {
     let (data, secret) = hospital_with_client();
@@ -565,13 +607,15 @@ fn refusals_by_the_policy_are_entries() {
 /// The demo hospital with its system client; returns the directory, the client's secret, and a
 /// doctor's and a nurse's accounts, whose password is [`PASSWORD`].
 fn hospital_with_doctor() -> (kiroku_testkit::DataDir, String, String, String) {
-    let (data, secret, mut people) = hospital_with(&["doctor", "nurse"]);
+    let (data, secret, mut people) = hospital_with(&["doctor@internal-medicine", "nurse"]);
     let nurse = people.remove(1);
     (data, secret, people.remove(0), nurse)
 }
 
 /// The demo hospital with its departmental system's client secret, and an account of each of
-/// `job_types` (in that order), whose password is [`PASSWORD`].
+/// `job_types` (in that order), whose password is [`PASSWORD`]. A job type may name the
+/// department (`doctor@surgery`) and which of its people (`medical-clerk@medical-affairs#1`,
+/// the second; the first by default).
 fn hospital_with(job_types: &[&str]) -> (kiroku_testkit::DataDir, String, Vec<String>) {
     let data = kiroku_testkit::DataDir::hospital();
     let app = data.open();
@@ -580,10 +624,16 @@ fn hospital_with(job_types: &[&str]) -> (kiroku_testkit::DataDir, String, Vec<St
     let accounts = crate::support::block(app.accounts(None, 1000)).unwrap();
     let people: Vec<String> = job_types
         .iter()
-        .map(|job| {
+        .map(|spec| {
+            let (spec, nth) = spec.split_once('#').unwrap_or((spec, "0"));
+            let (job, department) = spec.split_once('@').unwrap_or((spec, ""));
             accounts
                 .iter()
-                .find(|a| a.profile.job_type == *job)
+                .filter(|a| {
+                    a.profile.job_type == job
+                        && (department.is_empty() || a.profile.department == department)
+                })
+                .nth(nth.parse().unwrap())
                 .unwrap()
                 .profile
                 .account
@@ -633,6 +683,8 @@ fn drafts_are_confirmed_by_a_clinician() {
         "a registration needs no confirmation"
     );
     let patient = patient.json()["id"].as_str().unwrap().to_owned();
+    // The patient is seen in internal medicine, the doctor's department.
+    encounter(&server, &system, &patient, "internal-medicine", None);
     let observation = format!(
         r#"{{"resourceType":"Observation","status":"final","category":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}}]}}],"code":{{"text":"HbA1c"}},"subject":{{"reference":"Patient/{patient}"}},"effectiveDateTime":"2026-11-20","valueQuantity":{{"value":6.50,"unit":"%"}}}}"#
     );
@@ -725,6 +777,8 @@ fn drafts_are_confirmed_by_a_clinician() {
         ("content-type", "application/fhir+json"),
         ("x-kiroku-reason", "typo"),
     ];
+    // The ward's nurses care for the patient too.
+    encounter(&server, &system, &patient, "nursing", None);
     let disguised = corrected.replace("laboratory", "vital-signs");
     let size = server.operator().tree_size();
     let refused = server.send("PUT", &path, &as_nurse, Some(disguised.as_bytes()));
@@ -1341,6 +1395,7 @@ fn demo_charts_are_valid_fhir_written_through_the_rules() {
                 n,
                 today,
                 true,
+                Some("yamada.taro1"),
             );
             let file = server.data().scratch_path(&format!("chart-{n}.json"));
             std::fs::write(&file, chart.to_string()).unwrap();
@@ -1527,7 +1582,10 @@ fn resources_are_checked_against_fhir_and_jp_core() {
 // as a plain confirmation.
 #[test]
 fn trainee_entries_are_countersigned_by_a_doctor() {
-    let (data, secret, people) = hospital_with(&["doctor", "trainee-doctor"]);
+    let (data, secret, people) = hospital_with(&[
+        "doctor@internal-medicine",
+        "trainee-doctor@internal-medicine",
+    ]);
     let (doctor, trainee) = (&people[0], &people[1]);
     let server = TestServer::serve(data);
     let system = token(&server, &secret, None);
@@ -1545,6 +1603,8 @@ fn trainee_entries_are_countersigned_by_a_doctor() {
         )),
     );
     let patient = patient.json()["id"].as_str().unwrap().to_owned();
+    // The trainee and the supervising doctor both work in internal medicine.
+    encounter(&server, &system, &patient, "internal-medicine", None);
     let observation = format!(
         r#"{{"resourceType":"Observation","status":"final","category":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"exam"}}]}}],"code":{{"text":"腹部所見"}},"subject":{{"reference":"Patient/{patient}"}},"effectiveDateTime":"2026-11-25","valueString":"平坦・軟"}}"#
     );

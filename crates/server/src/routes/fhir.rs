@@ -131,6 +131,10 @@ fn version_response(
             }),
         );
     }
+    // Read under a break-the-glass access: marked so, as its disclosure entry is.
+    if served.emergency {
+        headers.insert("x-kiroku-access", HeaderValue::from_static("emergency"));
+    }
     response
 }
 
@@ -451,6 +455,59 @@ pub(super) async fn confirm(
         None,
         Return::Representation,
     ))
+}
+
+/// The reason and length of a break-the-glass access, from a `Parameters` resource
+/// (`reason` as valueString, `minutes` as valueInteger, 60 when absent).
+fn emergency_parameters(body: &[u8]) -> Result<(String, u32), AppError> {
+    let bad = |why: &'static str| {
+        AppError::new(Code::InvalidField)
+            .with("field", "Parameters")
+            .with("why", why)
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| bad("is not a JSON object"))?;
+    if value["resourceType"] != "Parameters" {
+        return Err(bad("is not a Parameters resource"));
+    }
+    let parameters = value["parameter"].as_array().cloned().unwrap_or_default();
+    let named = |name: &str| parameters.iter().find(|p| p["name"] == name);
+    let reason = named("reason")
+        .and_then(|p| p["valueString"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let minutes = match named("minutes") {
+        None => kiroku_records::emergency::MINUTES_MAX,
+        Some(p) => p["valueInteger"]
+            .as_u64()
+            .and_then(|m| u32::try_from(m).ok())
+            .ok_or(AppError::new(Code::EmergencyMinutes))?,
+    };
+    Ok((reason, minutes))
+}
+
+/// `POST /fhir/Patient/{id}/$break-the-glass`: opens the patient's records to the caller, who
+/// has no care relationship with the patient, for a limited time, for the reason given in a
+/// `Parameters` resource (`reason`, and `minutes`: at most 60). Answers `Parameters` with the
+/// time the access ends (`until`). Every read under it is marked, and it waits for review.
+pub(super) async fn break_glass(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    if kind != "Patient" {
+        return Err(AppError::not_found());
+    }
+    let (reason, minutes) = emergency_parameters(&body)?;
+    let opened = state.app.break_glass(actor, &id, &reason, minutes).await?;
+    let body = json!({
+        "resourceType": "Parameters",
+        "parameter": [
+            { "name": "until", "valueInstant": kiroku_records::record::instant(opened.until) },
+        ]
+    });
+    Ok(fhir(StatusCode::OK, body.to_string().into_bytes()))
 }
 
 /// `GET /fhir/{type}/{id}/_history/{version}/$proof`: the proof of authenticity of a version,

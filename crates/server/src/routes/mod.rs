@@ -4,6 +4,7 @@
 mod access;
 mod api;
 mod clients;
+mod emergency;
 mod fhir;
 mod ledger;
 mod lifecycle;
@@ -291,6 +292,21 @@ pub fn app(app: Arc<App>) -> Router {
         .route(
             "/fhir/{type}/{id}/_history/{version}/$proof",
             get(fhir::proof),
+        )
+        .route(
+            "/fhir/{type}/{id}/$break-the-glass",
+            post(fhir::break_glass),
+        )
+        .route(
+            "/emergency",
+            get(emergency::form_page).post(emergency::open_form),
+        )
+        .route("/emergencies", get(emergency::queue_page))
+        .route("/emergencies/{entry}/review", post(emergency::review_form))
+        .route("/api/records/emergencies", get(emergency::queue))
+        .route(
+            "/api/records/emergencies/{entry}/review",
+            post(emergency::review),
         )
         .fallback(|| async { AppError::not_found() })
         .layer(middleware::from_fn_with_state(

@@ -223,10 +223,11 @@ async fn resource(state: &AppState, q: &Question, action: Action) -> Result<Reso
     let department = q.department.clone().unwrap_or_default();
     Ok(match action.any_resource() {
         Resource::Application { id, .. } => Resource::Application { id, department },
-        Resource::Record { id, .. } => Resource::Record {
+        Resource::Record { id, care, .. } => Resource::Record {
             id,
             category: q.category.clone().unwrap_or_default(),
             department,
+            care,
         },
         Resource::Department(_) => Resource::Department(department),
         Resource::Account(any) => match q.target.as_deref().filter(|t| !t.is_empty()) {
