@@ -614,17 +614,26 @@ fn hospital_with_doctor() -> (kiroku_testkit::DataDir, String, String, String) {
 
 /// The demo hospital with its departmental system's client secret, and an account of each of
 /// `job_types` (in that order), whose password is [`PASSWORD`]. A job type may name the
-/// department (`doctor@surgery`) and which of its people (`medical-clerk@medical-affairs#1`,
-/// the second; the first by default).
+/// department (`doctor@surgery`) and which of its people (`nurse@nursing#1`, the second; the
+/// first by default); `role:audit_manager` is the holder of a role.
 fn hospital_with(job_types: &[&str]) -> (kiroku_testkit::DataDir, String, Vec<String>) {
     let data = kiroku_testkit::DataDir::hospital();
     let app = data.open();
     let secrets = crate::support::block(kiroku_app::demo::seed_hospital(&app)).unwrap();
     let (_, client_secret) = crate::support::block(kiroku_app::demo::seed_client(&app)).unwrap();
     let accounts = crate::support::block(app.accounts(None, 1000)).unwrap();
+    let held = crate::support::block(app.appointments()).unwrap();
     let people: Vec<String> = job_types
         .iter()
         .map(|spec| {
+            if let Some(role) = spec.strip_prefix("role:") {
+                return held
+                    .iter()
+                    .find(|h| h.role.as_str() == role)
+                    .unwrap()
+                    .account
+                    .to_string();
+            }
             let (spec, nth) = spec.split_once('#').unwrap_or((spec, "0"));
             let (job, department) = spec.split_once('@').unwrap_or((spec, ""));
             accounts
@@ -1693,4 +1702,272 @@ fn trainee_entries_are_countersigned_by_a_doctor() {
         None,
     );
     assert_eq!(read.header("x-kiroku-countersignature"), Some("given"));
+}
+
+// Shows access by care relationship, end to end: a doctor reads the records of a patient seen
+// in their department, and a doctor of another department is refused (an entry, and an answer
+// that says how to break the glass); breaking the glass needs a reason, opens the records for a
+// limited time, marks every read, and queues the access for review by an audit manager — not by
+// the one who opened it, and once. A VIP's chart asks for an encounter or care team of one's
+// own; a cancelled encounter relates nobody.
+#[test]
+fn care_relationships_decide_access_and_the_glass_breaks_with_a_reason() {
+    let (data, secret, people) = hospital_with(&[
+        "doctor@internal-medicine",
+        "doctor@surgery",
+        "role:audit_manager",
+    ]);
+    let (physician, surgeon, auditor) = (&people[0], &people[1], &people[2]);
+    let server = TestServer::serve(data);
+    let system = token(&server, &secret, None);
+    let register = |number: &str, vip: bool| {
+        let mut body: serde_json::Value = serde_json::from_str(&patient_body(
+            number,
+            ("東", "一郎"),
+            ("ヒガシ", "イチロウ"),
+            "1970-07-07",
+        ))
+        .unwrap();
+        if vip {
+            body["meta"]["security"] = serde_json::json!([{
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "CELEB"
+            }]);
+        }
+        let made = send(
+            &server,
+            &system,
+            "POST",
+            "/fhir/Patient",
+            &[],
+            Some(&body.to_string()),
+        );
+        assert_eq!(made.status, 201, "{}", made.text());
+        made.json()["id"].as_str().unwrap().to_owned()
+    };
+    let observe = |patient: &str| {
+        let made = send(
+            &server,
+            &system,
+            "POST",
+            "/fhir/Observation",
+            &[],
+            Some(&format!(
+                r#"{{"resourceType":"Observation","status":"final","category":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}}]}}],"code":{{"text":"CRP"}},"subject":{{"reference":"Patient/{patient}"}},"effectiveDateTime":"2026-11-25","valueQuantity":{{"value":0.30,"unit":"mg/dL"}}}}"#
+            )),
+        );
+        assert_eq!(made.status, 201, "{}", made.text());
+        format!("/fhir/Observation/{}", made.json()["id"].as_str().unwrap())
+    };
+    let patient = register("501", false);
+    let seen = encounter(&server, &system, &patient, "internal-medicine", None);
+    let result = observe(&patient);
+    let session = |account: &str| {
+        let cookie = crate::access::web_sign_in(&server, account, PASSWORD);
+        let csrf = crate::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+        (cookie, csrf)
+    };
+    let (physician_cookie, physician_csrf) = session(physician);
+    let (surgeon_cookie, surgeon_csrf) = session(surgeon);
+    let as_physician = [
+        ("cookie", physician_cookie.as_str()),
+        ("x-csrf-token", physician_csrf.as_str()),
+        ("content-type", "application/fhir+json"),
+    ];
+    let as_surgeon = [
+        ("cookie", surgeon_cookie.as_str()),
+        ("x-csrf-token", surgeon_csrf.as_str()),
+        ("content-type", "application/fhir+json"),
+    ];
+
+    // Internal medicine saw the patient: its doctor reads; the surgeon may not.
+    let read = server.get_with(&result, &as_physician[..1]);
+    assert_eq!(read.status, 200, "{}", read.text());
+    assert_eq!(read.header("x-kiroku-access"), None);
+    let size = server.operator().tree_size();
+    let refused = server.get_with(&result, &as_surgeon[..1]);
+    assert_eq!(
+        (refused.status, outcome_code(&refused)),
+        (403, "record_no_care_relationship".into())
+    );
+    assert!(
+        refused.text().contains("緊急時アクセス"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(server.operator().tree_size(), size + 1);
+    let (kind, subject, payload) = entries(&server, size, size + 1).remove(0);
+    assert_eq!(kind, "records.denial/1");
+    assert_eq!(subject.as_deref(), Some(patient.as_str()));
+    assert_eq!(payload["policies"][0], "care-relationship-required");
+    // Nor may the surgeon write to the chart.
+    let note = server.send(
+        "POST",
+        "/fhir/Observation",
+        &as_surgeon,
+        Some(
+            format!(r#"{{"resourceType":"Observation","status":"final","code":{{"text":"所見"}},"subject":{{"reference":"Patient/{patient}"}},"valueString":"異常なし"}}"#)
+                .as_bytes(),
+        ),
+    );
+    assert_eq!(outcome_code(&note), "record_no_care_relationship");
+
+    // Breaking the glass: a reason is required, and at most an hour; nothing written otherwise.
+    let glass = format!("/fhir/Patient/{patient}/$break-the-glass");
+    let parameters = |reason: &str, minutes: u32| {
+        serde_json::json!({ "resourceType": "Parameters", "parameter": [
+            { "name": "reason", "valueString": reason },
+            { "name": "minutes", "valueInteger": minutes }
+        ]})
+        .to_string()
+    };
+    let size = server.operator().tree_size();
+    for (body, code) in [
+        (parameters("  ", 30), "emergency_reason"),
+        (parameters("救急搬送", 61), "emergency_minutes"),
+        ("{}".to_owned(), "invalid_field"),
+    ] {
+        let bad = server.send("POST", &glass, &as_surgeon, Some(body.as_bytes()));
+        assert_eq!((bad.status, outcome_code(&bad)), (400, code.into()));
+    }
+    assert_eq!(server.operator().tree_size(), size, "nothing was written");
+    let not_needed = server.send(
+        "POST",
+        &glass,
+        &as_physician,
+        Some(parameters("念のため", 30).as_bytes()),
+    );
+    assert_eq!(
+        (not_needed.status, outcome_code(&not_needed)),
+        (409, "emergency_not_needed".into())
+    );
+    let opened = server.send(
+        "POST",
+        &glass,
+        &as_surgeon,
+        Some(parameters("術後の急変で当直医として対応", 30).as_bytes()),
+    );
+    assert_eq!(opened.status, 200, "{}", opened.text());
+    assert_eq!(opened.json()["parameter"][0]["name"], "until");
+    let access = server.operator().tree_size() - 1;
+    assert_eq!(entries_kind(&server, access), "records.emergency/1");
+
+    // Under it, the surgeon reads, and every read is marked.
+    let read = server.get_with(&result, &as_surgeon[..1]);
+    assert_eq!(read.status, 200, "{}", read.text());
+    assert_eq!(read.header("x-kiroku-access"), Some("emergency"));
+    let at = server.operator().tree_size() - 1;
+    let (kind, _, payload) = entries(&server, at, at + 1).remove(0);
+    assert_eq!(kind, "records.disclosure/1");
+    assert_eq!(payload["purpose"], "emergency");
+
+    // The review: only a reviewer sees the queue; an unjustified finding needs a note; once.
+    let denied = server.get_with("/api/records/emergencies", &as_surgeon[..1]);
+    assert_eq!(denied.status, 403);
+    let (auditor_cookie, auditor_csrf) = session(auditor);
+    let as_auditor = [
+        ("cookie", auditor_cookie.as_str()),
+        ("x-csrf-token", auditor_csrf.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let queue = server.get_with("/api/records/emergencies", &as_auditor[..1]);
+    assert_eq!(queue.status, 200, "{}", queue.text());
+    let waiting = &queue.json()["emergencies"][0];
+    assert_eq!(waiting["entry"], access);
+    assert_eq!(waiting["account"], surgeon.as_str());
+    assert_eq!(waiting["reason"], "術後の急変で当直医として対応");
+    let review = format!("/api/records/emergencies/{access}/review");
+    let no_note = server.send(
+        "POST",
+        &review,
+        &as_auditor,
+        Some(br#"{"finding":"unjustified"}"#),
+    );
+    assert_eq!(
+        (no_note.status, no_note.json()["error"]["code"].clone()),
+        (400, "emergency_note".into())
+    );
+    let reviewed = server.send(
+        "POST",
+        &review,
+        &as_auditor,
+        Some(r#"{"finding":"justified","note":"当直記録と一致"}"#.as_bytes()),
+    );
+    assert_eq!(reviewed.status, 200, "{}", reviewed.text());
+    let at = server.operator().tree_size() - 1;
+    assert_eq!(entries_kind(&server, at), "records.emergency_review/1");
+    let again = server.send(
+        "POST",
+        &review,
+        &as_auditor,
+        Some(br#"{"finding":"justified"}"#),
+    );
+    assert_eq!(
+        (again.status, again.json()["error"]["code"].clone()),
+        (404, "emergency_not_waiting".into())
+    );
+    let page = server.get_with("/emergencies", &as_auditor[..1]);
+    assert!(page.text().contains("no-emergencies"), "{}", page.text());
+
+    // A VIP seen in internal medicine: the department is not enough; the attending doctor's
+    // own encounter is, and so is a care team naming the doctor's practitioner.
+    let vip = register("502", true);
+    encounter(&server, &system, &vip, "internal-medicine", None);
+    let vip_result = observe(&vip);
+    let refused = server.get_with(&vip_result, &as_physician[..1]);
+    assert_eq!(outcome_code(&refused), "record_no_care_relationship");
+    encounter(&server, &system, &vip, "internal-medicine", Some(physician));
+    let read = server.get_with(&vip_result, &as_physician[..1]);
+    assert_eq!(read.status, 200, "{}", read.text());
+    let refused = server.get_with(&vip_result, &as_surgeon[..1]);
+    assert_eq!(refused.status, 403);
+    let practitioner = send(
+        &server,
+        &system,
+        "POST",
+        "/fhir/Practitioner",
+        &[],
+        Some(&format!(
+            r#"{{"resourceType":"Practitioner","identifier":[{{"system":"{STAFF_IDS}","value":"{surgeon}"}}],"name":[{{"text":"外科 医師"}}]}}"#
+        )),
+    );
+    assert_eq!(practitioner.status, 201, "{}", practitioner.text());
+    let practitioner = practitioner.json()["id"].as_str().unwrap().to_owned();
+    let team = send(
+        &server,
+        &system,
+        "POST",
+        "/fhir/CareTeam",
+        &[],
+        Some(&format!(
+            r#"{{"resourceType":"CareTeam","status":"active","subject":{{"reference":"Patient/{vip}"}},"participant":[{{"member":{{"reference":"Practitioner/{practitioner}"}}}}]}}"#
+        )),
+    );
+    assert_eq!(team.status, 201, "{}", team.text());
+    let read = server.get_with(&vip_result, &as_surgeon[..1]);
+    assert_eq!(read.status, 200, "{}", read.text());
+    assert_eq!(
+        read.header("x-kiroku-access"),
+        None,
+        "a care team, not the glass"
+    );
+
+    // An encounter entered in error relates nobody: internal medicine loses the first patient.
+    let path = format!("/fhir/Encounter/{seen}");
+    let current = send(&server, &system, "GET", &path, &[], None).json();
+    let mut corrected = current.clone();
+    corrected["status"] = "entered-in-error".into();
+    let updated = send(
+        &server,
+        &system,
+        "PUT",
+        &path,
+        &[
+            ("if-match", "W/\"1\""),
+            ("x-kiroku-reason", "registered%20in%20error"),
+        ],
+        Some(&corrected.to_string()),
+    );
+    assert_eq!(updated.status, 200, "{}", updated.text());
+    let refused = server.get_with(&result, &as_physician[..1]);
+    assert_eq!(outcome_code(&refused), "record_no_care_relationship");
 }
