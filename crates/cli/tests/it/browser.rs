@@ -585,3 +585,81 @@ fn access_review_and_reports_in_the_browser() {
     browser.find("#report-form button").click();
     wait_for_text(&browser, "#reports", "2027年3月31日付で退職予定");
 }
+
+// Shows break-the-glass in Chromium: a surgeon with no care relationship is refused a
+// patient's result and told how to open it; on the emergency page the surgeon states a reason
+// and is told until when the access lasts, and reads the result; the audit manager finds the
+// access in the review queue with its reason and records the finding, and the queue empties.
+#[test]
+fn break_the_glass_and_its_review_in_the_browser() {
+    let (data, secret, people) =
+        crate::fhir::hospital_with(&["doctor@surgery", "role:audit_manager"]);
+    let (surgeon, auditor) = (&people[0], &people[1]);
+    let password = crate::fhir::PASSWORD;
+    let server = TestServer::serve(data);
+    let system = crate::clients::token(&server, &secret, None);
+    let patient = crate::fhir::send(
+        &server,
+        &system,
+        "POST",
+        "/fhir/Patient",
+        &[],
+        Some(&crate::fhir::patient_body(
+            "601",
+            ("西", "花子"),
+            ("ニシ", "ハナコ"),
+            "1980-01-02",
+        )),
+    );
+    let patient = patient.json()["id"].as_str().unwrap().to_owned();
+    crate::fhir::encounter(&server, &system, &patient, "internal-medicine", None);
+    let result = crate::fhir::send(
+        &server,
+        &system,
+        "POST",
+        "/fhir/Observation",
+        &[],
+        Some(&format!(
+            r#"{{"resourceType":"Observation","status":"final","code":{{"text":"血糖"}},"subject":{{"reference":"Patient/{patient}"}},"valueQuantity":{{"value":98,"unit":"mg/dL"}}}}"#
+        )),
+    );
+    let result = format!(
+        "/fhir/Observation/{}",
+        result.json()["id"].as_str().unwrap()
+    );
+
+    let browser = Browser::start();
+    sign_in_as(&browser, &server, surgeon, password);
+    browser.goto(&server.url(&result));
+    let refused = browser.find("body").text();
+    assert!(refused.contains("record_no_care_relationship"), "{refused}");
+    assert!(refused.contains("緊急時アクセス"), "{refused}");
+
+    browser.goto(&server.url(&format!("/emergency?patient={patient}")));
+    assert_eq!(
+        browser.find("h1").text(),
+        "緊急時アクセス（ブレークザグラス）"
+    );
+    fill(
+        &browser,
+        "#emergency-form textarea[name=reason]",
+        "夜間の急変で当直医として診察",
+    );
+    browser.find("#emergency-form button").click();
+    wait_for_text(&browser, "#emergency-opened", "有効期限");
+    assert!(
+        browser.find("#emergency-opened").text().contains('年'),
+        "the end is shown in Japan time, as Japanese readers read dates"
+    );
+    browser.goto(&server.url(&result));
+    let read = browser.find("body").text();
+    assert!(read.contains("血糖"), "{read}");
+    sign_out(&browser, &server);
+
+    sign_in_as(&browser, &server, auditor, password);
+    browser.goto(&server.url("/emergencies"));
+    wait_for_text(&browser, "#emergencies", "夜間の急変で当直医として診察");
+    fill(&browser, "tr.emergency input[name=note]", "当直表と一致");
+    browser.find("tr.emergency button").click();
+    browser.wait_for("#no-emergencies");
+}

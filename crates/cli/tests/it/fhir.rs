@@ -12,7 +12,7 @@ use kiroku_testkit::{Reply, TestServer};
 
 const HOSPITAL_ID: &str = "urn:oid:1.2.392.100495.20.3.51.11318814790";
 
-fn send(
+pub(crate) fn send(
     server: &TestServer,
     token: &str,
     method: &str,
@@ -56,7 +56,12 @@ fn entries(
         .collect()
 }
 
-fn patient_body(number: &str, kanji: (&str, &str), kana: (&str, &str), birth: &str) -> String {
+pub(crate) fn patient_body(
+    number: &str,
+    kanji: (&str, &str),
+    kana: (&str, &str),
+    birth: &str,
+) -> String {
     format!(
         r#"{{"resourceType":"Patient","meta":{{"profile":["http://jpfhir.jp/fhir/core/StructureDefinition/JP_Patient"]}},"identifier":[{{"system":"{HOSPITAL_ID}","value":"{number}"}}],"name":[{{"extension":[{{"url":"http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation","valueCode":"IDE"}}],"use":"official","text":"{} {}","family":"{}","given":["{}"]}},{{"extension":[{{"url":"http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation","valueCode":"SYL"}}],"use":"official","text":"{} {}","family":"{}","given":["{}"]}}],"gender":"female","birthDate":"{birth}"}}"#,
         kanji.0, kanji.1, kanji.0, kanji.1, kana.0, kana.1, kana.0, kana.1
@@ -87,7 +92,7 @@ fn encounter_body(patient: &str, department: &str, attending: Option<&str>) -> S
 const STAFF_IDS: &str = "urn:oid:1.2.392.100495.20.3.41.11318814790";
 
 /// Writes an encounter of `patient` as the system does, and answers its id.
-fn encounter(
+pub(crate) fn encounter(
     server: &TestServer,
     token: &str,
     patient: &str,
@@ -616,7 +621,7 @@ fn hospital_with_doctor() -> (kiroku_testkit::DataDir, String, String, String) {
 /// `job_types` (in that order), whose password is [`PASSWORD`]. A job type may name the
 /// department (`doctor@surgery`) and which of its people (`nurse@nursing#1`, the second; the
 /// first by default); `role:audit_manager` is the holder of a role.
-fn hospital_with(job_types: &[&str]) -> (kiroku_testkit::DataDir, String, Vec<String>) {
+pub(crate) fn hospital_with(job_types: &[&str]) -> (kiroku_testkit::DataDir, String, Vec<String>) {
     let data = kiroku_testkit::DataDir::hospital();
     let app = data.open();
     let secrets = crate::support::block(kiroku_app::demo::seed_hospital(&app)).unwrap();
@@ -662,7 +667,7 @@ fn hospital_with(job_types: &[&str]) -> (kiroku_testkit::DataDir, String, Vec<St
     (data, client_secret, people)
 }
 
-const PASSWORD: &str = "Shinryo#Kiroku-2026";
+pub(crate) const PASSWORD: &str = "Shinryo#Kiroku-2026";
 
 // Shows the e-storage rule of confirmation (確定): a system's observation is a draft; the
 // system may not confirm it; the doctor confirms the latest version, once; an older version
