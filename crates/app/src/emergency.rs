@@ -28,7 +28,8 @@ pub struct Opened {
 impl App {
     /// Opens `patient`'s records to `actor` for `minutes` (1 to 60), for the reason stated:
     /// only a clinician the policy lets break the glass, only for an existing patient, and only
-    /// without a care relationship (which needs none). A refusal by the policy is an entry.
+    /// when the policy would refuse the patient's chart without it (a care relationship needs
+    /// none). A refusal by the policy is an entry.
     pub async fn break_glass(
         &self,
         actor: Actor,
@@ -66,7 +67,16 @@ impl App {
             )? {
                 return Ok(Found::Refused(refused));
             }
-            if !matches!(care.relationship.as_str(), "none" | "emergency") {
+            // Needed only if the policy would refuse the patient's chart as things stand (a
+            // flagged chart refuses the department, say); an open access may be renewed.
+            let chart = PolicyResource::Record {
+                id: format!("Patient/{patient}"),
+                category: "medical".into(),
+                department: String::new(),
+                care: care.clone(),
+            };
+            if care.relationship != "emergency" && gate.decide(Action::ReadRecord, &chart)?.allowed
+            {
                 return Err(EmergencyError::NotNeeded.into());
             }
             Ok(Found::Allowed(emergency::open(

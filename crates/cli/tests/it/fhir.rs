@@ -1920,6 +1920,14 @@ fn care_relationships_decide_access_and_the_glass_breaks_with_a_reason() {
     let vip_result = observe(&vip);
     let refused = server.get_with(&vip_result, &as_physician[..1]);
     assert_eq!(outcome_code(&refused), "record_no_care_relationship");
+    // The department's doctor may break the glass for a VIP: the department did not suffice.
+    let vip_glass = server.send(
+        "POST",
+        &format!("/fhir/Patient/{vip}/$break-the-glass"),
+        &as_physician,
+        Some(parameters("外来で急変", 15).as_bytes()),
+    );
+    assert_eq!(vip_glass.status, 200, "{}", vip_glass.text());
     encounter(&server, &system, &vip, "internal-medicine", Some(physician));
     let read = server.get_with(&vip_result, &as_physician[..1]);
     assert_eq!(read.status, 200, "{}", read.text());
