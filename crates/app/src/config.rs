@@ -196,6 +196,9 @@ pub struct Config {
     /// one host name do not work under another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// The hospital's name, as printed records carry it.
+    #[serde(default = "default_hospital_name")]
+    pub hospital_name: String,
     /// Limits.
     #[serde(default)]
     pub limits: Limits,
@@ -214,6 +217,10 @@ pub enum SecondFactor {
 
 fn default_factor_key_file() -> String {
     "factor.key".into()
+}
+
+fn default_hospital_name() -> String {
+    "大崎市民病院".into()
 }
 
 fn default_listen() -> String {
@@ -239,6 +246,7 @@ impl Config {
             second_factor: SecondFactor::Required,
             factor_key_file: default_factor_key_file(),
             public_url: None,
+            hospital_name: default_hospital_name(),
             limits: Limits::default(),
         }
     }
@@ -304,6 +312,13 @@ impl Config {
                     "{url:?} is not https://HOST[:PORT] (a host name, not an address; plain http only for localhost)"
                 ),
             })?;
+        }
+        let name = self.hospital_name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(ConfigError::Invalid {
+                field: "hospital_name",
+                why: "must be 1 to 100 characters, without control characters".into(),
+            });
         }
         self.limits.validate()
     }

@@ -591,7 +591,11 @@ impl App {
             let bundle =
                 json!({ "resourceType": "Bundle", "type": "transaction", "entry": entries });
             let written = self
-                .transact(system.clone(), bundle.to_string().into_bytes(), None)
+                .transact(
+                    system.clone(),
+                    bundle.to_string().into_bytes(),
+                    crate::records::Writing::default(),
+                )
                 .await?;
             seeded.patients += count;
             seeded.resources += written.len() as u64;

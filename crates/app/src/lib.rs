@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod bench;
+pub mod chart;
 pub mod clients;
 pub mod config;
 pub mod datadir;
@@ -144,6 +145,12 @@ pub enum Error {
     /// A version cannot be confirmed.
     #[error(transparent)]
     Confirm(kiroku_records::record::ConfirmError),
+    /// A proxy entry cannot be made as asked.
+    #[error(transparent)]
+    Proxy(records::ProxyError),
+    /// A clinical note from the editor cannot be written as sent.
+    #[error(transparent)]
+    ClinicalNote(chart::NoteError),
     /// A search the server cannot run.
     #[error(transparent)]
     Search(#[from] records::SearchError),
@@ -375,6 +382,24 @@ impl App {
 
     pub(crate) fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// What a gated use case takes to its worker thread: the store, the policy cache, today
+    /// and now.
+    pub(crate) fn gate_parts(
+        &self,
+    ) -> Result<(
+        Arc<Store>,
+        Arc<policy::PolicyCache>,
+        kiroku_core::Date,
+        kiroku_core::Timestamp,
+    )> {
+        Ok((
+            self.store.clone(),
+            self.policy.clone(),
+            self.today()?,
+            self.now()?,
+        ))
     }
 
     /// Who holds this operator token? Compared in constant time over its SHA-256, so neither

@@ -14,7 +14,7 @@ use kiroku_records::emergency;
 use kiroku_records::index::{reference_to, Index};
 use kiroku_records::normalise::normalise;
 use kiroku_records::record::{
-    self, ConfirmError, Confirmed, Current, Pending, RecordError, ResourceVersion, State,
+    self, Author, ConfirmError, Confirmed, Current, Pending, RecordError, ResourceVersion, State,
     VersionRow, CONFIRMATIONS, CURRENT, IDENTIFIERS,
 };
 use kiroku_records::resource::{is_id, Resource, TYPES};
@@ -53,6 +53,16 @@ pub struct Served {
     pub trainee: bool,
     /// Read under a break-the-glass access (its disclosure is marked `emergency`).
     pub emergency: bool,
+    /// A proxy entry (代行入力): the clinician it was entered for, who confirms it.
+    pub on_behalf_of: Option<String>,
+    /// The ledger entry that holds the version.
+    pub entry: kiroku_core::EntryIndex,
+    /// Who wrote it (the entry's actor: the proxy, for a proxy entry).
+    pub author: String,
+    /// Why it was written, where a reason was given (a correction).
+    pub reason: Option<String>,
+    /// Who confirmed (確定) it and when, if a confirmation followed it.
+    pub confirmation: Option<Confirmed>,
 }
 
 impl Served {
@@ -81,6 +91,30 @@ pub struct Page {
     pub next: Option<String>,
 }
 
+/// What a write carries beside the resource.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Writing {
+    /// Why a confirmed version is corrected (required for that).
+    pub reason: Option<String>,
+    /// A proxy entry (代行入力): the clinician on whose behalf the caller enters the record,
+    /// who alone confirms it.
+    pub on_behalf_of: Option<kiroku_core::AccountId>,
+}
+
+/// Why a proxy entry cannot be made as asked. Nothing is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyError {
+    /// The clinician named is the caller.
+    #[error("a proxy entry is made for someone else")]
+    Oneself,
+    /// No active person has the account named.
+    #[error("the clinician named is not an active account of a person")]
+    NoSuchClinician,
+    /// The clinician named may not write this record (a trainee, or the policy says no).
+    #[error("the clinician named may not write this record")]
+    ClinicianMayNotWrite,
+}
+
 /// A search parameter the server does not know, or a value it cannot use.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SearchError {
@@ -100,6 +134,10 @@ const TRAINEE: &str = "trainee-doctor";
 
 /// The rule a trainee's attempt to confirm is refused under, as its denial entry names it.
 const TRAINEES_ARE_COUNTERSIGNED: &str = "trainees-are-countersigned";
+
+/// The rule an attempt to confirm another clinician's proxy entry is refused under.
+const PROXY_ENTRIES_CONFIRMED_BY_THEIR_CLINICIAN: &str =
+    "proxy-entries-confirmed-by-their-clinician";
 
 /// The category the policy sees a resource under.
 fn category(resource_kind: &str, index: Option<&Index>) -> &'static str {
@@ -148,6 +186,11 @@ pub(crate) struct Asker<'a> {
 }
 
 impl<'a> Asker<'a> {
+    /// The store the asker reads.
+    pub(crate) fn store(&self) -> &'a Store {
+        self.store
+    }
+
     pub(crate) fn new(store: &'a Store, gate: &'a Gate, now: Timestamp) -> Asker<'a> {
         Asker {
             store,
@@ -360,6 +403,21 @@ pub(crate) fn not_found<T>(asker: &Asker<'_>, kind: &str) -> Result<Found<T>> {
     }
 }
 
+/// Why an attempt was refused, as the answer says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Why {
+    /// The policy does not allow it.
+    Policy,
+    /// Refused for want of a care relationship: the policy would allow it under a
+    /// break-the-glass access, and the answer says so.
+    NoCareRelationship,
+    /// A trainee's attempt to confirm: answered as [`ConfirmError::Trainee`].
+    Trainee,
+    /// A confirmation of a proxy entry made for another clinician: answered as
+    /// [`ConfirmError::NotResponsible`].
+    NotResponsible,
+}
+
 /// A refusal: the attempt's entry, then the error.
 pub(crate) struct Refused {
     action: Action,
@@ -367,12 +425,7 @@ pub(crate) struct Refused {
     id: Option<String>,
     patient: Option<String>,
     policies: Vec<String>,
-    /// A trainee's attempt to confirm: answered as [`ConfirmError::Trainee`], not as a refusal
-    /// by the policy.
-    trainee: bool,
-    /// Refused for want of a care relationship: the policy would allow it under a
-    /// break-the-glass access, and the answer says so.
-    care: bool,
+    why: Why,
 }
 
 pub(crate) fn check(
@@ -408,12 +461,15 @@ pub(crate) fn check(
         id: id.map(str::to_owned),
         patient: patient.map(str::to_owned),
         policies: decision.policies,
-        trainee: false,
-        care,
+        why: if care {
+            Why::NoCareRelationship
+        } else {
+            Why::Policy
+        },
     }))
 }
 
-fn known_type(kind: &str) -> Result<&'static str> {
+pub(crate) fn known_type(kind: &str) -> Result<&'static str> {
     TYPES
         .iter()
         .find(|t| **t == kind)
@@ -421,56 +477,77 @@ fn known_type(kind: &str) -> Result<&'static str> {
         .ok_or(Error::NoSuchResourceType)
 }
 
+/// Where a version's entry stands in the ledger: its index, time, actor and reason.
+pub(crate) struct Origin {
+    entry: kiroku_core::EntryIndex,
+    time: Timestamp,
+    author: String,
+    reason: Option<String>,
+}
+
 fn load_version(
     store: &Store,
     entry: kiroku_core::EntryIndex,
-) -> Result<(ResourceVersion, Timestamp)> {
+) -> Result<(ResourceVersion, Origin)> {
     let (stored, payload) = read::entry(store, entry)?;
     let version: ResourceVersion = serde_json::from_value(payload)
         .map_err(|_| Error::Corrupt(format!("entry {entry} is not a resource version")))?;
-    Ok((version, stored.time))
+    Ok((
+        version,
+        Origin {
+            entry,
+            time: stored.time,
+            author: stored.actor.account.to_string(),
+            reason: stored.reason,
+        },
+    ))
 }
 
-fn serve(version: &ResourceVersion, time: Timestamp) -> Result<Served> {
-    let tree = record::served(version, time)
+fn serve(version: &ResourceVersion, origin: Origin) -> Result<Served> {
+    let tree = record::served(version, origin.time)
         .map_err(|_| Error::Corrupt(format!("{} {} does not parse", version.kind, version.id)))?;
     Ok(Served {
         kind: version.kind.clone(),
         id: version.id.clone(),
         version: version.version,
         state: version.state,
-        time,
+        time: origin.time,
         patient: version.index.patient.clone(),
         body: tree.to_bytes(),
         trainee: version.trainee,
         emergency: false,
+        on_behalf_of: version.on_behalf_of.clone(),
+        entry: origin.entry,
+        author: origin.author,
+        reason: origin.reason,
+        confirmation: None,
     })
 }
 
 /// A served draft with its confirmation, if one came later.
 fn stored_state(store: &Store, mut served: Served) -> Result<Served> {
-    if served.state == State::Draft
-        && first(
+    if served.state == State::Draft {
+        served.confirmation = first(
             store,
             &Confirmed::query(&served.kind, &served.id, served.version),
             Confirmed::from_row,
-        )?
-        .is_some()
-    {
-        served.state = State::Confirmed;
+        )?;
+        if served.confirmation.is_some() {
+            served.state = State::Confirmed;
+        }
     }
     Ok(served)
 }
 
 /// The version in `entry` of `kind/id`, served, if the policy lets the gate's principal read
 /// it; otherwise the refusal to record.
-fn readable(
+pub(crate) fn readable(
     asker: &Asker<'_>,
     kind: &str,
     id: &str,
     entry: kiroku_core::EntryIndex,
 ) -> Result<std::result::Result<Served, Refused>> {
-    let (version, time) = load_version(asker.store, entry)?;
+    let (version, origin) = load_version(asker.store, entry)?;
     let (action, question) = read_question(asker, kind, id, Some(&version))?;
     if let Err(refused) = check(
         asker,
@@ -482,7 +559,7 @@ fn readable(
     )? {
         return Ok(Err(refused));
     }
-    let mut served = stored_state(asker.store, serve(&version, time)?)?;
+    let mut served = stored_state(asker.store, serve(&version, origin)?)?;
     served.emergency = matches!(
         &question,
         PolicyResource::Patient { care, .. } | PolicyResource::Record { care, .. }
@@ -496,7 +573,7 @@ pub(crate) fn current(store: &Store, kind: &str, id: &str) -> Result<Option<Curr
 }
 
 /// The entry holding version `at` of `kind/id` (none: the latest), if there is one.
-fn version_entry(
+pub(crate) fn version_entry(
     store: &Store,
     kind: &str,
     id: &str,
@@ -526,20 +603,19 @@ fn decide_confirmation(
     };
     let (stored, _) = load_version(store, current.entry)?;
     let question = record_question(asker, kind, id, Some(&stored.index))?;
-    let refused = |policies: Vec<String>, trainee: bool| {
+    let refused = |policies: Vec<String>, why: Why| {
         Ok(Found::Refused(Refused {
             action: Action::WriteRecord,
             kind: kind.into(),
             id: Some(id.to_owned()),
             patient: current.patient.clone(),
             policies,
-            trainee,
-            care: false,
+            why,
         }))
     };
     if gate.principal.kind != kiroku_policy::PrincipalKind::Person {
         // A system writes drafts; a clinician confirms them.
-        return refused(Vec::new(), false);
+        return refused(Vec::new(), Why::Policy);
     }
     if let Err(refusal) = check(
         asker,
@@ -554,12 +630,18 @@ fn decide_confirmation(
     if gate.principal.job_type == TRAINEE {
         // A trainee's entries wait for a supervising doctor's countersignature; a trainee
         // confirms nothing. The attempt is recorded like a refusal by the policy.
-        return refused(vec![TRAINEES_ARE_COUNTERSIGNED.into()], true);
+        return refused(vec![TRAINEES_ARE_COUNTERSIGNED.into()], Why::Trainee);
     }
     let pending = first(store, &Pending::query(kind, id, version), Pending::from_row)?.is_some();
-    let request = record::confirm(who.clone(), &current, version, pending, stored.trainee)
-        .map_err(Error::Confirm)?;
-    Ok(Found::Allowed(request))
+    match record::confirm(who.clone(), &current, &stored, version, pending) {
+        Ok(request) => Ok(Found::Allowed(request)),
+        // Confirming a proxy entry made for someone else is an attempt the ledger keeps.
+        Err(ConfirmError::NotResponsible) => refused(
+            vec![PROXY_ENTRIES_CONFIRMED_BY_THEIR_CLINICIAN.into()],
+            Why::NotResponsible,
+        ),
+        Err(e) => Err(Error::Confirm(e)),
+    }
 }
 
 /// A confirmation's append failure as the client should see it.
@@ -597,6 +679,56 @@ fn write_failed(error: kiroku_store::writer::AppendError, if_match: Option<u64>)
     }
 }
 
+/// May the asker write `kind/id` as `index` describes it, replacing `replaced`? Replacing a
+/// version is writing that record too: a nurse may not overwrite a laboratory result by
+/// sending it as a nursing one.
+fn may_write(
+    asker: &Asker<'_>,
+    kind: &str,
+    id: &str,
+    index: &Index,
+    replaced: Option<&ResourceVersion>,
+) -> Result<std::result::Result<(), Refused>> {
+    for index in std::iter::once(index).chain(replaced.map(|r| &r.index)) {
+        let question = record_question(asker, kind, id, Some(index))?;
+        if let Err(refused) = check(
+            asker,
+            Action::WriteRecord,
+            &question,
+            kind,
+            Some(id),
+            index.patient.as_deref(),
+        )? {
+            return Ok(Err(refused));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// The gate of the clinician a proxy enters a record for: another person, active, who is not
+/// a trainee (a trainee confirms nothing), under the same policy version as the proxy's.
+fn proxy_clinician(
+    store: &Store,
+    proxy: &Gate,
+    who: &Actor,
+    clinician: &kiroku_core::AccountId,
+    today: Date,
+) -> Result<Gate> {
+    if clinician == &who.account {
+        return Err(Error::Proxy(ProxyError::Oneself));
+    }
+    let principal = crate::policy::principal_of(store, clinician.as_str(), today)?
+        .filter(|p| p.kind == PrincipalKind::Person && p.status == "active")
+        .ok_or(Error::Proxy(ProxyError::NoSuchClinician))?;
+    if principal.job_type == TRAINEE {
+        return Err(Error::Proxy(ProxyError::ClinicianMayNotWrite));
+    }
+    Ok(Gate {
+        principal,
+        policy: proxy.policy.clone(),
+    })
+}
+
 /// What a gated read found: the versions to return, or the refusal to record.
 pub(crate) enum Found<T> {
     Allowed(T),
@@ -612,7 +744,7 @@ impl App {
     }
 
     pub(crate) async fn refuse(&self, actor: &Actor, refused: Refused) -> Result<Error> {
-        let (trainee, care) = (refused.trainee, refused.care);
+        let why = refused.why;
         let request = record::deny(
             actor.clone(),
             refused.action.as_str(),
@@ -622,16 +754,15 @@ impl App {
             refused.policies,
         );
         self.writer().append(request).await?;
-        if trainee {
-            return Ok(Error::Confirm(ConfirmError::Trainee));
-        }
-        if care {
-            return Ok(Error::NoCareRelationship(refused.action.as_str()));
-        }
-        Ok(Error::RecordDenied(refused.action.as_str()))
+        Ok(match why {
+            Why::Trainee => Error::Confirm(ConfirmError::Trainee),
+            Why::NotResponsible => Error::Confirm(ConfirmError::NotResponsible),
+            Why::NoCareRelationship => Error::NoCareRelationship(refused.action.as_str()),
+            Why::Policy => Error::RecordDenied(refused.action.as_str()),
+        })
     }
 
-    async fn disclosed<T>(
+    pub(crate) async fn disclosed<T>(
         &self,
         actor: &Actor,
         interaction: &str,
@@ -667,6 +798,7 @@ impl App {
         kind: &str,
         body: Vec<u8>,
         if_none_exist: Option<(String, String)>,
+        writing: Writing,
     ) -> Result<Written> {
         let kind = known_type(kind)?;
         let resource = Resource::parse(&body, Some(kind)).map_err(RecordError::from)?;
@@ -678,16 +810,13 @@ impl App {
         }
         let id = self.new_resource_id();
         let request = self
-            .gated_write(&actor, kind, &id, resource, None, None, None)
+            .gated_write(&actor, kind, &id, resource, None, writing, None)
             .await?;
         match self.writer().append(request).await {
-            Ok(receipt) => {
-                let version = self.written_version(receipt.first).await?;
-                Ok(Written {
-                    served: serve(&version, receipt.time)?,
-                    created: true,
-                })
-            }
+            Ok(receipt) => Ok(Written {
+                served: self.written_version(receipt.first).await?,
+                created: true,
+            }),
             // Two conditional creates of one identifier raced: the loser gets the winner.
             Err(kiroku_store::writer::AppendError::Conflict(Conflict::Claimed {
                 table, ..
@@ -725,15 +854,21 @@ impl App {
         }
     }
 
-    async fn written_version(&self, entry: kiroku_core::EntryIndex) -> Result<ResourceVersion> {
+    /// The version a write just made, served.
+    async fn written_version(&self, entry: kiroku_core::EntryIndex) -> Result<Served> {
         let store = self.store().clone();
-        blocking(move || load_version(&store, entry).map(|(v, _)| v)).await
+        blocking(move || {
+            let (version, origin) = load_version(&store, entry)?;
+            serve(&version, origin)
+        })
+        .await
     }
 
     /// Asks the policy whether `actor` may write this resource, and makes the request.
     /// `expected`: the version the client saw (`If-Match`), checked only once the policy has
     /// answered, so that a caller who may not write the record learns nothing of its versions.
-    #[allow(clippy::too_many_arguments)]
+    /// A proxy entry (`writing.on_behalf_of`) asks whether the actor may enter records on the
+    /// clinician's behalf, and whether the clinician may write this one.
     async fn gated_write(
         &self,
         actor: &Actor,
@@ -741,7 +876,7 @@ impl App {
         id: &str,
         resource: Resource,
         previous: Option<Current>,
-        reason: Option<String>,
+        writing: Writing,
         expected: Option<u64>,
     ) -> Result<Request> {
         let store: Arc<Store> = self.store().clone();
@@ -754,33 +889,41 @@ impl App {
             let gate = Gate::open(&store, &cache, &who, today)?;
             let asker = Asker::new(&store, &gate, now);
             let index = kiroku_records::index::index(&resource, &id);
-            let question = record_question(&asker, kind, &id, Some(&index))?;
-            if let Err(refused) = check(
-                &asker,
-                Action::WriteRecord,
-                &question,
-                kind,
-                Some(&id),
-                index.patient.as_deref(),
-            )? {
-                return Ok(Found::Refused(refused));
-            }
-            // Replacing a version is writing that record too: a nurse may not overwrite a
-            // laboratory result by sending it as a nursing one.
-            if let Some(c) = &previous {
-                let (replaced, _) = load_version(&store, c.entry)?;
-                let question = record_question(&asker, kind, &id, Some(&replaced.index))?;
-                if let Err(refused) = check(
-                    &asker,
-                    Action::WriteRecord,
-                    &question,
-                    kind,
-                    Some(&id),
-                    replaced.index.patient.as_deref(),
-                )? {
-                    return Ok(Found::Refused(refused));
+            let replaced = match &previous {
+                Some(c) => Some(load_version(&store, c.entry)?.0),
+                None => None,
+            };
+            let author = match &writing.on_behalf_of {
+                Some(clinician) => {
+                    let question = record_question(&asker, kind, &id, Some(&index))?;
+                    if let Err(refused) = check(
+                        &asker,
+                        Action::EnterOnBehalf,
+                        &question,
+                        kind,
+                        Some(&id),
+                        index.patient.as_deref(),
+                    )? {
+                        return Ok(Found::Refused(refused));
+                    }
+                    let clinician_gate = proxy_clinician(&store, &gate, &who, clinician, today)?;
+                    let clinician_asker = Asker::new(&store, &clinician_gate, now);
+                    if may_write(&clinician_asker, kind, &id, &index, replaced.as_ref())?.is_err() {
+                        return Err(Error::Proxy(ProxyError::ClinicianMayNotWrite));
+                    }
+                    Author::Proxy(clinician.to_string())
                 }
-            }
+                None => {
+                    if let Err(refused) = may_write(&asker, kind, &id, &index, replaced.as_ref())? {
+                        return Ok(Found::Refused(refused));
+                    }
+                    match (gate.principal.kind, gate.principal.job_type.as_str()) {
+                        (PrincipalKind::Client, _) => Author::System,
+                        (_, TRAINEE) => Author::Trainee,
+                        _ => Author::Person,
+                    }
+                }
+            };
             let found = previous.as_ref().map_or(0, |c| c.version);
             if let Some(expected) = expected.filter(|e| *e != found) {
                 return Err(Error::VersionMismatch { expected, found });
@@ -796,11 +939,11 @@ impl App {
                 &id,
                 version,
                 previous.map(|c| c.state),
-                reason.clone(),
-                gate.principal.job_type == TRAINEE,
+                writing.reason.clone(),
+                author,
             )
             .map_err(Error::Record)?;
-            if let (Some(v), None) = (draft_replaced, &reason) {
+            if let (Some(v), None) = (draft_replaced, &writing.reason) {
                 // Decided on a draft without a reason: only while nobody has confirmed it.
                 request = request.expecting(kiroku_core::Expect::Unclaimed {
                     table: &CONFIRMATIONS,
@@ -830,7 +973,7 @@ impl App {
         id: &str,
         body: Vec<u8>,
         if_match: Option<u64>,
-        reason: Option<String>,
+        writing: Writing,
     ) -> Result<Written> {
         let kind = known_type(kind)?;
         if !is_id(id) {
@@ -844,16 +987,13 @@ impl App {
         let previous = self.previous(kind, id).await?;
         let created = previous.is_none();
         let request = self
-            .gated_write(&actor, kind, id, resource, previous, reason, if_match)
+            .gated_write(&actor, kind, id, resource, previous, writing, if_match)
             .await?;
         match self.writer().append(request).await {
-            Ok(receipt) => {
-                let version = self.written_version(receipt.first).await?;
-                Ok(Written {
-                    served: serve(&version, receipt.time)?,
-                    created,
-                })
-            }
+            Ok(receipt) => Ok(Written {
+                served: self.written_version(receipt.first).await?,
+                created,
+            }),
             Err(e) => Err(write_failed(e, if_match)),
         }
     }
@@ -885,13 +1025,14 @@ impl App {
     /// Writes a transaction Bundle's entries, all or nothing, in order: each decided by the
     /// policy like a create or an update, the references between them resolved to the ids the
     /// server gives, and every version appended in one request. A conditional create that
-    /// finds its patient writes nothing for that entry and answers the patient found. `reason`
-    /// serves every correction of a confirmed version the transaction makes.
+    /// finds its patient writes nothing for that entry and answers the patient found.
+    /// `writing` serves every entry: its reason every correction of a confirmed version, its
+    /// clinician every proxy entry.
     pub async fn transact(
         &self,
         actor: Actor,
         body: Vec<u8>,
-        reason: Option<String>,
+        writing: Writing,
     ) -> Result<Vec<Written>> {
         use kiroku_records::transaction::{self, Method};
         let mut entries = transaction::parse(&body)?;
@@ -952,7 +1093,7 @@ impl App {
                     &ids[n],
                     entry.resource.clone(),
                     previous,
-                    reason.clone(),
+                    writing.clone(),
                     if_match,
                 )
                 .await
@@ -970,9 +1111,8 @@ impl App {
                 .map_err(|e| write_failed(e, None))?;
             for (k, (n, created)) in writes.into_iter().enumerate() {
                 let entry = kiroku_core::EntryIndex(receipt.first.0 + k as u64);
-                let version = self.written_version(entry).await?;
                 answers[n] = Some(Written {
-                    served: serve(&version, receipt.time)?,
+                    served: self.written_version(entry).await?,
                     created,
                 });
             }
@@ -1111,10 +1251,10 @@ impl App {
             let entry = version_entry(&store, kind, &id, at)?;
             if unaudited {
                 let entry = entry.ok_or(Error::NoSuchResource)?;
-                let (version, time) = load_version(&store, entry)?;
+                let (version, origin) = load_version(&store, entry)?;
                 return Ok(Found::Allowed(stored_state(
                     &store,
-                    serve(&version, time)?,
+                    serve(&version, origin)?,
                 )?));
             }
             let gate = Gate::open(&store, &cache, &who, today)?;
@@ -1381,9 +1521,26 @@ impl Token {
     }
 }
 
+/// The newest `count` resources of `kind` of `patient` (a chart's section), as a search.
+pub(crate) fn newest_of_patient(kind: &'static str, patient: &str, count: u64) -> Search {
+    Search {
+        kind,
+        ids: None,
+        patient: Some(patient.to_owned()),
+        encounter: None,
+        tokens: Vec::new(),
+        name: None,
+        dates: Vec::new(),
+        count,
+        descending: true,
+        after: None,
+        include_patient: false,
+    }
+}
+
 /// A parsed search.
 #[derive(Clone, Debug)]
-struct Search {
+pub(crate) struct Search {
     kind: &'static str,
     ids: Option<Vec<String>>,
     patient: Option<String>,
@@ -1562,7 +1719,7 @@ impl Search {
     }
 
     /// The current rows of one page, and where the next starts.
-    fn run(&self, store: &Store) -> Result<(Vec<Current>, Option<String>)> {
+    pub(crate) fn run(&self, store: &Store) -> Result<(Vec<Current>, Option<String>)> {
         if let Some(ids) = &self.ids {
             let mut found = Vec::new();
             for id in ids.iter().take(PAGE_MAX as usize) {

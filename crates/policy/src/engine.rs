@@ -60,6 +60,9 @@ pub enum Action {
     ReadRecord,
     /// Write a clinical record.
     WriteRecord,
+    /// Enter a clinical record on a clinician's behalf (代行入力): the entry is the proxy's,
+    /// and it waits for that clinician's confirmation.
+    EnterOnBehalf,
     /// Open a patient's records without a care relationship, stating a reason
     /// (break-the-glass).
     BreakGlass,
@@ -69,7 +72,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the schema's order.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::ApplyForAccount,
         Action::ReadRegisters,
         Action::AppointRoles,
@@ -88,6 +91,7 @@ impl Action {
         Action::ReadPatient,
         Action::ReadRecord,
         Action::WriteRecord,
+        Action::EnterOnBehalf,
         Action::BreakGlass,
         Action::ReviewEmergencyAccess,
     ];
@@ -113,6 +117,7 @@ impl Action {
             Action::ReadPatient => "ReadPatient",
             Action::ReadRecord => "ReadRecord",
             Action::WriteRecord => "WriteRecord",
+            Action::EnterOnBehalf => "EnterOnBehalf",
             Action::BreakGlass => "BreakGlass",
             Action::ReviewEmergencyAccess => "ReviewEmergencyAccess",
         }
@@ -149,7 +154,7 @@ impl Action {
                 id: "any".into(),
                 care: Care::default(),
             },
-            Action::ReadRecord | Action::WriteRecord => Resource::Record {
+            Action::ReadRecord | Action::WriteRecord | Action::EnterOnBehalf => Resource::Record {
                 id: "any".into(),
                 category: String::new(),
                 department: String::new(),

@@ -98,7 +98,7 @@ pub static IDENTIFIERS: TableSpec = TableSpec {
 /// Versions waiting for the responsible clinician's confirmation (確定).
 pub static PENDING: TableSpec = TableSpec {
     name: "records_pending",
-    about: "Draft versions waiting for confirmation (確定): the latest version of each resource, while it is a draft.",
+    about: "Draft versions waiting for confirmation (確定): the latest version of each resource, while it is a draft, with whom it waits for (a proxy entry's clinician, the author, or anyone who may write it: a trainee's version or a system's).",
     columns: &[
         Column::text("type"),
         Column::text("id"),
@@ -106,9 +106,11 @@ pub static PENDING: TableSpec = TableSpec {
         Column::text("patient"),
         Column::int("time"),
         Column::text("account"),
+        Column::text("waits_for"),
+        Column::int("trainee"),
     ],
     key: 3,
-    indexes: &[],
+    indexes: &[&["waits_for", "time"]],
     role: TableRole::Plain,
 };
 
@@ -196,6 +198,14 @@ pub struct ResourceVersion {
     /// countersignature. Absent from the entries of everyone else (and of the first release).
     #[serde(default, skip_serializing_if = "is_false")]
     pub trainee: bool,
+    /// A proxy entry (代行入力): the clinician on whose behalf the entry's actor wrote it,
+    /// who alone confirms it. Absent from every other entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
+    /// Written by a system (a departmental system's client), not a person: imported data,
+    /// which a clinician confirms. Absent from every other entry.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub imported: bool,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -203,6 +213,17 @@ fn is_false(value: &bool) -> bool {
 }
 
 impl ResourceVersion {
+    /// Whom a draft waits for: the clinician a proxy entry was made for, the author of a
+    /// person's own draft, or (empty) anyone the policy lets write it — a trainee's version
+    /// waits for any supervising doctor's countersignature, a system's for any clinician.
+    pub fn waits_for(&self, author: &str) -> String {
+        match &self.on_behalf_of {
+            Some(clinician) => clinician.clone(),
+            None if self.trainee || self.imported => String::new(),
+            None => author.to_owned(),
+        }
+    }
+
     /// The resource, parsed again from its text.
     pub fn resource(&self) -> Result<Resource, ResourceError> {
         Resource::parse(self.text.as_bytes(), Some(&self.kind))
@@ -244,6 +265,20 @@ impl EntryKind for ResourceVersion {
                 field: "text",
                 why: "is not a resource of its type",
             });
+        }
+        if let Some(clinician) = &self.on_behalf_of {
+            if self.state != State::Draft || self.trainee || self.imported {
+                return Err(Invalid {
+                    field: "on_behalf_of",
+                    why: "is only for a person's draft waiting for the clinician's confirmation",
+                });
+            }
+            if kiroku_core::AccountId::parse(clinician).is_err() {
+                return Err(Invalid {
+                    field: "on_behalf_of",
+                    why: "is not an account id",
+                });
+            }
         }
         if self.kind == "Patient" && self.index.patient.as_deref() != Some(self.id.as_str()) {
             return Err(Invalid {
@@ -309,6 +344,8 @@ impl EntryKind for ResourceVersion {
                     or_empty(&self.index.patient),
                     Value::Int(meta.time.micros()),
                     text(meta.actor.account.as_str()),
+                    text(&self.waits_for(meta.actor.account.as_str())),
+                    Value::Int(i64::from(self.trainee)),
                 ],
             ));
         }
@@ -352,6 +389,8 @@ impl EntryKind for ResourceVersion {
                 }],
             },
             trainee: true,
+            on_behalf_of: None,
+            imported: false,
         }
     }
 }
@@ -371,6 +410,9 @@ pub enum RecordError {
     /// The resource does not conform to FHIR R4 or to a JP Core profile it claims.
     #[error(transparent)]
     Invalid(#[from] crate::validate::Invalid),
+    /// A proxy entry of a type whose versions nobody confirms.
+    #[error("a {0} is not confirmed, so it is not entered on anyone's behalf")]
+    ProxyNotConfirmed(&'static str),
 }
 
 /// The subject of a version's entry: its patient, if it has one.
@@ -389,10 +431,23 @@ pub fn belongs_to_patient(kind: &str) -> bool {
     )
 }
 
+/// Who stands behind a version, beside its entry's actor.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Author {
+    /// A person writing in their own name.
+    #[default]
+    Person,
+    /// A trainee doctor (研修医): a draft waits for a supervising doctor's countersignature.
+    Trainee,
+    /// A proxy (代行入力) writing on behalf of this clinician, who alone confirms it.
+    Proxy(String),
+    /// A system client: imported data, which a clinician confirms.
+    System,
+}
+
 /// A new version of resource `kind/id`: version `version` (1 for a creation), on top of
-/// `previous` (the state of the version it replaces, if any). A correction of a confirmed
-/// version needs a reason. `trainee`: written by a trainee, so that a draft waits for a
-/// supervising doctor's countersignature.
+/// `previous` (the state of the version it replaces, if any), by `author`. A correction of a
+/// confirmed version needs a reason; a proxy entry is only for a record that is confirmed.
 pub fn write(
     actor: Actor,
     resource: &Resource,
@@ -400,7 +455,7 @@ pub fn write(
     version: u64,
     previous: Option<State>,
     reason: Option<String>,
-    trainee: bool,
+    author: Author,
 ) -> Result<Request, RecordError> {
     if !is_id(id) {
         return Err(ResourceError::BadId.into());
@@ -414,6 +469,8 @@ pub fn write(
     }
     let state = if needs_confirmation(resource.kind) {
         State::Draft
+    } else if matches!(author, Author::Proxy(_)) {
+        return Err(RecordError::ProxyNotConfirmed(resource.kind));
     } else {
         State::Confirmed
     };
@@ -424,7 +481,12 @@ pub fn write(
         state,
         text: String::from_utf8(resource.tree.to_bytes()).unwrap_or_default(),
         index,
-        trainee: trainee && state == State::Draft,
+        trainee: author == Author::Trainee && state == State::Draft,
+        imported: author == Author::System,
+        on_behalf_of: match author {
+            Author::Proxy(clinician) => Some(clinician),
+            _ => None,
+        },
     };
     let mut draft = Draft::new(actor, version.clone());
     if let Some(subject) = subject(&version.index) {
@@ -607,6 +669,10 @@ pub struct Confirmation {
     /// The confirmation is a supervising doctor's countersignature of a trainee's version.
     #[serde(default, skip_serializing_if = "is_false")]
     pub countersignature: bool,
+    /// The confirmation is of a proxy entry (代行入力) made on the confirming clinician's
+    /// behalf.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub proxy: bool,
 }
 
 impl EntryKind for Confirmation {
@@ -651,6 +717,7 @@ impl EntryKind for Confirmation {
             id: "obs-1".into(),
             version: 2,
             countersignature: true,
+            proxy: false,
         }
     }
 }
@@ -671,17 +738,21 @@ pub enum ConfirmError {
     /// doctor, and other drafts are confirmed by the responsible clinician.
     #[error("a trainee does not confirm; a supervising doctor countersigns")]
     Trainee,
+    /// A proxy entry is confirmed by the clinician it was entered for, and by nobody else.
+    #[error("a proxy entry is confirmed by the clinician it was entered for")]
+    NotResponsible,
 }
 
-/// Confirms version `version` of a resource whose latest version is `current`, if it waits
-/// for confirmation (`pending`). The writer re-checks, under the append lock, that the resource
-/// is still at that version and that nobody confirmed it first.
+/// Confirms version `version` of a resource whose latest version is `current` and holds
+/// `stored`, if it waits for confirmation (`pending`): a proxy entry only by the clinician it
+/// was entered for. The writer re-checks, under the append lock, that the resource is still at
+/// that version and that nobody confirmed it first.
 pub fn confirm(
     actor: Actor,
     current: &Current,
+    stored: &ResourceVersion,
     version: u64,
     pending: bool,
-    countersignature: bool,
 ) -> Result<Request, ConfirmError> {
     if current.version != version {
         return Err(ConfirmError::NotLatest {
@@ -691,13 +762,21 @@ pub fn confirm(
     if !pending {
         return Err(ConfirmError::NotDraft);
     }
+    if stored
+        .on_behalf_of
+        .as_deref()
+        .is_some_and(|clinician| clinician != actor.account.as_str())
+    {
+        return Err(ConfirmError::NotResponsible);
+    }
     let mut draft = Draft::new(
         actor,
         Confirmation {
             kind: current.kind.clone(),
             id: current.id.clone(),
             version,
-            countersignature,
+            countersignature: stored.trainee,
+            proxy: stored.on_behalf_of.is_some(),
         },
     );
     if let Some(patient) = &current.patient {
@@ -731,6 +810,10 @@ pub struct Pending {
     pub time: Timestamp,
     /// Who wrote it.
     pub account: String,
+    /// Whom it waits for (empty: anyone the policy lets write it).
+    pub waits_for: String,
+    /// A trainee's version, waiting for a countersignature.
+    pub trainee: bool,
 }
 
 impl Pending {
@@ -756,7 +839,39 @@ impl Pending {
             patient: non_empty(c.text(3)?),
             time: c.time(4)?,
             account: c.text(5)?,
+            waits_for: c.text(6)?,
+            trainee: c.uint(7)? != 0,
         })
+    }
+
+    /// Drafts waiting for `waits_for` (empty: for anyone who may write them), oldest first,
+    /// after `after` (a time and a key, as [`Pending::cursor`] gives).
+    pub fn waiting_for(
+        waits_for: &str,
+        after: Option<(i64, String, String, u64)>,
+        limit: u64,
+    ) -> Query {
+        Query::table(&PENDING, limit)
+            .by_index(0)
+            .matching(vec![Value::Text(waits_for.into())])
+            .after(after.map(|(time, kind, id, version)| {
+                vec![
+                    Value::Int(time),
+                    Value::Text(kind),
+                    Value::Text(id),
+                    Value::Int(version as i64),
+                ]
+            }))
+    }
+
+    /// Where a page of [`Pending::waiting_for`] that ends with this row goes on from.
+    pub fn cursor(&self) -> (i64, String, String, u64) {
+        (
+            self.time.micros(),
+            self.kind.clone(),
+            self.id.clone(),
+            self.version,
+        )
     }
 }
 

@@ -398,6 +398,39 @@ catalogue! {
     ConfirmTrainee = "confirm_trainee", FORBIDDEN,
         "研修医は確定できません。研修医の記載は指導医が承認（カウンターサイン）して確定します。この試みは記録されました。",
         "A trainee doctor does not confirm: a trainee's entries are countersigned by a supervising doctor. The attempt has been recorded.";
+    ConfirmNotResponsible = "confirm_not_responsible", FORBIDDEN,
+        "この版は代行入力で、依頼した医師本人だけが確定できます。この試みは記録されました。",
+        "This version is a proxy entry: only the clinician it was entered for can confirm it. The attempt has been recorded.";
+    ProxyOneself = "proxy_oneself", UNPROCESSABLE_ENTITY,
+        "代行入力は他の医師のために行うものです。自分の記録は通常どおり入力してください。何も記録されていません。",
+        "A proxy entry is made for another clinician; enter your own records as usual. Nothing was recorded.";
+    ProxyNoSuchClinician = "proxy_no_such_clinician", UNPROCESSABLE_ENTITY,
+        "代行入力の依頼者（X-Kiroku-On-Behalf-Of、または画面の入力欄）が、有効な職員の利用者 ID ではありません。何も記録されていません。",
+        "The clinician named for the proxy entry (X-Kiroku-On-Behalf-Of, or the field on the page) is not an active staff account. Nothing was recorded.";
+    ProxyClinicianMayNotWrite = "proxy_clinician_not_allowed", UNPROCESSABLE_ENTITY,
+        "代行入力の依頼者は、この記録を書くことを許可されていません（研修医、職種、または診療上の関係による）。何も記録されていません。",
+        "The clinician named for the proxy entry may not write this record (a trainee, or by job type or care relationship). Nothing was recorded.";
+    ProxyNotConfirmed = "proxy_not_confirmed", UNPROCESSABLE_ENTITY,
+        "{type} は確定の要らない種類なので、代行入力はできません。ご自身の ID で入力してください。何も記録されていません。",
+        "A {type} needs no confirmation, so it is not entered on anyone's behalf: enter it under your own ID. Nothing was recorded.";
+    BadOnBehalfOf = "bad_on_behalf_of", BAD_REQUEST,
+        "X-Kiroku-On-Behalf-Of には依頼した医師の利用者 ID を送ってください。何も記録されていません。",
+        "Send the account id of the clinician you enter for in X-Kiroku-On-Behalf-Of. Nothing was recorded.";
+    ClinicalNoteEmpty = "clinical_note_empty", UNPROCESSABLE_ENTITY,
+        "記録の本文が空です。少なくとも一つの欄に記入してください。何も記録されていません。",
+        "The note is empty: fill in at least one field. Nothing was recorded.";
+    ClinicalNoteTooLong = "clinical_note_too_long", UNPROCESSABLE_ENTITY,
+        "記録の欄が長すぎるか、使えない制御文字を含んでいます（1欄 {max} 文字まで）。何も記録されていません。",
+        "A field of the note is too long or holds control characters (at most {max} characters a field). Nothing was recorded.";
+    ClinicalNoteEncounter = "clinical_note_encounter", UNPROCESSABLE_ENTITY,
+        "選んだ受診はこの患者のものではありません。何も記録されていません。",
+        "The encounter chosen is not this patient's. Nothing was recorded.";
+    NotANote = "not_a_note", UNPROCESSABLE_ENTITY,
+        "この記録は記録画面で書く種類の文書ではないため、画面では訂正できません（FHIR API で訂正できます）。何も記録されていません。",
+        "This record is not a note of the editor's kinds, so it is not corrected on these pages (the FHIR API corrects it). Nothing was recorded.";
+    NothingSelected = "nothing_selected", UNPROCESSABLE_ENTITY,
+        "確定する記録を一つ以上選んでください。何も記録されていません。",
+        "Select at least one record to confirm. Nothing was recorded.";
     TransactionNotTransaction = "transaction_not_transaction", BAD_REQUEST,
         "POST /fhir には type が transaction の Bundle を送ってください（batch には対応していません）。何も記録されていません。",
         "POST /fhir takes a Bundle of type transaction (batch is not supported). Nothing was recorded.";

@@ -5,8 +5,9 @@
 use crate::catalogue::{fill, Code};
 use axum::response::{IntoResponse, Response};
 use kiroku_access::AccessError;
+use kiroku_app::chart::NoteError as ClinicalNoteError;
 use kiroku_app::ledger::ReadFailure;
-use kiroku_app::records::SearchError;
+use kiroku_app::records::{ProxyError, SearchError};
 use kiroku_app::Error;
 use kiroku_core::Conflict;
 use kiroku_ops::amendment::AmendError;
@@ -283,6 +284,21 @@ impl From<Error> for AppError {
             }
             Error::Confirm(ConfirmError::NotDraft) => AppError::new(Code::ConfirmNotDraft),
             Error::Confirm(ConfirmError::Trainee) => AppError::new(Code::ConfirmTrainee),
+            Error::Confirm(ConfirmError::NotResponsible) => {
+                AppError::new(Code::ConfirmNotResponsible)
+            }
+            Error::ClinicalNote(e) => match e {
+                ClinicalNoteError::Empty => AppError::new(Code::ClinicalNoteEmpty),
+                ClinicalNoteError::TooLong => AppError::new(Code::ClinicalNoteTooLong)
+                    .with("max", kiroku_app::chart::SECTION_CHARS_MAX),
+                ClinicalNoteError::Encounter => AppError::new(Code::ClinicalNoteEncounter),
+                ClinicalNoteError::NotANote => AppError::new(Code::NotANote),
+            },
+            Error::Proxy(e) => AppError::new(match e {
+                ProxyError::Oneself => Code::ProxyOneself,
+                ProxyError::NoSuchClinician => Code::ProxyNoSuchClinician,
+                ProxyError::ClinicianMayNotWrite => Code::ProxyClinicianMayNotWrite,
+            }),
             Error::Search(e) => match e {
                 SearchError::Unknown(name) => {
                     AppError::new(Code::SearchUnknownParameter).with("name", name)
@@ -374,6 +390,9 @@ impl From<RecordError> for AppError {
             RecordError::ReasonRequired => AppError::new(Code::RecordReasonRequired),
             RecordError::NoPatient(kind) => AppError::new(Code::RecordNoPatient).with("type", kind),
             RecordError::Invalid(invalid) => invalid_resource(&invalid),
+            RecordError::ProxyNotConfirmed(kind) => {
+                AppError::new(Code::ProxyNotConfirmed).with("type", kind)
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 //! the ledger writer (it does not depend on the store).
 
 pub mod catalogue;
+mod clinical;
 pub mod error;
 pub mod extract;
 pub mod i18n;

@@ -13,6 +13,8 @@ use axum::response::{Html, IntoResponse, Response};
 pub const CSS: &str = include_str!("assets/kiroku.css");
 /// The passkey script.
 pub const PASSKEY_JS: &str = include_str!("assets/passkey.js");
+/// The print view's button.
+pub const PRINT_JS: &str = include_str!("assets/print.js");
 
 /// The language switch of a page at `path`: the same page in the other language.
 pub fn switch(lang: Lang, path: &str) -> String {
@@ -556,6 +558,200 @@ pub struct ErrorPage {
     pub code: &'static str,
 }
 
+/// A patient found, as the search lists them.
+pub type PatientRow = crate::clinical::PatientView;
+
+/// `/patients`: patient search.
+#[derive(Template)]
+#[template(path = "patients.html")]
+pub struct PatientsPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub name: String,
+    pub number: String,
+    pub birthdate: String,
+    pub searched: bool,
+    pub rows: Vec<PatientRow>,
+    pub next: Option<String>,
+}
+
+/// `/patients/{id}`: the chart.
+#[derive(Template)]
+#[template(path = "chart.html")]
+pub struct ChartPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub patient: crate::clinical::PatientView,
+    /// Read under a break-the-glass access.
+    pub emergency: bool,
+    /// Encounters and documents, newest first.
+    pub timeline: Vec<crate::clinical::RecordRow>,
+    pub problems: Vec<crate::clinical::RecordRow>,
+    pub allergies: Vec<crate::clinical::RecordRow>,
+    pub results: Vec<crate::clinical::Trend>,
+    pub prescriptions: Vec<crate::clinical::RecordRow>,
+}
+
+/// A section of the note editor.
+pub struct SectionField {
+    pub label: String,
+    pub text: String,
+    pub rows: u32,
+}
+
+/// The note being corrected.
+pub struct Correcting {
+    /// The version the clinician saw.
+    pub version: u64,
+    /// It is confirmed: a correction needs a reason.
+    pub confirmed: bool,
+}
+
+/// `/patients/{id}/notes/new` and `/records/DocumentReference/{id}/edit`: the note editor.
+#[derive(Template)]
+#[template(path = "note_form.html")]
+pub struct NoteFormPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub patient: crate::clinical::PatientView,
+    /// Each kind's key and title, for choosing.
+    pub kinds: Vec<(String, String)>,
+    pub kind: String,
+    pub action: String,
+    /// The patient's encounters: id and how they read.
+    pub encounters: Vec<(String, String)>,
+    pub encounter: String,
+    pub sections: Vec<SectionField>,
+    pub max_chars: usize,
+    pub on_behalf_of: String,
+    pub correcting: Option<Correcting>,
+    pub notice: Option<String>,
+}
+
+/// A version as the record pages show it.
+pub struct VersionView {
+    pub kind: String,
+    pub id: String,
+    pub version: u64,
+    pub latest: bool,
+    pub draft: bool,
+    pub trainee: bool,
+    /// A note: the editor can correct it.
+    pub editable: bool,
+    pub title: String,
+    /// A note's text; other resources show their fields.
+    pub text: Option<String>,
+    pub fields: Vec<(String, String)>,
+    pub time: String,
+    pub author: String,
+    pub on_behalf_of: Option<String>,
+    /// Who confirmed it and when.
+    pub confirmed: Option<String>,
+    pub reason: Option<String>,
+    pub entry: u64,
+}
+
+/// `/records/{type}/{id}[/_history/{v}]`: one version.
+#[derive(Template)]
+#[template(path = "record.html")]
+pub struct RecordPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub patient: Option<crate::clinical::PatientView>,
+    pub emergency: bool,
+    pub message: Option<String>,
+    pub v: VersionView,
+}
+
+/// A version in the history, with its difference from the one before.
+pub struct HistoryItem {
+    pub version: VersionView,
+    /// The first version (nothing to compare).
+    pub first: bool,
+    /// Lines added (`true`) and removed.
+    pub changes: Vec<(bool, String)>,
+}
+
+/// `/records/{type}/{id}/history`.
+#[derive(Template)]
+#[template(path = "history.html")]
+pub struct HistoryPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub patient: Option<crate::clinical::PatientView>,
+    pub versions: Vec<HistoryItem>,
+    pub next: Option<String>,
+}
+
+/// `/records/{type}/{id}/_history/{v}/print`: the version on A4.
+#[derive(Template)]
+#[template(path = "print.html")]
+pub struct PrintPage {
+    pub lang: Lang,
+    pub hospital: String,
+    pub patient: Option<crate::clinical::PatientView>,
+    pub v: VersionView,
+    pub printed: String,
+    pub printed_by: String,
+}
+
+/// `/records/{type}/{id}/_history/{v}/proof`: the version's proof, checked.
+#[derive(Template)]
+#[template(path = "proof.html")]
+pub struct ProofPage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub kind: String,
+    pub id: String,
+    pub version: u64,
+    pub intact: bool,
+    /// Each check: what, passed, detail.
+    pub checks: Vec<(String, bool, String)>,
+    pub index: u64,
+    pub leaf: String,
+    pub size: u64,
+    pub root: String,
+    pub hashes: usize,
+    pub checkpoint: String,
+    pub key: String,
+}
+
+/// A draft in the queue.
+pub struct QueueRow {
+    pub kind: String,
+    pub id: String,
+    pub version: u64,
+    pub patient: Option<crate::clinical::PatientView>,
+    pub title: String,
+    pub detail: String,
+    pub author: String,
+    pub time: String,
+    pub trainee: bool,
+    pub proxy: bool,
+}
+
+/// `/queue`: drafts waiting for confirmation.
+#[derive(Template)]
+#[template(path = "queue.html")]
+pub struct QueuePage {
+    pub lang: Lang,
+    pub title: String,
+    pub switch: String,
+    pub csrf: String,
+    pub mine: Vec<QueueRow>,
+    pub anyone: Vec<QueueRow>,
+    pub more: bool,
+    pub confirmed: Option<u64>,
+}
+
 /// Renders a page, falling back to a plain error text if the template fails (it cannot for
 /// these types, but a page must never panic).
 pub fn render(template: &impl Template) -> String {
@@ -592,6 +788,18 @@ pub fn passkey_js() -> Response {
             (CACHE_CONTROL, "public, max-age=3600"),
         ],
         PASSKEY_JS,
+    )
+        .into_response()
+}
+
+/// The print view's script.
+pub fn print_js() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        PRINT_JS,
     )
         .into_response()
 }

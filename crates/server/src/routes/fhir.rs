@@ -15,9 +15,9 @@ use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_TYPE, ETAG, IF_MATCH, LAST_MODIFIED, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kiroku_app::records::{Served, Written};
+use kiroku_app::records::{Served, Writing, Written};
 use kiroku_core::text::percent_decode;
-use kiroku_core::Timestamp;
+use kiroku_core::{AccountId, Timestamp};
 use serde_json::json;
 
 /// The media type of FHIR JSON.
@@ -131,6 +131,14 @@ fn version_response(
             }),
         );
     }
+    // A proxy entry (代行入力): the clinician it was entered for, who alone confirms it.
+    if let Some(v) = served
+        .on_behalf_of
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+    {
+        headers.insert("x-kiroku-on-behalf-of", v);
+    }
     // Read under a break-the-glass access: marked so, as its disclosure entry is.
     if served.emergency {
         headers.insert("x-kiroku-access", HeaderValue::from_static("emergency"));
@@ -203,6 +211,28 @@ fn reason(headers: &HeaderMap) -> Result<Option<String>, AppError> {
             .map(Some)
             .ok_or(AppError::new(Code::ReasonMissing)),
     }
+}
+
+/// `X-Kiroku-On-Behalf-Of`: a proxy entry (代行入力), for the clinician of this account id.
+fn on_behalf_of(headers: &HeaderMap) -> Result<Option<AccountId>, AppError> {
+    match headers.get("x-kiroku-on-behalf-of") {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|text| AccountId::parse(text.trim()).ok())
+            .map(Some)
+            .ok_or(AppError::new(Code::BadOnBehalfOf)),
+    }
+}
+
+/// What a write's headers carry beside the resource: a correction's reason, a proxy entry's
+/// clinician.
+fn writing(headers: &HeaderMap) -> Result<Writing, AppError> {
+    Ok(Writing {
+        reason: reason(headers)?,
+        on_behalf_of: on_behalf_of(headers)?,
+    })
 }
 
 /// `If-None-Exist: identifier=system|value`.
@@ -328,9 +358,10 @@ pub(super) async fn create(
 ) -> Result<Response, AppError> {
     check_media_type(&headers)?;
     let condition = if_none_exist(&headers)?;
+    let writing = writing(&headers)?;
     let written = state
         .app
-        .create_resource(actor, &kind, body.to_vec(), condition)
+        .create_resource(actor, &kind, body.to_vec(), condition, writing)
         .await?;
     Ok(written_response(&state, &headers, &written))
 }
@@ -345,8 +376,8 @@ pub(super) async fn transaction(
     body: Bytes,
 ) -> Result<Response, AppError> {
     check_media_type(&headers)?;
-    let reason = reason(&headers)?;
-    let written = state.app.transact(actor, body.to_vec(), reason).await?;
+    let writing = writing(&headers)?;
+    let written = state.app.transact(actor, body.to_vec(), writing).await?;
     let base = base(&state, &headers);
     let wanted = prefer(&headers);
     let string = |s: &str| serde_json::Value::from(s).to_string();
@@ -429,10 +460,10 @@ pub(super) async fn update(
 ) -> Result<Response, AppError> {
     check_media_type(&headers)?;
     let expected = if_match(&headers)?;
-    let reason = reason(&headers)?;
+    let writing = writing(&headers)?;
     let written = state
         .app
-        .update_resource(actor, &kind, &id, body.to_vec(), expected, reason)
+        .update_resource(actor, &kind, &id, body.to_vec(), expected, writing)
         .await?;
     Ok(written_response(&state, &headers, &written))
 }

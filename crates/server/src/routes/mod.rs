@@ -3,6 +3,7 @@
 
 mod access;
 mod api;
+mod chart;
 mod clients;
 mod emergency;
 mod fhir;
@@ -206,6 +207,7 @@ pub fn app(app: Arc<App>) -> Router {
         )
         .route("/assets/kiroku.css", get(|| async { pages::css() }))
         .route("/assets/passkey.js", get(|| async { pages::passkey_js() }))
+        .route("/assets/print.js", get(|| async { pages::print_js() }))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/ledger/checkpoint", get(ledger::checkpoint))
@@ -301,6 +303,37 @@ pub fn app(app: Arc<App>) -> Router {
             "/emergency",
             get(emergency::form_page).post(emergency::open_form),
         )
+        .route("/patients", get(chart::patients))
+        .route("/patients/{id}", get(chart::chart))
+        .route("/patients/{id}/notes/new", get(chart::new_note))
+        .route("/patients/{id}/notes", post(chart::create_note))
+        .route(
+            "/records/DocumentReference/{id}/edit",
+            get(chart::edit_note).post(chart::save_edit),
+        )
+        .route("/records/{type}/{id}", get(chart::record))
+        .route("/records/{type}/{id}/history", get(chart::history))
+        .route(
+            "/records/{type}/{id}/_history/{version}",
+            get(chart::record_version),
+        )
+        .route(
+            "/records/{type}/{id}/_history/{version}/confirm",
+            post(chart::confirm),
+        )
+        .route(
+            "/records/{type}/{id}/_history/{version}/print",
+            get(chart::print),
+        )
+        .route(
+            "/records/{type}/{id}/_history/{version}/proof",
+            get(chart::proof),
+        )
+        .route(
+            "/queue",
+            get(chart::queue_page).post(chart::confirm_selected),
+        )
+        .route("/api/records/pending", get(chart::pending))
         .route("/emergencies", get(emergency::queue_page))
         .route("/emergencies/{entry}/review", post(emergency::review_form))
         .route("/api/records/emergencies", get(emergency::queue))
