@@ -436,11 +436,11 @@ pub fn chart(
                 observation(subject, encounter, "vital-signs", code, &when, value),
             ));
         }
-        let hba1c = rng.decimal(50, 90);
+        let hba1c = rng.decimal(50, 90) / 10.0;
         let creatinine = rng.decimal(5, 14) / 10.0;
         let alt = 8 + rng.below(50);
         for (n, (code, value)) in [
-            (("4548-4", "HbA1c"), quantity(hba1c, 2, "%", "%")),
+            (("4548-4", "HbA1c"), quantity(hba1c, 1, "%", "%")),
             (
                 ("2160-0", "クレアチニン"),
                 quantity(creatinine, 2, "mg/dL", "mg/dL"),
@@ -479,7 +479,7 @@ pub fn chart(
             ));
         }
         let note = format!(
-            "S: 前回受診後、大きな変化なし。{}\nO: 体温 {temperature:.1}℃、脈拍 {pulse}/分、血圧 {sys}/{} mmHg、体重 {weight:.1} kg。HbA1c {hba1c:.2}%。\nA: {}。経過は概ね安定。\nP: 処方継続。次回 4週後に再診、採血予定。",
+            "S: 前回受診後、大きな変化なし。{}\nO: 体温 {temperature:.1}℃、脈拍 {pulse}/分、血圧 {sys}/{} mmHg、体重 {weight:.1} kg。HbA1c {hba1c:.1}%。\nA: {}。経過は概ね安定。\nP: 処方継続。次回 4週後に再診、採血予定。",
             if rng.below(3) == 0 { "夜間の咳嗽あり。" } else { "" },
             sys - 35,
             problems.iter().map(|p| p.1).collect::<Vec<_>>().join("、"),

@@ -252,6 +252,49 @@ pub fn patient(served: &Served, lang: Lang, today: (i64, u8, u8)) -> PatientView
     }
 }
 
+/// A status code of a chart's resources as the language reads it (the code itself when it is
+/// not one of these).
+pub fn status(lang: Lang, code: &str) -> String {
+    let ja = match code {
+        "active" => "継続中",
+        "recurrence" => "再発",
+        "relapse" => "再燃",
+        "inactive" => "非活動",
+        "remission" => "寛解",
+        "resolved" => "治癒",
+        "planned" => "予定",
+        "arrived" => "来院",
+        "triaged" => "トリアージ済み",
+        "in-progress" => "診療中",
+        "onleave" => "外出・外泊中",
+        "finished" => "終了",
+        "cancelled" => "取消",
+        "entered-in-error" => "誤入力",
+        "on-hold" => "保留",
+        "completed" => "完了",
+        "stopped" => "中止",
+        "draft" => "下書き",
+        "current" => "有効",
+        "superseded" => "差し替え済み",
+        "final" => "確定報告",
+        "preliminary" => "速報",
+        "amended" => "修正報告",
+        "registered" => "受付",
+        "low" => "重篤度 低",
+        "high" => "重篤度 高",
+        "unable-to-assess" => "重篤度 評価不能",
+        "food" => "食物",
+        "medication" => "薬剤",
+        "environment" => "環境",
+        "biologic" => "生物由来",
+        _ => return code.to_owned(),
+    };
+    match lang {
+        Lang::Ja => ja.to_owned(),
+        Lang::En => code.replace('-', " "),
+    }
+}
+
 /// One row of a chart's section, or of the timeline.
 #[derive(Clone, Debug, Default)]
 pub struct RecordRow {
@@ -314,17 +357,21 @@ pub fn row(served: &Served, lang: Lang) -> RecordRow {
         ),
         "Condition" => (
             concept(json.get("code")).unwrap_or_default(),
-            concept(json.get("clinicalStatus")).unwrap_or_default(),
+            text(&json, &["clinicalStatus", "coding", "code"])
+                .map(|c| status(lang, &c))
+                .or_else(|| concept(json.get("clinicalStatus")))
+                .unwrap_or_default(),
         ),
         "AllergyIntolerance" => (
             concept(json.get("code")).unwrap_or_default(),
             [
-                text(&json, &["category"]).unwrap_or_default(),
-                text(&json, &["criticality"]).unwrap_or_default(),
+                text(&json, &["category"]).map(|c| status(lang, &c)),
+                text(&json, &["criticality"]).map(|c| status(lang, &c)),
             ]
-            .join(" ")
-            .trim()
-            .to_owned(),
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" "),
         ),
         "Observation" => (
             concept(json.get("code")).unwrap_or_default(),
@@ -349,6 +396,7 @@ pub fn row(served: &Served, lang: Lang) -> RecordRow {
         detail,
         status: text(&json, &["status"])
             .or_else(|| text(&json, &["clinicalStatus", "coding", "code"]))
+            .map(|c| status(lang, &c))
             .unwrap_or_default(),
         draft: served.state == kiroku_records::record::State::Draft,
     }

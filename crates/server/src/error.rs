@@ -30,6 +30,9 @@ pub struct AppError {
     /// Problems found in one document, each with where it is (a FHIRPath expression); a
     /// FHIR OperationOutcome lists them as issues.
     pub issues: Vec<(String, AppError)>,
+    /// The patient whose records a break-the-glass access would open: the error page offers
+    /// one.
+    pub emergency: Option<String>,
 }
 
 impl AppError {
@@ -39,7 +42,17 @@ impl AppError {
             code,
             values: Vec::new(),
             issues: Vec::new(),
+            emergency: None,
         }
+    }
+
+    /// Offering a break-the-glass access to `patient`'s records, when the error is the want of
+    /// a care relationship.
+    pub fn offering_emergency(mut self, patient: &str) -> AppError {
+        if self.code == Code::NoCareRelationship {
+            self.emergency = Some(patient.to_owned());
+        }
+        self
     }
 
     /// With a placeholder's value.

@@ -556,6 +556,8 @@ pub struct ErrorPage {
     pub switch: String,
     pub message: String,
     pub code: &'static str,
+    /// The patient whose records a break-the-glass access would open.
+    pub emergency: Option<String>,
 }
 
 /// A patient found, as the search lists them.
@@ -830,6 +832,7 @@ mod tests {
             switch: switch(Lang::En, "/"),
             message: r#"<script>alert("x")</script> & 'q'"#.into(),
             code: "test",
+            emergency: None,
         });
         assert!(
             html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"),

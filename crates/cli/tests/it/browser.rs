@@ -630,12 +630,17 @@ fn break_the_glass_and_its_review_in_the_browser() {
 
     let browser = Browser::start();
     sign_in_as(&browser, &server, surgeon, password);
-    browser.goto(&server.url(&result));
-    let refused = browser.find("body").text();
-    assert!(refused.contains("record_no_care_relationship"), "{refused}");
-    assert!(refused.contains("緊急時アクセス"), "{refused}");
-
-    browser.goto(&server.url(&format!("/emergency?patient={patient}")));
+    // The chart refuses the surgeon for want of a care relationship, and offers the glass.
+    browser.goto(&server.url(&format!("/patients/{patient}")));
+    assert_eq!(
+        browser.wait_for("#error-code").text(),
+        "record_no_care_relationship"
+    );
+    assert!(browser
+        .find("#error-message")
+        .text()
+        .contains("緊急時アクセス"));
+    browser.find("#break-glass-link").click();
     assert_eq!(
         browser.find("h1").text(),
         "緊急時アクセス（ブレークザグラス）"
@@ -651,6 +656,9 @@ fn break_the_glass_and_its_review_in_the_browser() {
         browser.find("#emergency-opened").text().contains('年'),
         "the end is shown in Japan time, as Japanese readers read dates"
     );
+    browser.find("#open-chart").click();
+    browser.wait_for("#emergency-mark");
+    assert!(browser.find("#results").text().contains("血糖"));
     browser.goto(&server.url(&result));
     let read = browser.find("body").text();
     assert!(read.contains("血糖"), "{read}");
@@ -662,4 +670,126 @@ fn break_the_glass_and_its_review_in_the_browser() {
     fill(&browser, "tr.emergency input[name=note]", "当直表と一致");
     browser.find("tr.emergency button").click();
     browser.wait_for("#no-emergencies");
+}
+
+/// Pages in a PDF (Chromium writes each page object's type uncompressed).
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(pdf);
+    text.matches("/Type /Page").count() - text.matches("/Type /Pages").count()
+}
+
+// Shows a clinician's day in Chromium, as the item 8 asks: search a patient by kana,
+// open the chart, write a SOAP note, confirm it, correct it with a reason, see the history with
+// the difference, print a version (an A4 PDF from the browser's own print) and see its proof
+// verified; then a medical clerk, whose job type may read no record, is refused the chart.
+#[test]
+fn a_clinicians_note_from_search_to_print_in_the_browser() {
+    let (data, secret, people) =
+        crate::fhir::hospital_with(&["doctor@internal-medicine", "medical-clerk"]);
+    let (doctor, clerk) = (&people[0], &people[1]);
+    let password = crate::fhir::PASSWORD;
+    let server = TestServer::serve(data);
+    let system = crate::clients::token(&server, &secret, None);
+    let patient = crate::fhir::send(
+        &server,
+        &system,
+        "POST",
+        "/fhir/Patient",
+        &[],
+        Some(&crate::fhir::patient_body(
+            "7301",
+            ("松山", "冬美"),
+            ("マツヤマ", "フユミ"),
+            "1961-02-03",
+        )),
+    );
+    let patient = patient.json()["id"].as_str().unwrap().to_owned();
+    crate::fhir::encounter(
+        &server,
+        &system,
+        &patient,
+        "internal-medicine",
+        Some(doctor),
+    );
+
+    let browser = Browser::start();
+    sign_in_as(&browser, &server, doctor, password);
+    browser.goto(&server.url("/patients"));
+    fill(&browser, "#patient-search input[name=name]", "まつやま");
+    browser.find("#patient-search button").click();
+    browser.wait_for("#patients");
+    assert!(browser.find("#patients").text().contains("松山 冬美"));
+    browser.find("#patients a").click();
+
+    browser.wait_for("#patient-banner");
+    assert!(browser.find("#patient-banner").text().contains("昭和36年"));
+    assert!(browser.find("#timeline").text().contains("外来"));
+    // The chart's two columns are laid out side by side by the stylesheet.
+    assert_eq!(
+        browser.eval("return getComputedStyle(document.querySelector('.chart-grid')).display"),
+        "grid"
+    );
+    browser.find("#write-note").click();
+    browser.wait_for("#note-form");
+    fill(&browser, "#section-0", "咳が2週間続く");
+    fill(&browser, "#section-1", "体温 37.2℃、SpO2 97%");
+    fill(&browser, "#section-2", "急性気管支炎");
+    fill(&browser, "#section-3", "鎮咳薬を処方、1週後に再診");
+    browser.find("#note-save").click();
+    wait_for_text(&browser, "#record-message", "保存しました");
+    assert!(browser
+        .find("#record-text")
+        .text()
+        .contains("咳が2週間続く"));
+
+    browser.find("#confirm-button").click();
+    wait_for_text(&browser, "#record-message", "確定しました");
+    assert!(browser.find("#record-state").text().contains("確定済み"));
+
+    browser.find("#correct-link").click();
+    browser.wait_for("#note-reason");
+    fill(&browser, "#section-1", "体温 37.8℃、SpO2 97%");
+    fill(&browser, "#note-reason", "体温の転記誤り");
+    browser.find("#note-save").click();
+    wait_for_text(&browser, "#record-message", "版 2");
+    assert!(browser.find("#record-state").text().contains("未確定"));
+
+    browser.find("#history-link").click();
+    browser.wait_for("#version-1");
+    let history = browser.find("#versions").text();
+    assert!(history.contains("体温の転記誤り"), "{history}");
+    assert!(history.contains("- 体温 37.2℃、SpO2 97%"), "{history}");
+    assert!(history.contains("+ 体温 37.8℃、SpO2 97%"), "{history}");
+
+    browser.find("#version-1 a[href$='/print']").click();
+    browser.wait_for("#print-seals");
+    assert_eq!(browser.find("#print-hospital").text(), "大崎市民病院");
+    assert!(browser.find("#print-patient").text().contains("松山 冬美"));
+    assert!(browser.find("#print-body").text().contains("体温 37.2℃"));
+    assert!(browser
+        .find("#print-foot")
+        .text()
+        .contains("台帳の記録番号 #"));
+    let pdf = browser.print_pdf();
+    assert!(pdf.starts_with(b"%PDF"), "a PDF");
+    assert_eq!(pdf_pages(&pdf), 1, "a short note prints on one A4 page");
+
+    browser.goto(&server.url(&format!("/patients/{patient}")));
+    browser
+        .wait_for("#timeline a[href^='/records/DocumentReference/']")
+        .click();
+    browser.find("#proof-link").click();
+    wait_for_text(&browser, "#proof-verdict", "確認しました");
+    assert!(!browser.find("#proof-checks").text().contains('✗'));
+    sign_out(&browser, &server);
+
+    // A clerk's job type reads no clinical record: the chart is refused, with the reason.
+    sign_in_as(&browser, &server, clerk, password);
+    browser.goto(&server.url(&format!("/patients/{patient}")));
+    let refused = browser.wait_for("#error-code").text();
+    assert_eq!(refused, "record_denied");
+    assert!(browser
+        .find("#error-message")
+        .text()
+        .contains("許可されていません"));
 }

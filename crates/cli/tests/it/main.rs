@@ -7,6 +7,7 @@
 
 mod access;
 mod browser;
+mod chart;
 mod cli;
 mod clients;
 mod crash;

@@ -186,7 +186,11 @@ pub(super) async fn chart(
     Staff(me): Staff,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let chart = state.app.chart(me.actor.clone(), &id).await?;
+    let chart = state
+        .app
+        .chart(me.actor.clone(), &id)
+        .await
+        .map_err(|e| AppError::from(e).offering_emergency(&id))?;
     let patient = clinical::patient(&chart.patient, lang, today(&state));
     let emergency = chart.patient.emergency
         || chart
@@ -486,7 +490,11 @@ async fn save_note(
             encounter,
             texts,
             on_behalf_of: form.on_behalf_of.trim().to_owned(),
-            correcting: correcting.map(|(_, version, confirmed)| Correcting { version, confirmed }),
+            // A correction refused for want of a reason shows the field for one.
+            correcting: correcting.map(|(_, version, confirmed)| Correcting {
+                version,
+                confirmed: confirmed || error.code == Code::RecordReasonRequired,
+            }),
             notice: Some(error.message(lang)),
         },
     );

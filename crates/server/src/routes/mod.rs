@@ -500,6 +500,7 @@ async fn localize_errors(request: Request, next: Next) -> Response {
             switch: pages::switch(lang, "/"),
             message,
             code: error.code.code(),
+            emergency: error.emergency.clone(),
         })
     };
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
