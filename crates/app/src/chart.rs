@@ -90,6 +90,11 @@ impl App {
                 return not_found(&asker, "Patient");
             };
             let patient_served = match readable(&asker, "Patient", &patient, c.entry)? {
+                Ok(served) if served.state == kiroku_records::record::State::Deleted => {
+                    return Err(Error::Gone {
+                        version: served.version,
+                    })
+                }
                 Ok(served) => served,
                 Err(refused) => return Ok(Found::Refused(refused)),
             };

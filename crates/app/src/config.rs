@@ -51,7 +51,8 @@ pub enum ConfigError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
-    /// Largest request body.
+    /// Largest request body (an attachment sent as a raw Binary is the largest: 8 MiB of it
+    /// makes a payload of about 11 MiB in base64, within the blob limit).
     pub body_bytes_max: usize,
     /// Largest encoded ledger entry (≤ 65535, the tlog-tiles limit); larger payloads go to blobs.
     pub entry_bytes_max: usize,
@@ -75,7 +76,7 @@ impl Default for Limits {
     fn default() -> Self {
         let writer = WriterConfig::default();
         Limits {
-            body_bytes_max: 1 << 20,
+            body_bytes_max: 8 << 20,
             entry_bytes_max: writer.entry_bytes_max,
             blob_bytes_max: writer.blob_bytes_max,
             batch_entries_max: writer.batch_entries_max,

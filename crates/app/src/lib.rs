@@ -160,6 +160,12 @@ pub enum Error {
     /// No resource (or version) of that id.
     #[error("no such resource")]
     NoSuchResource,
+    /// The resource was deleted (by this version); its earlier versions stay readable.
+    #[error("the resource was deleted (version {version})")]
+    Gone {
+        /// The deleting version.
+        version: u64,
+    },
     /// The body's id is not the URL's.
     #[error("the resource's id does not match the URL")]
     IdMismatch,

@@ -504,8 +504,14 @@ fn load_version(
 }
 
 fn serve(version: &ResourceVersion, origin: Origin) -> Result<Served> {
-    let tree = record::served(version, origin.time)
-        .map_err(|_| Error::Corrupt(format!("{} {} does not parse", version.kind, version.id)))?;
+    // A deletion holds no resource.
+    let body = if version.state == State::Deleted {
+        Vec::new()
+    } else {
+        record::served(version, origin.time)
+            .map_err(|_| Error::Corrupt(format!("{} {} does not parse", version.kind, version.id)))?
+            .to_bytes()
+    };
     Ok(Served {
         kind: version.kind.clone(),
         id: version.id.clone(),
@@ -513,7 +519,7 @@ fn serve(version: &ResourceVersion, origin: Origin) -> Result<Served> {
         state: version.state,
         time: origin.time,
         patient: version.index.patient.clone(),
-        body: tree.to_bytes(),
+        body,
         trainee: version.trainee,
         emergency: false,
         on_behalf_of: version.on_behalf_of.clone(),
@@ -998,6 +1004,63 @@ impl App {
         }
     }
 
+    /// Deletes `kind/id` for `reason`: a new version that holds no resource, decided by the
+    /// policy as a write of the version it follows. Nothing is erased; every earlier version
+    /// stays readable. `if_match`: the version the client saw. A resource already deleted is
+    /// answered with its deletion, and nothing is written.
+    pub async fn delete_resource(
+        &self,
+        actor: Actor,
+        kind: &str,
+        id: &str,
+        if_match: Option<u64>,
+        reason: Option<String>,
+    ) -> Result<Served> {
+        let kind = known_type(kind)?;
+        if !is_id(id) {
+            return Err(Error::NoSuchResource);
+        }
+        let reason = reason.ok_or(Error::Record(RecordError::ReasonRequired))?;
+        let (store, cache, today, now) = self.gate_parts()?;
+        let who = actor.clone();
+        let id_owned = id.to_owned();
+        let decided = blocking(move || {
+            let id = id_owned;
+            let gate = Gate::open(&store, &cache, &who, today)?;
+            let asker = Asker::new(&store, &gate, now);
+            let Some(c) = current(&store, kind, &id)? else {
+                return not_found(&asker, kind);
+            };
+            let (replaced, origin) = load_version(&store, c.entry)?;
+            if let Err(refused) = may_write(&asker, kind, &id, &replaced.index, None)? {
+                return Ok(Found::Refused(refused));
+            }
+            if let Some(expected) = if_match.filter(|e| *e != c.version) {
+                return Err(Error::VersionMismatch {
+                    expected,
+                    found: c.version,
+                });
+            }
+            if replaced.state == State::Deleted {
+                return Ok(Found::Allowed(Err(serve(&replaced, origin)?)));
+            }
+            let request =
+                record::delete(who, kind, &id, c.version, &replaced.index, reason.clone())
+                    .map_err(Error::Record)?;
+            Ok(Found::Allowed(Ok(request)))
+        })
+        .await?;
+        let request = match decided {
+            Found::Allowed(Ok(request)) => request,
+            Found::Allowed(Err(already)) => return Ok(already),
+            Found::Refused(refused) => return Err(self.refuse(&actor, refused).await?),
+        };
+        match self.writer().append(request).await {
+            Ok(receipt) => self.written_version(receipt.first).await,
+            Err(e) => Err(write_failed(e, if_match)),
+        }
+    }
+
     /// The latest version of `kind/id`, if any, in the state it now stands in.
     async fn previous(&self, kind: &str, id: &str) -> Result<Option<Current>> {
         let store = self.store().clone();
@@ -1269,6 +1332,10 @@ impl App {
         })
         .await?;
         match found {
+            // A deletion answers that the resource is gone; no patient data leaves.
+            Found::Allowed(served) if served.state == State::Deleted => Err(Error::Gone {
+                version: served.version,
+            }),
             Found::Allowed(served) if unaudited => Ok(served),
             Found::Allowed(served) => {
                 let interaction = if at.is_some() { "vread" } else { "read" };
@@ -1307,6 +1374,11 @@ impl App {
                 return not_found(&asker, kind);
             };
             let served = match readable(&asker, kind, &id, entry)? {
+                Ok(served) if served.state == State::Deleted => {
+                    return Err(Error::Gone {
+                        version: served.version,
+                    })
+                }
                 Ok(served) => served,
                 Err(refused) => return Ok(Found::Refused(refused)),
             };
@@ -1420,7 +1492,9 @@ impl App {
                 patients.sort();
                 patients.dedup();
                 for patient in patients {
-                    if let Some(c) = current(&store, "Patient", &patient)? {
+                    if let Some(c) =
+                        current(&store, "Patient", &patient)?.filter(|c| c.state != State::Deleted)
+                    {
                         match readable(&asker, "Patient", &patient, c.entry)? {
                             Ok(served) => included.push(served),
                             Err(refused) => return Ok(Found::Refused(refused)),
@@ -1664,8 +1738,12 @@ impl Search {
         Ok(search)
     }
 
-    /// Does `c` pass the filters that the driving query did not apply?
+    /// Does `c` pass the filters that the driving query did not apply? A deleted resource
+    /// passes none.
     fn passes(&self, store: &Store, c: &Current) -> Result<bool> {
+        if c.state == State::Deleted {
+            return Ok(false);
+        }
         if self
             .patient
             .as_ref()

@@ -296,8 +296,10 @@ pub fn index(resource: &Resource, id: &str) -> Index {
                 tree.get("context")
                     .and_then(|c| referenced(c, "encounter", "Encounter"))
             });
+            // A Binary belongs to the patient of its security context.
             let patient = referenced(tree, "subject", "Patient")
-                .or_else(|| referenced(tree, "patient", "Patient"));
+                .or_else(|| referenced(tree, "patient", "Patient"))
+                .or_else(|| referenced(tree, "securityContext", "Patient"));
             (patient, encounter, date)
         }
     };

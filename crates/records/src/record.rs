@@ -139,6 +139,9 @@ pub enum State {
     Draft,
     /// Confirmed, or of a type that needs no confirmation (a patient's registration, say).
     Confirmed,
+    /// Deleted: a version that holds no resource, made by a DELETE with a reason. Nothing is
+    /// erased — every earlier version stays readable — but the resource reads as gone.
+    Deleted,
 }
 
 impl State {
@@ -147,6 +150,7 @@ impl State {
         match self {
             State::Draft => "draft",
             State::Confirmed => "confirmed",
+            State::Deleted => "deleted",
         }
     }
 
@@ -155,6 +159,7 @@ impl State {
         match text {
             "draft" => Some(State::Draft),
             "confirmed" => Some(State::Confirmed),
+            "deleted" => Some(State::Deleted),
             _ => None,
         }
     }
@@ -259,6 +264,22 @@ impl EntryKind for ResourceVersion {
                 field: "version",
                 why: "starts at 1",
             });
+        }
+        if self.state == State::Deleted {
+            // A deletion holds no resource, only where the resource was found.
+            if !self.text.is_empty() || self.trainee || self.on_behalf_of.is_some() {
+                return Err(Invalid {
+                    field: "text",
+                    why: "of a deletion must be empty",
+                });
+            }
+            if self.version < 2 || !self.index.terms.is_empty() {
+                return Err(Invalid {
+                    field: "index",
+                    why: "of a deletion follows a version and holds no terms",
+                });
+            }
+            return Ok(());
         }
         if self.resource().is_err() {
             return Err(Invalid {
@@ -423,11 +444,12 @@ fn subject(index: &Index) -> Option<Subject> {
     })
 }
 
-/// Which types belong to a patient, and must name one.
+/// Which types belong to a patient, and must name one. A Binary is an attachment of a
+/// patient's record (a scan, a letter), and names its patient by its security context.
 pub fn belongs_to_patient(kind: &str) -> bool {
     !matches!(
         kind,
-        "Binary" | "Organization" | "Practitioner" | "PractitionerRole" | "Provenance"
+        "Organization" | "Practitioner" | "PractitionerRole" | "Provenance"
     )
 }
 
@@ -494,6 +516,44 @@ pub fn write(
     }
     if let Some(reason) = reason {
         draft = draft.because(reason);
+    }
+    Ok(Request::one(draft))
+}
+
+/// Deletes resource `kind/id`, whose latest version `previous` holds what `index` describes: a
+/// new version that holds no resource, for `reason` (required). Its index keeps the patient,
+/// the encounter and the date, so the deletion is found where the resource was; its terms are
+/// dropped, so searches no longer find it.
+pub fn delete(
+    actor: Actor,
+    kind: &str,
+    id: &str,
+    previous: u64,
+    index: &Index,
+    reason: String,
+) -> Result<Request, RecordError> {
+    if !TYPES.contains(&kind) || !is_id(id) {
+        return Err(ResourceError::BadId.into());
+    }
+    let version = ResourceVersion {
+        kind: kind.into(),
+        id: id.into(),
+        version: previous + 1,
+        state: State::Deleted,
+        text: String::new(),
+        index: Index {
+            patient: index.patient.clone(),
+            encounter: index.encounter.clone(),
+            date: index.date.clone(),
+            terms: Vec::new(),
+        },
+        trainee: false,
+        on_behalf_of: None,
+        imported: false,
+    };
+    let mut draft = Draft::new(actor, version.clone()).because(reason);
+    if let Some(subject) = subject(&version.index) {
+        draft = draft.about(subject);
     }
     Ok(Request::one(draft))
 }

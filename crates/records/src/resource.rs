@@ -234,3 +234,36 @@ mod tests {
         );
     }
 }
+
+/// A `Binary` resource holding `bytes` of `content_type` (as a client sends an attachment in its
+/// own format, FHIR's raw Binary), with its security context — the patient it belongs to — when
+/// given (`X-Security-Context`).
+pub fn binary(content_type: &str, bytes: &[u8], security_context: Option<&str>) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 128);
+    out.push_str("{\"resourceType\":\"Binary\",\"contentType\":\"");
+    out.push_str(Text::from_value(content_type).raw());
+    out.push('"');
+    if let Some(context) = security_context {
+        out.push_str(",\"securityContext\":{\"reference\":\"");
+        out.push_str(Text::from_value(context).raw());
+        out.push_str("\"}");
+    }
+    out.push_str(",\"data\":\"");
+    base64::engine::general_purpose::STANDARD.encode_string(bytes, &mut out);
+    out.push_str("\"}");
+    out.into_bytes()
+}
+
+/// The content type and the decoded bytes of a stored `Binary` (none if it holds no data, or
+/// data that is not base64, which validation refuses).
+pub fn binary_content(stored: &[u8]) -> Option<(String, Vec<u8>)> {
+    use base64::Engine as _;
+    let tree = crate::json::parse(stored).ok()?;
+    let content_type = tree.get("contentType")?.as_str()?;
+    let data = tree.get("data")?.as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.as_bytes())
+        .ok()?;
+    Some((content_type, bytes))
+}

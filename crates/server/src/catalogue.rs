@@ -339,8 +339,8 @@ catalogue! {
         "確定済みの版を訂正するには理由が必要です（X-Kiroku-Reason ヘッダー、または画面の入力欄）。何も記録されていません。",
         "Correcting a confirmed version needs a reason (the X-Kiroku-Reason header, or the field on the page). Nothing was recorded.";
     RecordNoPatient = "record_no_patient", UNPROCESSABLE_ENTITY,
-        "{type} には患者への参照（subject または patient の Patient/…）が必要です。何も記録されていません。",
-        "A {type} must refer to its patient (subject or patient: Patient/...). Nothing was recorded.";
+        "{type} には患者への参照（subject・patient、Binary では securityContext の Patient/…。生データの送信では X-Security-Context ヘッダー）が必要です。何も記録されていません。",
+        "A {type} must refer to its patient (subject or patient, or for a Binary securityContext: Patient/...; sent raw, the X-Security-Context header). Nothing was recorded.";
     NoSuchResourceType = "no_such_resource_type", NOT_FOUND,
         "このサーバーはその型のリソースを保管していません。",
         "This server keeps no resources of that type.";
@@ -431,6 +431,12 @@ catalogue! {
     NothingSelected = "nothing_selected", UNPROCESSABLE_ENTITY,
         "確定する記録を一つ以上選んでください。何も記録されていません。",
         "Select at least one record to confirm. Nothing was recorded.";
+    ResourceDeleted = "resource_deleted", GONE,
+        "このリソースは削除されています（版 {version}）。記録は消去されておらず、以前の版は履歴（_history）から読めます。",
+        "This resource was deleted (version {version}). Nothing was erased: its earlier versions are readable in its history (_history).";
+    BinaryNoData = "binary_no_data", NOT_FOUND,
+        "この Binary には内容（data）がありません。FHIR JSON（Accept: application/fhir+json）で読んでください。",
+        "This Binary holds no data: read it as FHIR JSON (Accept: application/fhir+json).";
     TransactionNotTransaction = "transaction_not_transaction", BAD_REQUEST,
         "POST /fhir には type が transaction の Bundle を送ってください（batch には対応していません）。何も記録されていません。",
         "POST /fhir takes a Bundle of type transaction (batch is not supported). Nothing was recorded.";
@@ -507,8 +513,8 @@ catalogue! {
         "このエントリは、別のエントリと同じ fullUrl またはリソースを指しています。何も記録されていません。",
         "This entry names the fullUrl or resource another entry names. Nothing was recorded.";
     FhirMediaType = "fhir_media_type", UNSUPPORTED_MEDIA_TYPE,
-        "本文は FHIR の JSON（Content-Type: application/fhir+json）で送ってください。何も記録されていません。",
-        "Send the body as FHIR JSON (Content-Type: application/fhir+json). Nothing was recorded.";
+        "本文は FHIR の JSON（Content-Type: application/fhir+json）で送ってください（Binary だけは添付ファイルの形式のまま、その Content-Type で送れます）。何も記録されていません。",
+        "Send the body as FHIR JSON (Content-Type: application/fhir+json); only a Binary may be sent in its own format, with its Content-Type. Nothing was recorded.";
 }
 
 /// The `{name}`s of a text, in order.

@@ -524,6 +524,46 @@ pub fn note_text(served: &Served) -> (String, String) {
     (title, body.join("\n\n"))
 }
 
+/// A document's attachments held as Binary resources here: each one's title (or media type)
+/// and where the browser reads it (`/fhir/Binary/{id}`, the content in its own format).
+pub fn attachments(served: &Served) -> Vec<(String, String)> {
+    let json = tree(served);
+    items(&json, "content")
+        .iter()
+        .filter_map(|content| {
+            let attachment = content.get("attachment")?;
+            let id = text(attachment, &["url"])
+                .and_then(|url| kiroku_records::index::reference_to(&url, "Binary"))?;
+            let title = text(attachment, &["title"])
+                .or_else(|| text(attachment, &["contentType"]))
+                .unwrap_or_else(|| format!("Binary/{id}"));
+            Some((title, format!("/fhir/Binary/{id}")))
+        })
+        .collect()
+}
+
+/// Most characters of one value a page shows of a resource's fields (a Binary's data is
+/// longer; its content is read at `/fhir/Binary/{id}`).
+const FIELD_CHARS_SHOWN: usize = 500;
+
+/// A resource's fields as a page lists them: every leaf, less the server's `id` and `meta`,
+/// each value cut at [`FIELD_CHARS_SHOWN`] characters.
+pub fn fields(served: &Served) -> Vec<(String, String)> {
+    leaves(&tree(served))
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with("meta.") && path != "id")
+        .map(|(path, value)| {
+            let count = value.chars().count();
+            if count > FIELD_CHARS_SHOWN {
+                let shown: String = value.chars().take(80).collect();
+                (path, format!("{shown}… ({count})"))
+            } else {
+                (path, value)
+            }
+        })
+        .collect()
+}
+
 /// The note kind and encounter of a note the editor wrote.
 pub fn note_kind(served: &Served) -> (Option<kiroku_app::chart::NoteKind>, Option<String>) {
     let json = tree(served);

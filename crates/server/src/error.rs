@@ -325,6 +325,9 @@ impl From<Error> for AppError {
             },
             Error::NoSuchResourceType => AppError::new(Code::NoSuchResourceType),
             Error::NoSuchResource => AppError::new(Code::NoSuchResource),
+            Error::Gone { version } => {
+                AppError::new(Code::ResourceDeleted).with("version", version)
+            }
             Error::IdMismatch => AppError::new(Code::ResourceIdMismatch),
             Error::VersionMismatch { expected, found } => AppError::new(Code::VersionMismatch)
                 .with("expected", expected)

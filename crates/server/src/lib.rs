@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod json;
 pub mod logging;
 mod pages;
+mod provenance;
 mod routes;
 
 pub use error::AppError;

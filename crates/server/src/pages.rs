@@ -641,12 +641,16 @@ pub struct VersionView {
     pub version: u64,
     pub latest: bool,
     pub draft: bool,
+    /// A deletion: the version holds no resource.
+    pub deleted: bool,
     pub trainee: bool,
     /// A note: the editor can correct it.
     pub editable: bool,
     pub title: String,
     /// A note's text; other resources show their fields.
     pub text: Option<String>,
+    /// Attachments held here: title and where to read them.
+    pub attachments: Vec<(String, String)>,
     pub fields: Vec<(String, String)>,
     pub time: String,
     pub author: String,

@@ -1320,6 +1320,8 @@ fn clients_we_did_not_write_use_the_api() {
         "OperationOutcome",
         "Parameters",
         "Patient",
+        "Provenance",
+        "Binary",
     ] {
         assert!(
             said.contains(&format!("{kind} ")),

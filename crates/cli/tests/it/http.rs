@@ -403,7 +403,7 @@ fn bad_input_gets_clear_errors_and_writes_nothing() {
     let request = format!(
         "POST /api/operator/notes HTTP/1.1\r\nHost: x\r\n{}: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
         "Authorization",
-        2 << 20
+        16 << 20
     );
     std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
     // Read until the JSON error has arrived (the server need not close the connection).

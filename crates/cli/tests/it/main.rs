@@ -24,3 +24,4 @@ mod policy;
 mod registry;
 mod support;
 mod tamper;
+mod versions;

@@ -29,7 +29,7 @@ fn ledger() -> DataDir {
 }
 
 /// Runs SQL as an attacker: with the append-only triggers out of the way.
-fn tamper(data: &DataDir, sql: &str) {
+pub(crate) fn tamper(data: &DataDir, sql: &str) {
     let store = kiroku_store::Store::open(&data.database(), kiroku_app::registry(), 1).unwrap();
     let unguard = match data.database() {
         DatabaseUrl::Sqlite(_) => {

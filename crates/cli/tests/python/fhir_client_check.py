@@ -211,6 +211,39 @@ def main(base, token, bundles):
     server.request_json(f"Observation/{first.id}/_history/1/$proof")
     expect(status_of(lambda: Patient.read("no-such-patient", server)) == 404, "a missing patient is 404")
 
+    # Provenance made from the ledger: who entered each version.
+    provenance = server.request_json(f"Provenance?target=Observation/{first.id}")
+    agents = [
+        agent["type"]["coding"][0]["code"]
+        for entry in provenance.get("entry", [])
+        for agent in entry["resource"]["agent"]
+    ]
+    expect(agents.count("enterer") == 2, f"each of the 2 versions has its enterer ({agents})")
+
+    # A deletion with a reason: the resource reads as gone, its history keeps every version.
+    server.session.headers["X-Kiroku-Reason"] = "%E9%87%8D%E8%A4%87%E7%99%BB%E9%8C%B2"
+    try:
+        deleted = server.session.delete(f"{base}/Observation/{found[1].id}")
+        expect(deleted.status_code == 200, f"a deletion is answered 200 ({deleted.status_code})")
+    finally:
+        del server.session.headers["X-Kiroku-Reason"]
+    expect(status_of(lambda: Observation.read(found[1].id, server)) == 410, "a deleted resource is 410")
+    history = server.request_json(f"Observation/{found[1].id}/_history")
+    methods = [e["request"]["method"] for e in history["entry"]]
+    expect(methods == ["DELETE", "POST"], f"the history keeps both versions ({methods})")
+
+    # An attachment in its own format: sent raw, read back byte for byte.
+    pdf = b"%PDF-1.4\n% synthetic test document\n%%EOF\n"
+    sent = server.session.post(
+        f"{base}/Binary",
+        data=pdf,
+        headers={"Content-Type": "application/pdf", "X-Security-Context": f"Patient/{patient_id}"},
+    )
+    expect(sent.status_code == 201, f"a raw Binary is created ({sent.status_code})")
+    raw = server.session.get(f"{base}/Binary/{sent.json()['id']}", headers={"Accept": "application/pdf"})
+    expect(raw.content == pdf, "the attachment reads back byte for byte")
+    expect(raw.headers.get("content-type") == "application/pdf", "in its own media type")
+
     if failures:
         for failure in failures:
             print(f"FAILED: {failure}", file=sys.stderr)

@@ -75,11 +75,7 @@ fn version_view(
         } else {
             row.title
         };
-        let fields = clinical::leaves(&clinical::tree(served))
-            .into_iter()
-            .filter(|(path, _)| !path.starts_with("meta.") && path != "id")
-            .collect();
-        (title, None, fields)
+        (title, None, clinical::fields(served))
     };
     VersionView {
         kind: served.kind.clone(),
@@ -87,8 +83,17 @@ fn version_view(
         version: served.version,
         latest,
         draft: served.state == VersionState::Draft,
+        deleted: served.state == VersionState::Deleted,
         trainee: served.trainee,
-        editable: clinical::note_kind(served).0.is_some(),
+        editable: served.state != VersionState::Deleted && clinical::note_kind(served).0.is_some(),
+        attachments: match served.kind.as_str() {
+            "DocumentReference" => clinical::attachments(served),
+            "Binary" => vec![(
+                lang.pick("内容を開く", "Open the content").to_owned(),
+                format!("/fhir/Binary/{}", served.id),
+            )],
+            _ => Vec::new(),
+        },
         title,
         text,
         fields,

@@ -127,7 +127,7 @@ fn version_response(
             "x-kiroku-countersignature",
             HeaderValue::from_static(match served.state {
                 kiroku_records::record::State::Draft => "required",
-                kiroku_records::record::State::Confirmed => "given",
+                _ => "given",
             }),
         );
     }
@@ -165,8 +165,9 @@ fn written_response(state: &AppState, headers: &HeaderMap, written: &Written) ->
     version_response(status, served, Some(location), prefer(headers))
 }
 
-fn check_media_type(headers: &HeaderMap) -> Result<(), AppError> {
-    let ok = headers
+/// The media type of a request's body, without its parameters, lower case.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|v| {
@@ -176,12 +177,134 @@ fn check_media_type(headers: &HeaderMap) -> Result<(), AppError> {
                 .trim()
                 .to_ascii_lowercase()
         })
-        .is_some_and(|v| v == "application/fhir+json" || v == "application/json");
-    if ok {
+}
+
+fn is_fhir_json(media_type: Option<&str>) -> bool {
+    matches!(
+        media_type,
+        Some("application/fhir+json" | "application/json")
+    )
+}
+
+fn check_media_type(headers: &HeaderMap) -> Result<(), AppError> {
+    if is_fhir_json(media_type(headers).as_deref()) {
         Ok(())
     } else {
         Err(AppError::new(Code::FhirMediaType))
     }
+}
+
+/// Most bytes of a media type or a security context a raw Binary names.
+const BINARY_HEADER_BYTES_MAX: usize = 256;
+
+/// The resource a create or update of `kind` sends: FHIR JSON as it is, or — for a Binary —
+/// the raw bytes of an attachment in its own format (`Content-Type` its media type, and
+/// `X-Security-Context: Patient/…` the patient it belongs to), wrapped as a Binary resource.
+fn sent_resource(kind: &str, headers: &HeaderMap, body: &Bytes) -> Result<Vec<u8>, AppError> {
+    let media = media_type(headers);
+    if is_fhir_json(media.as_deref()) {
+        return Ok(body.to_vec());
+    }
+    if kind != "Binary" {
+        return Err(AppError::new(Code::FhirMediaType));
+    }
+    let valid = |text: &str| {
+        !text.is_empty()
+            && text.len() <= BINARY_HEADER_BYTES_MAX
+            && text.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    };
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| valid(t) && t.contains('/'))
+        .ok_or(AppError::new(Code::FhirMediaType))?;
+    let context = match headers.get("x-security-context") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|t| valid(t))
+                .ok_or_else(|| {
+                    AppError::new(Code::InvalidField)
+                        .with("field", "X-Security-Context")
+                        .with("why", "is not a reference")
+                })?,
+        ),
+    };
+    Ok(kiroku_records::resource::binary(
+        content_type,
+        body,
+        context,
+    ))
+}
+
+/// Does the caller ask for a Binary's content in its own format rather than as FHIR JSON? Any
+/// `Accept` that names no JSON (a browser's, `*/*`) does.
+fn wants_raw(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| !accept.contains("json"))
+}
+
+/// Media types a browser may show in the page rather than download.
+const SHOWN_INLINE: [&str; 6] = [
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "text/plain",
+    "image/webp",
+];
+
+/// A Binary's content in its own format. It is sandboxed — no script of it runs with the
+/// server's origin — and only types a browser shows harmlessly are shown in the page; any
+/// other is downloaded.
+fn raw_response(served: &Served) -> Result<Response, AppError> {
+    let (content_type, bytes) = kiroku_records::resource::binary_content(&served.body)
+        .ok_or_else(|| AppError::new(Code::BinaryNoData))?;
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let disposition = if SHOWN_INLINE.contains(&essence.as_str()) {
+        "inline"
+    } else {
+        "attachment"
+    };
+    let mut response = (StatusCode::OK, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(&content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    headers.insert(
+        axum::http::header::CONTENT_DISPOSITION,
+        HeaderValue::from_static(disposition),
+    );
+    // Nothing in it runs with the server's origin: a sandbox without scripts — except for a
+    // PDF, which the browser's own viewer shows (its scripts run in the viewer, not the page),
+    // and which a sandbox would leave blank.
+    headers.insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(if essence == "application/pdf" {
+            "frame-ancestors 'none'"
+        } else {
+            "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+        }),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("W/\"{}\"", served.version)) {
+        headers.insert(ETAG, v);
+    }
+    if served.emergency {
+        headers.insert("x-kiroku-access", HeaderValue::from_static("emergency"));
+    }
+    Ok(response)
 }
 
 /// `If-Match: W/"3"` (or `"3"`): the version the client saw.
@@ -263,7 +386,8 @@ pub(super) async fn metadata(State(state): State<AppState>, headers: HeaderMap) 
                 ("gender", "token"),
             ],
             "Practitioner" | "Organization" => vec![("identifier", "token"), ("name", "string")],
-            "Binary" | "Provenance" | "PractitionerRole" => vec![],
+            "Provenance" => vec![("target", "reference")],
+            "Binary" | "PractitionerRole" => vec![],
             _ => vec![
                 ("patient", "reference"),
                 ("subject", "reference"),
@@ -289,7 +413,7 @@ pub(super) async fn metadata(State(state): State<AppState>, headers: HeaderMap) 
                 "type": kind,
                 "interaction": [
                     { "code": "read" }, { "code": "vread" }, { "code": "update" },
-                    { "code": "history-instance" }, { "code": "create" },
+                    { "code": "delete" }, { "code": "history-instance" }, { "code": "create" },
                     { "code": "search-type" }
                 ],
                 "versioning": "versioned-update",
@@ -331,7 +455,7 @@ pub(super) async fn metadata(State(state): State<AppState>, headers: HeaderMap) 
         "rest": [{
             "mode": "server",
             "interaction": [{ "code": "transaction" }],
-            "documentation": "Every version is an entry of a signed ledger. No resource is ever deleted (DELETE is not supported). Every read, search, history and proof is recorded as a disclosure before it is answered. Every create and update is checked against the FHIR R4 structure and against each supported JP Core profile it claims in meta.profile (docs/records-validation.md). Operations on a version: POST [type]/[id]/_history/[vid]/$confirm (the responsible clinician confirms a draft) and GET [type]/[id]/_history/[vid]/$proof (the version's ledger entry, its inclusion proof and the signed checkpoint, as Parameters).",
+            "documentation": "Every version is an entry of a signed ledger. Nothing is ever erased: DELETE (with a reason in X-Kiroku-Reason) makes a new version that holds no resource, after which the resource reads as gone (410) while every earlier version stays readable; a proxy entry (代行入力) names its clinician in X-Kiroku-On-Behalf-Of; a Binary may be sent and read in its own format (X-Security-Context names its patient). Every read, search, history and proof is recorded as a disclosure before it is answered. Every create and update is checked against the FHIR R4 structure and against each supported JP Core profile it claims in meta.profile (docs/records-validation.md). Operations on a version: POST [type]/[id]/_history/[vid]/$confirm (the responsible clinician confirms a draft) and GET [type]/[id]/_history/[vid]/$proof (the version's ledger entry, its inclusion proof and the signed checkpoint, as Parameters).",
             "security": {
                 "service": [{
                     "coding": [{
@@ -356,12 +480,12 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    check_media_type(&headers)?;
+    let sent = sent_resource(&kind, &headers, &body)?;
     let condition = if_none_exist(&headers)?;
     let writing = writing(&headers)?;
     let written = state
         .app
-        .create_resource(actor, &kind, body.to_vec(), condition, writing)
+        .create_resource(actor, &kind, sent, condition, writing)
         .await?;
     Ok(written_response(&state, &headers, &written))
 }
@@ -410,6 +534,39 @@ pub(super) async fn transaction(
     Ok(fhir(StatusCode::OK, out))
 }
 
+/// `DELETE /fhir/{type}/{id}`: a new version that holds no resource, for the reason in
+/// `X-Kiroku-Reason` (required); nothing is erased, and every earlier version stays readable
+/// with vread and history. `If-Match` is honoured. Answers an OperationOutcome that says so.
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((kind, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let expected = if_match(&headers)?;
+    let reason = reason(&headers)?;
+    let deleted = state
+        .app
+        .delete_resource(actor, &kind, &id, expected, reason)
+        .await?;
+    let outcome = json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{
+            "severity": "information",
+            "code": "informational",
+            "details": { "text": format!(
+                "{}/{} は版 {} で削除されました。記録は消去されず、以前の版は履歴から読めます。 {}/{} was deleted as version {}; nothing was erased, and every earlier version stays readable in its history.",
+                deleted.kind, deleted.id, deleted.version, deleted.kind, deleted.id, deleted.version
+            ) }
+        }]
+    });
+    let mut response = fhir(StatusCode::OK, outcome.to_string().into_bytes());
+    if let Ok(v) = HeaderValue::from_str(&format!("W/\"{}\"", deleted.version)) {
+        response.headers_mut().insert(ETAG, v);
+    }
+    Ok(response)
+}
+
 /// A version number in a path (from 1); any other text names no version.
 fn version_number(text: &str) -> Result<u64, AppError> {
     text.parse::<u64>()
@@ -418,13 +575,17 @@ fn version_number(text: &str) -> Result<u64, AppError> {
         .ok_or(AppError::new(Code::NoSuchResource))
 }
 
-/// `GET /fhir/{type}/{id}`.
+/// `GET /fhir/{type}/{id}` (a Binary in its own format when `Accept` asks for no JSON).
 pub(super) async fn read(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path((kind, id)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let served = state.app.read_resource(actor, &kind, &id).await?;
+    if served.kind == "Binary" && wants_raw(&headers) {
+        return raw_response(&served);
+    }
     Ok(version_response(
         StatusCode::OK,
         &served,
@@ -458,12 +619,12 @@ pub(super) async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    check_media_type(&headers)?;
+    let sent = sent_resource(&kind, &headers, &body)?;
     let expected = if_match(&headers)?;
     let writing = writing(&headers)?;
     let written = state
         .app
-        .update_resource(actor, &kind, &id, body.to_vec(), expected, writing)
+        .update_resource(actor, &kind, &id, sent, expected, writing)
         .await?;
     Ok(written_response(&state, &headers, &written))
 }
@@ -611,17 +772,25 @@ fn bundle(
         if i > 0 {
             out.push(b',');
         }
+        let deleted = served.state == kiroku_records::record::State::Deleted;
         out.extend_from_slice(b"{\"fullUrl\":");
         out.extend_from_slice(string(&format!("{base}/{}/{}", served.kind, served.id)).as_bytes());
-        out.extend_from_slice(b",\"resource\":");
-        out.extend_from_slice(&served.body);
+        // A deletion holds no resource: the history says it with its request alone.
+        if !deleted {
+            out.extend_from_slice(b",\"resource\":");
+            out.extend_from_slice(&served.body);
+        }
         if kind == "searchset" {
             out.extend_from_slice(b",\"search\":{\"mode\":");
             out.extend_from_slice(string(mode).as_bytes());
             out.push(b'}');
         } else {
             out.extend_from_slice(b",\"request\":{\"method\":");
-            let method = if served.version == 1 { "POST" } else { "PUT" };
+            let method = match (deleted, served.version) {
+                (true, _) => "DELETE",
+                (false, 1) => "POST",
+                (false, _) => "PUT",
+            };
             out.extend_from_slice(string(method).as_bytes());
             out.extend_from_slice(b",\"url\":");
             out.extend_from_slice(string(&format!("{}/{}", served.kind, served.id)).as_bytes());
@@ -660,6 +829,9 @@ pub(super) async fn search(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
+    if kind == "Provenance" && params.iter().any(|(k, _)| k == "target") {
+        return provenance_search(&state, actor, &headers, &params).await;
+    }
     let page = state
         .app
         .search_resources(actor, &kind, params.clone())
@@ -691,6 +863,85 @@ pub(super) async fn search(
             &entries,
         ),
     ))
+}
+
+/// Most versions whose Provenance one search gives.
+const PROVENANCE_VERSIONS_MAX: u64 = 100;
+
+/// `GET /fhir/Provenance?target=Type/id[/_history/v]`: the Provenance of the target's versions
+/// (newest first, the latest 100), made from their ledger entries — read like the target's
+/// history, and disclosed as one.
+async fn provenance_search(
+    state: &AppState,
+    actor: kiroku_core::Actor,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+) -> Result<Response, AppError> {
+    let bad = |name: &str| AppError::new(Code::SearchBadValue).with("name", name);
+    if let Some((name, _)) = params
+        .iter()
+        .find(|(k, _)| !matches!(k.as_str(), "target" | "_count" | "_format"))
+    {
+        return Err(AppError::new(Code::SearchUnknownParameter).with("name", name));
+    }
+    let targets: Vec<&str> = params
+        .iter()
+        .filter(|(k, _)| k == "target")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let [target] = targets.as_slice() else {
+        return Err(bad("target"));
+    };
+    let parts: Vec<&str> = target.split('/').collect();
+    let (kind, id, version) = match parts.as_slice() {
+        [kind, id] => (*kind, *id, None),
+        [kind, id, "_history", v] => (
+            *kind,
+            *id,
+            Some(version_number(v).map_err(|_| bad("target"))?),
+        ),
+        _ => return Err(bad("target")),
+    };
+    let (versions, _) = state
+        .app
+        .resource_history(
+            actor,
+            kind,
+            id,
+            version.map(|v| v + 1),
+            if version.is_some() {
+                1
+            } else {
+                PROVENANCE_VERSIONS_MAX
+            },
+        )
+        .await?;
+    let base = base(state, headers);
+    let string = |s: &str| serde_json::Value::from(s).to_string();
+    let mut out = Vec::new();
+    out.extend_from_slice(b"{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"link\":[{\"relation\":\"self\",\"url\":");
+    out.extend_from_slice(string(&format!("{base}/Provenance?target={target}")).as_bytes());
+    out.extend_from_slice(b"}],\"entry\":[");
+    let mut first = true;
+    for served in versions
+        .iter()
+        .filter(|v| version.is_none_or(|n| v.version == n))
+    {
+        for provenance in crate::provenance::of_version(served) {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let entry = json!({
+                "fullUrl": format!("urn:kiroku:ledger-entry:{}", provenance["extension"][0]["valueString"].as_str().unwrap_or("")),
+                "resource": provenance,
+                "search": { "mode": "match" }
+            });
+            out.extend_from_slice(entry.to_string().as_bytes());
+        }
+    }
+    out.extend_from_slice(b"]}");
+    Ok(fhir(StatusCode::OK, out))
 }
 
 /// `GET /fhir/{type}/{id}/_history`: the versions, newest first, in a `history` Bundle.

@@ -284,7 +284,10 @@ pub fn app(app: Arc<App>) -> Router {
         .route("/fhir/", post(fhir::transaction))
         .route("/fhir/metadata", get(fhir::metadata))
         .route("/fhir/{type}", get(fhir::search).post(fhir::create))
-        .route("/fhir/{type}/{id}", get(fhir::read).put(fhir::update))
+        .route(
+            "/fhir/{type}/{id}",
+            get(fhir::read).put(fhir::update).delete(fhir::delete),
+        )
         .route("/fhir/{type}/{id}/_history", get(fhir::history))
         .route("/fhir/{type}/{id}/_history/{version}", get(fhir::vread))
         .route(
@@ -386,12 +389,15 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        ),
-    );
+    // A response that set its own policy (a Binary's content) keeps it.
+    if !headers.contains_key(CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+            ),
+        );
+    }
     response
 }
 
