@@ -875,6 +875,7 @@ impl App {
     /// answered, so that a caller who may not write the record learns nothing of its versions.
     /// A proxy entry (`writing.on_behalf_of`) asks whether the actor may enter records on the
     /// clinician's behalf, and whether the clinician may write this one.
+    #[allow(clippy::too_many_arguments)]
     async fn gated_write(
         &self,
         actor: &Actor,

@@ -140,6 +140,39 @@ impl Resource {
     }
 }
 
+/// A `Binary` resource holding `bytes` of `content_type` (as a client sends an attachment in its
+/// own format, FHIR's raw Binary), with its security context — the patient it belongs to — when
+/// given (`X-Security-Context`).
+pub fn binary(content_type: &str, bytes: &[u8], security_context: Option<&str>) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 128);
+    out.push_str("{\"resourceType\":\"Binary\",\"contentType\":\"");
+    out.push_str(Text::from_value(content_type).raw());
+    out.push('"');
+    if let Some(context) = security_context {
+        out.push_str(",\"securityContext\":{\"reference\":\"");
+        out.push_str(Text::from_value(context).raw());
+        out.push_str("\"}");
+    }
+    out.push_str(",\"data\":\"");
+    base64::engine::general_purpose::STANDARD.encode_string(bytes, &mut out);
+    out.push_str("\"}");
+    out.into_bytes()
+}
+
+/// The content type and the decoded bytes of a stored `Binary` (none if it holds no data, or
+/// data that is not base64, which validation refuses).
+pub fn binary_content(stored: &[u8]) -> Option<(String, Vec<u8>)> {
+    use base64::Engine as _;
+    let tree = crate::json::parse(stored).ok()?;
+    let content_type = tree.get("contentType")?.as_str()?;
+    let data = tree.get("data")?.as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.as_bytes())
+        .ok()?;
+    Some((content_type, bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,37 +266,21 @@ mod tests {
             r#"{"resourceType":"Patient","meta":{"profile":["http://jpfhir.jp/fhir/core/StructureDefinition/JP_Patient"],"lastUpdated":"2026-11-25T09:00:00.000+09:00","versionId":"2"},"id":"p1","gender":"female"}"#
         );
     }
-}
 
-/// A `Binary` resource holding `bytes` of `content_type` (as a client sends an attachment in its
-/// own format, FHIR's raw Binary), with its security context — the patient it belongs to — when
-/// given (`X-Security-Context`).
-pub fn binary(content_type: &str, bytes: &[u8], security_context: Option<&str>) -> Vec<u8> {
-    use base64::Engine as _;
-    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 128);
-    out.push_str("{\"resourceType\":\"Binary\",\"contentType\":\"");
-    out.push_str(Text::from_value(content_type).raw());
-    out.push('"');
-    if let Some(context) = security_context {
-        out.push_str(",\"securityContext\":{\"reference\":\"");
-        out.push_str(Text::from_value(context).raw());
-        out.push_str("\"}");
+    // Shows a raw attachment wrapped as a Binary that parses as one, and its bytes read back,
+    // its media type and security context escaped as JSON strings.
+    #[test]
+    fn raw_attachments_round_trip() {
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        let made = binary("text/plain; charset=\"utf-8\"", &bytes, Some("Patient/p-1"));
+        let resource = Resource::parse(&made, Some("Binary")).unwrap();
+        assert_eq!(resource.kind, "Binary");
+        let (media, back) = binary_content(&made).unwrap();
+        assert_eq!(media, "text/plain; charset=\"utf-8\"");
+        assert_eq!(back, bytes);
+        assert_eq!(
+            binary_content(br#"{"resourceType":"Binary","contentType":"x/y"}"#),
+            None
+        );
     }
-    out.push_str(",\"data\":\"");
-    base64::engine::general_purpose::STANDARD.encode_string(bytes, &mut out);
-    out.push_str("\"}");
-    out.into_bytes()
-}
-
-/// The content type and the decoded bytes of a stored `Binary` (none if it holds no data, or
-/// data that is not base64, which validation refuses).
-pub fn binary_content(stored: &[u8]) -> Option<(String, Vec<u8>)> {
-    use base64::Engine as _;
-    let tree = crate::json::parse(stored).ok()?;
-    let content_type = tree.get("contentType")?.as_str()?;
-    let data = tree.get("data")?.as_str()?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(data.as_bytes())
-        .ok()?;
-    Some((content_type, bytes))
 }

@@ -163,7 +163,7 @@ pub fn age(birth: &str, today: (i64, u8, u8)) -> Option<i64> {
 /// Today in Japan, as year, month and day.
 pub fn today(now: Timestamp) -> (i64, u8, u8) {
     let c = now.civil(JST_OFFSET_SECONDS);
-    (i64::from(c.year), c.month, c.day)
+    (c.year, c.month, c.day)
 }
 
 /// A patient as the pages show them.
