@@ -55,6 +55,60 @@ pub struct ClientView {
     pub tokens: Vec<Token>,
 }
 
+/// A bearer token as last read, with its client's account: checked again against the time at
+/// every use (tokens expire, accounts leave their validity period).
+#[derive(Clone, Debug)]
+pub(crate) struct KnownToken {
+    token: Token,
+    state: kiroku_access::account::AccountState,
+    profile: Profile,
+}
+
+impl KnownToken {
+    /// The client acting with the token, if the token is live and its client usable at `now`.
+    fn actor(&self, id: &str, now: Timestamp) -> Result<Actor> {
+        if !self.token.live(now)
+            || self.profile.job_type != CLIENT_JOB_TYPE
+            || !usable(&self.state, &self.profile, now)
+        {
+            return Err(Error::Unauthorized);
+        }
+        Ok(Actor {
+            account: AccountId::parse(&self.token.account).map_err(|_| Error::Unauthorized)?,
+            session: Some(format!("{TOKEN_CHANNEL}{id}")),
+        })
+    }
+}
+
+/// The bearer tokens last read, each with the count of access-changing entries it was read at
+/// ([`kiroku_store::watch::Watch`]): good while that is the count.
+#[derive(Debug, Default)]
+pub(crate) struct BearerTokens(
+    std::sync::Mutex<std::collections::HashMap<String, (u64, KnownToken)>>,
+);
+
+/// Most tokens remembered; all are forgotten when full.
+const TOKENS_REMEMBERED_MAX: usize = 4096;
+
+impl BearerTokens {
+    fn get(&self, id: &str, epoch: u64) -> Option<KnownToken> {
+        let known = self.0.lock().ok()?;
+        known
+            .get(id)
+            .filter(|(at, _)| *at == epoch)
+            .map(|(_, token)| token.clone())
+    }
+
+    fn put(&self, id: String, epoch: u64, token: KnownToken) {
+        if let Ok(mut known) = self.0.lock() {
+            if known.len() >= TOKENS_REMEMBERED_MAX {
+                known.clear();
+            }
+            known.insert(id, (epoch, token));
+        }
+    }
+}
+
 /// The id of a token: its SHA-256, hex.
 pub fn token_id(token: &str) -> String {
     Sha256::digest(token.trim().as_bytes())
@@ -228,24 +282,47 @@ impl App {
             return Ok(actor);
         }
         let id = token_id(token);
-        let store: Arc<Store> = self.store().clone();
         let now = self.now()?;
-        blocking(move || {
-            let token = first(&store, &Token::query(&id), Token::from_row)?
-                .filter(|t| t.live(now))
-                .ok_or(Error::Unauthorized)?;
-            let state = account_state(&store, &token.account)?.ok_or(Error::Unauthorized)?;
-            let profile = first(&store, &Profile::query(&token.account), Profile::from_row)?
-                .ok_or(Error::Unauthorized)?;
-            if profile.job_type != CLIENT_JOB_TYPE || !usable(&state, &profile, now) {
-                return Err(Error::Unauthorized);
+        // What was read about the token is good while no access-changing entry has been
+        // appended since (the gate that decides the request then checks with the database for
+        // other processes' appends too).
+        let epoch = self.store().watch().epoch();
+        if let Some(known) = self.bearer_tokens().get(&id, epoch) {
+            // Only an acceptance is answered from memory: a refusal is read again (another
+            // process may have reinstated the client since).
+            if let Ok(actor) = known.actor(&id, now) {
+                return Ok(actor);
             }
-            Ok(Actor {
-                account: AccountId::parse(&token.account).map_err(|_| Error::Unauthorized)?,
-                session: Some(format!("{TOKEN_CHANNEL}{id}")),
-            })
+        }
+        let store: Arc<Store> = self.store().clone();
+        let key = id.clone();
+        let (epoch, found) = blocking(move || {
+            // The count is read before what it vouches for.
+            let (epoch, _) = store.refresh_watch()?;
+            let Some(token) = first(&store, &Token::query(&key), Token::from_row)? else {
+                return Ok((epoch, None));
+            };
+            let state = account_state(&store, &token.account)?;
+            let profile = first(&store, &Profile::query(&token.account), Profile::from_row)?;
+            Ok((
+                epoch,
+                match (state, profile) {
+                    (Some(state), Some(profile)) => Some(KnownToken {
+                        token,
+                        state,
+                        profile,
+                    }),
+                    _ => None,
+                },
+            ))
         })
-        .await
+        .await?;
+        let Some(found) = found else {
+            return Err(Error::Unauthorized);
+        };
+        let actor = found.actor(&id, now);
+        self.bearer_tokens().put(id, epoch, found);
+        actor
     }
 
     /// RFC 7009: the client `client` (with its secret) revokes one of its tokens. Unknown

@@ -68,6 +68,12 @@ pub fn registry() -> Arc<Registry> {
         .clone()
 }
 
+/// Do entries of this kind change who may do what — accounts, roles, tokens, scopes, policy
+/// versions?
+fn access_changes(kind: &str) -> bool {
+    kind.starts_with("access.") || kind.starts_with("policy.")
+}
+
 /// Why a use case failed. The edges turn each into a status and a message in the user's
 /// language; causes of system faults are logged there, not shown.
 #[derive(Debug, thiserror::Error)]
@@ -273,6 +279,7 @@ pub struct App {
     entropy: Arc<dyn Entropy>,
     sessions: sessions::Sessions,
     policy: Arc<policy::PolicyCache>,
+    bearer_tokens: clients::BearerTokens,
     used_steps: Arc<factors::UsedSteps>,
     listening: OnceLock<std::net::SocketAddr>,
     writer: Writer,
@@ -297,6 +304,9 @@ impl App {
         let token = datadir::load_operator_token(dir, &config)?;
         let url = config.database(dir)?;
         let store = Store::open(&url, registry(), config.limits.db_readers_max)?;
+        // What the gates remember about who is asking is good until an entry of these kinds
+        // is appended, by this process or another.
+        store.watch().watch_kinds(access_changes);
         check_ledger(&store, &config.origin, &signer)?;
         let verifier = signer.verifier();
         let writer = Writer::start(
@@ -317,6 +327,7 @@ impl App {
             entropy,
             sessions: sessions::Sessions::default(),
             policy: Arc::default(),
+            bearer_tokens: clients::BearerTokens::default(),
             used_steps: Arc::default(),
             listening: OnceLock::new(),
             writer,
@@ -350,6 +361,11 @@ impl App {
 
     pub(crate) fn policy_cache(&self) -> &Arc<policy::PolicyCache> {
         &self.policy
+    }
+
+    /// The bearer tokens last read.
+    pub(crate) fn bearer_tokens(&self) -> &clients::BearerTokens {
+        &self.bearer_tokens
     }
 
     /// The signed-in sessions.

@@ -13,6 +13,7 @@ use kiroku_core::{AccountId, Actor, Date, Timestamp};
 use kiroku_policy::version::{self, Adoption, PolicyState, Proposal, Version, VersionDecision};
 use kiroku_policy::{Action, Decision, PolicyError, Principal, PrincipalKind, Resource};
 use kiroku_store::Store;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub use kiroku_policy::engine::{Engine, DEFAULT_POLICY, SCHEMA};
@@ -23,11 +24,20 @@ pub use kiroku_access::client::CLIENT_JOB_TYPE;
 /// Most policy versions listed at once.
 pub const VERSIONS_SHOWN_MAX: u64 = 200;
 
-/// The compiled policy in force, by version number.
+/// The compiled policy in force, by version number; and what the gates last read about who is
+/// asking — the policy in force, each account as the policy sees it — each kept with the count
+/// of access-changing entries it was read at ([`kiroku_store::watch::Watch`]), and good only
+/// while that is the count (and, for an account, on the day it was read: validity periods and
+/// roles are by date).
 #[derive(Debug, Default)]
 pub struct PolicyCache {
     compiled: Mutex<Option<(u64, Arc<Engine>)>>,
+    in_force: Mutex<Option<(u64, InForce)>>,
+    principals: Mutex<HashMap<(Actor, Date), (u64, Principal)>>,
 }
+
+/// Most accounts the gates remember; they forget them all when full.
+const PRINCIPALS_MAX: usize = 4096;
 
 /// The policy in force: its stream state and its compiled form.
 #[derive(Clone, Debug)]
@@ -58,6 +68,49 @@ impl PolicyCache {
             *guard = Some((number, engine.clone()));
         }
         Ok(engine)
+    }
+
+    /// The policy in force, as read at `epoch` or now.
+    fn in_force_at(&self, store: &Store, epoch: u64) -> Result<InForce> {
+        if let Some((at, known)) = self.in_force.lock().ok().and_then(|k| k.clone()) {
+            if at == epoch {
+                return Ok(known);
+            }
+        }
+        let found = self.in_force(store)?;
+        if let Ok(mut known) = self.in_force.lock() {
+            *known = Some((epoch, found.clone()));
+        }
+        Ok(found)
+    }
+
+    /// `actor` as policies see it on `today`, as read at `epoch` or now.
+    fn principal_at(
+        &self,
+        store: &Store,
+        actor: &Actor,
+        today: Date,
+        epoch: u64,
+    ) -> Result<Principal> {
+        let key = (actor.clone(), today);
+        if let Some((at, known)) = self
+            .principals
+            .lock()
+            .ok()
+            .and_then(|p| p.get(&key).cloned())
+        {
+            if at == epoch {
+                return Ok(known);
+            }
+        }
+        let found = actor_principal(store, actor, today)?;
+        if let Ok(mut known) = self.principals.lock() {
+            if known.len() >= PRINCIPALS_MAX {
+                known.clear();
+            }
+            known.insert(key, (epoch, found.clone()));
+        }
+        Ok(found)
     }
 
     /// The policy in force now.
@@ -169,18 +222,26 @@ pub(crate) fn actor_principal(store: &Store, actor: &Actor, today: Date) -> Resu
 pub(crate) struct Gate {
     pub principal: Principal,
     pub policy: InForce,
+    /// The signed tree size when the gate opened: what the use case may read up to.
+    pub signed: u64,
 }
 
 impl Gate {
+    /// Opens the gate for `actor`: first brings the store's watch up to date (whichever
+    /// process changed access), then takes the account and the policy in force from what the
+    /// gates remember, or reads them.
     pub(crate) fn open(
         store: &Store,
         cache: &PolicyCache,
         actor: &Actor,
         today: Date,
     ) -> Result<Gate> {
+        // The count is read before anything it vouches for.
+        let (epoch, signed) = store.refresh_watch()?;
         Ok(Gate {
-            principal: actor_principal(store, actor, today)?,
-            policy: cache.in_force(store)?,
+            principal: cache.principal_at(store, actor, today, epoch)?,
+            policy: cache.in_force_at(store, epoch)?,
+            signed,
         })
     }
 

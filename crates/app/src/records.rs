@@ -489,8 +489,17 @@ fn load_version(
     store: &Store,
     entry: kiroku_core::EntryIndex,
 ) -> Result<(ResourceVersion, Origin)> {
-    let (stored, payload) = read::entry(store, entry)?;
-    let version: ResourceVersion = serde_json::from_value(payload)
+    load_version_within(store, entry, 0)
+}
+
+/// [`load_version`] for a caller that knows a signed size (a gate's).
+fn load_version_within(
+    store: &Store,
+    entry: kiroku_core::EntryIndex,
+    signed: u64,
+) -> Result<(ResourceVersion, Origin)> {
+    let (stored, payload) = read::entry_text_within(store, entry, signed)?;
+    let version: ResourceVersion = serde_json::from_slice(&payload)
         .map_err(|_| Error::Corrupt(format!("entry {entry} is not a resource version")))?;
     Ok((
         version,
@@ -553,7 +562,7 @@ pub(crate) fn readable(
     id: &str,
     entry: kiroku_core::EntryIndex,
 ) -> Result<std::result::Result<Served, Refused>> {
-    let (version, origin) = load_version(asker.store, entry)?;
+    let (version, origin) = load_version_within(asker.store, entry, asker.gate.signed)?;
     let (action, question) = read_question(asker, kind, id, Some(&version))?;
     if let Err(refused) = check(
         asker,
@@ -732,6 +741,7 @@ fn proxy_clinician(
     Ok(Gate {
         principal,
         policy: proxy.policy.clone(),
+        signed: proxy.signed,
     })
 }
 

@@ -139,7 +139,7 @@ pub(crate) fn check_label(name: &'static str, text: &str, max: usize) -> Result<
 }
 
 /// Who acted: an account and, where there is one, the session or channel.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Actor {
     /// The account.
     pub account: AccountId,

@@ -12,6 +12,7 @@ use cedar_policy::{
 };
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Mutex;
 
 /// The schema every policy is validated against.
 pub const SCHEMA: &str = include_str!("schema.cedarschema");
@@ -166,7 +167,7 @@ impl Action {
 }
 
 /// What kind of principal acts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
     /// A person with an account.
     Person,
@@ -188,7 +189,7 @@ impl PrincipalKind {
 }
 
 /// An account as policies see it: the attributes the regulations restrict use by.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Principal {
     /// The account id.
     pub id: String,
@@ -211,7 +212,7 @@ pub struct Principal {
 }
 
 /// What an action is done to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Resource {
     /// The system's registers and governance.
     System,
@@ -248,7 +249,7 @@ pub enum Resource {
 
 /// How the asking account is related to a patient, and what the patient's chart is flagged
 /// with: the attributes `relationship` and `flags` of a `Patient` and a `Record`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Care {
     /// `care-team`, `encounter`, `department` (the account's department saw the patient),
     /// `emergency` (a break-the-glass access is open) or `none`; empty when not asked (a
@@ -286,7 +287,16 @@ pub struct Engine {
     policies: PolicySet,
     authorizer: Authorizer,
     types: Types,
+    /// No policy names a patient or a record by its id: a decision about one depends on its
+    /// attributes alone, so one answer serves every patient or record described alike.
+    ids_unnamed: bool,
+    /// Decisions about patients and records already made by this set: a decision is a pure
+    /// function of the set and what it is asked, so an answer given once is the answer.
+    memo: Mutex<HashMap<(Principal, Action, Resource), Decision>>,
 }
+
+/// Most decisions an engine remembers; it forgets them all when full.
+const MEMO_MAX: usize = 4096;
 
 #[derive(Debug)]
 struct Types {
@@ -380,11 +390,20 @@ impl Engine {
                     .collect(),
             ));
         }
+        let types = Types::new()?;
+        let ids_unnamed = !policies.policies().any(|p| {
+            p.entity_literals().iter().any(|uid| {
+                let kind = uid.type_name();
+                *kind == types.patient || *kind == types.record
+            })
+        });
         let engine = Engine {
             schema,
             policies,
             authorizer: Authorizer::new(),
-            types: Types::new()?,
+            types,
+            ids_unnamed,
+            memo: Mutex::new(HashMap::new()),
         };
         engine.check_not_locked_out()?;
         Ok(engine)
@@ -491,8 +510,47 @@ impl Engine {
         }
     }
 
-    /// May `principal` do `action` to `resource`, and which policies say so?
+    /// May `principal` do `action` to `resource`, and which policies say so? Decisions about
+    /// patients and records are remembered: the same question gets the same answer without
+    /// evaluating the policies again.
     pub fn decide(
+        &self,
+        principal: &Principal,
+        action: Action,
+        resource: &Resource,
+    ) -> Result<Decision, PolicyError> {
+        let asked = match resource {
+            Resource::Patient { .. } | Resource::Record { .. } => {
+                (principal.clone(), action, self.as_remembered(resource))
+            }
+            _ => return self.evaluate(principal, action, resource),
+        };
+        if let Some(known) = self.memo.lock().ok().and_then(|m| m.get(&asked).cloned()) {
+            return Ok(known);
+        }
+        let decision = self.evaluate(principal, action, resource)?;
+        if let Ok(mut memo) = self.memo.lock() {
+            if memo.len() >= MEMO_MAX {
+                memo.clear();
+            }
+            memo.insert(asked, decision.clone());
+        }
+        Ok(decision)
+    }
+
+    /// A patient or record as the memo knows it: without its id when no policy names one.
+    fn as_remembered(&self, resource: &Resource) -> Resource {
+        let mut remembered = resource.clone();
+        if self.ids_unnamed {
+            if let Resource::Patient { id, .. } | Resource::Record { id, .. } = &mut remembered {
+                id.clear();
+            }
+        }
+        remembered
+    }
+
+    /// Evaluates the policies.
+    fn evaluate(
         &self,
         principal: &Principal,
         action: Action,
@@ -732,5 +790,54 @@ mod tests {
             Engine::compile(locked),
             Err(PolicyError::LocksOut("ProposePolicy"))
         ));
+    }
+
+    // Shows that a remembered decision is the policies' own answer: asked twice it is the same,
+    // and it equals a fresh evaluation; records described alike share one answer; and a set
+    // that names a record by its id keeps that record apart from the others.
+    #[test]
+    fn remembered_decisions_are_the_policies_answers() {
+        let engine = Engine::compile(DEFAULT_POLICY).unwrap();
+        assert!(engine.ids_unnamed);
+        let doctor = person("doctor", &[], &[]);
+        for (category, relationship) in [
+            ("medical", "encounter"),
+            ("medical", "none"),
+            ("nursing", "department"),
+        ] {
+            let record = cared(category, relationship, &[]);
+            let first = engine.decide(&doctor, Action::ReadRecord, &record).unwrap();
+            let again = engine.decide(&doctor, Action::ReadRecord, &record).unwrap();
+            assert_eq!(first, again);
+            assert_eq!(
+                first,
+                engine
+                    .evaluate(&doctor, Action::ReadRecord, &record)
+                    .unwrap()
+            );
+        }
+        let record = |id: &str| Resource::Record {
+            id: id.into(),
+            category: "medical".into(),
+            department: String::new(),
+            care: Care {
+                relationship: "encounter".into(),
+                flags: Vec::new(),
+            },
+        };
+        let named = format!(
+            "{DEFAULT_POLICY}\n@id(\"not-this-record\")\nforbid (principal, action, resource == Kiroku::Record::\"Observation/x\");"
+        );
+        let engine = Engine::compile(&named).unwrap();
+        assert!(!engine.ids_unnamed);
+        let read = |id: &str| {
+            engine
+                .decide(&doctor, Action::ReadRecord, &record(id))
+                .unwrap()
+                .allowed
+        };
+        assert!(read("Observation/y"));
+        assert!(!read("Observation/x"));
+        assert!(read("Observation/y"));
     }
 }

@@ -23,6 +23,7 @@ mod sqlite_db;
 pub mod system;
 pub mod url;
 pub mod verify;
+pub mod watch;
 pub mod writer;
 
 use kiroku_core::Registry;
@@ -150,6 +151,7 @@ pub struct Store {
     url: DatabaseUrl,
     registry: Arc<Registry>,
     pool: r2d2::Pool<Manager>,
+    watch: Arc<watch::Watch>,
 }
 
 impl Store {
@@ -160,6 +162,7 @@ impl Store {
         let mut first = db::connect(url)?;
         first.migrate()?;
         schema::ensure(first.as_mut(), url, &registry)?;
+        let signed = first.latest_checkpoint()?.map_or(0, |c| c.size);
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(u32::try_from(readers_max.max(1)).unwrap_or(u32::MAX))
@@ -172,6 +175,7 @@ impl Store {
             url: url.clone(),
             registry,
             pool,
+            watch: Arc::new(watch::Watch::new(signed)),
         })
     }
 
@@ -183,6 +187,18 @@ impl Store {
     /// The registry of contexts.
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
+    }
+
+    /// What counts the entries that change access caches ([`watch::Watch`]).
+    pub fn watch(&self) -> &Arc<watch::Watch> {
+        &self.watch
+    }
+
+    /// Brings the watch up to date with what any process appended (one read of the signed
+    /// size, and the kinds of any entries another process appended since): the count of
+    /// entries that change access, and the signed size.
+    pub fn refresh_watch(&self) -> Result<(u64, u64)> {
+        self.watch.refresh(self.reader()?.db())
     }
 
     /// A reader connection from the pool, waiting up to ten seconds for one to be free.

@@ -213,8 +213,51 @@ pub fn scan(
 /// match its entry.
 pub fn entry(store: &Store, index: EntryIndex) -> Result<(Entry, serde_json::Value)> {
     let mut reader = store.reader()?;
+    let signed = signed_size(reader.db())?;
+    entry_in(reader.db(), index, signed)
+}
+
+/// [`entry`] with the payload as its JSON text (for a caller that reads it straight into its
+/// kind's type, without building a JSON tree first), for a caller that knows a signed size (a
+/// gate that has just read it): an entry below it is read without reading the size again; one
+/// beyond it (appended since) only once the size is read again and covers it.
+pub fn entry_text_within(
+    store: &Store,
+    index: EntryIndex,
+    signed: u64,
+) -> Result<(Entry, Vec<u8>)> {
+    let mut reader = store.reader()?;
     let db = reader.db();
-    if index.0 >= signed_size(db)? {
+    let signed = if index.0 < signed {
+        signed
+    } else {
+        signed_size(db)?
+    };
+    if index.0 >= signed {
+        return Err(StoreError::Refused(format!(
+            "entry {index} is not in the signed tree"
+        )));
+    }
+    let row = checked_row(db, index)?;
+    let (mut entry, raw) = kiroku_core::entry::decode_raw(&row.body)?;
+    let text = match (&entry.payload, raw) {
+        (Payload::Inline(_), Some(raw)) => raw.get().as_bytes().to_vec(),
+        (Payload::Blob { sha256, bytes }, _) => db
+            .blob(sha256)?
+            .filter(|b| content_hash(b) == *sha256 && b.len() as u64 == *bytes)
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("the payload blob of entry {index} is damaged"))
+            })?,
+        (Payload::Inline(_), None) => {
+            return Err(StoreError::Corrupt(format!("entry {index} has no payload")))
+        }
+    };
+    entry.payload = Payload::Inline(serde_json::Value::Null);
+    Ok((entry, text))
+}
+
+fn entry_in(db: &mut dyn Db, index: EntryIndex, signed: u64) -> Result<(Entry, serde_json::Value)> {
+    if index.0 >= signed {
         return Err(StoreError::Refused(format!(
             "entry {index} is not in the signed tree"
         )));
@@ -237,7 +280,8 @@ pub fn entry(store: &Store, index: EntryIndex) -> Result<(Entry, serde_json::Val
 
 /// Entry `index` as stored — its bytes, decoded, and its payload's blob when it was moved to the
 /// blob store — once its bytes are checked against its leaf hash and the blob against its entry.
-fn checked_entry(db: &mut dyn Db, index: EntryIndex) -> Result<(Vec<u8>, Entry, Option<Vec<u8>>)> {
+/// Entry `index`'s row, its bytes checked against its leaf hash.
+fn checked_row(db: &mut dyn Db, index: EntryIndex) -> Result<crate::db::EntryRow> {
     let row = db
         .entries(index.0, 1)?
         .into_iter()
@@ -249,6 +293,11 @@ fn checked_entry(db: &mut dyn Db, index: EntryIndex) -> Result<(Vec<u8>, Entry, 
             "entry {index} does not match its stored hash"
         )));
     }
+    Ok(row)
+}
+
+fn checked_entry(db: &mut dyn Db, index: EntryIndex) -> Result<(Vec<u8>, Entry, Option<Vec<u8>>)> {
+    let row = checked_row(db, index)?;
     let entry = decode_fields(&row.body)?;
     let blob = match &entry.payload {
         Payload::Inline(_) => None,

@@ -107,6 +107,8 @@ pub enum AppendError {
 
 /// An entry sealed and projected by its caller, waiting for an index.
 struct Pending {
+    /// Of a kind that changes access caches ([`crate::watch::Watch`]).
+    counts: bool,
     leaf: Hash,
     bytes: Vec<u8>,
     blob: Option<(Hash, Vec<u8>)>,
@@ -142,6 +144,7 @@ pub struct WriterHandle {
     queue: mpsc::Sender<Message>,
     metrics: Arc<WriterMetrics>,
     registry: Arc<Registry>,
+    watch: Arc<crate::watch::Watch>,
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     config: Arc<WriterConfig>,
@@ -169,6 +172,7 @@ impl Writer {
         let metrics = Arc::new(WriterMetrics::default());
         let config = Arc::new(config);
         let state = WriterThread {
+            watch: store.watch().clone(),
             store_url: store.url().clone(),
             db: Some(db),
             frontier: None,
@@ -191,6 +195,7 @@ impl Writer {
                 queue,
                 metrics,
                 registry: store.registry().clone(),
+                watch: store.watch().clone(),
                 clock,
                 entropy,
                 config,
@@ -271,6 +276,7 @@ impl WriterHandle {
                 return Err(AppendError::Reference { position });
             }
             entries.push(Pending {
+                counts: self.watch.counts(sealed.entry.kind.as_str()),
                 leaf: sealed.leaf,
                 blob: sealed
                     .blob
@@ -347,6 +353,7 @@ fn references_stay_inside(changes: &[Change], position: usize, count: usize) -> 
 }
 
 struct WriterThread {
+    watch: Arc<crate::watch::Watch>,
     store_url: crate::DatabaseUrl,
     /// `None` after a failure, until reconnected.
     db: Option<Box<dyn Db>>,
@@ -404,6 +411,8 @@ impl WriterThread {
                         let size = doubt.size;
                         match self.committed_anyway(doubt) {
                             Some(outcomes) => {
+                                // What the batch held is not known here: count a change.
+                                self.watch.bump();
                                 tracing::warn!(%error, tree_size = size, "commit answer lost, but the batch is durable");
                                 Ok(outcomes)
                             }
@@ -602,6 +611,11 @@ impl WriterThread {
             }
         }
         let count = entries.len();
+        let counts = batch
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| matches!(o, Outcome::Admitted(_)))
+            .any(|(r, _)| r.entries.iter().any(|p| p.counts));
         let size = frontier.size();
         let root = frontier.root();
         let note = Checkpoint {
@@ -643,6 +657,9 @@ impl WriterThread {
         });
         db.commit()?;
         self.in_doubt = None;
+        // Counted before anyone is answered: a revocation that has returned is seen by every
+        // request that follows.
+        self.watch.committed(first, size, counts);
         self.metrics
             .commit_seconds
             .observe(commit_started.elapsed().as_secs_f64());

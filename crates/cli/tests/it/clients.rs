@@ -336,3 +336,60 @@ fn system_client_tokens_expire() {
         401
     );
 }
+
+// Shows that what the server remembers about tokens, accounts and the policy gives way at once
+// to a change made by another process: a client reading with its token is suspended by
+// `kiroku account suspend` (another process appending to the same database) while the server
+// runs, and its very next read is refused and gives no data; reinstated the same way, its token
+// reads again. The server had answered the token many times before, from memory.
+#[test]
+fn a_change_by_another_process_takes_effect_at_once() {
+    let (data, secret) = hospital_with_client();
+    let server = TestServer::serve(data);
+    let bearer = token(&server, &secret, None);
+    let made = crate::fhir::send(
+        &server,
+        &bearer,
+        "POST",
+        "/fhir/Patient",
+        &[],
+        Some(&crate::fhir::patient_body(
+            "9901",
+            ("田尻", "一"),
+            ("タジリ", "ハジメ"),
+            "1972-02-02",
+        )),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let path = format!("/fhir/Patient/{}", made.json()["id"].as_str().unwrap());
+    for _ in 0..20 {
+        let read = crate::fhir::send(&server, &bearer, "GET", &path, &[], None);
+        assert_eq!(read.status, 200, "{}", read.text());
+    }
+
+    let suspended = run_on(
+        server.data(),
+        &["account", "suspend", "demo-lab"],
+        &["--reason", "検査システム更新のため停止"],
+    );
+    assert!(suspended.status.success(), "{}", stdout(&suspended));
+    let refused = crate::fhir::send(&server, &bearer, "GET", &path, &[], None);
+    assert!(
+        matches!(refused.status, 401 | 403),
+        "a suspended client reads nothing: {} {}",
+        refused.status,
+        refused.text()
+    );
+    assert!(!refused.text().contains("田尻"), "{}", refused.text());
+    let again = crate::fhir::send(&server, &bearer, "GET", &path, &[], None);
+    assert_eq!(again.status, 401, "{}", again.text());
+
+    let reinstated = run_on(
+        server.data(),
+        &["account", "reinstate", "demo-lab"],
+        &["--reason", "更新完了"],
+    );
+    assert!(reinstated.status.success(), "{}", stdout(&reinstated));
+    let read = crate::fhir::send(&server, &bearer, "GET", &path, &[], None);
+    assert_eq!(read.status, 200, "{}", read.text());
+}
