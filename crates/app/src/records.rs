@@ -517,9 +517,9 @@ fn serve(version: &ResourceVersion, origin: Origin) -> Result<Served> {
     let body = if version.state == State::Deleted {
         Vec::new()
     } else {
-        record::served(version, origin.time)
-            .map_err(|_| Error::Corrupt(format!("{} {} does not parse", version.kind, version.id)))?
-            .to_bytes()
+        record::served_bytes(version, origin.time).map_err(|_| {
+            Error::Corrupt(format!("{} {} does not parse", version.kind, version.id))
+        })?
     };
     Ok(Served {
         kind: version.kind.clone(),

@@ -7,11 +7,10 @@
 use crate::progress::Bar;
 use anyhow::{Context as _, Result};
 use kiroku_app::demo_records::Rng;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What one phase measured.
 #[derive(Clone, Debug, Default)]
@@ -47,24 +46,31 @@ impl Phase {
 
 /// One keep-alive HTTP/1.1 connection with the bearer token.
 struct Conn {
-    reader: BufReader<TcpStream>,
+    reader: tokio::io::BufReader<tokio::net::TcpStream>,
     host: String,
     token: String,
+    line: String,
+    body: Vec<u8>,
 }
 
 impl Conn {
-    fn open(addr: SocketAddr, token: &str) -> Result<Conn> {
-        let stream = TcpStream::connect(addr).context("cannot connect to the bench server")?;
+    async fn open(addr: SocketAddr, token: &str) -> Result<Conn> {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .context("cannot connect to the bench server")?;
         stream.set_nodelay(true)?;
         Ok(Conn {
-            reader: BufReader::new(stream),
+            reader: tokio::io::BufReader::new(stream),
             host: addr.to_string(),
             token: token.to_owned(),
+            line: String::new(),
+            body: Vec::new(),
         })
     }
 
     /// Sends one request and reads the whole answer; its status.
-    fn send(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> Result<u16> {
+    async fn send(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> Result<u16> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nAccept: application/fhir+json\r\n",
             self.host, self.token
@@ -76,23 +82,24 @@ impl Conn {
             ));
         }
         head.push_str("\r\n");
-        let stream = self.reader.get_mut();
-        stream.write_all(head.as_bytes())?;
+        let mut request = head.into_bytes();
         if let Some(body) = body {
-            stream.write_all(body)?;
+            request.extend_from_slice(body);
         }
-        let mut line = String::new();
-        self.reader.read_line(&mut line)?;
-        let status: u16 = line
+        self.reader.get_mut().write_all(&request).await?;
+        self.line.clear();
+        self.reader.read_line(&mut self.line).await?;
+        let status: u16 = self
+            .line
             .split(' ')
             .nth(1)
             .and_then(|s| s.parse().ok())
             .context("not an HTTP answer")?;
         let mut length = 0usize;
         loop {
-            line.clear();
-            self.reader.read_line(&mut line)?;
-            let header = line.trim_end();
+            self.line.clear();
+            self.reader.read_line(&mut self.line).await?;
+            let header = self.line.trim_end();
             if header.is_empty() {
                 break;
             }
@@ -102,8 +109,8 @@ impl Conn {
                 }
             }
         }
-        let mut body = vec![0u8; length];
-        self.reader.read_exact(&mut body)?;
+        self.body.resize(length, 0);
+        self.reader.read_exact(&mut self.body).await?;
         Ok(status)
     }
 }
@@ -126,7 +133,9 @@ type Make = dyn Fn(&mut Rng) -> (&'static str, String, Option<Vec<u8>>) + Send +
 
 /// `connections` connections, each sending as fast as it is answered, for `seconds`; or, with
 /// `rate`, all together at that many requests a second, each latency counted from when its
-/// request was due (so a server that falls behind shows it).
+/// request was due (so a server that falls behind shows it). The load runs on one thread of its
+/// own (an event loop over every connection), so that it takes as little as it can of the
+/// cores the server runs on.
 fn drive(
     addr: SocketAddr,
     token: &str,
@@ -135,13 +144,36 @@ fn drive(
     rate: Option<f64>,
     make: Arc<Make>,
 ) -> Result<Phase> {
-    let started = Instant::now();
+    let token = token.to_owned();
+    let load = std::thread::Builder::new()
+        .name("bench-load".into())
+        .spawn(move || -> Result<Phase> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the load's event loop")?;
+            runtime.block_on(drive_connections(addr, token, connections, seconds, rate, make))
+        })
+        .context("cannot start the load thread")?;
+    load.join()
+        .map_err(|_| anyhow::anyhow!("the load thread panicked"))?
+}
+
+async fn drive_connections(
+    addr: SocketAddr,
+    token: String,
+    connections: usize,
+    seconds: f64,
+    rate: Option<f64>,
+    make: Arc<Make>,
+) -> Result<Phase> {
+    let started = tokio::time::Instant::now();
     let until = started + Duration::from_secs_f64(seconds);
-    let mut threads = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
     for c in 0..connections {
         let make = make.clone();
-        let mut conn = Conn::open(addr, token)?;
-        threads.push(std::thread::spawn(move || -> Result<Phase> {
+        let mut conn = Conn::open(addr, &token).await?;
+        tasks.spawn(async move {
             let mut rng = Rng::new(0x5eed + c as u64);
             let mut phase = Phase::default();
             let interval = rate.map(|r| Duration::from_secs_f64(connections as f64 / r));
@@ -149,21 +181,18 @@ fn drive(
                 + interval.map_or(Duration::ZERO, |i| i.mul_f64(c as f64 / connections as f64));
             loop {
                 if interval.is_some() {
-                    let now = Instant::now();
-                    if due > now {
-                        std::thread::sleep(due - now);
-                    }
+                    tokio::time::sleep_until(due).await;
                 }
                 let sent = if interval.is_some() {
                     due
                 } else {
-                    Instant::now()
+                    tokio::time::Instant::now()
                 };
                 if sent >= until {
                     break;
                 }
                 let (method, path, body) = make(&mut rng);
-                let status = conn.send(method, &path, body.as_deref())?;
+                let status = conn.send(method, &path, body.as_deref()).await?;
                 phase.latencies.push(sent.elapsed());
                 phase.requests += 1;
                 if !(200..300).contains(&status) {
@@ -173,14 +202,12 @@ fn drive(
                     due += interval;
                 }
             }
-            Ok(phase)
-        }));
+            Ok::<Phase, anyhow::Error>(phase)
+        });
     }
     let mut total = Phase::default();
-    for thread in threads {
-        let phase = thread
-            .join()
-            .map_err(|_| anyhow::anyhow!("a load thread panicked"))??;
+    while let Some(done) = tasks.join_next().await {
+        let phase = done.map_err(|_| anyhow::anyhow!("a load task failed"))??;
         total.requests += phase.requests;
         total.errors += phase.errors;
         total.latencies.extend(phase.latencies);

@@ -7,7 +7,7 @@ use crate::id::EntryIndex;
 use crate::projection::{Column, Row, TableSpec, Value};
 
 /// Which order a query walks a table in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Order {
     /// The primary key.
     Key,

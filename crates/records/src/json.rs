@@ -436,7 +436,7 @@ impl Parser<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     // Shows the round trip: compact input comes back byte for byte — decimals as written,
@@ -521,7 +521,8 @@ mod tests {
         ));
     }
 
-    fn tree() -> impl proptest::strategy::Strategy<Value = Json> {
+    /// Any JSON document.
+    pub(crate) fn tree() -> impl proptest::strategy::Strategy<Value = Json> {
         use proptest::prelude::*;
         let number = (
             any::<bool>(),

@@ -1157,6 +1157,21 @@ pub fn served(version: &ResourceVersion, time: Timestamp) -> Result<Json, Resour
     Ok(resource.stored(&version.id, version.version, &instant(time)))
 }
 
+/// [`served`] as its compact text: written straight from the stored text where it can be (the
+/// same bytes the tree would write), through the tree otherwise.
+pub fn served_bytes(version: &ResourceVersion, time: Timestamp) -> Result<Vec<u8>, ResourceError> {
+    let updated = instant(time);
+    match crate::resource::stored_text(
+        version.text.as_bytes(),
+        &version.id,
+        version.version,
+        &updated,
+    ) {
+        Some(bytes) => Ok(bytes),
+        None => Ok(served(version, time)?.to_bytes()),
+    }
+}
+
 /// An FHIR instant in Japan time, to the microsecond.
 pub fn instant(time: Timestamp) -> String {
     let c = time.civil(kiroku_core::JST_OFFSET_SECONDS);

@@ -140,6 +140,142 @@ impl Resource {
     }
 }
 
+/// The end of the JSON value that starts at `at` in compact, valid JSON text.
+fn value_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = at;
+    loop {
+        match *bytes.get(i)? {
+            b'"' => {
+                i += 1;
+                loop {
+                    match *bytes.get(i)? {
+                        b'\\' => i += 2,
+                        b'"' => break,
+                        _ => i += 1,
+                    }
+                }
+                i += 1;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' if depth > 0 => {
+                depth -= 1;
+                i += 1;
+            }
+            // The end of a number, `true`, `false` or `null` at the top.
+            b',' | b'}' | b']' if depth == 0 => return Some(i),
+            _ => i += 1,
+        }
+        if depth == 0 && matches!(bytes.get(at), Some(b'"' | b'{' | b'[')) {
+            return Some(i);
+        }
+    }
+}
+
+/// The members of the compact, valid JSON object text `object`: each name's text between its
+/// quotes and the value's text. `None` if it is not an object, or a name has an escape (the
+/// tree handles those).
+fn members(object: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
+    if object.first() != Some(&b'{') {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut i = 1;
+    if object.get(i) == Some(&b'}') {
+        return Some(out);
+    }
+    loop {
+        if object.get(i) != Some(&b'"') {
+            return None;
+        }
+        let name_start = i + 1;
+        let name_end = name_start + object[name_start..].iter().position(|b| *b == b'"')?;
+        let name = &object[name_start..name_end];
+        if name.contains(&b'\\') || object.get(name_end + 1) != Some(&b':') {
+            return None;
+        }
+        let value_start = name_end + 2;
+        let end = value_end(object, value_start)?;
+        out.push((name, &object[value_start..end]));
+        match object.get(end) {
+            Some(b',') => i = end + 1,
+            Some(b'}') if end + 1 == object.len() => return Some(out),
+            _ => return None,
+        }
+    }
+}
+
+/// Sets member `name` of `members` to `value`: where it stands, or inserted at `at` (clamped).
+fn set_member<'a>(
+    members: &mut Vec<(&'a [u8], Vec<u8>)>,
+    name: &'a [u8],
+    value: Vec<u8>,
+    at: usize,
+) {
+    match members.iter_mut().find(|(n, _)| *n == name) {
+        Some(slot) => slot.1 = value,
+        None => {
+            let at = at.min(members.len());
+            members.insert(at, (name, value));
+        }
+    }
+}
+
+fn write_object(members: &[(&[u8], Vec<u8>)]) -> Vec<u8> {
+    let size = members
+        .iter()
+        .map(|(n, v)| n.len() + v.len() + 4)
+        .sum::<usize>()
+        + 2;
+    let mut out = Vec::with_capacity(size);
+    out.push(b'{');
+    for (i, (name, value)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(name);
+        out.extend_from_slice(b"\":");
+        out.extend_from_slice(value);
+    }
+    out.push(b'}');
+    out
+}
+
+/// [`Resource::stored`] written straight from a resource's compact text, as the tree would
+/// write it, without building the tree: `None` where the text is not of the form this handles
+/// (a member name with an escape), and the tree is to be used.
+pub fn stored_text(text: &[u8], id: &str, version: u64, last_updated: &str) -> Option<Vec<u8>> {
+    let quoted = |s: &str| {
+        let mut v = Vec::with_capacity(s.len() + 2);
+        v.push(b'"');
+        v.extend_from_slice(Text::from_value(s).raw().as_bytes());
+        v.push(b'"');
+        v
+    };
+    let sent = members(text)?;
+    let mut top: Vec<(&[u8], Vec<u8>)> = sent.iter().map(|(n, v)| (*n, v.to_vec())).collect();
+    set_member(&mut top, b"id", quoted(id), 1);
+    let mut meta: Vec<(&[u8], Vec<u8>)> = match sent.iter().find(|(n, _)| *n == b"meta") {
+        Some((_, value)) => members(value)?
+            .into_iter()
+            .map(|(n, v)| (n, v.to_vec()))
+            .collect(),
+        None => Vec::new(),
+    };
+    set_member(&mut meta, b"versionId", quoted(&version.to_string()), 0);
+    set_member(&mut meta, b"lastUpdated", quoted(last_updated), 1);
+    let at = top
+        .iter()
+        .position(|(n, _)| *n == b"id")
+        .map_or(1, |i| i + 1);
+    set_member(&mut top, b"meta", write_object(&meta), at);
+    Some(write_object(&top))
+}
+
 /// A `Binary` resource holding `bytes` of `content_type` (as a client sends an attachment in its
 /// own format, FHIR's raw Binary), with its security context — the patient it belongs to — when
 /// given (`X-Security-Context`).
@@ -282,5 +418,47 @@ mod tests {
             binary_content(br#"{"resourceType":"Binary","contentType":"x/y"}"#),
             None
         );
+    }
+
+    proptest::proptest! {
+        // Shows, for any resource-like document — any members, an id and a meta with or
+        // without versionId and lastUpdated, anywhere — that the stored form written straight
+        // from the text is the tree's, byte for byte.
+        #[test]
+        fn stored_text_is_the_trees(
+            mut members in proptest::collection::vec(
+                ("[a-z]{1,3}|id|meta|versionId", crate::json::tests::tree()), 0..6),
+            meta in proptest::option::of(proptest::collection::vec(
+                ("[a-z]{1,3}|versionId|lastUpdated|id", crate::json::tests::tree()), 0..5)),
+            meta_at in 0usize..6,
+            version in 1u64..1_000_000,
+        ) {
+            use crate::json::{Json, Text};
+            let mut seen = std::collections::BTreeSet::new();
+            members.retain(|(name, _)| name != "meta" && seen.insert(name.clone()));
+            let mut object: Vec<(Text, Json)> = vec![(
+                Text::from_value("resourceType"),
+                Json::String(Text::from_value("Observation")),
+            )];
+            object.extend(members.into_iter().map(|(n, v)| (Text::from_value(&n), v)));
+            if let Some(meta) = meta {
+                let mut seen = std::collections::BTreeSet::new();
+                let meta: Vec<(Text, Json)> = meta
+                    .into_iter()
+                    .filter(|(n, _)| seen.insert(n.clone()))
+                    .map(|(n, v)| (Text::from_value(&n), v))
+                    .collect();
+                let at = meta_at.min(object.len());
+                object.insert(at, (Text::from_value("meta"), Json::Object(meta)));
+            }
+            let text = Json::Object(object).to_bytes();
+            let resource = Resource {
+                kind: "Observation",
+                tree: crate::json::parse(&text).unwrap(),
+            };
+            let by_tree = resource.stored("o-1", version, "2026-12-07T10:00:00.000000+09:00").to_bytes();
+            let by_text = stored_text(&text, "o-1", version, "2026-12-07T10:00:00.000000+09:00");
+            proptest::prop_assert_eq!(by_text, Some(by_tree));
+        }
     }
 }

@@ -3,11 +3,11 @@
 //! makes text order byte order on both (so pages, keys and verification agree).
 
 use kiroku_core::projection::{Column, ColumnType, TableSpec, LAST_ENTRY};
-use kiroku_core::query::Query;
+use kiroku_core::query::{Order, Query};
 use kiroku_core::Value;
 
 /// The two SQL dialects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Dialect {
     /// SQLite (STRICT tables).
     Sqlite,
@@ -125,8 +125,63 @@ pub(crate) fn select_key(d: Dialect, table: &TableSpec) -> String {
     )
 }
 
+/// The shape of a [`Query`]: what its SQL text depends on (its values are parameters).
+type Shape = (Dialect, &'static str, Order, usize, usize, bool);
+
+thread_local! {
+    /// The SQL text of each query shape met on this thread: written once, reused by every
+    /// query of that shape (as the statement cache reuses its plan).
+    static TEXTS: std::cell::RefCell<std::collections::HashMap<Shape, std::rc::Rc<str>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Most query shapes one thread keeps the text of (every shape is a query some context
+/// declares, so they are few; the bound is a guard).
+const TEXTS_MAX: usize = 1024;
+
 /// The bounded, ordered SELECT of a [`Query`] and its parameters.
-pub(crate) fn query(d: Dialect, q: &Query) -> (String, Vec<Param>) {
+pub(crate) fn query(d: Dialect, q: &Query) -> (std::rc::Rc<str>, Vec<Param>) {
+    let order = q.order_columns();
+    let mut params: Vec<Param> = Vec::with_capacity(q.eq.len() + 2);
+    for (value, column) in q.eq.iter().zip(&order) {
+        params.push((value.clone(), column.ty));
+    }
+    let mut after_len = 0;
+    if let Some(after) = &q.after {
+        for (value, column) in after.iter().zip(order.iter().skip(q.eq.len())) {
+            params.push((value.clone(), column.ty));
+            after_len += 1;
+        }
+    }
+    params.push((
+        Value::Int(i64::try_from(q.limit).unwrap_or(i64::MAX)),
+        ColumnType::Int,
+    ));
+    let shape: Shape = (
+        d,
+        q.table.name,
+        q.order,
+        q.eq.len().min(order.len()),
+        after_len,
+        q.descending,
+    );
+    let text = TEXTS.with(|texts| {
+        if let Some(text) = texts.borrow().get(&shape) {
+            return text.clone();
+        }
+        let text: std::rc::Rc<str> = query_text(d, q).into();
+        let mut texts = texts.borrow_mut();
+        if texts.len() >= TEXTS_MAX {
+            texts.clear();
+        }
+        texts.insert(shape, text.clone());
+        text
+    });
+    (text, params)
+}
+
+/// The SQL text of a [`Query`]'s shape.
+fn query_text(d: Dialect, q: &Query) -> String {
     let order = q.order_columns();
     let mut params: Vec<Param> = Vec::new();
     let mut filters: Vec<String> = Vec::new();
@@ -165,15 +220,12 @@ pub(crate) fn query(d: Dialect, q: &Query) -> (String, Vec<Param>) {
     } else {
         format!(" WHERE {}", filters.join(" AND "))
     };
-    (
-        format!(
-            "SELECT {} FROM {}{filter} ORDER BY {} LIMIT {}",
-            column_list(q.table),
-            q.table.name,
-            order_by.join(", "),
-            d.param(params.len())
-        ),
-        params,
+    format!(
+        "SELECT {} FROM {}{filter} ORDER BY {} LIMIT {}",
+        column_list(q.table),
+        q.table.name,
+        order_by.join(", "),
+        d.param(params.len())
     )
 }
 
@@ -282,9 +334,28 @@ mod tests {
             .after(Some(vec![Value::Int(7)]));
         let (sql, params) = query(Dialect::Sqlite, &q);
         assert_eq!(
-            sql,
+            &*sql,
             "SELECT a, b, v, last_entry FROM t WHERE v = ?1 AND (a) < (?2) ORDER BY v DESC, a DESC, b DESC LIMIT ?3"
         );
         assert_eq!(params.len(), 3);
+        // The same shape with other values reuses the text; another shape gets its own.
+        let (again, _) = query(
+            Dialect::Sqlite,
+            &q.clone()
+                .matching(vec![Value::Int(4)])
+                .after(Some(vec![Value::Int(9)])),
+        );
+        assert!(std::rc::Rc::ptr_eq(&sql, &again));
+        let (ascending, params) = query(
+            Dialect::Sqlite,
+            &Query::table(&T, 10)
+                .by_index(0)
+                .matching(vec![Value::Int(3)]),
+        );
+        assert_eq!(
+            &*ascending,
+            "SELECT a, b, v, last_entry FROM t WHERE v = ?1 ORDER BY v, a, b LIMIT ?2"
+        );
+        assert_eq!(params.len(), 2);
     }
 }
