@@ -152,7 +152,14 @@ fn drive(
                 .enable_all()
                 .build()
                 .context("cannot start the load's event loop")?;
-            runtime.block_on(drive_connections(addr, token, connections, seconds, rate, make))
+            runtime.block_on(drive_connections(
+                addr,
+                token,
+                connections,
+                seconds,
+                rate,
+                make,
+            ))
         })
         .context("cannot start the load thread")?;
     load.join()

@@ -13,7 +13,7 @@ use crate::timestamp::Timestamp;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use kiroku_ledger::Hash;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -282,36 +282,67 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 
 /// The canonical bytes of an entry.
 pub fn encode(entry: &Entry) -> Result<Vec<u8>, EntryError> {
-    let mut object = Map::new();
-    object.insert("v".into(), Json::from(1));
-    object.insert("kind".into(), Json::from(entry.kind.as_str()));
-    object.insert("time".into(), Json::from(entry.time.to_string()));
-    let mut actor = Map::new();
-    actor.insert("account".into(), Json::from(entry.actor.account.as_str()));
+    // The envelope's members in their canonical (sorted) order, written straight out: the
+    // payload is written where it stands rather than copied into a map to be sorted.
+    let mut out = Vec::with_capacity(256);
+    let member = |out: &mut Vec<u8>, first: bool, key: &str| {
+        if !first {
+            out.push(b',');
+        }
+        write_string(key, out);
+        out.push(b':');
+    };
+    out.push(b'{');
+    member(&mut out, true, "actor");
+    out.push(b'{');
+    write_string("account", &mut out);
+    out.push(b':');
+    write_string(entry.actor.account.as_str(), &mut out);
     if let Some(session) = &entry.actor.session {
-        actor.insert("session".into(), Json::from(session.as_str()));
+        out.push(b',');
+        write_string("session", &mut out);
+        out.push(b':');
+        write_string(session, &mut out);
     }
-    object.insert("actor".into(), Json::Object(actor));
-    if let Some(subject) = &entry.subject {
-        let mut map = Map::new();
-        map.insert("type".into(), Json::from(subject.kind.as_str()));
-        map.insert("id".into(), Json::from(subject.id.as_str()));
-        object.insert("subject".into(), Json::Object(map));
-    }
-    if let Some(reason) = &entry.reason {
-        object.insert("reason".into(), Json::from(reason.as_str()));
-    }
+    out.push(b'}');
+    member(&mut out, false, "kind");
+    write_string(entry.kind.as_str(), &mut out);
     match &entry.payload {
         Payload::Inline(value) => {
-            object.insert("payload".into(), value.clone());
+            member(&mut out, false, "payload");
+            write_canonical(value, &mut out);
         }
         Payload::Blob { sha256, bytes } => {
-            object.insert("payload_sha256".into(), Json::from(sha256.to_hex()));
-            object.insert("payload_bytes".into(), Json::from(*bytes));
+            member(&mut out, false, "payload_bytes");
+            write_canonical(&Json::from(*bytes), &mut out);
+            member(&mut out, false, "payload_sha256");
+            write_string(&sha256.to_hex(), &mut out);
         }
     }
-    object.insert("salt".into(), Json::from(STANDARD.encode(entry.salt)));
-    Ok(canonical_json(&Json::Object(object)))
+    if let Some(reason) = &entry.reason {
+        member(&mut out, false, "reason");
+        write_string(reason, &mut out);
+    }
+    member(&mut out, false, "salt");
+    write_string(&STANDARD.encode(entry.salt), &mut out);
+    if let Some(subject) = &entry.subject {
+        member(&mut out, false, "subject");
+        out.push(b'{');
+        write_string("id", &mut out);
+        out.push(b':');
+        write_string(&subject.id, &mut out);
+        out.push(b',');
+        write_string("type", &mut out);
+        out.push(b':');
+        write_string(&subject.kind, &mut out);
+        out.push(b'}');
+    }
+    member(&mut out, false, "time");
+    write_string(&entry.time.to_string(), &mut out);
+    member(&mut out, false, "v");
+    out.push(b'1');
+    out.push(b'}');
+    Ok(out)
 }
 
 /// Decodes canonical entry bytes, refusing anything that is not exactly the canonical form.
@@ -434,6 +465,7 @@ pub fn decode_raw(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Map;
 
     /// The exact bytes of an operator's note as the foundation (issue 2) wrote them: they must
     /// decode, unchanged, forever.
@@ -484,6 +516,66 @@ mod tests {
             "ledger note/1",
         ] {
             assert!(KindName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The envelope as a JSON object, sorted by the general canonical writer: what
+    /// [`encode`] must equal.
+    fn by_the_map(entry: &Entry) -> Vec<u8> {
+        let mut object = Map::new();
+        object.insert("v".into(), Json::from(1));
+        object.insert("kind".into(), Json::from(entry.kind.as_str()));
+        object.insert("time".into(), Json::from(entry.time.to_string()));
+        let mut actor = Map::new();
+        actor.insert("account".into(), Json::from(entry.actor.account.as_str()));
+        if let Some(session) = &entry.actor.session {
+            actor.insert("session".into(), Json::from(session.as_str()));
+        }
+        object.insert("actor".into(), Json::Object(actor));
+        if let Some(subject) = &entry.subject {
+            let mut map = Map::new();
+            map.insert("type".into(), Json::from(subject.kind.as_str()));
+            map.insert("id".into(), Json::from(subject.id.as_str()));
+            object.insert("subject".into(), Json::Object(map));
+        }
+        if let Some(reason) = &entry.reason {
+            object.insert("reason".into(), Json::from(reason.as_str()));
+        }
+        match &entry.payload {
+            Payload::Inline(value) => {
+                object.insert("payload".into(), value.clone());
+            }
+            Payload::Blob { sha256, bytes } => {
+                object.insert("payload_sha256".into(), Json::from(sha256.to_hex()));
+                object.insert("payload_bytes".into(), Json::from(*bytes));
+            }
+        }
+        object.insert("salt".into(), Json::from(STANDARD.encode(entry.salt)));
+        canonical_json(&Json::Object(object))
+    }
+
+    // Shows the envelope written member by member equal to the envelope sorted as a map, for
+    // every shape an envelope takes: with and without a session, a subject, a reason, and with
+    // the payload inline or in a blob.
+    #[test]
+    fn envelopes_are_written_in_canonical_order() {
+        let base = decode(ISSUE_2_NOTE.as_bytes()).unwrap();
+        let mut shapes = vec![base.clone()];
+        let mut e = base.clone();
+        e.actor.session = None;
+        e.subject = Some(Subject {
+            kind: "patient".into(),
+            id: "p-\"1".into(),
+        });
+        e.reason = Some("訂正：\n転記誤り".into());
+        shapes.push(e.clone());
+        e.payload = Payload::Blob {
+            sha256: kiroku_ledger::Hash([7; 32]),
+            bytes: 70_000,
+        };
+        shapes.push(e);
+        for entry in shapes {
+            assert_eq!(encode(&entry).unwrap(), by_the_map(&entry));
         }
     }
 }
