@@ -174,23 +174,6 @@ impl Browser {
             .unwrap_or_else(|e| panic!("the PDF is not base64: {e}"))
     }
 
-    /// Sets the window's size in CSS pixels.
-    pub fn resize(&self, width: u32, height: u32) {
-        post(
-            &self.url("/window/rect"),
-            &json!({ "width": width, "height": height }),
-        );
-    }
-
-    /// A screenshot of the window as PNG (for looking at a page while writing it).
-    pub fn screenshot(&self) -> Vec<u8> {
-        use base64::Engine as _;
-        let reply = get(&self.url("/screenshot"));
-        base64::engine::general_purpose::STANDARD
-            .decode(reply["value"].as_str().unwrap_or_default())
-            .unwrap_or_default()
-    }
-
     /// Adds a virtual WebAuthn authenticator to the session (Chromium's, through the WebAuthn
     /// extension of WebDriver): a platform authenticator that holds discoverable credentials
     /// and verifies its user without asking. Returns its id.
