@@ -1823,10 +1823,13 @@ impl Search {
         if let Some(name) = &self.name {
             let mut ids = Vec::new();
             let mut after: Option<(String, String, String)> = None;
+            // The scan has no upper bound: every row read past the last match is waste (a
+            // seek each, for its row), so batches start small and grow.
+            let mut batch = 32;
             loop {
                 let query = match &after {
-                    None => record::terms_from(self.kind, "name", name, 500),
-                    Some((value, system, id)) => kiroku_core::Query::table(&record::TERMS, 500)
+                    None => record::terms_from(self.kind, "name", name, batch),
+                    Some((value, system, id)) => kiroku_core::Query::table(&record::TERMS, batch)
                         .by_index(0)
                         .matching(vec![
                             kiroku_core::Value::Text(self.kind.into()),
@@ -1839,7 +1842,8 @@ impl Search {
                         ])),
                 };
                 let rows = read::query(store, &query)?;
-                let mut done = rows.len() < 500;
+                let mut done = (rows.len() as u64) < batch;
+                batch = (batch * 4).min(512);
                 for stored in &rows {
                     let cells = stored.cells(&record::TERMS);
                     let (id, value, system) = (

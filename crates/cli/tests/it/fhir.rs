@@ -525,6 +525,78 @@ fn fhir_api_end_to_end() {
     );
 }
 
+// Shows a name search finding every patient whose name starts with the words searched, each
+// once, across pages, and none whose name only begins like it: 60 patients named スズキ (two
+// search terms each, more than the search reads at once) and 5 named スズカ.
+#[test]
+fn a_name_search_finds_every_match_across_pages() {
+    let (data, secret) = hospital_with_client();
+    let server = TestServer::serve(data);
+    let token = token(&server, &secret, None);
+    let given = ["イチロウ", "ハナコ", "ジロウ", "サクラ", "タロウ", "ユミ"];
+    let mut suzuki = Vec::new();
+    let mut suzuka = Vec::new();
+    for n in 0..65 {
+        let (kanji, kana) = if n < 60 {
+            ("鈴木", "スズキ")
+        } else {
+            ("鈴鹿", "スズカ")
+        };
+        let body = patient_body(
+            &format!("0009{n:04}"),
+            (kanji, "某"),
+            (kana, given[n % given.len()]),
+            "1970-01-01",
+        );
+        let created = send(&server, &token, "POST", "/fhir/Patient", &[], Some(&body));
+        assert_eq!(created.status, 201, "{}", created.text());
+        let id = created.json()["id"].as_str().unwrap().to_owned();
+        if n < 60 {
+            suzuki.push(id)
+        } else {
+            suzuka.push(id)
+        }
+    }
+    let all_pages = |query: &str| -> (Vec<String>, usize) {
+        let (mut ids, mut pages) = (Vec::new(), 0);
+        let mut next = Some(format!("/fhir/Patient?{query}&_count=25"));
+        while let Some(path) = next {
+            let reply = send(&server, &token, "GET", &path, &[], None);
+            assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+            let bundle = reply.json();
+            pages += 1;
+            for entry in bundle["entry"].as_array().into_iter().flatten() {
+                ids.push(entry["resource"]["id"].as_str().unwrap().to_owned());
+            }
+            next = bundle["link"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["relation"] == "next")
+                .map(|l| {
+                    let url = l["url"].as_str().unwrap();
+                    url[url.find("/fhir/").unwrap()..].to_owned()
+                });
+        }
+        (ids, pages)
+    };
+    let sorted = |mut ids: Vec<String>| {
+        ids.sort();
+        ids
+    };
+    let (found, pages) = all_pages("name=スズキ");
+    assert_eq!(pages, 3);
+    assert_eq!(
+        sorted(found),
+        sorted(suzuki.clone()),
+        "each スズキ once, no スズカ"
+    );
+    let (found, _) = all_pages("name=すずか");
+    assert_eq!(sorted(found), sorted(suzuka.clone()));
+    let (found, _) = all_pages("name=スズ");
+    assert_eq!(sorted(found), sorted([suzuki, suzuka].concat()));
+}
+
 // Shows the policy deciding every read and write: a client whose token carries only
 // `clinical.read` may not write, and the operator (no clinician) may not read a chart; each
 // refusal is a 403 OperationOutcome and an entry naming the action.
