@@ -1823,8 +1823,9 @@ impl Search {
         if let Some(name) = &self.name {
             let mut ids = Vec::new();
             let mut after: Option<(String, String, String)> = None;
-            // The scan has no upper bound: every row read past the last match is waste (a
-            // seek each, for its row), so batches start small and grow.
+            // The scan has no upper bound: every row read past the last match is waste, so
+            // batches start small and grow. The terms' index holds every column of the
+            // table, so reading the columns alone reads the index alone.
             let mut batch = 32;
             loop {
                 let query = match &after {
@@ -1841,11 +1842,11 @@ impl Search {
                             kiroku_core::Value::Text(id.clone()),
                         ])),
                 };
-                let rows = read::query(store, &query)?;
+                let rows = read::query_columns(store, &query)?;
                 let mut done = (rows.len() as u64) < batch;
                 batch = (batch * 4).min(512);
-                for stored in &rows {
-                    let cells = stored.cells(&record::TERMS);
+                for row in &rows {
+                    let cells = kiroku_core::query::Cells::of(row, &record::TERMS);
                     let (id, value, system) = (
                         decoded(cells.text(1))?,
                         decoded(cells.text(3))?,

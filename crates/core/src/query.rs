@@ -136,6 +136,17 @@ impl Stored {
     }
 }
 
+impl<'a> Cells<'a> {
+    /// The cells of a row of `table` read without its last entry
+    /// (`kiroku_store::read::query_columns`).
+    pub fn of(row: &'a [Value], table: &'static TableSpec) -> Cells<'a> {
+        Cells {
+            row,
+            table: table.name,
+        }
+    }
+}
+
 impl Cells<'_> {
     /// The error for this table.
     pub fn bad(&self) -> BadRow {

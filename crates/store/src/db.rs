@@ -6,7 +6,7 @@
 use crate::sql::{self, Dialect, Param};
 use crate::url::DatabaseUrl;
 use crate::{Result, StoreError};
-use kiroku_core::projection::{Key, Net, TableSpec};
+use kiroku_core::projection::{Key, Net, Row, TableSpec};
 use kiroku_core::query::{Query, Stored};
 use kiroku_core::{ColumnType, Value};
 use kiroku_ledger::Hash;
@@ -74,6 +74,13 @@ pub(crate) trait Db: Send {
     fn exec(&mut self, sql: &str, params: &[Param]) -> Result<u64>;
     /// Runs a SELECT of `table`'s columns and `last_entry`, decoding each row.
     fn select(&mut self, sql: &str, params: &[Param], table: &TableSpec) -> Result<Vec<Stored>>;
+    /// Runs a SELECT of `table`'s columns alone, decoding each row.
+    fn select_columns(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+        table: &TableSpec,
+    ) -> Result<Vec<Row>>;
     /// Runs a SELECT of one integer.
     fn select_int(&mut self, sql: &str, params: &[Param]) -> Result<Option<i64>>;
     /// Starts an append transaction, taking the cross-process append lock, and returns the
@@ -175,8 +182,14 @@ pub(crate) trait Db: Send {
 
     /// The rows a query asks for.
     fn query(&mut self, q: &Query) -> Result<Vec<Stored>> {
-        let (sql, params) = sql::query(self.dialect(), q);
+        let (sql, params) = sql::query(self.dialect(), q, false);
         self.select(&sql, &params, q.table)
+    }
+
+    /// The rows a query asks for, their columns alone (not the entries that put them).
+    fn query_columns(&mut self, q: &Query) -> Result<Vec<Row>> {
+        let (sql, params) = sql::query(self.dialect(), q, true);
+        self.select_columns(&sql, &params, q.table)
     }
 
     /// Rows whose first key column lies in `from..=to`, in key order, at most `limit`.

@@ -95,6 +95,20 @@ fn get<'a, T: postgres::types::FromSql<'a>>(row: &'a Row, i: usize, what: &str) 
 }
 
 fn decode_row(row: &Row, table: &TableSpec) -> Result<Stored> {
+    let values = decode_columns(row, table)?;
+    let last: i64 = get(
+        row,
+        table.columns.len(),
+        &format!("{}.{LAST_ENTRY}", table.name),
+    )?;
+    Ok(Stored {
+        row: values,
+        last_entry: EntryIndex(to_u64(last, "last_entry")?),
+    })
+}
+
+/// The table's columns of a row, in declared order.
+fn decode_columns(row: &Row, table: &TableSpec) -> Result<Vec<Value>> {
     let mut values = Vec::with_capacity(table.columns.len());
     for (i, column) in table.columns.iter().enumerate() {
         let what = || format!("{}.{}", table.name, column.name);
@@ -107,15 +121,7 @@ fn decode_row(row: &Row, table: &TableSpec) -> Result<Stored> {
             }
         });
     }
-    let last: i64 = get(
-        row,
-        table.columns.len(),
-        &format!("{}.{LAST_ENTRY}", table.name),
-    )?;
-    Ok(Stored {
-        row: values,
-        last_entry: EntryIndex(to_u64(last, "last_entry")?),
-    })
+    Ok(values)
 }
 
 fn read_checkpoint(row: &Row) -> Result<StoredCheckpoint> {
@@ -373,6 +379,21 @@ impl Db for PostgresDb {
             .query(&statement, &refs(&bound))?
             .iter()
             .map(|row| decode_row(row, table))
+            .collect()
+    }
+
+    fn select_columns(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+        table: &TableSpec,
+    ) -> Result<Vec<Vec<Value>>> {
+        let statement = self.prepared(sql)?;
+        let bound = bind_all(params)?;
+        self.client
+            .query(&statement, &refs(&bound))?
+            .iter()
+            .map(|row| decode_columns(row, table))
             .collect()
     }
 

@@ -196,6 +196,13 @@ pub fn query(store: &Store, query: &Query) -> Result<Vec<Stored>> {
     store.reader()?.db().query(query)
 }
 
+/// The rows a query asks for, their columns alone: when the index the query orders by holds
+/// every column (as the key of a table keyed by all its columns does), the database reads the
+/// index alone, not each row besides (for the entry that put it).
+pub fn query_columns(store: &Store, query: &Query) -> Result<Vec<kiroku_core::projection::Row>> {
+    store.reader()?.db().query_columns(query)
+}
+
 /// A page of a projection table in key order, after `after` (a whole key): for tools and tests
 /// that compare whole tables.
 pub fn scan(

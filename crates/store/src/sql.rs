@@ -125,8 +125,9 @@ pub(crate) fn select_key(d: Dialect, table: &TableSpec) -> String {
     )
 }
 
-/// The shape of a [`Query`]: what its SQL text depends on (its values are parameters).
-type Shape = (Dialect, &'static str, Order, usize, usize, bool);
+/// The shape of a [`Query`]: what its SQL text depends on (its values are parameters), and
+/// whether it selects the rows' last entries.
+type Shape = (Dialect, &'static str, Order, usize, usize, bool, bool);
 
 thread_local! {
     /// The SQL text of each query shape met on this thread: written once, reused by every
@@ -139,8 +140,10 @@ thread_local! {
 /// declares, so they are few; the bound is a guard).
 const TEXTS_MAX: usize = 1024;
 
-/// The bounded, ordered SELECT of a [`Query`] and its parameters.
-pub(crate) fn query(d: Dialect, q: &Query) -> (std::rc::Rc<str>, Vec<Param>) {
+/// The bounded, ordered SELECT of a [`Query`] and its parameters: of the table's columns and
+/// each row's last entry, or (`columns_only`) of the table's columns alone — which an index
+/// that holds them all answers without reading the rows.
+pub(crate) fn query(d: Dialect, q: &Query, columns_only: bool) -> (std::rc::Rc<str>, Vec<Param>) {
     let order = q.order_columns();
     let mut params: Vec<Param> = Vec::with_capacity(q.eq.len() + 2);
     for (value, column) in q.eq.iter().zip(&order) {
@@ -164,12 +167,13 @@ pub(crate) fn query(d: Dialect, q: &Query) -> (std::rc::Rc<str>, Vec<Param>) {
         q.eq.len().min(order.len()),
         after_len,
         q.descending,
+        columns_only,
     );
     let text = TEXTS.with(|texts| {
         if let Some(text) = texts.borrow().get(&shape) {
             return text.clone();
         }
-        let text: std::rc::Rc<str> = query_text(d, q).into();
+        let text: std::rc::Rc<str> = query_text(d, q, columns_only).into();
         let mut texts = texts.borrow_mut();
         if texts.len() >= TEXTS_MAX {
             texts.clear();
@@ -181,7 +185,7 @@ pub(crate) fn query(d: Dialect, q: &Query) -> (std::rc::Rc<str>, Vec<Param>) {
 }
 
 /// The SQL text of a [`Query`]'s shape.
-fn query_text(d: Dialect, q: &Query) -> String {
+fn query_text(d: Dialect, q: &Query, columns_only: bool) -> String {
     let order = q.order_columns();
     let mut params: Vec<Param> = Vec::new();
     let mut filters: Vec<String> = Vec::new();
@@ -220,9 +224,18 @@ fn query_text(d: Dialect, q: &Query) -> String {
     } else {
         format!(" WHERE {}", filters.join(" AND "))
     };
+    let columns = if columns_only {
+        q.table
+            .columns
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        column_list(q.table)
+    };
     format!(
-        "SELECT {} FROM {}{filter} ORDER BY {} LIMIT {}",
-        column_list(q.table),
+        "SELECT {columns} FROM {}{filter} ORDER BY {} LIMIT {}",
         q.table.name,
         order_by.join(", "),
         d.param(params.len())
@@ -332,7 +345,7 @@ mod tests {
             .matching(vec![Value::Int(3)])
             .descending()
             .after(Some(vec![Value::Int(7)]));
-        let (sql, params) = query(Dialect::Sqlite, &q);
+        let (sql, params) = query(Dialect::Sqlite, &q, false);
         assert_eq!(
             &*sql,
             "SELECT a, b, v, last_entry FROM t WHERE v = ?1 AND (a) < (?2) ORDER BY v DESC, a DESC, b DESC LIMIT ?3"
@@ -344,13 +357,20 @@ mod tests {
             &q.clone()
                 .matching(vec![Value::Int(4)])
                 .after(Some(vec![Value::Int(9)])),
+            false,
         );
         assert!(std::rc::Rc::ptr_eq(&sql, &again));
+        let (columns, _) = query(Dialect::Sqlite, &q, true);
+        assert_eq!(
+            &*columns,
+            "SELECT a, b, v FROM t WHERE v = ?1 AND (a) < (?2) ORDER BY v DESC, a DESC, b DESC LIMIT ?3"
+        );
         let (ascending, params) = query(
             Dialect::Sqlite,
             &Query::table(&T, 10)
                 .by_index(0)
                 .matching(vec![Value::Int(3)]),
+            false,
         );
         assert_eq!(
             &*ascending,

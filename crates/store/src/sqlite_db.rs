@@ -7,7 +7,7 @@ use crate::db::{
 };
 use crate::sql::{self, Dialect, Param};
 use crate::{Result, StoreError};
-use kiroku_core::projection::{Net, TableSpec};
+use kiroku_core::projection::{Net, Row, TableSpec};
 use kiroku_core::query::Stored;
 use kiroku_core::{ColumnType, EntryIndex, Value};
 use kiroku_ledger::Hash;
@@ -109,6 +109,16 @@ impl ToSql for Bind<'_> {
 }
 
 fn decode_row(row: &rusqlite::Row<'_>, table: &TableSpec) -> Result<Stored> {
+    let values = decode_columns(row, table)?;
+    let last = row.get::<_, i64>(table.columns.len())?;
+    Ok(Stored {
+        row: values,
+        last_entry: EntryIndex(to_u64(last, "last_entry")?),
+    })
+}
+
+/// The table's columns of a row, in declared order.
+fn decode_columns(row: &rusqlite::Row<'_>, table: &TableSpec) -> Result<Row> {
     let mut values = Vec::with_capacity(table.columns.len());
     for (i, column) in table.columns.iter().enumerate() {
         values.push(match (row.get_ref(i)?, column.ty) {
@@ -132,11 +142,7 @@ fn decode_row(row: &rusqlite::Row<'_>, table: &TableSpec) -> Result<Stored> {
             }
         });
     }
-    let last = row.get::<_, i64>(table.columns.len())?;
-    Ok(Stored {
-        row: values,
-        last_entry: EntryIndex(to_u64(last, "last_entry")?),
-    })
+    Ok(values)
 }
 
 fn read_checkpoint(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, StoredCheckpoint)> {
@@ -315,6 +321,22 @@ impl Db for SqliteDb {
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             out.push(decode_row(row, table)?);
+        }
+        Ok(out)
+    }
+
+    fn select_columns(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+        table: &TableSpec,
+    ) -> Result<Vec<Row>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let binds: Vec<Bind<'_>> = params.iter().map(|(v, _)| Bind(v)).collect();
+        let mut rows = stmt.query(rusqlite::params_from_iter(binds.iter()))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(decode_columns(row, table)?);
         }
         Ok(out)
     }
