@@ -56,6 +56,19 @@ fn entries(
         .collect()
 }
 
+/// The path of a searchset Bundle's `next` link, if it has one.
+fn next_link(bundle: &serde_json::Value) -> Option<String> {
+    bundle["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .map(|l| {
+            let url = l["url"].as_str().unwrap();
+            url[url.find("/fhir/").unwrap()..].to_owned()
+        })
+}
+
 pub(crate) fn patient_body(
     number: &str,
     kanji: (&str, &str),
@@ -496,15 +509,7 @@ fn fhir_api_end_to_end() {
                 other => panic!("{other}"),
             }
         }
-        next = bundle["link"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["relation"] == "next")
-            .map(|l| {
-                let url = l["url"].as_str().unwrap();
-                url[url.find("/fhir/").unwrap()..].to_owned()
-            });
+        next = next_link(&bundle);
     }
     assert_eq!(days, ["2026-11-03", "2026-11-02", "2026-11-01"]);
     let coded = send(
@@ -568,15 +573,7 @@ fn a_name_search_finds_every_match_across_pages() {
             for entry in bundle["entry"].as_array().into_iter().flatten() {
                 ids.push(entry["resource"]["id"].as_str().unwrap().to_owned());
             }
-            next = bundle["link"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|l| l["relation"] == "next")
-                .map(|l| {
-                    let url = l["url"].as_str().unwrap();
-                    url[url.find("/fhir/").unwrap()..].to_owned()
-                });
+            next = next_link(&bundle);
         }
         (ids, pages)
     };
