@@ -1409,6 +1409,40 @@ impl App {
         }
     }
 
+    /// The version a ledger entry wrote or confirmed (a `records.resource/1` or
+    /// `records.confirmation/1` entry): the target of the Provenance made from it. None for any
+    /// other entry, or one beyond the signed tree. Reads no patient data out: the caller reads
+    /// the version itself, gated and disclosed, to make the Provenance.
+    pub async fn entry_target(&self, entry: u64) -> Result<Option<(&'static str, String, u64)>> {
+        let store: Arc<Store> = self.store().clone();
+        blocking(move || {
+            let signed = read::latest_checkpoint(&store)?.map_or(0, |c| c.size);
+            if entry >= signed {
+                return Ok(None);
+            }
+            let (stored, payload) = read::entry(&store, kiroku_core::EntryIndex(entry))?;
+            let kind = stored.kind.as_str();
+            use kiroku_core::context::EntryKind as _;
+            if kind != ResourceVersion::KIND && kind != record::Confirmation::KIND {
+                return Ok(None);
+            }
+            let target = (
+                payload["type"]
+                    .as_str()
+                    .and_then(|t| TYPES.iter().find(|k| **k == t)),
+                payload["id"].as_str(),
+                payload["version"].as_u64(),
+            );
+            match target {
+                (Some(kind), Some(id), Some(version)) => Ok(Some((*kind, id.to_owned(), version))),
+                _ => Err(Error::Corrupt(format!(
+                    "entry {entry} does not name the version it is about"
+                ))),
+            }
+        })
+        .await
+    }
+
     /// Versions of `kind/id`, newest first, older than `before` (none: from the newest),
     /// disclosed.
     pub async fn resource_history(

@@ -479,7 +479,9 @@ pub fn write(
     reason: Option<String>,
     author: Author,
 ) -> Result<Request, RecordError> {
-    if !is_id(id) {
+    if !is_id(id)
+        || (resource.kind == "Provenance" && id.starts_with(crate::resource::LEDGER_PROVENANCE))
+    {
         return Err(ResourceError::BadId.into());
     }
     if previous == Some(State::Confirmed) && reason.is_none() {

@@ -49,6 +49,10 @@ pub enum ResourceError {
     BadMeta,
 }
 
+/// The start of the ids of the Provenance resources the server makes from the ledger
+/// (`ledger-{entry}`): no stored Provenance may take one.
+pub const LEDGER_PROVENANCE: &str = "ledger-";
+
 /// Is `id` a FHIR id: 1 to 64 of `A–Z`, `a–z`, `0–9`, `-` and `.`?
 pub fn is_id(id: &str) -> bool {
     (1..=64).contains(&id.len())

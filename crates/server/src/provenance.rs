@@ -6,6 +6,7 @@
 
 use kiroku_app::records::Served;
 use kiroku_records::record::{instant, State};
+use kiroku_records::resource::LEDGER_PROVENANCE;
 use serde_json::{json, Value};
 
 /// The staff-id namespace agents are named in (JP Core's, as the hospital's records use it).
@@ -43,7 +44,7 @@ pub fn of_version(served: &Served) -> Vec<Value> {
     }
     let mut entered = json!({
         "resourceType": "Provenance",
-        "id": format!("ledger-{}", served.entry.0),
+        "id": format!("{LEDGER_PROVENANCE}{}", served.entry.0),
         "extension": made_from(served.entry.0),
         "target": target,
         "recorded": instant(served.time),
@@ -66,7 +67,7 @@ pub fn of_version(served: &Served) -> Vec<Value> {
         };
         out.push(json!({
             "resourceType": "Provenance",
-            "id": format!("ledger-{}", confirmed.entry.0),
+            "id": format!("{LEDGER_PROVENANCE}{}", confirmed.entry.0),
             "extension": made_from(confirmed.entry.0),
             "target": target,
             "recorded": instant(confirmed.time),

@@ -422,6 +422,68 @@ fn provenance_comes_from_the_ledger() {
         v1["agent"][0]["onBehalfOf"]["identifier"]["value"],
         doctor.as_str()
     );
+    // Each is read by its id, as its fullUrl says, the same as the search gave it.
+    for (found, resource) in bundle.json()["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&entries)
+    {
+        let name = resource["id"].as_str().unwrap();
+        assert!(name.starts_with("ledger-"), "{name}");
+        let url = found["fullUrl"].as_str().unwrap();
+        assert!(url.ends_with(&format!("/fhir/Provenance/{name}")), "{url}");
+        let read = send(
+            &server,
+            &system,
+            "GET",
+            &format!("/fhir/Provenance/{name}"),
+            &[],
+            None,
+        );
+        assert_eq!(read.status, 200, "{}", read.text());
+        assert_eq!(&read.json(), resource);
+    }
+    // Entries that wrote no version, and names that are no entry's, are not found; no stored
+    // Provenance may take such a name.
+    let size = server.operator().tree_size();
+    for name in [
+        "ledger-0",
+        &format!("ledger-{size}"),
+        "ledger-x1",
+        "ledger-",
+    ] {
+        let missing = send(
+            &server,
+            &system,
+            "GET",
+            &format!("/fhir/Provenance/{name}"),
+            &[],
+            None,
+        );
+        assert_eq!(
+            (missing.status, outcome_code(&missing)),
+            (404, "no_such_resource".into()),
+            "{name}"
+        );
+    }
+    let taken = send(
+        &server,
+        &system,
+        "PUT",
+        "/fhir/Provenance/ledger-1",
+        &[],
+        Some(
+            r#"{"resourceType":"Provenance","id":"ledger-1","target":[{"reference":"Patient/x"}],"recorded":"2026-12-07T10:00:00+09:00","agent":[{"who":{"display":"x"}}]}"#,
+        ),
+    );
+    assert_eq!(
+        (taken.status, outcome_code(&taken)),
+        (400, "resource_bad_id".into()),
+        "{}",
+        taken.text()
+    );
+
     // Each names its ledger entry, and that entry is what it says.
     let at: u64 = v1["extension"][0]["valueString"]
         .as_str()

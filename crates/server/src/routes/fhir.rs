@@ -582,6 +582,11 @@ pub(super) async fn read(
     Path((kind, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    if kind == "Provenance" {
+        if let Some(entry) = id.strip_prefix(kiroku_records::resource::LEDGER_PROVENANCE) {
+            return provenance_read(&state, actor, entry).await;
+        }
+    }
     let served = state.app.read_resource(actor, &kind, &id).await?;
     if served.kind == "Binary" && wants_raw(&headers) {
         return raw_response(&served);
@@ -933,7 +938,7 @@ async fn provenance_search(
             }
             first = false;
             let entry = json!({
-                "fullUrl": format!("urn:kiroku:ledger-entry:{}", provenance["extension"][0]["valueString"].as_str().unwrap_or("")),
+                "fullUrl": format!("{base}/Provenance/{}", provenance["id"].as_str().unwrap_or("")),
                 "resource": provenance,
                 "search": { "mode": "match" }
             });
@@ -942,6 +947,35 @@ async fn provenance_search(
     }
     out.extend_from_slice(b"]}");
     Ok(fhir(StatusCode::OK, out))
+}
+
+/// `GET /fhir/Provenance/ledger-{entry}`: the Provenance made from a ledger entry that wrote or
+/// confirmed a version — read like that version's history, and disclosed as one.
+async fn provenance_read(
+    state: &AppState,
+    actor: kiroku_core::Actor,
+    entry: &str,
+) -> Result<Response, AppError> {
+    let gone = || AppError::from(kiroku_app::Error::NoSuchResource);
+    if !entry.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(gone());
+    }
+    let entry: u64 = entry.parse().map_err(|_| gone())?;
+    let Some((kind, id, version)) = state.app.entry_target(entry).await? else {
+        return Err(gone());
+    };
+    let (versions, _) = state
+        .app
+        .resource_history(actor, kind, &id, Some(version + 1), 1)
+        .await?;
+    let name = format!("{}{entry}", kiroku_records::resource::LEDGER_PROVENANCE);
+    versions
+        .iter()
+        .filter(|v| v.version == version)
+        .flat_map(crate::provenance::of_version)
+        .find(|p| p["id"] == name.as_str())
+        .map(|p| fhir(StatusCode::OK, p.to_string().into_bytes()))
+        .ok_or_else(gone)
 }
 
 /// `GET /fhir/{type}/{id}/_history`: the versions, newest first, in a `history` Bundle.
