@@ -284,45 +284,34 @@ impl App {
         let id = token_id(token);
         let now = self.now()?;
         // What was read about the token is good while no access-changing entry has been
-        // appended since (the gate that decides the request then checks with the database for
-        // other processes' appends too).
-        let epoch = self.store().watch().epoch();
-        if let Some(known) = self.bearer_tokens().get(&id, epoch) {
-            // Only an acceptance is answered from memory: a refusal is read again (another
-            // process may have reinstated the client since).
-            if let Ok(actor) = known.actor(&id, now) {
-                return Ok(actor);
-            }
-        }
+        // appended since, by this process or another: the count is brought up to date first
+        // (a revocation by another server stops the token's very next request).
         let store: Arc<Store> = self.store().clone();
-        let key = id.clone();
-        let (epoch, found) = blocking(move || {
-            // The count is read before what it vouches for.
+        let tokens = self.bearer_tokens.clone();
+        blocking(move || {
             let (epoch, _) = store.refresh_watch()?;
-            let Some(token) = first(&store, &Token::query(&key), Token::from_row)? else {
-                return Ok((epoch, None));
+            if let Some(known) = tokens.get(&id, epoch) {
+                // Only an acceptance is answered from memory: a refusal is read again (the
+                // client may have been reinstated since).
+                if let Ok(actor) = known.actor(&id, now) {
+                    return Ok(actor);
+                }
+            }
+            let token =
+                first(&store, &Token::query(&id), Token::from_row)?.ok_or(Error::Unauthorized)?;
+            let state = account_state(&store, &token.account)?.ok_or(Error::Unauthorized)?;
+            let profile = first(&store, &Profile::query(&token.account), Profile::from_row)?
+                .ok_or(Error::Unauthorized)?;
+            let found = KnownToken {
+                token,
+                state,
+                profile,
             };
-            let state = account_state(&store, &token.account)?;
-            let profile = first(&store, &Profile::query(&token.account), Profile::from_row)?;
-            Ok((
-                epoch,
-                match (state, profile) {
-                    (Some(state), Some(profile)) => Some(KnownToken {
-                        token,
-                        state,
-                        profile,
-                    }),
-                    _ => None,
-                },
-            ))
+            let actor = found.actor(&id, now);
+            tokens.put(id, epoch, found);
+            actor
         })
-        .await?;
-        let Some(found) = found else {
-            return Err(Error::Unauthorized);
-        };
-        let actor = found.actor(&id, now);
-        self.bearer_tokens().put(id, epoch, found);
-        actor
+        .await
     }
 
     /// RFC 7009: the client `client` (with its secret) revokes one of its tokens. Unknown

@@ -279,7 +279,7 @@ pub struct App {
     entropy: Arc<dyn Entropy>,
     sessions: sessions::Sessions,
     policy: Arc<policy::PolicyCache>,
-    bearer_tokens: clients::BearerTokens,
+    bearer_tokens: Arc<clients::BearerTokens>,
     used_steps: Arc<factors::UsedSteps>,
     listening: OnceLock<std::net::SocketAddr>,
     writer: Writer,
@@ -327,7 +327,7 @@ impl App {
             entropy,
             sessions: sessions::Sessions::default(),
             policy: Arc::default(),
-            bearer_tokens: clients::BearerTokens::default(),
+            bearer_tokens: Arc::default(),
             used_steps: Arc::default(),
             listening: OnceLock::new(),
             writer,
@@ -361,11 +361,6 @@ impl App {
 
     pub(crate) fn policy_cache(&self) -> &Arc<policy::PolicyCache> {
         &self.policy
-    }
-
-    /// The bearer tokens last read.
-    pub(crate) fn bearer_tokens(&self) -> &clients::BearerTokens {
-        &self.bearer_tokens
     }
 
     /// The signed-in sessions.

@@ -341,7 +341,8 @@ fn system_client_tokens_expire() {
 // to a change made by another process: a client reading with its token is suspended by
 // `kiroku account suspend` (another process appending to the same database) while the server
 // runs, and its very next read is refused and gives no data; reinstated the same way, its token
-// reads again. The server had answered the token many times before, from memory.
+// reads again; revoked by another process, it is refused at once. The server had answered the
+// token many times before, from memory.
 #[test]
 fn a_change_by_another_process_takes_effect_at_once() {
     let (data, secret) = hospital_with_client();
@@ -392,4 +393,13 @@ fn a_change_by_another_process_takes_effect_at_once() {
     assert!(reinstated.status.success(), "{}", stdout(&reinstated));
     let read = crate::fhir::send(&server, &bearer, "GET", &path, &[], None);
     assert_eq!(read.status, 200, "{}", read.text());
+
+    // A token revoked through another process (an application of its own on the same data)
+    // is refused at its very next request, which gives no data.
+    let other = server.data().open();
+    crate::support::block(other.revoke_own_token("demo-lab", &secret, &bearer)).unwrap();
+    other.shutdown();
+    let revoked = crate::fhir::send(&server, &bearer, "GET", &path, &[], None);
+    assert_eq!(revoked.status, 401, "{}", revoked.text());
+    assert!(!revoked.text().contains("田尻"), "{}", revoked.text());
 }
