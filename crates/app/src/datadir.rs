@@ -153,8 +153,25 @@ pub struct Initialized {
     pub setup_secret: Option<String>,
 }
 
-/// Writes a secret file readable by its owner only; refuses to replace one.
+/// Writes a secret file readable by its owner only; refuses to replace one. The file appears
+/// whole or not at all: the content is written to a temporary file beside it and synced, then
+/// linked to its name (which fails if another process made the file first), and the folder
+/// synced — so no reader, and no restart after a crash, ever finds it empty or cut short.
 pub(crate) fn write_secret(path: &Path, content: &str) -> Result<(), DataDirError> {
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut salt = [0u8; 8];
+    OsEntropy.fill(&mut salt);
+    let temporary = folder.join(format!(
+        ".{name}.{}.tmp",
+        salt.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -162,10 +179,20 @@ pub(crate) fn write_secret(path: &Path, content: &str) -> Result<(), DataDirErro
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(io("cannot create", path))?;
-    file.write_all(content.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(io("cannot write", path))
+    let written = (|| {
+        let mut file = options
+            .open(&temporary)
+            .map_err(io("cannot create", &temporary))?;
+        file.write_all(content.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(io("cannot write", &temporary))?;
+        std::fs::hard_link(&temporary, path).map_err(io("cannot create", path))?;
+        std::fs::File::open(folder)
+            .and_then(|dir| dir.sync_all())
+            .map_err(io("cannot sync", folder))
+    })();
+    let _ = std::fs::remove_file(&temporary);
+    written
 }
 
 /// Reads a secret file, refusing one that others may read.
@@ -322,4 +349,34 @@ pub fn load_operator_token(dir: &Path, config: &Config) -> Result<String, DataDi
         return Err(DataDirError::Key("the operator token is too short".into()));
     }
     Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Shows a secret file written whole: readable by its owner only, with the content given,
+    // no temporary file left beside it, and a second write refused — the first content kept.
+    #[test]
+    fn secrets_appear_whole_and_once() {
+        let folder = std::env::temp_dir().join(kiroku_store::scratch::unique_name("secret"));
+        std::fs::create_dir_all(&folder).unwrap();
+        let path = folder.join("factor.key");
+        write_secret(&path, "first\n").unwrap();
+        assert_eq!(read_secret(&path).unwrap(), "first\n");
+        assert!(write_secret(&path, "second\n").is_err());
+        assert_eq!(read_secret(&path).unwrap(), "first\n");
+        let names: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["factor.key"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(&folder).unwrap();
+    }
 }

@@ -149,8 +149,25 @@ impl App {
         Ok(kiroku_store::replay::rebuild_projections(self.store())?)
     }
 
-    /// Writes the whole ledger to an export file (refusing to overwrite one).
+    /// Writes the whole ledger to an export file (refusing to overwrite one, readable by its
+    /// owner alone). The export is recorded first, as a `ledger.export/1` entry by the operator,
+    /// durable before a byte is written: the file holds the record of its own leaving.
     pub fn export(&self, out: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Exported> {
+        if out.exists() {
+            return Err(Error::Refused(format!(
+                "{} already exists; export will not overwrite it",
+                out.display()
+            )));
+        }
+        let file = out
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let draft = Draft::new(
+            Actor::operator("kiroku export"),
+            kiroku_ops::export::Export { file },
+        );
+        self.writer().append_blocking(Request::one(draft))?;
         Ok(kiroku_store::export::export(
             self.store(),
             self.origin(),

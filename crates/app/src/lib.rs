@@ -242,9 +242,9 @@ impl From<AppendError> for Error {
         match error {
             AppendError::Conflict(conflict) => Error::Conflict(conflict),
             AppendError::Invalid(e) => Error::Invalid(e.to_string()),
-            AppendError::Reference { .. } | AppendError::Count { .. } => {
-                Error::Invalid(error.to_string())
-            }
+            AppendError::Reference { .. }
+            | AppendError::Count { .. }
+            | AppendError::Rejected(_) => Error::Invalid(error.to_string()),
             AppendError::Clock(_) | AppendError::Failed(_) | AppendError::Stopped => {
                 Error::Unavailable(error.to_string())
             }
@@ -352,6 +352,25 @@ impl App {
             .get()
             .map(std::net::SocketAddr::port)
             .or_else(|| self.config.listen_addr().ok().map(|a| a.port()))
+    }
+
+    /// The server's own base URL for the links it answers with (`Location`, a Bundle's
+    /// `fullUrl`): the configured public URL, or else the address it listens on — never the
+    /// request's `Host` header, which the client writes.
+    pub fn base_url(&self) -> String {
+        if let Some(url) = &self.config.public_url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let addr = self
+            .listening
+            .get()
+            .copied()
+            .or_else(|| self.config.listen_addr().ok());
+        match addr {
+            Some(addr) if addr.ip().is_unspecified() => format!("http://localhost:{}", addr.port()),
+            Some(addr) => format!("http://{addr}"),
+            None => "http://localhost".into(),
+        }
     }
 
     /// The TOTP steps accepted per account.

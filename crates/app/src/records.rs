@@ -135,6 +135,13 @@ const TRAINEE: &str = "trainee-doctor";
 /// The rule a trainee's attempt to confirm is refused under, as its denial entry names it.
 const TRAINEES_ARE_COUNTERSIGNED: &str = "trainees-are-countersigned";
 
+/// The job type of doctors (医師), who countersign trainees' versions.
+const DOCTOR: &str = "doctor";
+
+/// The rule an attempt by anyone but a doctor to countersign a trainee's version is refused
+/// under.
+const TRAINEES_COUNTERSIGNED_BY_DOCTORS: &str = "trainees-countersigned-by-doctors";
+
 /// The rule an attempt to confirm another clinician's proxy entry is refused under.
 const PROXY_ENTRIES_CONFIRMED_BY_THEIR_CLINICIAN: &str =
     "proxy-entries-confirmed-by-their-clinician";
@@ -240,7 +247,7 @@ impl<'a> Asker<'a> {
     }
 
     /// How the account is related to `patient`: a care team or an encounter it takes part
-    /// in, its department's encounter, an open break-the-glass access, or none.
+    /// in, an open break-the-glass access, its department's encounter, or none.
     fn relationship(&self, patient: &str) -> Result<&'static str> {
         let mut best = None;
         for identity in self.identities()? {
@@ -267,17 +274,8 @@ impl<'a> Asker<'a> {
         if let Some(best) = best {
             return Ok(best);
         }
-        let department = &self.gate.principal.department;
-        if !department.is_empty()
-            && first(
-                self.store,
-                &care::query(patient, department, care::DEPARTMENT_SYSTEM),
-                care::row,
-            )?
-            .is_some()
-        {
-            return Ok("department");
-        }
+        // An open break-the-glass access before the department: the department does not open
+        // a flagged chart, and the access was granted precisely because it did not.
         let grants = all(
             self.store,
             &emergency::grants(&self.gate.principal.id, patient),
@@ -288,6 +286,17 @@ impl<'a> Asker<'a> {
             .any(|until| emergency::is_open(*until, self.now))
         {
             return Ok("emergency");
+        }
+        let department = &self.gate.principal.department;
+        if !department.is_empty()
+            && first(
+                self.store,
+                &care::query(patient, department, care::DEPARTMENT_SYSTEM),
+                care::row,
+            )?
+            .is_some()
+        {
+            return Ok("department");
         }
         Ok("none")
     }
@@ -416,6 +425,9 @@ enum Why {
     /// A confirmation of a proxy entry made for another clinician: answered as
     /// [`ConfirmError::NotResponsible`].
     NotResponsible,
+    /// A countersignature of a trainee's version by someone not a doctor: answered as
+    /// [`ConfirmError::NotDoctor`].
+    NotDoctor,
 }
 
 /// A refusal: the attempt's entry, then the error.
@@ -648,8 +660,14 @@ fn decide_confirmation(
         return refused(vec![TRAINEES_ARE_COUNTERSIGNED.into()], Why::Trainee);
     }
     let pending = first(store, &Pending::query(kind, id, version), Pending::from_row)?.is_some();
-    match record::confirm(who.clone(), &current, &stored, version, pending) {
+    let doctor = gate.principal.job_type == DOCTOR;
+    match record::confirm(who.clone(), &current, &stored, version, pending, doctor) {
         Ok(request) => Ok(Found::Allowed(request)),
+        // A nurse's or a technologist's countersignature of a trainee's version: kept too.
+        Err(ConfirmError::NotDoctor) => refused(
+            vec![TRAINEES_COUNTERSIGNED_BY_DOCTORS.into()],
+            Why::NotDoctor,
+        ),
         // Confirming a proxy entry made for someone else is an attempt the ledger keeps.
         Err(ConfirmError::NotResponsible) => refused(
             vec![PROXY_ENTRIES_CONFIRMED_BY_THEIR_CLINICIAN.into()],
@@ -773,6 +791,7 @@ impl App {
         Ok(match why {
             Why::Trainee => Error::Confirm(ConfirmError::Trainee),
             Why::NotResponsible => Error::Confirm(ConfirmError::NotResponsible),
+            Why::NotDoctor => Error::Confirm(ConfirmError::NotDoctor),
             Why::NoCareRelationship => Error::NoCareRelationship(refused.action.as_str()),
             Why::Policy => Error::RecordDenied(refused.action.as_str()),
         })

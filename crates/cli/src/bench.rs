@@ -145,25 +145,28 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             bar.finish();
             let r = result?;
             if json {
-                println!("{}", serde_json::to_string(&r)?);
+                outln!("{}", serde_json::to_string(&r)?);
             } else {
-                println!(
+                outln!(
                     "kiroku bench ledger — {} entries, {} writers, {}, {} alternating slices",
-                    r.entries, r.writers, r.backend, r.slices
+                    r.entries,
+                    r.writers,
+                    r.backend,
+                    r.slices
                 );
-                println!("  ledger:   {:>10.0} entries/s  (ack p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} batches, {:.1} entries/batch)",
+                outln!("  ledger:   {:>10.0} entries/s  (ack p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} batches, {:.1} entries/batch)",
                     r.entries_per_s, r.ack_p50_ms, r.ack_p99_ms, r.ack_max_ms, r.batches, r.batch_entries_mean);
-                println!("  baseline: {:>10.0} rows/s     (the same entry and projection rows, plain batched INSERTs of {:.0}, no ledger)",
+                outln!("  baseline: {:>10.0} rows/s     (the same entry and projection rows, plain batched INSERTs of {:.0}, no ledger)",
                     r.baseline_rows_per_s, r.batch_entries_mean.round());
                 let (lo, hi) = r
                     .slice_ratios
                     .iter()
                     .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
-                println!(
+                outln!(
                     "  ratio:    {:>10.2}            (baseline rate ÷ ledger rate; slices {lo:.2}–{hi:.2})",
                     r.ratio
                 );
-                println!("  targets:  SQLite not slower than the previous release on the same machine (run both alternately; docs/performance.md), ack p99 < 25 ms, ratio ≤ 1.5; PostgreSQL ≥ 20000 entries/s");
+                outln!("  targets:  SQLite not slower than the previous release on the same machine (run both alternately; docs/performance.md), ack p99 < 25 ms, ratio ≤ 1.5; PostgreSQL ≥ 20000 entries/s");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -190,20 +193,22 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             check.finish();
             let r = result?;
             if json {
-                println!("{}", serde_json::to_string(&r)?);
+                outln!("{}", serde_json::to_string(&r)?);
             } else {
-                println!(
+                outln!(
                     "kiroku bench verify — {} entries, {} checkpoints, {}",
-                    r.entries, r.checkpoints, r.backend
+                    r.entries,
+                    r.checkpoints,
+                    r.backend
                 );
-                println!(
+                outln!(
                     "  verify:   {:>10.0} entries/s ({:.2} s), peak memory {}",
                     r.entries_per_s,
                     r.seconds,
                     r.peak_rss_mib
                         .map_or_else(|| "unknown".into(), |m| format!("{m:.0} MiB"))
                 );
-                println!("  target:   ≥ 500000 entries/s on SQLite; peak memory flat as the ledger grows");
+                outln!("  target:   ≥ 500000 entries/s on SQLite; peak memory flat as the ledger grows");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -224,23 +229,25 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             bar.finish();
             let r = result?;
             if json {
-                println!("{}", serde_json::to_string(&r)?);
+                outln!("{}", serde_json::to_string(&r)?);
             } else {
                 let (m, t, p) = r.argon2;
-                println!("kiroku bench sign-in — Argon2id m={m} KiB, t={t}, p={p}; {} concurrent sign-ins", r.concurrent);
-                println!(
+                outln!("kiroku bench sign-in — Argon2id m={m} KiB, t={t}, p={p}; {} concurrent sign-ins", r.concurrent);
+                outln!(
                     "  hash:     {:>8.1} ms median, {:.1} ms max (20 hashes, one thread)",
-                    r.hash_p50_ms, r.hash_max_ms
+                    r.hash_p50_ms,
+                    r.hash_max_ms
                 );
-                println!(
+                outln!(
                     "  sign-ins: {:>8.2} s for all {} at once",
-                    r.concurrent_seconds, r.concurrent
+                    r.concurrent_seconds,
+                    r.concurrent
                 );
                 let (a, b, c) = r.idle_probe_ms;
                 let (d, e, f) = r.busy_probe_ms;
-                println!("  other requests (ledger status): p50 {d:.2} ms, p99 {e:.2} ms, max {f:.2} ms during the sign-ins");
-                println!("  baseline: the same requests alone: p50 {a:.2} ms, p99 {b:.2} ms, max {c:.2} ms");
-                println!("  target:   other requests stay responsive while 20 sign-ins run");
+                outln!("  other requests (ledger status): p50 {d:.2} ms, p99 {e:.2} ms, max {f:.2} ms during the sign-ins");
+                outln!("  baseline: the same requests alone: p50 {a:.2} ms, p99 {b:.2} ms, max {c:.2} ms");
+                outln!("  target:   other requests stay responsive while 20 sign-ins run");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -270,17 +277,18 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             migrate.finish();
             let r = result?;
             if json {
-                println!("{}", serde_json::to_string(&r)?);
+                outln!("{}", serde_json::to_string(&r)?);
             } else {
-                println!(
+                outln!(
                     "kiroku bench migrate — {} entries, {} checkpoints, SQLite → PostgreSQL",
-                    r.entries, r.checkpoints
+                    r.entries,
+                    r.checkpoints
                 );
-                println!(
+                outln!(
                     "  migrate:  {:>10.0} entries/s ({:.2} s; every leaf, root and signature checked)",
                     r.entries_per_s, r.seconds
                 );
-                println!("  target:   ≥ 100000 entries/s");
+                outln!("  target:   ≥ 100000 entries/s");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -307,26 +315,29 @@ fn run_preconditions(
     bar.finish();
     let r = result?;
     if json {
-        println!("{}", serde_json::to_string(&r)?);
+        outln!("{}", serde_json::to_string(&r)?);
     } else {
-        println!(
+        outln!(
             "kiroku bench ledger --preconditions — {} amendments on {} note streams, {}",
-            r.attempts, r.streams, r.backend
+            r.attempts,
+            r.streams,
+            r.backend
         );
-        println!(
+        outln!(
             "  accepted: {:>10.0} entries/s  ({} accepted in {:.2} s; ack p50 {:.2} ms, p99 {:.2} ms; {} batches, {:.1} requests/batch)",
             r.accepted_per_s, r.accepted, r.seconds, r.ack_p50_ms, r.ack_p99_ms, r.batches,
             r.attempts as f64 / r.batches.max(1) as f64
         );
-        println!(
+        outln!(
             "  stale:    {:>10} sent, {} refused with a conflict, none accepted",
-            r.stale_sent, r.conflicts
+            r.stale_sent,
+            r.conflicts
         );
-        println!(
+        outln!(
             "  baseline: {:>10.0} rows/s     (the accepted amendments' rows written plainly, same batches; ratio {:.2})",
             r.baseline_rows_per_s, r.ratio
         );
-        println!("  target:   ≥ 30000 accepted entries/s on SQLite, every stale amendment refused");
+        outln!("  target:   ≥ 30000 accepted entries/s on SQLite, every stale amendment refused");
     }
     Ok(ExitCode::SUCCESS)
 }

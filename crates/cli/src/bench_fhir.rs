@@ -385,31 +385,31 @@ fn run_in(
         "errors": audited.errors + unaudited.errors + paced.errors + creates.errors + searches.errors,
     });
     if json {
-        println!("{figures}");
+        outln!("{figures}");
     } else {
         let f = |k: &str| figures[k].as_f64().unwrap_or(0.0);
-        println!("kiroku bench fhir: {patients} patients, {connections} connections, {seconds} s a phase, through HTTP on loopback");
-        println!(
+        outln!("kiroku bench fhir: {patients} patients, {connections} connections, {seconds} s a phase, through HTTP on loopback");
+        outln!(
             "  reads (policy + disclosure entry durable): {:>8.0}/s  p50 {:.2} ms  p99 {:.2} ms   target ≥ 10,000/s",
             f("reads_per_s"), f("reads_p50_ms"), f("reads_p99_ms")
         );
-        println!(
+        outln!(
             "  reads, authorisation and audit off:        {:>8.0}/s   ratio {:.2}   target ratio ≤ 1.5",
             f("unaudited_reads_per_s"), f("audit_cost_ratio")
         );
-        println!(
+        outln!(
             "  reads at {rate:.0}/s:                        {:>8.0}/s  p50 {:.2} ms  p99 {:.2} ms   target p99 < 20 ms",
             f("paced_achieved_per_s"), f("paced_p50_ms"), f("paced_p99_ms")
         );
-        println!(
+        outln!(
             "  creates:                                   {:>8.0}/s  p99 {:.2} ms             target ≥ 3,000/s",
             f("creates_per_s"), f("creates_p99_ms")
         );
-        println!(
+        outln!(
             "  name searches (kana, 4 connections):       {:>8.0}/s  p50 {:.2} ms  p99 {:.2} ms   target p99 < 20 ms",
             f("name_searches_per_s"), f("name_search_p50_ms"), f("name_search_p99_ms")
         );
-        println!("  errors: {}   (baseline for scale: HAPI FHIR publishes about 3,000 CRUD requests/s on larger machines)", figures["errors"]);
+        outln!("  errors: {}   (baseline for scale: HAPI FHIR publishes about 3,000 CRUD requests/s on larger machines)", figures["errors"]);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,24 @@
 //! are 0 (done), 1 (failed — e.g. verification found a problem, or a note changed meanwhile)
 //! and 2 (bad usage).
 
+/// `println!` for the command line: a reader that has gone away (`kiroku … | head`) ends
+/// the command quietly ([`emit`]) instead of panicking with a backtrace.
+macro_rules! outln {
+    () => {
+        $crate::emit(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::emit(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for the command line, as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::emit(format_args!($($arg)*))
+    };
+}
+
 mod bench;
 mod bench_fhir;
 mod progress;
@@ -475,7 +493,7 @@ fn validate_fhir(files: &[PathBuf], ja: bool) -> Result<ExitCode> {
     for file in files {
         let bytes = read_input(file)?;
         match kiroku_app::App::check_document(&bytes) {
-            Ok(kind) => println!(
+            Ok(kind) => outln!(
                 "{}: {kind} {}",
                 file.display(),
                 if ja { "適合" } else { "conforms" }
@@ -484,9 +502,9 @@ fn validate_fhir(files: &[PathBuf], ja: bool) -> Result<ExitCode> {
                 failed += 1;
                 let error = kiroku_server::AppError::from(e);
                 let say = |e: &kiroku_server::AppError| if ja { e.ja() } else { e.en() };
-                println!("{}: {}", file.display(), say(&error));
+                outln!("{}: {}", file.display(), say(&error));
                 for (_, issue) in &error.issues {
-                    println!("  {}", say(issue));
+                    outln!("  {}", say(issue));
                 }
             }
         }
@@ -506,6 +524,22 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Writes to standard output. When the reader has closed the pipe (`kiroku … | head` has what
+/// it wanted) the command ends there, quietly and successfully: what it had to write to the
+/// ledger is already durable, since every append is answered only once committed. Any other
+/// failure to write is an error on standard error.
+fn emit(text: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {error}");
+        std::process::exit(1);
     }
 }
 
@@ -549,9 +583,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
             )
             .with_context(|| format!("cannot initialise {}", data.display()))?;
-            println!("{}", made.verifier.to_text());
+            outln!("{}", made.verifier.to_text());
             if let Some(secret) = made.setup_secret {
-                println!(
+                outln!(
                     "setup secret of the administrator {account}: {secret} (shown once: sign in with it and choose a password)"
                 );
             }
@@ -584,10 +618,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let closed = with_app(&target, |app| Ok(block(app.close_due_reviews())??))?;
             if closed.is_empty() {
-                println!("no access review is past its deadline");
+                outln!("no access review is past its deadline");
             }
             for (review, done) in closed {
-                println!("closed access review {} (entry {})", review.0, done.entry.0);
+                outln!("closed access review {} (entry {})", review.0, done.entry.0);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -599,7 +633,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             });
             bar.finish();
             let exported = exported.context("nothing was exported")?;
-            println!(
+            outln!(
                 "exported {} entries, {} checkpoints and {} blobs (tree size {}) to {}",
                 exported.trailer.entries,
                 exported.trailer.checkpoints,
@@ -619,7 +653,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             bar.finish();
             let loaded = loaded.context("nothing was imported")?;
-            println!(
+            outln!(
                 "imported {} entries and {} checkpoints; root {}",
                 loaded.entries,
                 loaded.checkpoints,
@@ -634,7 +668,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 kiroku_app::ledger::migrate(&data, &to, &mut |done, total| bar.update(done, total));
             bar.finish();
             let (loaded, target) = migrated.context("the migration did not happen")?;
-            println!(
+            outln!(
                 "migrated {} entries and {} checkpoints to {target} in {:.1} s; root {}. {} now uses it; the old database is untouched.",
                 loaded.entries,
                 loaded.checkpoints,
@@ -668,7 +702,7 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
                 ))??)
             })
             .context("the note was not recorded")?;
-            println!("{}", written.note);
+            outln!("{}", written.note);
             Ok(ExitCode::SUCCESS)
         }
         LedgerCommand::Amend {
@@ -700,9 +734,11 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
                 .map_err(Into::into)
             })
             .context("the correction was not recorded")?;
-            println!(
+            outln!(
                 "note {} is at version {} (entry {})",
-                changed.note, changed.version, changed.entry
+                changed.note,
+                changed.version,
+                changed.entry
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -721,9 +757,11 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
                 ))??)
             })
             .context("the withdrawal was not recorded")?;
-            println!(
+            outln!(
                 "note {} is withdrawn at version {} (entry {})",
-                changed.note, changed.version, changed.entry
+                changed.note,
+                changed.version,
+                changed.entry
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -738,7 +776,7 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
             })?;
             for n in notes {
                 let text = n.state.text.as_deref().unwrap_or("").replace('\n', " ");
-                println!(
+                outln!(
                     "{}\tv{}\t{}\t{}\t{}\t{}",
                     n.state.note,
                     n.state.version,
@@ -752,7 +790,7 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
         }
         LedgerCommand::Show { target, note } => {
             let view = with_app(&target, |app| Ok(block(app.note(EntryIndex(note)))??))?;
-            println!(
+            outln!(
                 "note {}: version {}, {}; tags: {}",
                 view.state.note,
                 view.state.version,
@@ -760,7 +798,7 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
                 view.tags.join(", ")
             );
             for v in view.versions {
-                println!(
+                outln!(
                     "v{} {} {} by {} (entry {}){}\n  {}",
                     v.version,
                     v.change.as_str(),
@@ -777,14 +815,14 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
             match kiroku_app::ledger::checkpoint_of(&target.data, &target.overrides())
                 .with_context(|| format!("cannot read {}", target.data.display()))?
             {
-                Some(c) => print!("{}", c.note),
+                Some(c) => out!("{}", c.note),
                 None => bail!("the ledger has no checkpoint yet"),
             }
             Ok(ExitCode::SUCCESS)
         }
         LedgerCommand::Rebuild { target } => {
             let replayed = with_app(&target, |app| Ok(app.rebuild()?))?;
-            println!("projections rebuilt from {replayed} entries");
+            outln!("projections rebuilt from {replayed} entries");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -802,7 +840,7 @@ fn client(command: ClientCommand) -> Result<ExitCode> {
                 Ok(block(app.operator_token(&client, scope))??)
             })?;
             if as_json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({
                         "access_token": issued.token,
@@ -812,7 +850,7 @@ fn client(command: ClientCommand) -> Result<ExitCode> {
                     })
                 );
             } else {
-                println!("{}", issued.token);
+                outln!("{}", issued.token);
                 eprintln!(
                     "token for {client}: scopes [{}], expires in {} s (entry {})",
                     issued.scopes.join(" "),
@@ -834,7 +872,7 @@ fn policy(command: PolicyCommand) -> Result<ExitCode> {
             match Engine::compile(&text) {
                 Ok(engine) => {
                     let ids = engine.policy_ids();
-                    println!("valid: {} policies ({})", ids.len(), ids.join(", "));
+                    outln!("valid: {} policies ({})", ids.len(), ids.join(", "));
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
@@ -859,7 +897,7 @@ fn policy(command: PolicyCommand) -> Result<ExitCode> {
             let (adoption, version) = with_app(&target, |app| Ok(block(app.policy_at(at))??))?;
             let decision = version.decision.as_ref();
             if as_json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({
                         "number": version.proposal.number,
@@ -871,19 +909,19 @@ fn policy(command: PolicyCommand) -> Result<ExitCode> {
                     })
                 );
             } else {
-                println!(
+                outln!(
                     "policy version {} in force since {} (proposed by {}, approved by {})",
                     version.proposal.number,
                     adoption.since,
                     version.proposal.proposed_by,
                     decision.map_or("—", |d| d.by.as_str())
                 );
-                print!("{}", version.proposal.text);
+                out!("{}", version.proposal.text);
             }
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Schema => {
-            print!("{}", kiroku_app::policy::SCHEMA);
+            out!("{}", kiroku_app::policy::SCHEMA);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -911,7 +949,7 @@ fn account(command: AccountCommand) -> Result<ExitCode> {
             .map_err(Into::into)
         })
         .with_context(|| format!("account {} was not changed", change.id))?;
-        println!("account {} {done} (entry {})", change.id, result.entry);
+        outln!("account {} {done} (entry {})", change.id, result.entry);
         Ok(ExitCode::SUCCESS)
     };
     match command {
@@ -924,10 +962,10 @@ fn account(command: AccountCommand) -> Result<ExitCode> {
             let accounts = with_app(&target, |app| Ok(block(app.accounts(after, limit))??))?;
             if as_json {
                 let list: Vec<_> = accounts.iter().map(json::summary).collect();
-                println!("{}", serde_json::Value::Array(list));
+                outln!("{}", serde_json::Value::Array(list));
             } else {
                 for a in accounts {
-                    println!(
+                    outln!(
                         "{}\t{}\tv{}\t{}\t{}\t{} {}",
                         a.state.account,
                         a.state.status.as_str(),
@@ -948,11 +986,11 @@ fn account(command: AccountCommand) -> Result<ExitCode> {
         } => {
             let view = with_app(&target, |app| Ok(block(app.account(&id))??))?;
             if as_json {
-                println!("{}", json::view(&view));
+                outln!("{}", json::view(&view));
                 return Ok(ExitCode::SUCCESS);
             }
             let p = &view.profile;
-            println!(
+            outln!(
                 "{} ({} {} / {} {}): {} since {}, version {}",
                 p.account,
                 p.family_name,
@@ -963,7 +1001,7 @@ fn account(command: AccountCommand) -> Result<ExitCode> {
                 view.state.since,
                 view.state.version
             );
-            println!(
+            outln!(
                 "department {}, job type {}, category {}, valid {} – {}",
                 p.department,
                 p.job_type,
@@ -972,7 +1010,7 @@ fn account(command: AccountCommand) -> Result<ExitCode> {
                 p.valid_until
             );
             for r in &view.roles {
-                println!(
+                outln!(
                     "role {}{} from {}{}",
                     r.role.as_str(),
                     r.department
@@ -986,7 +1024,7 @@ fn account(command: AccountCommand) -> Result<ExitCode> {
                 );
             }
             for e in &view.history {
-                println!(
+                outln!(
                     "{} entry {} {} by {}{}",
                     e.time,
                     e.entry,
@@ -1014,10 +1052,10 @@ fn account(command: AccountCommand) -> Result<ExitCode> {
             let held = with_app(&target, |app| Ok(block(app.appointments())??))?;
             if as_json {
                 let list: Vec<_> = held.iter().map(json::held).collect();
-                println!("{}", serde_json::Value::Array(list));
+                outln!("{}", serde_json::Value::Array(list));
             } else {
                 for h in held {
-                    println!(
+                    outln!(
                         "{}\t{}\t{}\t{}\t{}",
                         h.role.as_str(),
                         h.department.unwrap_or_default(),
@@ -1044,7 +1082,7 @@ fn verify(target: &Target, no_record: bool) -> Result<ExitCode> {
     let seconds = started.elapsed().as_secs_f64();
     let code = match &report.problem {
         None => {
-            println!(
+            outln!(
                 "ledger intact: {} entries, {} checkpoints, tree size {}, root {} ({:.2} s)",
                 report.entries,
                 report.checkpoints,
@@ -1056,11 +1094,11 @@ fn verify(target: &Target, no_record: bool) -> Result<ExitCode> {
         }
         Some(problem) => {
             match problem.index {
-                Some(index) => println!(
+                Some(index) => outln!(
                     "ledger verification FAILED at entry {index}: {}",
                     problem.what
                 ),
-                None => println!("ledger verification FAILED: {}", problem.what),
+                None => outln!("ledger verification FAILED: {}", problem.what),
             }
             ExitCode::from(1)
         }
@@ -1096,9 +1134,9 @@ fn demo(data: Option<PathBuf>, listen: String, patients: u64) -> Result<ExitCode
             },
         )
         .with_context(|| format!("cannot initialise {}", dir.display()))?;
-        println!("verifier key: {}", made.verifier.to_text());
+        outln!("verifier key: {}", made.verifier.to_text());
         if let Some(secret) = &made.setup_secret {
-            println!("the director signs in as `director` with the setup secret {secret}");
+            outln!("the director signs in as `director` with the setup secret {secret}");
         }
         setup_secret = made.setup_secret;
     }
@@ -1131,24 +1169,24 @@ fn demo(data: Option<PathBuf>, listen: String, patients: u64) -> Result<ExitCode
             &totp,
             &client,
         )?;
-        println!(
+        outln!(
             "issued IDs to {} synthetic staff of a demo hospital (kiroku account list); their one-time initial secrets and authenticator (TOTP) secrets are in {}",
             people.len(),
             credentials.display()
         );
         let port = listen.rsplit(':').next().unwrap_or("8080");
-        println!(
+        outln!(
             "sign in at http://localhost:{port}/sign-in as any of them (passkeys are scoped to a host name, so register them at localhost, not at an IP address); the governance roles are held by:"
         );
         for held in block(app.appointments())?? {
-            println!(
+            outln!(
                 "  {:<22} {:<22} {}",
                 held.role.as_str(),
                 held.department.as_deref().unwrap_or("(hospital-wide)"),
                 held.account
             );
         }
-        println!(
+        outln!(
             "the system client {} (clinical.read clinical.write) gets tokens from POST /oauth/token with its client secret from the same file",
             client.0
         );
@@ -1169,7 +1207,7 @@ fn demo(data: Option<PathBuf>, listen: String, patients: u64) -> Result<ExitCode
         ))?
         .context("writing the demo patients' charts failed")?;
         bar.finish();
-        println!(
+        outln!(
             "wrote the charts of {} synthetic patients ({} resources; {} drafts confirmed by {}, the last four weeks' left to confirm)",
             charts.patients,
             charts.resources,
@@ -1180,13 +1218,13 @@ fn demo(data: Option<PathBuf>, listen: String, patients: u64) -> Result<ExitCode
         let report = app.verify(&mut |_, _| {})?;
         app.record_verification(&report)
             .context("recording the demo verification failed")?;
-        println!(
+        outln!(
             "seeded {seeded} demo entries in {}; the operator token is in {}",
             dir.display(),
             dir.join(&app.config.operator_token_file).display()
         );
     } else {
-        println!("reusing the demo ledger in {}", dir.display());
+        outln!("reusing the demo ledger in {}", dir.display());
     }
     serve(app, Some(&dir))?;
     Ok(ExitCode::SUCCESS)
@@ -1282,16 +1320,16 @@ fn serve(app: App, demo_dir: Option<&Path>) -> Result<()> {
         let url = format!("http://{bound}/");
         match demo_dir {
             // A loopback demo is named `localhost`: passkeys work there, not at an address.
-            Some(dir) if bound.ip().is_loopback() => println!(
+            Some(dir) if bound.ip().is_loopback() => outln!(
                 "Kiroku demo running at http://localhost:{}/ (data: {}). Stop with Ctrl-C.",
                 bound.port(),
                 dir.display()
             ),
-            Some(dir) => println!(
+            Some(dir) => outln!(
                 "Kiroku demo running at {url} (data: {}). Stop with Ctrl-C.",
                 dir.display()
             ),
-            None => println!("Kiroku listening on {url}"),
+            None => outln!("Kiroku listening on {url}"),
         }
         tracing::info!(%url, "listening");
         axum::serve(listener, router)

@@ -206,6 +206,7 @@ fn effects<K: EntryKind>(value: &K, meta: &EntryMeta<'_>) -> Result<Vec<Change>,
     })?;
     let mut changes = Vec::new();
     value.project(meta, &mut changes);
+    changes.iter_mut().for_each(Change::sanitise);
     check_changes(K::KIND, K::PROJECTION, &changes)?;
     Ok(changes)
 }
@@ -813,7 +814,7 @@ mod tests {
     }
 
     // Shows sealing: a registered kind seals with its projection's changes, an unregistered
-    // kind and a payload that breaks its kind's rule are refused, and a payload too large for
+    // kind, a payload that breaks its kind's rule and one holding U+0000 are refused, and a payload too large for
     // an entry moves to a blob at exactly the limit.
     #[test]
     fn sealing_refuses_unknown_kinds_and_bad_payloads() {
@@ -848,6 +849,16 @@ mod tests {
                 .unwrap()
             ),
             Err(SealError::Kind(KindError::Shape(_)))
+        ));
+        // No entry holds U+0000, which one backend cannot store as text.
+        assert!(matches!(
+            seal(Draft::new(
+                Actor::system(),
+                Good {
+                    name: "a\0b".into()
+                }
+            )),
+            Err(SealError::Entry(EntryError::Field { .. }))
         ));
         let base = seal(Draft::new(
             Actor::system(),

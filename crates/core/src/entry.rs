@@ -227,6 +227,12 @@ pub(crate) fn check_json(value: &Json, depth: usize) -> Result<(), EntryError> {
             }
             check_json(v, depth + 1)
         }),
+        // One backend cannot store U+0000 in text: an entry holds none, so that a value both
+        // accept is the only kind there is.
+        Json::String(text) if text.contains('\0') => Err(field(
+            "payload",
+            "holds the character U+0000, which no entry may hold",
+        )),
         _ => Ok(()),
     }
 }

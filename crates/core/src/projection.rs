@@ -22,6 +22,10 @@ use std::fmt;
 /// The column the store adds to every table: the index of the entry that last put the row.
 pub const LAST_ENTRY: &str = "last_entry";
 
+/// The version of the rules every projection's output passes through ([`Change::sanitise`]),
+/// part of the tables' fingerprint so that a change of them rebuilds the tables by replay.
+pub const OUTPUT_RULES: &str = "text-without-nul/1";
+
 /// A column's type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ColumnType {
@@ -390,6 +394,20 @@ impl Change {
         }
     }
 
+    /// Holds the change to what both backends store alike: U+0000 in a text value becomes
+    /// U+FFFD (PostgreSQL's text cannot hold U+0000; SQLite's can). New entries cannot carry
+    /// one (sealing refuses it), but a ledger written before that rule may, and must still
+    /// replay, verify and migrate on either backend.
+    pub fn sanitise(&mut self) {
+        for value in self.values_mut() {
+            if let Value::Text(text) = value {
+                if text.contains('\0') {
+                    *text = text.replace('\0', "\u{fffd}");
+                }
+            }
+        }
+    }
+
     fn values_mut(&mut self) -> &mut Vec<Value> {
         match self {
             Change::Upsert { row, .. } => row,
@@ -667,6 +685,29 @@ mod tests {
 
     fn text(s: &str) -> Value {
         Value::Text(s.into())
+    }
+
+    // Shows that a projection's text never holds U+0000 (which PostgreSQL cannot store): it
+    // becomes U+FFFD in keys and values alike, and every other character, controls included,
+    // is left as it is — so an old entry that decodes to a NUL replays alike on both backends.
+    #[test]
+    fn text_is_sanitised_alike_for_both_backends() {
+        let mut change = Change::upsert(
+            &PAIRS,
+            vec![Value::Int(1), text("a\0b"), text("\0\u{1}\u{fffe}")],
+        );
+        change.sanitise();
+        assert_eq!(
+            change.values(),
+            &[
+                Value::Int(1),
+                text("a\u{fffd}b"),
+                text("\u{fffd}\u{1}\u{fffe}")
+            ]
+        );
+        let mut delete = Change::delete(&PAIRS, vec![Value::Int(1), text("\0")]);
+        delete.sanitise();
+        assert_eq!(delete.key(), &[Value::Int(1), text("\u{fffd}")]);
     }
 
     // Shows that well-formed declarations pass and malformed ones are named.

@@ -1,11 +1,12 @@
 //! The `ops` context: the ledger's own records — its first entry, operators' notes (運用記録)
-//! with their amendments and withdrawals, and the results of verification runs.
+//! with their amendments and withdrawals, the results of verification runs, and exports.
 //!
 //! Declares its tables and versioned kinds for the registry, its rules as pure functions
 //! (`state, command -> request`), and its read queries as data with their row decoders. Knows
 //! nothing of HTTP, SQL dialects or other contexts' tables.
 
 pub mod amendment;
+pub mod export;
 pub mod init;
 pub mod note;
 pub mod verification;
@@ -43,6 +44,7 @@ impl Context for Ops {
             kind::<amendment::NoteAmendment>(),
             kind::<amendment::NoteWithdrawal>(),
             kind::<verification::Verification>(),
+            kind::<export::Export>(),
         ]
     }
 }

@@ -126,9 +126,33 @@ impl Text {
         }
         out
     }
+
+    /// Does the value hold a control character FHIR does not allow in a string (any below
+    /// U+0020 but tab, line feed and carriage return)? The parser refuses them raw, so only an
+    /// escape can carry one.
+    pub fn has_forbidden_control(&self) -> bool {
+        self.0.contains('\\')
+            && self
+                .value()
+                .chars()
+                .any(|c| c < '\u{20}' && !matches!(c, '\t' | '\n' | '\r'))
+    }
 }
 
 impl Json {
+    /// Does any string of the document, a member's name or a value, hold a control character
+    /// FHIR does not allow ([`Text::has_forbidden_control`])?
+    pub fn has_forbidden_control(&self) -> bool {
+        match self {
+            Json::String(text) => text.has_forbidden_control(),
+            Json::Array(items) => items.iter().any(Json::has_forbidden_control),
+            Json::Object(members) => members
+                .iter()
+                .any(|(name, value)| name.has_forbidden_control() || value.has_forbidden_control()),
+            Json::Null | Json::Bool(_) | Json::Number(_) => false,
+        }
+    }
+
     /// The member `name` of an object.
     pub fn get(&self, name: &str) -> Option<&Json> {
         match self {
@@ -578,6 +602,36 @@ pub(crate) mod tests {
             proptest::prop_assert_eq!(text.value(), value.clone());
             let parsed = parse(format!("\"{}\"", text.raw()).as_bytes()).unwrap();
             proptest::prop_assert_eq!(parsed.as_str(), Some(value));
+        }
+    }
+
+    #[test]
+    fn forbidden_controls() {
+        // Shows which characters FHIR's string type refuses: every control character below
+        // U+0020 but tab, line feed and carriage return, however it is escaped, in a value or
+        // in a member's name; everything else passes, non-characters and bidi overrides too.
+        for refused in [
+            r#"{"a":"x\u0000y"}"#,
+            r#"{"a":["ok","\u001f"]}"#,
+            r#"{"a":{"b":"\b"}}"#,
+            r#"{"a":"\f"}"#,
+            r#"{"\u0001":"x"}"#,
+        ] {
+            assert!(
+                parse(refused.as_bytes()).unwrap().has_forbidden_control(),
+                "{refused}"
+            );
+        }
+        for accepted in [
+            r#"{"a":"tab\t lf\n cr\r\u0009\u000a\u000D"}"#,
+            r#"{"a":"\u007f\u0085\uffff\ufffe\u202e\u2066 \\u0000"}"#,
+            "{\"a\":\"\u{202e}\u{fffe}\"}",
+            r#"{"a":1,"b":true,"c":null}"#,
+        ] {
+            assert!(
+                !parse(accepted.as_bytes()).unwrap().has_forbidden_control(),
+                "{accepted}"
+            );
         }
     }
 

@@ -803,18 +803,23 @@ pub enum ConfirmError {
     /// A proxy entry is confirmed by the clinician it was entered for, and by nobody else.
     #[error("a proxy entry is confirmed by the clinician it was entered for")]
     NotResponsible,
+    /// A trainee's version is countersigned by a doctor (医師), and by nobody else.
+    #[error("a trainee's version is countersigned by a doctor")]
+    NotDoctor,
 }
 
 /// Confirms version `version` of a resource whose latest version is `current` and holds
 /// `stored`, if it waits for confirmation (`pending`): a proxy entry only by the clinician it
-/// was entered for. The writer re-checks, under the append lock, that the resource is still at
-/// that version and that nobody confirmed it first.
+/// was entered for, a trainee's version only by a doctor (`doctor`: the actor is one). The
+/// writer re-checks, under the append lock, that the resource is still at that version and that
+/// nobody confirmed it first.
 pub fn confirm(
     actor: Actor,
     current: &Current,
     stored: &ResourceVersion,
     version: u64,
     pending: bool,
+    doctor: bool,
 ) -> Result<Request, ConfirmError> {
     if current.version != version {
         return Err(ConfirmError::NotLatest {
@@ -823,6 +828,9 @@ pub fn confirm(
     }
     if !pending {
         return Err(ConfirmError::NotDraft);
+    }
+    if stored.trainee && !doctor {
+        return Err(ConfirmError::NotDoctor);
     }
     if stored
         .on_behalf_of

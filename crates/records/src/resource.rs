@@ -47,6 +47,10 @@ pub enum ResourceError {
     /// `meta` is present but not an object.
     #[error("meta is not an object")]
     BadMeta,
+    /// A string holds a control character FHIR does not allow (any below U+0020 but tab,
+    /// line feed and carriage return).
+    #[error("a string holds a control character other than tab, line feed or carriage return")]
+    ControlCharacter,
 }
 
 /// The start of the ids of the Provenance resources the server makes from the ledger
@@ -103,6 +107,12 @@ impl Resource {
             .is_some_and(|m| !matches!(m, Json::Object(_)))
         {
             return Err(ResourceError::BadMeta);
+        }
+        // FHIR's strings hold no control character but tab, LF and CR; refused here, before
+        // anything is kept, so that no backend is ever asked to store one (PostgreSQL's text
+        // cannot hold U+0000 at all).
+        if tree.has_forbidden_control() {
+            return Err(ResourceError::ControlCharacter);
         }
         Ok(Resource { kind, tree })
     }
@@ -359,6 +369,11 @@ mod tests {
                 br#"{"resourceType":"Patient","meta":[]}"#,
                 None,
                 ResourceError::BadMeta,
+            ),
+            (
+                br#"{"resourceType":"Patient","name":[{"family":"\u0000"}]}"#,
+                None,
+                ResourceError::ControlCharacter,
             ),
         ] {
             assert_eq!(

@@ -332,6 +332,9 @@ catalogue! {
     ResourceBadMeta = "resource_bad_meta", BAD_REQUEST,
         "meta はオブジェクトで送ってください。何も記録されていません。",
         "The meta element must be an object. Nothing was recorded.";
+    ResourceControlCharacter = "resource_control_character", UNPROCESSABLE_ENTITY,
+        "文字列に使えない制御文字が含まれています（使えるのはタブ・改行・復帰のみ）。何も記録されていません。",
+        "A string holds a control character FHIR does not allow (only tab, line feed and carriage return are). Nothing was recorded.";
     ResourceIdMismatch = "resource_id_mismatch", BAD_REQUEST,
         "本文の id が URL の id と一致しません。何も記録されていません。",
         "The id in the body does not match the id in the URL. Nothing was recorded.";
@@ -398,6 +401,9 @@ catalogue! {
     ConfirmTrainee = "confirm_trainee", FORBIDDEN,
         "研修医は確定できません。研修医の記載は指導医が承認（カウンターサイン）して確定します。この試みは記録されました。",
         "A trainee doctor does not confirm: a trainee's entries are countersigned by a supervising doctor. The attempt has been recorded.";
+    ConfirmNotDoctor = "confirm_not_doctor", FORBIDDEN,
+        "研修医の記載を承認（カウンターサイン）できるのは医師だけです。この試みは記録されました。",
+        "Only a doctor countersigns a trainee doctor's entries. The attempt has been recorded.";
     ConfirmNotResponsible = "confirm_not_responsible", FORBIDDEN,
         "この版は代行入力で、依頼した医師本人だけが確定できます。この試みは記録されました。",
         "This version is a proxy entry: only the clinician it was entered for can confirm it. The attempt has been recorded.";

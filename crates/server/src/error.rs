@@ -297,6 +297,7 @@ impl From<Error> for AppError {
             }
             Error::Confirm(ConfirmError::NotDraft) => AppError::new(Code::ConfirmNotDraft),
             Error::Confirm(ConfirmError::Trainee) => AppError::new(Code::ConfirmTrainee),
+            Error::Confirm(ConfirmError::NotDoctor) => AppError::new(Code::ConfirmNotDoctor),
             Error::Confirm(ConfirmError::NotResponsible) => {
                 AppError::new(Code::ConfirmNotResponsible)
             }
@@ -402,6 +403,7 @@ impl From<RecordError> for AppError {
                 ResourceError::WrongType => AppError::new(Code::ResourceWrongType),
                 ResourceError::BadId => AppError::new(Code::ResourceBadId),
                 ResourceError::BadMeta => AppError::new(Code::ResourceBadMeta),
+                ResourceError::ControlCharacter => AppError::new(Code::ResourceControlCharacter),
             },
             RecordError::ReasonRequired => AppError::new(Code::RecordReasonRequired),
             RecordError::NoPatient(kind) => AppError::new(Code::RecordNoPatient).with("type", kind),

@@ -181,9 +181,12 @@ pub fn export(
         )));
     }
     let partial = out.with_extension("partial");
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    // The whole ledger is patients' data: readable by its owner alone.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
         .open(&partial)
         .map_err(io("cannot create", &partial))?;
     let result = (|| -> Result<Exported> {

@@ -107,6 +107,26 @@ impl StoreError {
     pub fn is_corruption(&self) -> bool {
         matches!(self, StoreError::Corrupt(_) | StoreError::Planted(_))
     }
+
+    /// Did the database refuse the data it was given — a value it cannot hold, a constraint,
+    /// a size beyond its limits — rather than fail? Such a refusal belongs to one request of a
+    /// batch, which the writer then finds and refuses alone.
+    pub fn is_data_refusal(&self) -> bool {
+        match self {
+            // Classes 22 (data exception), 23 (integrity constraint violation) and 54 (program
+            // limit exceeded: an index row too large).
+            StoreError::Postgres(e) => e
+                .code()
+                .is_some_and(|code| matches!(code.code().get(..2), Some("22" | "23" | "54"))),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::ConstraintViolation
+                    | rusqlite::ErrorCode::TooBig
+                    | rusqlite::ErrorCode::TypeMismatch
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// The server's message where there is one (not its detail, which can quote values).

@@ -16,6 +16,8 @@ use sha2::{Digest, Sha256};
 /// The fingerprint of the generated DDL of every declared table.
 pub(crate) fn fingerprint(db: &dyn Db, registry: &Registry) -> String {
     let mut hasher = Sha256::new();
+    hasher.update(kiroku_core::projection::OUTPUT_RULES.as_bytes());
+    hasher.update(b"\n");
     for table in registry.tables() {
         for statement in sql::create_table(db.dialect(), table) {
             hasher.update(statement.as_bytes());

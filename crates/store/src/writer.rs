@@ -9,7 +9,10 @@
 //! hold (the others are refused alone, with a [`Conflict`]), inserts the admitted entries, blobs,
 //! completed tree nodes and the net effect on the projections, signs one checkpoint, and commits
 //! with an fsync. Only then is every request in the batch answered. A failed batch is rolled
-//! back and every request in it told so; nothing is acknowledged that is not durable.
+//! back and every request in it told so; nothing is acknowledged that is not durable. When the
+//! database refuses a batch's data (a value it cannot hold, a constraint), the batch is split
+//! and committed again in halves until the request it refused fails alone: one client's bad
+//! request never fails its batch-mates.
 
 use crate::db::{AppendBatch, Db, StoredCheckpoint};
 use crate::metrics::WriterMetrics;
@@ -100,6 +103,10 @@ pub enum AppendError {
     /// The batch failed and was rolled back; nothing of it was written.
     #[error("the ledger could not commit: {0}")]
     Failed(String),
+    /// The database refused this request's data (the writer committed the rest of its batch
+    /// without it); nothing of it was written.
+    #[error("the database refused this request's data: {0}")]
+    Rejected(String),
     /// The writer has stopped.
     #[error("the ledger writer has stopped")]
     Stopped,
@@ -401,29 +408,65 @@ impl WriterThread {
                     Some(Message::Stop) | None => return,
                 },
             };
-            let mut batch = self.gather(first);
+            let batch = self.gather(first);
             self.metrics.queue_depth.dec_by(batch.len() as i64);
-            let started = Instant::now();
-            let outcome = match self.commit(&mut batch) {
-                Err(error) => match self.in_doubt.take() {
-                    // The COMMIT was sent: acknowledge only if it is found durable.
-                    Some(doubt) => {
-                        let size = doubt.size;
-                        match self.committed_anyway(doubt) {
-                            Some(outcomes) => {
-                                // What the batch held is not known here: count a change.
-                                self.watch.bump();
-                                tracing::warn!(%error, tree_size = size, "commit answer lost, but the batch is durable");
-                                Ok(outcomes)
-                            }
-                            None => Err(error),
-                        }
+            self.settle(batch);
+        }
+    }
+
+    /// Commits a batch and answers its requests. When the database refuses the batch's data
+    /// (not the connection, not the tree), the batch is split in halves, each committed on its
+    /// own, so that the request whose data it refused fails alone and the others are written:
+    /// at most 2n − 1 attempts for n requests, made only when a refusal happened.
+    fn settle(&mut self, mut batch: Vec<Queued>) {
+        let started = Instant::now();
+        let outcome = self.commit_once(&batch);
+        match outcome {
+            Err(error) if error.is_data_refusal() => {
+                self.metrics.batch_failures.inc();
+                if let Some(db) = self.db.as_mut() {
+                    db.rollback();
+                }
+                self.frontier = None;
+                if batch.len() == 1 {
+                    tracing::warn!(%error, "the database refused a request's data; the request was refused alone");
+                    for request in batch {
+                        let _ = request.reply.send(Reply {
+                            result: Err(AppendError::Rejected(error.to_string())),
+                            _spent: request.entries,
+                            _net: None,
+                        });
                     }
-                    None => Err(error),
-                },
-                ok => ok,
-            };
-            self.answer(batch, outcome, started);
+                } else {
+                    let second = batch.split_off(batch.len() / 2);
+                    self.settle(batch);
+                    self.settle(second);
+                }
+            }
+            outcome => self.answer(batch, outcome, started),
+        }
+    }
+
+    /// [`WriterThread::commit`], and after a lost COMMIT answer, whether it was durable anyway.
+    fn commit_once(&mut self, batch: &[Queued]) -> Result<(Vec<Outcome>, u64, Option<Net>)> {
+        match self.commit(batch) {
+            Err(error) => match self.in_doubt.take() {
+                // The COMMIT was sent: acknowledge only if it is found durable.
+                Some(doubt) => {
+                    let size = doubt.size;
+                    match self.committed_anyway(doubt) {
+                        Some(outcomes) => {
+                            // What the batch held is not known here: count a change.
+                            self.watch.bump();
+                            tracing::warn!(%error, tree_size = size, "commit answer lost, but the batch is durable");
+                            Ok(outcomes)
+                        }
+                        None => Err(error),
+                    }
+                }
+                None => Err(error),
+            },
+            ok => ok,
         }
     }
 
@@ -525,7 +568,7 @@ impl WriterThread {
 
 impl WriterThread {
     /// Writes and commits one batch; returns each request's outcome and the new tree size.
-    fn commit(&mut self, batch: &mut [Queued]) -> Result<(Vec<Outcome>, u64, Option<Net>)> {
+    fn commit(&mut self, batch: &[Queued]) -> Result<(Vec<Outcome>, u64, Option<Net>)> {
         if self.db.is_none() {
             self.db = Some(crate::db::connect(&self.store_url)?);
         }
@@ -562,21 +605,22 @@ impl WriterThread {
         let mut next = first;
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut net = Net::new();
-        for request in batch.iter_mut() {
-            for (offset, pending) in request.entries.iter_mut().enumerate() {
+        for request in batch.iter() {
+            // Resolved copies: the request's own changes stay as sealed, so that it can be
+            // committed again at other indexes if its batch must be split.
+            let mut resolved = Vec::with_capacity(request.entries.len());
+            for (offset, pending) in request.entries.iter().enumerate() {
                 let index = EntryIndex(next + offset as u64);
-                for change in &mut pending.changes {
+                for change in &pending.changes {
+                    let mut change = change.clone();
                     change.resolve(index)?;
+                    resolved.push((change, index));
                 }
             }
-            let changes = request.entries.iter().flat_map(|p| p.changes.iter());
-            match view.admit(&request.expect, changes) {
+            match view.admit(&request.expect, resolved.iter().map(|(c, _)| c)) {
                 Ok(()) => {
-                    for (offset, pending) in request.entries.iter_mut().enumerate() {
-                        let index = EntryIndex(next + offset as u64);
-                        for change in std::mem::take(&mut pending.changes) {
-                            net.add(change, index);
-                        }
+                    for (change, index) in resolved {
+                        net.add(change, index);
                     }
                     outcomes.push(Outcome::Admitted(next));
                     next += request.entries.len() as u64;

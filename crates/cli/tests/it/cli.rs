@@ -263,7 +263,8 @@ fn ledger_with_history() -> DataDir {
     data
 }
 
-// Shows export and import: the whole ledger (a blob included) goes to one file; imported into
+// Shows export and import: the whole ledger (a blob included) goes to one file, mode 0600,
+// with the export's own entry recorded first and carried in it; imported into
 // an empty database under a copy of the data directory, it reproduces the same latest
 // checkpoint and the same notes, verifies, and takes new notes. An existing file is not
 // overwritten; an import into a database that is not empty, or of another ledger's file, or of
@@ -274,11 +275,25 @@ fn export_and_import_reproduce_the_ledger() {
     let file = data.scratch_path("ledger.kiroku");
     let output = run_on(&data, &["export"], &["--out", file.to_str().unwrap()]);
     assert!(output.status.success(), "{}", stderr(&output));
+    // The export's own entry (the seventh) is in the file: the ledger that left holds the record
+    // of its leaving; the file is its owner's alone.
     assert!(
-        stdout(&output).starts_with("exported 6 entries, 6 checkpoints and 1 blobs (tree size 6)"),
+        stdout(&output).starts_with("exported 7 entries, 7 checkpoints and 1 blobs (tree size 7)"),
         "{}",
         stdout(&output)
     );
+    assert_eq!(tree_size(&data), 7);
+    let store = kiroku_store::Store::open(&data.database(), kiroku_app::registry(), 1).unwrap();
+    let (entry, payload) = kiroku_store::read::entry(&store, kiroku_core::EntryIndex(6)).unwrap();
+    assert_eq!(entry.kind.as_str(), "ledger.export/1");
+    assert_eq!(entry.actor.account.as_str(), "operator");
+    assert_eq!(payload["file"], "ledger.kiroku");
+    drop(store);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
     let again = run_on(&data, &["export"], &["--out", file.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(1));
     assert!(
@@ -286,6 +301,7 @@ fn export_and_import_reproduce_the_ledger() {
         "{}",
         stderr(&again)
     );
+    assert_eq!(tree_size(&data), 7, "a refused export writes nothing");
 
     let restored = DataDir::empty_copy_of(&data, &backend());
     let output = run_on(&restored, &["import"], &["--in", file.to_str().unwrap()]);
@@ -296,7 +312,7 @@ fn export_and_import_reproduce_the_ledger() {
     assert_eq!(show(&restored), show(&data));
     assert_eq!(restored.verify(), None);
     let output = run_on(&restored, &["ledger", "note"], &["after the restore"]);
-    assert_eq!(stdout(&output).trim(), "6");
+    assert_eq!(stdout(&output).trim(), "7");
 
     let twice = run_on(&restored, &["import"], &["--in", file.to_str().unwrap()]);
     assert_eq!(twice.status.code(), Some(1));
@@ -607,4 +623,25 @@ fn fhir_validate_checks_files_as_the_server_would() {
         stdout(&output)
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Shows that a command whose reader goes away (`kiroku policy schema | head -1`) ends quietly:
+// exit 0 and nothing on standard error — no panic, no backtrace (issue 18, defect 11).
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let mut child = crate::support::kiroku()
+        .args(["policy", "schema"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader takes nothing and goes away before the command writes.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(0));
 }

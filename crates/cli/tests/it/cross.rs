@@ -70,11 +70,45 @@ impl Dice {
     }
 
     fn tags(&mut self) -> Vec<String> {
-        ["backup", "drill", "update", "audit", "テープ"]
+        let longest = "𠮷".repeat(32);
+        let hostile = [
+            "backup",
+            "drill",
+            "update",
+            "audit",
+            "テープ",
+            "\u{202e}evil",
+            "\u{fffe}\u{ffff}",
+            longest.as_str(),
+            "nul\0tag",
+            "bell\u{7}",
+        ];
+        // The ordinary tags one time in three, the hostile ones one time in twelve.
+        hostile
             .iter()
-            .filter(|_| self.roll(3) == 0)
-            .map(|t| (*t).to_owned())
+            .enumerate()
+            .filter(|(i, _)| self.roll(if *i < 5 { 3 } else { 12 }) == 0)
+            .map(|(_, t)| (*t).to_owned())
             .collect()
+    }
+
+    /// A note's text: ordinary, or hostile — NUL and other controls (refused alike), non-characters,
+    /// bidi overrides and isolates, DEL and C1 controls, characters outside the BMP with
+    /// variation selectors, and the longest text allowed (accepted alike).
+    fn text(&mut self, step: usize) -> String {
+        match self.roll(10) {
+            0 => format!("NUL \0 at step {step}"),
+            1 => format!("controls \u{1}\u{1b}[31m\u{8} at step {step}"),
+            2 => format!("\u{202e}reversed\u{202c} \u{2067}isolate\u{2069} at step {step}"),
+            3 => format!("non-characters \u{fffe}\u{ffff}\u{1fffe}\u{10ffff} at step {step}"),
+            4 => format!("DEL \u{7f} C1 \u{85}\u{9f} 葛\u{e0100}城 𠮷 at step {step}"),
+            5 => {
+                let tail = format!(" {step}");
+                let body = "記".repeat(kiroku_ops::note::NOTE_CHARS_MAX - tail.chars().count());
+                format!("{body}{tail}")
+            }
+            _ => format!("note of step {step}"),
+        }
     }
 }
 
@@ -89,7 +123,8 @@ fn outcome<T: std::fmt::Debug>(result: &Result<T, kiroku_app::Error>) -> String 
 
 // Shows that one seeded sequence of commands — notes with tags and idempotency keys (some
 // retried, some reused), corrections from fresh and stale versions adding and removing tags,
-// withdrawals dropping every tag — applied to a SQLite ledger and to a PostgreSQL ledger with
+// withdrawals dropping every tag, texts and tags with hostile characters (NUL and other
+// controls, non-characters, bidi overrides, the longest allowed) — applied to a SQLite ledger and to a PostgreSQL ledger with
 // the same clock, salts and key gives the same outcome for every command, byte-identical
 // entries and checkpoints, and identical projection tables (deleted rows included).
 #[test]
@@ -119,10 +154,10 @@ fn sqlite_and_postgres_agree_byte_for_byte() {
     let mut dice = Dice(0x5eed_1234_abcd);
     let actor = Actor::operator("differential");
     let mut notes: Vec<(u64, u64)> = Vec::new(); // (note, version as the sequence believes)
-    for step in 0..300 {
+    for step in 0..400 {
         let roll = dice.roll(20);
         let outcomes: Vec<String> = if roll < 8 || notes.is_empty() {
-            let text = format!("note of step {step}");
+            let text = dice.text(step);
             let tags = dice.tags();
             let key = (dice.roll(5) == 0).then(|| format!("key-{}", dice.roll(4)));
             let results: Vec<_> = apps
@@ -145,7 +180,7 @@ fn sqlite_and_postgres_agree_byte_for_byte() {
                 version
             };
             let results: Vec<_> = if roll < 17 {
-                let text = format!("correction of step {step}");
+                let text = format!("correction: {}", dice.text(step));
                 let tags = dice.tags();
                 apps.iter()
                     .map(|app| {

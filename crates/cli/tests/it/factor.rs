@@ -54,7 +54,7 @@ fn secret_on(page: &str) -> Vec<u8> {
 
 // Shows the two-factor sign-in: first password, required enrolment (nothing else allowed
 // meanwhile, a wrong code refused, a right one enrolled as an entry), then sign-in in two
-// steps, a used code refused, and five wrong codes locking the account and ending the session.
+// steps (no API answering a password alone), a used code refused, and five wrong codes locking the account and ending the session.
 #[test]
 fn first_sign_in_enrols_totp_and_later_sign_ins_need_a_code() {
     let data = DataDir::hospital_two_factor();
@@ -148,6 +148,21 @@ fn first_sign_in_enrols_totp_and_later_sign_ins_need_a_code() {
         password.status, 303,
         "no password change on a password alone"
     );
+    // Nor any API, page or JSON, on a password alone (issue 18, defect 5: the confirmation
+    // queue answered such a session).
+    for path in [
+        "/api/records/pending",
+        "/api/access/accounts",
+        "/api/records/emergencies",
+        "/api/policy/in-force",
+    ] {
+        let reply = server.get_with(path, &[("cookie", &cookie)]);
+        assert_eq!(
+            (reply.status, error_code(&reply)),
+            (403, "second_factor_required".into()),
+            "{path}"
+        );
+    }
     let page = server.get_with("/sign-in/second-factor", &[("cookie", &cookie)]);
     let csrf = form_csrf(&page.text());
     let reused = post_form(

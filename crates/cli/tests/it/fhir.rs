@@ -210,6 +210,8 @@ fn fhir_api_end_to_end() {
     );
     assert_eq!(read.text(), expected);
     assert!(read.text().contains("6.50") && read.text().contains("葛󠄀城"));
+    // Patients' data is kept out of every cache.
+    assert_eq!(read.header("cache-control"), Some("no-store"));
     // The read was recorded before it was answered: one disclosure entry about the patient.
     let size = server.operator().tree_size();
     let (kind, subject, payload) = entries(&server, size - 1, size).remove(0);
@@ -284,6 +286,32 @@ fn fhir_api_end_to_end() {
         size,
         "refusals write nothing"
     );
+
+    // Versions beyond what the ledger can hold name no version (they overflowed).
+    for version in ["18446744073709551615", "9223372036854775808", "0"] {
+        let beyond = send(
+            &server,
+            &token,
+            "GET",
+            &format!("/fhir/Patient/{id}/_history/{version}"),
+            &[],
+            None,
+        );
+        assert_eq!(
+            (beyond.status, outcome_code(&beyond)),
+            (404, "no_such_resource".into()),
+            "{version}"
+        );
+    }
+    let paged = send(
+        &server,
+        &token,
+        "GET",
+        &format!("/fhir/Patient/{id}/_history?_page=18446744073709551615"),
+        &[],
+        None,
+    );
+    assert_eq!(paged.status, 400, "{}", paged.text());
 
     // Updates: a correction of the confirmed registration needs a reason; If-Match guards
     // against a lost update.
@@ -1670,8 +1698,9 @@ fn trainee_entries_are_countersigned_by_a_doctor() {
     let (data, secret, people) = hospital_with(&[
         "doctor@internal-medicine",
         "trainee-doctor@internal-medicine",
+        "lab-technologist@clinical-laboratory",
     ]);
-    let (doctor, trainee) = (&people[0], &people[1]);
+    let (doctor, trainee, technologist) = (&people[0], &people[1], &people[2]);
     let server = TestServer::serve(data);
     let system = token(&server, &secret, None);
     let patient = send(
@@ -1745,6 +1774,37 @@ fn trainee_entries_are_countersigned_by_a_doctor() {
     let system_id = system_draft.json()["id"].as_str().unwrap().to_owned();
     let refused = server.send("POST", &confirm(&system_id), &as_trainee[..2], None);
     assert_eq!(outcome_code(&refused), "confirm_trainee");
+
+    // A laboratory result the trainee wrote: the technologist may write laboratory results,
+    // but only a doctor countersigns a trainee's (issue 18, defect 4) — refused and recorded.
+    // (The laboratory's encounter relates the technologist to the patient.)
+    encounter(&server, &system, &patient, "clinical-laboratory", None);
+    let lab = observation.replace(r#""code":"exam""#, r#""code":"laboratory""#);
+    let lab_written = server.send(
+        "POST",
+        "/fhir/Observation",
+        &as_trainee,
+        Some(lab.as_bytes()),
+    );
+    assert_eq!(lab_written.status, 201, "{}", lab_written.text());
+    let lab_id = lab_written.json()["id"].as_str().unwrap().to_owned();
+    let (technologist_cookie, technologist_csrf) = session(technologist);
+    let as_technologist = [
+        ("cookie", technologist_cookie.as_str()),
+        ("x-csrf-token", technologist_csrf.as_str()),
+    ];
+    let size = server.operator().tree_size();
+    let refused = server.send("POST", &confirm(&lab_id), &as_technologist, None);
+    assert_eq!(
+        (refused.status, outcome_code(&refused)),
+        (403, "confirm_not_doctor".into()),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(server.operator().tree_size(), size + 1);
+    let (kind, _, payload) = entries(&server, size, size + 1).remove(0);
+    assert_eq!(kind, "records.denial/1");
+    assert_eq!(payload["policies"][0], "trainees-countersigned-by-doctors");
 
     // The doctor countersigns the trainee's version, and confirms the system's.
     let (doctor_cookie, doctor_csrf) = session(doctor);
@@ -1999,6 +2059,11 @@ fn care_relationships_decide_access_and_the_glass_breaks_with_a_reason() {
         Some(parameters("外来で急変", 15).as_bytes()),
     );
     assert_eq!(vip_glass.status, 200, "{}", vip_glass.text());
+    // ... and under that access reads the chart, every read marked (issue 18, defect 3: the
+    // department's relationship was found first and the open access never consulted).
+    let read = server.get_with(&vip_result, &as_physician[..1]);
+    assert_eq!(read.status, 200, "{}", read.text());
+    assert_eq!(read.header("x-kiroku-access"), Some("emergency"));
     encounter(&server, &system, &vip, "internal-medicine", Some(physician));
     let read = server.get_with(&vip_result, &as_physician[..1]);
     assert_eq!(read.status, 200, "{}", read.text());
@@ -2054,4 +2119,108 @@ fn care_relationships_decide_access_and_the_glass_breaks_with_a_reason() {
     assert_eq!(updated.status, 200, "{}", updated.text());
     let refused = server.get_with(&result, &as_physician[..1]);
     assert_eq!(outcome_code(&refused), "record_no_care_relationship");
+}
+
+// Shows issue 18's first defect fixed, on whichever backend the pass selects: a string holding
+// a control character FHIR forbids (U+0000 and the other C0 controls but tab, LF and CR,
+// however escaped, in a value or a member's name) is refused with 422 and nothing written, the
+// same on SQLite and PostgreSQL; tab, LF, CR, non-characters, bidi overrides, DEL and C1
+// controls are kept and read back as sent; and with 32 clients, one in five sending a NUL, every
+// ordinary create is written (201) — none fails for a batch-mate's bad string.
+#[test]
+fn hostile_text_is_refused_alike_and_never_fails_a_neighbour() {
+    let (data, secret) = hospital_with_client();
+    let server = TestServer::serve(data);
+    let token = token(&server, &secret, None);
+    let size = server.operator().tree_size();
+    for (family, given) in [
+        (r"\u0000", "花子"),
+        (r"山\u0001田", "花子"),
+        (r"山田", r"\b"),
+        (r"山田", r"\f"),
+        (r"山田", r"\u001F"),
+    ] {
+        let body = patient_body(
+            "00099999",
+            (family, given),
+            ("ヤマダ", "ハナコ"),
+            "1970-01-01",
+        );
+        let refused = send(&server, &token, "POST", "/fhir/Patient", &[], Some(&body));
+        assert_eq!(
+            (refused.status, outcome_code(&refused)),
+            (422, "resource_control_character".to_owned()),
+            "{family} {given}: {}",
+            refused.text()
+        );
+    }
+    let named = r#"{"resourceType":"Patient","\u0000":"x"}"#;
+    let refused = send(&server, &token, "POST", "/fhir/Patient", &[], Some(named));
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    assert_eq!(server.operator().tree_size(), size, "nothing written");
+
+    // What FHIR allows is kept as sent: tab, LF and CR (escaped), DEL, a C1 control,
+    // non-characters, bidi overrides and isolates, and a long name.
+    let long = "長".repeat(2000);
+    for (n, (family, given)) in [
+        (r"山\t田", r"花\n子\r"),
+        ("山\u{7f}田\u{85}", "\u{fffe}\u{ffff}\u{10ffff}"),
+        ("\u{202e}山田\u{202c}", "\u{2066}花子\u{2069}"),
+        (long.as_str(), "花子"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let number = format!("0009999{n}");
+        let body = patient_body(&number, (family, given), ("ヤマダ", "ハナコ"), "1970-01-01");
+        let created = send(&server, &token, "POST", "/fhir/Patient", &[], Some(&body));
+        assert_eq!(created.status, 201, "{}", created.text());
+        let id = created.json()["id"].as_str().unwrap().to_owned();
+        let read = send(
+            &server,
+            &token,
+            "GET",
+            &format!("/fhir/Patient/{id}"),
+            &[],
+            None,
+        );
+        assert!(read
+            .text()
+            .ends_with(&body[body.find(r#""identifier""#).unwrap()..]));
+    }
+
+    // 32 clients, 10 creates each; every fifth a NUL.
+    let answers: Vec<(bool, u16)> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..32)
+            .map(|client| {
+                let (server, token) = (&server, &token);
+                scope.spawn(move || {
+                    (0..10)
+                        .map(|i| {
+                            let bad = (client * 10 + i) % 5 == 0;
+                            let family = if bad { r"\u0000" } else { "山田" };
+                            let body = patient_body(
+                                &format!("1{client:03}{i:04}"),
+                                (family, "花子"),
+                                ("ヤマダ", "ハナコ"),
+                                "1980-05-05",
+                            );
+                            let reply =
+                                send(server, token, "POST", "/fhir/Patient", &[], Some(&body));
+                            (bad, reply.status)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect()
+    });
+    let refused = answers.iter().filter(|(bad, _)| *bad).count();
+    assert_eq!(refused, 64);
+    for (bad, status) in &answers {
+        assert_eq!(*status, if *bad { 422 } else { 201 }, "bad string: {bad}");
+    }
 }

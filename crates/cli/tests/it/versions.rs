@@ -261,6 +261,7 @@ fn attachments_keep_their_own_format_and_are_verified() {
         raw.header("content-security-policy"),
         Some("frame-ancestors 'none'")
     );
+    assert_eq!(raw.header("cache-control"), Some("no-store"));
     let as_fhir = send(
         &server,
         &system,

@@ -23,14 +23,10 @@ use serde_json::json;
 /// The media type of FHIR JSON.
 pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 
-/// The base URL of the FHIR API as clients reach it: the configured public URL, or the Host
-/// the request came to.
-fn base(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = &state.app.config.public_url {
-        return format!("{}/fhir", url.trim_end_matches('/'));
-    }
-    let host = super::session::host(headers).unwrap_or("localhost");
-    format!("http://{host}/fhir")
+/// The base URL of the FHIR API: the configured public URL, or the address the server listens
+/// on ([`kiroku_app::App::base_url`]; never the request's `Host` header).
+fn base(state: &AppState) -> String {
+    format!("{}/fhir", state.app.base_url())
 }
 
 /// A body of FHIR JSON, with a status and headers.
@@ -152,7 +148,7 @@ fn written_response(state: &AppState, headers: &HeaderMap, written: &Written) ->
     let Written { served, created } = written;
     let location = format!(
         "{}/{}/{}/_history/{}",
-        base(state, headers),
+        base(state),
         served.kind,
         served.id,
         served.version
@@ -317,7 +313,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, AppError> {
         .ok()
         .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
         .and_then(|v| v.parse::<u64>().ok())
-        .filter(|v| *v >= 1)
+        .filter(|v| (1..=i64::MAX as u64).contains(v))
         .map(Some)
         .ok_or(AppError::new(Code::BadIfMatch))
 }
@@ -372,8 +368,8 @@ fn if_none_exist(headers: &HeaderMap) -> Result<Option<(String, String)>, AppErr
 }
 
 /// `GET /fhir/metadata`: what this server does, truthfully.
-pub(super) async fn metadata(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let base = base(&state, &headers);
+pub(super) async fn metadata(State(state): State<AppState>) -> Response {
+    let base = base(&state);
     let search = |kind: &str| -> Vec<serde_json::Value> {
         let mut params: Vec<(&str, &str)> = match kind {
             "Patient" => vec![
@@ -502,7 +498,7 @@ pub(super) async fn transaction(
     check_media_type(&headers)?;
     let writing = writing(&headers)?;
     let written = state.app.transact(actor, body.to_vec(), writing).await?;
-    let base = base(&state, &headers);
+    let base = base(&state);
     let wanted = prefer(&headers);
     let string = |s: &str| serde_json::Value::from(s).to_string();
     let mut out = Vec::new();
@@ -567,11 +563,12 @@ pub(super) async fn delete(
     Ok(response)
 }
 
-/// A version number in a path (from 1); any other text names no version.
-fn version_number(text: &str) -> Result<u64, AppError> {
+/// A version number in a path (from 1 to the largest the ledger stores, 2^63 − 1); any other
+/// text names no version.
+pub(super) fn version_number(text: &str) -> Result<u64, AppError> {
     text.parse::<u64>()
         .ok()
-        .filter(|v| *v >= 1)
+        .filter(|v| (1..=i64::MAX as u64).contains(v))
         .ok_or(AppError::new(Code::NoSuchResource))
 }
 
@@ -831,17 +828,16 @@ pub(super) async fn search(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(kind): Path<String>,
-    headers: HeaderMap,
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     if kind == "Provenance" && params.iter().any(|(k, _)| k == "target") {
-        return provenance_search(&state, actor, &headers, &params).await;
+        return provenance_search(&state, actor, &params).await;
     }
     let page = state
         .app
         .search_resources(actor, &kind, params.clone())
         .await?;
-    let base = base(&state, &headers);
+    let base = base(&state);
     let link = |page: Option<&str>| {
         let query = query_with(&params, page);
         if query.is_empty() {
@@ -879,7 +875,6 @@ const PROVENANCE_VERSIONS_MAX: u64 = 100;
 async fn provenance_search(
     state: &AppState,
     actor: kiroku_core::Actor,
-    headers: &HeaderMap,
     params: &[(String, String)],
 ) -> Result<Response, AppError> {
     let bad = |name: &str| AppError::new(Code::SearchBadValue).with("name", name);
@@ -921,7 +916,7 @@ async fn provenance_search(
             },
         )
         .await?;
-    let base = base(state, headers);
+    let base = base(state);
     let string = |s: &str| serde_json::Value::from(s).to_string();
     let mut out = Vec::new();
     out.extend_from_slice(b"{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"link\":[{\"relation\":\"self\",\"url\":");
@@ -983,7 +978,6 @@ pub(super) async fn history(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path((kind, id)): Path<(String, String)>,
-    headers: HeaderMap,
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let mut count = kiroku_app::records::PAGE_DEFAULT;
@@ -992,7 +986,15 @@ pub(super) async fn history(
         let bad = || AppError::new(Code::SearchBadValue).with("name", name);
         match name.as_str() {
             "_count" => count = value.parse().ok().filter(|c| *c >= 1).ok_or_else(bad)?,
-            "_page" => before = Some(value.parse::<u64>().map_err(|_| bad())?),
+            "_page" => {
+                before = Some(
+                    value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|v| i64::try_from(*v).is_ok())
+                        .ok_or_else(bad)?,
+                )
+            }
             "_format" => {}
             other => return Err(AppError::new(Code::SearchUnknownParameter).with("name", other)),
         }
@@ -1001,7 +1003,7 @@ pub(super) async fn history(
         .app
         .resource_history(actor, &kind, &id, before, count)
         .await?;
-    let base = base(&state, &headers);
+    let base = base(&state);
     let link = |page: Option<u64>| {
         let page = page.map(|p| p.to_string());
         let query = query_with(&params, page.as_deref());

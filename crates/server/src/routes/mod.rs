@@ -356,7 +356,8 @@ pub fn app(app: Arc<App>) -> Router {
 }
 
 /// Logs each request (method, route template, status, duration — no query, no body), counts
-/// responses by class, and adds security headers.
+/// responses by class, and adds security headers (and `Cache-Control: no-store` where the
+/// handler set no caching of its own).
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -389,6 +390,14 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Nothing is kept in a cache — patients' records, a Binary's content, accounts — unless
+    // its handler said otherwise (the ledger's immutable tiles).
+    if !headers.contains_key(axum::http::header::CACHE_CONTROL) {
+        headers.insert(
+            axum::http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
+    }
     // A response that set its own policy (a Binary's content) keeps it.
     if !headers.contains_key(CONTENT_SECURITY_POLICY) {
         headers.insert(
@@ -431,7 +440,7 @@ fn form_version(text: &str) -> Result<u64, AppError> {
     text.trim()
         .parse::<u64>()
         .ok()
-        .filter(|v| *v >= 1)
+        .filter(|v| (1..=i64::MAX as u64).contains(v))
         .ok_or(AppError::new(Code::BadVersion))
 }
 

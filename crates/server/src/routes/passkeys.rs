@@ -3,7 +3,7 @@
 //! that removes one. Each call is the signed-in session's, with its CSRF token in the
 //! `X-CSRF-Token` header; binary values travel as base64url.
 
-use super::session::{host, SignedIn};
+use super::session::{host, SignedIn, SigningIn};
 use super::{see_other, AppState};
 use crate::catalogue::Code;
 use crate::error::AppError;
@@ -53,7 +53,7 @@ fn bytes(text: &str, field: &'static str) -> Result<Vec<u8>, AppError> {
 pub(super) async fn creation_options(
     State(state): State<AppState>,
     headers: HeaderMap,
-    me: SignedIn,
+    SigningIn(me): SigningIn,
 ) -> Result<Response, AppError> {
     me.check_header_signing_in(&headers)?;
     if me.session.must_change {
@@ -82,7 +82,7 @@ pub(super) struct RegistrationBody {
 pub(super) async fn register(
     State(state): State<AppState>,
     headers: HeaderMap,
-    me: SignedIn,
+    SigningIn(me): SigningIn,
     ApiJson(body): ApiJson<RegistrationBody>,
 ) -> Result<Response, AppError> {
     me.check_header_signing_in(&headers)?;
@@ -108,7 +108,7 @@ pub(super) async fn register(
 pub(super) async fn request_options(
     State(state): State<AppState>,
     headers: HeaderMap,
-    me: SignedIn,
+    SigningIn(me): SigningIn,
 ) -> Result<Response, AppError> {
     me.check_header_signing_in(&headers)?;
     let rp = relying_party(&state, &headers)?;
@@ -129,7 +129,7 @@ pub(super) struct AssertionBody {
 pub(super) async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
-    me: SignedIn,
+    SigningIn(me): SigningIn,
     ApiJson(body): ApiJson<AssertionBody>,
 ) -> Result<Response, AppError> {
     me.check_header_signing_in(&headers)?;
@@ -157,7 +157,7 @@ pub(super) struct RemovalForm {
 
 pub(super) async fn remove(
     State(state): State<AppState>,
-    me: SignedIn,
+    SigningIn(me): SigningIn,
     WebForm(form): WebForm<RemovalForm>,
 ) -> Result<Response, AppError> {
     me.check_form(&form.csrf)?;

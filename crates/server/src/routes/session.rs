@@ -78,16 +78,34 @@ impl SignedIn {
     }
 }
 
+impl SignedIn {
+    /// Refuses a session with a step of signing in still to come: a password to choose, a
+    /// second factor to give or enrol.
+    fn whole(self) -> Result<SignedIn, AppError> {
+        if self.session.must_change {
+            return Err(AppError::new(Code::PasswordChangeRequired));
+        }
+        if self.session.must_go().is_some() {
+            return Err(AppError::new(Code::SecondFactorRequired));
+        }
+        Ok(self)
+    }
+}
+
+/// Only a session that has completed signing in (password chosen, second factor given) is
+/// signed in; the steps themselves take [`SigningIn`].
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         SignedIn::lookup(parts, state)
             .await?
-            .ok_or(AppError::new(Code::SignInRequired))
+            .ok_or(AppError::new(Code::SignInRequired))?
+            .whole()
     }
 }
 
+/// A session still signing in counts as none.
 impl OptionalFromRequestParts<AppState> for SignedIn {
     type Rejection = AppError;
 
@@ -95,7 +113,25 @@ impl OptionalFromRequestParts<AppState> for SignedIn {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Option<Self>, AppError> {
-        SignedIn::lookup(parts, state).await
+        Ok(SignedIn::lookup(parts, state)
+            .await?
+            .and_then(|me| me.whole().ok()))
+    }
+}
+
+/// A live session at any step of signing in — for the steps themselves (choosing the first
+/// password, giving or enrolling a second factor) and for signing out. Everything else takes
+/// [`SignedIn`].
+pub struct SigningIn(pub SignedIn);
+
+impl FromRequestParts<AppState> for SigningIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        SignedIn::lookup(parts, state)
+            .await?
+            .map(SigningIn)
+            .ok_or(AppError::new(Code::SignInRequired))
     }
 }
 
@@ -317,7 +353,7 @@ pub(super) struct SignOutForm {
 
 pub(super) async fn sign_out(
     State(state): State<AppState>,
-    me: SignedIn,
+    SigningIn(me): SigningIn,
     WebForm(form): WebForm<SignOutForm>,
 ) -> Result<Response, AppError> {
     me.check_form_signing_in(&form.csrf)?;
@@ -344,7 +380,7 @@ fn password_page(lang: Lang, me: &SignedIn, message: Option<String>) -> Response
     page(lang, false, html)
 }
 
-pub(super) async fn password_form(lang: Lang, me: SignedIn) -> Response {
+pub(super) async fn password_form(lang: Lang, SigningIn(me): SigningIn) -> Response {
     password_page(lang, &me, None)
 }
 
@@ -359,7 +395,7 @@ pub(super) struct PasswordForm {
 pub(super) async fn change_password(
     State(state): State<AppState>,
     lang: Lang,
-    me: SignedIn,
+    SigningIn(me): SigningIn,
     WebForm(form): WebForm<PasswordForm>,
 ) -> Result<Response, AppError> {
     me.check_form_signing_in(&form.csrf)?;
@@ -492,7 +528,7 @@ pub(super) async fn second_factor_form(
     State(state): State<AppState>,
     lang: Lang,
     headers: HeaderMap,
-    me: SignedIn,
+    SigningIn(me): SigningIn,
 ) -> Result<Response, AppError> {
     if me.session.pending != Pending::SecondFactor {
         return Ok(see_other("/me"));
@@ -511,7 +547,7 @@ pub(super) async fn second_factor(
     State(state): State<AppState>,
     lang: Lang,
     headers: HeaderMap,
-    me: SignedIn,
+    SigningIn(me): SigningIn,
     WebForm(form): WebForm<CodeForm>,
 ) -> Result<Response, AppError> {
     me.check_form_signing_in(&form.csrf)?;
@@ -537,7 +573,7 @@ pub(super) async fn enrol_form(
     State(state): State<AppState>,
     lang: Lang,
     headers: HeaderMap,
-    me: SignedIn,
+    SigningIn(me): SigningIn,
 ) -> Result<Response, AppError> {
     if me.session.must_change {
         return Ok(see_other("/me/password"));
@@ -554,7 +590,7 @@ pub(super) async fn enrol(
     State(state): State<AppState>,
     lang: Lang,
     headers: HeaderMap,
-    me: SignedIn,
+    SigningIn(me): SigningIn,
     WebForm(form): WebForm<CodeForm>,
 ) -> Result<Response, AppError> {
     me.check_form_signing_in(&form.csrf)?;

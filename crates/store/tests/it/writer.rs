@@ -270,3 +270,69 @@ fn commits_are_configured_durable() {
     };
     assert_eq!(settings, expected);
 }
+
+/// Makes the database itself refuse any `ex_rows` row whose value is `poison`, as a database
+/// refuses a value it cannot hold: a trigger on SQLite (a constraint error), a check
+/// constraint on PostgreSQL (class 23).
+fn refuse_poison(fixture: &Fixture) {
+    let sql = match fixture.backend() {
+        "sqlite" => {
+            "CREATE TRIGGER ex_rows_poison BEFORE INSERT ON ex_rows WHEN NEW.v = 'poison' \
+             BEGIN SELECT RAISE(ABORT, 'poison'); END;"
+        }
+        _ => {
+            "ALTER TABLE ex_rows ADD CONSTRAINT ex_rows_poison CHECK (v IS DISTINCT FROM 'poison')"
+        }
+    };
+    read::execute_raw(&fixture.store, sql).unwrap();
+}
+
+// Shows that a request whose data the database refuses fails alone: 48 requests from 16
+// threads gathered into shared batches, every third thread's first request poisoned; each
+// poisoned request is answered with its own refusal (not "unavailable"), every other request
+// is committed, and the ledger holds exactly those and verifies. Without the isolation every
+// batch-mate of a poisoned request failed with it.
+#[test]
+fn a_request_the_database_refuses_fails_alone() {
+    let fixture = Fixture::new("isolate");
+    refuse_poison(&fixture);
+    let writer = fixture.writer(WriterConfig {
+        batch_wait_ms: 50,
+        ..WriterConfig::default()
+    });
+    let handle = writer.handle();
+    let threads: Vec<_> = (0..16u64)
+        .map(|t| {
+            let handle = handle.clone();
+            std::thread::spawn(move || {
+                (0..3u64)
+                    .map(|i| {
+                        let poisoned = t % 3 == 0 && i == 0;
+                        let mut payload = put(t * 100 + i);
+                        if poisoned {
+                            payload.v = Some("poison".into());
+                        }
+                        (poisoned, append(&handle, payload))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let results: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let mut committed = 0;
+    for (poisoned, result) in &results {
+        match (poisoned, result) {
+            (true, Err(AppendError::Rejected(_))) => {}
+            (false, Ok(_)) => committed += 1,
+            (poisoned, other) => panic!("poisoned {poisoned}: {other:?} on {}", fixture.backend()),
+        }
+    }
+    assert_eq!(committed, 48 - 6);
+    writer.shutdown();
+    let report = fixture.verify();
+    assert_eq!(report.problem, None, "{}", fixture.backend());
+    assert_eq!(report.entries, 42);
+}
