@@ -14,6 +14,7 @@ pub mod department;
 pub mod disclosure;
 pub mod error;
 pub mod factor;
+pub mod identity;
 pub mod lifecycle;
 pub mod lockout;
 pub mod passkey;
@@ -55,6 +56,7 @@ pub static TABLES: &[&TableSpec] = &[
     &lifecycle::REVIEW_MEMBERS,
     &lifecycle::REVIEW_DECISIONS,
     &lifecycle::REVIEW_CLOSURES,
+    &identity::STAFF_IDENTITIES,
 ];
 
 impl Context for Access {
@@ -95,6 +97,7 @@ impl Context for Access {
             kind::<lifecycle::ReviewOpened>(),
             kind::<lifecycle::ReviewDecided>(),
             kind::<lifecycle::ReviewClosed>(),
+            kind::<identity::StaffIdentityBound>(),
         ]
     }
 }

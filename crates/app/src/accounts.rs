@@ -534,6 +534,47 @@ impl App {
         .await
     }
 
+    /// Binds `Practitioner/{practitioner}` to the account `id` — or, with `id` `None`, ends its
+    /// binding — as the system administrator does (the policy's `BindStaffIdentity`): the only
+    /// way a practitioner named in the records becomes an account's. Nobody binds their own.
+    pub async fn bind_staff_identity(
+        &self,
+        actor: Actor,
+        practitioner: &str,
+        id: Option<&str>,
+    ) -> Result<Done> {
+        let by = actor.clone();
+        let id = id.map(str::to_owned);
+        let practitioner = practitioner.to_owned();
+        self.decide(&actor, move |store, today, _, gate| {
+            let account = match &id {
+                Some(id) => {
+                    let principal = principal_of(store, id, today)?
+                        .filter(|p| p.kind == kiroku_policy::PrincipalKind::Person)
+                        .ok_or_else(|| Error::NoSuchAccount(id.clone()))?;
+                    gate.require(
+                        Action::BindStaffIdentity,
+                        &Resource::Account(Box::new(principal)),
+                    )?;
+                    Some(AccountId::parse(id).map_err(|_| Error::NoSuchAccount(id.clone()))?)
+                }
+                None => {
+                    gate.require(
+                        Action::BindStaffIdentity,
+                        &Action::BindStaffIdentity.any_resource(),
+                    )?;
+                    None
+                }
+            };
+            Ok(kiroku_access::identity::bind(
+                by,
+                &practitioner,
+                account.as_ref(),
+            )?)
+        })
+        .await
+    }
+
     /// Every appointment, in the order of the regulations' roles: who holds administrative
     /// rights, on one page.
     pub async fn appointments(&self) -> Result<Vec<Held>> {

@@ -190,6 +190,10 @@ pub enum Error {
     /// a break-the-glass access would open the record.
     #[error("there is no care relationship with the patient for {0}; a break-the-glass access would open it")]
     NoCareRelationship(&'static str),
+    /// A person's write that changes who takes part in a patient's care, or a chart's flags,
+    /// came without an acceptable reason; nothing was written.
+    #[error("a change of care or of a chart's flags needs a reason")]
+    AssignmentReason,
     /// A break-the-glass access that cannot be opened or reviewed.
     #[error(transparent)]
     Emergency(#[from] kiroku_records::emergency::EmergencyError),

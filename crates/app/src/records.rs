@@ -9,6 +9,7 @@ use crate::{blocking, App, Error, Result};
 use kiroku_core::query::Stored;
 use kiroku_core::{Actor, Conflict, Date, Request, Timestamp};
 use kiroku_policy::{Action, Care, PrincipalKind, Resource as PolicyResource};
+use kiroku_records::assignment::{self, Assignment, Changed};
 use kiroku_records::care;
 use kiroku_records::emergency;
 use kiroku_records::index::{reference_to, Index};
@@ -209,41 +210,43 @@ impl<'a> Asker<'a> {
     }
 
     /// The account's identities as a participant: its ID and staff number in the staff-id
-    /// namespaces, and the practitioners holding either there.
+    /// namespaces, and the practitioners the system administrator bound to it (never what a
+    /// `Practitioner` resource claims: whoever may write one could claim a colleague).
     fn identities(&self) -> Result<&[Identity]> {
         if let Some(found) = self.identities.get() {
             return Ok(found);
         }
         let account = self.gate.principal.id.as_str();
-        let mut values = vec![account.to_owned()];
+        let mut found = vec![Identity::Staff(account.to_owned())];
         if let Some(profile) = first(
             self.store,
             &kiroku_access::account::Profile::query(account),
             kiroku_access::account::Profile::from_row,
         )? {
-            values.extend(profile.staff_number);
+            found.extend(profile.staff_number.map(Identity::Staff));
         }
-        let mut found = Vec::new();
-        for value in values {
-            let rows = read::query(
-                self.store,
-                &record::terms_from("Practitioner", "identifier", &value, 16),
-            )?;
-            for stored in &rows {
-                let cells = stored.cells(&record::TERMS);
-                if decoded(cells.text(3))? != value {
-                    break;
-                }
-                if care::is_staff_system(&decoded(cells.text(4))?) {
-                    found.push(Identity::Reference(format!(
-                        "Practitioner/{}",
-                        decoded(cells.text(1))?
-                    )));
-                }
-            }
-            found.push(Identity::Staff(value));
+        for practitioner in all(
+            self.store,
+            &kiroku_access::identity::of_account(account),
+            kiroku_access::identity::practitioner,
+        )? {
+            found.push(Identity::Reference(format!("Practitioner/{practitioner}")));
         }
         Ok(self.identities.get_or_init(|| found))
+    }
+
+    /// Does the pair (participant, system) of an encounter or care team name the account, or
+    /// its department?
+    fn is_self(&self, pair: &(String, String)) -> Result<bool> {
+        let (who, system) = pair;
+        if system == care::DEPARTMENT_SYSTEM {
+            return Ok(!self.gate.principal.department.is_empty()
+                && *who == self.gate.principal.department);
+        }
+        Ok(self.identities()?.iter().any(|identity| match identity {
+            Identity::Staff(value) => value == who && care::is_staff_system(system),
+            Identity::Reference(reference) => reference == who && system.is_empty(),
+        }))
     }
 
     /// How the account is related to `patient`: a care team or an encounter it takes part
@@ -738,6 +741,89 @@ fn may_write(
     Ok(Ok(()))
 }
 
+/// A write that changes who takes part in a patient's care (an encounter's participants or
+/// department, a care team's members) or a chart's flags asks the policy a question of its
+/// own besides writing the record: `AssignCare` for each patient whose care it changes (is the
+/// writer among those it relates?), `ChangePatientFlags` for a chart's labels. A person's such
+/// write states a reason and is recorded as a `records.assignment/1` entry in the same request,
+/// queued for review; a system's (registration, ADT) is not. `new` is `None` for a deletion.
+#[allow(clippy::too_many_arguments)]
+fn may_relate(
+    asker: &Asker<'_>,
+    who: &Actor,
+    kind: &str,
+    id: &str,
+    version: u64,
+    new: Option<&Index>,
+    old: Option<&Index>,
+    reason: Option<&str>,
+) -> Result<std::result::Result<Vec<kiroku_core::Draft>, Refused>> {
+    let person = asker.gate.principal.kind == PrincipalKind::Person;
+    let mut found = Vec::new();
+    for (patient, added) in assignment::care_changes(kind, new, old) {
+        let mut assigns_self = false;
+        for pair in &added {
+            assigns_self |= asker.is_self(pair)?;
+        }
+        let question = PolicyResource::CareAssignment {
+            id: patient.clone(),
+            care: asker.care(Some(&patient))?,
+            assigns_self,
+        };
+        if let Err(refused) = check(
+            asker,
+            Action::AssignCare,
+            &question,
+            kind,
+            Some(id),
+            Some(&patient),
+        )? {
+            return Ok(Err(refused));
+        }
+        found.push((patient, Changed::Care, assigns_self));
+    }
+    if assignment::flags_change(kind, new, old) {
+        let question = PolicyResource::Patient {
+            id: id.to_owned(),
+            care: asker.care(Some(id))?,
+        };
+        if let Err(refused) = check(
+            asker,
+            Action::ChangePatientFlags,
+            &question,
+            kind,
+            Some(id),
+            Some(id),
+        )? {
+            return Ok(Err(refused));
+        }
+        found.push((id.to_owned(), Changed::Flags, false));
+    }
+    if !person || found.is_empty() {
+        return Ok(Ok(Vec::new()));
+    }
+    let reason = reason
+        .filter(|r| assignment::reason_ok(r))
+        .ok_or(Error::AssignmentReason)?;
+    Ok(Ok(found
+        .into_iter()
+        .map(|(patient, change, assigns_self)| {
+            assignment::record(
+                who.clone(),
+                Assignment {
+                    kind: kind.to_owned(),
+                    id: id.to_owned(),
+                    version,
+                    patient,
+                    change,
+                    assigns_self,
+                    reason: reason.to_owned(),
+                },
+            )
+        })
+        .collect()))
+}
+
 /// The gate of the clinician a proxy enters a record for: another person, active, who is not
 /// a trainee (a trainee confirms nothing), under the same policy version as the proxy's.
 fn proxy_clinician(
@@ -960,6 +1046,20 @@ impl App {
                     }
                 }
             };
+            let version = previous.as_ref().map_or(1, |c| c.version + 1);
+            let assignments = match may_relate(
+                &asker,
+                &who,
+                kind,
+                &id,
+                version,
+                Some(&index),
+                replaced.as_ref().map(|r| &r.index),
+                writing.reason.as_deref(),
+            )? {
+                Ok(drafts) => drafts,
+                Err(refused) => return Ok(Found::Refused(refused)),
+            };
             let found = previous.as_ref().map_or(0, |c| c.version);
             if let Some(expected) = expected.filter(|e| *e != found) {
                 return Err(Error::VersionMismatch { expected, found });
@@ -968,7 +1068,6 @@ impl App {
                 .as_ref()
                 .filter(|c| c.state == State::Draft)
                 .map(|c| c.version);
-            let version = previous.as_ref().map_or(1, |c| c.version + 1);
             let mut request = record::write(
                 who,
                 &resource,
@@ -979,6 +1078,7 @@ impl App {
                 author,
             )
             .map_err(Error::Record)?;
+            request.drafts.extend(assignments);
             if let (Some(v), None) = (draft_replaced, &writing.reason) {
                 // Decided on a draft without a reason: only while nobody has confirmed it.
                 request = request.expecting(kiroku_core::Expect::Unclaimed {
@@ -1074,9 +1174,23 @@ impl App {
             if replaced.state == State::Deleted {
                 return Ok(Found::Allowed(Err(serve(&replaced, origin)?)));
             }
-            let request =
+            let assignments = match may_relate(
+                &asker,
+                &who,
+                kind,
+                &id,
+                c.version + 1,
+                None,
+                Some(&replaced.index),
+                Some(&reason),
+            )? {
+                Ok(drafts) => drafts,
+                Err(refused) => return Ok(Found::Refused(refused)),
+            };
+            let mut request =
                 record::delete(who, kind, &id, c.version, &replaced.index, reason.clone())
                     .map_err(Error::Record)?;
+            request.drafts.extend(assignments);
             Ok(Found::Allowed(Ok(request)))
         })
         .await?;
@@ -1191,9 +1305,11 @@ impl App {
                 )
                 .await
                 .map_err(at(n))?;
+            // The version is the first of the write's entries (a care assignment's record
+            // follows it).
+            writes.push((n, created, request.drafts.len() as u64));
             request.drafts.extend(one.drafts);
             request.expect.extend(one.expect);
-            writes.push((n, created));
         }
         let mut answers: Vec<Option<Written>> = found;
         if !writes.is_empty() {
@@ -1202,8 +1318,8 @@ impl App {
                 .append(request)
                 .await
                 .map_err(|e| write_failed(e, None))?;
-            for (k, (n, created)) in writes.into_iter().enumerate() {
-                let entry = kiroku_core::EntryIndex(receipt.first.0 + k as u64);
+            for (n, created, offset) in writes {
+                let entry = kiroku_core::EntryIndex(receipt.first.0 + offset);
                 answers[n] = Some(Written {
                     served: self.written_version(entry).await?,
                     created,

@@ -376,6 +376,20 @@ enum AccountCommand {
         #[command(flatten)]
         change: StatusArgs,
     },
+    /// Bind a Practitioner resource of the records to an account (the only way a practitioner
+    /// named in an encounter or care team relates an account to a patient), or end its binding.
+    BindPractitioner {
+        #[command(flatten)]
+        target: Target,
+        /// The Practitioner resource's id.
+        practitioner: String,
+        /// The account it is.
+        #[arg(long, value_name = "ID", required_unless_present = "unbind")]
+        to: Option<String>,
+        /// End the practitioner's binding instead.
+        #[arg(long, conflicts_with = "to")]
+        unbind: bool,
+    },
     /// Who holds which governance role (system administrators first).
     Roles {
         #[command(flatten)]
@@ -1035,6 +1049,32 @@ fn account(command: AccountCommand) -> Result<ExitCode> {
                         .map(|r| format!(" — {r}"))
                         .unwrap_or_default()
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AccountCommand::BindPractitioner {
+            target,
+            practitioner,
+            to,
+            unbind: _,
+        } => {
+            let done = with_app(&target, |app| {
+                Ok(block(app.bind_staff_identity(
+                    Actor::operator("cli"),
+                    &practitioner,
+                    to.as_deref(),
+                ))??)
+            })
+            .with_context(|| format!("Practitioner/{practitioner} was not bound"))?;
+            match &to {
+                Some(account) => outln!(
+                    "Practitioner/{practitioner} is {account} (entry {})",
+                    done.entry.0
+                ),
+                None => outln!(
+                    "Practitioner/{practitioner} is nobody's (entry {})",
+                    done.entry.0
+                ),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -69,11 +69,18 @@ pub enum Action {
     BreakGlass,
     /// Review break-the-glass accesses.
     ReviewEmergencyAccess,
+    /// Write what relates people to a patient's care: an encounter's participants or
+    /// department, a care team's members.
+    AssignCare,
+    /// Change a patient's flags (the VIP and staff labels of the chart).
+    ChangePatientFlags,
+    /// Bind a staff identity (a Practitioner resource) to an account.
+    BindStaffIdentity,
 }
 
 impl Action {
     /// Every action, in the schema's order.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 24] = [
         Action::ApplyForAccount,
         Action::ReadRegisters,
         Action::AppointRoles,
@@ -95,6 +102,9 @@ impl Action {
         Action::EnterOnBehalf,
         Action::BreakGlass,
         Action::ReviewEmergencyAccess,
+        Action::AssignCare,
+        Action::ChangePatientFlags,
+        Action::BindStaffIdentity,
     ];
 
     /// The action's name in the schema.
@@ -121,6 +131,9 @@ impl Action {
             Action::EnterOnBehalf => "EnterOnBehalf",
             Action::BreakGlass => "BreakGlass",
             Action::ReviewEmergencyAccess => "ReviewEmergencyAccess",
+            Action::AssignCare => "AssignCare",
+            Action::ChangePatientFlags => "ChangePatientFlags",
+            Action::BindStaffIdentity => "BindStaffIdentity",
         }
     }
 
@@ -137,24 +150,31 @@ impl Action {
                 id: "any".into(),
                 department: String::new(),
             },
-            Action::ChangeAccountStatus | Action::ReportStatusChange => {
-                Resource::Account(Box::new(Principal {
-                    id: "any".into(),
-                    kind: PrincipalKind::Person,
-                    status: "active".into(),
-                    job_type: String::new(),
-                    department: String::new(),
-                    category: String::new(),
-                    roles: Vec::new(),
-                    heads: Vec::new(),
-                    scopes: Vec::new(),
-                }))
-            }
+            Action::ChangeAccountStatus
+            | Action::ReportStatusChange
+            | Action::BindStaffIdentity => Resource::Account(Box::new(Principal {
+                id: "any".into(),
+                kind: PrincipalKind::Person,
+                status: "active".into(),
+                job_type: String::new(),
+                department: String::new(),
+                category: String::new(),
+                roles: Vec::new(),
+                heads: Vec::new(),
+                scopes: Vec::new(),
+            })),
             Action::ReviewMembers => Resource::Department(String::new()),
-            Action::ReadPatient | Action::BreakGlass => Resource::Patient {
+            Action::AssignCare => Resource::CareAssignment {
                 id: "any".into(),
                 care: Care::default(),
+                assigns_self: false,
             },
+            Action::ReadPatient | Action::BreakGlass | Action::ChangePatientFlags => {
+                Resource::Patient {
+                    id: "any".into(),
+                    care: Care::default(),
+                }
+            }
             Action::ReadRecord | Action::WriteRecord | Action::EnterOnBehalf => Resource::Record {
                 id: "any".into(),
                 category: String::new(),
@@ -234,6 +254,15 @@ pub enum Resource {
         /// How the asking account is related to the patient.
         care: Care,
     },
+    /// A write that relates people to a patient's care.
+    CareAssignment {
+        /// The patient's id.
+        id: String,
+        /// How the writing account is related to the patient, and the patient's flags.
+        care: Care,
+        /// Does the write name the writer, or the writer's department?
+        assigns_self: bool,
+    },
     /// A clinical record.
     Record {
         /// Its id.
@@ -306,6 +335,7 @@ struct Types {
     application: EntityTypeName,
     patient: EntityTypeName,
     record: EntityTypeName,
+    assignment: EntityTypeName,
     action: EntityTypeName,
 }
 
@@ -322,6 +352,7 @@ impl Types {
             application: type_name("Kiroku::Application")?,
             patient: type_name("Kiroku::Patient")?,
             record: type_name("Kiroku::Record")?,
+            assignment: type_name("Kiroku::CareAssignment")?,
             action: type_name("Kiroku::Action")?,
         })
     }
@@ -394,7 +425,7 @@ impl Engine {
         let ids_unnamed = !policies.policies().any(|p| {
             p.entity_literals().iter().any(|uid| {
                 let kind = uid.type_name();
-                *kind == types.patient || *kind == types.record
+                *kind == types.patient || *kind == types.record || *kind == types.assignment
             })
         });
         let engine = Engine {
@@ -484,6 +515,22 @@ impl Engine {
             )
             .map_err(|e| PolicyError::Internal(e.to_string())),
             Resource::Account(p) => self.principal_entity(p),
+            Resource::CareAssignment {
+                id,
+                care,
+                assigns_self,
+            } => Entity::new(
+                uid(&t.assignment, id),
+                care.attributes()
+                    .into_iter()
+                    .chain([(
+                        "assigns_self".to_owned(),
+                        RestrictedExpression::new_bool(*assigns_self),
+                    )])
+                    .collect::<HashMap<_, _>>(),
+                HashSet::new(),
+            )
+            .map_err(|e| PolicyError::Internal(e.to_string())),
             Resource::Application { id, department } => Entity::new(
                 uid(&t.application, id),
                 HashMap::from([("department".to_owned(), text(department))]),

@@ -14,6 +14,9 @@ use kiroku_core::{
 };
 use serde::{Deserialize, Serialize};
 
+/// What a queued access is: a break-the-glass access.
+pub const KIND_EMERGENCY: &str = "emergency";
+
 /// The longest a break-the-glass access lasts, in minutes.
 pub const MINUTES_MAX: u32 = 60;
 /// The longest reason, or review note, in characters.
@@ -36,10 +39,12 @@ pub static GRANTS: TableSpec = TableSpec {
     role: TableRole::Plain,
 };
 
-/// Break-the-glass accesses waiting for review.
+/// Accesses waiting for review, with the reason each gave: break-the-glass accesses
+/// (`emergency`), and the care assignments (`care`) and changes of a chart's flags (`flags`)
+/// people made ([`crate::assignment`]).
 pub static QUEUE: TableSpec = TableSpec {
     name: "records_emergency_queue",
-    about: "Break-the-glass accesses waiting for review, with the reason each gave.",
+    about: "Accesses waiting for review, with the reason each gave: break-the-glass accesses, and care assignments and flag changes made by people.",
     columns: &[
         Column::entry("entry"),
         Column::text("account"),
@@ -47,6 +52,7 @@ pub static QUEUE: TableSpec = TableSpec {
         Column::int("time"),
         Column::int("until"),
         Column::text("reason"),
+        Column::text("kind"),
     ],
     key: 1,
     indexes: &[],
@@ -160,6 +166,7 @@ impl EntryKind for Emergency {
                 Value::Int(meta.time.micros()),
                 Value::Int(until),
                 Value::Text(self.reason.clone()),
+                Value::Text(KIND_EMERGENCY.into()),
             ],
         ));
     }
@@ -320,6 +327,9 @@ pub struct Waiting {
     pub until: Timestamp,
     /// Why, as stated.
     pub reason: String,
+    /// What it is: `emergency` (break-the-glass), `care` (a care assignment) or `flags` (a
+    /// change of the chart's flags).
+    pub kind: String,
 }
 
 impl Waiting {
@@ -343,6 +353,7 @@ impl Waiting {
             time: cells.time(3)?,
             until: cells.time(4)?,
             reason: cells.text(5)?,
+            kind: cells.text(6)?,
         })
     }
 }

@@ -18,8 +18,11 @@
 //!   claims.
 //! - [`care`]: who takes part in each patient's care, as the encounters and care teams say,
 //!   and the flags of a patient's security labels;
-//! - [`emergency`]: break-the-glass accesses and their review.
+//! - [`emergency`]: break-the-glass accesses and their review;
+//! - [`assignment`]: writes that change who takes part in care or a chart's flags, each a
+//!   policy question of its own, a person's recorded with a reason and queued for review.
 
+pub mod assignment;
 pub mod care;
 pub mod emergency;
 pub mod index;
@@ -68,6 +71,7 @@ impl Context for Records {
             kind::<record::Denial>(),
             kind::<emergency::Emergency>(),
             kind::<emergency::Review>(),
+            kind::<assignment::Assignment>(),
         ]
     }
 }

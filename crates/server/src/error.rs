@@ -338,6 +338,7 @@ impl From<Error> for AppError {
             Error::NoCareRelationship(action) => {
                 AppError::new(Code::NoCareRelationship).with("action", action)
             }
+            Error::AssignmentReason => AppError::new(Code::AssignmentReason),
             Error::Emergency(e) => AppError::new(match e {
                 EmergencyError::NotNeeded => Code::EmergencyNotNeeded,
                 EmergencyError::Reason => Code::EmergencyReason,

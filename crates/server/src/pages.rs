@@ -252,6 +252,8 @@ pub struct EmergencyPage {
 /// A break-the-glass access waiting for review.
 pub struct EmergencyRow {
     pub entry: u64,
+    /// What it is, in the page's language.
+    pub kind: String,
     pub account: String,
     pub patient: String,
     pub time: String,

@@ -2092,6 +2092,15 @@ fn care_relationships_decide_access_and_the_glass_breaks_with_a_reason() {
         )),
     );
     assert_eq!(team.status, 201, "{}", team.text());
+    // The Practitioner's identifier is only a claim: until the system administrator binds the
+    // practitioner to the surgeon's account, the care team relates nobody (issue 18, defect 1).
+    let refused = server.get_with(&vip_result, &as_surgeon[..1]);
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    let bound = server.operator().post(
+        "/api/access/staff-identities",
+        &serde_json::json!({ "practitioner": practitioner, "account": surgeon }),
+    );
+    assert_eq!(bound.status, 201, "{}", bound.text());
     let read = server.get_with(&vip_result, &as_surgeon[..1]);
     assert_eq!(read.status, 200, "{}", read.text());
     assert_eq!(
@@ -2223,4 +2232,202 @@ fn hostile_text_is_refused_alike_and_never_fails_a_neighbour() {
     for (bad, status) in &answers {
         assert_eq!(*status, if *bad { 422 } else { 201 }, "bad string: {bad}");
     }
+}
+
+// Shows issue 18's second defect closed: what care relationships and flags are computed from
+// is written under actions of its own. A doctor who writes a care team naming themselves for a
+// VIP seen by their department is refused (a denial entry) and still cannot read the chart;
+// for an ordinary patient of their department the same write needs a reason, and with one it
+// is written together with a `records.assignment/1` entry that waits in the review queue. A
+// surgeon with no relationship may not end internal medicine's encounter. A clerk who may edit
+// registrations may not take a VIP's label off (a denial entry; the label stays); the
+// registration system may set it.
+#[test]
+fn care_assignments_and_flags_are_acts_of_their_own() {
+    let (data, secret, people) = hospital_with(&[
+        "doctor@internal-medicine",
+        "doctor@surgery",
+        "medical-clerk",
+        "role:audit_manager",
+    ]);
+    let (physician, surgeon, clerk, auditor) = (&people[0], &people[1], &people[2], &people[3]);
+    let server = TestServer::serve(data);
+    let system = token(&server, &secret, None);
+    let register = |number: &str, vip: bool| {
+        let mut body: serde_json::Value = serde_json::from_str(&patient_body(
+            number,
+            ("南", "次郎"),
+            ("ミナミ", "ジロウ"),
+            "1966-06-06",
+        ))
+        .unwrap();
+        if vip {
+            body["meta"]["security"] = serde_json::json!([{
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "CELEB"
+            }]);
+        }
+        let made = send(
+            &server,
+            &system,
+            "POST",
+            "/fhir/Patient",
+            &[],
+            Some(&body.to_string()),
+        );
+        assert_eq!(
+            made.status,
+            201,
+            "the registration system sets flags: {}",
+            made.text()
+        );
+        (made.json()["id"].as_str().unwrap().to_owned(), body)
+    };
+    let (vip, vip_body) = register("601", true);
+    let (plain, _) = register("602", false);
+    let seen = encounter(&server, &system, &plain, "internal-medicine", None);
+    encounter(&server, &system, &vip, "internal-medicine", None);
+    let session = |account: &str| {
+        let cookie = crate::access::web_sign_in(&server, account, PASSWORD);
+        let csrf = crate::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+        (cookie, csrf)
+    };
+    let (physician_cookie, physician_csrf) = session(physician);
+    let as_physician = [
+        ("cookie", physician_cookie.as_str()),
+        ("x-csrf-token", physician_csrf.as_str()),
+        ("content-type", "application/fhir+json"),
+    ];
+    let team = |patient: &str| {
+        format!(
+            r#"{{"resourceType":"CareTeam","status":"active","subject":{{"reference":"Patient/{patient}"}},"participant":[{{"member":{{"identifier":{{"system":"{STAFF_IDS}","value":"{physician}"}}}}}}]}}"#
+        )
+    };
+    let reason = ("x-kiroku-reason", "%E5%8F%97%E3%81%91%E6%8C%81%E3%81%A1"); // 受け持ち
+
+    // A VIP: the department does not open the chart, and naming oneself does not either.
+    let size = server.operator().tree_size();
+    let mut headers = as_physician.to_vec();
+    headers.push(reason);
+    let refused = server.send(
+        "POST",
+        "/fhir/CareTeam",
+        &headers,
+        Some(team(&vip).as_bytes()),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert_eq!(server.operator().tree_size(), size + 1, "the refusal alone");
+    let (kind, subject, payload) = entries(&server, size, size + 1).remove(0);
+    assert_eq!(kind, "records.denial/1");
+    assert_eq!(subject.as_deref(), Some(vip.as_str()));
+    assert_eq!(payload["action"], "AssignCare");
+    let chart = format!("/fhir/Patient/{vip}");
+    assert_eq!(
+        server.get_with(&chart, &as_physician[..1]).status,
+        200,
+        "a registration is readable"
+    );
+    let vip_result = send(
+        &server,
+        &system,
+        "POST",
+        "/fhir/Observation",
+        &[],
+        Some(&format!(
+            r#"{{"resourceType":"Observation","status":"final","code":{{"text":"所見"}},"subject":{{"reference":"Patient/{vip}"}},"valueString":"異常なし"}}"#
+        )),
+    );
+    let vip_result = format!(
+        "/fhir/Observation/{}",
+        vip_result.json()["id"].as_str().unwrap()
+    );
+    assert_eq!(server.get_with(&vip_result, &as_physician[..1]).status, 403);
+
+    // An ordinary patient of the department: a reason is required, then it is written and
+    // queued for review.
+    let size = server.operator().tree_size();
+    let no_reason = server.send(
+        "POST",
+        "/fhir/CareTeam",
+        &as_physician,
+        Some(team(&plain).as_bytes()),
+    );
+    assert_eq!(
+        (no_reason.status, outcome_code(&no_reason)),
+        (422, "assignment_reason_required".into())
+    );
+    assert_eq!(server.operator().tree_size(), size, "nothing written");
+    let assigned = server.send(
+        "POST",
+        "/fhir/CareTeam",
+        &headers,
+        Some(team(&plain).as_bytes()),
+    );
+    assert_eq!(assigned.status, 201, "{}", assigned.text());
+    assert_eq!(server.operator().tree_size(), size + 2);
+    let written = entries(&server, size, size + 2);
+    assert_eq!(written[0].0, "records.resource/1");
+    assert_eq!(written[1].0, "records.assignment/1");
+    assert_eq!(written[1].2["change"], "care");
+    assert_eq!(written[1].2["assigns_self"], true);
+    assert_eq!(written[1].2["reason"], "受け持ち");
+    let (auditor_cookie, _) = session(auditor);
+    let queue = server.get_with(
+        "/api/records/emergencies",
+        &[("cookie", auditor_cookie.as_str())],
+    );
+    assert_eq!(queue.status, 200, "{}", queue.text());
+    let queued = queue.json()["emergencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["entry"] == size + 1)
+        .cloned()
+        .expect("the assignment waits for review");
+    assert_eq!(queued["kind"], "care");
+    assert_eq!(queued["account"], physician.as_str());
+    assert_eq!(queued["patient"], plain.as_str());
+
+    // The surgeon, who has no relationship with the patient, may not end its encounter.
+    let (surgeon_cookie, surgeon_csrf) = session(surgeon);
+    let size = server.operator().tree_size();
+    let ended = server.send(
+        "DELETE",
+        &format!("/fhir/Encounter/{seen}"),
+        &[
+            ("cookie", surgeon_cookie.as_str()),
+            ("x-csrf-token", surgeon_csrf.as_str()),
+            reason,
+        ],
+        None,
+    );
+    assert_eq!(ended.status, 403, "{}", ended.text());
+    let (kind, _, payload) = entries(&server, size, size + 1).remove(0);
+    assert_eq!(kind, "records.denial/1");
+    assert_eq!(payload["action"], "AssignCare");
+
+    // The clerk edits registrations, but does not take a VIP's label off.
+    let (clerk_cookie, clerk_csrf) = session(clerk);
+    let mut unlabelled = vip_body.clone();
+    unlabelled["meta"]
+        .as_object_mut()
+        .unwrap()
+        .remove("security");
+    let size = server.operator().tree_size();
+    let relabelled = server.send(
+        "PUT",
+        &chart,
+        &[
+            ("cookie", clerk_cookie.as_str()),
+            ("x-csrf-token", clerk_csrf.as_str()),
+            ("content-type", "application/fhir+json"),
+            reason,
+        ],
+        Some(unlabelled.to_string().as_bytes()),
+    );
+    assert_eq!(relabelled.status, 403, "{}", relabelled.text());
+    let (kind, _, payload) = entries(&server, size, size + 1).remove(0);
+    assert_eq!(kind, "records.denial/1");
+    assert_eq!(payload["action"], "ChangePatientFlags");
+    let still = send(&server, &system, "GET", &chart, &[], None);
+    assert!(still.text().contains("CELEB"), "{}", still.text());
 }

@@ -536,6 +536,32 @@ fn table() -> Vec<Row> {
                 ["doctor", "trainee-doctor", "medical-clerk"].contains(&w.job_type) || w.client
             },
         },
+        // What relationships and flags are computed from (issue 18): assigning care,
+        // changing a chart's flags, binding a staff identity.
+        Row {
+            what: "AssignCare",
+            ask: Ask::Decision("action=AssignCare"),
+            allowed: |w| ["doctor", "nurse", "medical-clerk"].contains(&w.job_type) || w.client,
+        },
+        Row {
+            what: "ChangePatientFlags",
+            ask: Ask::Decision("action=ChangePatientFlags"),
+            allowed: |w| w.client || w.role == Some(Role::OperationsManager),
+        },
+        Row {
+            what: "BindStaffIdentity",
+            ask: Ask::Decision("action=BindStaffIdentity"),
+            allowed: |w| w.admin(),
+        },
+        Row {
+            what: "bind a staff identity",
+            ask: Ask::Call {
+                method: "POST",
+                path: |_, _| "/api/access/staff-identities".into(),
+                body: Some(|_, _| json!({ "practitioner": "dr-matrix", "account": "jt.doctor" })),
+            },
+            allowed: |w| w.admin(),
+        },
     ]
 }
 

@@ -206,6 +206,35 @@ pub(super) async fn appoint(
     Ok(created(&done))
 }
 
+/// The body of `POST /api/access/staff-identities`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StaffIdentity {
+    /// The Practitioner resource's id.
+    practitioner: String,
+    /// The account it is; `null` or absent ends its binding.
+    account: Option<String>,
+}
+
+/// `POST /api/access/staff-identities`: the system administrator binds a Practitioner resource
+/// to an account (or ends its binding): the only way a practitioner named in the records
+/// relates an account to a patient.
+pub(super) async fn bind_staff_identity(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiJson(request): ApiJson<StaffIdentity>,
+) -> Result<Response, AppError> {
+    let account = match request.account.as_deref() {
+        Some(id) => Some(account_id(id)?),
+        None => None,
+    };
+    let done = state
+        .app
+        .bind_staff_identity(actor, &request.practitioner, account.as_deref())
+        .await?;
+    Ok(created(&done))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Dismissal {

@@ -39,7 +39,19 @@ fn waiting_json(w: &Waiting) -> Value {
         "time": kiroku_records::record::instant(w.time),
         "until": kiroku_records::record::instant(w.until),
         "reason": w.reason,
+        "kind": w.kind,
     })
+}
+
+/// What a queued access is, in the page's language.
+fn kind_name(lang: Lang, kind: &str) -> String {
+    match kind {
+        "emergency" => lang.pick("緊急時アクセス", "Emergency access"),
+        "care" => lang.pick("担当の割り当て", "Care assignment"),
+        "flags" => lang.pick("患者フラグの変更", "Change of flags"),
+        _ => lang.pick("その他", "Other"),
+    }
+    .to_owned()
 }
 
 // ── API ────────────────────────────────────────────────────────────────────────────────────
@@ -167,6 +179,7 @@ pub(super) async fn queue_page(
         .iter()
         .map(|w| EmergencyRow {
             entry: w.entry.0,
+            kind: kind_name(lang, &w.kind),
             account: w.account.clone(),
             patient: w.patient.clone(),
             time: lang.datetime(w.time),

@@ -249,6 +249,10 @@ pub fn app(app: Arc<App>) -> Router {
         )
         .route("/api/access/roles", get(access::roles))
         .route(
+            "/api/access/staff-identities",
+            post(access::bind_staff_identity),
+        )
+        .route(
             "/api/policy/versions",
             get(policy::versions).post(policy::propose),
         )
