@@ -90,6 +90,9 @@ pub struct Page {
     pub included: Vec<Served>,
     /// Where the next page starts, if there is one.
     pub next: Option<String>,
+    /// Matches (and included patients) the caller may not read — a VIP's or a staff member's
+    /// chart outside the caller's care, say — left out of the page; each recorded as a denial.
+    pub withheld: u64,
 }
 
 /// What a write carries beside the resource.
@@ -883,6 +886,41 @@ impl App {
         })
     }
 
+    /// [`App::disclosed`] of what a search returned, with a denial entry for each match it
+    /// withheld, in the same request: durable before the answer.
+    async fn disclosed_withholding(
+        &self,
+        actor: &Actor,
+        interaction: &str,
+        served: &[&Served],
+        withheld: Vec<Refused>,
+    ) -> Result<()> {
+        let patients = served.iter().filter_map(|s| s.patient.clone()).collect();
+        let resources = served.iter().map(|s| s.reference()).collect();
+        let purpose = if served.iter().any(|s| s.emergency) {
+            "emergency"
+        } else {
+            "treatment"
+        };
+        let mut request =
+            record::disclose(actor.clone(), interaction, purpose, patients, resources);
+        for refused in withheld {
+            request.drafts.extend(
+                record::deny(
+                    actor.clone(),
+                    refused.action.as_str(),
+                    &refused.kind,
+                    refused.id.as_deref(),
+                    refused.patient.as_deref(),
+                    refused.policies,
+                )
+                .drafts,
+            );
+        }
+        self.writer().append(request).await?;
+        Ok(())
+    }
+
     pub(crate) async fn disclosed<T>(
         &self,
         actor: &Actor,
@@ -1658,11 +1696,14 @@ impl App {
                 return Ok(Found::Refused(refused));
             }
             let (currents, next) = search.run(&store)?;
+            // One match the caller may not read does not refuse the search (which would tell
+            // that it exists): it is left out, and recorded.
             let mut matches = Vec::new();
+            let mut withheld = Vec::new();
             for c in currents {
                 match readable(&asker, kind, &c.id, c.entry)? {
                     Ok(served) => matches.push(served),
-                    Err(refused) => return Ok(Found::Refused(refused)),
+                    Err(refused) => withheld.push(refused),
                 }
             }
             let mut included: Vec<Served> = Vec::new();
@@ -1677,22 +1718,27 @@ impl App {
                     {
                         match readable(&asker, "Patient", &patient, c.entry)? {
                             Ok(served) => included.push(served),
-                            Err(refused) => return Ok(Found::Refused(refused)),
+                            Err(refused) => withheld.push(refused),
                         }
                     }
                 }
             }
-            Ok(Found::Allowed(Page {
-                matches,
-                included,
-                next,
-            }))
+            Ok(Found::Allowed((
+                Page {
+                    matches,
+                    included,
+                    next,
+                    withheld: withheld.len() as u64,
+                },
+                withheld,
+            )))
         })
         .await?;
         match found {
-            Found::Allowed(page) => {
+            Found::Allowed((page, withheld)) => {
                 let all: Vec<&Served> = page.matches.iter().chain(&page.included).collect();
-                self.disclosed(&actor, "search", &all, ()).await?;
+                self.disclosed_withholding(&actor, "search", &all, withheld)
+                    .await?;
                 Ok(page)
             }
             Found::Refused(refused) => Err(self.refuse(&actor, refused).await?),

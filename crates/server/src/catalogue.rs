@@ -401,6 +401,9 @@ catalogue! {
     ConfirmTrainee = "confirm_trainee", FORBIDDEN,
         "研修医は確定できません。研修医の記載は指導医が承認（カウンターサイン）して確定します。この試みは記録されました。",
         "A trainee doctor does not confirm: a trainee's entries are countersigned by a supervising doctor. The attempt has been recorded.";
+    SearchWithheld = "search_withheld", FORBIDDEN,
+        "診療上の関係がないため、{count} 件の一致（VIP・職員などの記録）を表示していません。この検索は記録されました。必要な場合は緊急時アクセス（ブレークザグラス）を行ってください。",
+        "{count} matches (restricted charts such as a VIP's or a staff member's) are not shown, for want of a care relationship. This search has been recorded. If you need them, use emergency access (break-the-glass).";
     AssignmentReason = "assignment_reason_required", UNPROCESSABLE_ENTITY,
         "担当の割り当てや患者フラグ（VIP・職員）を変える書き込みには理由が必要です（X-Kiroku-Reason、500 文字まで）。審査のため記録されます。何も記録されていません。",
         "A write that changes who takes part in a patient's care, or a chart's flags (VIP, staff), needs a reason (X-Kiroku-Reason, up to 500 characters); it is recorded for review. Nothing was recorded.";

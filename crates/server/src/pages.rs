@@ -578,6 +578,8 @@ pub struct PatientsPage {
     pub searched: bool,
     pub rows: Vec<PatientRow>,
     pub next: Option<String>,
+    /// Matches left out of this page: the caller may not read them.
+    pub withheld: u64,
 }
 
 /// `/patients/{id}`: the chart.

@@ -2323,8 +2323,8 @@ fn care_assignments_and_flags_are_acts_of_their_own() {
     let chart = format!("/fhir/Patient/{vip}");
     assert_eq!(
         server.get_with(&chart, &as_physician[..1]).status,
-        200,
-        "a registration is readable"
+        403,
+        "not even the registration"
     );
     let vip_result = send(
         &server,
@@ -2430,4 +2430,120 @@ fn care_assignments_and_flags_are_acts_of_their_own() {
     assert_eq!(payload["action"], "ChangePatientFlags");
     let still = send(&server, &system, "GET", &chart, &[], None);
     assert!(still.text().contains("CELEB"), "{}", still.text());
+}
+
+// Shows issue 18's third defect closed (the celebrity breach): a VIP's registration is not
+// found by name by those outside the VIP's care. The doctor of the department that saw both
+// patients, and a clerk, searching a shared family name get the ordinary patient only: the
+// VIP is left out — never named — the answer says that a restricted match exists (an
+// OperationOutcome entry and `X-Kiroku-Withheld`), the search is not refused, and the ledger
+// holds the disclosure and a denial for what was withheld. The patient search page says so too.
+// After breaking the glass, the doctor finds both.
+#[test]
+fn flagged_patients_are_not_found_by_strangers() {
+    let (data, secret, people) = hospital_with(&["doctor@internal-medicine", "medical-clerk"]);
+    let (physician, clerk) = (&people[0], &people[1]);
+    let server = TestServer::serve(data);
+    let system = token(&server, &secret, None);
+    let mut ids = Vec::new();
+    for (number, given, vip) in [("701", "花子", true), ("702", "花男", false)] {
+        let mut body: serde_json::Value = serde_json::from_str(&patient_body(
+            number,
+            ("北", given),
+            ("キタ", "ハナ"),
+            "1955-05-05",
+        ))
+        .unwrap();
+        if vip {
+            body["meta"]["security"] = serde_json::json!([{
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "CELEB"
+            }]);
+        }
+        let made = send(
+            &server,
+            &system,
+            "POST",
+            "/fhir/Patient",
+            &[],
+            Some(&body.to_string()),
+        );
+        assert_eq!(made.status, 201, "{}", made.text());
+        let id = made.json()["id"].as_str().unwrap().to_owned();
+        encounter(&server, &system, &id, "internal-medicine", None);
+        ids.push(id);
+    }
+    let (vip, plain) = (&ids[0], &ids[1]);
+    for account in [physician, clerk] {
+        let cookie = crate::access::web_sign_in(&server, account, PASSWORD);
+        let size = server.operator().tree_size();
+        let found = server.get_with(
+            "/fhir/Patient?name=%E5%8C%97",
+            &[("cookie", cookie.as_str())],
+        );
+        assert_eq!(found.status, 200, "{account}: {}", found.text());
+        assert_eq!(found.header("x-kiroku-withheld"), Some("1"));
+        let bundle = found.json();
+        let entries = bundle["entry"].as_array().unwrap();
+        let matched: Vec<&str> = entries
+            .iter()
+            .filter(|e| e["search"]["mode"] == "match")
+            .map(|e| e["resource"]["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(matched, [plain.as_str()], "{account}");
+        let outcome = entries
+            .iter()
+            .find(|e| e["search"]["mode"] == "outcome")
+            .unwrap();
+        assert_eq!(
+            outcome["resource"]["issue"][0]["details"]["coding"][0]["code"],
+            "search_withheld"
+        );
+        assert!(!found.text().contains(vip.as_str()) && !found.text().contains("花子"));
+        let written = entries_of(&server, size, server.operator().tree_size());
+        assert_eq!(
+            written,
+            ["records.disclosure/1", "records.denial/1"],
+            "{account}"
+        );
+        let page = server.get_with("/patients?name=%E5%8C%97", &[("cookie", cookie.as_str())]);
+        assert_eq!(page.status, 200);
+        assert!(page.text().contains("id=\"withheld\""), "{account}");
+        assert!(!page.text().contains("花子"));
+    }
+
+    // The doctor breaks the glass, and finds both.
+    let cookie = crate::access::web_sign_in(&server, physician, PASSWORD);
+    let csrf = crate::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+    let opened = server.send(
+        "POST",
+        &format!("/fhir/Patient/{vip}/$break-the-glass"),
+        &[
+            ("cookie", cookie.as_str()),
+            ("x-csrf-token", csrf.as_str()),
+            ("content-type", "application/fhir+json"),
+        ],
+        Some(
+            serde_json::json!({ "resourceType": "Parameters", "parameter": [
+                { "name": "reason", "valueString": "救急外来で本人確認" },
+                { "name": "minutes", "valueInteger": 10 }
+            ]})
+            .to_string()
+            .as_bytes(),
+        ),
+    );
+    assert_eq!(opened.status, 200, "{}", opened.text());
+    let found = server.get_with(
+        "/fhir/Patient?name=%E5%8C%97",
+        &[("cookie", cookie.as_str())],
+    );
+    assert_eq!(found.header("x-kiroku-withheld"), Some("0"));
+    assert_eq!(found.json()["entry"].as_array().unwrap().len(), 2);
+}
+
+/// The kinds of entries `from..to`.
+fn entries_of(server: &TestServer, from: u64, to: u64) -> Vec<String> {
+    entries(server, from, to)
+        .into_iter()
+        .map(|(kind, _, _)| kind)
+        .collect()
 }

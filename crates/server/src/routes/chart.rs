@@ -143,7 +143,7 @@ pub(super) async fn patients(
         params.push(("birthdate".to_owned(), birthdate.clone()));
     }
     let searched = !params.is_empty();
-    let (mut rows, mut next) = (Vec::new(), None);
+    let (mut rows, mut next, mut withheld) = (Vec::new(), None, 0);
     if searched {
         params.push(("_count".to_owned(), PATIENTS_PER_PAGE.to_owned()));
         if let Some(page) = &query.page {
@@ -154,6 +154,7 @@ pub(super) async fn patients(
             .search_resources(me.actor.clone(), "Patient", params)
             .await?;
         let today = today(&state);
+        withheld = found.withheld;
         rows = found
             .matches
             .iter()
@@ -180,6 +181,7 @@ pub(super) async fn patients(
         searched,
         rows,
         next,
+        withheld,
     });
     Ok(page(lang, false, html))
 }

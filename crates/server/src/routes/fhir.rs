@@ -757,6 +757,18 @@ fn bundle(
     next: Option<String>,
     entries: &[(&Served, &str)],
 ) -> Vec<u8> {
+    bundle_with_outcome(kind, base, self_link, next, entries, None)
+}
+
+/// [`bundle`], with an OperationOutcome entry (`search.mode` `outcome`) after the others.
+fn bundle_with_outcome(
+    kind: &str,
+    base: &str,
+    self_link: &str,
+    next: Option<String>,
+    entries: &[(&Served, &str)],
+    outcome: Option<&serde_json::Value>,
+) -> Vec<u8> {
     let string = |s: &str| serde_json::Value::from(s).to_string();
     let mut out = Vec::new();
     out.extend_from_slice(b"{\"resourceType\":\"Bundle\",\"type\":");
@@ -805,8 +817,38 @@ fn bundle(
         }
         out.push(b'}');
     }
+    if let Some(outcome) = outcome {
+        if !entries.is_empty() {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"resource\":");
+        out.extend_from_slice(outcome.to_string().as_bytes());
+        out.extend_from_slice(b",\"search\":{\"mode\":\"outcome\"}}");
+    }
     out.extend_from_slice(b"]}");
     out
+}
+
+/// The OperationOutcome a searchset carries when matches the caller may not read were left
+/// out: how many, and that break-the-glass would open them — never which.
+fn withheld_outcome(withheld: u64, lang: crate::i18n::Lang) -> serde_json::Value {
+    let note = AppError::new(Code::SearchWithheld).with("count", withheld);
+    let (text, other) = match lang {
+        crate::i18n::Lang::Ja => (note.ja(), note.en()),
+        crate::i18n::Lang::En => (note.en(), note.ja()),
+    };
+    json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{
+            "severity": "information",
+            "code": "suppressed",
+            "details": {
+                "coding": [{ "system": "urn:kiroku:error", "code": note.code.code() }],
+                "text": text
+            },
+            "diagnostics": other
+        }]
+    })
 }
 
 /// The query string of `params`, with `_page` replaced by `page` (if any).
@@ -828,6 +870,7 @@ pub(super) async fn search(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(kind): Path<String>,
+    lang: crate::i18n::Lang,
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     if kind == "Provenance" && params.iter().any(|(k, _)| k == "target") {
@@ -849,9 +892,10 @@ pub(super) async fn search(
     let next = page.next.as_deref().map(|n| link(Some(n)));
     let mut entries: Vec<(&Served, &str)> = page.matches.iter().map(|m| (m, "match")).collect();
     entries.extend(page.included.iter().map(|m| (m, "include")));
-    Ok(fhir(
+    let outcome = (page.withheld > 0).then(|| withheld_outcome(page.withheld, lang));
+    let mut response = fhir(
         StatusCode::OK,
-        bundle(
+        bundle_with_outcome(
             "searchset",
             &base,
             &link(
@@ -862,8 +906,13 @@ pub(super) async fn search(
             ),
             next,
             &entries,
+            outcome.as_ref(),
         ),
-    ))
+    );
+    response
+        .headers_mut()
+        .insert("x-kiroku-withheld", HeaderValue::from(page.withheld));
+    Ok(response)
 }
 
 /// Most versions whose Provenance one search gives.
