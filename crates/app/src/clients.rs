@@ -166,19 +166,20 @@ impl App {
             let store: Arc<Store> = self.store().clone();
             let now = self.now()?;
             let (who, secret_owned) = (id.to_string(), secret.to_owned());
-            let (found, matches, granted) = blocking(move || {
-                let found =
-                    standing(&store, &who)?.filter(|f| f.profile.job_type == CLIENT_JOB_TYPE);
-                let hash = found
-                    .as_ref()
-                    .map_or(decoy_hash(), |f| f.credential.hash.as_str());
-                let locked = found
-                    .as_ref()
-                    .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
-                let matches = !locked && password::verify(&secret_owned, hash);
-                Ok((found, matches, granted(&store, &who)?))
-            })
-            .await?;
+            let (found, matches, granted) = self
+                .hashing(move || {
+                    let found =
+                        standing(&store, &who)?.filter(|f| f.profile.job_type == CLIENT_JOB_TYPE);
+                    let hash = found
+                        .as_ref()
+                        .map_or(decoy_hash(), |f| f.credential.hash.as_str());
+                    let locked = found
+                        .as_ref()
+                        .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
+                    let matches = !locked && password::verify(&secret_owned, hash);
+                    Ok((found, matches, granted(&store, &who)?))
+                })
+                .await?;
             let Some(found) = found else {
                 return Err(Error::ClientAuthFailed);
             };
@@ -316,26 +317,29 @@ impl App {
 
     /// RFC 7009: the client `client` (with its secret) revokes one of its tokens. Unknown
     /// tokens, and tokens of other clients, are left alone and answered the same way. A wrong
-    /// secret counts towards the client's lockout, as at the token endpoint.
+    /// secret is refused but does not count towards the client's lockout (a stranger's
+    /// revocations must not lock a departmental system out of the token endpoint).
     pub async fn revoke_own_token(&self, client: &str, secret: &str, token: &str) -> Result<()> {
         let id = AccountId::parse(client).map_err(|_| Error::ClientAuthFailed)?;
         let store: Arc<Store> = self.store().clone();
         let now = self.now()?;
         let (who, secret_owned, tid) = (id.to_string(), secret.to_owned(), token_id(token));
-        let (standing_found, matches, found) = blocking(move || {
-            let found = standing(&store, &who)?.filter(|f| f.profile.job_type == CLIENT_JOB_TYPE);
-            let hash = found
-                .as_ref()
-                .map_or(decoy_hash(), |f| f.credential.hash.as_str());
-            let locked = found
-                .as_ref()
-                .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
-            let matches = !locked && password::verify(&secret_owned, hash);
-            let token =
-                first(&store, &Token::query(&tid), Token::from_row)?.filter(|t| t.account == who);
-            Ok((found, matches, token))
-        })
-        .await?;
+        let (standing_found, matches, found) = self
+            .hashing(move || {
+                let found =
+                    standing(&store, &who)?.filter(|f| f.profile.job_type == CLIENT_JOB_TYPE);
+                let hash = found
+                    .as_ref()
+                    .map_or(decoy_hash(), |f| f.credential.hash.as_str());
+                let locked = found
+                    .as_ref()
+                    .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
+                let matches = !locked && password::verify(&secret_owned, hash);
+                let token = first(&store, &Token::query(&tid), Token::from_row)?
+                    .filter(|t| t.account == who);
+                Ok((found, matches, token))
+            })
+            .await?;
         let Some(standing_found) = standing_found else {
             return Err(Error::ClientAuthFailed);
         };
@@ -343,14 +347,10 @@ impl App {
             return Err(Error::Locked(until));
         }
         if !matches {
-            let (request, _) =
-                credential::attempt(id.as_str(), standing_found.sign_in, Outcome::Failure, now);
-            // A racing attempt on the same stream makes this one's count stale: it is then
-            // simply refused, the other attempt counted.
-            match self.append_done(request).await {
-                Ok(_) | Err(Error::Conflict(_)) => {}
-                Err(e) => return Err(e),
-            }
+            // A wrong secret here is refused without counting towards the client's lockout:
+            // anyone may send revocations naming a client, and they must not be able to lock
+            // a departmental system out of the token endpoint. Repeated failures from one
+            // address are slowed down at the server's edge instead.
             return Err(Error::ClientAuthFailed);
         }
         let Some(found) = found else {

@@ -288,7 +288,18 @@ pub struct App {
     listening: OnceLock<std::net::SocketAddr>,
     writer: Writer,
     unaudited_reads: std::sync::atomic::AtomicBool,
+    /// Password hashes computed at once: Argon2id takes 19 MiB and a core's worth of time
+    /// each, so a burst of sign-ins (for unknown ids too) waits here rather than exhausting
+    /// the machine.
+    hashes: Arc<tokio::sync::Semaphore>,
 }
+
+/// Password hashes (Argon2id) computed at once, at most: one per core of this two-core class
+/// of machine, so that signing in never starves the ledger's own work.
+pub const PASSWORD_HASHES_MAX: usize = 2;
+
+/// How long a sign-in waits for its turn to hash before it is told the server is busy.
+const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl App {
     /// Opens a data directory with the system clock and entropy.
@@ -336,7 +347,24 @@ impl App {
             listening: OnceLock::new(),
             writer,
             unaudited_reads: std::sync::atomic::AtomicBool::new(false),
+            hashes: Arc::new(tokio::sync::Semaphore::new(PASSWORD_HASHES_MAX)),
         })
+    }
+
+    /// Runs `work`, which hashes or checks a password, on a worker thread once one of the
+    /// [`PASSWORD_HASHES_MAX`] turns is free; after [`HASH_WAIT`] without one the caller is
+    /// told the server is busy, and nothing was checked.
+    pub(crate) async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let turn = tokio::time::timeout(HASH_WAIT, self.hashes.clone().acquire_owned())
+            .await
+            .map_err(|_| Error::Unavailable("too many sign-ins are being checked at once".into()))?
+            .map_err(|_| Error::Unavailable("the server is stopping".into()))?;
+        let result = blocking(work).await;
+        drop(turn);
+        result
     }
 
     /// The entropy salts, secrets and session tokens are drawn from.

@@ -126,21 +126,22 @@ impl App {
             let store: Arc<Store> = self.store().clone();
             let now = self.now()?;
             let (who, secret_owned) = (id.to_string(), secret.to_owned());
-            let (found, matches) = blocking(move || {
-                // A system client signs in at the token endpoint only: here it is no account.
-                let found = standing(&store, &who)?
-                    .filter(|f| f.profile.job_type != kiroku_access::client::CLIENT_JOB_TYPE);
-                let hash = found
-                    .as_ref()
-                    .map_or(decoy_hash(), |f| f.credential.hash.as_str());
-                let locked = found
-                    .as_ref()
-                    .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
-                // A locked account's secret is not checked: a guesser learns nothing.
-                let matches = !locked && password::verify(&secret_owned, hash);
-                Ok((found, matches))
-            })
-            .await?;
+            let (found, matches) = self
+                .hashing(move || {
+                    // A system client signs in at the token endpoint only: here it is no account.
+                    let found = standing(&store, &who)?
+                        .filter(|f| f.profile.job_type != kiroku_access::client::CLIENT_JOB_TYPE);
+                    let hash = found
+                        .as_ref()
+                        .map_or(decoy_hash(), |f| f.credential.hash.as_str());
+                    let locked = found
+                        .as_ref()
+                        .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
+                    // A locked account's secret is not checked: a guesser learns nothing.
+                    let matches = !locked && password::verify(&secret_owned, hash);
+                    Ok((found, matches))
+                })
+                .await?;
             let Some(found) = found else {
                 return Err(Error::SignInFailed);
             };
@@ -267,44 +268,46 @@ impl App {
         let account = session.account.to_string();
         let (current, new) = (current.to_owned(), new.to_owned());
         let entropy = self.entropy().clone();
-        let (request, has_factor) = blocking(move || {
-            let found = standing(&store, &account)?.ok_or(Error::Unauthorized)?;
-            if !password::verify(&current, &found.credential.hash) {
-                return Err(Error::SignInFailed);
-            }
-            let names = [
-                account.as_str(),
-                found.profile.family_name.as_str(),
-                found.profile.given_name.as_str(),
-                found.profile.family_kana.as_str(),
-                found.profile.given_kana.as_str(),
-            ];
-            // With a second factor the shorter rule applies; without, the longer.
-            password::check(&new, found.has_factor, &names)?;
-            let recent: Vec<String> = read::query(
-                &store,
-                &Credential::recent(&account, password::RECENT_MAX as u64),
-            )?
-            .iter()
-            .map(|s| decoded(Credential::hash_of_row(s)))
-            .collect::<Result<_>>()?;
-            if password::reused(&new, &recent) || password::verify(&new, &found.credential.hash) {
-                return Err(Error::Password(password::PasswordError::Reused));
-            }
-            let hash = password::hash(&new, entropy.as_ref())
-                .map_err(|e| Error::Unavailable(e.to_string()))?;
-            Ok((
-                Request::one(credential::set(
-                    actor,
-                    &account,
-                    found.credential.version,
-                    CredentialKind::Password,
-                    hash,
-                )),
-                found.has_factor,
-            ))
-        })
-        .await?;
+        let (request, has_factor) = self
+            .hashing(move || {
+                let found = standing(&store, &account)?.ok_or(Error::Unauthorized)?;
+                if !password::verify(&current, &found.credential.hash) {
+                    return Err(Error::SignInFailed);
+                }
+                let names = [
+                    account.as_str(),
+                    found.profile.family_name.as_str(),
+                    found.profile.given_name.as_str(),
+                    found.profile.family_kana.as_str(),
+                    found.profile.given_kana.as_str(),
+                ];
+                // With a second factor the shorter rule applies; without, the longer.
+                password::check(&new, found.has_factor, &names)?;
+                let recent: Vec<String> = read::query(
+                    &store,
+                    &Credential::recent(&account, password::RECENT_MAX as u64),
+                )?
+                .iter()
+                .map(|s| decoded(Credential::hash_of_row(s)))
+                .collect::<Result<_>>()?;
+                if password::reused(&new, &recent) || password::verify(&new, &found.credential.hash)
+                {
+                    return Err(Error::Password(password::PasswordError::Reused));
+                }
+                let hash = password::hash(&new, entropy.as_ref())
+                    .map_err(|e| Error::Unavailable(e.to_string()))?;
+                Ok((
+                    Request::one(credential::set(
+                        actor,
+                        &account,
+                        found.credential.version,
+                        CredentialKind::Password,
+                        hash,
+                    )),
+                    found.has_factor,
+                ))
+            })
+            .await?;
         self.writer().append(request).await?;
         let keep = session.account.clone();
         self.sessions().end_all(&keep);

@@ -1372,10 +1372,13 @@ fn serve(app: App, demo_dir: Option<&Path>) -> Result<()> {
             None => outln!("Kiroku listening on {url}"),
         }
         tracing::info!(%url, "listening");
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("the server stopped with an error")
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the server stopped with an error")
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(10));
     match Arc::try_unwrap(app) {

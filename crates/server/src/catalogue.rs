@@ -239,6 +239,9 @@ catalogue! {
     SignInFailed = "sign_in_failed", UNAUTHORIZED,
         "利用者 ID またはパスワードが違います。",
         "The account id or the password is wrong.";
+    TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS,
+        "この端末からのサインイン（認証）の失敗が多すぎます。{seconds} 秒後に再度お試しください。",
+        "Too many failed sign-ins (authentications) from this address. Please try again in {seconds} seconds.";
     AccountLocked = "account_locked", TOO_MANY_REQUESTS,
         "サインインの失敗が続いたため、{until} までこの利用者 ID はロックされています。",
         "After repeated failed sign-ins this account is locked until {until}.";

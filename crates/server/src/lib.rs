@@ -16,6 +16,7 @@ pub mod logging;
 mod pages;
 mod provenance;
 mod routes;
+pub mod throttle;
 
 pub use error::AppError;
 pub use routes::app;

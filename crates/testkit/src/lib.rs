@@ -236,12 +236,15 @@ impl TestServer {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 listening.listening_on(listener.local_addr().unwrap());
                 ready_tx.send(listener.local_addr().unwrap()).unwrap();
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async {
-                        let _ = shutdown_rx.await;
-                    })
-                    .await
-                    .unwrap();
+                axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .with_graceful_shutdown(async {
+                    let _ = shutdown_rx.await;
+                })
+                .await
+                .unwrap();
             });
             runtime.shutdown_timeout(Duration::from_secs(5));
             if let Ok(app) = Arc::try_unwrap(app) {

@@ -403,3 +403,60 @@ fn a_change_by_another_process_takes_effect_at_once() {
     assert_eq!(revoked.status, 401, "{}", revoked.text());
     assert!(!revoked.text().contains("田尻"), "{}", revoked.text());
 }
+
+// Shows issue 18's defect 8 at the edge: revocations with a wrong secret naming a departmental
+// system do not lock it out of the token endpoint (they once counted towards its lockout), and
+// an address that keeps failing to authenticate — here with ids that do not exist, each of
+// which still costs a password hash — is answered 429 with Retry-After after FAILURES_MAX
+// failures, before anything is checked, even with the right secret.
+#[test]
+fn failures_are_slowed_per_address_and_revocations_lock_nobody_out() {
+    let (data, secret) = hospital_with_client();
+    let server = TestServer::serve(data);
+    let stranger = basic("demo-lab", "not-the-secret");
+    let mut failures = 0;
+    for _ in 0..6 {
+        let refused = server.send(
+            "POST",
+            "/oauth/revoke",
+            &[
+                ("authorization", stranger.as_str()),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Some(b"token=whatever"),
+        );
+        assert_eq!(refused.status, 401, "{}", refused.text());
+        failures += 1;
+    }
+    // Six wrong secrets at the revocation endpoint: the client is not locked.
+    token(&server, &secret, None);
+
+    let mut blocked = None;
+    for n in 0..kiroku_server::throttle::FAILURES_MAX {
+        let auth = basic(&format!("nobody-{n}"), "guess");
+        let reply = token_request(
+            &server,
+            Some(&auth),
+            &[("grant_type", "client_credentials")],
+        );
+        if reply.status == 429 {
+            blocked = Some(reply);
+            break;
+        }
+        assert_eq!(reply.status, 401, "{}", reply.text());
+        failures += 1;
+    }
+    let blocked = blocked.expect("the address is slowed down");
+    assert_eq!(failures, kiroku_server::throttle::FAILURES_MAX);
+    assert!(blocked.header("retry-after").is_some());
+    assert_eq!(blocked.json()["error"]["code"], "too_many_attempts");
+    let right = token_request(
+        &server,
+        Some(&basic("demo-lab", &secret)),
+        &[("grant_type", "client_credentials")],
+    );
+    assert_eq!(
+        right.status, 429,
+        "nothing is checked from a blocked address"
+    );
+}

@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     pub http_responses: Family<ClassLabels, Counter>,
     pub tree_size: Gauge,
     pub checkpoint_age: Gauge<f64, AtomicU64>,
+    /// Failed sign-ins and client authentications per source address.
+    pub attempts: crate::throttle::Attempts,
 }
 
 impl AppState {
@@ -84,6 +86,7 @@ impl AppState {
             http_responses,
             tree_size,
             checkpoint_age,
+            attempts: crate::throttle::Attempts::default(),
         }))
     }
 }
@@ -353,6 +356,10 @@ pub fn app(app: Arc<App>) -> Router {
             state.clone(),
             refuse_oversized,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            throttle_failures,
+        ))
         .layer(middleware::from_fn(localize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -410,6 +417,41 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
                 "default-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
             ),
         );
+    }
+    response
+}
+
+/// Slows down guessing ([`crate::throttle`]): an address that has failed to sign in or to
+/// authenticate as a client too often lately is answered 429 before anything is checked, and
+/// each failure (401, 403, 429) of those requests is counted. Requests without a peer address
+/// (a server not started with one) are not counted.
+async fn throttle_failures(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let address = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let counted = request.method() == axum::http::Method::POST
+        && crate::throttle::counted(request.uri().path());
+    let Some(address) = address.filter(|_| counted) else {
+        return next.run(request).await;
+    };
+    if let Some(wait) = state.attempts.blocked(address, Instant::now()) {
+        let seconds = wait.as_secs().max(1);
+        let mut response = AppError::new(Code::TooManyAttempts)
+            .with("seconds", seconds)
+            .into_response();
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
+        return response;
+    }
+    let response = next.run(request).await;
+    if matches!(response.status().as_u16(), 401 | 403 | 429) {
+        state.attempts.failed(address, Instant::now());
     }
     response
 }
