@@ -37,6 +37,93 @@ pub static SECOND_FACTORS: TableSpec = TableSpec {
     role: TableRole::Plain,
 };
 
+/// The TOTP steps each account's codes were accepted at: claimed, so that a code is accepted
+/// once — across restarts of the server and across every process sharing the database, as the
+/// writer checks claims under the append lock.
+pub static USED_STEPS: TableSpec = TableSpec {
+    name: "access_totp_steps",
+    about: "The TOTP steps at which each account's codes were accepted, each claimed once: a code works once, whatever the restarts and processes.",
+    columns: &[
+        Column::text("account"),
+        Column::int("step"),
+        Column::entry("entry"),
+    ],
+    key: 2,
+    indexes: &[],
+    role: TableRole::Claims { owner: "entry" },
+};
+
+/// `access.totp_step/1`: a code of `account`'s TOTP was accepted at `step`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepUsed {
+    /// The account.
+    pub account: String,
+    /// The step (seconds since 1970 ÷ 30).
+    pub step: i64,
+}
+
+impl EntryKind for StepUsed {
+    const KIND: &'static str = "access.totp_step/1";
+    const PROJECTION: Projection = Projection::Into(&[&USED_STEPS]);
+
+    fn check(&self, _: &EntryMeta<'_>) -> Result<(), Invalid> {
+        AccountId::parse(&self.account).map_err(|_| Invalid {
+            field: "account",
+            why: "is not an account id",
+        })?;
+        if self.step < 0 {
+            return Err(Invalid {
+                field: "step",
+                why: "is negative",
+            });
+        }
+        Ok(())
+    }
+
+    fn project(&self, _: &EntryMeta<'_>, out: &mut Vec<Change>) {
+        out.push(Change::upsert(
+            &USED_STEPS,
+            vec![
+                Value::Text(self.account.clone()),
+                Value::Int(self.step),
+                Value::THIS_ENTRY,
+            ],
+        ));
+    }
+
+    fn example() -> Self {
+        StepUsed {
+            account: "sato.hanako".into(),
+            step: 59_000_000,
+        }
+    }
+}
+
+/// The entry claiming `step` of `account`'s codes, appended with the successful attempt.
+pub fn step_used(actor: Actor, account: &str, step: i64) -> Draft {
+    Draft::new(
+        actor,
+        StepUsed {
+            account: account.to_owned(),
+            step,
+        },
+    )
+}
+
+/// The latest step at which `account`'s codes were accepted.
+pub fn last_step(account: &str) -> Query {
+    Query::table(&USED_STEPS, 1)
+        .matching(vec![Value::Text(account.into())])
+        .descending()
+}
+
+/// The step of a row of [`USED_STEPS`].
+pub fn used_step(stored: &Stored) -> Result<i64, BadRow> {
+    let cells = stored.cells(&USED_STEPS);
+    i64::try_from(cells.uint(1)?).map_err(|_| cells.bad())
+}
+
 /// `access.second_factor/1`: `account` enrolled a TOTP second factor; `sealed` is the secret
 /// sealed under the data directory's key (base64 of nonce and ciphertext).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

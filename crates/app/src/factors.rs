@@ -233,7 +233,12 @@ impl App {
             &secret,
             self.entropy().as_ref(),
         )?;
-        let request = kiroku_access::factor::enrol(actor, session.account.as_str(), sealed)?;
+        let mut request = kiroku_access::factor::enrol(actor, session.account.as_str(), sealed)?;
+        request.drafts.push(factor::step_used(
+            Actor::system(),
+            session.account.as_str(),
+            step,
+        ));
         self.writer().append(request).await?;
         self.used_steps().mark(&session.account, step);
         self.sessions().update(token, |s| {
@@ -261,12 +266,20 @@ impl App {
                 return Ok(Proof::failed());
             };
             let secret = open(&key, who, &factor.sealed)?;
+            // The last step accepted is the ledger's (as any process or an earlier run of this
+            // one recorded it), or this process's own if later.
+            let recorded = first(store, &factor::last_step(who), factor::used_step)?;
+            if let Some(step) = recorded {
+                used.mark(&account, step);
+            }
             let claimed = factor::verify(&secret, &code, now, used.last(&account))
                 .and_then(|step| used.claim(&account, step).map(|before| (step, before)));
             Ok(match claimed {
+                // The step is claimed in the ledger with the attempt: of two processes
+                // accepting one code, the writer lets one through.
                 Some(step) => Proof {
                     right: true,
-                    record: None,
+                    record: Some(factor::step_used(Actor::system(), who, step.0)),
                     step: Some(step),
                 },
                 None => Proof::failed(),
@@ -329,6 +342,12 @@ impl App {
                 Ok(_) => {}
                 // Another attempt on this account won the race: count this one after it.
                 Err(AppendError::Conflict(Conflict::Version { .. })) => continue,
+                // Another process accepted the same code first: it is spent.
+                Err(AppendError::Conflict(Conflict::Claimed { table, .. }))
+                    if table == factor::USED_STEPS.name =>
+                {
+                    return Err(failed)
+                }
                 Err(e) => return Err(e.into()),
             }
             return match outcome {

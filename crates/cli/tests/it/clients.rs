@@ -460,3 +460,68 @@ fn failures_are_slowed_per_address_and_revocations_lock_nobody_out() {
         "nothing is checked from a blocked address"
     );
 }
+
+// Shows discovery as a departmental system meets it: /.well-known/smart-configuration and
+// /.well-known/oauth-authorization-server (RFC 8414) name the token and revocation endpoints
+// at the server's own address, the grant, the authentication methods and the scopes — and only
+// what the server does (a shared secret: client-confidential-symmetric); the
+// CapabilityStatement's rest.security points to the same endpoints; and a token is got from
+// the endpoint the document names.
+#[test]
+fn discovery_names_the_endpoints() {
+    let (data, secret) = hospital_with_client();
+    let server = TestServer::serve(data);
+    let base = server.url("").trim_end_matches('/').to_owned();
+    let smart = server.get("/.well-known/smart-configuration");
+    assert_eq!(smart.status, 200, "{}", smart.text());
+    assert!(smart
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("application/json")));
+    let smart = smart.json();
+    let oauth = server.get("/.well-known/oauth-authorization-server").json();
+    for document in [&smart, &oauth] {
+        assert_eq!(document["issuer"], base.as_str());
+        assert_eq!(document["token_endpoint"], format!("{base}/oauth/token"));
+        assert_eq!(
+            document["revocation_endpoint"],
+            format!("{base}/oauth/revoke")
+        );
+        assert_eq!(
+            document["grant_types_supported"],
+            json!(["client_credentials"])
+        );
+        assert_eq!(
+            document["token_endpoint_auth_methods_supported"],
+            json!(["client_secret_basic", "client_secret_post"])
+        );
+        assert_eq!(
+            document["scopes_supported"],
+            json!(["clinical.read", "clinical.write"])
+        );
+    }
+    assert_eq!(
+        smart["capabilities"],
+        json!(["client-confidential-symmetric"])
+    );
+    let statement = server.get("/fhir/metadata").json();
+    let security = &statement["rest"][0]["security"];
+    assert_eq!(security["service"][0]["coding"][0]["code"], "SMART-on-FHIR");
+    assert_eq!(
+        security["extension"][0]["extension"][0]["valueUri"],
+        smart["token_endpoint"]
+    );
+    let endpoint = smart["token_endpoint"].as_str().unwrap();
+    let path = &endpoint[base.len()..];
+    let body = form_body(&[("grant_type", "client_credentials")]);
+    let auth = basic("demo-lab", &secret);
+    let reply = server.send(
+        "POST",
+        path,
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        Some(&body),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}

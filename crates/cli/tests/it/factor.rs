@@ -114,8 +114,8 @@ fn first_sign_in_enrols_totp_and_later_sign_ins_need_a_code() {
     assert_eq!(enrolled.status, 303, "{}", enrolled.text());
     assert_eq!(
         server.operator().tree_size(),
-        size + 1,
-        "the enrolment is an entry"
+        size + 2,
+        "the enrolment is an entry, and so is the claim of its code's step"
     );
     let history = server
         .operator()
@@ -181,6 +181,21 @@ fn first_sign_in_enrols_totp_and_later_sign_ins_need_a_code() {
     assert_eq!(fresh.status, 303, "{}", fresh.text());
     let me = server.get_with("/me", &[("cookie", &cookie)]);
     assert_eq!(me.status, 200);
+
+    // The code just used does not work again after a restart either (the step is claimed in
+    // the ledger, not only in the server's memory).
+    let data = server.stop();
+    let server = TestServer::serve(data);
+    let cookie = web_sign_in(&server, "director", PASSWORD);
+    let page = server.get_with("/sign-in/second-factor", &[("cookie", &cookie)]);
+    let csrf = form_csrf(&page.text());
+    let replayed = post_form(
+        &server,
+        &cookie,
+        "/sign-in/second-factor",
+        &[("csrf", &csrf), ("code", &code_in(&secret, 1))],
+    );
+    assert_eq!(replayed.status, 401, "a code works once, restart or not");
 
     // Wrong codes count towards the lockout, which ends the half-made session.
     let cookie = web_sign_in(&server, "director", PASSWORD);

@@ -97,6 +97,43 @@ fn oauth_code(error: Error) -> AppError {
     error.into()
 }
 
+/// What the token and revocation endpoints take, as discovery documents state it.
+fn oauth_metadata(state: &AppState) -> serde_json::Value {
+    let base = state.app.base_url();
+    serde_json::json!({
+        "issuer": base,
+        "token_endpoint": format!("{base}/oauth/token"),
+        "revocation_endpoint": format!("{base}/oauth/revoke"),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "scopes_supported": kiroku_access::client::SCOPES,
+        // No authorization endpoint: systems use the client-credentials grant alone.
+        "response_types_supported": [],
+        "service_documentation": format!("{base}/fhir/metadata"),
+    })
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414): where departmental systems get
+/// and revoke tokens, and how they authenticate.
+pub(super) async fn authorization_server(State(state): State<AppState>) -> Response {
+    (
+        [(CACHE_CONTROL, "no-cache")],
+        axum::Json(oauth_metadata(&state)),
+    )
+        .into_response()
+}
+
+/// `GET /.well-known/smart-configuration` (SMART App Launch 2.x, as a server of SMART Backend
+/// Services): the same endpoints and methods, and the capabilities this server has — a
+/// confidential client with a shared secret; no launch, no user-facing authorisation.
+pub(super) async fn smart_configuration(State(state): State<AppState>) -> Response {
+    let mut document = oauth_metadata(&state);
+    document["capabilities"] = serde_json::json!(["client-confidential-symmetric"]);
+    document["code_challenge_methods_supported"] = serde_json::json!([]);
+    ([(CACHE_CONTROL, "no-cache")], axum::Json(document)).into_response()
+}
+
 /// `POST /oauth/token`.
 pub(super) async fn token(
     State(state): State<AppState>,

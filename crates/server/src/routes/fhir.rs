@@ -453,13 +453,20 @@ pub(super) async fn metadata(State(state): State<AppState>) -> Response {
             "interaction": [{ "code": "transaction" }],
             "documentation": "Every version is an entry of a signed ledger. Nothing is ever erased: DELETE (with a reason in X-Kiroku-Reason) makes a new version that holds no resource, after which the resource reads as gone (410) while every earlier version stays readable; a proxy entry (代行入力) names its clinician in X-Kiroku-On-Behalf-Of; a Binary may be sent and read in its own format (X-Security-Context names its patient). Every read, search, history and proof is recorded as a disclosure before it is answered. Every create and update is checked against the FHIR R4 structure and against each supported JP Core profile it claims in meta.profile (docs/records-validation.md). Operations on a version: POST [type]/[id]/_history/[vid]/$confirm (the responsible clinician confirms a draft) and GET [type]/[id]/_history/[vid]/$proof (the version's ledger entry, its inclusion proof and the signed checkpoint, as Parameters).",
             "security": {
+                "extension": [{
+                    "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                    "extension": [
+                        { "url": "token", "valueUri": format!("{}/oauth/token", state.app.base_url()) },
+                        { "url": "revoke", "valueUri": format!("{}/oauth/revoke", state.app.base_url()) }
+                    ]
+                }],
                 "service": [{
                     "coding": [{
                         "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
-                        "code": "OAuth"
+                        "code": "SMART-on-FHIR"
                     }]
                 }],
-                "description": "OAuth 2.0 client credentials (POST /oauth/token) for systems; the session cookie and CSRF token for signed-in staff."
+                "description": "SMART Backend Services (OAuth 2.0 client credentials with a client secret) for systems: the endpoints are in /.well-known/smart-configuration and /.well-known/oauth-authorization-server. Signed-in staff use the session cookie and CSRF token."
             },
             "resource": resources,
         }]

@@ -192,6 +192,14 @@ pub fn app(app: Arc<App>) -> Router {
         .route("/clients", get(clients::clients_page))
         .route("/clients/{id}/scopes", post(clients::grant_form))
         .route("/clients/tokens/{id}/revoke", post(clients::revoke_form))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(clients::authorization_server),
+        )
+        .route(
+            "/.well-known/smart-configuration",
+            get(clients::smart_configuration),
+        )
         .route("/oauth/token", post(clients::token))
         .route("/oauth/revoke", post(clients::revoke))
         .route("/api/access/me", get(clients::me))
@@ -493,6 +501,7 @@ fn form_version(text: &str) -> Result<u64, AppError> {
 fn is_api(path: &str) -> bool {
     path.starts_with("/api/")
         || path.starts_with("/oauth/")
+        || path.starts_with("/.well-known/")
         || path.starts_with("/ledger/")
         || path == "/healthz"
         || matches!(
