@@ -20,6 +20,7 @@ pub mod lockout;
 pub mod passkey;
 pub mod password;
 pub mod role;
+pub mod session;
 
 pub use error::AccessError;
 
@@ -58,6 +59,7 @@ pub static TABLES: &[&TableSpec] = &[
     &lifecycle::REVIEW_DECISIONS,
     &lifecycle::REVIEW_CLOSURES,
     &identity::STAFF_IDENTITIES,
+    &session::SESSIONS,
 ];
 
 impl Context for Access {
@@ -100,6 +102,8 @@ impl Context for Access {
             kind::<lifecycle::ReviewDecided>(),
             kind::<lifecycle::ReviewClosed>(),
             kind::<identity::StaffIdentityBound>(),
+            kind::<session::SessionState>(),
+            kind::<session::SessionEnded>(),
         ]
     }
 }

@@ -470,9 +470,15 @@ impl App {
                 Action::ChangeAccountStatus,
                 &Resource::Account(Box::new(principal)),
             )?;
-            Ok(change_status(
-                &roles, by, &target, step, expected, &reason, today,
-            )?)
+            let mut request =
+                change_status(&roles, by.clone(), &target, step, expected, &reason, today)?;
+            // A suspended or deactivated account's sessions end with it, everywhere.
+            if step != StatusStep::Reinstate {
+                request
+                    .drafts
+                    .push(kiroku_access::session::end(by, &id, None));
+            }
+            Ok(request)
         })
         .await
     }

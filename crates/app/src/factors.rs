@@ -239,14 +239,19 @@ impl App {
             session.account.as_str(),
             step,
         ));
+        // The session that enrolled it may act from now on: recorded in the same request.
+        let mut enrolled = session.clone();
+        if enrolled.pending == Pending::Enrol {
+            enrolled.pending = Pending::Nothing;
+            request
+                .drafts
+                .push(crate::sign_in::session_draft(token, &enrolled, false));
+        }
         self.writer().append(request).await?;
         self.used_steps().mark(&session.account, step);
-        self.sessions().update(token, |s| {
-            s.offered_factor = None;
-            if s.pending == Pending::Enrol {
-                s.pending = Pending::Nothing;
-            }
-        });
+        enrolled.offered_factor = None;
+        self.sessions().hold(token, enrolled);
+        self.sessions().update(token, |s| s.offered_factor = None);
         Ok(())
     }
 
@@ -331,8 +336,14 @@ impl App {
             };
             let (mut request, lockout) = credential::attempt(account.as_str(), state, outcome, now);
             let proof = proof.unwrap_or_else(Proof::failed);
+            let mut completed = session.clone();
+            completed.pending = Pending::Nothing;
             if outcome == Outcome::Success {
                 request.drafts.extend(proof.record);
+                // The session may act from now on: recorded with the attempt.
+                request
+                    .drafts
+                    .push(crate::sign_in::session_draft(token, &completed, false));
             }
             let appended = self.writer().append(request).await;
             if let (Err(_), Some((step, before))) = (&appended, proof.step) {
@@ -352,13 +363,12 @@ impl App {
             }
             return match outcome {
                 Outcome::Success => {
-                    self.sessions()
-                        .update(token, |s| s.pending = Pending::Nothing);
+                    self.sessions().hold(token, completed);
                     Ok(())
                 }
                 _ => match lockout.until {
                     Some(until) => {
-                        self.sessions().end(token);
+                        self.end_sessions(&account, Some(token)).await?;
                         Err(Error::Locked(until))
                     }
                     None => Err(failed),

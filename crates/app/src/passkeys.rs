@@ -289,13 +289,20 @@ impl App {
         let key = passkey::verify_registration(rp, &challenge, response)
             .map_err(Error::PasskeyRefused)?;
         let held = self.passkeys(session.account.as_str()).await?;
-        let request = passkey::register(actor, &held, key, label)?;
+        let mut request = passkey::register(actor, &held, key, label)?;
+        // A session that had to enrol may act from now on: recorded in the same request.
+        let mut enrolled = self.sessions().get(token).unwrap_or(session);
+        let enrols = enrolled.pending == Pending::Enrol;
+        if enrols {
+            enrolled.pending = Pending::Nothing;
+            request
+                .drafts
+                .push(crate::sign_in::session_draft(token, &enrolled, false));
+        }
         self.writer().append(request).await?;
-        self.sessions().update(token, |s| {
-            if s.pending == Pending::Enrol {
-                s.pending = Pending::Nothing;
-            }
-        });
+        if enrols {
+            self.sessions().hold(token, enrolled);
+        }
         Ok(())
     }
 

@@ -1,10 +1,13 @@
-//! Signed-in sessions, held in memory: a session is a random token in a cookie whose SHA-256
-//! names it here, the account, when it began and was last used, and the token forms must echo
-//! (CSRF). Sessions end on sign-out, after 30 idle minutes, after 12 hours whatever happens,
-//! when the account signs out everywhere, and at once when the account is suspended (each use
-//! re-reads the account's status). A restart signs everyone out. State that changes on every
-//! request is not a ledger entry; signing in and out are.
-
+//! Signed-in sessions. What a session is — its account, when it began, when it was last used
+//! (to within five minutes), which step of signing in is pending — is kept in the ledger
+//! (`kiroku_access::session`), so that every server process sharing the database knows it and
+//! a restart signs nobody out; each use reads it there, so a sign-out or a suspension anywhere
+//! ends it at once everywhere. A session is a random token in a cookie whose SHA-256 names it;
+//! the token every form must echo (CSRF) is derived from it. Sessions end on sign-out, after 30
+//! idle minutes, after 12 hours whatever happens, when the account signs out everywhere, and at
+//! once when the account is suspended. What changes on every request and matters for a minute
+//! (a WebAuthn challenge, an authenticator offered for enrolment) is held here, in this
+//! process's memory, and a restart forgets it.
 use kiroku_core::{AccountId, Timestamp};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -92,6 +95,49 @@ impl Session {
     }
 }
 
+impl Pending {
+    /// The step as the ledger keeps it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Pending::Nothing => "nothing",
+            Pending::SecondFactor => "second-factor",
+            Pending::Enrol => "enrol",
+        }
+    }
+
+    /// The step of its kept name (an unknown one asks for the second factor: the safe side).
+    pub fn parse(text: &str) -> Pending {
+        match text {
+            "nothing" => Pending::Nothing,
+            "enrol" => Pending::Enrol,
+            _ => Pending::SecondFactor,
+        }
+    }
+}
+
+/// The name a session is kept under: the SHA-256 of its token, in lower-case hex.
+pub fn session_id(token: &str) -> String {
+    key(token).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The token a session's forms must echo, derived from the session's own token (so that every
+/// process knows it without keeping it): unguessable without the token, and not the token.
+pub fn csrf_of(token: &str) -> String {
+    Sha256::digest(format!("kiroku-csrf\0{token}").as_bytes())
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Is a session that began at `created` and was last recorded as used at `seen` still alive
+/// at `now`?
+pub fn alive(created: Timestamp, seen: Timestamp, now: Timestamp) -> bool {
+    let idle = now.micros() - seen.micros();
+    let age = now.micros() - created.micros();
+    idle < IDLE_S * 1_000_000 && age < ABSOLUTE_S * 1_000_000
+}
+
 impl Session {
     fn alive(&self, now: Timestamp) -> bool {
         let idle = now.micros() - self.last_seen.micros();
@@ -151,6 +197,21 @@ impl Sessions {
             session.last_seen = now;
             Some(session.clone())
         })
+    }
+
+    /// The session of `token` as this process holds it, if it does.
+    pub fn get(&self, token: &str) -> Option<Session> {
+        self.with(|held| held.get(&key(token)).cloned())
+    }
+
+    /// Holds `session` for `token` (replacing what was held), keeping what only this process
+    /// knows of it (a challenge, an authenticator offered).
+    pub fn hold(&self, token: &str, mut session: Session) {
+        if let Some(held) = self.get(token) {
+            session.offered_factor = held.offered_factor;
+            session.challenge = held.challenge;
+        }
+        self.start(token, session);
     }
 
     /// Changes the session of `token` (if alive) with `change`.

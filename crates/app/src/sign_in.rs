@@ -7,7 +7,7 @@
 
 use crate::config::SecondFactor;
 use crate::rows::{decoded, first};
-use crate::sessions::{Pending, Session};
+use crate::sessions::{csrf_of, session_id, Pending, Session};
 use crate::{blocking, App, Error, Result};
 use kiroku_access::account::{AccountState, Profile, Status};
 use kiroku_access::credential::{self, Credential, CredentialKind, Outcome, SignInState};
@@ -58,6 +58,25 @@ pub(crate) fn new_token(entropy: &dyn Entropy) -> String {
     let mut bytes = [0u8; 32];
     entropy.fill(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The entry recording the state of the session of `token` (`begins`: it begins with it).
+pub(crate) fn session_draft(token: &str, session: &Session, begins: bool) -> Draft {
+    kiroku_access::session::state(
+        &session_id(token),
+        session.account.as_str(),
+        (!begins).then_some(session.created),
+        session.must_change,
+        session.pending.as_str(),
+    )
+}
+
+/// The account acting on its own sessions.
+fn actor_of(account: &AccountId) -> Actor {
+    Actor {
+        account: account.clone(),
+        session: Some("web".into()),
+    }
 }
 
 /// A signed-in session's token and what it may do.
@@ -126,7 +145,7 @@ impl App {
             let store: Arc<Store> = self.store().clone();
             let now = self.now()?;
             let (who, secret_owned) = (id.to_string(), secret.to_owned());
-            let (found, matches) = self
+            let (found, matches, kept) = self
                 .hashing(move || {
                     // A system client signs in at the token endpoint only: here it is no account.
                     let found = standing(&store, &who)?
@@ -139,7 +158,16 @@ impl App {
                         .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
                     // A locked account's secret is not checked: a guesser learns nothing.
                     let matches = !locked && password::verify(&secret_owned, hash);
-                    Ok((found, matches))
+                    // The account's sessions as kept, so that a new one ends those expired.
+                    let kept = match &found {
+                        Some(_) => crate::rows::all(
+                            &store,
+                            &kiroku_access::session::Kept::of_account(&who),
+                            kiroku_access::session::Kept::from_row,
+                        )?,
+                        None => Vec::new(),
+                    };
+                    Ok((found, matches, kept))
                 })
                 .await?;
             let Some(found) = found else {
@@ -155,39 +183,65 @@ impl App {
             // attempt is recorded when the code comes (so the password step cannot reset the
             // count of wrong codes).
             let two_steps = outcome == Outcome::Success && found.has_factor;
-            let (request, lockout) = credential::attempt(id.as_str(), found.sign_in, outcome, now);
-            if !two_steps {
-                match self.writer().append(request).await {
-                    Ok(_) => {}
-                    // Another attempt on this account won the race: count this one after it.
-                    Err(AppendError::Conflict(Conflict::Version { .. })) => continue,
-                    Err(e) => return Err(e.into()),
+            let (mut request, lockout) =
+                credential::attempt(id.as_str(), found.sign_in, outcome, now);
+            // A session begins in the same request as the successful attempt (alone, when the
+            // attempt waits for the second factor).
+            let begun = (outcome == Outcome::Success).then(|| {
+                let token = new_token(self.entropy().as_ref());
+                let must_change = found.credential.kind == CredentialKind::Initial;
+                let pending = if two_steps {
+                    Pending::SecondFactor
+                } else if !must_change && self.config.second_factor == SecondFactor::Required {
+                    Pending::Enrol
+                } else {
+                    Pending::Nothing
+                };
+                let session = Session {
+                    account: id.clone(),
+                    created: now,
+                    last_seen: now,
+                    csrf: csrf_of(&token),
+                    must_change,
+                    pending,
+                    offered_factor: None,
+                    challenge: None,
+                };
+                (token, session)
+            });
+            if let Some((token, session)) = &begun {
+                let draft = session_draft(token, session, true);
+                if two_steps {
+                    request = Request::one(draft);
+                } else {
+                    request.drafts.push(draft);
                 }
+                // Sessions of the account that expired unended go now.
+                for expired in kept
+                    .iter()
+                    .filter(|k| !crate::sessions::alive(k.created, k.seen, now))
+                {
+                    request.drafts.push(kiroku_access::session::end(
+                        actor_of(&id),
+                        id.as_str(),
+                        Some(&expired.session),
+                    ));
+                }
+            }
+            match self.writer().append(request).await {
+                Ok(_) => {}
+                // Another attempt on this account won the race: count this one after it.
+                Err(AppendError::Conflict(Conflict::Version { .. })) => continue,
+                Err(e) => return Err(e.into()),
             }
             return match outcome {
                 Outcome::Success => {
-                    let token = new_token(self.entropy().as_ref());
-                    let csrf = new_token(self.entropy().as_ref());
-                    let must_change = found.credential.kind == CredentialKind::Initial;
-                    let pending = if two_steps {
-                        Pending::SecondFactor
-                    } else if !must_change && self.config.second_factor == SecondFactor::Required {
-                        Pending::Enrol
-                    } else {
-                        Pending::Nothing
+                    let Some((token, session)) = begun else {
+                        return Err(Error::Corrupt("a sign-in without its session".into()));
                     };
-                    let session = Session {
-                        account: id.clone(),
-                        created: now,
-                        last_seen: now,
-                        csrf: csrf.clone(),
-                        must_change,
-                        pending,
-                        offered_factor: None,
-                        challenge: None,
-                    };
+                    let (csrf, must_change) = (session.csrf.clone(), session.must_change);
                     let next = session.must_go();
-                    self.sessions().start(&token, session);
+                    self.sessions().hold(&token, session);
                     Ok(SignedIn {
                         token,
                         account: id,
@@ -209,35 +263,108 @@ impl App {
         ))
     }
 
-    /// The live session of `token`, as the actor it acts as. Ends it if it has expired or its
-    /// account is no longer usable (suspended, deactivated, past its validity).
+    /// The live session of `token`, as the actor it acts as, read from the ledger's record of
+    /// sessions (so a sign-out or suspension by any process counts at once, and a restart
+    /// signs nobody out). Ends it if it has expired or its account is no longer usable
+    /// (suspended, deactivated, past its validity). Its use is recorded at most every five
+    /// minutes.
     pub async fn session(&self, token: &str) -> Result<(Actor, Session)> {
         let now = self.now()?;
-        let session = self
-            .sessions()
-            .touch(token, now)
-            .ok_or(Error::Unauthorized)?;
         let store = self.store().clone();
-        let account = session.account.to_string();
-        let still = blocking(move || {
+        let id = session_id(token);
+        let found = blocking(move || {
+            let Some(kept) = first(
+                &store,
+                &kiroku_access::session::Kept::query(&id),
+                kiroku_access::session::Kept::from_row,
+            )?
+            else {
+                return Ok(None);
+            };
             let state = first(
                 &store,
-                &AccountState::query(&account),
+                &AccountState::query(&kept.account),
                 AccountState::from_row,
             )?;
-            let profile = first(&store, &Profile::query(&account), Profile::from_row)?;
-            Ok(matches!((state, profile), (Some(s), Some(p)) if usable(&s, &p, now)))
+            let profile = first(&store, &Profile::query(&kept.account), Profile::from_row)?;
+            let usable = matches!((state, profile), (Some(s), Some(p)) if usable(&s, &p, now));
+            Ok(Some((kept, usable)))
         })
         .await?;
+        let Some((kept, still)) = found else {
+            self.sessions().end(token);
+            return Err(Error::Unauthorized);
+        };
+        let account = AccountId::parse(&kept.account)
+            .map_err(|_| Error::Corrupt("a session's account".into()))?;
+        // Refused without a write: a refused request writes nothing. (A suspension ends the
+        // account's sessions in its own request; an expired session's row goes when its
+        // account next signs in.)
         if !still {
-            self.sessions().end_all(&session.account);
+            self.sessions().end_all(&account);
             return Err(Error::Unauthorized);
         }
+        if !crate::sessions::alive(kept.created, kept.seen, now) {
+            self.sessions().end(token);
+            return Err(Error::Unauthorized);
+        }
+        let session = Session {
+            account: account.clone(),
+            created: kept.created,
+            last_seen: now,
+            csrf: csrf_of(token),
+            must_change: kept.must_change,
+            pending: Pending::parse(&kept.pending),
+            offered_factor: None,
+            challenge: None,
+        };
+        if now.micros() - kept.seen.micros() >= kiroku_access::session::SEEN_EVERY_S * 1_000_000 {
+            self.keep_session(token, &session, false).await?;
+        } else {
+            self.sessions().hold(token, session.clone());
+        }
+        let session = self.sessions().get(token).unwrap_or(session);
         let actor = Actor {
-            account: session.account.clone(),
+            account,
             session: Some("web".into()),
         };
         Ok((actor, session))
+    }
+
+    /// Records the state of the session of `token` in the ledger — durable before it counts —
+    /// and holds it in this process (`begins`: the session begins with this entry).
+    pub(crate) async fn keep_session(
+        &self,
+        token: &str,
+        session: &Session,
+        begins: bool,
+    ) -> Result<()> {
+        self.writer()
+            .append(Request::one(session_draft(token, session, begins)))
+            .await?;
+        self.sessions().hold(token, session.clone());
+        Ok(())
+    }
+
+    /// Ends the session of `token` — or, without one, every session of `account` — in the
+    /// ledger and here.
+    pub(crate) async fn end_sessions(
+        &self,
+        account: &AccountId,
+        token: Option<&str>,
+    ) -> Result<()> {
+        let id = token.map(session_id);
+        let draft = kiroku_access::session::end(actor_of(account), account.as_str(), id.as_deref());
+        self.writer().append(Request::one(draft)).await?;
+        match token {
+            Some(token) => {
+                self.sessions().end(token);
+            }
+            None => {
+                self.sessions().end_all(account);
+            }
+        }
+        Ok(())
     }
 
     /// A random token for a form that no session protects yet (the sign-in form).
@@ -245,14 +372,21 @@ impl App {
         new_token(self.entropy().as_ref())
     }
 
-    /// Ends the session of `token`.
-    pub fn sign_out(&self, token: &str) -> Option<AccountId> {
-        self.sessions().end(token)
+    /// Ends the session of `token` (signing out), recorded in the ledger; returns its account.
+    pub async fn sign_out(&self, token: &str) -> Result<Option<AccountId>> {
+        match self.session(token).await {
+            Ok((_, session)) => {
+                self.end_sessions(&session.account, Some(token)).await?;
+                Ok(Some(session.account))
+            }
+            Err(Error::Unauthorized) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
-    /// Ends every session of `account` (sign out everywhere); returns how many.
-    pub fn sign_out_everywhere(&self, account: &AccountId) -> usize {
-        self.sessions().end_all(account)
+    /// Ends every session of `account` (sign out everywhere), recorded in the ledger.
+    pub async fn sign_out_everywhere(&self, account: &AccountId) -> Result<()> {
+        self.end_sessions(account, None).await
     }
 
     /// The signed-in account chooses a new password: the current secret must match, the new
@@ -308,23 +442,35 @@ impl App {
                 ))
             })
             .await?;
-        self.writer().append(request).await?;
-        let keep = session.account.clone();
-        self.sessions().end_all(&keep);
+        // The new password, the end of every other session of the account, and this one's new
+        // state: one request.
         let now = self.now()?;
-        self.sessions().start(
-            token,
-            Session {
-                must_change: false,
-                pending: if !has_factor && self.config.second_factor == SecondFactor::Required {
-                    Pending::Enrol
-                } else {
-                    session.pending.clone()
-                },
-                last_seen: now,
-                ..session
+        let kept = Session {
+            must_change: false,
+            pending: if !has_factor && self.config.second_factor == SecondFactor::Required {
+                Pending::Enrol
+            } else {
+                session.pending.clone()
             },
-        );
+            last_seen: now,
+            ..session
+        };
+        let mut request = request;
+        request.drafts.push(kiroku_access::session::end(
+            actor_of(&kept.account),
+            kept.account.as_str(),
+            None,
+        ));
+        request.drafts.push(kiroku_access::session::state(
+            &session_id(token),
+            kept.account.as_str(),
+            Some(kept.created),
+            kept.must_change,
+            kept.pending.as_str(),
+        ));
+        self.writer().append(request).await?;
+        self.sessions().end_all(&kept.account);
+        self.sessions().hold(token, kept);
         Ok(())
     }
 }

@@ -515,6 +515,11 @@ impl ServerProcess {
         http::request("GET", &format!("{}{path}", self.base), &[], None)
     }
 
+    /// GET `path` with `headers` (a session's cookie, say).
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        http::request("GET", &format!("{}{path}", self.base), headers, None)
+    }
+
     /// A client of this server holding `token`.
     pub fn client(&self, token: &str) -> Client {
         Client {

@@ -10,7 +10,7 @@ use kiroku_access::role::{Appointment, Role};
 use kiroku_access::AccessError;
 use kiroku_app::{App, Error};
 use kiroku_core::{AccountId, Actor, Date, EntryIndex};
-use kiroku_testkit::DataDir;
+use kiroku_testkit::{DataDir, TestServer};
 
 pub(crate) fn actor(account: &str) -> Actor {
     Actor {
@@ -1198,12 +1198,56 @@ fn auditors_read_entry_bundles_and_each_read_is_an_entry() {
     for (entry, hash) in entries.iter().zip(&hashes) {
         assert_eq!(kiroku_ledger::leaf_hash(entry).0.as_slice(), *hash);
     }
-    // The sign-in was one entry, the read another.
+    // The sign-in was one entry (with the session it began, another), the read a third.
     assert_eq!(
         server.operator().tree_size(),
-        before + 2,
+        before + 3,
         "the read is recorded"
     );
     let beyond = server.get_with("/ledger/tile/entries/999.p/3", &[("cookie", &auditor)]);
     assert_eq!(beyond.status, 404, "{}", beyond.text());
+}
+
+// Shows issue 18's defect 10 fixed: a session is known to every server process sharing the
+// database and survives a restart. Signed in on one server, the cookie works on a second
+// process serving the same data, and on the first server again after it was stopped and
+// started; signing out there ends the session on the other process at once. Before, sessions
+// lived in one process's memory: a restart signed everyone out mid-note.
+#[test]
+fn sessions_survive_restarts_and_are_shared_by_processes() {
+    let (data, _, people) = crate::fhir::hospital_with(&["doctor@internal-medicine"]);
+    let doctor = &people[0];
+    let server = TestServer::serve(data);
+    let cookie = web_sign_in(&server, doctor, crate::fhir::PASSWORD);
+    let me = server.get_with("/me", &[("cookie", cookie.as_str())]);
+    assert_eq!(me.status, 200, "{}", me.text());
+    let other = kiroku_testkit::ServerProcess::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_kiroku")),
+        server.data(),
+    );
+    let there = other.get_with("/me", &[("cookie", cookie.as_str())]);
+    assert_eq!(there.status, 200, "another process knows the session");
+    assert!(there.text().contains(doctor.as_str()));
+
+    let data = server.stop();
+    let server = TestServer::serve(data);
+    let again = server.get_with("/me", &[("cookie", cookie.as_str())]);
+    assert_eq!(again.status, 200, "a restart signs nobody out");
+    let csrf = form_csrf(&again.text());
+    let signed_out = server.send(
+        "POST",
+        "/sign-out",
+        &[
+            ("cookie", cookie.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        Some(&form_body(&[("csrf", &csrf)])),
+    );
+    assert_eq!(signed_out.status, 303, "{}", signed_out.text());
+    let gone = other.get_with("/me", &[("cookie", cookie.as_str())]);
+    assert_eq!(
+        gone.header("location"),
+        Some("/sign-in"),
+        "signed out everywhere the session was known"
+    );
 }

@@ -114,8 +114,8 @@ fn first_sign_in_enrols_totp_and_later_sign_ins_need_a_code() {
     assert_eq!(enrolled.status, 303, "{}", enrolled.text());
     assert_eq!(
         server.operator().tree_size(),
-        size + 2,
-        "the enrolment is an entry, and so is the claim of its code's step"
+        size + 3,
+        "the enrolment is an entry, and so are the claim of its code's step and the session now free to act"
     );
     let history = server
         .operator()

@@ -230,8 +230,8 @@ fn passkey_registration_sign_in_and_removal() {
     assert_eq!(registered.json()["next"], "/me/second-factor");
     assert_eq!(
         operator.tree_size(),
-        size + 1,
-        "the registration is an entry"
+        size + 2,
+        "the registration is an entry, and so is the session's state, now free to act"
     );
     assert_eq!(browser.get("/me").status, 200, "the requirement is met");
     let page = browser.get("/me/second-factor").text();
@@ -286,8 +286,8 @@ fn passkey_registration_sign_in_and_removal() {
     assert_eq!(reply.json()["next"], "/me");
     assert_eq!(
         operator.tree_size(),
-        size + 3,
-        "the success and the key's counter, together"
+        size + 4,
+        "the success, the key's counter and the session now free to act, together"
     );
     assert_eq!(browser.get("/me").status, 200);
 

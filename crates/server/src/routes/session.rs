@@ -358,9 +358,9 @@ pub(super) async fn sign_out(
 ) -> Result<Response, AppError> {
     me.check_form_signing_in(&form.csrf)?;
     if form.everywhere.is_some() {
-        state.app.sign_out_everywhere(&me.session.account);
+        state.app.sign_out_everywhere(&me.session.account).await?;
     } else {
-        state.app.sign_out(&me.token);
+        state.app.sign_out(&me.token).await?;
     }
     Ok(with_cookie(
         see_other("/sign-in"),
