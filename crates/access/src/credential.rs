@@ -6,7 +6,11 @@
 //! be reproduced at any past moment and a replay rebuilds it.
 //!
 //! Hashes, not passwords, reach the ledger: Argon2id PHC strings (see [`crate::password`]),
-//! which entry bundles show to auditors only.
+//! and since `access.credential/2` not even those in clear: each is sealed under the data
+//! directory's key (the app seals and opens; this module never sees the key), so that neither
+//! an auditor reading entry bundles nor whoever holds an export can attack them offline. The
+//! tables hold what the entry holds: a clear hash from a `/1` entry, or [`SEALED_PREFIX`] and
+//! the sealed one.
 
 use crate::account::{history, ACCOUNT_HISTORY};
 use crate::lockout::Lockout;
@@ -109,6 +113,74 @@ pub struct CredentialSet {
     pub hash: String,
 }
 
+/// The start of a sealed hash as the tables hold it.
+pub const SEALED_PREFIX: &str = "sealed:";
+
+/// The longest sealed hash (base64 of nonce, PHC string and tag).
+const SEALED_MAX: usize = 512;
+
+/// `access.credential/2`: the account's credential is now this hash, sealed under the data
+/// directory's key (base64 of nonce and ciphertext).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialSealed {
+    /// The account.
+    pub account: String,
+    /// The credential stream's version this makes (1 for the first).
+    pub version: u64,
+    /// Initial secret or chosen password.
+    pub kind: CredentialKind,
+    /// The Argon2id PHC string, sealed.
+    pub sealed: String,
+}
+
+impl EntryKind for CredentialSealed {
+    const KIND: &'static str = "access.credential/2";
+    const PROJECTION: Projection =
+        Projection::Into(&[&CREDENTIALS, &PASSWORD_HISTORY, &ACCOUNT_HISTORY]);
+
+    fn check(&self, meta: &EntryMeta<'_>) -> Result<(), Invalid> {
+        if self.sealed.is_empty()
+            || self.sealed.len() > SEALED_MAX
+            || !self
+                .sealed
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        {
+            return Err(Invalid {
+                field: "sealed",
+                why: "is not a sealed hash (base64)",
+            });
+        }
+        self.as_set().check(meta)
+    }
+
+    fn project(&self, meta: &EntryMeta<'_>, out: &mut Vec<Change>) {
+        self.as_set().project(meta, out);
+    }
+
+    fn example() -> Self {
+        CredentialSealed {
+            account: "sato.hanako".into(),
+            version: 2,
+            kind: CredentialKind::Password,
+            sealed: "bm9uY2Vub25jZW5vbmNlbm9uY2Vub25jZWNpcGhlcnRleHQ=".into(),
+        }
+    }
+}
+
+impl CredentialSealed {
+    /// The same change as a `/1` entry whose hash is the sealed one, prefixed.
+    fn as_set(&self) -> CredentialSet {
+        CredentialSet {
+            account: self.account.clone(),
+            version: self.version,
+            kind: self.kind,
+            hash: format!("{SEALED_PREFIX}{}", self.sealed),
+        }
+    }
+}
+
 fn int(value: u64) -> Value {
     i64::try_from(value).map_or(Value::Null, Value::Int)
 }
@@ -123,7 +195,11 @@ impl EntryKind for CredentialSet {
             field: "account",
             why: "is not an account id",
         })?;
-        if !self.hash.starts_with("$argon2id$") || self.hash.len() > 256 {
+        let sealed = self
+            .hash
+            .strip_prefix(SEALED_PREFIX)
+            .is_some_and(|s| s.len() <= SEALED_MAX);
+        if !sealed && (!self.hash.starts_with("$argon2id$") || self.hash.len() > 256) {
             return Err(Invalid {
                 field: "hash",
                 why: "is not an Argon2id PHC string",
@@ -386,22 +462,23 @@ pub fn attempt(
     (Request::one(Draft::new(actor, payload)), lockout)
 }
 
-/// The entry that sets `account`'s credential to `hash`, over the credential version read
-/// (0 when it has none), made by `actor`.
+/// The entry that sets `account`'s credential to a hash, sealed (`sealed`: as
+/// [`CredentialSealed::sealed`]), over the credential version read (0 when it has none), made
+/// by `actor`.
 pub fn set(
     actor: Actor,
     account: &str,
     current_version: u64,
     kind: CredentialKind,
-    hash: String,
+    sealed: String,
 ) -> Draft {
     Draft::new(
         actor,
-        CredentialSet {
+        CredentialSealed {
             account: account.into(),
             version: current_version + 1,
             kind,
-            hash,
+            sealed,
         },
     )
 }

@@ -86,6 +86,7 @@ impl Context for Access {
             kind::<role::RoleAppointed>(),
             kind::<role::RoleDismissed>(),
             kind::<credential::CredentialSet>(),
+            kind::<credential::CredentialSealed>(),
             kind::<credential::SignIn>(),
             kind::<disclosure::EntryBundleRead>(),
             kind::<factor::FactorEnrolled>(),

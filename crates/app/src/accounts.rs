@@ -374,6 +374,7 @@ impl App {
     ) -> Result<Issued> {
         let by = actor.clone();
         let entropy = self.entropy().clone();
+        let key = self.factor_key()?;
         let store: Arc<Store> = self.store().clone();
         let cache = self.policy_cache().clone();
         let today = self.today()?;
@@ -387,7 +388,7 @@ impl App {
             let mut request =
                 application::approve(&roles, by.clone(), &found, expected, looked, today)?;
             let (draft, secret) =
-                crate::sign_in::initial_secret_draft(by, &account, entropy.as_ref())?;
+                crate::sign_in::initial_secret_draft(by, &account, entropy.as_ref(), &key)?;
             request.drafts.push(draft);
             Ok((request, account, secret))
         })

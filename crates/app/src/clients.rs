@@ -166,17 +166,19 @@ impl App {
             let store: Arc<Store> = self.store().clone();
             let now = self.now()?;
             let (who, secret_owned) = (id.to_string(), secret.to_owned());
+            let key = self.factor_key()?;
             let (found, matches, granted) = self
                 .hashing(move || {
                     let found =
                         standing(&store, &who)?.filter(|f| f.profile.job_type == CLIENT_JOB_TYPE);
-                    let hash = found
-                        .as_ref()
-                        .map_or(decoy_hash(), |f| f.credential.hash.as_str());
+                    let hash = match &found {
+                        Some(f) => crate::factors::opened_hash(&key, &who, &f.credential.hash)?,
+                        None => decoy_hash().to_owned(),
+                    };
                     let locked = found
                         .as_ref()
                         .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
-                    let matches = !locked && password::verify(&secret_owned, hash);
+                    let matches = !locked && password::verify(&secret_owned, &hash);
                     Ok((found, matches, granted(&store, &who)?))
                 })
                 .await?;
@@ -324,17 +326,19 @@ impl App {
         let store: Arc<Store> = self.store().clone();
         let now = self.now()?;
         let (who, secret_owned, tid) = (id.to_string(), secret.to_owned(), token_id(token));
+        let key = self.factor_key()?;
         let (standing_found, matches, found) = self
             .hashing(move || {
                 let found =
                     standing(&store, &who)?.filter(|f| f.profile.job_type == CLIENT_JOB_TYPE);
-                let hash = found
-                    .as_ref()
-                    .map_or(decoy_hash(), |f| f.credential.hash.as_str());
+                let hash = match &found {
+                    Some(f) => crate::factors::opened_hash(&key, &who, &f.credential.hash)?,
+                    None => decoy_hash().to_owned(),
+                };
                 let locked = found
                     .as_ref()
                     .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
-                let matches = !locked && password::verify(&secret_owned, hash);
+                let matches = !locked && password::verify(&secret_owned, &hash);
                 let token = first(&store, &Token::query(&tid), Token::from_row)?
                     .filter(|t| t.account == who);
                 Ok((found, matches, token))

@@ -96,6 +96,7 @@ impl Administrator {
         &self,
         today: Date,
         entropy: &dyn Entropy,
+        key: &[u8; crate::factors::KEY_BYTES],
     ) -> Result<(Request, String), DataDirError> {
         let bad = |e: kiroku_access::AccessError| {
             DataDirError::Ledger(format!("the first administrator: {e}"))
@@ -136,7 +137,7 @@ impl Administrator {
                 .drafts,
         );
         let (draft, secret) =
-            crate::sign_in::initial_secret_draft(Actor::system(), &self.account, entropy)
+            crate::sign_in::initial_secret_draft(Actor::system(), &self.account, entropy, key)
                 .map_err(|e| DataDirError::Ledger(format!("the first administrator: {e}")))?;
         request.drafts.push(draft);
         Ok((request, secret))
@@ -291,11 +292,15 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Initialized, DataDirErr
             .now()
             .map(Date::in_japan)
             .map_err(|e| DataDirError::Ledger(e.to_string()))?;
-        let administrator = options
-            .administrator
-            .as_ref()
-            .map(|a| a.request(today, &entropy))
-            .transpose()?;
+        // The key that seals credentials (and second factors) comes with the first one.
+        let administrator = match &options.administrator {
+            Some(a) => {
+                let key = crate::factors::secret_key(&dir.join(&config.factor_key_file), &entropy)
+                    .map_err(|e| DataDirError::Ledger(format!("the sealing key: {e}")))?;
+                Some(a.request(today, &entropy, &key)?)
+            }
+            None => None,
+        };
         let setup_secret = administrator.as_ref().map(|(_, secret)| secret.clone());
         let receipt = writer
             .handle()

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Bytes of the sealing key.
-const KEY_BYTES: usize = 32;
+pub(crate) const KEY_BYTES: usize = 32;
 /// Bytes of an XChaCha20 nonce.
 const NONCE_BYTES: usize = 24;
 
@@ -112,10 +112,10 @@ pub(crate) fn seal(
 pub(crate) fn open(key: &[u8; KEY_BYTES], account: &str, sealed: &str) -> Result<Vec<u8>> {
     let bytes = STANDARD
         .decode(sealed)
-        .map_err(|_| Error::Corrupt(format!("the second factor of {account} is not base64")))?;
+        .map_err(|_| Error::Corrupt(format!("the sealed secret of {account} is not base64")))?;
     if bytes.len() <= NONCE_BYTES {
         return Err(Error::Corrupt(format!(
-            "the second factor of {account} is short"
+            "the sealed secret of {account} is short"
         )));
     }
     let (nonce, sealed) = bytes.split_at(NONCE_BYTES);
@@ -129,7 +129,7 @@ pub(crate) fn open(key: &[u8; KEY_BYTES], account: &str, sealed: &str) -> Result
         )
         .map_err(|_| {
             Error::Corrupt(format!(
-                "the second factor of {account} does not open with this data directory's key"
+                "the sealed secret of {account} does not open with this data directory's key"
             ))
         })
 }
@@ -171,32 +171,66 @@ pub(crate) fn enrolled(store: &Store, account: &str) -> Result<Option<Enrolled>>
     first(store, &Enrolled::of(account), Enrolled::from_row)
 }
 
+/// The data directory's sealing key at `path`: read, or made there now (written whole, 0600).
+pub(crate) fn secret_key(path: &std::path::Path, entropy: &dyn Entropy) -> Result<[u8; KEY_BYTES]> {
+    let parse = |text: &str| -> Result<[u8; KEY_BYTES]> {
+        STANDARD
+            .decode(text.trim())
+            .ok()
+            .and_then(|b| <[u8; KEY_BYTES]>::try_from(b).ok())
+            .ok_or_else(|| Error::Corrupt(format!("{} is not a key", path.display())))
+    };
+    if path.exists() {
+        let text = read_secret(path).map_err(|e| Error::Unavailable(e.to_string()))?;
+        return parse(&text);
+    }
+    let mut key = [0u8; KEY_BYTES];
+    entropy.fill(&mut key);
+    match write_secret(path, &(STANDARD.encode(key) + "\n")) {
+        Ok(()) => Ok(key),
+        // Another process made it first: use theirs.
+        Err(_) if path.exists() => {
+            let text = read_secret(path).map_err(|e| Error::Unavailable(e.to_string()))?;
+            parse(&text)
+        }
+        Err(e) => Err(Error::Unavailable(e.to_string())),
+    }
+}
+
+/// What a sealed password hash is bound to: the account, as a credential (never usable as a
+/// sealed second factor of the same account, nor the other way round).
+fn credential_binding(account: &str) -> String {
+    format!("credential:{account}")
+}
+
+/// Seals `account`'s password hash (an Argon2id PHC string) under the data directory's key.
+pub(crate) fn seal_hash(
+    key: &[u8; KEY_BYTES],
+    account: &str,
+    hash: &str,
+    entropy: &dyn Entropy,
+) -> Result<String> {
+    seal(key, &credential_binding(account), hash.as_bytes(), entropy)
+}
+
+/// The PHC string of a credential as the tables hold it: opened when sealed, as it is when it
+/// was written in clear (before `access.credential/2`).
+pub(crate) fn opened_hash(key: &[u8; KEY_BYTES], account: &str, stored: &str) -> Result<String> {
+    match stored.strip_prefix(kiroku_access::credential::SEALED_PREFIX) {
+        Some(sealed) => String::from_utf8(open(key, &credential_binding(account), sealed)?)
+            .map_err(|_| Error::Corrupt(format!("the credential of {account} is not text"))),
+        None => Ok(stored.to_owned()),
+    }
+}
+
 impl App {
-    /// The key that seals second factors: read from the data directory, or made there now.
+    /// The key that seals second factors and password hashes: read from the data directory,
+    /// or made there now.
     pub(crate) fn factor_key(&self) -> Result<[u8; KEY_BYTES]> {
-        let path = self.dir.join(&self.config.factor_key_file);
-        let parse = |text: &str| -> Result<[u8; KEY_BYTES]> {
-            STANDARD
-                .decode(text.trim())
-                .ok()
-                .and_then(|b| <[u8; KEY_BYTES]>::try_from(b).ok())
-                .ok_or_else(|| Error::Corrupt(format!("{} is not a key", path.display())))
-        };
-        if path.exists() {
-            let text = read_secret(&path).map_err(|e| Error::Unavailable(e.to_string()))?;
-            return parse(&text);
-        }
-        let mut key = [0u8; KEY_BYTES];
-        self.entropy().fill(&mut key);
-        match write_secret(&path, &(STANDARD.encode(key) + "\n")) {
-            Ok(()) => Ok(key),
-            // Another process made it first: use theirs.
-            Err(_) if path.exists() => {
-                let text = read_secret(&path).map_err(|e| Error::Unavailable(e.to_string()))?;
-                parse(&text)
-            }
-            Err(e) => Err(Error::Unavailable(e.to_string())),
-        }
+        secret_key(
+            &self.dir.join(&self.config.factor_key_file),
+            self.entropy().as_ref(),
+        )
     }
 
     /// Offers the session of `token` a new TOTP secret to enrol (kept in the session until a

@@ -145,19 +145,21 @@ impl App {
             let store: Arc<Store> = self.store().clone();
             let now = self.now()?;
             let (who, secret_owned) = (id.to_string(), secret.to_owned());
+            let key = self.factor_key()?;
             let (found, matches, kept) = self
                 .hashing(move || {
                     // A system client signs in at the token endpoint only: here it is no account.
                     let found = standing(&store, &who)?
                         .filter(|f| f.profile.job_type != kiroku_access::client::CLIENT_JOB_TYPE);
-                    let hash = found
-                        .as_ref()
-                        .map_or(decoy_hash(), |f| f.credential.hash.as_str());
+                    let hash = match &found {
+                        Some(f) => crate::factors::opened_hash(&key, &who, &f.credential.hash)?,
+                        None => decoy_hash().to_owned(),
+                    };
                     let locked = found
                         .as_ref()
                         .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
                     // A locked account's secret is not checked: a guesser learns nothing.
-                    let matches = !locked && password::verify(&secret_owned, hash);
+                    let matches = !locked && password::verify(&secret_owned, &hash);
                     // The account's sessions as kept, so that a new one ends those expired.
                     let kept = match &found {
                         Some(_) => crate::rows::all(
@@ -402,10 +404,13 @@ impl App {
         let account = session.account.to_string();
         let (current, new) = (current.to_owned(), new.to_owned());
         let entropy = self.entropy().clone();
+        let key = self.factor_key()?;
         let (request, has_factor) = self
             .hashing(move || {
                 let found = standing(&store, &account)?.ok_or(Error::Unauthorized)?;
-                if !password::verify(&current, &found.credential.hash) {
+                let current_hash =
+                    crate::factors::opened_hash(&key, &account, &found.credential.hash)?;
+                if !password::verify(&current, &current_hash) {
                     return Err(Error::SignInFailed);
                 }
                 let names = [
@@ -422,14 +427,17 @@ impl App {
                     &Credential::recent(&account, password::RECENT_MAX as u64),
                 )?
                 .iter()
-                .map(|s| decoded(Credential::hash_of_row(s)))
+                .map(|s| {
+                    let stored = decoded(Credential::hash_of_row(s))?;
+                    crate::factors::opened_hash(&key, &account, &stored)
+                })
                 .collect::<Result<_>>()?;
-                if password::reused(&new, &recent) || password::verify(&new, &found.credential.hash)
-                {
+                if password::reused(&new, &recent) || password::verify(&new, &current_hash) {
                     return Err(Error::Password(password::PasswordError::Reused));
                 }
                 let hash = password::hash(&new, entropy.as_ref())
                     .map_err(|e| Error::Unavailable(e.to_string()))?;
+                let hash = crate::factors::seal_hash(&key, &account, &hash, entropy.as_ref())?;
                 Ok((
                     Request::one(credential::set(
                         actor,
@@ -475,16 +483,19 @@ impl App {
     }
 }
 
-/// The credential draft of a new account's initial secret, and the secret.
+/// The credential draft of a new account's initial secret (its hash sealed under `key`), and
+/// the secret.
 pub fn initial_secret_draft(
     actor: Actor,
     account: &str,
     entropy: &dyn Entropy,
+    key: &[u8; crate::factors::KEY_BYTES],
 ) -> Result<(Draft, String)> {
     let secret = new_secret(entropy);
     let hash = password::hash(&secret, entropy).map_err(|e| Error::Unavailable(e.to_string()))?;
+    let sealed = crate::factors::seal_hash(key, account, &hash, entropy)?;
     Ok((
-        credential::set(actor, account, 0, CredentialKind::Initial, hash),
+        credential::set(actor, account, 0, CredentialKind::Initial, sealed),
         secret,
     ))
 }

@@ -1136,8 +1136,8 @@ async fn staff(app: &App, account: &str, password: &str, role: Option<Role>) {
 
 // Shows that the ledger's entry bundles are for auditors only: anonymous callers, an ordinary
 // member of staff and the system administrator are refused; an auditor gets the bundle, whose
-// entries hash to the public tile's leaves; and each read is itself an entry, written before
-// the bundle is sent.
+// entries hash to the public tile's leaves and hold no password hash in clear (credentials are
+// sealed); and each read is itself an entry, written before the bundle is sent.
 #[test]
 fn auditors_read_entry_bundles_and_each_read_is_an_entry() {
     let data = DataDir::hospital();
@@ -1193,6 +1193,15 @@ fn auditors_read_entry_bundles_and_each_read_is_an_entry() {
     assert_eq!(bundle.header("cache-control"), Some("no-store"));
     let entries = kiroku_ledger::tile::decode_bundle(&bundle.body).unwrap();
     assert_eq!(entries.len() as u64, width);
+    // Credentials are sealed: no password hash is there to attack offline (issue 18, defect 6).
+    let credentials = entries
+        .iter()
+        .filter(|e| String::from_utf8_lossy(e).contains("access.credential/"))
+        .count();
+    assert!(credentials > 0, "the bundle holds credentials");
+    for entry in &entries {
+        assert!(!String::from_utf8_lossy(entry).contains("$argon2id$"));
+    }
     let leaves = server.get(&format!("/ledger/tile/0/000.p/{width}"));
     let hashes: Vec<&[u8]> = leaves.body.chunks(32).collect();
     for (entry, hash) in entries.iter().zip(&hashes) {
