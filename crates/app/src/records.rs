@@ -718,6 +718,30 @@ fn write_failed(error: kiroku_store::writer::AppendError, if_match: Option<u64>)
     }
 }
 
+/// The one patient a Provenance's targets belong to: a target that is a Patient names it, any
+/// other its current version's patient. Targets of no patient, or of two, give none (and the
+/// Provenance is refused for naming no patient).
+fn targets_patient(store: &Store, resource: &Resource) -> Result<Option<String>> {
+    let mut found: Option<String> = None;
+    for (kind, id) in record::targets(resource).into_iter().take(TARGETS_MAX) {
+        let patient = if kind == "Patient" {
+            Some(id)
+        } else {
+            current(store, &kind, &id)?.and_then(|c| c.patient)
+        };
+        match (&found, patient) {
+            (_, None) => {}
+            (None, Some(p)) => found = Some(p),
+            (Some(a), Some(b)) if *a == b => {}
+            (Some(_), Some(_)) => return Ok(None),
+        }
+    }
+    Ok(found)
+}
+
+/// Targets of a Provenance looked up at most.
+const TARGETS_MAX: usize = 64;
+
 /// May the asker write `kind/id` as `index` describes it, replacing `replaced`? Replacing a
 /// version is writing that record too: a nurse may not overwrite a laboratory result by
 /// sending it as a nursing one.
@@ -1048,7 +1072,16 @@ impl App {
         let decided = blocking(move || {
             let gate = Gate::open(&store, &cache, &who, today)?;
             let asker = Asker::new(&store, &gate, now);
-            let index = kiroku_records::index::index(&resource, &id);
+            let mut index = kiroku_records::index::index(&resource, &id);
+            // A stored Provenance belongs to its targets' patient: read and written with the
+            // relationship to that patient, as the targets are.
+            let found_patient = match kind {
+                "Provenance" => targets_patient(&store, &resource)?,
+                _ => None,
+            };
+            if index.patient.is_none() {
+                index.patient.clone_from(&found_patient);
+            }
             let replaced = match &previous {
                 Some(c) => Some(load_version(&store, c.entry)?.0),
                 None => None,
@@ -1114,6 +1147,7 @@ impl App {
                 previous.map(|c| c.state),
                 writing.reason.clone(),
                 author,
+                found_patient,
             )
             .map_err(Error::Record)?;
             request.drafts.extend(assignments);

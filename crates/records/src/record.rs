@@ -445,12 +445,29 @@ fn subject(index: &Index) -> Option<Subject> {
 }
 
 /// Which types belong to a patient, and must name one. A Binary is an attachment of a
-/// patient's record (a scan, a letter), and names its patient by its security context.
+/// patient's record (a scan, a letter), and names its patient by its security context; a
+/// stored Provenance belongs to its targets' patient ([`targets`]), which the app finds.
 pub fn belongs_to_patient(kind: &str) -> bool {
-    !matches!(
-        kind,
-        "Organization" | "Practitioner" | "PractitionerRole" | "Provenance"
-    )
+    !matches!(kind, "Organization" | "Practitioner" | "PractitionerRole")
+}
+
+/// A Provenance's targets, as (type, id) pairs of the references it names (versions dropped).
+pub fn targets(resource: &Resource) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    if let Some(crate::json::Json::Array(items)) = resource.tree.get("target") {
+        for item in items {
+            let Some(reference) = item.get("reference").and_then(crate::json::Json::as_str) else {
+                continue;
+            };
+            let parts: Vec<&str> = reference.split('/').collect();
+            if let [kind, id, ..] = parts[..] {
+                if crate::resource::TYPES.contains(&kind) && is_id(id) {
+                    found.push((kind.to_owned(), id.to_owned()));
+                }
+            }
+        }
+    }
+    found
 }
 
 /// Who stands behind a version, beside its entry's actor.
@@ -470,6 +487,9 @@ pub enum Author {
 /// A new version of resource `kind/id`: version `version` (1 for a creation), on top of
 /// `previous` (the state of the version it replaces, if any), by `author`. A correction of a
 /// confirmed version needs a reason; a proxy entry is only for a record that is confirmed.
+/// `patient`: the patient of a resource that names none itself (a stored Provenance's
+/// targets' patient, as the app found it).
+#[allow(clippy::too_many_arguments)]
 pub fn write(
     actor: Actor,
     resource: &Resource,
@@ -478,6 +498,7 @@ pub fn write(
     previous: Option<State>,
     reason: Option<String>,
     author: Author,
+    patient: Option<String>,
 ) -> Result<Request, RecordError> {
     if !is_id(id)
         || (resource.kind == "Provenance" && id.starts_with(crate::resource::LEDGER_PROVENANCE))
@@ -487,7 +508,10 @@ pub fn write(
     if previous == Some(State::Confirmed) && reason.is_none() {
         return Err(RecordError::ReasonRequired);
     }
-    let index = index::index(resource, id);
+    let mut index = index::index(resource, id);
+    if index.patient.is_none() {
+        index.patient = patient;
+    }
     if belongs_to_patient(resource.kind) && index.patient.is_none() {
         return Err(RecordError::NoPatient(resource.kind));
     }

@@ -2547,3 +2547,81 @@ fn entries_of(server: &TestServer, from: u64, to: u64) -> Vec<String> {
         .map(|(kind, _, _)| kind)
         .collect()
 }
+
+// Shows a stored Provenance read as its targets are (issue 18, defect 9): a Provenance a
+// departmental system stores about a patient's observation belongs to that patient, so the
+// doctor of the department that saw the patient reads it and a surgeon with no relationship is
+// refused (it had no patient, and so no relationship check); a Provenance whose targets belong
+// to no patient is refused.
+#[test]
+fn a_stored_provenance_belongs_to_its_targets_patient() {
+    let (data, secret, people) = hospital_with(&["doctor@internal-medicine", "doctor@surgery"]);
+    let (physician, surgeon) = (&people[0], &people[1]);
+    let server = TestServer::serve(data);
+    let system = token(&server, &secret, None);
+    let patient = send(
+        &server,
+        &system,
+        "POST",
+        "/fhir/Patient",
+        &[],
+        Some(&patient_body(
+            "801",
+            ("西", "三郎"),
+            ("ニシ", "サブロウ"),
+            "1960-06-06",
+        )),
+    );
+    let patient = patient.json()["id"].as_str().unwrap().to_owned();
+    encounter(&server, &system, &patient, "internal-medicine", None);
+    let observed = send(
+        &server,
+        &system,
+        "POST",
+        "/fhir/Observation",
+        &[],
+        Some(&format!(
+            r#"{{"resourceType":"Observation","status":"final","code":{{"text":"所見"}},"subject":{{"reference":"Patient/{patient}"}},"valueString":"異常なし"}}"#
+        )),
+    );
+    let observation = observed.json()["id"].as_str().unwrap().to_owned();
+    let provenance = |target: &str| {
+        format!(
+            r#"{{"resourceType":"Provenance","target":[{{"reference":"{target}"}}],"recorded":"2026-12-07T10:00:00+09:00","agent":[{{"who":{{"display":"検査システム"}}}}]}}"#
+        )
+    };
+    let stored = send(
+        &server,
+        &system,
+        "POST",
+        "/fhir/Provenance",
+        &[],
+        Some(&provenance(&format!(
+            "Observation/{observation}/_history/1"
+        ))),
+    );
+    assert_eq!(stored.status, 201, "{}", stored.text());
+    let path = format!("/fhir/Provenance/{}", stored.json()["id"].as_str().unwrap());
+    let as_person = |account: &str| crate::access::web_sign_in(&server, account, PASSWORD);
+    let physician_cookie = as_person(physician);
+    let read = server.get_with(&path, &[("cookie", physician_cookie.as_str())]);
+    assert_eq!(read.status, 200, "{}", read.text());
+    let surgeon_cookie = as_person(surgeon);
+    let refused = server.get_with(&path, &[("cookie", surgeon_cookie.as_str())]);
+    assert_eq!(
+        (refused.status, outcome_code(&refused)),
+        (403, "record_no_care_relationship".into())
+    );
+    let nobody = send(
+        &server,
+        &system,
+        "POST",
+        "/fhir/Provenance",
+        &[],
+        Some(&provenance("Practitioner/x")),
+    );
+    assert_eq!(
+        (nobody.status, outcome_code(&nobody)),
+        (422, "record_no_patient".into())
+    );
+}
