@@ -57,7 +57,8 @@ fn fill(browser: &Browser, css: &str, text: &str) {
     field.send_keys(text);
 }
 
-// Shows the notes pages as an operator uses them: a note written through the form (with tags)
+// Shows the notes pages as an operator uses them — signed in, as pages are since issue 18
+// (a visitor is sent to sign in): a note written through the form (with tags)
 // opens on its own page at version 1; a correction through the form makes version 2 and the
 // history shows both versions and the reason; a page left open while someone else corrected
 // the note gets, on submitting, an error page in Japanese naming both versions — and nothing
@@ -65,9 +66,29 @@ fn fill(browser: &Browser, css: &str, text: &str) {
 // shows it so; a tag lists its notes.
 #[test]
 fn operator_writes_corrects_and_withdraws_a_note_in_the_browser() {
-    let server = TestServer::start();
+    let data = kiroku_testkit::DataDir::hospital();
+    let setup = data.setup_secret.clone().unwrap();
+    {
+        let app = data.open();
+        crate::support::block(async {
+            let signed = app.sign_in("director", &setup).await.unwrap();
+            app.change_password(&signed.token, &setup, crate::fhir::PASSWORD)
+                .await
+                .unwrap();
+        });
+        app.shutdown();
+    }
+    let server = TestServer::serve(data);
     let token = server.data().token();
     let browser = Browser::start();
+    // The notes are for signed-in staff: a visitor is sent to sign in.
+    browser.goto(&server.url("/notes"));
+    assert!(
+        browser.current_url().ends_with("/sign-in"),
+        "{}",
+        browser.current_url()
+    );
+    sign_in_as(&browser, &server, "director", crate::fhir::PASSWORD);
     browser.goto(&server.url("/notes"));
     assert_eq!(browser.find("h1").text(), "運用記録");
     assert_eq!(
@@ -83,11 +104,10 @@ fn operator_writes_corrects_and_withdraws_a_note_in_the_browser() {
     fill(&browser, "#new-note input[name=token]", &token);
     browser.find("#new-note button").click();
     assert_eq!(browser.wait_for("#note-version").text(), "1");
-    assert!(
-        browser.current_url().ends_with("/notes/1"),
-        "{}",
-        browser.current_url()
-    );
+    // A note is numbered by its entry (after the hospital's first ones).
+    let url = browser.current_url();
+    let note: u64 = url.rsplit('/').next().unwrap().parse().unwrap();
+    assert!(url.ends_with(&format!("/notes/{note}")), "{url}");
     assert_eq!(
         browser.find("#note-text").text(),
         "バックアップテープ5を搬出"
@@ -117,7 +137,7 @@ fn operator_writes_corrects_and_withdraws_a_note_in_the_browser() {
     // Someone else corrects the note while this page (at version 2) stays open.
     let elsewhere = server
         .operator()
-        .amend(1, 2, "テープ5・6・7を搬出", "テープ7も搬出");
+        .amend(note, 2, "テープ5・6・7を搬出", "テープ7も搬出");
     assert_eq!(elsewhere.status, 201);
     let size = server.operator().tree_size();
     fill(&browser, "#amend textarea[name=text]", "古い画面からの訂正");
@@ -132,14 +152,14 @@ fn operator_writes_corrects_and_withdraws_a_note_in_the_browser() {
     );
     assert_eq!(server.operator().tree_size(), size, "nothing was recorded");
 
-    browser.goto(&server.url("/notes/1"));
+    browser.goto(&server.url(&format!("/notes/{note}")));
     assert_eq!(browser.find("#note-version").text(), "3");
     fill(&browser, "#withdraw textarea[name=reason]", "搬出は中止");
     fill(&browser, "#withdraw input[name=token]", "not-the-token");
     browser.find("#withdraw button").click();
     assert_eq!(browser.wait_for("#error-code").text(), "unauthorized");
 
-    browser.goto(&server.url("/notes/1"));
+    browser.goto(&server.url(&format!("/notes/{note}")));
     fill(&browser, "#withdraw textarea[name=reason]", "搬出は中止");
     fill(&browser, "#withdraw input[name=token]", &token);
     browser.find("#withdraw button").click();

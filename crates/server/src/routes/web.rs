@@ -3,6 +3,7 @@
 //! for the hospital's internal network and every form that writes asks for the operator token.
 
 use super::api::note_id;
+use super::session::Staff;
 use super::{see_other, AppState};
 use crate::catalogue::Code;
 use crate::error::AppError;
@@ -68,6 +69,9 @@ const NOTES_PER_PAGE: u64 = 50;
 pub(super) async fn notes(
     State(state): State<AppState>,
     lang: Lang,
+    // Operators' notes are read by signed-in staff (a visitor is sent to sign in); writing
+    // them takes the operator token as well.
+    Staff(_me): Staff,
     RawQuery(raw): RawQuery,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, AppError> {
@@ -124,6 +128,7 @@ fn encode(text: &str) -> String {
 pub(super) async fn note(
     State(state): State<AppState>,
     lang: Lang,
+    Staff(_me): Staff,
     RawQuery(raw): RawQuery,
     Path(note): Path<String>,
 ) -> Result<Response, AppError> {
