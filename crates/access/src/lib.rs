@@ -10,6 +10,7 @@ pub mod account;
 pub mod application;
 pub mod client;
 pub mod credential;
+pub mod denial;
 pub mod department;
 pub mod disclosure;
 pub mod error;
@@ -105,6 +106,7 @@ impl Context for Access {
             kind::<identity::StaffIdentityBound>(),
             kind::<session::SessionState>(),
             kind::<session::SessionEnded>(),
+            kind::<denial::Denied>(),
         ]
     }
 }

@@ -304,7 +304,8 @@ fn latest_number(store: &Store) -> Result<u64> {
 
 impl App {
     /// Runs `decide` on a worker thread with the store, today's date and the gate of the
-    /// policy in force for `actor`, then appends the request it makes.
+    /// policy in force for `actor`, then appends the request it makes. A refusal by the policy
+    /// is recorded (`access.denial/1`) before it is answered.
     pub(crate) async fn gated(
         &self,
         actor: &Actor,
@@ -313,13 +314,24 @@ impl App {
         let store: Arc<Store> = self.store().clone();
         let cache = self.policy_cache().clone();
         let today = self.today()?;
-        let actor = actor.clone();
+        let who = actor.clone();
         let request = blocking(move || {
-            let gate = Gate::open(&store, &cache, &actor, today)?;
+            let gate = Gate::open(&store, &cache, &who, today)?;
             decide(&store, today, &gate)
         })
-        .await?;
-        self.append_done(request).await
+        .await;
+        match request {
+            Ok(request) => self.append_done(request).await,
+            // A refusal by the policy is an attempt the ledger keeps, as a record's is.
+            Err(Error::Policy(PolicyError::Denied(action))) => {
+                let draft = kiroku_access::denial::denied(actor.clone(), action);
+                self.writer()
+                    .append(kiroku_core::Request::one(draft))
+                    .await?;
+                Err(Error::Policy(PolicyError::Denied(action)))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Does the policy in force permit `actor` to do `action` to `resource`?

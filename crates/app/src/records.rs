@@ -434,6 +434,9 @@ enum Why {
     /// A countersignature of a trainee's version by someone not a doctor: answered as
     /// [`ConfirmError::NotDoctor`].
     NotDoctor,
+    /// A proxy entry for a clinician the policy does not let write the record: answered as
+    /// [`ProxyError::ClinicianMayNotWrite`].
+    ProxyClinician,
 }
 
 /// A refusal: the attempt's entry, then the error.
@@ -905,6 +908,7 @@ impl App {
             Why::Trainee => Error::Confirm(ConfirmError::Trainee),
             Why::NotResponsible => Error::Confirm(ConfirmError::NotResponsible),
             Why::NotDoctor => Error::Confirm(ConfirmError::NotDoctor),
+            Why::ProxyClinician => Error::Proxy(ProxyError::ClinicianMayNotWrite),
             Why::NoCareRelationship => Error::NoCareRelationship(refused.action.as_str()),
             Why::Policy => Error::RecordDenied(refused.action.as_str()),
         })
@@ -1099,10 +1103,30 @@ impl App {
                     )? {
                         return Ok(Found::Refused(refused));
                     }
-                    let clinician_gate = proxy_clinician(&store, &gate, &who, clinician, today)?;
+                    // The clinician named must be one the policy lets write this record: else
+                    // the attempt is refused, and kept as a refusal is.
+                    let refused = |policies: Vec<String>| {
+                        Ok(Found::Refused(Refused {
+                            action: Action::EnterOnBehalf,
+                            kind: kind.into(),
+                            id: Some(id.clone()),
+                            patient: index.patient.clone(),
+                            policies,
+                            why: Why::ProxyClinician,
+                        }))
+                    };
+                    let clinician_gate =
+                        match proxy_clinician(&store, &gate, &who, clinician, today) {
+                            Err(Error::Proxy(ProxyError::ClinicianMayNotWrite)) => {
+                                return refused(vec![TRAINEES_ARE_COUNTERSIGNED.into()])
+                            }
+                            other => other?,
+                        };
                     let clinician_asker = Asker::new(&store, &clinician_gate, now);
-                    if may_write(&clinician_asker, kind, &id, &index, replaced.as_ref())?.is_err() {
-                        return Err(Error::Proxy(ProxyError::ClinicianMayNotWrite));
+                    if let Err(denied) =
+                        may_write(&clinician_asker, kind, &id, &index, replaced.as_ref())?
+                    {
+                        return refused(denied.policies);
                     }
                     Author::Proxy(clinician.to_string())
                 }

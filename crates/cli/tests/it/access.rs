@@ -1260,3 +1260,38 @@ fn sessions_survive_restarts_and_are_shared_by_processes() {
         "signed out everywhere the session was known"
     );
 }
+
+// Shows a governance refusal recorded (issue 18, defect 9): a nurse who tries to appoint
+// herself — or anyone — to a role is refused by the policy, and the attempt is an
+// `access.denial/1` entry naming the action, written before the answer; nothing else is.
+#[test]
+fn a_refused_governance_step_is_an_entry() {
+    let (data, _, people) = crate::fhir::hospital_with(&["nurse"]);
+    let nurse = &people[0];
+    let server = TestServer::serve(data);
+    let cookie = web_sign_in(&server, nurse, crate::fhir::PASSWORD);
+    let csrf = form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+    let before = server.operator().tree_size();
+    let refused = server.send(
+        "POST",
+        "/api/access/accounts/director/roles",
+        &[
+            ("cookie", cookie.as_str()),
+            ("x-csrf-token", csrf.as_str()),
+            ("content-type", "application/json"),
+        ],
+        Some(br#"{"role":"auditor","valid_from":"2026-12-01"}"#),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert_eq!(
+        server.operator().tree_size(),
+        before + 1,
+        "the attempt alone"
+    );
+    let store =
+        kiroku_store::Store::open(&server.data().database(), kiroku_app::registry(), 1).unwrap();
+    let (entry, payload) = kiroku_store::read::entry(&store, EntryIndex(before)).unwrap();
+    assert_eq!(entry.kind.as_str(), "access.denial/1");
+    assert_eq!(entry.actor.account.as_str(), nurse.as_str());
+    assert_eq!(payload["action"], "AppointRoles");
+}

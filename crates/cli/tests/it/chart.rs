@@ -132,16 +132,18 @@ fn proxy_entries_wait_for_their_clinician() {
         )
     };
 
-    // Nothing is written for a clinician who cannot be named.
+    // Nothing is written for a clinician who cannot be named; an entry for one the policy
+    // does not let write the record is refused, and the refusal kept (issue 18, defect 9).
     let size = server.operator().tree_size();
-    for (named, status, code) in [
-        ("nobody.here", 422, "proxy_no_such_clinician"),
-        (clerk.as_str(), 422, "proxy_oneself"),
-        (trainee.as_str(), 422, "proxy_clinician_not_allowed"),
+    for (named, status, code, recorded) in [
+        ("nobody.here", 422, "proxy_no_such_clinician", false),
+        (clerk.as_str(), 422, "proxy_oneself", false),
+        (trainee.as_str(), 422, "proxy_clinician_not_allowed", true),
         // The surgeon has no care relationship with the patient.
-        (surgeon.as_str(), 422, "proxy_clinician_not_allowed"),
-        ("Not An Id!", 400, "bad_on_behalf_of"),
+        (surgeon.as_str(), 422, "proxy_clinician_not_allowed", true),
+        ("Not An Id!", 400, "bad_on_behalf_of", false),
     ] {
+        let before = server.operator().tree_size();
         let refused = on_behalf(named);
         assert_eq!(
             (refused.status, outcome_code(&refused)),
@@ -149,7 +151,19 @@ fn proxy_entries_wait_for_their_clinician() {
             "{named}: {}",
             refused.text()
         );
+        let after = server.operator().tree_size();
+        assert_eq!(after, before + u64::from(recorded), "{named}");
+        if recorded {
+            let store =
+                kiroku_store::Store::open(&server.data().database(), kiroku_app::registry(), 1)
+                    .unwrap();
+            let (entry, payload) =
+                kiroku_store::read::entry(&store, kiroku_core::EntryIndex(before)).unwrap();
+            assert_eq!(entry.kind.as_str(), "records.denial/1");
+            assert_eq!(payload["action"], "EnterOnBehalf");
+        }
     }
+    let size = size + 2;
     let registration = as_clerk.fhir(
         &server,
         "POST",

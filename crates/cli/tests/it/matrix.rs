@@ -157,6 +157,21 @@ struct Row {
     allowed: fn(&Who) -> bool,
 }
 
+/// The kinds of entries `from..to` of the server's ledger.
+fn written_kinds(server: &TestServer, from: u64, to: u64) -> Vec<String> {
+    let store =
+        kiroku_store::Store::open(&server.data().database(), kiroku_app::registry(), 1).unwrap();
+    (from..to)
+        .map(|i| {
+            kiroku_store::read::entry(&store, kiroku_core::EntryIndex(i))
+                .unwrap()
+                .0
+                .kind
+                .to_string()
+        })
+        .collect()
+}
+
 fn operator_json(server: &TestServer, path: &str) -> Value {
     let reply = server.operator().get(path);
     assert_eq!(reply.status, 200, "{path}: {}", reply.text());
@@ -852,11 +867,19 @@ fn every_endpoint_by_every_job_type_and_role() {
                         ));
                         continue;
                     }
-                    if denied
-                        && server.operator().tree_size() != before
-                        && !path.starts_with("/ledger/")
-                    {
-                        failures.push(format!("{} by {}: denied but wrote", row.what, who.account));
+                    // A refusal writes nothing but the record of the refused attempt.
+                    let after = server.operator().tree_size();
+                    if denied && after != before && !path.starts_with("/ledger/") {
+                        let kinds = written_kinds(&server, before, after);
+                        if !kinds
+                            .iter()
+                            .all(|k| k == "access.denial/1" || k == "records.denial/1")
+                        {
+                            failures.push(format!(
+                                "{} by {}: denied but wrote {kinds:?}",
+                                row.what, who.account
+                            ));
+                        }
                     }
                     let code = if denied {
                         error_code(&reply)
