@@ -929,8 +929,79 @@ pub fn close(
             suspended: active.len() as u64,
         },
     )];
+    let mut request = Request::of(Vec::new());
     for target in active {
         drafts.push(suspension(actor.clone(), target, &reason));
+        // Decided on the member being undecided: a confirmation that lands first (a head
+        // confirming at the last moment) refuses the closure, which is then decided again,
+        // rather than suspending someone just confirmed.
+        request = request.expecting(kiroku_core::Expect::Unclaimed {
+            table: &REVIEW_DECISIONS,
+            key: vec![
+                Value::index(review.review),
+                Value::Text(target.account.clone()),
+            ],
+        });
     }
-    Ok(Request::of(drafts))
+    request.drafts = drafts;
+    Ok(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::role::Held;
+    use kiroku_core::{AccountId, EntryIndex, Expect};
+
+    // Shows the closure decided on members being undecided: it suspends each active undecided
+    // member and expects each to be still undecided when it is appended (an unclaimed
+    // decision), so that a confirmation landing first refuses it rather than being overridden;
+    // a member already suspended is neither suspended again nor expected.
+    #[test]
+    fn a_closure_expects_its_members_undecided() {
+        let today = crate::example_date();
+        let admin = AccountId::parse("admin.one").unwrap();
+        let roles = Roles {
+            account: admin.clone(),
+            held: vec![Held {
+                role: Role::SystemAdministrator,
+                department: None,
+                account: admin.to_string(),
+                valid_from: today,
+                valid_until: None,
+            }],
+        };
+        let deadline = Timestamp::from_micros(1_800_000_000_000_000).unwrap();
+        let review = Review {
+            review: EntryIndex(40),
+            deadline,
+            opened_by: "admin.one".into(),
+            opened: Timestamp::EPOCH,
+            closed: None,
+        };
+        let member = |account: &str, status: Status| AccountState {
+            account: account.into(),
+            version: 3,
+            status,
+            since: Timestamp::EPOCH,
+            last_entry: EntryIndex(7),
+        };
+        let undecided = [
+            member("sato.hanako", Status::Active),
+            member("ito.kei", Status::Suspended),
+        ];
+        let actor = Actor {
+            account: admin,
+            session: None,
+        };
+        let request = close(&roles, actor, &review, &undecided, deadline, today).unwrap();
+        assert_eq!(request.drafts.len(), 2, "the closure and one suspension");
+        assert_eq!(request.expect.len(), 1);
+        assert!(matches!(
+            &request.expect[0],
+            Expect::Unclaimed { table, key }
+                if table.name == REVIEW_DECISIONS.name
+                    && key == &vec![Value::Int(40), Value::Text("sato.hanako".into())]
+        ));
+    }
 }

@@ -247,7 +247,24 @@ impl App {
     }
 
     /// Closes review `id` at or after its deadline, suspending every member still undecided.
+    /// A member decided while the closure was being made (it expects each undecided) makes it
+    /// decide again, up to three times.
     pub async fn close_review(&self, actor: Actor, id: EntryIndex) -> Result<Done> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.close_review_once(actor.clone(), id).await {
+                Err(Error::Conflict(kiroku_core::Conflict::Claimed { table, .. }))
+                    if table == kiroku_access::lifecycle::REVIEW_DECISIONS.name && tries < 3 =>
+                {
+                    continue
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn close_review_once(&self, actor: Actor, id: EntryIndex) -> Result<Done> {
         let by = actor.clone();
         let now = self.now()?;
         self.decide(&actor, move |store, today, roles, gate| {
