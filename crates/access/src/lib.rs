@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod application;
+pub mod assertion;
 pub mod client;
 pub mod credential;
 pub mod denial;
@@ -61,6 +62,8 @@ pub static TABLES: &[&TableSpec] = &[
     &lifecycle::REVIEW_CLOSURES,
     &identity::STAFF_IDENTITIES,
     &session::SESSIONS,
+    &assertion::CLIENT_KEYS,
+    &assertion::ASSERTIONS,
 ];
 
 impl Context for Access {
@@ -107,6 +110,8 @@ impl Context for Access {
             kind::<session::SessionState>(),
             kind::<session::SessionEnded>(),
             kind::<denial::Denied>(),
+            kind::<assertion::ClientKeys>(),
+            kind::<assertion::AssertionUsed>(),
         ]
     }
 }

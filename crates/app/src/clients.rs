@@ -161,27 +161,86 @@ impl App {
         secret: &str,
         scope: Option<String>,
     ) -> Result<IssuedToken> {
+        self.client_token_by(client, ClientProof::Secret(secret.to_owned()), scope)
+            .await
+    }
+
+    /// The client-credentials grant for a client proving itself with a signed assertion
+    /// (RFC 7523 `private_key_jwt`) against the keys registered for it; `client` is the form's
+    /// `client_id` if sent, else the assertion's issuer. The assertion's `jti` is claimed with
+    /// the token: it works once.
+    pub async fn client_token_by_assertion(
+        &self,
+        client: Option<&str>,
+        assertion: &str,
+        scope: Option<String>,
+    ) -> Result<IssuedToken> {
+        let client = match client {
+            Some(c) => c.to_owned(),
+            None => kiroku_access::assertion::issuer(assertion).ok_or(Error::ClientAuthFailed)?,
+        };
+        self.client_token_by(&client, ClientProof::Assertion(assertion.to_owned()), scope)
+            .await
+    }
+
+    async fn client_token_by(
+        &self,
+        client: &str,
+        proof: ClientProof,
+        scope: Option<String>,
+    ) -> Result<IssuedToken> {
         let id = AccountId::parse(client).map_err(|_| Error::ClientAuthFailed)?;
+        let audience = format!("{}/oauth/token", self.base_url());
         for _ in 0..ATTEMPT_RETRIES_MAX {
             let store: Arc<Store> = self.store().clone();
             let now = self.now()?;
-            let (who, secret_owned) = (id.to_string(), secret.to_owned());
+            let who = id.to_string();
             let key = self.factor_key()?;
-            let (found, matches, granted) = self
-                .hashing(move || {
-                    let found =
-                        standing(&store, &who)?.filter(|f| f.profile.job_type == CLIENT_JOB_TYPE);
-                    let hash = match &found {
-                        Some(f) => crate::factors::opened_hash(&key, &who, &f.credential.hash)?,
-                        None => decoy_hash().to_owned(),
-                    };
-                    let locked = found
-                        .as_ref()
-                        .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
-                    let matches = !locked && password::verify(&secret_owned, &hash);
-                    Ok((found, matches, granted(&store, &who)?))
-                })
-                .await?;
+            let by_secret = matches!(proof, ClientProof::Secret(_));
+            let (proof, audience) = (proof.clone(), audience.clone());
+            let check = move || {
+                let found =
+                    standing(&store, &who)?.filter(|f| f.profile.job_type == CLIENT_JOB_TYPE);
+                let locked = found
+                    .as_ref()
+                    .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
+                let (matches, jti) = match &proof {
+                    ClientProof::Secret(secret) => {
+                        let hash = match &found {
+                            Some(f) => crate::factors::opened_hash(&key, &who, &f.credential.hash)?,
+                            None => decoy_hash().to_owned(),
+                        };
+                        (!locked && password::verify(secret, &hash), None)
+                    }
+                    ClientProof::Assertion(assertion) => {
+                        let jwks = first(
+                            &store,
+                            &kiroku_access::assertion::keys_of(&who),
+                            kiroku_access::assertion::jwks_of,
+                        )?;
+                        match (locked, jwks) {
+                            (false, Some(jwks)) => match kiroku_access::assertion::verify(
+                                assertion, &jwks, &audience, &who, now,
+                            ) {
+                                Ok(verified) => (true, Some(verified.jti)),
+                                Err(error) => {
+                                    // What was wrong, for the operator: claims' names only.
+                                    tracing::info!(client = %who, %error, "client assertion refused");
+                                    (false, None)
+                                }
+                            },
+                            _ => (false, None),
+                        }
+                    }
+                };
+                Ok((found, matches, jti, granted(&store, &who)?))
+            };
+            // Only a secret costs a password hash.
+            let (found, matches, jti, granted) = if by_secret {
+                self.hashing(check).await?
+            } else {
+                blocking(check).await?
+            };
             let Some(found) = found else {
                 return Err(Error::ClientAuthFailed);
             };
@@ -219,9 +278,26 @@ impl App {
                 );
                 issued = Some((token, scopes, seconds));
             }
+            // A signed assertion works once: its jti is claimed with the token.
+            if let (true, Some(jti)) = (issued.is_some(), &jti) {
+                request.drafts.push(kiroku_access::assertion::used(
+                    Actor {
+                        account: id.clone(),
+                        session: Some("token-endpoint".into()),
+                    },
+                    id.as_str(),
+                    jti,
+                ));
+            }
             let done = match self.append_done(request).await {
                 Ok(done) => done,
                 Err(Error::Conflict(Conflict::Version { .. })) => continue,
+                // The same assertion again (a replay): refused as a failed authentication.
+                Err(Error::Conflict(Conflict::Claimed { table, .. }))
+                    if table == kiroku_access::assertion::ASSERTIONS.name =>
+                {
+                    return Err(Error::ClientAuthFailed)
+                }
                 Err(e) => return Err(e),
             };
             return match (outcome, issued) {
@@ -242,6 +318,31 @@ impl App {
         Err(Error::Unavailable(
             "too many concurrent attempts on one client".into(),
         ))
+    }
+
+    /// Registers the JWK Set (public keys) `client` signs its assertions with, as the system
+    /// administrator does (`ManageClients`); replaces any set registered before.
+    pub async fn register_client_keys(
+        &self,
+        actor: Actor,
+        client: &str,
+        jwks: &str,
+    ) -> Result<Done> {
+        let by = actor.clone();
+        let (client, jwks) = (client.to_owned(), jwks.to_owned());
+        self.decide(&actor, move |store, _, _, gate| {
+            gate.require(Action::ManageClients, &Resource::System)?;
+            let profile = first(store, &Profile::query(&client), Profile::from_row)?
+                .filter(|p| p.job_type == CLIENT_JOB_TYPE)
+                .ok_or_else(|| Error::NoSuchClient(client.clone()))?;
+            kiroku_access::assertion::check_jwks(&jwks).map_err(|why| {
+                Error::Access(kiroku_access::AccessError::Invalid { field: "jwks", why })
+            })?;
+            Ok(kiroku_core::Request::one(
+                kiroku_access::assertion::register(by, &profile.account, &jwks),
+            ))
+        })
+        .await
     }
 
     /// The operator issues a token to approved, active client `client` (for scripts on the
@@ -438,4 +539,13 @@ impl App {
         })
         .await
     }
+}
+
+/// How a client proves who it is at the token endpoint.
+#[derive(Clone)]
+enum ClientProof {
+    /// Its secret (`client_secret_basic`, `client_secret_post`).
+    Secret(String),
+    /// A JWT signed with a registered key (`private_key_jwt`).
+    Assertion(String),
 }

@@ -333,6 +333,19 @@ enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Register the public keys (a JWK Set of EC P-384 or RSA keys) a system client signs its
+    /// client assertions with (SMART Backend Services' private_key_jwt); replaces any set
+    /// registered before. The registration is an entry under `operator`.
+    Keys {
+        #[command(flatten)]
+        target: Target,
+        /// The client's account id.
+        #[arg(long, value_name = "NAME")]
+        client: String,
+        /// The JWK Set's file (`-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        jwks: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -872,6 +885,24 @@ fn client(command: ClientCommand) -> Result<ExitCode> {
                     issued.done.entry.0
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        ClientCommand::Keys {
+            target,
+            client,
+            jwks,
+        } => {
+            let text =
+                String::from_utf8(read_input(&jwks)?).context("the JWK Set is not UTF-8 text")?;
+            let done = with_app(&target, |app| {
+                Ok(block(app.register_client_keys(
+                    Actor::operator("cli"),
+                    &client,
+                    &text,
+                ))??)
+            })
+            .with_context(|| format!("no keys were registered for {client}"))?;
+            outln!("keys of {client} registered (entry {})", done.entry.0);
             Ok(ExitCode::SUCCESS)
         }
     }

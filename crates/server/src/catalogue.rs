@@ -216,8 +216,8 @@ catalogue! {
         "そのパスキーはこのアカウントに登録されていません。何も記録されていません。",
         "No such passkey is registered to this account. Nothing was recorded.";
     ClientAuthFailed = "invalid_client", UNAUTHORIZED,
-        "クライアント ID またはクライアントシークレットが違います。",
-        "The client id or client secret is wrong.";
+        "クライアント ID、クライアントシークレットまたは署名付きアサーションが違います。",
+        "The client id, client secret or signed client assertion is wrong.";
     ScopeNotGranted = "invalid_scope", BAD_REQUEST,
         "要求されたスコープはこのクライアントに許可されていません（許可できるのは clinical.read と clinical.write です）。何も記録されていません。",
         "A scope asked for is not granted to this client (the scopes are clinical.read and clinical.write). Nothing was recorded.";

@@ -463,8 +463,8 @@ fn failures_are_slowed_per_address_and_revocations_lock_nobody_out() {
 
 // Shows discovery as a departmental system meets it: /.well-known/smart-configuration and
 // /.well-known/oauth-authorization-server (RFC 8414) name the token and revocation endpoints
-// at the server's own address, the grant, the authentication methods and the scopes — and only
-// what the server does (a shared secret: client-confidential-symmetric); the
+// at the server's own address, the grant, the authentication methods (a shared secret, or a
+// key pair: private_key_jwt with ES384 or RS384) and the scopes (SMART's system scopes too); the
 // CapabilityStatement's rest.security points to the same endpoints; and a token is got from
 // the endpoint the document names.
 #[test]
@@ -492,16 +492,36 @@ fn discovery_names_the_endpoints() {
         );
         assert_eq!(
             document["token_endpoint_auth_methods_supported"],
-            json!(["client_secret_basic", "client_secret_post"])
+            json!([
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt"
+            ])
+        );
+        assert_eq!(
+            document["token_endpoint_auth_signing_alg_values_supported"],
+            json!(["ES384", "RS384"])
         );
         assert_eq!(
             document["scopes_supported"],
-            json!(["clinical.read", "clinical.write"])
+            json!([
+                "clinical.read",
+                "clinical.write",
+                "system/*.rs",
+                "system/*.cruds",
+                "system/*.read",
+                "system/*.write"
+            ])
         );
     }
     assert_eq!(
         smart["capabilities"],
-        json!(["client-confidential-symmetric"])
+        json!([
+            "client-confidential-symmetric",
+            "client-confidential-asymmetric",
+            "permission-v1",
+            "permission-v2"
+        ])
     );
     let statement = server.get("/fhir/metadata").json();
     let security = &statement["rest"][0]["security"];
@@ -524,4 +544,87 @@ fn discovery_names_the_endpoints() {
         Some(&body),
     );
     assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
+// Shows SMART Backend Services' asymmetric client authentication with a client library we did
+// not write (Authlib, from PyPI): for an ES384 and an RS384 key pair made by the client, the
+// administrator registers the public JWK Set; the client finds the token endpoint through
+// /.well-known/smart-configuration, signs a client assertion (private_key_jwt), gets a token for
+// SMART v2 system scopes and reads the FHIR API with it; the same assertion sent twice is
+// refused the second time. `kiroku client keys` registers a set from a file. A JWK Set holding
+// a private key is refused.
+#[test]
+fn a_client_we_did_not_write_signs_its_assertion() {
+    let (data, _) = hospital_with_client();
+    let server = TestServer::serve(data);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python/smart_backend_client.py");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(kiroku_testkit::python())
+            .arg(&script)
+            .args(args)
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            said,
+        )
+    };
+    for alg in ["ES384", "RS384"] {
+        let key = server.data().scratch_path(&format!("{alg}.pem"));
+        let (ok, jwks, said) = run(&["keygen", alg, key.to_str().unwrap()]);
+        assert!(ok, "{said}");
+        let jwks: serde_json::Value = serde_json::from_str(jwks.trim()).unwrap();
+        let registered = server
+            .operator()
+            .put("/api/access/clients/demo-lab/jwks", &jwks);
+        assert_eq!(registered.status, 201, "{}", registered.text());
+        let (ok, _, said) = run(&[&server.url(""), "demo-lab", key.to_str().unwrap(), alg]);
+        println!("{said}");
+        assert!(ok, "{alg}: {said}");
+        assert!(said.contains("replay refused"), "{said}");
+    }
+    // The same by the command line: the operator registers a set from a file.
+    let data = server.stop();
+    let file = data.scratch_path("keys.json");
+    let (ok, jwks, said) = run(&[
+        "keygen",
+        "ES384",
+        data.scratch_path("cli.pem").to_str().unwrap(),
+    ]);
+    assert!(ok, "{said}");
+    std::fs::write(&file, jwks.trim()).unwrap();
+    let output = run_on(
+        &data,
+        &["client", "keys"],
+        &["--client", "demo-lab", "--jwks", file.to_str().unwrap()],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout(&output).starts_with("keys of demo-lab registered"),
+        "{}",
+        stdout(&output)
+    );
+    let server = TestServer::serve(data);
+    let private =
+        json!({ "keys": [{ "kty": "EC", "crv": "P-384", "x": "a", "y": "b", "d": "c" }] });
+    let refused = server
+        .operator()
+        .put("/api/access/clients/demo-lab/jwks", &private);
+    assert_eq!(
+        (refused.status, error_code(&refused)),
+        (400, "invalid_field".into()),
+        "{}",
+        refused.text()
+    );
 }

@@ -35,6 +35,8 @@ pub(super) struct OAuthForm {
     scope: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
     token: Option<String>,
     #[allow(dead_code)]
     token_type_hint: Option<String>,
@@ -105,9 +107,17 @@ fn oauth_metadata(state: &AppState) -> serde_json::Value {
         "token_endpoint": format!("{base}/oauth/token"),
         "revocation_endpoint": format!("{base}/oauth/revoke"),
         "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES384", "RS384"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "scopes_supported": kiroku_access::client::SCOPES,
+        "scopes_supported": [
+            kiroku_access::client::SCOPE_CLINICAL_READ,
+            kiroku_access::client::SCOPE_CLINICAL_WRITE,
+            "system/*.rs",
+            "system/*.cruds",
+            "system/*.read",
+            "system/*.write"
+        ],
         // No authorization endpoint: systems use the client-credentials grant alone.
         "response_types_supported": [],
         "service_documentation": format!("{base}/fhir/metadata"),
@@ -126,10 +136,16 @@ pub(super) async fn authorization_server(State(state): State<AppState>) -> Respo
 
 /// `GET /.well-known/smart-configuration` (SMART App Launch 2.x, as a server of SMART Backend
 /// Services): the same endpoints and methods, and the capabilities this server has — a
-/// confidential client with a shared secret; no launch, no user-facing authorisation.
+/// confidential client with a shared secret or with a key pair (`private_key_jwt`), SMART v1 and
+/// v2 system scopes; no launch, no user-facing authorisation.
 pub(super) async fn smart_configuration(State(state): State<AppState>) -> Response {
     let mut document = oauth_metadata(&state);
-    document["capabilities"] = serde_json::json!(["client-confidential-symmetric"]);
+    document["capabilities"] = serde_json::json!([
+        "client-confidential-symmetric",
+        "client-confidential-asymmetric",
+        "permission-v1",
+        "permission-v2"
+    ]);
     document["code_challenge_methods_supported"] = serde_json::json!([]);
     ([(CACHE_CONTROL, "no-cache")], axum::Json(document)).into_response()
 }
@@ -144,20 +160,37 @@ pub(super) async fn token(
     if form.grant_type.as_deref() != Some("client_credentials") {
         return oauth_error(lang, AppError::new(Code::GrantTypeUnsupported), false);
     }
-    let Some((client, secret, basic)) = client_credentials(&headers, &form) else {
-        return oauth_error(lang, AppError::new(Code::ClientAuthFailed), true);
+    let (scope, smart) = match smart_scopes(form.scope.as_deref()) {
+        Ok(found) => found,
+        Err(e) => return oauth_error(lang, e, false),
     };
-    match state
-        .app
-        .client_token(&client, &secret, form.scope.clone())
-        .await
-    {
+    let issued = match (&form.client_assertion, &form.client_assertion_type) {
+        // private_key_jwt (RFC 7523, SMART Backend Services).
+        (Some(assertion), Some(kind)) if kind == JWT_BEARER => {
+            state
+                .app
+                .client_token_by_assertion(form.client_id.as_deref(), assertion, scope)
+                .await
+        }
+        (Some(_), _) => return oauth_error(lang, AppError::new(Code::ClientAuthFailed), false),
+        (None, _) => {
+            let Some((client, secret, basic)) = client_credentials(&headers, &form) else {
+                return oauth_error(lang, AppError::new(Code::ClientAuthFailed), true);
+            };
+            match state.app.client_token(&client, &secret, scope).await {
+                Ok(issued) => Ok(issued),
+                Err(e) => return oauth_error(lang, oauth_code(e), basic),
+            }
+        }
+    };
+    match issued {
         Ok(issued) => {
             let mut response = Json(json!({
                 "access_token": issued.token,
                 "token_type": "Bearer",
                 "expires_in": issued.expires_in,
-                "scope": issued.scopes.join(" "),
+                // A client that asked in SMART's system scopes is answered in them.
+                "scope": smart.unwrap_or_else(|| issued.scopes.join(" ")),
             }))
             .into_response();
             let headers = response.headers_mut();
@@ -165,8 +198,74 @@ pub(super) async fn token(
             headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
             response
         }
-        Err(e) => oauth_error(lang, oauth_code(e), basic),
+        Err(e) => oauth_error(lang, oauth_code(e), false),
     }
+}
+
+/// The client assertion type of RFC 7523.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The scopes asked for as this server's (`clinical.read`, `clinical.write`), with SMART v1
+/// and v2 system scopes mapped onto them — reading or searching (`r`, `s`, `read`) onto
+/// `clinical.read`, creating, updating or deleting (`c`, `u`, `d`, `write`) onto
+/// `clinical.write`, for any resource type (`system/Patient.rs`, `system/*.cruds`) — and, when
+/// SMART scopes were asked, the scope text to answer with.
+fn smart_scopes(scope: Option<&str>) -> Result<(Option<String>, Option<String>), AppError> {
+    let Some(text) = scope.filter(|s| s.split_whitespace().any(|t| t.starts_with("system/")))
+    else {
+        return Ok((scope.map(str::to_owned), None));
+    };
+    let bad = || AppError::new(Code::ScopeNotGranted);
+    let mut wanted: Vec<&str> = Vec::new();
+    for token in text.split_whitespace() {
+        let Some(rest) = token.strip_prefix("system/") else {
+            wanted.push(token);
+            continue;
+        };
+        let (kind, permissions) = rest.split_once('.').ok_or_else(bad)?;
+        let known_type = kind == "*" || kiroku_records::resource::TYPES.contains(&kind);
+        if !known_type {
+            return Err(bad());
+        }
+        let (read, write) = match permissions {
+            "read" => (true, false),
+            "write" => (false, true),
+            "*" => (true, true),
+            v2 if !v2.is_empty() && v2.chars().all(|c| "cruds".contains(c)) => {
+                (v2.contains(['r', 's']), v2.contains(['c', 'u', 'd']))
+            }
+            _ => return Err(bad()),
+        };
+        if read {
+            wanted.push(kiroku_access::client::SCOPE_CLINICAL_READ);
+        }
+        if write {
+            wanted.push(kiroku_access::client::SCOPE_CLINICAL_WRITE);
+        }
+    }
+    wanted.sort();
+    wanted.dedup();
+    Ok((Some(wanted.join(" ")), Some(text.to_owned())))
+}
+
+/// `PUT /api/access/clients/{id}/jwks`: the system administrator registers the public keys
+/// (a JWK Set) a client signs its assertions with.
+pub(super) async fn register_keys(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    let jwks = std::str::from_utf8(&body).map_err(|_| {
+        AppError::new(Code::InvalidField)
+            .with("field", "jwks")
+            .with("why", "is not UTF-8 JSON")
+    })?;
+    let done = state
+        .app
+        .register_client_keys(actor, &account_id(&id)?, jwks)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json::done(&done))).into_response())
 }
 
 /// `POST /oauth/revoke` (RFC 7009): 200 whether or not the token was known.

@@ -209,6 +209,10 @@ pub fn app(app: Arc<App>) -> Router {
             axum::routing::put(clients::grant),
         )
         .route(
+            "/api/access/clients/{id}/jwks",
+            axum::routing::put(clients::register_keys),
+        )
+        .route(
             "/api/access/tokens/{id}/revocation",
             post(clients::revoke_by_administrator),
         )
