@@ -30,6 +30,10 @@ pub const PAGE_DEFAULT: u64 = 20;
 /// Most resources a search by name, identifier or code may match before it asks to be
 /// narrowed.
 pub const MATCHES_MAX: usize = 1000;
+
+/// Rows of the terms' index a page of a token search reads at most (matches the search's other
+/// parameters leave out count too): a page's cost does not grow with the hospital.
+pub const TOKEN_ROWS_PER_PAGE_MAX: u64 = 1000;
 /// Most rows one search page scans while filtering.
 const SCAN_MAX: u64 = 5000;
 
@@ -2145,29 +2149,77 @@ impl Search {
         }
         if let Some((param, token)) = self.tokens.first() {
             if self.patient.is_none() && self.encounter.is_none() {
-                let rows = read::query(
-                    store,
-                    &record::terms_equal(
-                        self.kind,
-                        param,
-                        &token.value,
-                        token.system.as_deref(),
-                        MATCHES_MAX as u64 + 1,
-                    ),
-                )?;
-                if rows.len() > MATCHES_MAX {
-                    return Err(Error::Search(SearchError::TooMany));
-                }
-                let mut ids = Vec::new();
-                for stored in &rows {
-                    ids.push(decoded(record::term_owner(stored))?.0);
-                }
-                ids.sort();
-                ids.dedup();
-                return self.page_of_ids(store, ids);
+                return self.by_token(store, param, token);
             }
         }
         self.by_date(store)
+    }
+
+    /// A page of the resources holding the token `param`=`token`, read along the terms' index
+    /// from the cursor, filtered by the search's other parameters: however many resources hold
+    /// it (a pharmacy's `MedicationRequest?status=active`), a page costs the rows it reads, at
+    /// most [`TOKEN_ROWS_PER_PAGE_MAX`] of them (a page may then be short, with its cursor).
+    /// The cursor is the last row read: its id, after its system when the search names none.
+    fn by_token(
+        &self,
+        store: &Store,
+        param: &str,
+        token: &Token,
+    ) -> Result<(Vec<Current>, Option<String>)> {
+        use kiroku_core::Value::Text;
+        let bad = || Error::Search(SearchError::BadValue("_page".into()));
+        let mut after: Option<Vec<kiroku_core::Value>> = match (&self.after, &token.system) {
+            (None, _) => None,
+            (Some(id), Some(_)) => Some(vec![Text(id.clone())]),
+            (Some(cursor), None) => {
+                let (system, id) = cursor.rsplit_once('|').ok_or_else(bad)?;
+                Some(vec![Text(system.into()), Text(id.into())])
+            }
+        };
+        let mut found: Vec<Current> = Vec::new();
+        let mut scanned = 0u64;
+        loop {
+            let batch = (self.count + 1)
+                .min(TOKEN_ROWS_PER_PAGE_MAX - scanned)
+                .max(1);
+            let query = record::terms_equal(
+                self.kind,
+                param,
+                &token.value,
+                token.system.as_deref(),
+                batch,
+            )
+            .after(after.clone());
+            let rows = read::query(store, &query)?;
+            let exhausted = (rows.len() as u64) < batch;
+            for stored in &rows {
+                scanned += 1;
+                let cells = stored.cells(&record::TERMS);
+                let (id, system) = (decoded(cells.text(1))?, decoded(cells.text(4))?);
+                let cursor = match &token.system {
+                    Some(_) => id.clone(),
+                    None => format!("{system}|{id}"),
+                };
+                after = Some(match &token.system {
+                    Some(_) => vec![Text(id.clone())],
+                    None => vec![Text(system), Text(id.clone())],
+                });
+                if found.iter().any(|c| c.id == id) {
+                    continue;
+                }
+                if let Some(c) = current(store, self.kind, &id)? {
+                    if self.passes(store, &c)? {
+                        found.push(c);
+                    }
+                }
+                if found.len() as u64 == self.count || scanned >= TOKEN_ROWS_PER_PAGE_MAX {
+                    return Ok((found, Some(cursor)));
+                }
+            }
+            if exhausted {
+                return Ok((found, None));
+            }
+        }
     }
 
     /// A page of `ids` (sorted, each once) after the cursor, filtered.

@@ -2625,3 +2625,62 @@ fn a_stored_provenance_belongs_to_its_targets_patient() {
         (422, "record_no_patient".into())
     );
 }
+
+// Shows issue 18's defect 12 in part: a token search matching more than a thousand resources —
+// a pharmacy's or a laboratory's worklist — is paged through by key instead of refused. 1,010
+// observations hold one code (written in transactions); `Observation?code=…` pages through
+// all of them, 200 at a time, each once, and the same with the code's system.
+#[test]
+fn a_token_search_pages_through_any_number_of_matches() {
+    let (data, secret) = hospital_with_client();
+    let server = TestServer::serve(data);
+    let token = token(&server, &secret, None);
+    let patient = send(
+        &server,
+        &token,
+        "POST",
+        "/fhir/Patient",
+        &[],
+        Some(&patient_body(
+            "901",
+            ("東", "多子"),
+            ("ヒガシ", "タコ"),
+            "1990-09-09",
+        )),
+    );
+    let patient = patient.json()["id"].as_str().unwrap().to_owned();
+    let observation = format!(
+        r#"{{"resource":{{"resourceType":"Observation","status":"final","code":{{"coding":[{{"system":"urn:example:lab","code":"WL-1"}}]}},"subject":{{"reference":"Patient/{patient}"}},"valueString":"済"}},"request":{{"method":"POST","url":"Observation"}}}}"#
+    );
+    let mut made = 0;
+    while made < 1010 {
+        let n = (1010 - made).min(100);
+        let entries = vec![observation.as_str(); n].join(",");
+        let body =
+            format!(r#"{{"resourceType":"Bundle","type":"transaction","entry":[{entries}]}}"#);
+        let written = send(&server, &token, "POST", "/fhir", &[], Some(&body));
+        assert_eq!(written.status, 200, "{}", written.text());
+        made += n;
+    }
+    for query in ["code=WL-1", "code=urn:example:lab%7CWL-1"] {
+        let mut ids = Vec::new();
+        let mut next = Some(format!("/fhir/Observation?{query}&_count=100"));
+        let mut pages = 0;
+        while let Some(path) = next {
+            let reply = send(&server, &token, "GET", &path, &[], None);
+            assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+            let bundle = reply.json();
+            pages += 1;
+            for entry in bundle["entry"].as_array().into_iter().flatten() {
+                ids.push(entry["resource"]["id"].as_str().unwrap().to_owned());
+            }
+            next = next_link(&bundle);
+        }
+        assert_eq!(ids.len(), 1010, "{query}");
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 1010, "{query}: each once");
+        assert!((11..=12).contains(&pages), "{query}: {pages} pages");
+    }
+}
