@@ -23,6 +23,7 @@ pub mod passkey;
 pub mod password;
 pub mod role;
 pub mod session;
+pub mod supervision;
 
 pub use error::AccessError;
 
@@ -64,6 +65,7 @@ pub static TABLES: &[&TableSpec] = &[
     &session::SESSIONS,
     &assertion::CLIENT_KEYS,
     &assertion::ASSERTIONS,
+    &supervision::SUPERVISORS,
 ];
 
 impl Context for Access {
@@ -112,6 +114,7 @@ impl Context for Access {
             kind::<denial::Denied>(),
             kind::<assertion::ClientKeys>(),
             kind::<assertion::AssertionUsed>(),
+            kind::<supervision::SupervisorAssigned>(),
         ]
     }
 }

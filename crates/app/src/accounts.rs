@@ -582,6 +582,40 @@ impl App {
         .await
     }
 
+    /// Assigns `supervisor` (a doctor) to the trainee doctor `trainee` — or, with `None`, ends
+    /// the assignment — as whoever may appoint roles does: the trainee's versions are then
+    /// countersigned by that supervisor alone.
+    pub async fn assign_supervisor(
+        &self,
+        actor: Actor,
+        trainee: &str,
+        supervisor: Option<&str>,
+    ) -> Result<Done> {
+        let by = actor.clone();
+        let trainee = trainee.to_owned();
+        let supervisor = supervisor.map(str::to_owned);
+        self.decide(&actor, move |store, _, _, gate| {
+            gate.require(Action::AppointRoles, &Resource::System)?;
+            let job = |account: &str| -> Result<String> {
+                Ok(first(store, &Profile::query(account), Profile::from_row)?
+                    .ok_or_else(|| Error::NoSuchAccount(account.to_owned()))?
+                    .job_type)
+            };
+            let trainee_job = job(&trainee)?;
+            let supervising = match &supervisor {
+                Some(s) => Some((s.as_str(), job(s)?)),
+                None => None,
+            };
+            Ok(kiroku_access::supervision::assign(
+                by,
+                &trainee,
+                &trainee_job,
+                supervising.as_ref().map(|(s, j)| (*s, j.as_str())),
+            )?)
+        })
+        .await
+    }
+
     /// Every appointment, in the order of the regulations' roles: who holds administrative
     /// rights, on one page.
     pub async fn appointments(&self) -> Result<Vec<Held>> {

@@ -150,6 +150,11 @@ const DOCTOR: &str = "doctor";
 /// under.
 const TRAINEES_COUNTERSIGNED_BY_DOCTORS: &str = "trainees-countersigned-by-doctors";
 
+/// The rule a countersignature by a doctor other than the trainee's assigned supervisor is
+/// refused under.
+const TRAINEES_COUNTERSIGNED_BY_THEIR_SUPERVISOR: &str =
+    "trainees-countersigned-by-their-supervisor";
+
 /// The rule an attempt to confirm another clinician's proxy entry is refused under.
 const PROXY_ENTRIES_CONFIRMED_BY_THEIR_CLINICIAN: &str =
     "proxy-entries-confirmed-by-their-clinician";
@@ -441,6 +446,9 @@ enum Why {
     /// A proxy entry for a clinician the policy does not let write the record: answered as
     /// [`ProxyError::ClinicianMayNotWrite`].
     ProxyClinician,
+    /// A countersignature by a doctor other than the trainee's supervisor: answered as
+    /// [`ConfirmError::NotSupervisor`].
+    NotSupervisor,
 }
 
 /// A refusal: the attempt's entry, then the error.
@@ -641,7 +649,7 @@ fn decide_confirmation(
     let Some(current) = current(store, kind, id)? else {
         return not_found(asker, kind);
     };
-    let (stored, _) = load_version(store, current.entry)?;
+    let (stored, origin) = load_version(store, current.entry)?;
     let question = record_question(asker, kind, id, Some(&stored.index))?;
     let refused = |policies: Vec<String>, why: Why| {
         Ok(Found::Refused(Refused {
@@ -674,6 +682,20 @@ fn decide_confirmation(
     }
     let pending = first(store, &Pending::query(kind, id, version), Pending::from_row)?.is_some();
     let doctor = gate.principal.job_type == DOCTOR;
+    // A trainee with an assigned supervisor is countersigned by that supervisor alone.
+    if stored.trainee && doctor {
+        let supervisor = first(
+            store,
+            &kiroku_access::supervision::of(&origin.author),
+            kiroku_access::supervision::supervisor,
+        )?;
+        if supervisor.is_some_and(|s| s != who.account.as_str()) {
+            return refused(
+                vec![TRAINEES_COUNTERSIGNED_BY_THEIR_SUPERVISOR.into()],
+                Why::NotSupervisor,
+            );
+        }
+    }
     match record::confirm(who.clone(), &current, &stored, version, pending, doctor) {
         Ok(request) => Ok(Found::Allowed(request)),
         // A nurse's or a technologist's countersignature of a trainee's version: kept too.
@@ -913,6 +935,7 @@ impl App {
             Why::NotResponsible => Error::Confirm(ConfirmError::NotResponsible),
             Why::NotDoctor => Error::Confirm(ConfirmError::NotDoctor),
             Why::ProxyClinician => Error::Proxy(ProxyError::ClinicianMayNotWrite),
+            Why::NotSupervisor => Error::Confirm(ConfirmError::NotSupervisor),
             Why::NoCareRelationship => Error::NoCareRelationship(refused.action.as_str()),
             Why::Policy => Error::RecordDenied(refused.action.as_str()),
         })

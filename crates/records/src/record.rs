@@ -830,6 +830,9 @@ pub enum ConfirmError {
     /// A trainee's version is countersigned by a doctor (医師), and by nobody else.
     #[error("a trainee's version is countersigned by a doctor")]
     NotDoctor,
+    /// A trainee with an assigned supervisor is countersigned by that supervisor alone.
+    #[error("a trainee's version is countersigned by the trainee's supervisor")]
+    NotSupervisor,
 }
 
 /// Confirms version `version` of a resource whose latest version is `current` and holds

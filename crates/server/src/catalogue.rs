@@ -413,6 +413,9 @@ catalogue! {
     ConfirmNotDoctor = "confirm_not_doctor", FORBIDDEN,
         "研修医の記載を承認（カウンターサイン）できるのは医師だけです。この試みは記録されました。",
         "Only a doctor countersigns a trainee doctor's entries. The attempt has been recorded.";
+    ConfirmNotSupervisor = "confirm_not_supervisor", FORBIDDEN,
+        "この研修医の記載を承認（カウンターサイン）できるのは、割り当てられた指導医だけです。この試みは記録されました。",
+        "Only the trainee's assigned supervisor countersigns this trainee's entries. The attempt has been recorded.";
     ConfirmNotResponsible = "confirm_not_responsible", FORBIDDEN,
         "この版は代行入力で、依頼した医師本人だけが確定できます。この試みは記録されました。",
         "This version is a proxy entry: only the clinician it was entered for can confirm it. The attempt has been recorded.";

@@ -298,6 +298,9 @@ impl From<Error> for AppError {
             Error::Confirm(ConfirmError::NotDraft) => AppError::new(Code::ConfirmNotDraft),
             Error::Confirm(ConfirmError::Trainee) => AppError::new(Code::ConfirmTrainee),
             Error::Confirm(ConfirmError::NotDoctor) => AppError::new(Code::ConfirmNotDoctor),
+            Error::Confirm(ConfirmError::NotSupervisor) => {
+                AppError::new(Code::ConfirmNotSupervisor)
+            }
             Error::Confirm(ConfirmError::NotResponsible) => {
                 AppError::new(Code::ConfirmNotResponsible)
             }

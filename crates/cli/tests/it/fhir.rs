@@ -1699,8 +1699,10 @@ fn trainee_entries_are_countersigned_by_a_doctor() {
         "doctor@internal-medicine",
         "trainee-doctor@internal-medicine",
         "lab-technologist@clinical-laboratory",
+        "doctor@internal-medicine#1",
     ]);
-    let (doctor, trainee, technologist) = (&people[0], &people[1], &people[2]);
+    let (doctor, trainee, technologist, colleague) =
+        (&people[0], &people[1], &people[2], &people[3]);
     let server = TestServer::serve(data);
     let system = token(&server, &secret, None);
     let patient = send(
@@ -1805,6 +1807,42 @@ fn trainee_entries_are_countersigned_by_a_doctor() {
     let (kind, _, payload) = entries(&server, size, size + 1).remove(0);
     assert_eq!(kind, "records.denial/1");
     assert_eq!(payload["policies"][0], "trainees-countersigned-by-doctors");
+
+    // The trainee's assigned supervisor (an access entry) alone countersigns: another doctor
+    // of the department is refused, and the attempt kept.
+    let assigned = server.operator().put(
+        &format!("/api/access/accounts/{trainee}/supervisor"),
+        &serde_json::json!({ "supervisor": doctor }),
+    );
+    assert_eq!(assigned.status, 201, "{}", assigned.text());
+    let not_a_trainee = server.operator().put(
+        &format!("/api/access/accounts/{colleague}/supervisor"),
+        &serde_json::json!({ "supervisor": doctor }),
+    );
+    assert_eq!(not_a_trainee.status, 400, "{}", not_a_trainee.text());
+    let (colleague_cookie, colleague_csrf) = session(colleague);
+    let size = server.operator().tree_size();
+    let refused = server.send(
+        "POST",
+        &confirm(&id),
+        &[
+            ("cookie", colleague_cookie.as_str()),
+            ("x-csrf-token", colleague_csrf.as_str()),
+        ],
+        None,
+    );
+    assert_eq!(
+        (refused.status, outcome_code(&refused)),
+        (403, "confirm_not_supervisor".into()),
+        "{}",
+        refused.text()
+    );
+    let (kind, _, payload) = entries(&server, size, size + 1).remove(0);
+    assert_eq!(kind, "records.denial/1");
+    assert_eq!(
+        payload["policies"][0],
+        "trainees-countersigned-by-their-supervisor"
+    );
 
     // The doctor countersigns the trainee's version, and confirms the system's.
     let (doctor_cookie, doctor_csrf) = session(doctor);

@@ -206,6 +206,33 @@ pub(super) async fn appoint(
     Ok(created(&done))
 }
 
+/// The body of `PUT /api/access/accounts/{id}/supervisor`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Supervision {
+    /// The supervising doctor; `null` or absent ends the assignment.
+    supervisor: Option<String>,
+}
+
+/// `PUT /api/access/accounts/{id}/supervisor`: assigns a trainee doctor's supervisor, who
+/// alone countersigns the trainee's versions.
+pub(super) async fn assign_supervisor(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<Supervision>,
+) -> Result<Response, AppError> {
+    let supervisor = match request.supervisor.as_deref() {
+        Some(s) => Some(account_id(s)?),
+        None => None,
+    };
+    let done = state
+        .app
+        .assign_supervisor(actor, &account_id(&id)?, supervisor.as_deref())
+        .await?;
+    Ok(created(&done))
+}
+
 /// The body of `POST /api/access/staff-identities`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -268,6 +268,10 @@ pub fn app(app: Arc<App>) -> Router {
             post(access::bind_staff_identity),
         )
         .route(
+            "/api/access/accounts/{id}/supervisor",
+            axum::routing::put(access::assign_supervisor),
+        )
+        .route(
             "/api/policy/versions",
             get(policy::versions).post(policy::propose),
         )
