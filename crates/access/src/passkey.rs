@@ -1,5 +1,9 @@
-//! WebAuthn passkeys as a second factor (W3C Web Authentication, Level 2), ES256 only — the
-//! algorithm every platform and security key offers.
+//! WebAuthn passkeys as a second factor (W3C Web Authentication, Level 2), with the algorithms
+//! the specification recommends a relying party accept: ES256 (every platform and security
+//! key), EdDSA (Ed25519: security keys) and RS256 (Windows Hello). The checks are written here
+//! rather than taken from a relying-party crate: they are few, each is tested, and the crates
+//! that exist pull in a CBOR stack and their own session handling that this server does not
+//! need.
 //!
 //! Registration asks for no attestation (`attestation: "none"`), so nothing about the
 //! authenticator's make is checked; the browser hands over the new credential's public key as
@@ -32,12 +36,25 @@ use sha2::{Digest, Sha256};
 
 /// COSE's number for ES256 (ECDSA with P-256 and SHA-256).
 pub const ES256: i64 = -7;
+/// COSE's number for EdDSA (here Ed25519).
+pub const EDDSA: i64 = -8;
+/// COSE's number for RS256 (RSASSA-PKCS1-v1_5 with SHA-256).
+pub const RS256: i64 = -257;
+/// The algorithms accepted, in the order offered.
+pub const ALGORITHMS: [i64; 3] = [ES256, EDDSA, RS256];
+/// RSA moduli accepted, in bits.
+const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=4096;
+/// The DER header of an Ed25519 SubjectPublicKeyInfo, before its 32-byte key.
+const ED25519_SPKI: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
 /// Bytes of a challenge.
 pub const CHALLENGE_BYTES: usize = 32;
 /// The longest credential id WebAuthn allows, in bytes.
 pub const CREDENTIAL_ID_MAX: usize = 1023;
-/// The longest public key accepted (DER SubjectPublicKeyInfo; P-256's is 91 bytes).
-const PUBLIC_KEY_MAX: usize = 256;
+/// The longest public key accepted (DER SubjectPublicKeyInfo; P-256's is 91 bytes, a 4096-bit
+/// RSA key's about 550).
+const PUBLIC_KEY_MAX: usize = 1024;
 /// The longest name a person gives a passkey, in characters.
 pub const LABEL_MAX: usize = 64;
 /// Most passkeys one account may register.
@@ -413,8 +430,8 @@ pub enum PasskeyError {
     /// The authenticator did not report the user present.
     #[error("the user was not present")]
     NotPresent,
-    /// The key is not ES256.
-    #[error("only ES256 (P-256) keys are accepted")]
+    /// The key is not ES256, EdDSA (Ed25519) or RS256 (2048 to 4096 bits).
+    #[error("only ES256 (P-256), EdDSA (Ed25519) and RS256 (2048–4096-bit) keys are accepted")]
     UnsupportedAlgorithm,
     /// The public key given is not the one the authenticator data carries.
     #[error("the public key does not match the authenticator data")]
@@ -461,7 +478,7 @@ pub struct Assertion {
     pub client_data_json: Vec<u8>,
     /// `response.authenticatorData`.
     pub authenticator_data: Vec<u8>,
-    /// `response.signature` (DER ECDSA).
+    /// `response.signature` (DER ECDSA for ES256; 64 bytes for EdDSA; PKCS #1 v1.5 for RS256).
     pub signature: Vec<u8>,
 }
 
@@ -563,6 +580,112 @@ fn check_authenticator(
     Ok(())
 }
 
+/// A passkey's public key, of one of the [`ALGORITHMS`].
+enum PublicKey {
+    Es256(VerifyingKey),
+    EdDsa(ed25519_dalek::VerifyingKey),
+    Rs256(rsa::RsaPublicKey),
+}
+
+/// CBOR's header of a byte string of `len` bytes.
+fn bstr(len: usize) -> Vec<u8> {
+    match len {
+        0..=23 => vec![0x40 | len as u8],
+        24..=255 => vec![0x58, len as u8],
+        _ => vec![0x59, (len >> 8) as u8, len as u8],
+    }
+}
+
+impl PublicKey {
+    /// The key a DER SubjectPublicKeyInfo holds, if it is of an accepted algorithm and size.
+    fn from_der(der: &[u8]) -> Option<PublicKey> {
+        if der.len() > PUBLIC_KEY_MAX {
+            return None;
+        }
+        if let Ok(key) = VerifyingKey::from_public_key_der(der) {
+            return Some(PublicKey::Es256(key));
+        }
+        if let Some(raw) = der.strip_prefix(&ED25519_SPKI[..]) {
+            let raw: [u8; 32] = raw.try_into().ok()?;
+            return ed25519_dalek::VerifyingKey::from_bytes(&raw)
+                .ok()
+                .map(PublicKey::EdDsa);
+        }
+        let key =
+            <rsa::RsaPublicKey as rsa::pkcs8::DecodePublicKey>::from_public_key_der(der).ok()?;
+        RSA_BITS
+            .contains(&(rsa::traits::PublicKeyParts::size(&key) * 8))
+            .then_some(PublicKey::Rs256(key))
+    }
+
+    /// Its COSE algorithm.
+    fn algorithm(&self) -> i64 {
+        match self {
+            PublicKey::Es256(_) => ES256,
+            PublicKey::EdDsa(_) => EDDSA,
+            PublicKey::Rs256(_) => RS256,
+        }
+    }
+
+    /// Does the COSE key `cose` carry this key? Looks for the map's entries as CBOR writes
+    /// them rather than decoding the map: for ES256 kty 2, alg −7, crv 1, x and y; for EdDSA
+    /// kty 1, alg −8, crv 6 and x; for RS256 kty 3, alg −257, n and e.
+    fn carried_by(&self, cose: &[u8]) -> bool {
+        let has = |needle: &[u8]| cose.windows(needle.len()).any(|w| w == needle);
+        let entry = |label: u8, value: &[u8]| -> Vec<u8> {
+            let mut out = vec![label];
+            out.extend(bstr(value.len()));
+            out.extend_from_slice(value);
+            out
+        };
+        match self {
+            PublicKey::Es256(key) => {
+                let point = key.to_encoded_point(false);
+                match (point.x(), point.y()) {
+                    (Some(x), Some(y)) => cose_carries(cose, x, y),
+                    _ => false,
+                }
+            }
+            PublicKey::EdDsa(key) => {
+                has(&[0x01, 0x01])
+                    && has(&[0x03, 0x27])
+                    && has(&[0x20, 0x06])
+                    && has(&entry(0x21, key.as_bytes()))
+            }
+            PublicKey::Rs256(key) => {
+                use rsa::traits::PublicKeyParts as _;
+                has(&[0x01, 0x03])
+                    && has(&[0x03, 0x39, 0x01, 0x00])
+                    && has(&entry(0x20, &key.n().to_bytes_be()))
+                    && has(&entry(0x21, &key.e().to_bytes_be()))
+            }
+        }
+    }
+
+    /// Does `signature` sign `signed` with this key?
+    fn verifies(&self, signed: &[u8], signature: &[u8]) -> bool {
+        match self {
+            PublicKey::Es256(key) => {
+                let Ok(signature) = Signature::from_der(signature) else {
+                    return false;
+                };
+                // ECDSA signatures come in two forms (s and n − s); both are the
+                // authenticator's.
+                let signature = signature.normalize_s().unwrap_or(signature);
+                key.verify(signed, &signature).is_ok()
+            }
+            PublicKey::EdDsa(key) => ed25519_dalek::Signature::from_slice(signature)
+                .is_ok_and(|signature| key.verify_strict(signed, &signature).is_ok()),
+            PublicKey::Rs256(key) => {
+                use rsa::signature::Verifier as _;
+                let verifying = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key.clone());
+                rsa::pkcs1v15::Signature::try_from(signature)
+                    .is_ok_and(|signature| verifying.verify(signed, &signature).is_ok())
+            }
+        }
+    }
+}
+
 /// Does the COSE key `cose` carry the EC2 P-256 point (`x`, `y`) for ES256? Looks for the
 /// map's entries as CBOR writes them (kty 2, alg −7, crv 1, x and y as 32-byte strings)
 /// rather than decoding the map.
@@ -597,19 +720,13 @@ pub fn verify_registration(
     if id != response.credential_id.as_slice() {
         return Err(PasskeyError::Malformed("credential id"));
     }
-    if response.algorithm != ES256 {
-        return Err(PasskeyError::UnsupportedAlgorithm);
-    }
     if response.public_key.len() > PUBLIC_KEY_MAX {
         return Err(PasskeyError::Malformed("public key"));
     }
-    let key = VerifyingKey::from_public_key_der(&response.public_key)
-        .map_err(|_| PasskeyError::UnsupportedAlgorithm)?;
-    let point = key.to_encoded_point(false);
-    let (Some(x), Some(y)) = (point.x(), point.y()) else {
-        return Err(PasskeyError::KeyMismatch);
-    };
-    if !cose_carries(cose, x, y) {
+    let key = PublicKey::from_der(&response.public_key)
+        .filter(|k| k.algorithm() == response.algorithm && ALGORITHMS.contains(&response.algorithm))
+        .ok_or(PasskeyError::UnsupportedAlgorithm)?;
+    if !key.carried_by(cose) {
         return Err(PasskeyError::KeyMismatch);
     }
     Ok(NewPasskey {
@@ -633,16 +750,12 @@ pub fn verify_assertion(
     check_client_data(&response.client_data_json, "webauthn.get", challenge, rp)?;
     let data = parse_authenticator_data(&response.authenticator_data)?;
     check_authenticator(&data, rp)?;
-    let key = VerifyingKey::from_public_key_der(public_key)
-        .map_err(|_| PasskeyError::Malformed("public key"))?;
-    let signature =
-        Signature::from_der(&response.signature).map_err(|_| PasskeyError::BadSignature)?;
-    // ECDSA signatures come in two forms (s and n − s); both are the authenticator's.
-    let signature = signature.normalize_s().unwrap_or(signature);
+    let key = PublicKey::from_der(public_key).ok_or(PasskeyError::Malformed("public key"))?;
     let mut signed = response.authenticator_data.clone();
     signed.extend_from_slice(&Sha256::digest(&response.client_data_json));
-    key.verify(&signed, &signature)
-        .map_err(|_| PasskeyError::BadSignature)?;
+    if !key.verifies(&signed, &response.signature) {
+        return Err(PasskeyError::BadSignature);
+    }
     if (counter != 0 || data.counter != 0) && data.counter <= counter {
         return Err(PasskeyError::CounterWentBack);
     }
@@ -786,6 +899,149 @@ mod tests {
     use super::soft::{client_data, rp, Soft};
     use super::*;
     use p256::ecdsa::signature::Signer as _;
+
+    /// Authenticator data for `rp` with the credential `id` and its COSE key `cose` attested
+    /// (or not, for a sign-in), at `counter`.
+    fn auth_data_with(rp: &RelyingParty, id: &[u8], cose: Option<&[u8]>, counter: u32) -> Vec<u8> {
+        let mut out = Sha256::digest(rp.id.as_bytes()).to_vec();
+        out.push(FLAG_UP | if cose.is_some() { FLAG_AT } else { 0 });
+        out.extend_from_slice(&counter.to_be_bytes());
+        if let Some(cose) = cose {
+            out.extend_from_slice(&[0u8; 16]);
+            out.extend_from_slice(&(id.len() as u16).to_be_bytes());
+            out.extend_from_slice(id);
+            out.extend_from_slice(cose);
+        }
+        out
+    }
+
+    /// Registers a key (its SPKI, COSE form and algorithm) and signs in with it (`sign`),
+    /// answering whether each was accepted; also tries the registration under another
+    /// algorithm, and a signature over other data.
+    fn register_and_sign_in(
+        spki: &[u8],
+        cose: &[u8],
+        algorithm: i64,
+        sign: &dyn Fn(&[u8]) -> Vec<u8>,
+    ) {
+        let rp = rp();
+        let id = vec![4u8; 16];
+        let challenge = [9u8; CHALLENGE_BYTES];
+        let registration = Registration {
+            credential_id: id.clone(),
+            client_data_json: client_data("webauthn.create", &challenge, &rp.origin),
+            authenticator_data: auth_data_with(&rp, &id, Some(cose), 0),
+            public_key: spki.to_vec(),
+            algorithm,
+        };
+        let key = verify_registration(&rp, &challenge, &registration).unwrap();
+        assert_eq!(key.public_key, spki);
+        let mislabelled = Registration {
+            algorithm: ES256,
+            ..registration.clone()
+        };
+        if algorithm != ES256 {
+            assert_eq!(
+                verify_registration(&rp, &challenge, &mislabelled),
+                Err(PasskeyError::UnsupportedAlgorithm)
+            );
+        }
+        let mut other_cose = cose.to_vec();
+        let last = other_cose.len() - 1;
+        other_cose[last] ^= 1;
+        let mismatched = Registration {
+            authenticator_data: auth_data_with(&rp, &id, Some(&other_cose), 0),
+            ..registration
+        };
+        assert_eq!(
+            verify_registration(&rp, &challenge, &mismatched),
+            Err(PasskeyError::KeyMismatch)
+        );
+        let authenticator_data = auth_data_with(&rp, &id, None, 1);
+        let client_data_json = client_data("webauthn.get", &challenge, &rp.origin);
+        let mut signed = authenticator_data.clone();
+        signed.extend_from_slice(&Sha256::digest(&client_data_json));
+        let assertion = Assertion {
+            credential_id: id,
+            client_data_json,
+            authenticator_data,
+            signature: sign(&signed),
+        };
+        assert_eq!(
+            verify_assertion(&rp, &challenge, spki, 0, &assertion),
+            Ok(1)
+        );
+        let forged = Assertion {
+            signature: sign(b"something else"),
+            ..assertion
+        };
+        assert_eq!(
+            verify_assertion(&rp, &challenge, spki, 0, &forged),
+            Err(PasskeyError::BadSignature)
+        );
+    }
+
+    // Shows EdDSA (Ed25519, as security keys make) registered and used to sign in: the COSE
+    // key must carry the SPKI's key, the algorithm must be the key's, a wrong signature fails.
+    #[test]
+    fn eddsa_passkeys() {
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]);
+        let public = signing.verifying_key();
+        let spki = [&ED25519_SPKI[..], public.as_bytes()].concat();
+        let mut cose = vec![0xa4, 0x01, 0x01, 0x03, 0x27, 0x20, 0x06, 0x21, 0x58, 0x20];
+        cose.extend_from_slice(public.as_bytes());
+        register_and_sign_in(&spki, &cose, EDDSA, &|signed| {
+            use ed25519_dalek::Signer as _;
+            signing.sign(signed).to_bytes().to_vec()
+        });
+    }
+
+    /// The operating system's randomness, as the RSA key generation of a test asks for it.
+    struct Os;
+
+    impl rsa::rand_core::RngCore for Os {
+        fn next_u32(&mut self) -> u32 {
+            let mut b = [0u8; 4];
+            self.fill_bytes(&mut b);
+            u32::from_le_bytes(b)
+        }
+        fn next_u64(&mut self) -> u64 {
+            let mut b = [0u8; 8];
+            self.fill_bytes(&mut b);
+            u64::from_le_bytes(b)
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            getrandom::getrandom(dest).unwrap();
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rsa::rand_core::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+
+    impl rsa::rand_core::CryptoRng for Os {}
+
+    // Shows RS256 (RSASSA-PKCS1-v1_5 with SHA-256, as Windows Hello makes) registered and used
+    // to sign in, with the same refusals.
+    #[test]
+    fn rs256_passkeys() {
+        use rsa::pkcs8::EncodePublicKey as _;
+        use rsa::signature::{SignatureEncoding as _, Signer as _};
+        use rsa::traits::PublicKeyParts as _;
+        let private = rsa::RsaPrivateKey::new(&mut Os, 2048).unwrap();
+        let public = private.to_public_key();
+        let spki = public.to_public_key_der().unwrap().as_bytes().to_vec();
+        let n = public.n().to_bytes_be();
+        let e = public.e().to_bytes_be();
+        let mut cose = vec![0xa4, 0x01, 0x03, 0x03, 0x39, 0x01, 0x00, 0x20];
+        cose.extend(bstr(n.len()));
+        cose.extend_from_slice(&n);
+        cose.push(0x21);
+        cose.extend(bstr(e.len()));
+        cose.extend_from_slice(&e);
+        let signing = rsa::pkcs1v15::SigningKey::<Sha256>::new(private);
+        register_and_sign_in(&spki, &cose, RS256, &|signed| signing.sign(signed).to_vec());
+    }
 
     // Shows a registration accepted, and refused for each way it can be wrong: the ceremony's
     // type, the challenge, the origin, the relying party, presence, the algorithm, a key that

@@ -13,7 +13,7 @@ use crate::rows::{all, first};
 use crate::sessions::{Challenge, Pending, Purpose};
 use crate::{blocking, App, Error, Result};
 use kiroku_access::passkey::{
-    self, encode_base64url, Assertion, Passkey, Registration, RelyingParty, CHALLENGE_BYTES, ES256,
+    self, encode_base64url, Assertion, Passkey, Registration, RelyingParty, CHALLENGE_BYTES,
 };
 use kiroku_core::Timestamp;
 use kiroku_store::Store;
@@ -85,7 +85,7 @@ pub struct CreationOptions {
     pub rp: Party,
     /// For whom.
     pub user: User,
-    /// ES256 only.
+    /// ES256, EdDSA and RS256, in that order of preference.
     pub pub_key_cred_params: Vec<Algorithm>,
     /// How long to wait.
     pub timeout: u32,
@@ -254,10 +254,13 @@ impl App {
                 name: account.clone(),
                 display_name: account,
             },
-            pub_key_cred_params: vec![Algorithm {
-                kind: "public-key",
-                alg: ES256,
-            }],
+            pub_key_cred_params: passkey::ALGORITHMS
+                .iter()
+                .map(|alg| Algorithm {
+                    kind: "public-key",
+                    alg: *alg,
+                })
+                .collect(),
             timeout: TIMEOUT_MS,
             exclude_credentials: descriptors(&held),
             authenticator_selection: Selection {

@@ -183,11 +183,18 @@ fn passkey_registration_sign_in_and_removal() {
     );
     assert_eq!(no_csrf.status, 403, "{}", no_csrf.text());
 
-    // The options: this host, ES256, the account's handle (not its id).
+    // The options: this host, ES256, EdDSA and RS256 (in that order), the account's handle
+    // (not its id).
     let rp = browser.relying_party();
     let (options, challenge) = browser.challenge("/me/passkeys/challenge");
     assert_eq!(options["rp"]["id"], "localhost");
-    assert_eq!(options["pubKeyCredParams"][0]["alg"], -7);
+    let algorithms: Vec<i64> = options["pubKeyCredParams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["alg"].as_i64().unwrap())
+        .collect();
+    assert_eq!(algorithms, [-7, -8, -257]);
     assert_eq!(options["attestation"], "none");
     assert_eq!(challenge.len(), 32);
     assert_eq!(options["user"]["name"], "director");
