@@ -370,6 +370,10 @@ pub fn app(app: Arc<App>) -> Router {
         .fallback(|| async { AppError::not_found() })
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            read_whole_body,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             refuse_oversized,
         ))
         .layer(middleware::from_fn_with_state(
@@ -485,6 +489,21 @@ async fn refuse_oversized(State(state): State<AppState>, request: Request, next:
         return AppError::new(Code::BodyTooLarge).into_response();
     }
     next.run(request).await
+}
+
+/// Reads a request's whole body (within the limit) before any handler or extractor sees it,
+/// so that a request refused before its body is read (not signed in, say) is still answered
+/// over a connection that stays whole: a server that answers and closes while the client is
+/// still sending makes the client see a reset instead of the answer.
+async fn read_whole_body(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, state.app.config.limits.body_bytes_max).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(_) => AppError::new(Code::BodyTooLarge).into_response(),
+    }
 }
 
 /// Is this path the API's (errors as JSON) rather than a page's?
