@@ -105,6 +105,96 @@ pub static ROLE_APPOINTMENTS: TableSpec = TableSpec {
     role: TableRole::Plain,
 };
 
+/// Each account's roles as a stream: its version rises with every appointment to or dismissal
+/// from a role, so that a governance step decided on the roles its actor held expects them
+/// unchanged when the writer takes it, under the append lock (a dismissal that lands first
+/// refuses it).
+pub static ROLE_VERSIONS: TableSpec = TableSpec {
+    name: "access_role_versions",
+    about: "Each account's roles as a stream: its version rises with every appointment and dismissal, so that steps decided on an actor's roles expect them unchanged.",
+    columns: &[Column::text("account"), Column::int("version")],
+    key: 1,
+    indexes: &[],
+    role: TableRole::Stream { version: "version" },
+};
+
+/// `access.roles_changed/1`: `account`'s roles changed (an appointment or a dismissal in the
+/// same request); its role stream is now at `version`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesChanged {
+    /// The account.
+    pub account: String,
+    /// The role stream's new version.
+    pub version: u64,
+}
+
+impl EntryKind for RolesChanged {
+    const KIND: &'static str = "access.roles_changed/1";
+    const PROJECTION: Projection = Projection::Into(&[&ROLE_VERSIONS]);
+
+    fn check(&self, _: &EntryMeta<'_>) -> Result<(), Invalid> {
+        AccountId::parse(&self.account).map_err(|_| Invalid {
+            field: "account",
+            why: "is not an account id",
+        })?;
+        if self.version == 0 || i64::try_from(self.version).is_err() {
+            return Err(Invalid {
+                field: "version",
+                why: "is out of range",
+            });
+        }
+        Ok(())
+    }
+
+    fn project(&self, _: &EntryMeta<'_>, out: &mut Vec<Change>) {
+        out.push(Change::upsert(
+            &ROLE_VERSIONS,
+            vec![
+                Value::Text(self.account.clone()),
+                Value::Int(self.version as i64),
+            ],
+        ));
+    }
+
+    fn example() -> Self {
+        RolesChanged {
+            account: "tanaka.ichiro".into(),
+            version: 2,
+        }
+    }
+}
+
+/// The entry moving `account`'s role stream from `current` to the next version.
+pub fn roles_changed(actor: Actor, account: &str, current: u64) -> Draft {
+    Draft::new(
+        actor,
+        RolesChanged {
+            account: account.to_owned(),
+            version: current + 1,
+        },
+    )
+}
+
+/// `account`'s role stream.
+pub fn roles_version(account: &str) -> Query {
+    Query::key(&ROLE_VERSIONS, vec![Value::Text(account.into())])
+}
+
+/// The version of a row of [`ROLE_VERSIONS`].
+pub fn version_of_row(stored: &Stored) -> Result<u64, BadRow> {
+    stored.cells(&ROLE_VERSIONS).uint(1)
+}
+
+/// What a step decided on `account`'s roles at `version` expects of them.
+pub fn roles_unchanged(account: &str, version: u64) -> kiroku_core::Expect {
+    kiroku_core::Expect::Version {
+        table: &ROLE_VERSIONS,
+        key: vec![Value::Text(account.into())],
+        version,
+    }
+}
+
 /// One appointment held.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Held {

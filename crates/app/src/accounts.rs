@@ -116,6 +116,16 @@ fn lookups(store: &Store, profile: &Profile, today: Date) -> Result<Lookups> {
     })
 }
 
+/// The version of `account`'s role stream (0: its roles never changed since it was issued).
+fn roles_version(store: &Store, account: &AccountId) -> Result<u64> {
+    Ok(first(
+        store,
+        &role::roles_version(account.as_str()),
+        role::version_of_row,
+    )?
+    .unwrap_or(0))
+}
+
 fn roles_of(store: &Store, account: &AccountId) -> Result<Roles> {
     Ok(Roles {
         account: account.clone(),
@@ -205,7 +215,15 @@ impl App {
         let who = actor.clone();
         self.gated(actor, move |store, today, gate| {
             let roles = authority(store, &who, today)?;
-            decide(store, today, roles, gate)
+            // Decided on the roles the actor holds now: expected unchanged when the writer
+            // takes the step (the operator's powers are no appointment).
+            let version = roles_version(store, &who.account)?;
+            let request = decide(store, today, roles, gate)?;
+            Ok(if who.account == AccountId::operator() {
+                request
+            } else {
+                request.expecting(role::roles_unchanged(who.account.as_str(), version))
+            })
         })
         .await
     }
@@ -501,14 +519,21 @@ impl App {
             }
             let account = AccountId::parse(&id).map_err(|_| Error::NoSuchAccount(id.clone()))?;
             let target_roles = roles_of(store, &account)?;
-            Ok(role::appoint(
+            let mut request = role::appoint(
                 &roles,
-                by,
+                by.clone(),
                 &target,
                 &target_roles,
                 appointment,
                 today,
-            )?)
+            )?;
+            // The target's roles change: its role stream moves on with the appointment.
+            request.drafts.push(role::roles_changed(
+                by,
+                account.as_str(),
+                roles_version(store, &account)?,
+            ));
+            Ok(request)
         })
         .await
     }
@@ -528,15 +553,21 @@ impl App {
             gate.require(Action::AppointRoles, &Resource::System)?;
             let account = AccountId::parse(&id).map_err(|_| Error::NoSuchAccount(id.clone()))?;
             let target_roles = roles_of(store, &account)?;
-            Ok(role::dismiss(
+            let mut request = role::dismiss(
                 &roles,
-                by,
+                by.clone(),
                 &target_roles,
                 role,
                 department,
                 &reason,
                 today,
-            )?)
+            )?;
+            request.drafts.push(role::roles_changed(
+                by,
+                account.as_str(),
+                roles_version(store, &account)?,
+            ));
+            Ok(request)
         })
         .await
     }

@@ -1295,3 +1295,56 @@ fn a_refused_governance_step_is_an_entry() {
     assert_eq!(entry.actor.account.as_str(), nurse.as_str());
     assert_eq!(payload["action"], "AppointRoles");
 }
+
+// Shows a governance step decided on its actor's roles refused when they changed before it was
+// written (issue 18, defect 9: role checks were not under the append lock). The writer lingers
+// a second to gather a batch; the operator dismisses an administrator, and while the dismissal
+// waits in that batch the administrator defines a code, decided on the role still held: the
+// dismissal is written, and the step is refused (409) instead of landing after it.
+#[test]
+fn a_step_decided_on_roles_just_dismissed_is_refused() {
+    let (data, _, people) = crate::fhir::hospital_with(&["therapist"]);
+    let admin = people[0].clone();
+    let mut config = kiroku_app::config::Config::load(&data.path).unwrap();
+    config.limits.batch_wait_ms = 1000;
+    config.save(&data.path).unwrap();
+    let server = TestServer::serve(data);
+    let today = {
+        use kiroku_core::Clock as _;
+        Date::in_japan(kiroku_store::system::SystemClock.now().unwrap()).to_string()
+    };
+    let appointed = server.operator().post(
+        &format!("/api/access/accounts/{admin}/roles"),
+        &serde_json::json!({ "role": "system_administrator", "valid_from": today }),
+    );
+    assert_eq!(appointed.status, 201, "{}", appointed.text());
+    let cookie = web_sign_in(&server, &admin, crate::fhir::PASSWORD);
+    let csrf = form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+    let (dismissed, defined) = std::thread::scope(|scope| {
+        let dismissal = scope.spawn(|| {
+            server.operator().post(
+                &format!("/api/access/accounts/{admin}/roles/dismissal"),
+                &serde_json::json!({ "role": "system_administrator", "reason": "異動" }),
+            )
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let definition = server.send(
+            "PUT",
+            "/api/access/codes/departments/race-ward",
+            &[
+                ("cookie", cookie.as_str()),
+                ("x-csrf-token", csrf.as_str()),
+                ("content-type", "application/json"),
+            ],
+            Some(r#"{"name_ja":"競合病棟","name_en":"Race ward"}"#.as_bytes()),
+        );
+        (dismissal.join().unwrap(), definition)
+    });
+    assert_eq!(dismissed.status, 201, "{}", dismissed.text());
+    assert_eq!(defined.status, 409, "{}", defined.text());
+    let codes = server.operator().get("/api/access/codes/departments");
+    assert!(
+        !codes.text().contains("race-ward"),
+        "nothing of the step was written"
+    );
+}
