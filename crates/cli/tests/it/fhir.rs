@@ -1052,16 +1052,18 @@ fn proofs_of_authenticity_check_outside_the_server() {
         )),
         "{said}"
     );
+    // (The proof of another index fails on its root, or — where that index's proof has another
+    // length, as the tree's shape decides — on the proof's length.)
     for (what, changed, why) in [
         (
             "a changed value",
             text.replace("6.50", "6.60"),
-            "not the content",
+            &["not the content"][..],
         ),
         (
             "a changed version",
             text.replace("\"versionId\":\"1\"", "\"versionId\":\"2\""),
-            "version",
+            &["version"][..],
         ),
         (
             "another entry",
@@ -1070,12 +1072,15 @@ fn proofs_of_authenticity_check_outside_the_server() {
                 &format!("\"valueString\":\"{}\"", index - 1),
                 1,
             ),
-            "root",
+            &["root", "inclusion proof is too"][..],
         ),
     ] {
         assert_ne!(changed, text, "{what}");
         let (ok, said) = verify_outside(&server, changed.as_bytes(), &key);
-        assert!(!ok && said.contains(why), "{what}: {said}");
+        assert!(
+            !ok && why.iter().any(|w| said.contains(w)),
+            "{what}: {said}"
+        );
     }
     let other_key = "other.example/kiroku+2b1c8e5f+AUQKn9uN3mA4yC8qK8fN0XgGkYJv2dC7Wq2sDgN0oZ5P";
     let (ok, said) = verify_outside(&server, text.as_bytes(), other_key);
