@@ -1000,6 +1000,7 @@ impl App {
     /// keeps, FHIR R4's structure and the JP Core profiles it claims. Returns its type.
     pub fn check_document(bytes: &[u8]) -> std::result::Result<&'static str, RecordError> {
         let resource = Resource::parse(bytes, None)?;
+        resource.refuse_controls()?;
         resource.check()?;
         Ok(resource.kind)
     }
@@ -1016,6 +1017,7 @@ impl App {
     ) -> Result<Written> {
         let kind = known_type(kind)?;
         let resource = Resource::parse(&body, Some(kind)).map_err(RecordError::from)?;
+        resource.refuse_controls().map_err(RecordError::from)?;
         resource.check().map_err(RecordError::from)?;
         if let Some((system, value)) = &if_none_exist {
             if let Some(found) = self.holder(actor.clone(), kind, system, value).await? {
@@ -1239,6 +1241,7 @@ impl App {
             return Err(Error::NoSuchResource);
         }
         let resource = Resource::parse(&body, Some(kind)).map_err(RecordError::from)?;
+        resource.refuse_controls().map_err(RecordError::from)?;
         resource.check().map_err(RecordError::from)?;
         if resource.id().is_some_and(|sent| sent != id) {
             return Err(Error::IdMismatch);

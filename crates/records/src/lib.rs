@@ -75,3 +75,52 @@ impl Context for Records {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiroku_core::{Actor, Entry, KindName, Payload, Registry, Timestamp, Value};
+
+    // Shows that a version an older release kept with U+0000 in a string (as `\u0000` in its
+    // text, and decoded in its search terms) still replays, on either backend alike: the kind
+    // reads it, and its search term's U+0000 becomes U+FFFD in the projection (PostgreSQL's
+    // text cannot hold it). New writes refuse such strings before anything is kept.
+    #[test]
+    fn an_old_version_holding_nul_replays() {
+        let registry = Registry::new(&[&Records]).unwrap();
+        let payload = serde_json::json!({
+            "type": "Patient",
+            "id": "p1",
+            "version": 1,
+            "state": "confirmed",
+            "text": r#"{"resourceType":"Patient","name":[{"family":"A\u0000B"}]}"#,
+            "index": {
+                "patient": "p1",
+                "terms": [{ "param": "name", "value": "a\u{0}b", "system": "" }]
+            },
+            "imported": true
+        });
+        let entry = Entry {
+            kind: KindName::parse("records.resource/1").unwrap(),
+            time: Timestamp::EPOCH,
+            actor: Actor::system(),
+            subject: None,
+            reason: None,
+            payload: Payload::Inline(payload.clone()),
+            salt: [0; 16],
+        };
+        let changes = registry.interpret(&entry, payload).unwrap();
+        let texts: Vec<&Value> = changes
+            .iter()
+            .filter(|c| c.table().name == record::TERMS.name)
+            .flat_map(|c| c.key().iter())
+            .collect();
+        assert!(
+            texts.contains(&&Value::Text("a\u{fffd}b".into())),
+            "{texts:?}"
+        );
+        assert!(!texts
+            .iter()
+            .any(|v| matches!(v, Value::Text(t) if t.contains('\0'))));
+    }
+}

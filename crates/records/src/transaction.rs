@@ -217,6 +217,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, TransactionError> {
         let resource = Resource::from_tree(tree, Some(kind))
             .map_err(|error| TransactionError::Resource { entry: at, error })?;
         resource
+            .refuse_controls()
+            .map_err(|error| TransactionError::Resource { entry: at, error })?;
+        resource
             .check()
             .map_err(|invalid| TransactionError::Invalid { entry: at, invalid })?;
         if let Method::Update { id, .. } = &method {
