@@ -9,13 +9,12 @@
 
 use crate::accounts::{account_state, Done};
 use crate::rows::{all, first};
-use crate::sign_in::{decoy_hash, new_token, standing, usable, ATTEMPT_RETRIES_MAX};
+use crate::sign_in::{new_token, standing, usable, ATTEMPT_RETRIES_MAX};
 use crate::{blocking, App, Error, Result};
 use kiroku_access::account::Profile;
 use kiroku_access::client::{self, Granted, Token, CLIENT_JOB_TYPE};
 use kiroku_access::credential::{self, Outcome};
 use kiroku_access::lockout::Verdict;
-use kiroku_access::password;
 use kiroku_core::{AccountId, Actor, Conflict, Timestamp};
 use kiroku_policy::{Action, Resource};
 use kiroku_store::Store;
@@ -205,13 +204,10 @@ impl App {
                     .as_ref()
                     .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
                 let (matches, jti) = match &proof {
-                    ClientProof::Secret(secret) => {
-                        let hash = match &found {
-                            Some(f) => crate::factors::opened_hash(&key, &who, &f.credential.hash)?,
-                            None => decoy_hash().to_owned(),
-                        };
-                        (!locked && password::verify(secret, &hash), None)
-                    }
+                    ClientProof::Secret(secret) => (
+                        crate::sign_in::secret_matches(&key, &who, found.as_ref(), secret, now)?,
+                        None,
+                    ),
                     ClientProof::Assertion(assertion) => {
                         let jwks = first(
                             &store,
@@ -432,14 +428,8 @@ impl App {
             .hashing(move || {
                 let found =
                     standing(&store, &who)?.filter(|f| f.profile.job_type == CLIENT_JOB_TYPE);
-                let hash = match &found {
-                    Some(f) => crate::factors::opened_hash(&key, &who, &f.credential.hash)?,
-                    None => decoy_hash().to_owned(),
-                };
-                let locked = found
-                    .as_ref()
-                    .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
-                let matches = !locked && password::verify(&secret_owned, &hash);
+                let matches =
+                    crate::sign_in::secret_matches(&key, &who, found.as_ref(), &secret_owned, now)?;
                 let token = first(&store, &Token::query(&tid), Token::from_row)?
                     .filter(|t| t.account == who);
                 Ok((found, matches, token))

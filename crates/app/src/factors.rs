@@ -226,11 +226,17 @@ pub(crate) fn opened_hash(key: &[u8; KEY_BYTES], account: &str, stored: &str) ->
 impl App {
     /// The key that seals second factors and password hashes: read from the data directory,
     /// or made there now.
+    /// Read once, then kept: it never changes under a running server, and every sign-in and
+    /// token request needs it.
     pub(crate) fn factor_key(&self) -> Result<[u8; KEY_BYTES]> {
-        secret_key(
+        if let Some(key) = self.sealing_key.get() {
+            return Ok(*key);
+        }
+        let key = secret_key(
             &self.dir.join(&self.config.factor_key_file),
             self.entropy().as_ref(),
-        )
+        )?;
+        Ok(*self.sealing_key.get_or_init(|| key))
     }
 
     /// Offers the session of `token` a new TOTP secret to enrol (kept in the session until a

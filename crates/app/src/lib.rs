@@ -292,6 +292,8 @@ pub struct App {
     /// each, so a burst of sign-ins (for unknown ids too) waits here rather than exhausting
     /// the machine.
     hashes: Arc<tokio::sync::Semaphore>,
+    /// The data directory's sealing key (`factor.key`), once read or made.
+    sealing_key: OnceLock<[u8; 32]>,
 }
 
 /// Password hashes (Argon2id) computed at once, at most: one per core of this two-core class
@@ -348,6 +350,7 @@ impl App {
             writer,
             unaudited_reads: std::sync::atomic::AtomicBool::new(false),
             hashes: Arc::new(tokio::sync::Semaphore::new(PASSWORD_HASHES_MAX)),
+            sealing_key: OnceLock::new(),
         })
     }
 

@@ -105,6 +105,24 @@ pub(crate) struct Standing {
     pub has_factor: bool,
 }
 
+/// Does `secret` match the credential of `found` (its sealed hash opened with `key`)? An
+/// account that is not found is checked against the decoy hash, and a locked one is not
+/// checked at all, so that neither answers sooner than a real check: a guesser learns nothing.
+pub(crate) fn secret_matches(
+    key: &[u8; crate::factors::KEY_BYTES],
+    account: &str,
+    found: Option<&Standing>,
+    secret: &str,
+    now: Timestamp,
+) -> Result<bool> {
+    let hash = match found {
+        Some(f) => crate::factors::opened_hash(key, account, &f.credential.hash)?,
+        None => decoy_hash().to_owned(),
+    };
+    let locked = found.is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
+    Ok(!locked && password::verify(secret, &hash))
+}
+
 pub(crate) fn standing(store: &Store, account: &str) -> Result<Option<Standing>> {
     let Some(state) = first(store, &AccountState::query(account), AccountState::from_row)? else {
         return Ok(None);
@@ -151,15 +169,7 @@ impl App {
                     // A system client signs in at the token endpoint only: here it is no account.
                     let found = standing(&store, &who)?
                         .filter(|f| f.profile.job_type != kiroku_access::client::CLIENT_JOB_TYPE);
-                    let hash = match &found {
-                        Some(f) => crate::factors::opened_hash(&key, &who, &f.credential.hash)?,
-                        None => decoy_hash().to_owned(),
-                    };
-                    let locked = found
-                        .as_ref()
-                        .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
-                    // A locked account's secret is not checked: a guesser learns nothing.
-                    let matches = !locked && password::verify(&secret_owned, &hash);
+                    let matches = secret_matches(&key, &who, found.as_ref(), &secret_owned, now)?;
                     // The account's sessions as kept, so that a new one ends those expired.
                     let kept = match &found {
                         Some(_) => crate::rows::all(
