@@ -5,7 +5,7 @@
 
 use crate::policy::Gate;
 use crate::records::{
-    current, newest_of_patient, not_found, readable, version_entry, Asker, Found, Served,
+    current, Run, not_found, readable, version_entry, Asker, Found, Served,
 };
 use crate::rows::all;
 use crate::{blocking, App, Error, Result};
@@ -101,7 +101,7 @@ impl App {
             let mut records = Vec::new();
             for (kind, count) in CHART_KINDS {
                 let mut served = Vec::new();
-                for c in newest_of_patient(kind, &patient, count).run(&store)?.0 {
+                for c in kiroku_records::search::SearchQuery::newest_of_patient(kind, &patient, count).run(&store)?.0 {
                     match readable(&asker, kind, &c.id, c.entry)? {
                         Ok(version) => served.push(version),
                         Err(refused) => return Ok(Found::Refused(refused)),

@@ -12,24 +12,18 @@ use kiroku_policy::{Action, Care, PrincipalKind, Resource as PolicyResource};
 use kiroku_records::assignment::{self, Assignment, Changed};
 use kiroku_records::care;
 use kiroku_records::emergency;
-use kiroku_records::index::{reference_to, Index};
-use kiroku_records::normalise::normalise;
+use kiroku_records::index::Index;
 use kiroku_records::record::{
     self, Author, ConfirmError, Confirmed, Current, Pending, RecordError, ResourceVersion, State,
     VersionRow, CONFIRMATIONS, CURRENT, IDENTIFIERS,
 };
 use kiroku_records::resource::{is_id, Resource, TYPES};
+use kiroku_records::search::{SearchQuery, Token};
 use kiroku_store::read::{self, EntryProof};
 use kiroku_store::Store;
 use std::sync::Arc;
 
-/// Most resources on one page of search or history.
-pub const PAGE_MAX: u64 = 100;
-/// Resources on a page when the client does not say.
-pub const PAGE_DEFAULT: u64 = 20;
-/// Most resources a search by name, identifier or code may match before it asks to be
-/// narrowed.
-pub const MATCHES_MAX: usize = 1000;
+pub use kiroku_records::search::{SearchError, MATCHES_MAX, PAGE_DEFAULT, PAGE_MAX};
 
 /// Rows of the terms' index a page of a token search reads at most (matches the search's other
 /// parameters leave out count too): a page's cost does not grow with the hospital.
@@ -121,20 +115,6 @@ pub enum ProxyError {
     /// The clinician named may not write this record (a trainee, or the policy says no).
     #[error("the clinician named may not write this record")]
     ClinicianMayNotWrite,
-}
-
-/// A search parameter the server does not know, or a value it cannot use.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SearchError {
-    /// Not a parameter of this type.
-    #[error("unknown search parameter {0}")]
-    Unknown(String),
-    /// A value that does not fit its parameter.
-    #[error("search parameter {0} has a value that cannot be used")]
-    BadValue(String),
-    /// More matches than a search may hold: narrow it.
-    #[error("the search matches more than {MATCHES_MAX} resources")]
-    TooMany,
 }
 
 /// The job type of trainee doctors (研修医), whose versions a supervising doctor countersigns.
@@ -1768,7 +1748,7 @@ impl App {
         params: Vec<(String, String)>,
     ) -> Result<Page> {
         let kind = known_type(kind)?;
-        let search = Search::parse(kind, &params)?;
+        let search = SearchQuery::parse(kind, &params)?;
         let store: Arc<Store> = self.store().clone();
         let cache = self.policy_cache().clone();
         let today = self.today()?;
@@ -1834,226 +1814,28 @@ impl App {
     }
 }
 
-/// A date comparison of FHIR search (`eq` by prefix, `ge`, `le`, `gt`, `lt`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum DateTest {
-    Prefix(String),
-    Ge(String),
-    Le(String),
-    Gt(String),
-    Lt(String),
-}
-
-impl DateTest {
-    fn parse(value: &str) -> Option<DateTest> {
-        let (op, date) =
-            if value.len() > 2 && value.as_bytes()[..2].iter().all(u8::is_ascii_lowercase) {
-                value.split_at(2)
-            } else {
-                ("eq", value)
-            };
-        let ok = (4..=35).contains(&date.len())
-            && date
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b"-:T+.Z".contains(&b));
-        if !ok {
-            return None;
-        }
-        let date = date.to_owned();
-        Some(match op {
-            "eq" => DateTest::Prefix(date),
-            "ge" => DateTest::Ge(date),
-            "le" => DateTest::Le(date),
-            "gt" => DateTest::Gt(date),
-            "lt" => DateTest::Lt(date),
-            _ => return None,
-        })
-    }
-
-    /// Does a stored date (compared as text, the same precision being usual) pass?
-    fn passes(&self, date: &str) -> bool {
-        if date.is_empty() {
-            return false;
-        }
-        match self {
-            DateTest::Prefix(p) => date.starts_with(p.as_str()),
-            // A date within the given day counts as equal to it for ge and le.
-            DateTest::Ge(d) => date >= d.as_str() || date.starts_with(d.as_str()),
-            DateTest::Le(d) => date <= d.as_str() || date.starts_with(d.as_str()),
-            DateTest::Gt(d) => date > d.as_str() && !date.starts_with(d.as_str()),
-            DateTest::Lt(d) => date < d.as_str(),
-        }
-    }
-}
-
-/// A token test: `system|code`, `|code` (no system) or `code` (any system).
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Token {
-    system: Option<String>,
-    value: String,
-}
-
-impl Token {
-    fn parse(value: &str) -> Option<Token> {
-        let token = match value.split_once('|') {
-            Some((system, code)) => Token {
-                system: Some(system.to_owned()),
-                value: code.to_owned(),
-            },
-            None => Token {
-                system: None,
-                value: value.to_owned(),
-            },
-        };
-        (!token.value.is_empty() && token.value.len() <= 256).then_some(token)
-    }
-}
-
-/// The newest `count` resources of `kind` of `patient` (a chart's section), as a search.
-pub(crate) fn newest_of_patient(kind: &'static str, patient: &str, count: u64) -> Search {
-    Search {
-        kind,
-        ids: None,
-        patient: Some(patient.to_owned()),
-        encounter: None,
-        tokens: Vec::new(),
-        name: None,
-        dates: Vec::new(),
-        count,
-        descending: true,
-        after: None,
-        include_patient: false,
-    }
-}
-
-/// A parsed search.
-#[derive(Clone, Debug)]
-pub(crate) struct Search {
-    kind: &'static str,
-    ids: Option<Vec<String>>,
-    patient: Option<String>,
-    encounter: Option<String>,
-    tokens: Vec<(String, Token)>,
-    name: Option<String>,
-    dates: Vec<DateTest>,
-    count: u64,
-    descending: bool,
-    after: Option<String>,
-    include_patient: bool,
-}
-
-/// The token parameters of each type (the status of every type is one).
-fn token_params(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "Patient" => &["identifier", "gender", "birthdate", "status"],
-        "Practitioner" | "Organization" => &["identifier", "status"],
-        _ => &[
-            "identifier",
-            "status",
-            "category",
-            "code",
-            "clinical-status",
-            "class",
-            "type",
-        ],
-    }
-}
-
-impl Search {
-    fn parse(kind: &'static str, params: &[(String, String)]) -> Result<Search> {
-        let bad = |name: &str| Error::Search(SearchError::BadValue(name.to_owned()));
-        let mut search = Search {
-            kind,
-            ids: None,
-            patient: None,
-            encounter: None,
-            tokens: Vec::new(),
-            name: None,
-            dates: Vec::new(),
-            count: PAGE_DEFAULT,
-            descending: false,
-            after: None,
-            include_patient: false,
-        };
-        for (name, value) in params {
-            // Lists (`a,b`) and repeated parameters are not supported: refused, never guessed.
-            let repeated = params.iter().filter(|(n, _)| n == name).count() > 1;
-            if (value.contains(',') && name != "_id") || (repeated && name != "date") {
-                return Err(bad(name));
-            }
-            match name.as_str() {
-                "_count" => {
-                    search.count = value
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|c| *c >= 1)
-                        .ok_or_else(|| bad(name))?
-                        .min(PAGE_MAX)
-                }
-                "_sort" => match value.as_str() {
-                    "date" => search.descending = false,
-                    "-date" => search.descending = true,
-                    _ => return Err(bad(name)),
-                },
-                "_page" => search.after = Some(value.clone()),
-                "_include" => match value.as_str() {
-                    "*"
-                    | "Observation:patient"
-                    | "Condition:patient"
-                    | "Encounter:patient"
-                    | "AllergyIntolerance:patient"
-                    | "MedicationRequest:patient"
-                    | "DocumentReference:patient"
-                    | "Composition:patient" => search.include_patient = true,
-                    v if v.ends_with(":patient") || v.ends_with(":subject") => {
-                        search.include_patient = true
-                    }
-                    _ => return Err(bad(name)),
-                },
-                "_id" => {
-                    let ids: Vec<String> = value.split(',').map(str::to_owned).collect();
-                    if ids.iter().any(|i| !is_id(i)) {
-                        return Err(bad(name));
-                    }
-                    search.ids = Some(ids);
-                }
-                "_format" => {}
-                "patient" | "subject" if kind != "Patient" => {
-                    let id = reference_to(value, "Patient")
-                        .or_else(|| is_id(value).then(|| value.clone()))
-                        .ok_or_else(|| bad(name))?;
-                    search.patient = Some(id);
-                }
-                "encounter" if kind != "Patient" => {
-                    let id = reference_to(value, "Encounter")
-                        .or_else(|| is_id(value).then(|| value.clone()))
-                        .ok_or_else(|| bad(name))?;
-                    search.encounter = Some(id);
-                }
-                "date" if kind != "Patient" => search
-                    .dates
-                    .push(DateTest::parse(value).ok_or_else(|| bad(name))?),
-                "name" | "family" | "given" | "phonetic"
-                    if matches!(kind, "Patient" | "Practitioner" | "Organization") =>
-                {
-                    let normalised = normalise(value);
-                    if normalised.is_empty() {
-                        return Err(bad(name));
-                    }
-                    search.name = Some(normalised);
-                }
-                other if token_params(kind).contains(&other) => {
-                    let token = Token::parse(value).ok_or_else(|| bad(name))?;
-                    search.tokens.push((other.to_owned(), token));
-                }
-                other => return Err(Error::Search(SearchError::Unknown(other.to_owned()))),
-            }
-        }
-        Ok(search)
-    }
-
+/// Running a parsed search over the tables.
+pub(crate) trait Run {
     /// Does `c` pass the filters that the driving query did not apply? A deleted resource
     /// passes none.
+    fn passes(&self, store: &Store, c: &Current) -> Result<bool>;
+    /// The current rows of one page, and where the next starts.
+    fn run(&self, store: &Store) -> Result<(Vec<Current>, Option<String>)>;
+    /// A page of the resources holding one token (see the implementation).
+    fn by_token(
+        &self,
+        store: &Store,
+        param: &str,
+        token: &Token,
+    ) -> Result<(Vec<Current>, Option<String>)>;
+    /// A page of `ids` (sorted, each once) after the cursor, filtered.
+    fn page_of_ids(&self, store: &Store, ids: Vec<String>)
+        -> Result<(Vec<Current>, Option<String>)>;
+    /// A page in date order, filtered, after the cursor `date|id`.
+    fn by_date(&self, store: &Store) -> Result<(Vec<Current>, Option<String>)>;
+}
+
+impl Run for SearchQuery {
     fn passes(&self, store: &Store, c: &Current) -> Result<bool> {
         if c.state == State::Deleted {
             return Ok(false);
@@ -2111,7 +1893,7 @@ impl Search {
     }
 
     /// The current rows of one page, and where the next starts.
-    pub(crate) fn run(&self, store: &Store) -> Result<(Vec<Current>, Option<String>)> {
+    fn run(&self, store: &Store) -> Result<(Vec<Current>, Option<String>)> {
         if let Some(ids) = &self.ids {
             let mut found = Vec::new();
             for id in ids.iter().take(PAGE_MAX as usize) {

@@ -18,6 +18,8 @@
 //!   claims.
 //! - [`care`]: who takes part in each patient's care, as the encounters and care teams say,
 //!   and the flags of a patient's security labels;
+//! - [`search`]: what a search, a history or a Provenance lookup asks, read from its
+//!   parameters;
 //! - [`emergency`]: break-the-glass accesses and their review;
 //! - [`assignment`]: writes that change who takes part in care or a chart's flags, each a
 //!   policy question of its own, a person's recorded with a reason and queued for review.
@@ -30,6 +32,7 @@ pub mod json;
 pub mod normalise;
 pub mod record;
 pub mod resource;
+pub mod search;
 pub mod transaction;
 pub mod validate;
 

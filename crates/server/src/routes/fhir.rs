@@ -16,6 +16,7 @@ use axum::http::header::{CONTENT_TYPE, ETAG, IF_MATCH, LAST_MODIFIED, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kiroku_app::records::{Served, Writing, Written};
+use kiroku_records::search::{HistoryQuery, ProvenanceQuery};
 use kiroku_core::text::percent_decode;
 use kiroku_core::{AccountId, Timestamp};
 use serde_json::json;
@@ -573,10 +574,7 @@ pub(super) async fn delete(
 /// A version number in a path (from 1 to the largest the ledger stores, 2^63 − 1); any other
 /// text names no version.
 pub(super) fn version_number(text: &str) -> Result<u64, AppError> {
-    text.parse::<u64>()
-        .ok()
-        .filter(|v| (1..=i64::MAX as u64).contains(v))
-        .ok_or(AppError::new(Code::NoSuchResource))
+    kiroku_records::search::version_number(text).ok_or(AppError::new(Code::NoSuchResource))
 }
 
 /// `GET /fhir/{type}/{id}` (a Binary in its own format when `Accept` asks for no JSON).
@@ -933,37 +931,18 @@ async fn provenance_search(
     actor: kiroku_core::Actor,
     params: &[(String, String)],
 ) -> Result<Response, AppError> {
-    let bad = |name: &str| AppError::new(Code::SearchBadValue).with("name", name);
-    if let Some((name, _)) = params
+    let ProvenanceQuery { kind, id, version } =
+        ProvenanceQuery::parse(params).map_err(kiroku_app::Error::Search)?;
+    let target = params
         .iter()
-        .find(|(k, _)| !matches!(k.as_str(), "target" | "_count" | "_format"))
-    {
-        return Err(AppError::new(Code::SearchUnknownParameter).with("name", name));
-    }
-    let targets: Vec<&str> = params
-        .iter()
-        .filter(|(k, _)| k == "target")
-        .map(|(_, v)| v.as_str())
-        .collect();
-    let [target] = targets.as_slice() else {
-        return Err(bad("target"));
-    };
-    let parts: Vec<&str> = target.split('/').collect();
-    let (kind, id, version) = match parts.as_slice() {
-        [kind, id] => (*kind, *id, None),
-        [kind, id, "_history", v] => (
-            *kind,
-            *id,
-            Some(version_number(v).map_err(|_| bad("target"))?),
-        ),
-        _ => return Err(bad("target")),
-    };
+        .find(|(k, _)| k == "target")
+        .map_or("", |(_, v)| v.as_str());
     let (versions, _) = state
         .app
         .resource_history(
             actor,
-            kind,
-            id,
+            &kind,
+            &id,
             version.map(|v| v + 1),
             if version.is_some() {
                 1
@@ -1036,25 +1015,8 @@ pub(super) async fn history(
     Path((kind, id)): Path<(String, String)>,
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let mut count = kiroku_app::records::PAGE_DEFAULT;
-    let mut before = None;
-    for (name, value) in &params {
-        let bad = || AppError::new(Code::SearchBadValue).with("name", name);
-        match name.as_str() {
-            "_count" => count = value.parse().ok().filter(|c| *c >= 1).ok_or_else(bad)?,
-            "_page" => {
-                before = Some(
-                    value
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|v| i64::try_from(*v).is_ok())
-                        .ok_or_else(bad)?,
-                )
-            }
-            "_format" => {}
-            other => return Err(AppError::new(Code::SearchUnknownParameter).with("name", other)),
-        }
-    }
+    let HistoryQuery { count, before } =
+        HistoryQuery::parse(&params).map_err(kiroku_app::Error::Search)?;
     let (versions, next) = state
         .app
         .resource_history(actor, &kind, &id, before, count)
