@@ -307,7 +307,7 @@ impl Config {
         })?;
         self.listen_addr()?;
         if let Some(url) = &self.public_url {
-            crate::passkeys::relying_party_of(url).ok_or_else(|| ConfigError::Invalid {
+            crate::access::passkeys::relying_party_of(url).ok_or_else(|| ConfigError::Invalid {
                 field: "public_url",
                 why: format!(
                     "{url:?} is not https://HOST[:PORT] (a host name, not an address; plain http only for localhost)"

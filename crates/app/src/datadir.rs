@@ -96,7 +96,7 @@ impl Administrator {
         &self,
         today: Date,
         entropy: &dyn Entropy,
-        key: &[u8; crate::factors::KEY_BYTES],
+        key: &[u8; crate::access::factors::KEY_BYTES],
     ) -> Result<(Request, String), DataDirError> {
         let bad = |e: kiroku_access::AccessError| {
             DataDirError::Ledger(format!("the first administrator: {e}"))
@@ -136,9 +136,13 @@ impl Administrator {
                 .map_err(bad)?
                 .drafts,
         );
-        let (draft, secret) =
-            crate::sign_in::initial_secret_draft(Actor::system(), &self.account, entropy, key)
-                .map_err(|e| DataDirError::Ledger(format!("the first administrator: {e}")))?;
+        let (draft, secret) = crate::access::sign_in::initial_secret_draft(
+            Actor::system(),
+            &self.account,
+            entropy,
+            key,
+        )
+        .map_err(|e| DataDirError::Ledger(format!("the first administrator: {e}")))?;
         request.drafts.push(draft);
         Ok((request, secret))
     }
@@ -295,8 +299,11 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Initialized, DataDirErr
         // The key that seals credentials (and second factors) comes with the first one.
         let administrator = match &options.administrator {
             Some(a) => {
-                let key = crate::factors::secret_key(&dir.join(&config.factor_key_file), &entropy)
-                    .map_err(|e| DataDirError::Ledger(format!("the sealing key: {e}")))?;
+                let key = crate::access::factors::secret_key(
+                    &dir.join(&config.factor_key_file),
+                    &entropy,
+                )
+                .map_err(|e| DataDirError::Ledger(format!("the sealing key: {e}")))?;
                 Some(a.request(today, &entropy, &key)?)
             }
             None => None,

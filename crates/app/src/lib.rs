@@ -7,25 +7,17 @@
 //!
 //! Knows nothing of HTTP or SQL dialects.
 
-pub mod accounts;
+pub mod access;
 pub mod bench;
-pub mod chart;
-pub mod clients;
 pub mod config;
 pub mod datadir;
 pub mod demo;
 pub mod demo_records;
-pub mod emergency;
-pub mod factors;
-pub mod ledger;
-pub mod lifecycle;
-pub mod notes;
-pub mod passkeys;
+pub mod gate;
+pub mod ops;
 pub mod policy;
 pub mod records;
 mod rows;
-pub mod sessions;
-pub mod sign_in;
 
 use crate::config::Config;
 use crate::datadir::DataDirError;
@@ -156,7 +148,7 @@ pub enum Error {
     Proxy(records::ProxyError),
     /// A clinical note from the editor cannot be written as sent.
     #[error(transparent)]
-    ClinicalNote(chart::NoteError),
+    ClinicalNote(records::chart::NoteError),
     /// A search the server cannot run.
     #[error(transparent)]
     Search(#[from] records::SearchError),
@@ -281,10 +273,10 @@ pub struct App {
     operator_token_sha256: [u8; 32],
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
-    sessions: sessions::Sessions,
-    policy: Arc<policy::PolicyCache>,
-    bearer_tokens: Arc<clients::BearerTokens>,
-    used_steps: Arc<factors::UsedSteps>,
+    sessions: access::sessions::Sessions,
+    policy: Arc<gate::PolicyCache>,
+    bearer_tokens: Arc<access::clients::BearerTokens>,
+    used_steps: Arc<access::factors::UsedSteps>,
     listening: OnceLock<std::net::SocketAddr>,
     writer: Writer,
     unaudited_reads: std::sync::atomic::AtomicBool,
@@ -342,7 +334,7 @@ impl App {
             operator_token_sha256: Sha256::digest(token.as_bytes()).into(),
             clock,
             entropy,
-            sessions: sessions::Sessions::default(),
+            sessions: access::sessions::Sessions::default(),
             policy: Arc::default(),
             bearer_tokens: Arc::default(),
             used_steps: Arc::default(),
@@ -409,16 +401,16 @@ impl App {
     }
 
     /// The TOTP steps accepted per account.
-    pub(crate) fn used_steps(&self) -> &Arc<factors::UsedSteps> {
+    pub(crate) fn used_steps(&self) -> &Arc<access::factors::UsedSteps> {
         &self.used_steps
     }
 
-    pub(crate) fn policy_cache(&self) -> &Arc<policy::PolicyCache> {
+    pub(crate) fn policy_cache(&self) -> &Arc<gate::PolicyCache> {
         &self.policy
     }
 
     /// The signed-in sessions.
-    pub(crate) fn sessions(&self) -> &sessions::Sessions {
+    pub(crate) fn sessions(&self) -> &access::sessions::Sessions {
         &self.sessions
     }
 
@@ -461,7 +453,7 @@ impl App {
         &self,
     ) -> Result<(
         Arc<Store>,
-        Arc<policy::PolicyCache>,
+        Arc<gate::PolicyCache>,
         kiroku_core::Date,
         kiroku_core::Timestamp,
     )> {

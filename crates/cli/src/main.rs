@@ -672,7 +672,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Import { target, input } => {
             let mut bar = progress::Bar::new("importing");
-            let loaded = kiroku_app::ledger::import(
+            let loaded = kiroku_app::ops::ledger::import(
                 &target.data,
                 &input,
                 &target.overrides(),
@@ -691,8 +691,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Migrate { data, to } => {
             let mut bar = progress::Bar::new("migrating");
             let started = std::time::Instant::now();
-            let migrated =
-                kiroku_app::ledger::migrate(&data, &to, &mut |done, total| bar.update(done, total));
+            let migrated = kiroku_app::ops::ledger::migrate(&data, &to, &mut |done, total| {
+                bar.update(done, total)
+            });
             bar.finish();
             let (loaded, target) = migrated.context("the migration did not happen")?;
             outln!(
@@ -839,7 +840,7 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         LedgerCommand::Checkpoint { target } => {
-            match kiroku_app::ledger::checkpoint_of(&target.data, &target.overrides())
+            match kiroku_app::ops::ledger::checkpoint_of(&target.data, &target.overrides())
                 .with_context(|| format!("cannot read {}", target.data.display()))?
             {
                 Some(c) => out!("{}", c.note),
@@ -973,7 +974,7 @@ fn policy(command: PolicyCommand) -> Result<ExitCode> {
 }
 
 fn account(command: AccountCommand) -> Result<ExitCode> {
-    use kiroku_app::accounts::StatusStep;
+    use kiroku_app::access::accounts::StatusStep;
     use kiroku_server::json;
     let change = |change: StatusArgs, step: StatusStep, done: &str| -> Result<ExitCode> {
         let result = with_app(&change.target, |app| {
@@ -1144,9 +1145,10 @@ fn account(command: AccountCommand) -> Result<ExitCode> {
 fn verify(target: &Target, no_record: bool) -> Result<ExitCode> {
     let mut bar = progress::Bar::new("verifying");
     let started = std::time::Instant::now();
-    let report = kiroku_app::ledger::verify_dir(&target.data, &target.overrides(), &mut |d, t| {
-        bar.update(d, t)
-    });
+    let report =
+        kiroku_app::ops::ledger::verify_dir(&target.data, &target.overrides(), &mut |d, t| {
+            bar.update(d, t)
+        });
     bar.finish();
     let report = report
         .with_context(|| format!("cannot verify the data directory {}", target.data.display()))?;

@@ -188,7 +188,10 @@ impl SearchQuery {
 
     /// Reads a search of `kind` from its parameters. Lists (`a,b`, but for `_id`) and repeated
     /// parameters (but for `date`) are refused, never guessed.
-    pub fn parse(kind: &'static str, params: &[(String, String)]) -> Result<SearchQuery, SearchError> {
+    pub fn parse(
+        kind: &'static str,
+        params: &[(String, String)],
+    ) -> Result<SearchQuery, SearchError> {
         let bad = |name: &str| SearchError::BadValue(name.to_owned());
         let mut search = SearchQuery::of(kind);
         for (name, value) in params {

@@ -565,13 +565,15 @@ pub fn fields(served: &Served) -> Vec<(String, String)> {
 }
 
 /// The note kind and encounter of a note the editor wrote.
-pub fn note_kind(served: &Served) -> (Option<kiroku_app::chart::NoteKind>, Option<String>) {
+pub fn note_kind(
+    served: &Served,
+) -> (Option<kiroku_app::records::chart::NoteKind>, Option<String>) {
     let json = tree(served);
     let kind = items(json.get("type").unwrap_or(&Json::Null), "coding")
         .iter()
         .find(|c| text(c, &["system"]).as_deref() == Some("http://loinc.org"))
         .and_then(|c| text(c, &["code"]))
-        .and_then(|code| kiroku_app::chart::NoteKind::of_loinc(&code));
+        .and_then(|code| kiroku_app::records::chart::NoteKind::of_loinc(&code));
     let encounter = text(&json, &["context", "encounter", "reference"])
         .and_then(|r| r.strip_prefix("Encounter/").map(str::to_owned));
     (kind, encounter)

@@ -5,8 +5,8 @@
 use crate::catalogue::{fill, Code};
 use axum::response::{IntoResponse, Response};
 use kiroku_access::AccessError;
-use kiroku_app::chart::NoteError as ClinicalNoteError;
-use kiroku_app::ledger::ReadFailure;
+use kiroku_app::ops::ledger::ReadFailure;
+use kiroku_app::records::chart::NoteError as ClinicalNoteError;
 use kiroku_app::records::{ProxyError, SearchError};
 use kiroku_app::Error;
 use kiroku_core::Conflict;
@@ -307,7 +307,7 @@ impl From<Error> for AppError {
             Error::ClinicalNote(e) => match e {
                 ClinicalNoteError::Empty => AppError::new(Code::ClinicalNoteEmpty),
                 ClinicalNoteError::TooLong => AppError::new(Code::ClinicalNoteTooLong)
-                    .with("max", kiroku_app::chart::SECTION_CHARS_MAX),
+                    .with("max", kiroku_app::records::chart::SECTION_CHARS_MAX),
                 ClinicalNoteError::Encounter => AppError::new(Code::ClinicalNoteEncounter),
                 ClinicalNoteError::NotANote => AppError::new(Code::NotANote),
             },

@@ -5,7 +5,7 @@ use kiroku_access::account::{AccountState, Event, Profile};
 use kiroku_access::application::{Application, StepTaken};
 use kiroku_access::department::Code;
 use kiroku_access::role::Held;
-use kiroku_app::accounts::{AccountSummary, AccountView, Done};
+use kiroku_app::access::accounts::{AccountSummary, AccountView, Done};
 use serde_json::{json, Value};
 
 /// An account's status.
@@ -143,7 +143,7 @@ pub fn principal(p: &kiroku_policy::Principal) -> Value {
 }
 
 /// A system client with its scopes and unrevoked tokens (by their SHA-256 only).
-pub fn client(c: &kiroku_app::clients::ClientView) -> Value {
+pub fn client(c: &kiroku_app::access::clients::ClientView) -> Value {
     json!({
         "account": c.profile.account,
         "name": format!("{} {}", c.profile.family_name, c.profile.given_name),

@@ -140,7 +140,7 @@ pub struct FactorPage {
     pub passkeys_here: bool,
     /// Why not, if not.
     pub unavailable: String,
-    pub offer: Option<kiroku_app::factors::Offer>,
+    pub offer: Option<kiroku_app::access::factors::Offer>,
     pub message: Option<String>,
 }
 

@@ -184,7 +184,7 @@ impl DataDir {
     /// Verifies the directory's ledger; returns the problem, if any.
     pub fn verify(&self) -> Option<String> {
         let report =
-            kiroku_app::ledger::verify_dir(&self.path, &Overrides::default(), &mut |_, _| {})
+            kiroku_app::ops::ledger::verify_dir(&self.path, &Overrides::default(), &mut |_, _| {})
                 .unwrap();
         report.problem.map(|p| p.what)
     }

@@ -398,7 +398,7 @@ fn the_clinicians_pages_read_write_and_disclose() {
     );
 
     // A too long section is refused with what was typed kept in the form.
-    let long = "経".repeat(kiroku_app::chart::SECTION_CHARS_MAX + 1);
+    let long = "経".repeat(kiroku_app::records::chart::SECTION_CHARS_MAX + 1);
     let refused = me.form(
         &server,
         &notes,

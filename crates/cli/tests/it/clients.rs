@@ -164,7 +164,7 @@ fn system_client_tokens_end_to_end() {
     assert_eq!(listed.status, 200, "{}", listed.text());
     let text = listed.text();
     assert!(!text.contains(&full), "a token is never shown again");
-    assert!(text.contains(&kiroku_app::clients::token_id(&full)));
+    assert!(text.contains(&kiroku_app::access::clients::token_id(&full)));
     let narrowed = operator.put(
         "/api/access/clients/demo-lab/scopes",
         &json!({"scopes": ["clinical.read"]}),
@@ -228,7 +228,7 @@ fn system_client_tokens_end_to_end() {
     // The administrator revokes one with a reason (none: refused, nothing written).
     let path = format!(
         "/api/access/tokens/{}/revocation",
-        kiroku_app::clients::token_id(&full)
+        kiroku_app::access::clients::token_id(&full)
     );
     let no_reason = operator.post(&path, &json!({}));
     assert_eq!(error_code(&no_reason), "reason_missing");

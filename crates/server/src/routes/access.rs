@@ -16,7 +16,7 @@ use axum::Json;
 use kiroku_access::application::{ApplicationForm, State as Stage};
 use kiroku_access::department::{Code, CodeList};
 use kiroku_access::role::{Appointment, Role};
-use kiroku_app::accounts::{Done, StatusStep};
+use kiroku_app::access::accounts::{Done, StatusStep};
 use kiroku_core::{AccountId, Date, EntryIndex};
 use serde::Deserialize;
 use serde_json::{json, Value};

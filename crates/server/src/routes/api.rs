@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kiroku_app::notes::{NoteSummary, NoteView};
+use kiroku_app::ops::notes::{NoteSummary, NoteView};
 use kiroku_core::{Actor, EntryIndex};
 use kiroku_ops::note::NoteState;
 use serde::Deserialize;

@@ -19,7 +19,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kiroku_app::chart::{NoteDraft, NoteKind, Waiting, NOTE_KINDS, SECTION_CHARS_MAX};
+use kiroku_app::records::chart::{NoteDraft, NoteKind, Waiting, NOTE_KINDS, SECTION_CHARS_MAX};
 use kiroku_app::records::{Served, Writing};
 use kiroku_core::AccountId;
 use kiroku_records::record::State as VersionState;

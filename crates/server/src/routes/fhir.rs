@@ -16,9 +16,9 @@ use axum::http::header::{CONTENT_TYPE, ETAG, IF_MATCH, LAST_MODIFIED, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kiroku_app::records::{Served, Writing, Written};
-use kiroku_records::search::{HistoryQuery, ProvenanceQuery};
 use kiroku_core::text::percent_decode;
 use kiroku_core::{AccountId, Timestamp};
+use kiroku_records::search::{HistoryQuery, ProvenanceQuery};
 use serde_json::json;
 
 /// The media type of FHIR JSON.

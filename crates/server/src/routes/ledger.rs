@@ -13,7 +13,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kiroku_access::AccessError;
-use kiroku_app::ledger::ReadFailure;
+use kiroku_app::ops::ledger::ReadFailure;
 use kiroku_app::Error;
 use kiroku_ledger::Tile;
 use kiroku_policy::PolicyError;

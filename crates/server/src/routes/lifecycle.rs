@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kiroku_access::account::{Status, StatusStep};
 use kiroku_access::lifecycle::{Decision, Item, Report, ReportedChange};
-use kiroku_app::lifecycle::ReviewView;
+use kiroku_app::access::lifecycle::ReviewView;
 use kiroku_core::{AccountId, Date, EntryIndex, Timestamp};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -120,7 +120,7 @@ fn review_json(v: &ReviewView, with_items: bool) -> Value {
     value
 }
 
-fn created(done: &kiroku_app::accounts::Done) -> Response {
+fn created(done: &kiroku_app::access::accounts::Done) -> Response {
     (StatusCode::CREATED, Json(json::done(done))).into_response()
 }
 

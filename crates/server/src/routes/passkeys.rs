@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kiroku_access::passkey::{decode_base64url, Assertion, Registration, RelyingParty};
-use kiroku_app::sessions::Pending;
+use kiroku_app::access::sessions::Pending;
 use kiroku_app::Error;
 use serde::Deserialize;
 

@@ -18,7 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kiroku_app::accounts::Done;
+use kiroku_app::access::accounts::Done;
 use kiroku_app::policy::{Explanation, VersionView};
 use kiroku_core::{AccountId, Timestamp};
 use kiroku_policy::version::{Version, VersionState};

@@ -19,8 +19,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kiroku_access::account::Category;
 use kiroku_access::role::Role;
-use kiroku_app::factors::Offer;
-use kiroku_app::sessions::{Pending, Session};
+use kiroku_app::access::factors::Offer;
+use kiroku_app::access::sessions::{Pending, Session};
 use kiroku_app::Error;
 use kiroku_core::Actor;
 use serde::Deserialize;
@@ -452,7 +452,7 @@ pub(super) async fn me(
 
 /// What the two-factor pages show of the account's factors.
 pub(super) struct FactorView {
-    factors: kiroku_app::passkeys::Factors,
+    factors: kiroku_app::access::passkeys::Factors,
     /// Why passkeys do not work at the address the browser reached, if they do not.
     unavailable: Option<AppError>,
 }

@@ -8,9 +8,9 @@
 //! the server as `localhost` (a workstation, or a test): taking the name from any `Host`
 //! header would let a look-alike site in front of the server pass its own origin off.
 
-use crate::factors::Proof;
+use crate::access::factors::Proof;
+use crate::access::sessions::{Challenge, Pending, Purpose};
 use crate::rows::{all, first};
-use crate::sessions::{Challenge, Pending, Purpose};
 use crate::{blocking, App, Error, Result};
 use kiroku_access::passkey::{
     self, encode_base64url, Assertion, Passkey, Registration, RelyingParty, CHALLENGE_BYTES,
@@ -222,7 +222,7 @@ impl App {
         let account = account.to_owned();
         blocking(move || {
             Ok(Factors {
-                totp: crate::factors::enrolled(&store, &account)?.is_some(),
+                totp: crate::access::factors::enrolled(&store, &account)?.is_some(),
                 passkeys: passkeys_of(&store, &account)?,
             })
         })
@@ -298,9 +298,9 @@ impl App {
         let enrols = enrolled.pending == Pending::Enrol;
         if enrols {
             enrolled.pending = Pending::Nothing;
-            request
-                .drafts
-                .push(crate::sign_in::session_draft(token, &enrolled, false));
+            request.drafts.push(crate::access::sign_in::session_draft(
+                token, &enrolled, false,
+            ));
         }
         self.writer().append(request).await?;
         if enrols {

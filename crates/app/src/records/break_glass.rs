@@ -3,7 +3,7 @@
 //! is disclosed with the purpose `emergency`; each access waits for a reviewer (an operations
 //! or audit manager, never the one who opened it) to record whether it was justified.
 
-use crate::policy::Gate;
+use crate::gate::Gate;
 use crate::records::{check, current, not_found, Asker, Found};
 use crate::rows::{all, first};
 use crate::{blocking, App, Error, Result};

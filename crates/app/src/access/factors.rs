@@ -4,9 +4,9 @@
 //! cipher's associated data), so a sealed value copied onto another account does not open.
 //! Each TOTP step is accepted once per account while the server runs.
 
+use crate::access::sessions::Pending;
 use crate::datadir::{read_secret, write_secret};
 use crate::rows::first;
-use crate::sessions::Pending;
 use crate::{blocking, App, Error, Result};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -283,9 +283,9 @@ impl App {
         let mut enrolled = session.clone();
         if enrolled.pending == Pending::Enrol {
             enrolled.pending = Pending::Nothing;
-            request
-                .drafts
-                .push(crate::sign_in::session_draft(token, &enrolled, false));
+            request.drafts.push(crate::access::sign_in::session_draft(
+                token, &enrolled, false,
+            ));
         }
         self.writer().append(request).await?;
         self.used_steps().mark(&session.account, step);
@@ -342,7 +342,7 @@ impl App {
     pub(crate) async fn second_step<F>(
         &self,
         token: &str,
-        session: &crate::sessions::Session,
+        session: &crate::access::sessions::Session,
         check: F,
         failed: Error,
     ) -> Result<()>
@@ -353,7 +353,7 @@ impl App {
             return Err(Error::Unauthorized);
         }
         let account = session.account.clone();
-        for _ in 0..crate::sign_in::ATTEMPT_RETRIES_MAX {
+        for _ in 0..crate::access::sign_in::ATTEMPT_RETRIES_MAX {
             let now = self.now()?;
             let store: Arc<Store> = self.store().clone();
             let who = account.to_string();
@@ -381,9 +381,9 @@ impl App {
             if outcome == Outcome::Success {
                 request.drafts.extend(proof.record);
                 // The session may act from now on: recorded with the attempt.
-                request
-                    .drafts
-                    .push(crate::sign_in::session_draft(token, &completed, false));
+                request.drafts.push(crate::access::sign_in::session_draft(
+                    token, &completed, false,
+                ));
             }
             let appended = self.writer().append(request).await;
             if let (Err(_), Some((step, before))) = (&appended, proof.step) {

@@ -3,10 +3,8 @@
 //! API (the policy in force decides every resource shown, and a refusal is an entry), and each
 //! is disclosed in one entry, committed before it is returned.
 
-use crate::policy::Gate;
-use crate::records::{
-    current, Run, not_found, readable, version_entry, Asker, Found, Served,
-};
+use crate::gate::Gate;
+use crate::records::{current, not_found, readable, version_entry, Asker, Found, Run, Served};
 use crate::rows::all;
 use crate::{blocking, App, Error, Result};
 use kiroku_core::Actor;
@@ -101,7 +99,11 @@ impl App {
             let mut records = Vec::new();
             for (kind, count) in CHART_KINDS {
                 let mut served = Vec::new();
-                for c in kiroku_records::search::SearchQuery::newest_of_patient(kind, &patient, count).run(&store)?.0 {
+                for c in
+                    kiroku_records::search::SearchQuery::newest_of_patient(kind, &patient, count)
+                        .run(&store)?
+                        .0
+                {
                     match readable(&asker, kind, &c.id, c.entry)? {
                         Ok(version) => served.push(version),
                         Err(refused) => return Ok(Found::Refused(refused)),

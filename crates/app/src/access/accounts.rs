@@ -8,7 +8,7 @@
 //! its own name `operator`, so every such act is visibly the operator's in the ledger (until
 //! the authentication of this issue lets the CLI sign in as a named administrator).
 
-use crate::policy::{principal_of, Gate};
+use crate::gate::{principal_of, Gate};
 use crate::rows::{all, decoded, first};
 use crate::{blocking, App, Error, Result};
 use kiroku_access::account::{change_status, AccountState, Event, Profile, Status};
@@ -242,8 +242,8 @@ impl App {
         &self,
         actor: Actor,
         tile: kiroku_ledger::Tile,
-    ) -> std::result::Result<Vec<u8>, crate::ledger::ReadFailure> {
-        use crate::ledger::ReadFailure;
+    ) -> std::result::Result<Vec<u8>, crate::ops::ledger::ReadFailure> {
+        use crate::ops::ledger::ReadFailure;
         let store: Arc<Store> = self.store().clone();
         let cache = self.policy_cache().clone();
         let today = self.today()?;
@@ -406,7 +406,7 @@ impl App {
             let mut request =
                 application::approve(&roles, by.clone(), &found, expected, looked, today)?;
             let (draft, secret) =
-                crate::sign_in::initial_secret_draft(by, &account, entropy.as_ref(), &key)?;
+                crate::access::sign_in::initial_secret_draft(by, &account, entropy.as_ref(), &key)?;
             request.drafts.push(draft);
             Ok((request, account, secret))
         })

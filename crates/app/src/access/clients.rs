@@ -7,9 +7,9 @@
 //! is unexpired and unrevoked and its client's account is active and within its validity
 //! period — so suspending a client stops its tokens at once.
 
-use crate::accounts::{account_state, Done};
+use crate::access::accounts::{account_state, Done};
+use crate::access::sign_in::{new_token, standing, usable, ATTEMPT_RETRIES_MAX};
 use crate::rows::{all, first};
-use crate::sign_in::{new_token, standing, usable, ATTEMPT_RETRIES_MAX};
 use crate::{blocking, App, Error, Result};
 use kiroku_access::account::Profile;
 use kiroku_access::client::{self, Granted, Token, CLIENT_JOB_TYPE};
@@ -205,7 +205,13 @@ impl App {
                     .is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
                 let (matches, jti) = match &proof {
                     ClientProof::Secret(secret) => (
-                        crate::sign_in::secret_matches(&key, &who, found.as_ref(), secret, now)?,
+                        crate::access::sign_in::secret_matches(
+                            &key,
+                            &who,
+                            found.as_ref(),
+                            secret,
+                            now,
+                        )?,
                         None,
                     ),
                     ClientProof::Assertion(assertion) => {
@@ -428,8 +434,13 @@ impl App {
             .hashing(move || {
                 let found =
                     standing(&store, &who)?.filter(|f| f.profile.job_type == CLIENT_JOB_TYPE);
-                let matches =
-                    crate::sign_in::secret_matches(&key, &who, found.as_ref(), &secret_owned, now)?;
+                let matches = crate::access::sign_in::secret_matches(
+                    &key,
+                    &who,
+                    found.as_ref(),
+                    &secret_owned,
+                    now,
+                )?;
                 let token = first(&store, &Token::query(&tid), Token::from_row)?
                     .filter(|t| t.account == who);
                 Ok((found, matches, token))

@@ -2,8 +2,8 @@
 //! reviews (see [`kiroku_access::lifecycle`] for the rules). Each step asks the policy in force
 //! and then the rule; the writer re-checks stream versions and claims under the append lock.
 
-use crate::accounts::{account_state, Done};
-use crate::policy::principal_of;
+use crate::access::accounts::{account_state, Done};
+use crate::gate::principal_of;
 use crate::rows::{all, first};
 use crate::{blocking, App, Error, Result};
 use kiroku_access::account::{Profile, Status};

@@ -5,9 +5,9 @@
 //! that does not exist writes nothing, but costs the same Argon2 time, so the answer does not
 //! tell which ids exist.
 
+use crate::access::sessions::{csrf_of, session_id, Pending, Session};
 use crate::config::SecondFactor;
 use crate::rows::{decoded, first};
-use crate::sessions::{csrf_of, session_id, Pending, Session};
 use crate::{blocking, App, Error, Result};
 use kiroku_access::account::{AccountState, Profile, Status};
 use kiroku_access::credential::{self, Credential, CredentialKind, Outcome, SignInState};
@@ -109,14 +109,14 @@ pub(crate) struct Standing {
 /// account that is not found is checked against the decoy hash, and a locked one is not
 /// checked at all, so that neither answers sooner than a real check: a guesser learns nothing.
 pub(crate) fn secret_matches(
-    key: &[u8; crate::factors::KEY_BYTES],
+    key: &[u8; crate::access::factors::KEY_BYTES],
     account: &str,
     found: Option<&Standing>,
     secret: &str,
     now: Timestamp,
 ) -> Result<bool> {
     let hash = match found {
-        Some(f) => crate::factors::opened_hash(key, account, &f.credential.hash)?,
+        Some(f) => crate::access::factors::opened_hash(key, account, &f.credential.hash)?,
         None => decoy_hash().to_owned(),
     };
     let locked = found.is_some_and(|f| f.sign_in.lockout.verdict(now) != Verdict::Open);
@@ -139,7 +139,7 @@ pub(crate) fn standing(store: &Store, account: &str) -> Result<Option<Standing>>
         profile,
         credential,
         sign_in,
-        has_factor: crate::factors::has_any(store, account)?,
+        has_factor: crate::access::factors::has_any(store, account)?,
     }))
 }
 
@@ -231,7 +231,7 @@ impl App {
                 // Sessions of the account that expired unended go now.
                 for expired in kept
                     .iter()
-                    .filter(|k| !crate::sessions::alive(k.created, k.seen, now))
+                    .filter(|k| !crate::access::sessions::alive(k.created, k.seen, now))
                 {
                     request.drafts.push(kiroku_access::session::end(
                         actor_of(&id),
@@ -316,7 +316,7 @@ impl App {
             self.sessions().end_all(&account);
             return Err(Error::Unauthorized);
         }
-        if !crate::sessions::alive(kept.created, kept.seen, now) {
+        if !crate::access::sessions::alive(kept.created, kept.seen, now) {
             self.sessions().end(token);
             return Err(Error::Unauthorized);
         }
@@ -419,7 +419,7 @@ impl App {
             .hashing(move || {
                 let found = standing(&store, &account)?.ok_or(Error::Unauthorized)?;
                 let current_hash =
-                    crate::factors::opened_hash(&key, &account, &found.credential.hash)?;
+                    crate::access::factors::opened_hash(&key, &account, &found.credential.hash)?;
                 if !password::verify(&current, &current_hash) {
                     return Err(Error::SignInFailed);
                 }
@@ -439,7 +439,7 @@ impl App {
                 .iter()
                 .map(|s| {
                     let stored = decoded(Credential::hash_of_row(s))?;
-                    crate::factors::opened_hash(&key, &account, &stored)
+                    crate::access::factors::opened_hash(&key, &account, &stored)
                 })
                 .collect::<Result<_>>()?;
                 if password::reused(&new, &recent) || password::verify(&new, &current_hash) {
@@ -447,7 +447,8 @@ impl App {
                 }
                 let hash = password::hash(&new, entropy.as_ref())
                     .map_err(|e| Error::Unavailable(e.to_string()))?;
-                let hash = crate::factors::seal_hash(&key, &account, &hash, entropy.as_ref())?;
+                let hash =
+                    crate::access::factors::seal_hash(&key, &account, &hash, entropy.as_ref())?;
                 Ok((
                     Request::one(credential::set(
                         actor,
@@ -499,11 +500,11 @@ pub fn initial_secret_draft(
     actor: Actor,
     account: &str,
     entropy: &dyn Entropy,
-    key: &[u8; crate::factors::KEY_BYTES],
+    key: &[u8; crate::access::factors::KEY_BYTES],
 ) -> Result<(Draft, String)> {
     let secret = new_secret(entropy);
     let hash = password::hash(&secret, entropy).map_err(|e| Error::Unavailable(e.to_string()))?;
-    let sealed = crate::factors::seal_hash(key, account, &hash, entropy)?;
+    let sealed = crate::access::factors::seal_hash(key, account, &hash, entropy)?;
     Ok((
         credential::set(actor, account, 0, CredentialKind::Initial, sealed),
         secret,

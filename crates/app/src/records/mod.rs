@@ -3,7 +3,10 @@
 //! that carries patient data is recorded as a disclosure entry, and its commit awaited, before
 //! the answer is returned: nothing leaves the system unrecorded.
 
-use crate::policy::Gate;
+pub mod break_glass;
+pub mod chart;
+
+use crate::gate::Gate;
 use crate::rows::{all, decoded, first};
 use crate::{blocking, App, Error, Result};
 use kiroku_core::query::Stored;
@@ -872,7 +875,7 @@ fn proxy_clinician(
     if clinician == &who.account {
         return Err(Error::Proxy(ProxyError::Oneself));
     }
-    let principal = crate::policy::principal_of(store, clinician.as_str(), today)?
+    let principal = crate::gate::principal_of(store, clinician.as_str(), today)?
         .filter(|p| p.kind == PrincipalKind::Person && p.status == "active")
         .ok_or(Error::Proxy(ProxyError::NoSuchClinician))?;
     if principal.job_type == TRAINEE {
@@ -1829,8 +1832,11 @@ pub(crate) trait Run {
         token: &Token,
     ) -> Result<(Vec<Current>, Option<String>)>;
     /// A page of `ids` (sorted, each once) after the cursor, filtered.
-    fn page_of_ids(&self, store: &Store, ids: Vec<String>)
-        -> Result<(Vec<Current>, Option<String>)>;
+    fn page_of_ids(
+        &self,
+        store: &Store,
+        ids: Vec<String>,
+    ) -> Result<(Vec<Current>, Option<String>)>;
     /// A page in date order, filtered, after the cursor `date|id`.
     fn by_date(&self, store: &Store) -> Result<(Vec<Current>, Option<String>)>;
 }

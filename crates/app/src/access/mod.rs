@@ -1,0 +1,11 @@
+//! The access wing: people and programs — applications for an ID and their approval, accounts
+//! and their status, roles, sign-in with its second factors and passkeys, sessions, system
+//! clients and their tokens, status-change reports and access reviews.
+
+pub mod accounts;
+pub mod clients;
+pub mod factors;
+pub mod lifecycle;
+pub mod passkeys;
+pub mod sessions;
+pub mod sign_in;
