@@ -646,7 +646,7 @@ pub fn sign_in(concurrent: usize, progress: &mut dyn FnMut(u64, u64)) -> Result<
             let mut latencies = Vec::new();
             while !until.load(std::sync::atomic::Ordering::Relaxed) || latencies.len() < 20 {
                 let started = Instant::now();
-                app.status().await?;
+                app.ops().status().await?;
                 latencies.push(started.elapsed());
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 if latencies.len() >= 100_000 {
@@ -671,7 +671,7 @@ pub fn sign_in(concurrent: usize, progress: &mut dyn FnMut(u64, u64)) -> Result<
             let (account, secret) = (account.clone(), secret.clone());
             let app = app.clone();
             tasks.push(tokio::spawn(async move {
-                app.sign_in(&account, &secret).await.map(|_| ())
+                app.access().sign_in(&account, &secret).await.map(|_| ())
             }));
         }
         for task in tasks {

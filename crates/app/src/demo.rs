@@ -240,7 +240,9 @@ pub async fn seed_hospital(app: &App) -> Result<Vec<(String, String)>> {
                 name_en: (*en).into(),
                 active: true,
             };
-            app.define_code(director.clone(), list, code).await?;
+            app.access()
+                .define_code(director.clone(), list, code)
+                .await?;
         }
     }
     let mut people: Vec<Person> = Vec::new();
@@ -261,10 +263,14 @@ pub async fn seed_hospital(app: &App) -> Result<Vec<(String, String)>> {
                     profile,
                     justification: "デモ: 業務で総合運営システムを利用するため".into(),
                 };
-                let submitted = app.submit_application(operator.clone(), form).await?;
+                let submitted = app
+                    .access()
+                    .submit_application(operator.clone(), form)
+                    .await?;
                 match &head {
                     None => {
                         let issued = app
+                            .access()
                             .approve_application(director.clone(), submitted.entry, 1)
                             .await?;
                         secrets.push((account.clone(), issued.initial_secret));
@@ -274,7 +280,9 @@ pub async fn seed_hospital(app: &App) -> Result<Vec<(String, String)>> {
                             valid_from: today,
                             valid_until: None,
                         };
-                        app.appoint(director.clone(), &account, appointment).await?;
+                        app.access()
+                            .appoint(director.clone(), &account, appointment)
+                            .await?;
                         head = Some(account.clone());
                     }
                     Some(head) => {
@@ -283,9 +291,11 @@ pub async fn seed_hospital(app: &App) -> Result<Vec<(String, String)>> {
                                 .map_err(|e| crate::Error::Invalid(e.to_string()))?,
                             session: Some("demo".into()),
                         };
-                        app.endorse_application(head_actor, submitted.entry, 1)
+                        app.access()
+                            .endorse_application(head_actor, submitted.entry, 1)
                             .await?;
                         let issued = app
+                            .access()
                             .approve_application(director.clone(), submitted.entry, 2)
                             .await?;
                         secrets.push((account.clone(), issued.initial_secret));
@@ -342,7 +352,9 @@ pub async fn seed_hospital(app: &App) -> Result<Vec<(String, String)>> {
             valid_from: today,
             valid_until: None,
         };
-        app.appoint(director.clone(), &account, appointment).await?;
+        app.access()
+            .appoint(director.clone(), &account, appointment)
+            .await?;
     }
     Ok(secrets)
 }
@@ -358,19 +370,21 @@ pub async fn seed_client(app: &App) -> Result<(String, String)> {
         account: AccountId::parse("director").map_err(|e| crate::Error::Invalid(e.to_string()))?,
         session: Some("demo".into()),
     };
-    let today = app.today()?;
-    app.define_code(
-        director.clone(),
-        CodeList::JobType,
-        Code {
-            code: crate::policy::CLIENT_JOB_TYPE.into(),
-            name_ja: "システムクライアント".into(),
-            name_en: "System client".into(),
-            active: true,
-        },
-    )
-    .await?;
+    let today = app.access().today()?;
+    app.access()
+        .define_code(
+            director.clone(),
+            CodeList::JobType,
+            Code {
+                code: crate::policy::CLIENT_JOB_TYPE.into(),
+                name_ja: "システムクライアント".into(),
+                name_en: "System client".into(),
+                active: true,
+            },
+        )
+        .await?;
     let head = app
+        .access()
         .appointments()
         .await?
         .into_iter()
@@ -398,6 +412,7 @@ pub async fn seed_client(app: &App) -> Result<(String, String)> {
         justification: "デモ: 検査オーダーの受信と検査結果の送信".into(),
     };
     let submitted = app
+        .access()
         .submit_application(Actor::operator("demo"), form)
         .await?;
     let head = Actor {
@@ -405,19 +420,23 @@ pub async fn seed_client(app: &App) -> Result<(String, String)> {
             .map_err(|e| crate::Error::Invalid(e.to_string()))?,
         session: Some("demo".into()),
     };
-    app.endorse_application(head, submitted.entry, 1).await?;
+    app.access()
+        .endorse_application(head, submitted.entry, 1)
+        .await?;
     let issued = app
+        .access()
         .approve_application(director.clone(), submitted.entry, 2)
         .await?;
-    app.grant_scopes(
-        director,
-        DEMO_CLIENT,
-        vec![
-            kiroku_access::client::SCOPE_CLINICAL_READ.into(),
-            kiroku_access::client::SCOPE_CLINICAL_WRITE.into(),
-        ],
-    )
-    .await?;
+    app.access()
+        .grant_scopes(
+            director,
+            DEMO_CLIENT,
+            vec![
+                kiroku_access::client::SCOPE_CLINICAL_READ.into(),
+                kiroku_access::client::SCOPE_CLINICAL_WRITE.into(),
+            ],
+        )
+        .await?;
     Ok((DEMO_CLIENT.into(), issued.initial_secret))
 }
 
@@ -428,11 +447,16 @@ pub async fn seed(app: &App) -> Result<u64> {
     let mut notes = Vec::new();
     for (text, tags) in DEMO_NOTES {
         let tags = tags.iter().map(|t| (*t).to_owned()).collect();
-        notes.push(app.write_note(actor.clone(), text, tags, None).await?.note);
+        notes.push(
+            app.ops()
+                .write_note(actor.clone(), text, tags, None)
+                .await?
+                .note,
+        );
     }
     let mut written = notes.len() as u64;
     if let (Some(first), Some(fourth)) = (notes.first(), notes.get(3)) {
-        app.amend_note(
+        app.ops().amend_note(
             actor.clone(),
             *first,
             1,
@@ -441,7 +465,7 @@ pub async fn seed(app: &App) -> Result<u64> {
             "デモ: テープ6の記載漏れ / demo: tape 6 was left out",
         )
         .await?;
-        app.withdraw_note(
+        app.ops().withdraw_note(
             actor,
             *fourth,
             1,

@@ -554,8 +554,11 @@ impl App {
     ) -> Result<Seeded> {
         // The confirming doctor attends every encounter (and so may confirm the drafts).
         let attending = doctor;
-        let token = self.client_token(client.0, client.1, None).await?;
-        let system = self.authenticate_bearer(&token.token, "demo").await?;
+        let token = self.access().client_token(client.0, client.1, None).await?;
+        let system = self
+            .access()
+            .authenticate_bearer(&token.token, "demo")
+            .await?;
         let doctor = doctor
             .map(|d| {
                 kiroku_core::AccountId::parse(d)
@@ -566,7 +569,7 @@ impl App {
                     .map_err(|e| Error::Invalid(e.to_string()))
             })
             .transpose()?;
-        let today = self.today()?;
+        let today = self.access().today()?;
         let cutoff = today.plus_days(-28).unwrap_or(today).to_string();
         let mut rng = Rng::new(seed);
         let mut seeded = Seeded::default();
@@ -591,6 +594,7 @@ impl App {
             let bundle =
                 json!({ "resourceType": "Bundle", "type": "transaction", "entry": entries });
             let written = self
+                .records()
                 .transact(
                     system.clone(),
                     bundle.to_string().into_bytes(),
@@ -615,7 +619,10 @@ impl App {
                     .map(|w| (w.served.kind.clone(), w.served.id.clone(), w.served.version))
                     .collect();
                 if !old.is_empty() {
-                    seeded.confirmed += self.confirm_resources(doctor.clone(), old).await?;
+                    seeded.confirmed += self
+                        .records()
+                        .confirm_resources(doctor.clone(), old)
+                        .await?;
                 }
             }
             number += count;

@@ -274,7 +274,7 @@ impl App {
     ) -> Result<Done> {
         let store: Arc<Store> = self.store().clone();
         let cache = self.policy_cache().clone();
-        let today = self.today()?;
+        let today = self.access().today()?;
         let who = actor.clone();
         let request = blocking(move || {
             let gate = Gate::open(&store, &cache, &who, today)?;
@@ -282,7 +282,7 @@ impl App {
         })
         .await;
         match request {
-            Ok(request) => self.append_done(request).await,
+            Ok(request) => self.access().append_done(request).await,
             // A refusal by the policy is an attempt the ledger keeps, as a record's is.
             Err(Error::Policy(PolicyError::Denied(action))) => {
                 let draft = kiroku_access::denial::denied(actor.clone(), action);
@@ -304,7 +304,7 @@ impl App {
     ) -> Result<bool> {
         let store: Arc<Store> = self.store().clone();
         let cache = self.policy_cache().clone();
-        let today = self.today()?;
+        let today = self.access().today()?;
         let actor = actor.clone();
         blocking(move || {
             let gate = Gate::open(&store, &cache, &actor, today)?;
@@ -316,7 +316,7 @@ impl App {
     /// The caller as policies see it today (a client with its token's scopes).
     pub async fn caller(&self, actor: &Actor) -> Result<Principal> {
         let store: Arc<Store> = self.store().clone();
-        let today = self.today()?;
+        let today = self.access().today()?;
         let actor = actor.clone();
         blocking(move || actor_principal(&store, &actor, today)).await
     }
@@ -324,7 +324,7 @@ impl App {
     /// Account `id` as policies see it today.
     pub async fn principal(&self, id: &str) -> Result<Principal> {
         let store: Arc<Store> = self.store().clone();
-        let today = self.today()?;
+        let today = self.access().today()?;
         let id = id.to_owned();
         blocking(move || principal_of(&store, &id, today)?.ok_or(Error::NoSuchAccount(id))).await
     }

@@ -460,8 +460,8 @@ impl App {
         Ok((
             self.store.clone(),
             self.policy.clone(),
-            self.today()?,
-            self.now()?,
+            self.access().today()?,
+            self.access().now()?,
         ))
     }
 

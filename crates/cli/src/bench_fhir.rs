@@ -293,7 +293,11 @@ fn run_in(
                 &mut |done| bar.update(done, patients),
             )
             .await?;
-        let token = app.client_token(&client, &secret, None).await?.token;
+        let token = app
+            .access()
+            .client_token(&client, &secret, None)
+            .await?
+            .token;
         Ok::<_, kiroku_app::Error>((token, seeded.patient_ids))
     })?;
     bar.finish();
@@ -348,7 +352,7 @@ fn run_in(
             None,
             read.clone(),
         )?);
-        app.unaudited_reads_for_benchmark(true);
+        app.records().unaudited_reads_for_benchmark(true);
         let slice = drive(
             addr,
             &token,
@@ -357,7 +361,7 @@ fn run_in(
             None,
             read.clone(),
         );
-        app.unaudited_reads_for_benchmark(false);
+        app.records().unaudited_reads_for_benchmark(false);
         unaudited.add(slice?);
     }
     let paced = drive(addr, &token, connections, seconds, Some(rate), read.clone())?;

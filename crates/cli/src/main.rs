@@ -519,7 +519,7 @@ fn validate_fhir(files: &[PathBuf], ja: bool) -> Result<ExitCode> {
     let mut failed = 0;
     for file in files {
         let bytes = read_input(file)?;
-        match kiroku_app::App::check_document(&bytes) {
+        match kiroku_app::records::Records::check_document(&bytes) {
             Ok(kind) => outln!(
                 "{}: {kind} {}",
                 file.display(),
@@ -643,7 +643,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Review {
             command: ReviewCommand::CloseDue { target },
         } => {
-            let closed = with_app(&target, |app| Ok(block(app.close_due_reviews())??))?;
+            let closed = with_app(&target, |app| Ok(block(app.access().close_due_reviews())??))?;
             if closed.is_empty() {
                 outln!("no access review is past its deadline");
             }
@@ -656,7 +656,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export { target, out } => {
             let mut bar = progress::Bar::new("exporting");
             let exported = with_app(&target, |app| {
-                Ok(app.export(&out, &mut |done, total| bar.update(done, total))?)
+                Ok(app
+                    .ops()
+                    .export(&out, &mut |done, total| bar.update(done, total))?)
             });
             bar.finish();
             let exported = exported.context("nothing was exported")?;
@@ -722,7 +724,7 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
             text,
         } => {
             let written = with_app(&target, |app| {
-                Ok(block(app.write_note(
+                Ok(block(app.ops().write_note(
                     Actor::operator("cli"),
                     &text,
                     tags,
@@ -747,17 +749,18 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
                     let tags = if no_tags || !tags.is_empty() {
                         tags
                     } else {
-                        app.note(EntryIndex(note)).await?.tags
+                        app.ops().note(EntryIndex(note)).await?.tags
                     };
-                    app.amend_note(
-                        Actor::operator("cli"),
-                        EntryIndex(note),
-                        version,
-                        &text,
-                        tags,
-                        &reason,
-                    )
-                    .await
+                    app.ops()
+                        .amend_note(
+                            Actor::operator("cli"),
+                            EntryIndex(note),
+                            version,
+                            &text,
+                            tags,
+                            &reason,
+                        )
+                        .await
                 })?
                 .map_err(Into::into)
             })
@@ -777,7 +780,7 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
             reason,
         } => {
             let changed = with_app(&target, |app| {
-                Ok(block(app.withdraw_note(
+                Ok(block(app.ops().withdraw_note(
                     Actor::operator("cli"),
                     EntryIndex(note),
                     version,
@@ -800,7 +803,7 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
             limit,
         } => {
             let notes = with_app(&target, |app| {
-                Ok(block(app.notes(after.map(EntryIndex), limit, tag))??)
+                Ok(block(app.ops().notes(after.map(EntryIndex), limit, tag))??)
             })?;
             for n in notes {
                 let text = n.state.text.as_deref().unwrap_or("").replace('\n', " ");
@@ -817,7 +820,7 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         LedgerCommand::Show { target, note } => {
-            let view = with_app(&target, |app| Ok(block(app.note(EntryIndex(note)))??))?;
+            let view = with_app(&target, |app| Ok(block(app.ops().note(EntryIndex(note)))??))?;
             outln!(
                 "note {}: version {}, {}; tags: {}",
                 view.state.note,
@@ -849,7 +852,7 @@ fn ledger(command: LedgerCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         LedgerCommand::Rebuild { target } => {
-            let replayed = with_app(&target, |app| Ok(app.rebuild()?))?;
+            let replayed = with_app(&target, |app| Ok(app.ops().rebuild()?))?;
             outln!("projections rebuilt from {replayed} entries");
             Ok(ExitCode::SUCCESS)
         }
@@ -865,7 +868,7 @@ fn client(command: ClientCommand) -> Result<ExitCode> {
             json: as_json,
         } => {
             let issued = with_app(&target, |app| {
-                Ok(block(app.operator_token(&client, scope))??)
+                Ok(block(app.access().operator_token(&client, scope))??)
             })?;
             if as_json {
                 outln!(
@@ -896,7 +899,7 @@ fn client(command: ClientCommand) -> Result<ExitCode> {
             let text =
                 String::from_utf8(read_input(&jwks)?).context("the JWK Set is not UTF-8 text")?;
             let done = with_app(&target, |app| {
-                Ok(block(app.register_client_keys(
+                Ok(block(app.access().register_client_keys(
                     Actor::operator("cli"),
                     &client,
                     &text,
@@ -940,7 +943,8 @@ fn policy(command: PolicyCommand) -> Result<ExitCode> {
                     })
                 })
                 .transpose()?;
-            let (adoption, version) = with_app(&target, |app| Ok(block(app.policy_at(at))??))?;
+            let (adoption, version) =
+                with_app(&target, |app| Ok(block(app.policy().policy_at(at))??))?;
             let decision = version.decision.as_ref();
             if as_json {
                 outln!(
@@ -981,16 +985,17 @@ fn account(command: AccountCommand) -> Result<ExitCode> {
             block(async {
                 let expected = match change.expected {
                     Some(v) => v,
-                    None => app.account(&change.id).await?.state.version,
+                    None => app.access().account(&change.id).await?.state.version,
                 };
-                app.change_account_status(
-                    Actor::operator("cli"),
-                    &change.id,
-                    step,
-                    expected,
-                    change.reason.clone(),
-                )
-                .await
+                app.access()
+                    .change_account_status(
+                        Actor::operator("cli"),
+                        &change.id,
+                        step,
+                        expected,
+                        change.reason.clone(),
+                    )
+                    .await
             })?
             .map_err(Into::into)
         })
@@ -1005,7 +1010,9 @@ fn account(command: AccountCommand) -> Result<ExitCode> {
             limit,
             json: as_json,
         } => {
-            let accounts = with_app(&target, |app| Ok(block(app.accounts(after, limit))??))?;
+            let accounts = with_app(&target, |app| {
+                Ok(block(app.access().accounts(after, limit))??)
+            })?;
             if as_json {
                 let list: Vec<_> = accounts.iter().map(json::summary).collect();
                 outln!("{}", serde_json::Value::Array(list));
@@ -1030,7 +1037,7 @@ fn account(command: AccountCommand) -> Result<ExitCode> {
             id,
             json: as_json,
         } => {
-            let view = with_app(&target, |app| Ok(block(app.account(&id))??))?;
+            let view = with_app(&target, |app| Ok(block(app.access().account(&id))??))?;
             if as_json {
                 outln!("{}", json::view(&view));
                 return Ok(ExitCode::SUCCESS);
@@ -1091,7 +1098,7 @@ fn account(command: AccountCommand) -> Result<ExitCode> {
             unbind: _,
         } => {
             let done = with_app(&target, |app| {
-                Ok(block(app.bind_staff_identity(
+                Ok(block(app.access().bind_staff_identity(
                     Actor::operator("cli"),
                     &practitioner,
                     to.as_deref(),
@@ -1121,7 +1128,7 @@ fn account(command: AccountCommand) -> Result<ExitCode> {
             target,
             json: as_json,
         } => {
-            let held = with_app(&target, |app| Ok(block(app.appointments())??))?;
+            let held = with_app(&target, |app| Ok(block(app.access().appointments())??))?;
             if as_json {
                 let list: Vec<_> = held.iter().map(json::held).collect();
                 outln!("{}", serde_json::Value::Array(list));
@@ -1177,7 +1184,7 @@ fn verify(target: &Target, no_record: bool) -> Result<ExitCode> {
         }
     };
     if !no_record {
-        if let Err(error) = with_app(target, |app| Ok(app.record_verification(&report)?)) {
+        if let Err(error) = with_app(target, |app| Ok(app.ops().record_verification(&report)?)) {
             eprintln!("warning: the result could not be recorded in the ledger: {error:#}");
         }
     }
@@ -1228,7 +1235,7 @@ fn demo(data: Option<PathBuf>, listen: String, patients: u64) -> Result<ExitCode
         // person a token: the demo signs in with a password and a code, as a hospital would.
         let mut totp = std::collections::BTreeMap::new();
         for account in std::iter::once("director").chain(people.iter().map(|(a, _)| a.as_str())) {
-            let secret = block(app.enrol_factor_for_demo(account))?
+            let secret = block(app.access().enrol_factor_for_demo(account))?
                 .with_context(|| format!("enrolling the demo authenticator of {account} failed"))?;
             totp.insert(account.to_owned(), secret);
         }
@@ -1251,7 +1258,7 @@ fn demo(data: Option<PathBuf>, listen: String, patients: u64) -> Result<ExitCode
         outln!(
             "sign in at http://localhost:{port}/sign-in as any of them (passkeys are scoped to a host name, so register them at localhost, not at an IP address); the governance roles are held by:"
         );
-        for held in block(app.appointments())?? {
+        for held in block(app.access().appointments())?? {
             outln!(
                 "  {:<22} {:<22} {}",
                 held.role.as_str(),
@@ -1263,7 +1270,7 @@ fn demo(data: Option<PathBuf>, listen: String, patients: u64) -> Result<ExitCode
             "the system client {} (clinical.read clinical.write) gets tokens from POST /oauth/token with its client secret from the same file",
             client.0
         );
-        let doctor = block(app.accounts(None, 1000))??
+        let doctor = block(app.access().accounts(None, 1000))??
             .into_iter()
             .find(|a| a.profile.job_type == "doctor")
             .map(|a| a.profile.account);
@@ -1288,8 +1295,9 @@ fn demo(data: Option<PathBuf>, listen: String, patients: u64) -> Result<ExitCode
             doctor.unwrap_or("nobody")
         );
         let seeded = block(kiroku_app::demo::seed(&app))?.context("seeding demo data failed")?;
-        let report = app.verify(&mut |_, _| {})?;
-        app.record_verification(&report)
+        let report = app.ops().verify(&mut |_, _| {})?;
+        app.ops()
+            .record_verification(&report)
             .context("recording the demo verification failed")?;
         outln!(
             "seeded {seeded} demo entries in {}; the operator token is in {}",
@@ -1356,7 +1364,7 @@ fn serve(app: App, demo_dir: Option<&Path>) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    match app.durability() {
+    match app.ops().durability() {
         Ok(settings) => tracing::info!(
             database = app.database().backend_name(),
             %settings,
@@ -1373,7 +1381,7 @@ fn serve(app: App, demo_dir: Option<&Path>) -> Result<()> {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
-            match scheduler.close_due_reviews().await {
+            match scheduler.access().close_due_reviews().await {
                 Ok(closed) if closed.is_empty() => {}
                 Ok(closed) => tracing::info!(
                     reviews = closed.len(),

@@ -8,9 +8,10 @@
 //! its own name `operator`, so every such act is visibly the operator's in the ledger (until
 //! the authentication of this issue lets the CLI sign in as a named administrator).
 
+use crate::access::Access;
 use crate::gate::{principal_of, Gate};
 use crate::rows::{all, decoded, first};
-use crate::{blocking, App, Error, Result};
+use crate::{blocking, Error, Result};
 use kiroku_access::account::{change_status, AccountState, Event, Profile, Status};
 use kiroku_access::application::{
     self, Application, ApplicationForm, ApplicationState, Lookups, State, StepTaken, Submitted,
@@ -187,17 +188,18 @@ fn load_application(store: &Store, id: EntryIndex) -> Result<Application> {
     })
 }
 
-impl App {
-    pub(crate) fn today(&self) -> Result<Date> {
+impl Access<'_> {
+    pub(crate) fn today(self) -> Result<Date> {
         let now = self
+            .app
             .clock()
             .now()
             .map_err(|e| Error::Unavailable(e.to_string()))?;
         Ok(Date::in_japan(now))
     }
 
-    pub(crate) async fn append_done(&self, request: Request) -> Result<Done> {
-        let receipt = self.writer().append(request).await?;
+    pub(crate) async fn append_done(self, request: Request) -> Result<Done> {
+        let receipt = self.app.writer().append(request).await?;
         Ok(Done {
             entry: receipt.first,
             tree_size: receipt.tree_size,
@@ -208,44 +210,46 @@ impl App {
     /// Runs `decide` on a worker thread with the store, today's date, the actor's roles and
     /// the gate of the policy in force, then appends the request it makes.
     pub(crate) async fn decide(
-        &self,
+        self,
         actor: &Actor,
         decide: impl FnOnce(&Store, Date, Roles, &Gate) -> Result<Request> + Send + 'static,
     ) -> Result<Done> {
         let who = actor.clone();
-        self.gated(actor, move |store, today, gate| {
-            let roles = authority(store, &who, today)?;
-            // Decided on the roles the actor holds now: expected unchanged when the writer
-            // takes the step (the operator's powers are no appointment).
-            let version = roles_version(store, &who.account)?;
-            let request = decide(store, today, roles, gate)?;
-            Ok(if who.account == AccountId::operator() {
-                request
-            } else {
-                request.expecting(role::roles_unchanged(who.account.as_str(), version))
+        self.app
+            .gated(actor, move |store, today, gate| {
+                let roles = authority(store, &who, today)?;
+                // Decided on the roles the actor holds now: expected unchanged when the writer
+                // takes the step (the operator's powers are no appointment).
+                let version = roles_version(store, &who.account)?;
+                let request = decide(store, today, roles, gate)?;
+                Ok(if who.account == AccountId::operator() {
+                    request
+                } else {
+                    request.expecting(role::roles_unchanged(who.account.as_str(), version))
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// May `actor` read the account registers (lists, details, queues, roles)? As the policy in
     /// force says (by default: the operator and whoever holds a governance role today);
     /// everyone else sees their own account only.
-    pub async fn may_read_registers(&self, actor: &Actor) -> Result<bool> {
-        self.permitted(actor, Action::ReadRegisters, Resource::System)
+    pub async fn may_read_registers(self, actor: &Actor) -> Result<bool> {
+        self.app
+            .permitted(actor, Action::ReadRegisters, Resource::System)
             .await
     }
 
     /// The entry bundle of a level-0 tile, for an auditor: the read is recorded as an entry,
     /// durable before the bundle is returned.
     pub async fn entry_bundle(
-        &self,
+        self,
         actor: Actor,
         tile: kiroku_ledger::Tile,
     ) -> std::result::Result<Vec<u8>, crate::ops::ledger::ReadFailure> {
         use crate::ops::ledger::ReadFailure;
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
+        let store: Arc<Store> = self.app.store().clone();
+        let cache = self.app.policy_cache().clone();
         let today = self.today()?;
         let (bundle, request) = blocking(move || {
             Gate::open(&store, &cache, &actor, today)?
@@ -274,8 +278,8 @@ impl App {
     }
 
     /// A code list (departments or job types), in code order.
-    pub async fn codes(&self, list: CodeList) -> Result<Vec<Code>> {
-        let store = self.store().clone();
+    pub async fn codes(self, list: CodeList) -> Result<Vec<Code>> {
+        let store = self.app.store().clone();
         blocking(move || {
             read::query(&store, &Code::list(list))?
                 .iter()
@@ -286,7 +290,7 @@ impl App {
     }
 
     /// Defines or changes a department or job type (the system administrator).
-    pub async fn define_code(&self, actor: Actor, list: CodeList, value: Code) -> Result<Done> {
+    pub async fn define_code(self, actor: Actor, list: CodeList, value: Code) -> Result<Done> {
         let by = actor.clone();
         self.decide(&actor, move |store, today, roles, gate| {
             gate.require(Action::DefineCodes, &Resource::System)?;
@@ -304,7 +308,7 @@ impl App {
     }
 
     /// Submits an ID application; returns its id (the index of its entry).
-    pub async fn submit_application(&self, actor: Actor, form: ApplicationForm) -> Result<Done> {
+    pub async fn submit_application(self, actor: Actor, form: ApplicationForm) -> Result<Done> {
         let by = actor.clone();
         self.decide(&actor, move |store, today, _, gate| {
             gate.require(Action::ApplyForAccount, &Resource::System)?;
@@ -322,18 +326,18 @@ impl App {
     }
 
     /// One application with its form and steps.
-    pub async fn application(&self, id: EntryIndex) -> Result<Application> {
-        let store = self.store().clone();
+    pub async fn application(self, id: EntryIndex) -> Result<Application> {
+        let store = self.app.store().clone();
         blocking(move || load_application(&store, id)).await
     }
 
     /// Applications in `state` (of one department, if given), oldest first.
     pub async fn applications(
-        &self,
+        self,
         state: State,
         department: Option<String>,
     ) -> Result<Vec<Application>> {
-        let store = self.store().clone();
+        let store = self.app.store().clone();
         blocking(move || {
             let query =
                 ApplicationState::queue(state, department.as_deref(), application::QUEUE_MAX);
@@ -348,7 +352,7 @@ impl App {
 
     /// The department head endorses an application seen at version `expected`.
     pub async fn endorse_application(
-        &self,
+        self,
         actor: Actor,
         id: EntryIndex,
         expected: u64,
@@ -364,7 +368,7 @@ impl App {
 
     /// Rejects an application seen at version `expected`, with a reason.
     pub async fn reject_application(
-        &self,
+        self,
         actor: Actor,
         id: EntryIndex,
         expected: u64,
@@ -385,16 +389,16 @@ impl App {
     /// is issued, with a one-time initial secret returned here only — to be handed to the
     /// person, who chooses a password with it at the first sign-in.
     pub async fn approve_application(
-        &self,
+        self,
         actor: Actor,
         id: EntryIndex,
         expected: u64,
     ) -> Result<Issued> {
         let by = actor.clone();
-        let entropy = self.entropy().clone();
+        let entropy = self.app.entropy().clone();
         let key = self.factor_key()?;
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
+        let store: Arc<Store> = self.app.store().clone();
+        let cache = self.app.policy_cache().clone();
         let today = self.today()?;
         let (request, account, secret) = blocking(move || {
             let roles = authority(&store, &by, today)?;
@@ -420,9 +424,9 @@ impl App {
     }
 
     /// A page of accounts in id order, after `after`.
-    pub async fn accounts(&self, after: Option<String>, limit: u64) -> Result<Vec<AccountSummary>> {
-        let store = self.store().clone();
-        let limit = limit.clamp(1, self.config.limits.page_rows_max);
+    pub async fn accounts(self, after: Option<String>, limit: u64) -> Result<Vec<AccountSummary>> {
+        let store = self.app.store().clone();
+        let limit = limit.clamp(1, self.app.config.limits.page_rows_max);
         blocking(move || {
             let profiles = all(
                 &store,
@@ -446,8 +450,8 @@ impl App {
     }
 
     /// One account with its roles and history.
-    pub async fn account(&self, id: &str) -> Result<AccountView> {
-        let store = self.store().clone();
+    pub async fn account(self, id: &str) -> Result<AccountView> {
+        let store = self.app.store().clone();
         let id = id.to_owned();
         blocking(move || {
             let state =
@@ -471,7 +475,7 @@ impl App {
 
     /// Suspends, reinstates or deactivates an account seen at version `expected`.
     pub async fn change_account_status(
-        &self,
+        self,
         actor: Actor,
         id: &str,
         step: StatusStep,
@@ -503,7 +507,7 @@ impl App {
     }
 
     /// Appoints an account to a role.
-    pub async fn appoint(&self, actor: Actor, id: &str, appointment: Appointment) -> Result<Done> {
+    pub async fn appoint(self, actor: Actor, id: &str, appointment: Appointment) -> Result<Done> {
         let by = actor.clone();
         let id = id.to_owned();
         self.decide(&actor, move |store, today, roles, gate| {
@@ -540,7 +544,7 @@ impl App {
 
     /// Dismisses an account from a role, with a reason.
     pub async fn dismiss(
-        &self,
+        self,
         actor: Actor,
         id: &str,
         role: Role,
@@ -576,7 +580,7 @@ impl App {
     /// binding — as the system administrator does (the policy's `BindStaffIdentity`): the only
     /// way a practitioner named in the records becomes an account's. Nobody binds their own.
     pub async fn bind_staff_identity(
-        &self,
+        self,
         actor: Actor,
         practitioner: &str,
         id: Option<&str>,
@@ -617,7 +621,7 @@ impl App {
     /// the assignment — as whoever may appoint roles does: the trainee's versions are then
     /// countersigned by that supervisor alone.
     pub async fn assign_supervisor(
-        &self,
+        self,
         actor: Actor,
         trainee: &str,
         supervisor: Option<&str>,
@@ -649,8 +653,8 @@ impl App {
 
     /// Every appointment, in the order of the regulations' roles: who holds administrative
     /// rights, on one page.
-    pub async fn appointments(&self) -> Result<Vec<Held>> {
-        let store = self.store().clone();
+    pub async fn appointments(self) -> Result<Vec<Held>> {
+        let store = self.app.store().clone();
         blocking(move || {
             let mut held = all(&store, &Held::all(APPOINTMENTS_SHOWN_MAX), Held::from_row)?;
             // In the order of the regulations: the system administrator first.

@@ -9,8 +9,9 @@
 
 use crate::access::accounts::{account_state, Done};
 use crate::access::sign_in::{new_token, standing, usable, ATTEMPT_RETRIES_MAX};
+use crate::access::Access;
 use crate::rows::{all, first};
-use crate::{blocking, App, Error, Result};
+use crate::{blocking, Error, Result};
 use kiroku_access::account::Profile;
 use kiroku_access::client::{self, Granted, Token, CLIENT_JOB_TYPE};
 use kiroku_access::credential::{self, Outcome};
@@ -144,9 +145,9 @@ fn granted(store: &Store, account: &str) -> Result<Vec<String>> {
         .unwrap_or_default())
 }
 
-impl App {
-    fn token_expiry(&self, now: Timestamp) -> Result<(Timestamp, i64)> {
-        let seconds = self.config.limits.token_seconds;
+impl Access<'_> {
+    fn token_expiry(self, now: Timestamp) -> Result<(Timestamp, i64)> {
+        let seconds = self.app.config.limits.token_seconds;
         let expires = Timestamp::from_micros(now.micros() + seconds * 1_000_000)
             .ok_or_else(|| Error::Invalid("token expiry out of range".into()))?;
         Ok((expires, seconds))
@@ -155,7 +156,7 @@ impl App {
     /// The client-credentials grant: `client` with its `secret` gets a bearer token for the
     /// scopes asked (`None`: every scope granted to it).
     pub async fn client_token(
-        &self,
+        self,
         client: &str,
         secret: &str,
         scope: Option<String>,
@@ -169,7 +170,7 @@ impl App {
     /// `client_id` if sent, else the assertion's issuer. The assertion's `jti` is claimed with
     /// the token: it works once.
     pub async fn client_token_by_assertion(
-        &self,
+        self,
         client: Option<&str>,
         assertion: &str,
         scope: Option<String>,
@@ -183,15 +184,15 @@ impl App {
     }
 
     async fn client_token_by(
-        &self,
+        self,
         client: &str,
         proof: ClientProof,
         scope: Option<String>,
     ) -> Result<IssuedToken> {
         let id = AccountId::parse(client).map_err(|_| Error::ClientAuthFailed)?;
-        let audience = format!("{}/oauth/token", self.base_url());
+        let audience = format!("{}/oauth/token", self.app.base_url());
         for _ in 0..ATTEMPT_RETRIES_MAX {
-            let store: Arc<Store> = self.store().clone();
+            let store: Arc<Store> = self.app.store().clone();
             let now = self.now()?;
             let who = id.to_string();
             let key = self.factor_key()?;
@@ -239,7 +240,7 @@ impl App {
             };
             // Only a secret costs a password hash.
             let (found, matches, jti, granted) = if by_secret {
-                self.hashing(check).await?
+                self.app.hashing(check).await?
             } else {
                 blocking(check).await?
             };
@@ -262,7 +263,7 @@ impl App {
                 credential::attempt(id.as_str(), found.sign_in, outcome, now);
             let mut issued = None;
             if let Some(scopes) = scopes {
-                let token = new_token(self.entropy().as_ref());
+                let token = new_token(self.app.entropy().as_ref());
                 let (expires, seconds) = self.token_expiry(now)?;
                 let actor = Actor {
                     account: id.clone(),
@@ -325,7 +326,7 @@ impl App {
     /// Registers the JWK Set (public keys) `client` signs its assertions with, as the system
     /// administrator does (`ManageClients`); replaces any set registered before.
     pub async fn register_client_keys(
-        &self,
+        self,
         actor: Actor,
         client: &str,
         jwks: &str,
@@ -349,8 +350,8 @@ impl App {
 
     /// The operator issues a token to approved, active client `client` (for scripts on the
     /// server: `kiroku client token`).
-    pub async fn operator_token(&self, client: &str, scope: Option<String>) -> Result<IssuedToken> {
-        let store: Arc<Store> = self.store().clone();
+    pub async fn operator_token(self, client: &str, scope: Option<String>) -> Result<IssuedToken> {
+        let store: Arc<Store> = self.app.store().clone();
         let now = self.now()?;
         let who = client.to_owned();
         let granted = blocking(move || {
@@ -364,7 +365,7 @@ impl App {
         })
         .await?;
         let scopes = client::scopes_for(&granted, scope.as_deref())?;
-        let token = new_token(self.entropy().as_ref());
+        let token = new_token(self.app.entropy().as_ref());
         let (expires, seconds) = self.token_expiry(now)?;
         let request = client::issue(
             Actor::operator("cli"),
@@ -383,8 +384,8 @@ impl App {
     }
 
     /// Authenticates a bearer token: the operator's, or a live token of an active client.
-    pub async fn authenticate_bearer(&self, token: &str, channel: &str) -> Result<Actor> {
-        if let Ok(actor) = self.authenticate_operator(token, channel) {
+    pub async fn authenticate_bearer(self, token: &str, channel: &str) -> Result<Actor> {
+        if let Ok(actor) = self.app.authenticate_operator(token, channel) {
             return Ok(actor);
         }
         let id = token_id(token);
@@ -392,8 +393,8 @@ impl App {
         // What was read about the token is good while no access-changing entry has been
         // appended since, by this process or another: the count is brought up to date first
         // (a revocation by another server stops the token's very next request).
-        let store: Arc<Store> = self.store().clone();
-        let tokens = self.bearer_tokens.clone();
+        let store: Arc<Store> = self.app.store().clone();
+        let tokens = self.app.bearer_tokens.clone();
         blocking(move || {
             let (epoch, _) = store.refresh_watch()?;
             if let Some(known) = tokens.get(&id, epoch) {
@@ -424,13 +425,14 @@ impl App {
     /// tokens, and tokens of other clients, are left alone and answered the same way. A wrong
     /// secret is refused but does not count towards the client's lockout (a stranger's
     /// revocations must not lock a departmental system out of the token endpoint).
-    pub async fn revoke_own_token(&self, client: &str, secret: &str, token: &str) -> Result<()> {
+    pub async fn revoke_own_token(self, client: &str, secret: &str, token: &str) -> Result<()> {
         let id = AccountId::parse(client).map_err(|_| Error::ClientAuthFailed)?;
-        let store: Arc<Store> = self.store().clone();
+        let store: Arc<Store> = self.app.store().clone();
         let now = self.now()?;
         let (who, secret_owned, tid) = (id.to_string(), secret.to_owned(), token_id(token));
         let key = self.factor_key()?;
         let (standing_found, matches, found) = self
+            .app
             .hashing(move || {
                 let found =
                     standing(&store, &who)?.filter(|f| f.profile.job_type == CLIENT_JOB_TYPE);
@@ -472,7 +474,7 @@ impl App {
     }
 
     /// The system administrator revokes token `id` (its SHA-256), with a reason.
-    pub async fn revoke_token(&self, actor: Actor, id: &str, reason: String) -> Result<Done> {
+    pub async fn revoke_token(self, actor: Actor, id: &str, reason: String) -> Result<Done> {
         let by = actor.clone();
         let id = id.to_owned();
         self.decide(&actor, move |store, today, roles, gate| {
@@ -487,7 +489,7 @@ impl App {
     /// The system administrator grants client `account` the scopes `scopes` (replacing the
     /// ones before).
     pub async fn grant_scopes(
-        &self,
+        self,
         actor: Actor,
         account: &str,
         scopes: Vec<String>,
@@ -511,8 +513,8 @@ impl App {
     }
 
     /// Every system client with its scopes and unrevoked tokens.
-    pub async fn clients(&self) -> Result<Vec<ClientView>> {
-        let store: Arc<Store> = self.store().clone();
+    pub async fn clients(self) -> Result<Vec<ClientView>> {
+        let store: Arc<Store> = self.app.store().clone();
         blocking(move || {
             let profiles = all(
                 &store,

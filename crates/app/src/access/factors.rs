@@ -5,9 +5,10 @@
 //! Each TOTP step is accepted once per account while the server runs.
 
 use crate::access::sessions::Pending;
+use crate::access::Access;
 use crate::datadir::{read_secret, write_secret};
 use crate::rows::first;
-use crate::{blocking, App, Error, Result};
+use crate::{blocking, Error, Result};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -223,43 +224,44 @@ pub(crate) fn opened_hash(key: &[u8; KEY_BYTES], account: &str, stored: &str) ->
     }
 }
 
-impl App {
+impl Access<'_> {
     /// The key that seals second factors and password hashes: read from the data directory,
     /// or made there now.
     /// Read once, then kept: it never changes under a running server, and every sign-in and
     /// token request needs it.
-    pub(crate) fn factor_key(&self) -> Result<[u8; KEY_BYTES]> {
-        if let Some(key) = self.sealing_key.get() {
+    pub(crate) fn factor_key(self) -> Result<[u8; KEY_BYTES]> {
+        if let Some(key) = self.app.sealing_key.get() {
             return Ok(*key);
         }
         let key = secret_key(
-            &self.dir.join(&self.config.factor_key_file),
-            self.entropy().as_ref(),
+            &self.app.dir.join(&self.app.config.factor_key_file),
+            self.app.entropy().as_ref(),
         )?;
-        Ok(*self.sealing_key.get_or_init(|| key))
+        Ok(*self.app.sealing_key.get_or_init(|| key))
     }
 
     /// Offers the session of `token` a new TOTP secret to enrol (kept in the session until a
     /// code confirms it).
-    pub async fn offer_factor(&self, token: &str) -> Result<Offer> {
+    pub async fn offer_factor(self, token: &str) -> Result<Offer> {
         let (_, session) = self.session(token).await?;
         if session.must_change {
             return Err(Error::Unauthorized);
         }
         let mut secret = vec![0u8; factor::SECRET_BYTES];
-        self.entropy().fill(&mut secret);
+        self.app.entropy().fill(&mut secret);
         let offer = Offer {
             secret: factor::base32(&secret),
             uri: factor::otpauth_uri("Kiroku", session.account.as_str(), &secret),
         };
-        self.sessions()
+        self.app
+            .sessions()
             .update(token, |s| s.offered_factor = Some(secret));
         Ok(offer)
     }
 
     /// Enrols the secret offered to the session of `token`, once `code` shows the person's
     /// authenticator makes its codes: an entry holding the secret sealed.
-    pub async fn enrol_factor(&self, token: &str, code: &str) -> Result<()> {
+    pub async fn enrol_factor(self, token: &str, code: &str) -> Result<()> {
         let (actor, session) = self.session(token).await?;
         let secret = session
             .offered_factor
@@ -271,7 +273,7 @@ impl App {
             &self.factor_key()?,
             session.account.as_str(),
             &secret,
-            self.entropy().as_ref(),
+            self.app.entropy().as_ref(),
         )?;
         let mut request = kiroku_access::factor::enrol(actor, session.account.as_str(), sealed)?;
         request.drafts.push(factor::step_used(
@@ -287,22 +289,24 @@ impl App {
                 token, &enrolled, false,
             ));
         }
-        self.writer().append(request).await?;
-        self.used_steps().mark(&session.account, step);
+        self.app.writer().append(request).await?;
+        self.app.used_steps().mark(&session.account, step);
         enrolled.offered_factor = None;
-        self.sessions().hold(token, enrolled);
-        self.sessions().update(token, |s| s.offered_factor = None);
+        self.app.sessions().hold(token, enrolled);
+        self.app
+            .sessions()
+            .update(token, |s| s.offered_factor = None);
         Ok(())
     }
 
     /// The second step of signing in: the code of the account's TOTP. Right, the attempt is
     /// recorded as a success and the session may act; wrong, as a failure that counts towards
     /// the lockout (which then ends the session).
-    pub async fn second_factor(&self, token: &str, code: &str) -> Result<()> {
+    pub async fn second_factor(self, token: &str, code: &str) -> Result<()> {
         let (_, session) = self.session(token).await?;
         let account = session.account.clone();
         let key = self.factor_key()?;
-        let used = self.used_steps().clone();
+        let used = self.app.used_steps().clone();
         let code = code.to_owned();
         // An account without a TOTP (passkeys only) that sends a code sends a wrong one.
         let check = move |store: &Store, now| -> Result<Proof> {
@@ -340,7 +344,7 @@ impl App {
     /// account's proof is not checked, and the lockout ends the session. `failed` is the error
     /// of a wrong proof.
     pub(crate) async fn second_step<F>(
-        &self,
+        self,
         token: &str,
         session: &crate::access::sessions::Session,
         check: F,
@@ -355,7 +359,7 @@ impl App {
         let account = session.account.clone();
         for _ in 0..crate::access::sign_in::ATTEMPT_RETRIES_MAX {
             let now = self.now()?;
-            let store: Arc<Store> = self.store().clone();
+            let store: Arc<Store> = self.app.store().clone();
             let who = account.to_string();
             let check = check.clone();
             let (state, proof) = blocking(move || {
@@ -385,9 +389,9 @@ impl App {
                     token, &completed, false,
                 ));
             }
-            let appended = self.writer().append(request).await;
+            let appended = self.app.writer().append(request).await;
             if let (Err(_), Some((step, before))) = (&appended, proof.step) {
-                self.used_steps().release(&account, step, before);
+                self.app.used_steps().release(&account, step, before);
             }
             match appended {
                 Ok(_) => {}
@@ -403,7 +407,7 @@ impl App {
             }
             return match outcome {
                 Outcome::Success => {
-                    self.sessions().hold(token, completed);
+                    self.app.sessions().hold(token, completed);
                     Ok(())
                 }
                 _ => match lockout.until {
@@ -422,18 +426,18 @@ impl App {
 
     /// Enrols a TOTP secret for `account` directly, as the operator seeding the demo does:
     /// returns the secret in base32 (for the demo's credentials file).
-    pub async fn enrol_factor_for_demo(&self, account: &str) -> Result<String> {
+    pub async fn enrol_factor_for_demo(self, account: &str) -> Result<String> {
         let mut secret = vec![0u8; factor::SECRET_BYTES];
-        self.entropy().fill(&mut secret);
+        self.app.entropy().fill(&mut secret);
         let sealed = seal(
             &self.factor_key()?,
             account,
             &secret,
-            self.entropy().as_ref(),
+            self.app.entropy().as_ref(),
         )?;
         let actor = Actor::operator("demo");
         let request = kiroku_access::factor::enrol(actor, account, sealed)?;
-        self.writer().append(request).await?;
+        self.app.writer().append(request).await?;
         Ok(factor::base32(&secret))
     }
 }

@@ -3,9 +3,10 @@
 //! and then the rule; the writer re-checks stream versions and claims under the append lock.
 
 use crate::access::accounts::{account_state, Done};
+use crate::access::Access;
 use crate::gate::principal_of;
 use crate::rows::{all, first};
-use crate::{blocking, App, Error, Result};
+use crate::{blocking, Error, Result};
 use kiroku_access::account::{Profile, Status};
 use kiroku_access::lifecycle::{
     self, Closure, Decision, Handled, Item, Member, Report, ReportedChange, Review,
@@ -71,11 +72,11 @@ fn load_items(store: &Store, id: EntryIndex) -> Result<Vec<Item>> {
     Ok(items)
 }
 
-impl App {
+impl Access<'_> {
     /// `actor` reports a change of `account`'s situation (the account itself, or its
     /// department's head; the policy decides).
     pub async fn report_status_change(
-        &self,
+        self,
         actor: Actor,
         account: &str,
         change: ReportedChange,
@@ -105,8 +106,8 @@ impl App {
     }
 
     /// The newest reports, each with its handling.
-    pub async fn reports(&self) -> Result<Vec<Report>> {
-        let store: Arc<Store> = self.store().clone();
+    pub async fn reports(self) -> Result<Vec<Report>> {
+        let store: Arc<Store> = self.app.store().clone();
         blocking(move || {
             let mut reports = all(&store, &Report::newest(REPORTS_SHOWN_MAX), Report::from_row)?;
             for r in &mut reports {
@@ -118,13 +119,13 @@ impl App {
     }
 
     /// One report with its handling.
-    pub async fn report(&self, id: EntryIndex) -> Result<Report> {
-        let store: Arc<Store> = self.store().clone();
+    pub async fn report(self, id: EntryIndex) -> Result<Report> {
+        let store: Arc<Store> = self.app.store().clone();
         blocking(move || load_report(&store, id)).await
     }
 
     /// `actor` handles report `id`, noting what was done.
-    pub async fn handle_report(&self, actor: Actor, id: EntryIndex, note: String) -> Result<Done> {
+    pub async fn handle_report(self, actor: Actor, id: EntryIndex, note: String) -> Result<Done> {
         let by = actor.clone();
         self.decide(&actor, move |store, today, roles, gate| {
             let found = load_report(store, id)?;
@@ -141,7 +142,7 @@ impl App {
 
     /// A system administrator opens an access review of every active account, due at
     /// `deadline`.
-    pub async fn open_review(&self, actor: Actor, deadline: Timestamp) -> Result<Done> {
+    pub async fn open_review(self, actor: Actor, deadline: Timestamp) -> Result<Done> {
         let by = actor.clone();
         let now = self.now()?;
         self.decide(&actor, move |store, today, roles, gate| {
@@ -173,8 +174,8 @@ impl App {
     }
 
     /// The newest reviews, each with its closure.
-    pub async fn reviews(&self) -> Result<Vec<ReviewView>> {
-        let store: Arc<Store> = self.store().clone();
+    pub async fn reviews(self) -> Result<Vec<ReviewView>> {
+        let store: Arc<Store> = self.app.store().clone();
         blocking(move || {
             let reviews = all(&store, &Review::newest(REVIEWS_SHOWN_MAX), Review::from_row)?;
             reviews
@@ -191,8 +192,8 @@ impl App {
     }
 
     /// One review with its members and decisions.
-    pub async fn review(&self, id: EntryIndex) -> Result<ReviewView> {
-        let store: Arc<Store> = self.store().clone();
+    pub async fn review(self, id: EntryIndex) -> Result<ReviewView> {
+        let store: Arc<Store> = self.app.store().clone();
         blocking(move || {
             Ok(ReviewView {
                 review: load_review(&store, id)?,
@@ -205,7 +206,7 @@ impl App {
     /// `actor` confirms or revokes `account` in review `id` (a revocation, with its reason,
     /// suspends the account).
     pub async fn decide_review(
-        &self,
+        self,
         actor: Actor,
         id: EntryIndex,
         account: &str,
@@ -249,7 +250,7 @@ impl App {
     /// Closes review `id` at or after its deadline, suspending every member still undecided.
     /// A member decided while the closure was being made (it expects each undecided) makes it
     /// decide again, up to three times.
-    pub async fn close_review(&self, actor: Actor, id: EntryIndex) -> Result<Done> {
+    pub async fn close_review(self, actor: Actor, id: EntryIndex) -> Result<Done> {
         let mut tries = 0;
         loop {
             tries += 1;
@@ -264,7 +265,7 @@ impl App {
         }
     }
 
-    async fn close_review_once(&self, actor: Actor, id: EntryIndex) -> Result<Done> {
+    async fn close_review_once(self, actor: Actor, id: EntryIndex) -> Result<Done> {
         let by = actor.clone();
         let now = self.now()?;
         self.decide(&actor, move |store, today, roles, gate| {
@@ -287,9 +288,9 @@ impl App {
 
     /// Closes every review past its deadline, as the operator's scheduler; returns each review
     /// closed and what it appended.
-    pub async fn close_due_reviews(&self) -> Result<Vec<(EntryIndex, Done)>> {
+    pub async fn close_due_reviews(self) -> Result<Vec<(EntryIndex, Done)>> {
         let now = self.now()?;
-        let store: Arc<Store> = self.store().clone();
+        let store: Arc<Store> = self.app.store().clone();
         // Only the reviews and their closures are read here (this runs every minute); the
         // members are read by the closure of a review that is due.
         let due = blocking(move || {

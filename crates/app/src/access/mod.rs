@@ -9,3 +9,16 @@ pub mod lifecycle;
 pub mod passkeys;
 pub mod sessions;
 pub mod sign_in;
+
+/// The use cases of people and programs: `app.access()`.
+#[derive(Clone, Copy)]
+pub struct Access<'a> {
+    pub(crate) app: &'a crate::App,
+}
+
+impl crate::App {
+    /// The use cases of people and programs.
+    pub fn access(&self) -> Access<'_> {
+        Access { app: self }
+    }
+}

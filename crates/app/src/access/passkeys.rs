@@ -10,8 +10,9 @@
 
 use crate::access::factors::Proof;
 use crate::access::sessions::{Challenge, Pending, Purpose};
+use crate::access::Access;
 use crate::rows::{all, first};
-use crate::{blocking, App, Error, Result};
+use crate::{blocking, Error, Result};
 use kiroku_access::passkey::{
     self, encode_base64url, Assertion, Passkey, Registration, RelyingParty, CHALLENGE_BYTES,
 };
@@ -169,19 +170,19 @@ pub fn relying_party_of(url: &str) -> Option<RelyingParty> {
     Some(RelyingParty { id: host, origin })
 }
 
-impl App {
+impl Access<'_> {
     /// Where passkeys work without a configured public URL: `localhost` at the port the
     /// server listens on.
-    pub fn local_relying_party(&self) -> Option<RelyingParty> {
-        relying_party_of(&format!("http://localhost:{}", self.port()?))
+    pub fn local_relying_party(self) -> Option<RelyingParty> {
+        relying_party_of(&format!("http://localhost:{}", self.app.port()?))
     }
 
     /// Who passkeys are for: the configured public URL (whatever `Host` a proxy passes on);
     /// without one, `localhost` at the server's own port — and only for a browser that
     /// reached it so (`host`, the `Host` header), so another address is told plainly rather
     /// than left to fail. The expected origin never comes from the request.
-    pub fn relying_party(&self, host: Option<&str>) -> Result<RelyingParty> {
-        if let Some(url) = &self.config.public_url {
+    pub fn relying_party(self, host: Option<&str>) -> Result<RelyingParty> {
+        if let Some(url) = &self.app.config.public_url {
             return relying_party_of(url).ok_or(Error::PasskeysUnavailable);
         }
         let local = self
@@ -195,11 +196,11 @@ impl App {
         }
     }
 
-    fn give_challenge(&self, token: &str, purpose: Purpose, now: Timestamp) -> Vec<u8> {
+    fn give_challenge(self, token: &str, purpose: Purpose, now: Timestamp) -> Vec<u8> {
         let mut bytes = vec![0u8; CHALLENGE_BYTES];
-        self.entropy().fill(&mut bytes);
+        self.app.entropy().fill(&mut bytes);
         let given = bytes.clone();
-        self.sessions().update(token, |s| {
+        self.app.sessions().update(token, |s| {
             s.challenge = Some(Challenge {
                 bytes: given,
                 purpose,
@@ -210,15 +211,15 @@ impl App {
     }
 
     /// `account`'s passkeys, oldest first.
-    async fn passkeys(&self, account: &str) -> Result<Vec<Passkey>> {
-        let store: Arc<Store> = self.store().clone();
+    async fn passkeys(self, account: &str) -> Result<Vec<Passkey>> {
+        let store: Arc<Store> = self.app.store().clone();
         let account = account.to_owned();
         blocking(move || passkeys_of(&store, &account)).await
     }
 
     /// `account`'s second factors.
-    pub async fn factors(&self, account: &str) -> Result<Factors> {
-        let store: Arc<Store> = self.store().clone();
+    pub async fn factors(self, account: &str) -> Result<Factors> {
+        let store: Arc<Store> = self.app.store().clone();
         let account = account.to_owned();
         blocking(move || {
             Ok(Factors {
@@ -231,11 +232,7 @@ impl App {
 
     /// The options for registering a passkey for the session of `token` (signed in, the
     /// password chosen, not half-way through signing in).
-    pub async fn passkey_creation(
-        &self,
-        token: &str,
-        rp: &RelyingParty,
-    ) -> Result<CreationOptions> {
+    pub async fn passkey_creation(self, token: &str, rp: &RelyingParty) -> Result<CreationOptions> {
         let (_, session) = self.session(token).await?;
         if session.must_change || session.pending == Pending::SecondFactor {
             return Err(Error::Unauthorized);
@@ -275,7 +272,7 @@ impl App {
     /// challenge this session was given: an entry. Enrolling satisfies a required second
     /// factor.
     pub async fn register_passkey(
-        &self,
+        self,
         token: &str,
         rp: &RelyingParty,
         response: &Registration,
@@ -286,6 +283,7 @@ impl App {
             return Err(Error::Unauthorized);
         }
         let challenge = self
+            .app
             .sessions()
             .take_challenge(token, Purpose::Register, self.now()?)
             .ok_or(Error::NoPasskeyChallenge)?;
@@ -294,7 +292,7 @@ impl App {
         let held = self.passkeys(session.account.as_str()).await?;
         let mut request = passkey::register(actor, &held, key, label)?;
         // A session that had to enrol may act from now on: recorded in the same request.
-        let mut enrolled = self.sessions().get(token).unwrap_or(session);
+        let mut enrolled = self.app.sessions().get(token).unwrap_or(session);
         let enrols = enrolled.pending == Pending::Enrol;
         if enrols {
             enrolled.pending = Pending::Nothing;
@@ -302,15 +300,15 @@ impl App {
                 token, &enrolled, false,
             ));
         }
-        self.writer().append(request).await?;
+        self.app.writer().append(request).await?;
         if enrols {
-            self.sessions().hold(token, enrolled);
+            self.app.sessions().hold(token, enrolled);
         }
         Ok(())
     }
 
     /// The options for the second step of signing in with a passkey.
-    pub async fn passkey_request(&self, token: &str, rp: &RelyingParty) -> Result<RequestOptions> {
+    pub async fn passkey_request(self, token: &str, rp: &RelyingParty) -> Result<RequestOptions> {
         let (_, session) = self.session(token).await?;
         if session.pending != Pending::SecondFactor {
             return Err(Error::Unauthorized);
@@ -334,7 +332,7 @@ impl App {
     /// account's key, a bad signature, a counter gone back, a stale challenge), as a failure
     /// that counts towards the lockout.
     pub async fn passkey_second_factor(
-        &self,
+        self,
         token: &str,
         rp: &RelyingParty,
         response: &Assertion,
@@ -345,6 +343,7 @@ impl App {
         }
         // Taken now, whatever follows: a challenge is answered once.
         let challenge = self
+            .app
             .sessions()
             .take_challenge(token, Purpose::SignIn, self.now()?);
         let account = session.account.to_string();
@@ -386,14 +385,14 @@ impl App {
     }
 
     /// The signed-in account removes one of its passkeys (lost, replaced): an entry.
-    pub async fn remove_passkey(&self, token: &str, credential: &str) -> Result<()> {
+    pub async fn remove_passkey(self, token: &str, credential: &str) -> Result<()> {
         let (actor, session) = self.session(token).await?;
         if session.must_go().is_some() {
             return Err(Error::Unauthorized);
         }
         let factors = self.factors(session.account.as_str()).await?;
         let request = passkey::remove(actor, &factors.passkeys, factors.totp, credential)?;
-        self.writer().append(request).await?;
+        self.app.writer().append(request).await?;
         Ok(())
     }
 }

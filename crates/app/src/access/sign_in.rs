@@ -6,9 +6,10 @@
 //! tell which ids exist.
 
 use crate::access::sessions::{csrf_of, session_id, Pending, Session};
+use crate::access::Access;
 use crate::config::SecondFactor;
 use crate::rows::{decoded, first};
-use crate::{blocking, App, Error, Result};
+use crate::{blocking, Error, Result};
 use kiroku_access::account::{AccountState, Profile, Status};
 use kiroku_access::credential::{self, Credential, CredentialKind, Outcome, SignInState};
 use kiroku_access::lockout::Verdict;
@@ -148,23 +149,25 @@ pub(crate) fn usable(state: &AccountState, profile: &Profile, now: Timestamp) ->
     state.status == Status::Active && profile.valid_on(Date::in_japan(now))
 }
 
-impl App {
-    pub(crate) fn now(&self) -> Result<Timestamp> {
-        self.clock()
+impl Access<'_> {
+    pub(crate) fn now(self) -> Result<Timestamp> {
+        self.app
+            .clock()
             .now()
             .map_err(|e| Error::Unavailable(e.to_string()))
     }
 
     /// Signs `account` in with `secret` (its password, or its initial secret before the first
     /// sign-in). Every attempt on an existing account is recorded.
-    pub async fn sign_in(&self, account: &str, secret: &str) -> Result<SignedIn> {
+    pub async fn sign_in(self, account: &str, secret: &str) -> Result<SignedIn> {
         let id = AccountId::parse(account).map_err(|_| Error::SignInFailed)?;
         for _ in 0..ATTEMPT_RETRIES_MAX {
-            let store: Arc<Store> = self.store().clone();
+            let store: Arc<Store> = self.app.store().clone();
             let now = self.now()?;
             let (who, secret_owned) = (id.to_string(), secret.to_owned());
             let key = self.factor_key()?;
             let (found, matches, kept) = self
+                .app
                 .hashing(move || {
                     // A system client signs in at the token endpoint only: here it is no account.
                     let found = standing(&store, &who)?
@@ -200,11 +203,11 @@ impl App {
             // A session begins in the same request as the successful attempt (alone, when the
             // attempt waits for the second factor).
             let begun = (outcome == Outcome::Success).then(|| {
-                let token = new_token(self.entropy().as_ref());
+                let token = new_token(self.app.entropy().as_ref());
                 let must_change = found.credential.kind == CredentialKind::Initial;
                 let pending = if two_steps {
                     Pending::SecondFactor
-                } else if !must_change && self.config.second_factor == SecondFactor::Required {
+                } else if !must_change && self.app.config.second_factor == SecondFactor::Required {
                     Pending::Enrol
                 } else {
                     Pending::Nothing
@@ -240,7 +243,7 @@ impl App {
                     ));
                 }
             }
-            match self.writer().append(request).await {
+            match self.app.writer().append(request).await {
                 Ok(_) => {}
                 // Another attempt on this account won the race: count this one after it.
                 Err(AppendError::Conflict(Conflict::Version { .. })) => continue,
@@ -253,7 +256,7 @@ impl App {
                     };
                     let (csrf, must_change) = (session.csrf.clone(), session.must_change);
                     let next = session.must_go();
-                    self.sessions().hold(&token, session);
+                    self.app.sessions().hold(&token, session);
                     Ok(SignedIn {
                         token,
                         account: id,
@@ -280,9 +283,9 @@ impl App {
     /// signs nobody out). Ends it if it has expired or its account is no longer usable
     /// (suspended, deactivated, past its validity). Its use is recorded at most every five
     /// minutes.
-    pub async fn session(&self, token: &str) -> Result<(Actor, Session)> {
+    pub async fn session(self, token: &str) -> Result<(Actor, Session)> {
         let now = self.now()?;
-        let store = self.store().clone();
+        let store = self.app.store().clone();
         let id = session_id(token);
         let found = blocking(move || {
             let Some(kept) = first(
@@ -304,7 +307,7 @@ impl App {
         })
         .await?;
         let Some((kept, still)) = found else {
-            self.sessions().end(token);
+            self.app.sessions().end(token);
             return Err(Error::Unauthorized);
         };
         let account = AccountId::parse(&kept.account)
@@ -313,11 +316,11 @@ impl App {
         // account's sessions in its own request; an expired session's row goes when its
         // account next signs in.)
         if !still {
-            self.sessions().end_all(&account);
+            self.app.sessions().end_all(&account);
             return Err(Error::Unauthorized);
         }
         if !crate::access::sessions::alive(kept.created, kept.seen, now) {
-            self.sessions().end(token);
+            self.app.sessions().end(token);
             return Err(Error::Unauthorized);
         }
         let session = Session {
@@ -333,9 +336,9 @@ impl App {
         if now.micros() - kept.seen.micros() >= kiroku_access::session::SEEN_EVERY_S * 1_000_000 {
             self.keep_session(token, &session, false).await?;
         } else {
-            self.sessions().hold(token, session.clone());
+            self.app.sessions().hold(token, session.clone());
         }
-        let session = self.sessions().get(token).unwrap_or(session);
+        let session = self.app.sessions().get(token).unwrap_or(session);
         let actor = Actor {
             account,
             session: Some("web".into()),
@@ -346,46 +349,43 @@ impl App {
     /// Records the state of the session of `token` in the ledger — durable before it counts —
     /// and holds it in this process (`begins`: the session begins with this entry).
     pub(crate) async fn keep_session(
-        &self,
+        self,
         token: &str,
         session: &Session,
         begins: bool,
     ) -> Result<()> {
-        self.writer()
+        self.app
+            .writer()
             .append(Request::one(session_draft(token, session, begins)))
             .await?;
-        self.sessions().hold(token, session.clone());
+        self.app.sessions().hold(token, session.clone());
         Ok(())
     }
 
     /// Ends the session of `token` — or, without one, every session of `account` — in the
     /// ledger and here.
-    pub(crate) async fn end_sessions(
-        &self,
-        account: &AccountId,
-        token: Option<&str>,
-    ) -> Result<()> {
+    pub(crate) async fn end_sessions(self, account: &AccountId, token: Option<&str>) -> Result<()> {
         let id = token.map(session_id);
         let draft = kiroku_access::session::end(actor_of(account), account.as_str(), id.as_deref());
-        self.writer().append(Request::one(draft)).await?;
+        self.app.writer().append(Request::one(draft)).await?;
         match token {
             Some(token) => {
-                self.sessions().end(token);
+                self.app.sessions().end(token);
             }
             None => {
-                self.sessions().end_all(account);
+                self.app.sessions().end_all(account);
             }
         }
         Ok(())
     }
 
     /// A random token for a form that no session protects yet (the sign-in form).
-    pub fn new_form_token(&self) -> String {
-        new_token(self.entropy().as_ref())
+    pub fn new_form_token(self) -> String {
+        new_token(self.app.entropy().as_ref())
     }
 
     /// Ends the session of `token` (signing out), recorded in the ledger; returns its account.
-    pub async fn sign_out(&self, token: &str) -> Result<Option<AccountId>> {
+    pub async fn sign_out(self, token: &str) -> Result<Option<AccountId>> {
         match self.session(token).await {
             Ok((_, session)) => {
                 self.end_sessions(&session.account, Some(token)).await?;
@@ -397,25 +397,26 @@ impl App {
     }
 
     /// Ends every session of `account` (sign out everywhere), recorded in the ledger.
-    pub async fn sign_out_everywhere(&self, account: &AccountId) -> Result<()> {
+    pub async fn sign_out_everywhere(self, account: &AccountId) -> Result<()> {
         self.end_sessions(account, None).await
     }
 
     /// The signed-in account chooses a new password: the current secret must match, the new
     /// one must follow the rules and not be one of the recent ones. Ends the account's other
     /// sessions; the session of `token` may then do everything its roles allow.
-    pub async fn change_password(&self, token: &str, current: &str, new: &str) -> Result<()> {
+    pub async fn change_password(self, token: &str, current: &str, new: &str) -> Result<()> {
         let (actor, session) = self.session(token).await?;
         if session.pending == Pending::SecondFactor {
             // A password alone does not change the password of an account with two factors.
             return Err(Error::Unauthorized);
         }
-        let store = self.store().clone();
+        let store = self.app.store().clone();
         let account = session.account.to_string();
         let (current, new) = (current.to_owned(), new.to_owned());
-        let entropy = self.entropy().clone();
+        let entropy = self.app.entropy().clone();
         let key = self.factor_key()?;
         let (request, has_factor) = self
+            .app
             .hashing(move || {
                 let found = standing(&store, &account)?.ok_or(Error::Unauthorized)?;
                 let current_hash =
@@ -466,7 +467,7 @@ impl App {
         let now = self.now()?;
         let kept = Session {
             must_change: false,
-            pending: if !has_factor && self.config.second_factor == SecondFactor::Required {
+            pending: if !has_factor && self.app.config.second_factor == SecondFactor::Required {
                 Pending::Enrol
             } else {
                 session.pending.clone()
@@ -487,9 +488,9 @@ impl App {
             kept.must_change,
             kept.pending.as_str(),
         ));
-        self.writer().append(request).await?;
-        self.sessions().end_all(&kept.account);
-        self.sessions().hold(token, kept);
+        self.app.writer().append(request).await?;
+        self.app.sessions().end_all(&kept.account);
+        self.app.sessions().hold(token, kept);
         Ok(())
     }
 }

@@ -5,7 +5,8 @@
 
 use crate::config::Config;
 use crate::datadir::{self, DataDirError};
-use crate::{blocking, App, Error, Overrides, Result};
+use crate::ops::Ops;
+use crate::{blocking, Error, Overrides, Result};
 use kiroku_core::{Actor, Draft, Request};
 use kiroku_ledger::{Hash, Tile, Verifier};
 use kiroku_ops::verification::{Outcome, Verification, VerificationRecord};
@@ -53,21 +54,21 @@ impl From<ReadError> for ReadFailure {
     }
 }
 
-impl App {
+impl Ops<'_> {
     /// The latest signed checkpoint.
-    pub async fn checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
-        let store = self.store().clone();
+    pub async fn checkpoint(self) -> Result<Option<StoredCheckpoint>> {
+        let store = self.app.store().clone();
         blocking(move || Ok(read::latest_checkpoint(&store)?)).await
     }
 
     /// The signed tree size (0 for none).
-    pub async fn tree_size(&self) -> Result<u64> {
+    pub async fn tree_size(self) -> Result<u64> {
         Ok(self.checkpoint().await?.map_or(0, |c| c.size))
     }
 
     /// The status page's facts.
-    pub async fn status(&self) -> Result<Status> {
-        let store = self.store().clone();
+    pub async fn status(self) -> Result<Status> {
+        let store = self.app.store().clone();
         blocking(move || {
             let checkpoint = read::latest_checkpoint(&store)?;
             let verification = read::query(&store, &VerificationRecord::latest())?
@@ -82,16 +83,16 @@ impl App {
     }
 
     /// The hashes of a tile of the signed tree.
-    pub async fn tile(&self, tile: Tile) -> Result<Vec<u8>, ReadFailure> {
-        let store = self.store().clone();
+    pub async fn tile(self, tile: Tile) -> Result<Vec<u8>, ReadFailure> {
+        let store = self.app.store().clone();
         tokio::task::spawn_blocking(move || read::tile(&store, tile).map_err(ReadFailure::from))
             .await
             .map_err(|e| ReadFailure::Failed(Error::Unavailable(e.to_string())))?
     }
 
     /// The inclusion proof of entry `index` in the tree of `size`.
-    pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ReadFailure> {
-        let store = self.store().clone();
+    pub async fn inclusion_proof(self, index: u64, size: u64) -> Result<Vec<Hash>, ReadFailure> {
+        let store = self.app.store().clone();
         tokio::task::spawn_blocking(move || {
             read::inclusion_proof(&store, index, size).map_err(ReadFailure::from)
         })
@@ -100,8 +101,8 @@ impl App {
     }
 
     /// The consistency proof from the tree of `old` to the tree of `new`.
-    pub async fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, ReadFailure> {
-        let store = self.store().clone();
+    pub async fn consistency_proof(self, old: u64, new: u64) -> Result<Vec<Hash>, ReadFailure> {
+        let store = self.app.store().clone();
         tokio::task::spawn_blocking(move || {
             read::consistency_proof(&store, old, new).map_err(ReadFailure::from)
         })
@@ -110,22 +111,22 @@ impl App {
     }
 
     /// The database's durability settings, as it reports them.
-    pub fn durability(&self) -> Result<String> {
-        Ok(read::durability(self.store())?)
+    pub fn durability(self) -> Result<String> {
+        Ok(read::durability(self.app.store())?)
     }
 
     /// Verifies the whole ledger (blocking; run it off async threads).
-    pub fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<Report> {
+    pub fn verify(self, progress: &mut dyn FnMut(u64, u64)) -> Result<Report> {
         Ok(kiroku_store::verify::verify(
-            self.store(),
-            self.origin(),
-            self.verifier(),
+            self.app.store(),
+            self.app.origin(),
+            self.app.verifier(),
             progress,
         )?)
     }
 
     /// Records a verification's outcome as a `ledger.verification/1` entry; returns its index.
-    pub fn record_verification(&self, report: &Report) -> Result<u64> {
+    pub fn record_verification(self, report: &Report) -> Result<u64> {
         let draft = Draft::new(
             Actor::system(),
             Verification {
@@ -141,18 +142,23 @@ impl App {
                 detail: report.problem.as_ref().map(|p| p.what.clone()),
             },
         );
-        Ok(self.writer().append_blocking(Request::one(draft))?.first.0)
+        Ok(self
+            .app
+            .writer()
+            .append_blocking(Request::one(draft))?
+            .first
+            .0)
     }
 
     /// Replays the ledger into fresh projection tables; returns the entries replayed.
-    pub fn rebuild(&self) -> Result<u64> {
-        Ok(kiroku_store::replay::rebuild_projections(self.store())?)
+    pub fn rebuild(self) -> Result<u64> {
+        Ok(kiroku_store::replay::rebuild_projections(self.app.store())?)
     }
 
     /// Writes the whole ledger to an export file (refusing to overwrite one, readable by its
     /// owner alone). The export is recorded first, as a `ledger.export/1` entry by the operator,
     /// durable before a byte is written: the file holds the record of its own leaving.
-    pub fn export(&self, out: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Exported> {
+    pub fn export(self, out: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Exported> {
         if out.exists() {
             return Err(Error::Refused(format!(
                 "{} already exists; export will not overwrite it",
@@ -167,11 +173,11 @@ impl App {
             Actor::operator("kiroku export"),
             kiroku_ops::export::Export { file },
         );
-        self.writer().append_blocking(Request::one(draft))?;
+        self.app.writer().append_blocking(Request::one(draft))?;
         Ok(kiroku_store::export::export(
-            self.store(),
-            self.origin(),
-            self.verifier(),
+            self.app.store(),
+            self.app.origin(),
+            self.app.verifier(),
             out,
             progress,
         )?)

@@ -2,8 +2,9 @@
 //! runs the rule of the ops context, and appends; the writer re-checks the note's version under
 //! the append lock, so a stale amendment is refused even when it raced past the first check.
 
+use crate::ops::Ops;
 use crate::rows::decoded;
-use crate::{blocking, App, Error, Result};
+use crate::{blocking, Error, Result};
 use kiroku_core::query::Stored;
 use kiroku_core::{Actor, Conflict, EntryIndex, Timestamp};
 use kiroku_ops::amendment;
@@ -88,18 +89,18 @@ fn first_version(store: &Store, note: EntryIndex) -> Result<(NoteVersion, Vec<St
     Ok((version, tags))
 }
 
-impl App {
+impl Ops<'_> {
     /// Writes a note. With an idempotency key, a retry of the same note returns the note the
     /// first request wrote (`replayed`), and a different note under a used key is refused.
     pub async fn write_note(
-        &self,
+        self,
         actor: Actor,
         text: &str,
         tags: Vec<String>,
         key: Option<String>,
     ) -> Result<Written> {
         let request = note::write(actor, text, tags.clone(), key.clone())?;
-        match self.writer().append(request).await {
+        match self.app.writer().append(request).await {
             Ok(receipt) => Ok(Written {
                 note: receipt.first,
                 tree_size: receipt.tree_size,
@@ -110,7 +111,7 @@ impl App {
                 table, ..
             })) if table == NOTE_KEYS.name => {
                 let key = key.unwrap_or_default();
-                let store = self.store().clone();
+                let store = self.app.store().clone();
                 let text = text.to_owned();
                 blocking(move || replayed(&store, &key, &text, &tags)).await
             }
@@ -119,8 +120,8 @@ impl App {
     }
 
     /// A note with its tags and versions.
-    pub async fn note(&self, note: EntryIndex) -> Result<NoteView> {
-        let store = self.store().clone();
+    pub async fn note(self, note: EntryIndex) -> Result<NoteView> {
+        let store = self.app.store().clone();
         blocking(move || {
             let state = load_state(&store, note)?.ok_or(Error::NoSuchNote(note.0))?;
             let tags = load_tags(&store, note)?;
@@ -140,19 +141,19 @@ impl App {
 
     /// A page of notes, newest first, after note `after`; only those tagged `tag` if given.
     pub async fn notes(
-        &self,
+        self,
         after: Option<EntryIndex>,
         limit: u64,
         tag: Option<String>,
     ) -> Result<Vec<NoteSummary>> {
-        let store = self.store().clone();
-        let limit = limit.clamp(1, self.config.limits.page_rows_max);
+        let store = self.app.store().clone();
+        let limit = limit.clamp(1, self.app.config.limits.page_rows_max);
         blocking(move || list(&store, after, limit, tag.as_deref())).await
     }
 
     /// Amends a note the operator saw at version `expected`.
     pub async fn amend_note(
-        &self,
+        self,
         actor: Actor,
         note: EntryIndex,
         expected: u64,
@@ -163,7 +164,7 @@ impl App {
         let (state, current_tags) = self.load_for_change(note).await?;
         let request =
             amendment::amend(&state, &current_tags, actor, expected, text, &tags, reason)?;
-        let receipt = self.writer().append(request).await?;
+        let receipt = self.app.writer().append(request).await?;
         Ok(Changed {
             note,
             version: expected + 1,
@@ -174,7 +175,7 @@ impl App {
 
     /// Withdraws a note the operator saw at version `expected`.
     pub async fn withdraw_note(
-        &self,
+        self,
         actor: Actor,
         note: EntryIndex,
         expected: u64,
@@ -182,7 +183,7 @@ impl App {
     ) -> Result<Changed> {
         let (state, _) = self.load_for_change(note).await?;
         let request = amendment::withdraw(&state, actor, expected, reason)?;
-        let receipt = self.writer().append(request).await?;
+        let receipt = self.app.writer().append(request).await?;
         Ok(Changed {
             note,
             version: expected + 1,
@@ -191,8 +192,8 @@ impl App {
         })
     }
 
-    async fn load_for_change(&self, note: EntryIndex) -> Result<(NoteState, Vec<String>)> {
-        let store: Arc<Store> = self.store().clone();
+    async fn load_for_change(self, note: EntryIndex) -> Result<(NoteState, Vec<String>)> {
+        let store: Arc<Store> = self.app.store().clone();
         blocking(move || {
             let state = load_state(&store, note)?.ok_or(Error::NoSuchNote(note.0))?;
             let tags = load_tags(&store, note)?;

@@ -3,7 +3,7 @@
 use crate::access::accounts::Done;
 use crate::gate::{principal_of, Gate};
 use crate::rows::{all, first};
-use crate::{blocking, App, Error, Result};
+use crate::{blocking, Error, Result};
 use kiroku_core::{Actor, Timestamp};
 use kiroku_policy::version::{self, Adoption, PolicyState, Proposal, Version, VersionDecision};
 use kiroku_policy::{Action, Decision, PolicyError, Principal, Resource};
@@ -14,6 +14,19 @@ pub use kiroku_policy::engine::{Engine, DEFAULT_POLICY, SCHEMA};
 
 /// The job type of system clients (Art. 4(5), 6): accounts that are programs, not people.
 pub use kiroku_access::client::CLIENT_JOB_TYPE;
+
+/// The use cases of the access policy: `app.policy()`.
+#[derive(Clone, Copy)]
+pub struct Policies<'a> {
+    pub(crate) app: &'a crate::App,
+}
+
+impl crate::App {
+    /// The use cases of the access policy.
+    pub fn policy(&self) -> Policies<'_> {
+        Policies { app: self }
+    }
+}
 
 /// Most policy versions listed at once.
 pub const VERSIONS_SHOWN_MAX: u64 = 200;
@@ -57,11 +70,11 @@ fn latest_number(store: &Store) -> Result<u64> {
     Ok(first(store, &Proposal::newest(1), Proposal::from_row)?.map_or(0, |p| p.number))
 }
 
-impl App {
+impl Policies<'_> {
     /// The policy stream's state: its version (for the next step's `expected`) and the
     /// version in force.
-    pub async fn policy_state(&self) -> Result<PolicyState> {
-        let store: Arc<Store> = self.store().clone();
+    pub async fn policy_state(self) -> Result<PolicyState> {
+        let store: Arc<Store> = self.app.store().clone();
         blocking(move || {
             first(&store, &PolicyState::query(), PolicyState::from_row)?
                 .ok_or(Error::Policy(PolicyError::NoneInForce))
@@ -70,8 +83,8 @@ impl App {
     }
 
     /// The policy versions, newest first.
-    pub async fn policy_versions(&self) -> Result<Vec<VersionView>> {
-        let store: Arc<Store> = self.store().clone();
+    pub async fn policy_versions(self) -> Result<Vec<VersionView>> {
+        let store: Arc<Store> = self.app.store().clone();
         blocking(move || {
             let state = first(&store, &PolicyState::query(), PolicyState::from_row)?;
             let proposals = all(
@@ -99,17 +112,18 @@ impl App {
     }
 
     /// One policy version.
-    pub async fn policy_version(&self, number: u64) -> Result<Version> {
-        let store: Arc<Store> = self.store().clone();
+    pub async fn policy_version(self, number: u64) -> Result<Version> {
+        let store: Arc<Store> = self.app.store().clone();
         blocking(move || load_version(&store, number)).await
     }
 
     /// The version in force at `at` (now, if none), and since when.
-    pub async fn policy_at(&self, at: Option<Timestamp>) -> Result<(Adoption, Version)> {
-        let store: Arc<Store> = self.store().clone();
+    pub async fn policy_at(self, at: Option<Timestamp>) -> Result<(Adoption, Version)> {
+        let store: Arc<Store> = self.app.store().clone();
         let at = match at {
             Some(t) => t,
             None => self
+                .app
                 .clock()
                 .now()
                 .map_err(|e| Error::Unavailable(e.to_string()))?,
@@ -127,15 +141,15 @@ impl App {
     /// appended and the new version's number. A text that does not compile is refused and
     /// nothing is written.
     pub async fn propose_policy(
-        &self,
+        self,
         actor: Actor,
         expected: u64,
         text: String,
         reason: String,
     ) -> Result<(Done, u64)> {
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
-        let today = self.today()?;
+        let store: Arc<Store> = self.app.store().clone();
+        let cache = self.app.policy_cache().clone();
+        let today = self.app.access().today()?;
         let (request, number) = blocking(move || {
             let gate = Gate::open(&store, &cache, &actor, today)?;
             let permitted = gate
@@ -156,13 +170,13 @@ impl App {
             Ok((request, latest + 1))
         })
         .await?;
-        Ok((self.append_done(request).await?, number))
+        Ok((self.app.access().append_done(request).await?, number))
     }
 
     /// Approves (or, with `approve` false, rejects) policy version `number`, at stream version
     /// `expected`.
     pub async fn decide_policy(
-        &self,
+        self,
         actor: Actor,
         number: u64,
         expected: u64,
@@ -170,33 +184,34 @@ impl App {
         reason: String,
     ) -> Result<Done> {
         let by = actor.clone();
-        self.gated(&actor, move |store, _, gate| {
-            let permitted = gate
-                .decide(Action::ApprovePolicy, &Resource::System)?
-                .allowed;
-            let found = load_version(store, number)?;
-            let state = &gate.policy.state;
-            Ok(if approve {
-                version::approve(permitted, by, state, &found, expected, &reason)?
-            } else {
-                version::reject(permitted, by, state, &found, expected, &reason)?
+        self.app
+            .gated(&actor, move |store, _, gate| {
+                let permitted = gate
+                    .decide(Action::ApprovePolicy, &Resource::System)?
+                    .allowed;
+                let found = load_version(store, number)?;
+                let state = &gate.policy.state;
+                Ok(if approve {
+                    version::approve(permitted, by, state, &found, expected, &reason)?
+                } else {
+                    version::reject(permitted, by, state, &found, expected, &reason)?
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Explains what the policy in force says about `account` doing `action` to `resource`.
     /// Anyone may ask about themselves; asking about others needs the registers' readers.
     pub async fn explain(
-        &self,
+        self,
         asker: &Actor,
         account: &str,
         action: Action,
         resource: Resource,
     ) -> Result<Explanation> {
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
-        let today = self.today()?;
+        let store: Arc<Store> = self.app.store().clone();
+        let cache = self.app.policy_cache().clone();
+        let today = self.app.access().today()?;
         let asker = asker.clone();
         let account = account.to_owned();
         blocking(move || {

@@ -4,9 +4,10 @@
 //! or audit manager, never the one who opened it) to record whether it was justified.
 
 use crate::gate::Gate;
+use crate::records::Records;
 use crate::records::{check, current, not_found, Asker, Found};
 use crate::rows::{all, first};
-use crate::{blocking, App, Error, Result};
+use crate::{blocking, Error, Result};
 use kiroku_core::{Actor, Conflict, EntryIndex, Timestamp};
 use kiroku_policy::{Action, Resource as PolicyResource};
 use kiroku_records::emergency::{self, EmergencyError, Finding, Waiting, REVIEWS};
@@ -25,13 +26,13 @@ pub struct Opened {
     pub until: Timestamp,
 }
 
-impl App {
+impl Records<'_> {
     /// Opens `patient`'s records to `actor` for `minutes` (1 to 60), for the reason stated:
     /// only a clinician the policy lets break the glass, only for an existing patient, and only
     /// when the policy would refuse the patient's chart without it (a care relationship needs
     /// none). A refusal by the policy is an entry.
     pub async fn break_glass(
-        &self,
+        self,
         actor: Actor,
         patient: &str,
         reason: &str,
@@ -40,10 +41,10 @@ impl App {
         if !kiroku_records::resource::is_id(patient) {
             return Err(Error::NoSuchResource);
         }
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
-        let today = self.today()?;
-        let now = self.now()?;
+        let store: Arc<Store> = self.app.store().clone();
+        let cache = self.app.policy_cache().clone();
+        let today = self.app.access().today()?;
+        let now = self.app.access().now()?;
         let who = actor.clone();
         let (patient, reason) = (patient.to_owned(), reason.to_owned());
         let decided = blocking(move || {
@@ -88,7 +89,7 @@ impl App {
             Found::Allowed(request) => request,
             Found::Refused(refused) => return Err(self.refuse(&actor, refused).await?),
         };
-        let receipt = self.writer().append(request).await?;
+        let receipt = self.app.writer().append(request).await?;
         Ok(Opened {
             entry: receipt.first,
             until: Timestamp::from_micros(receipt.time.micros() + i64::from(minutes) * 60_000_000)
@@ -98,10 +99,10 @@ impl App {
 
     /// The break-the-glass accesses waiting for review, oldest first (for those the policy
     /// lets review them).
-    pub async fn emergency_queue(&self, actor: Actor) -> Result<Vec<Waiting>> {
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
-        let today = self.today()?;
+    pub async fn emergency_queue(self, actor: Actor) -> Result<Vec<Waiting>> {
+        let store: Arc<Store> = self.app.store().clone();
+        let cache = self.app.policy_cache().clone();
+        let today = self.app.access().today()?;
         blocking(move || {
             let gate = Gate::open(&store, &cache, &actor, today)?;
             gate.require(Action::ReviewEmergencyAccess, &PolicyResource::System)?;
@@ -113,15 +114,15 @@ impl App {
     /// Records the review of the break-the-glass access in entry `access`: once, by someone
     /// the policy lets review, who did not open it; an unjustified finding says why.
     pub async fn review_emergency(
-        &self,
+        self,
         actor: Actor,
         access: EntryIndex,
         finding: Finding,
         note: &str,
     ) -> Result<()> {
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
-        let today = self.today()?;
+        let store: Arc<Store> = self.app.store().clone();
+        let cache = self.app.policy_cache().clone();
+        let today = self.app.access().today()?;
         let who = actor.clone();
         let note = note.to_owned();
         let request = blocking(move || {
@@ -135,7 +136,7 @@ impl App {
             Ok(emergency::review(who, &waiting, finding, &note)?)
         })
         .await?;
-        match self.writer().append(request).await {
+        match self.app.writer().append(request).await {
             Ok(_) => Ok(()),
             // Two reviewers at once: the first is kept.
             Err(kiroku_store::writer::AppendError::Conflict(Conflict::Claimed {

@@ -4,9 +4,10 @@
 //! is disclosed in one entry, committed before it is returned.
 
 use crate::gate::Gate;
+use crate::records::Records;
 use crate::records::{current, not_found, readable, version_entry, Asker, Found, Run, Served};
 use crate::rows::all;
-use crate::{blocking, App, Error, Result};
+use crate::{blocking, Error, Result};
 use kiroku_core::Actor;
 use kiroku_records::record::Pending;
 use kiroku_records::resource::is_id;
@@ -70,15 +71,15 @@ pub struct RecordView {
     pub patient: Option<Served>,
 }
 
-impl App {
+impl Records<'_> {
     /// The chart of `patient`: the patient and the newest records of each type, every one
     /// decided by the policy (one refusal refuses the chart, and is recorded), disclosed in one
     /// entry.
-    pub async fn chart(&self, actor: Actor, patient: &str) -> Result<Chart> {
+    pub async fn chart(self, actor: Actor, patient: &str) -> Result<Chart> {
         if !is_id(patient) {
             return Err(Error::NoSuchResource);
         }
-        let (store, cache, today, now) = self.gate_parts()?;
+        let (store, cache, today, now) = self.app.gate_parts()?;
         let who = actor.clone();
         let patient = patient.to_owned();
         let found = blocking(move || {
@@ -132,8 +133,8 @@ impl App {
     /// may write them confirms, each with its patient — only those the caller may read (the
     /// others are not the caller's to see, and are left out unrecorded). Disclosed in one
     /// entry.
-    pub async fn confirmation_queue(&self, actor: Actor) -> Result<Queue> {
-        let (store, cache, today, now) = self.gate_parts()?;
+    pub async fn confirmation_queue(self, actor: Actor) -> Result<Queue> {
+        let (store, cache, today, now) = self.app.gate_parts()?;
         let who = actor.clone();
         let queue = blocking(move || {
             let gate = Gate::open(&store, &cache, &who, today)?;
@@ -165,7 +166,7 @@ impl App {
     /// `print`, for printing): gated like a read, and disclosed in one entry as a read, a vread
     /// or a print.
     pub async fn record_view(
-        &self,
+        self,
         actor: Actor,
         kind: &str,
         id: &str,
@@ -176,7 +177,7 @@ impl App {
         if !is_id(id) {
             return Err(Error::NoSuchResource);
         }
-        let (store, cache, today, now) = self.gate_parts()?;
+        let (store, cache, today, now) = self.app.gate_parts()?;
         let who = actor.clone();
         let id = id.to_owned();
         let found = blocking(move || {
@@ -228,19 +229,19 @@ impl App {
 
     /// The patient of `kind/id`'s latest version, if the resource exists and has one (no
     /// patient data: the id a page's form goes on with, the write then decided by the policy).
-    pub async fn patient_of(&self, kind: &str, id: &str) -> Result<Option<String>> {
+    pub async fn patient_of(self, kind: &str, id: &str) -> Result<Option<String>> {
         let kind = crate::records::known_type(kind)?;
         if !is_id(id) {
             return Err(Error::NoSuchResource);
         }
-        let store = self.store().clone();
+        let store = self.app.store().clone();
         let id = id.to_owned();
         blocking(move || Ok(current(&store, kind, &id)?.and_then(|c| c.patient))).await
     }
 
     /// The names (kanji, family then given) of these accounts, as far as they have profiles.
-    pub async fn account_names(&self, accounts: Vec<String>) -> Result<HashMap<String, String>> {
-        let store: Arc<Store> = self.store().clone();
+    pub async fn account_names(self, accounts: Vec<String>) -> Result<HashMap<String, String>> {
+        let store: Arc<Store> = self.app.store().clone();
         blocking(move || {
             let mut names = HashMap::new();
             for account in accounts {
@@ -545,13 +546,13 @@ impl NoteDraft {
     }
 }
 
-impl App {
+impl Records<'_> {
     /// Writes a note of `patient` from the editor: a new `DocumentReference` (a draft, waiting
     /// for confirmation), or — with `correcting`, the note's id and the version the clinician
     /// saw — its next version, which for a confirmed note needs `writing.reason`. Decided and
     /// written like any FHIR write.
     pub async fn write_clinical_note(
-        &self,
+        self,
         actor: Actor,
         patient: &str,
         draft: NoteDraft,
@@ -564,7 +565,7 @@ impl App {
         draft.check().map_err(Error::ClinicalNote)?;
         if let Some((id, _)) = &correcting {
             // A correction stays the note of its patient.
-            let store = self.store().clone();
+            let store = self.app.store().clone();
             let i = id.clone();
             let of = blocking(move || current(&store, "DocumentReference", &i)).await?;
             if of.and_then(|c| c.patient).as_deref() != Some(patient) {
@@ -572,7 +573,7 @@ impl App {
             }
         }
         if let Some(encounter) = &draft.encounter {
-            let store = self.store().clone();
+            let store = self.app.store().clone();
             let e = encounter.clone();
             let of = blocking(move || current(&store, "Encounter", &e)).await?;
             if !is_id(encounter) || of.and_then(|c| c.patient).as_deref() != Some(patient) {
@@ -584,7 +585,12 @@ impl App {
             .as_ref()
             .unwrap_or(&actor.account)
             .to_string();
-        let body = draft.resource(patient, &author, self.now()?, correcting.is_some());
+        let body = draft.resource(
+            patient,
+            &author,
+            self.app.access().now()?,
+            correcting.is_some(),
+        );
         match correcting {
             None => {
                 self.create_resource(actor, "DocumentReference", body, None, writing)

@@ -8,7 +8,7 @@ pub mod chart;
 
 use crate::gate::Gate;
 use crate::rows::{all, decoded, first};
-use crate::{blocking, App, Error, Result};
+use crate::{blocking, Error, Result};
 use kiroku_core::query::Stored;
 use kiroku_core::{Actor, Conflict, Date, Request, Timestamp};
 use kiroku_policy::{Action, Care, PrincipalKind, Resource as PolicyResource};
@@ -27,6 +27,19 @@ use kiroku_store::Store;
 use std::sync::Arc;
 
 pub use kiroku_records::search::{SearchError, MATCHES_MAX, PAGE_DEFAULT, PAGE_MAX};
+
+/// The use cases of clinical records: `app.records()`.
+#[derive(Clone, Copy)]
+pub struct Records<'a> {
+    pub(crate) app: &'a crate::App,
+}
+
+impl crate::App {
+    /// The use cases of clinical records.
+    pub fn records(&self) -> Records<'_> {
+        Records { app: self }
+    }
+}
 
 /// Rows of the terms' index a page of a token search reads at most (matches the search's other
 /// parameters leave out count too): a page's cost does not grow with the hospital.
@@ -894,15 +907,15 @@ pub(crate) enum Found<T> {
     Refused(Refused),
 }
 
-impl App {
+impl Records<'_> {
     /// A new resource id.
-    fn new_resource_id(&self) -> String {
+    fn new_resource_id(self) -> String {
         let mut bytes = [0u8; 12];
-        self.entropy().fill(&mut bytes);
+        self.app.entropy().fill(&mut bytes);
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    pub(crate) async fn refuse(&self, actor: &Actor, refused: Refused) -> Result<Error> {
+    pub(crate) async fn refuse(self, actor: &Actor, refused: Refused) -> Result<Error> {
         let why = refused.why;
         let request = record::deny(
             actor.clone(),
@@ -912,7 +925,7 @@ impl App {
             refused.patient.as_deref(),
             refused.policies,
         );
-        self.writer().append(request).await?;
+        self.app.writer().append(request).await?;
         Ok(match why {
             Why::Trainee => Error::Confirm(ConfirmError::Trainee),
             Why::NotResponsible => Error::Confirm(ConfirmError::NotResponsible),
@@ -927,7 +940,7 @@ impl App {
     /// [`App::disclosed`] of what a search returned, with a denial entry for each match it
     /// withheld, in the same request: durable before the answer.
     async fn disclosed_withholding(
-        &self,
+        self,
         actor: &Actor,
         interaction: &str,
         served: &[&Served],
@@ -955,12 +968,12 @@ impl App {
                 .drafts,
             );
         }
-        self.writer().append(request).await?;
+        self.app.writer().append(request).await?;
         Ok(())
     }
 
     pub(crate) async fn disclosed<T>(
-        &self,
+        self,
         actor: &Actor,
         interaction: &str,
         served: &[&Served],
@@ -975,7 +988,7 @@ impl App {
             "treatment"
         };
         let request = record::disclose(actor.clone(), interaction, purpose, patients, resources);
-        self.writer().append(request).await?;
+        self.app.writer().append(request).await?;
         Ok(result)
     }
 
@@ -991,7 +1004,7 @@ impl App {
     /// Creates a resource of `kind` from `body`. With `if_none_exist` (an identifier search,
     /// `system|value`), a patient who already holds the identifier is returned instead.
     pub async fn create_resource(
-        &self,
+        self,
         actor: Actor,
         kind: &str,
         body: Vec<u8>,
@@ -1011,7 +1024,7 @@ impl App {
         let request = self
             .gated_write(&actor, kind, &id, resource, None, writing, None)
             .await?;
-        match self.writer().append(request).await {
+        match self.app.writer().append(request).await {
             Ok(receipt) => Ok(Written {
                 served: self.written_version(receipt.first).await?,
                 created: true,
@@ -1032,7 +1045,7 @@ impl App {
 
     /// The patient holding an identifier, read (and disclosed) as a conditional create's answer.
     async fn holder(
-        &self,
+        self,
         actor: Actor,
         kind: &str,
         system: &str,
@@ -1041,7 +1054,7 @@ impl App {
         if kind != "Patient" {
             return Err(Error::Search(SearchError::Unknown("If-None-Exist".into())));
         }
-        let store = self.store().clone();
+        let store = self.app.store().clone();
         let query = record::identifier_query(system, value);
         let holder = blocking(move || first(&store, &query, record::identifier_holder)).await?;
         match holder {
@@ -1054,8 +1067,8 @@ impl App {
     }
 
     /// The version a write just made, served.
-    async fn written_version(&self, entry: kiroku_core::EntryIndex) -> Result<Served> {
-        let store = self.store().clone();
+    async fn written_version(self, entry: kiroku_core::EntryIndex) -> Result<Served> {
+        let store = self.app.store().clone();
         blocking(move || {
             let (version, origin) = load_version(&store, entry)?;
             serve(&version, origin)
@@ -1070,7 +1083,7 @@ impl App {
     /// clinician's behalf, and whether the clinician may write this one.
     #[allow(clippy::too_many_arguments)]
     async fn gated_write(
-        &self,
+        self,
         actor: &Actor,
         kind: &'static str,
         id: &str,
@@ -1079,10 +1092,10 @@ impl App {
         writing: Writing,
         expected: Option<u64>,
     ) -> Result<Request> {
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
-        let today: Date = self.today()?;
-        let now = self.now()?;
+        let store: Arc<Store> = self.app.store().clone();
+        let cache = self.app.policy_cache().clone();
+        let today: Date = self.app.access().today()?;
+        let now = self.app.access().now()?;
         let who = actor.clone();
         let id = id.to_owned();
         let decided = blocking(move || {
@@ -1211,7 +1224,7 @@ impl App {
     /// client saw; another stored version gets [`Error::VersionMismatch`], and so does a lost
     /// race with another update.
     pub async fn update_resource(
-        &self,
+        self,
         actor: Actor,
         kind: &str,
         id: &str,
@@ -1234,7 +1247,7 @@ impl App {
         let request = self
             .gated_write(&actor, kind, id, resource, previous, writing, if_match)
             .await?;
-        match self.writer().append(request).await {
+        match self.app.writer().append(request).await {
             Ok(receipt) => Ok(Written {
                 served: self.written_version(receipt.first).await?,
                 created,
@@ -1248,7 +1261,7 @@ impl App {
     /// stays readable. `if_match`: the version the client saw. A resource already deleted is
     /// answered with its deletion, and nothing is written.
     pub async fn delete_resource(
-        &self,
+        self,
         actor: Actor,
         kind: &str,
         id: &str,
@@ -1260,7 +1273,7 @@ impl App {
             return Err(Error::NoSuchResource);
         }
         let reason = reason.ok_or(Error::Record(RecordError::ReasonRequired))?;
-        let (store, cache, today, now) = self.gate_parts()?;
+        let (store, cache, today, now) = self.app.gate_parts()?;
         let who = actor.clone();
         let id_owned = id.to_owned();
         let decided = blocking(move || {
@@ -1308,15 +1321,15 @@ impl App {
             Found::Allowed(Err(already)) => return Ok(already),
             Found::Refused(refused) => return Err(self.refuse(&actor, refused).await?),
         };
-        match self.writer().append(request).await {
+        match self.app.writer().append(request).await {
             Ok(receipt) => self.written_version(receipt.first).await,
             Err(e) => Err(write_failed(e, if_match)),
         }
     }
 
     /// The latest version of `kind/id`, if any, in the state it now stands in.
-    async fn previous(&self, kind: &str, id: &str) -> Result<Option<Current>> {
-        let store = self.store().clone();
+    async fn previous(self, kind: &str, id: &str) -> Result<Option<Current>> {
+        let store = self.app.store().clone();
         let (k, i) = (kind.to_owned(), id.to_owned());
         blocking(move || {
             let Some(mut c) = current(&store, &k, &i)? else {
@@ -1345,7 +1358,7 @@ impl App {
     /// `writing` serves every entry: its reason every correction of a confirmed version, its
     /// clinician every proxy entry.
     pub async fn transact(
-        &self,
+        self,
         actor: Actor,
         body: Vec<u8>,
         writing: Writing,
@@ -1423,6 +1436,7 @@ impl App {
         let mut answers: Vec<Option<Written>> = found;
         if !writes.is_empty() {
             let receipt = self
+                .app
                 .writer()
                 .append(request)
                 .await
@@ -1445,7 +1459,7 @@ impl App {
     /// record, only the latest version, only while it waits. Of two confirmations at once, one
     /// is kept.
     pub async fn confirm_resource(
-        &self,
+        self,
         actor: Actor,
         kind: &str,
         id: &str,
@@ -1455,10 +1469,10 @@ impl App {
         if !is_id(id) {
             return Err(Error::NoSuchResource);
         }
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
-        let today = self.today()?;
-        let now = self.now()?;
+        let store: Arc<Store> = self.app.store().clone();
+        let cache = self.app.policy_cache().clone();
+        let today = self.app.access().today()?;
+        let now = self.app.access().now()?;
         let who = actor.clone();
         let target = id.to_owned();
         let id = id.to_owned();
@@ -1471,7 +1485,8 @@ impl App {
             Found::Allowed(request) => request,
             Found::Refused(refused) => return Err(self.refuse(&actor, refused).await?),
         };
-        self.writer()
+        self.app
+            .writer()
             .append(request)
             .await
             .map_err(confirm_failed)?;
@@ -1482,14 +1497,14 @@ impl App {
     /// [`App::confirm_resource`] decides one, all appended in one request — every one confirmed,
     /// or (on any refusal or error) none. Answers how many were confirmed.
     pub async fn confirm_resources(
-        &self,
+        self,
         actor: Actor,
         targets: Vec<(String, String, u64)>,
     ) -> Result<u64> {
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
-        let today = self.today()?;
-        let now = self.now()?;
+        let store: Arc<Store> = self.app.store().clone();
+        let cache = self.app.policy_cache().clone();
+        let today = self.app.access().today()?;
+        let now = self.app.access().now()?;
         let who = actor.clone();
         let count = targets.len() as u64;
         let decided = blocking(move || {
@@ -1517,7 +1532,8 @@ impl App {
             Found::Refused(refused) => return Err(self.refuse(&actor, refused).await?),
         };
         if !request.drafts.is_empty() {
-            self.writer()
+            self.app
+                .writer()
                 .append(request)
                 .await
                 .map_err(confirm_failed)?;
@@ -1526,13 +1542,13 @@ impl App {
     }
 
     /// The latest version of `kind/id`, disclosed.
-    pub async fn read_resource(&self, actor: Actor, kind: &str, id: &str) -> Result<Served> {
+    pub async fn read_resource(self, actor: Actor, kind: &str, id: &str) -> Result<Served> {
         self.read_at(actor, kind, id, None).await
     }
 
     /// Version `version` of `kind/id`, disclosed.
     pub async fn vread_resource(
-        &self,
+        self,
         actor: Actor,
         kind: &str,
         id: &str,
@@ -1546,23 +1562,25 @@ impl App {
     /// auditing every read costs. Nothing in the configuration, the API or the command line of
     /// a server turns this on.
     #[doc(hidden)]
-    pub fn unaudited_reads_for_benchmark(&self, on: bool) {
-        self.unaudited_reads
+    pub fn unaudited_reads_for_benchmark(self, on: bool) {
+        self.app
+            .unaudited_reads
             .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
-    async fn read_at(&self, actor: Actor, kind: &str, id: &str, at: Option<u64>) -> Result<Served> {
+    async fn read_at(self, actor: Actor, kind: &str, id: &str, at: Option<u64>) -> Result<Served> {
         let kind = known_type(kind)?;
         if !is_id(id) {
             return Err(Error::NoSuchResource);
         }
         let unaudited = self
+            .app
             .unaudited_reads
             .load(std::sync::atomic::Ordering::Relaxed);
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
-        let today = self.today()?;
-        let now = self.now()?;
+        let store: Arc<Store> = self.app.store().clone();
+        let cache = self.app.policy_cache().clone();
+        let today = self.app.access().today()?;
+        let now = self.app.access().now()?;
         let who = actor.clone();
         let id = id.to_owned();
         let found = blocking(move || {
@@ -1605,7 +1623,7 @@ impl App {
     /// entry's bytes (and payload blob), and the entry's inclusion proof in the latest signed
     /// checkpoint. Gated and disclosed as a read of that version.
     pub async fn prove_resource(
-        &self,
+        self,
         actor: Actor,
         kind: &str,
         id: &str,
@@ -1615,10 +1633,10 @@ impl App {
         if !is_id(id) {
             return Err(Error::NoSuchResource);
         }
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
-        let today = self.today()?;
-        let now = self.now()?;
+        let store: Arc<Store> = self.app.store().clone();
+        let cache = self.app.policy_cache().clone();
+        let today = self.app.access().today()?;
+        let now = self.app.access().now()?;
         let who = actor.clone();
         let id = id.to_owned();
         let found = blocking(move || {
@@ -1657,8 +1675,8 @@ impl App {
     /// `records.confirmation/1` entry): the target of the Provenance made from it. None for any
     /// other entry, or one beyond the signed tree. Reads no patient data out: the caller reads
     /// the version itself, gated and disclosed, to make the Provenance.
-    pub async fn entry_target(&self, entry: u64) -> Result<Option<(&'static str, String, u64)>> {
-        let store: Arc<Store> = self.store().clone();
+    pub async fn entry_target(self, entry: u64) -> Result<Option<(&'static str, String, u64)>> {
+        let store: Arc<Store> = self.app.store().clone();
         blocking(move || {
             let signed = read::latest_checkpoint(&store)?.map_or(0, |c| c.size);
             if entry >= signed {
@@ -1690,7 +1708,7 @@ impl App {
     /// Versions of `kind/id`, newest first, older than `before` (none: from the newest),
     /// disclosed.
     pub async fn resource_history(
-        &self,
+        self,
         actor: Actor,
         kind: &str,
         id: &str,
@@ -1702,10 +1720,10 @@ impl App {
             return Err(Error::NoSuchResource);
         }
         let count = count.clamp(1, PAGE_MAX);
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
-        let today = self.today()?;
-        let now = self.now()?;
+        let store: Arc<Store> = self.app.store().clone();
+        let cache = self.app.policy_cache().clone();
+        let today = self.app.access().today()?;
+        let now = self.app.access().now()?;
         let who = actor.clone();
         let id = id.to_owned();
         let found = blocking(move || {
@@ -1745,17 +1763,17 @@ impl App {
     /// Searches resources of `kind`. Every match the caller may not read is a refusal of the
     /// whole search (and an entry); the matches returned, and their patients, are disclosed.
     pub async fn search_resources(
-        &self,
+        self,
         actor: Actor,
         kind: &str,
         params: Vec<(String, String)>,
     ) -> Result<Page> {
         let kind = known_type(kind)?;
         let search = SearchQuery::parse(kind, &params)?;
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
-        let today = self.today()?;
-        let now = self.now()?;
+        let store: Arc<Store> = self.app.store().clone();
+        let cache = self.app.policy_cache().clone();
+        let today = self.app.access().today()?;
+        let now = self.app.access().now()?;
         let who = actor.clone();
         let found = blocking(move || {
             let gate = Gate::open(&store, &cache, &who, today)?;

@@ -58,13 +58,15 @@ pub(crate) fn form(app: &App, account: &str, department: &str, job_type: &str) -
 /// (the department has no head yet, so no endorsement is needed).
 async fn issue_directly(app: &App, account: &str, department: &str) {
     let submitted = app
+        .access()
         .submit_application(
             Actor::operator("test"),
             form(app, account, department, "nurse"),
         )
         .await
         .unwrap();
-    app.approve_application(actor("director"), submitted.entry, 1)
+    app.access()
+        .approve_application(actor("director"), submitted.entry, 1)
         .await
         .unwrap();
 }
@@ -75,7 +77,7 @@ async fn issue_directly(app: &App, account: &str, department: &str) {
 fn init_issues_the_first_administrator() {
     let data = DataDir::hospital();
     let app = data.open();
-    let view = block(app.account("director")).unwrap();
+    let view = block(app.access().account("director")).unwrap();
     assert_eq!(view.state.status, Status::Active);
     assert_eq!(view.state.version, 1);
     assert_eq!(view.profile.department, "information-systems");
@@ -114,11 +116,15 @@ fn applications_endorsement_approval_and_suspension() {
             (CodeList::Department, code("nursing", "看護部", "Nursing")),
             (CodeList::JobType, code("nurse", "看護師", "Nurse")),
         ] {
-            app.define_code(director.clone(), list, c).await.unwrap();
+            app.access()
+                .define_code(director.clone(), list, c)
+                .await
+                .unwrap();
         }
         // Only the administrator keeps the code lists.
         issue_directly(&app, "head.nursing", "nursing").await;
         let refused = app
+            .access()
             .define_code(
                 actor("head.nursing"),
                 CodeList::Department,
@@ -130,36 +136,41 @@ fn applications_endorsement_approval_and_suspension() {
             refused,
             Error::Policy(kiroku_policy::PolicyError::Denied("DefineCodes"))
         ));
-        app.appoint(
-            director.clone(),
-            "head.nursing",
-            Appointment {
-                role: Role::MonitoringManager,
-                department: Some("nursing".into()),
-                valid_from: today(&app),
-                valid_until: None,
-            },
-        )
-        .await
-        .unwrap();
+        app.access()
+            .appoint(
+                director.clone(),
+                "head.nursing",
+                Appointment {
+                    role: Role::MonitoringManager,
+                    department: Some("nursing".into()),
+                    valid_from: today(&app),
+                    valid_until: None,
+                },
+            )
+            .await
+            .unwrap();
         // Now the department has a head: applications wait for the endorsement.
         issue_directly_refused(&app).await;
         let clerk = app
+            .access()
             .submit_application(
                 Actor::operator("test"),
                 form(&app, "clerk.nursing", "nursing", "nurse"),
             )
             .await
             .unwrap();
-        app.endorse_application(actor("head.nursing"), clerk.entry, 1)
+        app.access()
+            .endorse_application(actor("head.nursing"), clerk.entry, 1)
             .await
             .unwrap();
-        app.approve_application(director.clone(), clerk.entry, 2)
+        app.access()
+            .approve_application(director.clone(), clerk.entry, 2)
             .await
             .unwrap();
 
         // The clerk fills in a colleague's application; the clerk cannot endorse it.
         let sato = app
+            .access()
             .submit_application(
                 actor("clerk.nursing"),
                 form(&app, "sato.hanako", "nursing", "nurse"),
@@ -167,13 +178,15 @@ fn applications_endorsement_approval_and_suspension() {
             .await
             .unwrap();
         assert!(matches!(
-            app.endorse_application(actor("clerk.nursing"), sato.entry, 1)
+            app.access()
+                .endorse_application(actor("clerk.nursing"), sato.entry, 1)
                 .await
                 .unwrap_err(),
             Error::Policy(kiroku_policy::PolicyError::Denied("EndorseApplication"))
         ));
         // The head who filled in an application does not endorse it.
         let by_head = app
+            .access()
             .submit_application(
                 actor("head.nursing"),
                 form(&app, "ito.kei", "nursing", "nurse"),
@@ -181,33 +194,38 @@ fn applications_endorsement_approval_and_suspension() {
             .await
             .unwrap();
         assert!(matches!(
-            app.endorse_application(actor("head.nursing"), by_head.entry, 1)
+            app.access()
+                .endorse_application(actor("head.nursing"), by_head.entry, 1)
                 .await
                 .unwrap_err(),
             Error::Access(AccessError::OwnMatter(_))
         ));
-        app.endorse_application(actor("head.nursing"), sato.entry, 1)
+        app.access()
+            .endorse_application(actor("head.nursing"), sato.entry, 1)
             .await
             .unwrap();
 
         // A second administrator, then both approve sato's application at once.
         issue_directly(&app, "vice.director", "information-systems").await;
-        app.appoint(
-            director.clone(),
-            "vice.director",
-            Appointment {
-                role: Role::SystemAdministrator,
-                department: None,
-                valid_from: today(&app),
-                valid_until: None,
-            },
-        )
-        .await
-        .unwrap();
+        app.access()
+            .appoint(
+                director.clone(),
+                "vice.director",
+                Appointment {
+                    role: Role::SystemAdministrator,
+                    department: None,
+                    valid_from: today(&app),
+                    valid_until: None,
+                },
+            )
+            .await
+            .unwrap();
         let size_before = tree_size(&app).await;
         let (a, b) = tokio::join!(
-            app.approve_application(director.clone(), sato.entry, 2),
-            app.approve_application(actor("vice.director"), sato.entry, 2),
+            app.access()
+                .approve_application(director.clone(), sato.entry, 2),
+            app.access()
+                .approve_application(actor("vice.director"), sato.entry, 2),
         );
         let loser = match (a, b) {
             (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
@@ -225,69 +243,75 @@ fn applications_endorsement_approval_and_suspension() {
             size_before + 2,
             "the winner wrote the issue and the initial secret; the loser nothing"
         );
-        let approved = app.application(sato.entry).await.unwrap();
+        let approved = app.access().application(sato.entry).await.unwrap();
         assert_eq!(approved.state.state, State::Approved);
         assert_eq!(approved.state.version, 3);
 
         // Suspension: from the version seen; not one's own account; a suspended account
         // cannot act; reinstatement brings it back.
-        let sato_view = app.account("sato.hanako").await.unwrap();
+        let sato_view = app.access().account("sato.hanako").await.unwrap();
         assert_eq!(sato_view.state.version, 1);
         assert!(matches!(
-            app.change_account_status(
-                director.clone(),
-                "director",
-                StatusStep::Suspend,
-                1,
-                "x".into()
-            )
-            .await
-            .unwrap_err(),
+            app.access()
+                .change_account_status(
+                    director.clone(),
+                    "director",
+                    StatusStep::Suspend,
+                    1,
+                    "x".into()
+                )
+                .await
+                .unwrap_err(),
             Error::Access(AccessError::OwnMatter(_))
         ));
-        app.change_account_status(
-            director.clone(),
-            "sato.hanako",
-            StatusStep::Suspend,
-            1,
-            "監査で指摘".into(),
-        )
-        .await
-        .unwrap();
-        assert!(matches!(
-            app.change_account_status(
+        app.access()
+            .change_account_status(
                 director.clone(),
                 "sato.hanako",
                 StatusStep::Suspend,
                 1,
-                "again".into()
+                "監査で指摘".into(),
             )
             .await
-            .unwrap_err(),
+            .unwrap();
+        assert!(matches!(
+            app.access()
+                .change_account_status(
+                    director.clone(),
+                    "sato.hanako",
+                    StatusStep::Suspend,
+                    1,
+                    "again".into()
+                )
+                .await
+                .unwrap_err(),
             Error::Access(AccessError::Stale {
                 expected: 1,
                 current: 2
             })
         ));
         assert!(matches!(
-            app.submit_application(
-                actor("sato.hanako"),
-                form(&app, "new.person", "nursing", "nurse")
-            )
-            .await
-            .unwrap_err(),
+            app.access()
+                .submit_application(
+                    actor("sato.hanako"),
+                    form(&app, "new.person", "nursing", "nurse")
+                )
+                .await
+                .unwrap_err(),
             Error::Policy(kiroku_policy::PolicyError::Denied("ApplyForAccount"))
         ));
-        app.change_account_status(
-            director.clone(),
-            "sato.hanako",
-            StatusStep::Reinstate,
-            2,
-            "是正を確認".into(),
-        )
-        .await
-        .unwrap();
+        app.access()
+            .change_account_status(
+                director.clone(),
+                "sato.hanako",
+                StatusStep::Reinstate,
+                2,
+                "是正を確認".into(),
+            )
+            .await
+            .unwrap();
         let history: Vec<String> = app
+            .access()
             .account("sato.hanako")
             .await
             .unwrap()
@@ -307,6 +331,7 @@ fn applications_endorsement_approval_and_suspension() {
             ]
         );
         let pending: Vec<EntryIndex> = app
+            .access()
             .applications(State::Submitted, Some("nursing".into()))
             .await
             .unwrap()
@@ -321,6 +346,7 @@ fn applications_endorsement_approval_and_suspension() {
 
 async fn issue_directly_refused(app: &App) {
     let submitted = app
+        .access()
         .submit_application(
             Actor::operator("test"),
             form(app, "late.comer", "nursing", "nurse"),
@@ -328,7 +354,8 @@ async fn issue_directly_refused(app: &App) {
         .await
         .unwrap();
     assert!(matches!(
-        app.approve_application(actor("director"), submitted.entry, 1)
+        app.access()
+            .approve_application(actor("director"), submitted.entry, 1)
             .await
             .unwrap_err(),
         Error::Access(AccessError::WrongState {
@@ -336,13 +363,14 @@ async fn issue_directly_refused(app: &App) {
             state: "submitted"
         })
     ));
-    app.reject_application(actor("director"), submitted.entry, 1, "重複".into())
+    app.access()
+        .reject_application(actor("director"), submitted.entry, 1, "重複".into())
         .await
         .unwrap();
 }
 
 async fn tree_size(app: &App) -> u64 {
-    app.checkpoint().await.unwrap().unwrap().size
+    app.ops().checkpoint().await.unwrap().unwrap().size
 }
 
 pub(crate) fn error_code(reply: &kiroku_testkit::Reply) -> String {
@@ -507,7 +535,11 @@ fn access_api_end_to_end() {
     );
     // The director approves it (through the use case, in this process, while the server runs).
     let app = server.data().open();
-    block(app.approve_application(actor("director"), EntryIndex(id), 1)).unwrap();
+    block(
+        app.access()
+            .approve_application(actor("director"), EntryIndex(id), 1),
+    )
+    .unwrap();
     app.shutdown();
     let again = operator.post(
         &format!("/api/access/applications/{id}/approval"),
@@ -688,7 +720,7 @@ fn demo_hospital_is_seeded_through_the_rules() {
     let secrets = block(kiroku_app::demo::seed_hospital(&app)).unwrap();
     let issued = secrets.len();
     assert!((55..=65).contains(&issued), "{issued}");
-    let accounts = block(app.accounts(None, 1000)).unwrap();
+    let accounts = block(app.access().accounts(None, 1000)).unwrap();
     assert_eq!(accounts.len(), issued + 1, "the staff and the director");
     assert!(accounts.iter().all(|a| a.state.status == Status::Active));
     let categories: std::collections::BTreeSet<&str> = accounts
@@ -700,7 +732,7 @@ fn demo_hospital_is_seeded_through_the_rules() {
         5,
         "every Art. 10 category: {categories:?}"
     );
-    let held = block(app.appointments()).unwrap();
+    let held = block(app.access().appointments()).unwrap();
     for role in Role::ALL {
         assert!(held.iter().any(|h| h.role == role), "{role:?} is appointed");
     }
@@ -711,7 +743,11 @@ fn demo_hospital_is_seeded_through_the_rules() {
     assert_eq!(heads, 10, "one head per department");
     // Each demo person can sign in with the initial secret the demo hands out.
     let (account, secret) = &secrets[secrets.len() / 2];
-    assert!(block(app.sign_in(account, secret)).unwrap().must_change);
+    assert!(
+        block(app.access().sign_in(account, secret))
+            .unwrap()
+            .must_change
+    );
     app.shutdown();
     assert_eq!(data.verify(), None);
 }
@@ -729,7 +765,7 @@ fn sign_in_first_password_lockout_and_suspension() {
     block(async {
         let before = tree_size(&app).await;
         assert!(matches!(
-            app.sign_in("director", "wrong").await.unwrap_err(),
+            app.access().sign_in("director", "wrong").await.unwrap_err(),
             Error::SignInFailed
         ));
         assert_eq!(
@@ -738,7 +774,7 @@ fn sign_in_first_password_lockout_and_suspension() {
             "a failed attempt is an entry"
         );
         assert!(matches!(
-            app.sign_in("nobody", "wrong").await.unwrap_err(),
+            app.access().sign_in("nobody", "wrong").await.unwrap_err(),
             Error::SignInFailed
         ));
         assert_eq!(
@@ -747,7 +783,7 @@ fn sign_in_first_password_lockout_and_suspension() {
             "an unknown id writes nothing"
         );
 
-        let first = app.sign_in("director", &setup).await.unwrap();
+        let first = app.access().sign_in("director", &setup).await.unwrap();
         assert!(first.must_change);
         for (weak, why) in [
             ("short#1", "shorter"),
@@ -756,6 +792,7 @@ fn sign_in_first_password_lockout_and_suspension() {
             ("nodigits-at-all!", "mix"),
         ] {
             let refused = app
+                .access()
                 .change_password(&first.token, &setup, weak)
                 .await
                 .unwrap_err();
@@ -765,28 +802,35 @@ fn sign_in_first_password_lockout_and_suspension() {
             );
         }
         assert!(matches!(
-            app.change_password(&first.token, "not-the-secret", "Kiroku#Ledger-2026x")
+            app.access()
+                .change_password(&first.token, "not-the-secret", "Kiroku#Ledger-2026x")
                 .await
                 .unwrap_err(),
             Error::SignInFailed
         ));
-        app.change_password(&first.token, &setup, "Blue#Whale-2026x")
+        app.access()
+            .change_password(&first.token, &setup, "Blue#Whale-2026x")
             .await
             .unwrap();
-        let (_, session) = app.session(&first.token).await.unwrap();
+        let (_, session) = app.access().session(&first.token).await.unwrap();
         assert!(!session.must_change);
         assert!(
             matches!(
-                app.sign_in("director", &setup).await.unwrap_err(),
+                app.access().sign_in("director", &setup).await.unwrap_err(),
                 Error::SignInFailed
             ),
             "the setup secret is spent"
         );
-        let signed = app.sign_in("director", "Blue#Whale-2026x").await.unwrap();
+        let signed = app
+            .access()
+            .sign_in("director", "Blue#Whale-2026x")
+            .await
+            .unwrap();
         assert!(!signed.must_change);
         assert!(
             matches!(
-                app.change_password(&signed.token, "Blue#Whale-2026x", "Blue#Whale-2026x")
+                app.access()
+                    .change_password(&signed.token, "Blue#Whale-2026x", "Blue#Whale-2026x")
                     .await
                     .unwrap_err(),
                 Error::Password(_)
@@ -795,21 +839,24 @@ fn sign_in_first_password_lockout_and_suspension() {
         );
 
         // A second account, issued with its own initial secret.
-        app.define_code(
-            actor("director"),
-            CodeList::Department,
-            code("nursing", "看護部", "Nursing"),
-        )
-        .await
-        .unwrap();
-        app.define_code(
-            actor("director"),
-            CodeList::JobType,
-            code("nurse", "看護師", "Nurse"),
-        )
-        .await
-        .unwrap();
+        app.access()
+            .define_code(
+                actor("director"),
+                CodeList::Department,
+                code("nursing", "看護部", "Nursing"),
+            )
+            .await
+            .unwrap();
+        app.access()
+            .define_code(
+                actor("director"),
+                CodeList::JobType,
+                code("nurse", "看護師", "Nurse"),
+            )
+            .await
+            .unwrap();
         let submitted = app
+            .access()
             .submit_application(
                 Actor::operator("test"),
                 form(&app, "sato.hanako", "nursing", "nurse"),
@@ -817,36 +864,47 @@ fn sign_in_first_password_lockout_and_suspension() {
             .await
             .unwrap();
         let issued = app
+            .access()
             .approve_application(actor("director"), submitted.entry, 1)
             .await
             .unwrap();
         assert_eq!(issued.initial_secret.len(), 19);
         let sato = app
+            .access()
             .sign_in("sato.hanako", &issued.initial_secret)
             .await
             .unwrap();
-        app.change_password(&sato.token, &issued.initial_secret, "Kango#Shift-7788")
+        app.access()
+            .change_password(&sato.token, &issued.initial_secret, "Kango#Shift-7788")
             .await
             .unwrap();
 
         // Lockout: the fifth failure locks; the right password is then refused too.
         for _ in 0..4 {
             assert!(matches!(
-                app.sign_in("sato.hanako", "wrong").await.unwrap_err(),
+                app.access()
+                    .sign_in("sato.hanako", "wrong")
+                    .await
+                    .unwrap_err(),
                 Error::SignInFailed
             ));
         }
         assert!(matches!(
-            app.sign_in("sato.hanako", "wrong").await.unwrap_err(),
+            app.access()
+                .sign_in("sato.hanako", "wrong")
+                .await
+                .unwrap_err(),
             Error::Locked(_)
         ));
         assert!(matches!(
-            app.sign_in("sato.hanako", "Kango#Shift-7788")
+            app.access()
+                .sign_in("sato.hanako", "Kango#Shift-7788")
                 .await
                 .unwrap_err(),
             Error::Locked(_)
         ));
         let events: Vec<String> = app
+            .access()
             .account("sato.hanako")
             .await
             .unwrap()
@@ -858,18 +916,19 @@ fn sign_in_first_password_lockout_and_suspension() {
         assert!(events.contains(&"password_set".to_string()), "{events:?}");
 
         // Suspension ends the live session at once and refuses sign-in.
-        assert!(app.session(&sato.token).await.is_ok());
-        app.change_account_status(
-            actor("director"),
-            "sato.hanako",
-            StatusStep::Suspend,
-            1,
-            "監査で指摘".into(),
-        )
-        .await
-        .unwrap();
+        assert!(app.access().session(&sato.token).await.is_ok());
+        app.access()
+            .change_account_status(
+                actor("director"),
+                "sato.hanako",
+                StatusStep::Suspend,
+                1,
+                "監査で指摘".into(),
+            )
+            .await
+            .unwrap();
         assert!(matches!(
-            app.session(&sato.token).await.unwrap_err(),
+            app.access().session(&sato.token).await.unwrap_err(),
             Error::Unauthorized
         ));
     });
@@ -1107,6 +1166,7 @@ pub(crate) fn web_sign_in(
 /// Issues `account` (nursing) with a chosen password, appointed to `role` if given.
 async fn staff(app: &App, account: &str, password: &str, role: Option<Role>) {
     let submitted = app
+        .access()
         .submit_application(
             Actor::operator("test"),
             form(app, account, "nursing", "nurse"),
@@ -1114,11 +1174,17 @@ async fn staff(app: &App, account: &str, password: &str, role: Option<Role>) {
         .await
         .unwrap();
     let issued = app
+        .access()
         .approve_application(actor("director"), submitted.entry, 1)
         .await
         .unwrap();
-    let signed = app.sign_in(account, &issued.initial_secret).await.unwrap();
-    app.change_password(&signed.token, &issued.initial_secret, password)
+    let signed = app
+        .access()
+        .sign_in(account, &issued.initial_secret)
+        .await
+        .unwrap();
+    app.access()
+        .change_password(&signed.token, &issued.initial_secret, password)
         .await
         .unwrap();
     if let Some(role) = role {
@@ -1128,7 +1194,8 @@ async fn staff(app: &App, account: &str, password: &str, role: Option<Role>) {
             valid_from: today(app),
             valid_until: None,
         };
-        app.appoint(actor("director"), account, appointment)
+        app.access()
+            .appoint(actor("director"), account, appointment)
             .await
             .unwrap();
     }
@@ -1148,10 +1215,14 @@ fn auditors_read_entry_bundles_and_each_read_is_an_entry() {
             (CodeList::Department, code("nursing", "看護部", "Nursing")),
             (CodeList::JobType, code("nurse", "看護師", "Nurse")),
         ] {
-            app.define_code(actor("director"), list, c).await.unwrap();
+            app.access()
+                .define_code(actor("director"), list, c)
+                .await
+                .unwrap();
         }
-        let first = app.sign_in("director", &setup).await.unwrap();
-        app.change_password(&first.token, &setup, "Osaki#Ledger-2026x")
+        let first = app.access().sign_in("director", &setup).await.unwrap();
+        app.access()
+            .change_password(&first.token, &setup, "Osaki#Ledger-2026x")
             .await
             .unwrap();
         staff(

@@ -71,8 +71,9 @@ fn operator_writes_corrects_and_withdraws_a_note_in_the_browser() {
     {
         let app = data.open();
         crate::support::block(async {
-            let signed = app.sign_in("director", &setup).await.unwrap();
-            app.change_password(&signed.token, &setup, crate::fhir::PASSWORD)
+            let signed = app.access().sign_in("director", &setup).await.unwrap();
+            app.access()
+                .change_password(&signed.token, &setup, crate::fhir::PASSWORD)
                 .await
                 .unwrap();
         });
@@ -383,10 +384,14 @@ fn apply_endorse_approve_and_first_sign_in_in_the_browser() {
                 name_en: en.into(),
                 active: true,
             };
-            app.define_code(director.clone(), list, code).await.unwrap();
+            app.access()
+                .define_code(director.clone(), list, code)
+                .await
+                .unwrap();
         }
-        let first = app.sign_in("director", &setup).await.unwrap();
-        app.change_password(&first.token, &setup, "Osaki#Ledger-2026x")
+        let first = app.access().sign_in("director", &setup).await.unwrap();
+        app.access()
+            .change_password(&first.token, &setup, "Osaki#Ledger-2026x")
             .await
             .unwrap();
         let today = kiroku_core::Date::in_japan(app.clock().now().unwrap());
@@ -410,39 +415,49 @@ fn apply_endorse_approve_and_first_sign_in_in_the_browser() {
                 justification: "看護業務".into(),
             };
             let submitted = app
+                .access()
                 .submit_application(kiroku_core::Actor::operator("test"), form)
                 .await
                 .unwrap();
             let version = app
+                .access()
                 .application(submitted.entry)
                 .await
                 .unwrap()
                 .state
                 .version;
             if account == "clerk.nursing" {
-                app.endorse_application(
-                    kiroku_core::Actor {
-                        account: kiroku_core::AccountId::parse("head.nursing").unwrap(),
-                        session: None,
-                    },
-                    submitted.entry,
-                    version,
-                )
-                .await
-                .unwrap();
+                app.access()
+                    .endorse_application(
+                        kiroku_core::Actor {
+                            account: kiroku_core::AccountId::parse("head.nursing").unwrap(),
+                            session: None,
+                        },
+                        submitted.entry,
+                        version,
+                    )
+                    .await
+                    .unwrap();
             }
             let version = app
+                .access()
                 .application(submitted.entry)
                 .await
                 .unwrap()
                 .state
                 .version;
             let issued = app
+                .access()
                 .approve_application(director.clone(), submitted.entry, version)
                 .await
                 .unwrap();
-            let signed = app.sign_in(account, &issued.initial_secret).await.unwrap();
-            app.change_password(&signed.token, &issued.initial_secret, "Kango#Shift-7788")
+            let signed = app
+                .access()
+                .sign_in(account, &issued.initial_secret)
+                .await
+                .unwrap();
+            app.access()
+                .change_password(&signed.token, &issued.initial_secret, "Kango#Shift-7788")
                 .await
                 .unwrap();
             if account == "head.nursing" {
@@ -452,7 +467,8 @@ fn apply_endorse_approve_and_first_sign_in_in_the_browser() {
                     valid_from: today,
                     valid_until: None,
                 };
-                app.appoint(director.clone(), account, appointment)
+                app.access()
+                    .appoint(director.clone(), account, appointment)
                     .await
                     .unwrap();
             }

@@ -298,7 +298,7 @@ fn system_client_tokens_end_to_end() {
     // The client cannot sign in on the web: its secret is for the token endpoint only.
     let app = data.open();
     assert!(matches!(
-        crate::support::block(app.sign_in("demo-lab", &secret)),
+        crate::support::block(app.access().sign_in("demo-lab", &secret)),
         Err(kiroku_app::Error::SignInFailed)
     ));
     app.shutdown();
@@ -397,7 +397,12 @@ fn a_change_by_another_process_takes_effect_at_once() {
     // A token revoked through another process (an application of its own on the same data)
     // is refused at its very next request, which gives no data.
     let other = server.data().open();
-    crate::support::block(other.revoke_own_token("demo-lab", &secret, &bearer)).unwrap();
+    crate::support::block(
+        other
+            .access()
+            .revoke_own_token("demo-lab", &secret, &bearer),
+    )
+    .unwrap();
     other.shutdown();
     let revoked = crate::fhir::send(&server, &bearer, "GET", &path, &[], None);
     assert_eq!(revoked.status, 401, "{}", revoked.text());

@@ -162,7 +162,12 @@ fn sqlite_and_postgres_agree_byte_for_byte() {
             let key = (dice.roll(5) == 0).then(|| format!("key-{}", dice.roll(4)));
             let results: Vec<_> = apps
                 .iter()
-                .map(|app| block(app.write_note(actor.clone(), &text, tags.clone(), key.clone())))
+                .map(|app| {
+                    block(
+                        app.ops()
+                            .write_note(actor.clone(), &text, tags.clone(), key.clone()),
+                    )
+                })
                 .collect();
             if let Ok(written) = &results[0] {
                 if !written.replayed {
@@ -184,7 +189,7 @@ fn sqlite_and_postgres_agree_byte_for_byte() {
                 let tags = dice.tags();
                 apps.iter()
                     .map(|app| {
-                        block(app.amend_note(
+                        block(app.ops().amend_note(
                             actor.clone(),
                             EntryIndex(note),
                             seen,
@@ -197,7 +202,7 @@ fn sqlite_and_postgres_agree_byte_for_byte() {
             } else {
                 apps.iter()
                     .map(|app| {
-                        block(app.withdraw_note(
+                        block(app.ops().withdraw_note(
                             actor.clone(),
                             EntryIndex(note),
                             seen,

@@ -723,8 +723,8 @@ pub(crate) fn hospital_with(job_types: &[&str]) -> (kiroku_testkit::DataDir, Str
     let app = data.open();
     let secrets = crate::support::block(kiroku_app::demo::seed_hospital(&app)).unwrap();
     let (_, client_secret) = crate::support::block(kiroku_app::demo::seed_client(&app)).unwrap();
-    let accounts = crate::support::block(app.accounts(None, 1000)).unwrap();
-    let held = crate::support::block(app.appointments()).unwrap();
+    let accounts = crate::support::block(app.access().accounts(None, 1000)).unwrap();
+    let held = crate::support::block(app.access().appointments()).unwrap();
     let people: Vec<String> = job_types
         .iter()
         .map(|spec| {
@@ -754,8 +754,9 @@ pub(crate) fn hospital_with(job_types: &[&str]) -> (kiroku_testkit::DataDir, Str
     for account in &people {
         let secret = &secrets.iter().find(|(a, _)| a == account).unwrap().1;
         crate::support::block(async {
-            let signed = app.sign_in(account, secret).await.unwrap();
-            app.change_password(&signed.token, secret, PASSWORD)
+            let signed = app.access().sign_in(account, secret).await.unwrap();
+            app.access()
+                .change_password(&signed.token, secret, PASSWORD)
                 .await
                 .unwrap();
         });

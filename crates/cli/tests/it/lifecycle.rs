@@ -89,13 +89,14 @@ pub(crate) fn hospital() -> (DataDir, Cast) {
             .map(|(a, s)| (a.as_str(), s.as_str()))
             .chain(std::iter::once(("director", setup.as_str())))
         {
-            let signed = app.sign_in(account, secret).await.unwrap();
-            app.change_password(&signed.token, secret, PASSWORD)
+            let signed = app.access().sign_in(account, secret).await.unwrap();
+            app.access()
+                .change_password(&signed.token, secret, PASSWORD)
                 .await
                 .unwrap();
         }
     });
-    let held = block(app.appointments()).unwrap();
+    let held = block(app.access().appointments()).unwrap();
     let holder = |role: Role, department: Option<&str>| {
         held.iter()
             .find(|h| h.role == role && h.department.as_deref() == department)
@@ -104,7 +105,7 @@ pub(crate) fn hospital() -> (DataDir, Cast) {
             .clone()
     };
     let nursing_head = holder(Role::MonitoringManager, Some("nursing"));
-    let accounts = block(app.accounts(None, 1000)).unwrap();
+    let accounts = block(app.access().accounts(None, 1000)).unwrap();
     let nurses = accounts
         .iter()
         .filter(|a| {

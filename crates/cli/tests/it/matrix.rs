@@ -678,6 +678,7 @@ fn call(server: &TestServer, auth: &Auth, method: &str, path: &str, body: Option
 
 async fn person(app: &App, who: &Who) {
     let submitted = app
+        .access()
         .submit_application(
             Actor::operator("matrix"),
             form(app, who.account, "pharmacy", who.job_type),
@@ -685,14 +686,17 @@ async fn person(app: &App, who: &Who) {
         .await
         .unwrap();
     let issued = app
+        .access()
         .approve_application(actor("director"), submitted.entry, 1)
         .await
         .unwrap();
     let signed = app
+        .access()
         .sign_in(who.account, &issued.initial_secret)
         .await
         .unwrap();
-    app.change_password(&signed.token, &issued.initial_secret, PASSWORD)
+    app.access()
+        .change_password(&signed.token, &issued.initial_secret, PASSWORD)
         .await
         .unwrap();
     let today = today(app);
@@ -712,7 +716,8 @@ async fn person(app: &App, who: &Who) {
         _ => None,
     };
     if let Some(a) = appointment {
-        app.appoint(actor("director"), who.account, a)
+        app.access()
+            .appoint(actor("director"), who.account, a)
             .await
             .unwrap();
     }
@@ -725,26 +730,30 @@ fn set_up() -> (TestServer, String) {
     block(async {
         let director = actor("director");
         for (c, ja) in [("pharmacy", "薬剤部"), ("surgery", "外科")] {
-            app.define_code(director.clone(), CodeList::Department, code(c, ja, c))
+            app.access()
+                .define_code(director.clone(), CodeList::Department, code(c, ja, c))
                 .await
                 .unwrap();
         }
         for (c, ja, en) in kiroku_app::demo::JOB_TYPES {
-            app.define_code(director.clone(), CodeList::JobType, code(c, ja, en))
+            app.access()
+                .define_code(director.clone(), CodeList::JobType, code(c, ja, en))
                 .await
                 .unwrap();
         }
-        let first = app.sign_in("director", &setup).await.unwrap();
-        app.change_password(&first.token, &setup, PASSWORD)
+        let first = app.access().sign_in("director", &setup).await.unwrap();
+        app.access()
+            .change_password(&first.token, &setup, PASSWORD)
             .await
             .unwrap();
-        app.define_code(
-            director.clone(),
-            CodeList::JobType,
-            code("system-client", "システムクライアント", "System client"),
-        )
-        .await
-        .unwrap();
+        app.access()
+            .define_code(
+                director.clone(),
+                CodeList::JobType,
+                code("system-client", "システムクライアント", "System client"),
+            )
+            .await
+            .unwrap();
         for who in callers()
             .iter()
             .filter(|w| !["operator", "director"].contains(&w.account) && !w.client)
@@ -768,15 +777,17 @@ fn set_up() -> (TestServer, String) {
             ("pharmacy.a", "pharmacy"),
             ("pharmacy.b", "pharmacy"),
         ] {
-            app.submit_application(actor("jt.clerk"), form(&app, account, department, "nurse"))
+            app.access()
+                .submit_application(actor("jt.clerk"), form(&app, account, department, "nurse"))
                 .await
                 .unwrap();
         }
         // Two policy proposals by the operations manager: versions 2 and 3.
         let text = kiroku_app::policy::DEFAULT_POLICY.to_owned();
         for number in [2, 3] {
-            let state = app.policy_state().await.unwrap();
+            let state = app.policy().policy_state().await.unwrap();
             let (_, proposed) = app
+                .policy()
                 .propose_policy(
                     actor("role.ops"),
                     state.version,
@@ -791,6 +802,7 @@ fn set_up() -> (TestServer, String) {
     // The system client, granted both clinical scopes; its initial secret is its client secret.
     let secret = block(async {
         let submitted = app
+            .access()
             .submit_application(
                 Actor::operator("matrix"),
                 form(&app, "client.lab", "pharmacy", "system-client"),
@@ -798,16 +810,18 @@ fn set_up() -> (TestServer, String) {
             .await
             .unwrap();
         let issued = app
+            .access()
             .approve_application(actor("director"), submitted.entry, 1)
             .await
             .unwrap();
-        app.grant_scopes(
-            actor("director"),
-            "client.lab",
-            vec!["clinical.read".into(), "clinical.write".into()],
-        )
-        .await
-        .unwrap();
+        app.access()
+            .grant_scopes(
+                actor("director"),
+                "client.lab",
+                vec!["clinical.read".into(), "clinical.write".into()],
+            )
+            .await
+            .unwrap();
         issued.initial_secret
     });
     app.shutdown();

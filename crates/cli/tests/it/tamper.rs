@@ -21,7 +21,11 @@ fn ledger() -> DataDir {
         } else {
             format!("operator note number {i}")
         };
-        let written = block(app.write_note(Actor::operator("cli"), &text, vec![], None)).unwrap();
+        let written = block(
+            app.ops()
+                .write_note(Actor::operator("cli"), &text, vec![], None),
+        )
+        .unwrap();
         assert_eq!(written.note.0, i);
     }
     app.shutdown();
@@ -208,7 +212,7 @@ fn altered_projection_is_named_and_rebuilt() {
 fn a_correction_undone_behind_the_ledger_is_named() {
     let data = ledger();
     let app = data.open();
-    let changed = block(app.amend_note(
+    let changed = block(app.ops().amend_note(
         Actor::operator("cli"),
         EntryIndex(40),
         1,

@@ -39,7 +39,9 @@ impl axum::extract::FromRequestParts<AppState> for Caller {
                 .ok_or(AppError::new(crate::catalogue::Code::Unauthorized))?;
             // A bearer token is the operator's or a system client's; it is no ambient
             // credential (a browser never sends it by itself), so no CSRF token is needed.
-            return Ok(Caller(state.app.authenticate_bearer(token, "api").await?));
+            return Ok(Caller(
+                state.app.access().authenticate_bearer(token, "api").await?,
+            ));
         }
         let me = SignedIn::from_request_parts(parts, state).await?;
         Ok(Caller(me.for_api(&parts.method, &parts.headers)?.clone()))
@@ -57,7 +59,7 @@ impl axum::extract::FromRequestParts<AppState> for Reader {
         state: &AppState,
     ) -> Result<Self, AppError> {
         let Caller(actor) = Caller::from_request_parts(parts, state).await?;
-        if state.app.may_read_registers(&actor).await? {
+        if state.app.access().may_read_registers(&actor).await? {
             Ok(Reader)
         } else {
             Err(AppError::new(crate::catalogue::Code::RegistersRestricted))
@@ -92,7 +94,7 @@ pub(super) async fn accounts(
         .limit
         .unwrap_or(100)
         .clamp(1, state.app.config.limits.page_rows_max);
-    let list = state.app.accounts(query.after, limit).await?;
+    let list = state.app.access().accounts(query.after, limit).await?;
     let next = (list.len() as u64 >= limit)
         .then(|| list.last().map(|a| a.state.account.clone()))
         .flatten();
@@ -107,7 +109,7 @@ pub(super) async fn account(
     _: Reader,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let view = state.app.account(&account_id(&id)?).await?;
+    let view = state.app.access().account(&account_id(&id)?).await?;
     Ok(Json(json::view(&view)))
 }
 
@@ -127,6 +129,7 @@ async fn change(
 ) -> Result<Response, AppError> {
     let done = state
         .app
+        .access()
         .change_account_status(
             actor,
             &account_id(&id)?,
@@ -169,7 +172,7 @@ pub(super) async fn roles(
     State(state): State<AppState>,
     _: Reader,
 ) -> Result<Json<Value>, AppError> {
-    let held = state.app.appointments().await?;
+    let held = state.app.access().appointments().await?;
     Ok(Json(json!({
         "appointments": held.iter().map(json::held).collect::<Vec<_>>(),
     })))
@@ -192,6 +195,7 @@ pub(super) async fn appoint(
 ) -> Result<Response, AppError> {
     let done = state
         .app
+        .access()
         .appoint(
             actor,
             &account_id(&id)?,
@@ -228,6 +232,7 @@ pub(super) async fn assign_supervisor(
     };
     let done = state
         .app
+        .access()
         .assign_supervisor(actor, &account_id(&id)?, supervisor.as_deref())
         .await?;
     Ok(created(&done))
@@ -257,6 +262,7 @@ pub(super) async fn bind_staff_identity(
     };
     let done = state
         .app
+        .access()
         .bind_staff_identity(actor, &request.practitioner, account.as_deref())
         .await?;
     Ok(created(&done))
@@ -278,6 +284,7 @@ pub(super) async fn dismiss(
 ) -> Result<Response, AppError> {
     let done = state
         .app
+        .access()
         .dismiss(
             actor,
             &account_id(&id)?,
@@ -302,7 +309,7 @@ pub(super) async fn codes(
     _: Reader,
     Path(list): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let codes = state.app.codes(list_of(&list)?).await?;
+    let codes = state.app.access().codes(list_of(&list)?).await?;
     Ok(Json(json!({
         "codes": codes.iter().map(json::code).collect::<Vec<_>>(),
     })))
@@ -329,6 +336,7 @@ pub(super) async fn define_code(
 ) -> Result<Response, AppError> {
     let done = state
         .app
+        .access()
         .define_code(
             actor,
             list_of(&list)?,
@@ -348,7 +356,7 @@ pub(super) async fn submit(
     Caller(actor): Caller,
     ApiJson(form): ApiJson<ApplicationForm>,
 ) -> Result<Response, AppError> {
-    let done = state.app.submit_application(actor, form).await?;
+    let done = state.app.access().submit_application(actor, form).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -381,7 +389,11 @@ pub(super) async fn applications(
                 .with("why", "is not submitted, endorsed, approved or rejected")
         })?,
     };
-    let list = state.app.applications(wanted, query.department).await?;
+    let list = state
+        .app
+        .access()
+        .applications(wanted, query.department)
+        .await?;
     Ok(Json(json!({
         "applications": list.iter().map(json::application).collect::<Vec<_>>(),
     })))
@@ -396,7 +408,7 @@ pub(super) async fn application(
     _: Reader,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let found = state.app.application(application_id(&id)?).await?;
+    let found = state.app.access().application(application_id(&id)?).await?;
     Ok(Json(json::application(&found)))
 }
 
@@ -415,6 +427,7 @@ pub(super) async fn endorse(
 ) -> Result<Response, AppError> {
     let done = state
         .app
+        .access()
         .endorse_application(actor, application_id(&id)?, request.version)
         .await?;
     Ok(created(&done))
@@ -428,6 +441,7 @@ pub(super) async fn approve(
 ) -> Result<Response, AppError> {
     let issued = state
         .app
+        .access()
         .approve_application(actor, application_id(&id)?, request.version)
         .await?;
     // The initial secret is in this answer only: hand it to the person.
@@ -447,6 +461,7 @@ pub(super) async fn reject(
 ) -> Result<Response, AppError> {
     let done = state
         .app
+        .access()
         .reject_application(
             actor,
             application_id(&id)?,

@@ -72,6 +72,7 @@ pub(super) async fn write_note(
     let text = request.text.unwrap_or_default();
     let written = state
         .app
+        .ops()
         .write_note(actor, &text, request.tags, key)
         .await?;
     let status = if written.replayed {
@@ -147,6 +148,7 @@ pub(super) async fn list_notes(
     let limit = query.limit.unwrap_or(50);
     let notes: Vec<NoteSummary> = state
         .app
+        .ops()
         .notes(query.after.map(EntryIndex), limit, query.tag)
         .await?;
     let next = (notes.len() as u64 >= limit.clamp(1, state.app.config.limits.page_rows_max))
@@ -163,7 +165,7 @@ pub(super) async fn note(
     _: Operator,
     Path(note): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let view = state.app.note(note_id(&note)?).await?;
+    let view = state.app.ops().note(note_id(&note)?).await?;
     Ok(Json(view_json(&view)))
 }
 
@@ -190,10 +192,11 @@ pub(super) async fn amend_note(
     let tags = match request.tags {
         Some(tags) => tags,
         // Tags not given: keep the note's current ones.
-        None => state.app.note(note).await?.tags,
+        None => state.app.ops().note(note).await?.tags,
     };
     let changed = state
         .app
+        .ops()
         .amend_note(
             actor,
             note,
@@ -234,6 +237,7 @@ pub(super) async fn withdraw_note(
     }
     let changed = state
         .app
+        .ops()
         .withdraw_note(
             actor,
             note,

@@ -151,6 +151,7 @@ pub(super) async fn patients(
         }
         let found = state
             .app
+            .records()
             .search_resources(me.actor.clone(), "Patient", params)
             .await?;
         let today = today(&state);
@@ -195,6 +196,7 @@ pub(super) async fn chart(
 ) -> Result<Response, AppError> {
     let chart = state
         .app
+        .records()
         .chart(me.actor.clone(), &id)
         .await
         .map_err(|e| AppError::from(e).offering_emergency(&id))?;
@@ -249,6 +251,7 @@ async fn encounters(
 ) -> Result<Vec<(String, String)>, AppError> {
     let found = state
         .app
+        .records()
         .search_resources(
             me.actor.clone(),
             "Encounter",
@@ -343,6 +346,7 @@ pub(super) async fn new_note(
     };
     let patient = state
         .app
+        .records()
         .read_resource(me.actor.clone(), "Patient", &id)
         .await?;
     let patient = clinical::patient(&patient, lang, today(&state));
@@ -448,6 +452,7 @@ async fn save_note(
     let outcome = match form.writing() {
         Ok(writing) => state
             .app
+            .records()
             .write_clinical_note(
                 me.actor.clone(),
                 patient,
@@ -483,6 +488,7 @@ async fn save_note(
     };
     let viewed = state
         .app
+        .records()
         .read_resource(me.actor.clone(), "Patient", patient)
         .await?;
     let html = editor_page(
@@ -530,6 +536,7 @@ pub(super) async fn edit_note(
 ) -> Result<Response, AppError> {
     let view = state
         .app
+        .records()
         .record_view(me.actor.clone(), "DocumentReference", &id, None, false)
         .await?;
     let served = &view.version;
@@ -595,6 +602,7 @@ pub(super) async fn save_edit(
     let version = super::form_version(form.version.as_deref().unwrap_or(""))?;
     let patient = state
         .app
+        .records()
         .patient_of("DocumentReference", &id)
         .await?
         .ok_or_else(|| AppError::new(Code::NotANote))?;
@@ -633,9 +641,14 @@ async fn record_page(
 ) -> Result<Response, AppError> {
     let view = state
         .app
+        .records()
         .record_view(me.actor.clone(), kind, id, version, false)
         .await?;
-    let names = state.app.account_names(accounts_of(&view.version)).await?;
+    let names = state
+        .app
+        .records()
+        .account_names(accounts_of(&view.version))
+        .await?;
     let v = version_view(
         &view.version,
         view.version.version == view.latest,
@@ -714,6 +727,7 @@ pub(super) async fn confirm(
     let version = super::form_version(&version)?;
     state
         .app
+        .records()
         .confirm_resource(me.actor.clone(), &kind, &id, version)
         .await?;
     Ok(see_other(&format!(
@@ -733,6 +747,7 @@ pub(super) async fn history(
     // One more than shown: the oldest shown is compared with the one before it.
     let (versions, _) = state
         .app
+        .records()
         .resource_history(
             me.actor.clone(),
             &kind,
@@ -743,7 +758,7 @@ pub(super) async fn history(
         .await?;
     let latest = versions.first().map(|v| v.version);
     let accounts = versions.iter().flat_map(accounts_of).collect();
-    let names = state.app.account_names(accounts).await?;
+    let names = state.app.records().account_names(accounts).await?;
     let shown = versions.len().min(VERSIONS_PER_PAGE as usize);
     let items = (0..shown)
         .map(|i| {
@@ -778,6 +793,7 @@ pub(super) async fn history(
         Some(p) if kind != "Patient" => Some(
             state
                 .app
+                .records()
                 .read_resource(me.actor.clone(), "Patient", &p)
                 .await?,
         ),
@@ -807,12 +823,13 @@ pub(super) async fn print(
     let version = super::form_version(&version)?;
     let view = state
         .app
+        .records()
         .record_view(me.actor.clone(), &kind, &id, Some(version), true)
         .await?;
     let me_account = me.actor.account.to_string();
     let mut accounts = accounts_of(&view.version);
     accounts.push(me_account.clone());
-    let names = state.app.account_names(accounts).await?;
+    let names = state.app.records().account_names(accounts).await?;
     let now = state
         .app
         .clock()
@@ -851,6 +868,7 @@ pub(super) async fn proof(
     let version = super::form_version(&version)?;
     let (served, proof) = state
         .app
+        .records()
         .prove_resource(me.actor.clone(), &kind, &id, version)
         .await?;
     let verifier = state.app.verifier();
@@ -977,14 +995,18 @@ pub(super) async fn queue_page(
     Staff(me): Staff,
     ApiQuery(query): ApiQuery<QueueQuery>,
 ) -> Result<Response, AppError> {
-    let queue = state.app.confirmation_queue(me.actor.clone()).await?;
+    let queue = state
+        .app
+        .records()
+        .confirmation_queue(me.actor.clone())
+        .await?;
     let accounts = queue
         .mine
         .iter()
         .chain(&queue.anyone)
         .map(|w| w.draft.author.clone())
         .collect();
-    let names = state.app.account_names(accounts).await?;
+    let names = state.app.records().account_names(accounts).await?;
     let today = today(&state);
     let html = render(&QueuePage {
         lang,
@@ -1047,6 +1069,7 @@ pub(super) async fn confirm_selected(
     }
     let confirmed = state
         .app
+        .records()
         .confirm_resources(me.actor.clone(), targets)
         .await?;
     Ok(see_other(&format!("/queue?confirmed={confirmed}")))
@@ -1057,7 +1080,11 @@ pub(super) async fn pending(
     State(state): State<AppState>,
     me: SignedIn,
 ) -> Result<Json<Value>, AppError> {
-    let queue = state.app.confirmation_queue(me.actor.clone()).await?;
+    let queue = state
+        .app
+        .records()
+        .confirmation_queue(me.actor.clone())
+        .await?;
     let item = |w: &Waiting| {
         let d = &w.draft;
         json!({

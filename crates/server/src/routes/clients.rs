@@ -169,6 +169,7 @@ pub(super) async fn token(
         (Some(assertion), Some(kind)) if kind == JWT_BEARER => {
             state
                 .app
+                .access()
                 .client_token_by_assertion(form.client_id.as_deref(), assertion, scope)
                 .await
         }
@@ -177,7 +178,12 @@ pub(super) async fn token(
             let Some((client, secret, basic)) = client_credentials(&headers, &form) else {
                 return oauth_error(lang, AppError::new(Code::ClientAuthFailed), true);
             };
-            match state.app.client_token(&client, &secret, scope).await {
+            match state
+                .app
+                .access()
+                .client_token(&client, &secret, scope)
+                .await
+            {
                 Ok(issued) => Ok(issued),
                 Err(e) => return oauth_error(lang, oauth_code(e), basic),
             }
@@ -263,6 +269,7 @@ pub(super) async fn register_keys(
     })?;
     let done = state
         .app
+        .access()
         .register_client_keys(actor, &account_id(&id)?, jwks)
         .await?;
     Ok((StatusCode::CREATED, Json(json::done(&done))).into_response())
@@ -281,7 +288,12 @@ pub(super) async fn revoke(
     let Some(token) = form.token.as_deref() else {
         return oauth_error(lang, AppError::new(Code::BadForm), basic);
     };
-    match state.app.revoke_own_token(&client, &secret, token).await {
+    match state
+        .app
+        .access()
+        .revoke_own_token(&client, &secret, token)
+        .await
+    {
         Ok(()) => (StatusCode::OK, [(CACHE_CONTROL, "no-store")]).into_response(),
         Err(e) => oauth_error(lang, oauth_code(e), basic),
     }
@@ -300,7 +312,7 @@ pub(super) async fn clients(
     State(state): State<AppState>,
     _: Reader,
 ) -> Result<Json<Value>, AppError> {
-    let clients = state.app.clients().await?;
+    let clients = state.app.access().clients().await?;
     Ok(Json(json!({
         "clients": clients.iter().map(json::client).collect::<Vec<_>>(),
     })))
@@ -327,6 +339,7 @@ pub(super) async fn grant(
 ) -> Result<Response, AppError> {
     let done = state
         .app
+        .access()
         .grant_scopes(actor, &account_id(&id)?, grant.scopes)
         .await?;
     Ok((StatusCode::CREATED, Json(json::done(&done))).into_response())
@@ -355,6 +368,7 @@ pub(super) async fn revoke_by_administrator(
 ) -> Result<Response, AppError> {
     let done = state
         .app
+        .access()
         .revoke_token(actor, &token_path(&id)?, request.reason.unwrap_or_default())
         .await?;
     Ok((StatusCode::CREATED, Json(json::done(&done))).into_response())
@@ -366,7 +380,7 @@ pub(super) async fn clients_page(
     lang: Lang,
     super::session::Staff(me): super::session::Staff,
 ) -> Result<Response, AppError> {
-    if !state.app.may_read_registers(&me.actor).await? {
+    if !state.app.access().may_read_registers(&me.actor).await? {
         return Err(AppError::new(Code::RegistersRestricted));
     }
     let now = state
@@ -374,7 +388,7 @@ pub(super) async fn clients_page(
         .clock()
         .now()
         .map_err(|_| AppError::new(Code::Unavailable))?;
-    let clients = state.app.clients().await?;
+    let clients = state.app.access().clients().await?;
     let html = render(&ClientsPage {
         lang,
         title: lang.pick("システムクライアント", "System clients").into(),
@@ -436,6 +450,7 @@ pub(super) async fn grant_form(
     }
     state
         .app
+        .access()
         .grant_scopes(me.actor.clone(), &account_id(&id)?, scopes)
         .await?;
     Ok(see_other("/clients"))
@@ -457,6 +472,7 @@ pub(super) async fn revoke_form(
     me.check_form(&form.csrf)?;
     state
         .app
+        .access()
         .revoke_token(
             me.actor.clone(),
             &token_path(&id)?,

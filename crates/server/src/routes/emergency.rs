@@ -61,7 +61,7 @@ pub(super) async fn queue(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> Result<Json<Value>, AppError> {
-    let waiting = state.app.emergency_queue(actor).await?;
+    let waiting = state.app.records().emergency_queue(actor).await?;
     Ok(Json(json!({
         "emergencies": waiting.iter().map(waiting_json).collect::<Vec<_>>(),
     })))
@@ -85,6 +85,7 @@ pub(super) async fn review(
     let entry = entry_id(&entry)?;
     state
         .app
+        .records()
         .review_emergency(
             actor,
             entry,
@@ -154,6 +155,7 @@ pub(super) async fn open_form(
     let patient = form.patient.trim();
     let opened = state
         .app
+        .records()
         .break_glass(
             me.actor.clone(),
             patient,
@@ -174,7 +176,11 @@ pub(super) async fn queue_page(
     lang: Lang,
     Staff(me): Staff,
 ) -> Result<Response, AppError> {
-    let waiting = state.app.emergency_queue(me.actor.clone()).await?;
+    let waiting = state
+        .app
+        .records()
+        .emergency_queue(me.actor.clone())
+        .await?;
     let rows = waiting
         .iter()
         .map(|w| EmergencyRow {
@@ -217,6 +223,7 @@ pub(super) async fn review_form(
     me.check_form(&form.csrf)?;
     state
         .app
+        .records()
         .review_emergency(
             me.actor.clone(),
             entry_id(&entry)?,

@@ -489,6 +489,7 @@ pub(super) async fn create(
     let writing = writing(&headers)?;
     let written = state
         .app
+        .records()
         .create_resource(actor, &kind, sent, condition, writing)
         .await?;
     Ok(written_response(&state, &headers, &written))
@@ -505,7 +506,11 @@ pub(super) async fn transaction(
 ) -> Result<Response, AppError> {
     check_media_type(&headers)?;
     let writing = writing(&headers)?;
-    let written = state.app.transact(actor, body.to_vec(), writing).await?;
+    let written = state
+        .app
+        .records()
+        .transact(actor, body.to_vec(), writing)
+        .await?;
     let base = base(&state);
     let wanted = prefer(&headers);
     let string = |s: &str| serde_json::Value::from(s).to_string();
@@ -551,6 +556,7 @@ pub(super) async fn delete(
     let reason = reason(&headers)?;
     let deleted = state
         .app
+        .records()
         .delete_resource(actor, &kind, &id, expected, reason)
         .await?;
     let outcome = json!({
@@ -589,7 +595,7 @@ pub(super) async fn read(
             return provenance_read(&state, actor, entry).await;
         }
     }
-    let served = state.app.read_resource(actor, &kind, &id).await?;
+    let served = state.app.records().read_resource(actor, &kind, &id).await?;
     if served.kind == "Binary" && wants_raw(&headers) {
         return raw_response(&served);
     }
@@ -608,7 +614,11 @@ pub(super) async fn vread(
     Path((kind, id, version)): Path<(String, String, String)>,
 ) -> Result<Response, AppError> {
     let version = version_number(&version)?;
-    let served = state.app.vread_resource(actor, &kind, &id, version).await?;
+    let served = state
+        .app
+        .records()
+        .vread_resource(actor, &kind, &id, version)
+        .await?;
     Ok(version_response(
         StatusCode::OK,
         &served,
@@ -631,6 +641,7 @@ pub(super) async fn update(
     let writing = writing(&headers)?;
     let written = state
         .app
+        .records()
         .update_resource(actor, &kind, &id, sent, expected, writing)
         .await?;
     Ok(written_response(&state, &headers, &written))
@@ -646,6 +657,7 @@ pub(super) async fn confirm(
     let version = version_number(&version)?;
     let served = state
         .app
+        .records()
         .confirm_resource(actor, &kind, &id, version)
         .await?;
     Ok(version_response(
@@ -699,7 +711,11 @@ pub(super) async fn break_glass(
         return Err(AppError::not_found());
     }
     let (reason, minutes) = emergency_parameters(&body)?;
-    let opened = state.app.break_glass(actor, &id, &reason, minutes).await?;
+    let opened = state
+        .app
+        .records()
+        .break_glass(actor, &id, &reason, minutes)
+        .await?;
     let body = json!({
         "resourceType": "Parameters",
         "parameter": [
@@ -722,7 +738,11 @@ pub(super) async fn proof(
 ) -> Result<Response, AppError> {
     use base64::Engine as _;
     let version = version_number(&version)?;
-    let (served, proof) = state.app.prove_resource(actor, &kind, &id, version).await?;
+    let (served, proof) = state
+        .app
+        .records()
+        .prove_resource(actor, &kind, &id, version)
+        .await?;
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let mut parameters = vec![json!({ "name": "entry", "valueBase64Binary": b64(&proof.body) })];
     if let Some(blob) = &proof.blob {
@@ -883,6 +903,7 @@ pub(super) async fn search(
     }
     let page = state
         .app
+        .records()
         .search_resources(actor, &kind, params.clone())
         .await?;
     let base = base(&state);
@@ -939,6 +960,7 @@ async fn provenance_search(
         .map_or("", |(_, v)| v.as_str());
     let (versions, _) = state
         .app
+        .records()
         .resource_history(
             actor,
             &kind,
@@ -991,11 +1013,12 @@ async fn provenance_read(
         return Err(gone());
     }
     let entry: u64 = entry.parse().map_err(|_| gone())?;
-    let Some((kind, id, version)) = state.app.entry_target(entry).await? else {
+    let Some((kind, id, version)) = state.app.records().entry_target(entry).await? else {
         return Err(gone());
     };
     let (versions, _) = state
         .app
+        .records()
         .resource_history(actor, kind, &id, Some(version + 1), 1)
         .await?;
     let name = format!("{}{entry}", kiroku_records::resource::LEDGER_PROVENANCE);
@@ -1019,6 +1042,7 @@ pub(super) async fn history(
         HistoryQuery::parse(&params).map_err(kiroku_app::Error::Search)?;
     let (versions, next) = state
         .app
+        .records()
         .resource_history(actor, &kind, &id, before, count)
         .await?;
     let base = base(&state);

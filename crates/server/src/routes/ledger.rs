@@ -21,7 +21,7 @@ use serde_json::json;
 use std::collections::HashMap;
 
 pub(super) async fn checkpoint(State(state): State<AppState>) -> Result<Response, AppError> {
-    let Some(latest) = state.app.checkpoint().await? else {
+    let Some(latest) = state.app.ops().checkpoint().await? else {
         return Err(AppError::new(Code::NoCheckpoint));
     };
     Ok((
@@ -54,6 +54,7 @@ pub(super) async fn tile(
         let tile = Tile::parse_entries_path(rest).map_err(|_| AppError::new(Code::BadTilePath))?;
         let bundle = state
             .app
+            .access()
             .entry_bundle(me.actor, tile)
             .await
             .map_err(|e| match e {
@@ -76,7 +77,7 @@ pub(super) async fn tile(
         return Err(AppError::new(Code::EntriesNotPublic));
     }
     let tile = Tile::parse_path(&path).map_err(|_| AppError::new(Code::BadTilePath))?;
-    let bytes = state.app.tile(tile).await?;
+    let bytes = state.app.ops().tile(tile).await?;
     let cache = if tile.is_full() {
         "public, max-age=31536000, immutable"
     } else {
@@ -114,7 +115,7 @@ pub(super) async fn inclusion(
     if size == 0 || index >= size {
         return Err(AppError::new(Code::BadInclusionRange));
     }
-    let hashes = state.app.inclusion_proof(index, size).await?;
+    let hashes = state.app.ops().inclusion_proof(index, size).await?;
     Ok(Json(json!({
         "index": index,
         "tree_size": size,
@@ -131,7 +132,7 @@ pub(super) async fn consistency(
     if old == 0 || old > new {
         return Err(AppError::new(Code::BadConsistencyRange));
     }
-    let hashes = state.app.consistency_proof(old, new).await?;
+    let hashes = state.app.ops().consistency_proof(old, new).await?;
     Ok(Json(json!({
         "old": old,
         "new": new,

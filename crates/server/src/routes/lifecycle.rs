@@ -151,6 +151,7 @@ pub(super) async fn report(
     let change = parse_change(&request.change)?;
     let done = state
         .app
+        .access()
         .report_status_change(
             actor,
             &account_id(&request.account)?,
@@ -166,7 +167,7 @@ pub(super) async fn reports(
     State(state): State<AppState>,
     _: Reader,
 ) -> Result<Json<Value>, AppError> {
-    let reports = state.app.reports().await?;
+    let reports = state.app.access().reports().await?;
     Ok(Json(json!({
         "reports": reports.iter().map(report_json).collect::<Vec<_>>(),
     })))
@@ -187,6 +188,7 @@ pub(super) async fn handle(
 ) -> Result<Response, AppError> {
     let done = state
         .app
+        .access()
         .handle_report(actor, entry_id(&id)?, request.note.unwrap_or_default())
         .await?;
     Ok(created(&done))
@@ -206,6 +208,7 @@ pub(super) async fn open(
 ) -> Result<Response, AppError> {
     let done = state
         .app
+        .access()
         .open_review(actor, deadline(&request.deadline)?)
         .await?;
     Ok(created(&done))
@@ -216,7 +219,7 @@ pub(super) async fn reviews(
     State(state): State<AppState>,
     _: Reader,
 ) -> Result<Json<Value>, AppError> {
-    let reviews = state.app.reviews().await?;
+    let reviews = state.app.access().reviews().await?;
     Ok(Json(json!({
         "reviews": reviews.iter().map(|v| review_json(v, false)).collect::<Vec<_>>(),
     })))
@@ -228,7 +231,7 @@ pub(super) async fn review(
     _: Reader,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let view = state.app.review(entry_id(&id)?).await?;
+    let view = state.app.access().review(entry_id(&id)?).await?;
     Ok(Json(review_json(&view, true)))
 }
 
@@ -254,6 +257,7 @@ pub(super) async fn decide(
     )?;
     let done = state
         .app
+        .access()
         .decide_review(
             actor,
             entry_id(&id)?,
@@ -271,14 +275,18 @@ pub(super) async fn close(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let done = state.app.close_review(actor, entry_id(&id)?).await?;
+    let done = state
+        .app
+        .access()
+        .close_review(actor, entry_id(&id)?)
+        .await?;
     Ok(created(&done))
 }
 
 // ── Pages ──────────────────────────────────────────────────────────────────────────────────
 
 async fn reader(state: &AppState, me: &SignedIn) -> Result<(), AppError> {
-    if state.app.may_read_registers(&me.actor).await? {
+    if state.app.access().may_read_registers(&me.actor).await? {
         Ok(())
     } else {
         Err(AppError::new(Code::RegistersRestricted))
@@ -294,7 +302,7 @@ pub(super) async fn account_page(
 ) -> Result<Response, AppError> {
     reader(&state, &me).await?;
     let id = account_id(&id)?;
-    let view = state.app.account(&id).await?;
+    let view = state.app.access().account(&id).await?;
     let p = &view.profile;
     let administrator = state
         .app
@@ -373,6 +381,7 @@ async fn status_step(
     let id = account_id(&id)?;
     state
         .app
+        .access()
         .change_account_status(
             me.actor.clone(),
             &id,
@@ -416,10 +425,11 @@ pub(super) async fn reports_page(
         Some(a) => account_id(&a)?,
         None => me.actor.account.to_string(),
     };
-    let reports = if state.app.may_read_registers(&me.actor).await? {
+    let reports = if state.app.access().may_read_registers(&me.actor).await? {
         Some(
             state
                 .app
+                .access()
                 .reports()
                 .await?
                 .iter()
@@ -481,6 +491,7 @@ pub(super) async fn report_form(
     })?;
     state
         .app
+        .access()
         .report_status_change(
             me.actor.clone(),
             account.as_str(),
@@ -507,6 +518,7 @@ pub(super) async fn handle_form(
     me.check_form(&form.csrf)?;
     state
         .app
+        .access()
         .handle_report(
             me.actor.clone(),
             entry_id(&id)?,
@@ -544,7 +556,7 @@ pub(super) async fn reviews_page(
         .clock()
         .now()
         .map_err(|_| AppError::new(Code::Unavailable))?;
-    let reviews = state.app.reviews().await?;
+    let reviews = state.app.access().reviews().await?;
     let html = render(&ReviewsPage {
         lang,
         title: lang.pick("利用者の見直し", "Access reviews").into(),
@@ -581,6 +593,7 @@ pub(super) async fn open_form(
     me.check_form(&form.csrf)?;
     let done = state
         .app
+        .access()
         .open_review(me.actor.clone(), deadline(&form.deadline)?)
         .await?;
     Ok(see_other(&format!("/reviews/{}", done.entry.0)))
@@ -600,7 +613,7 @@ pub(super) async fn review_page(
         .clock()
         .now()
         .map_err(|_| AppError::new(Code::Unavailable))?;
-    let view = state.app.review(id).await?;
+    let view = state.app.access().review(id).await?;
     let caller = state.app.caller(&me.actor).await?;
     let administrator = caller.roles.iter().any(|r| r == "system_administrator");
     let open = view.review.closed.is_none() && now < view.review.deadline;
@@ -649,6 +662,7 @@ async fn decide_form(
     let id = entry_id(&id)?;
     state
         .app
+        .access()
         .decide_review(
             me.actor.clone(),
             id,
@@ -694,6 +708,10 @@ pub(super) async fn close_form(
 ) -> Result<Response, AppError> {
     me.check_form(&form.csrf)?;
     let id = entry_id(&id)?;
-    state.app.close_review(me.actor.clone(), id).await?;
+    state
+        .app
+        .access()
+        .close_review(me.actor.clone(), id)
+        .await?;
     Ok(see_other(&format!("/reviews/{}", id.0)))
 }

@@ -14,12 +14,12 @@ use serde_json::json;
 pub(super) async fn healthz(
     State(state): State<AppState>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let size = state.app.tree_size().await?;
+    let size = state.app.ops().tree_size().await?;
     Ok(Json(json!({ "status": "ok", "tree_size": size })))
 }
 
 pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
-    let latest = state.app.checkpoint().await?;
+    let latest = state.app.ops().checkpoint().await?;
     let size = latest.as_ref().map_or(0, |c| c.size);
     state.tree_size.set(i64::try_from(size).unwrap_or(i64::MAX));
     if let (Some(signed), Ok(now)) = (

@@ -37,8 +37,9 @@ pub(super) fn relying_party(
 ) -> Result<RelyingParty, AppError> {
     state
         .app
+        .access()
         .relying_party(host(headers))
-        .map_err(|e| match (e, state.app.local_relying_party()) {
+        .map_err(|e| match (e, state.app.access().local_relying_party()) {
             (Error::PasskeysUnavailable, Some(local)) if state.app.config.public_url.is_none() => {
                 AppError::new(Code::PasskeysElsewhere).with("url", local.origin)
             }
@@ -63,7 +64,7 @@ pub(super) async fn creation_options(
         return Err(AppError::new(Code::SecondFactorRequired));
     }
     let rp = relying_party(&state, &headers)?;
-    let options = state.app.passkey_creation(&me.token, &rp).await?;
+    let options = state.app.access().passkey_creation(&me.token, &rp).await?;
     Ok(Json(options).into_response())
 }
 
@@ -96,6 +97,7 @@ pub(super) async fn register(
     };
     state
         .app
+        .access()
         .register_passkey(&me.token, &rp, &response, &body.label)
         .await?;
     Ok((
@@ -112,7 +114,7 @@ pub(super) async fn request_options(
 ) -> Result<Response, AppError> {
     me.check_header_signing_in(&headers)?;
     let rp = relying_party(&state, &headers)?;
-    let options = state.app.passkey_request(&me.token, &rp).await?;
+    let options = state.app.access().passkey_request(&me.token, &rp).await?;
     Ok(Json(options).into_response())
 }
 
@@ -144,6 +146,7 @@ pub(super) async fn sign_in(
     };
     state
         .app
+        .access()
         .passkey_second_factor(&me.token, &rp, &response)
         .await?;
     Ok(Json(serde_json::json!({ "next": "/me" })).into_response())
@@ -163,6 +166,7 @@ pub(super) async fn remove(
     me.check_form(&form.csrf)?;
     state
         .app
+        .access()
         .remove_passkey(&me.token, form.credential.trim())
         .await?;
     Ok(see_other("/me/second-factor"))

@@ -93,8 +93,8 @@ pub(super) async fn versions(
     State(state): State<AppState>,
     _: Reader,
 ) -> Result<Json<Value>, AppError> {
-    let policy = state.app.policy_state().await?;
-    let list = state.app.policy_versions().await?;
+    let policy = state.app.policy().policy_state().await?;
+    let list = state.app.policy().policy_versions().await?;
     Ok(Json(json!({
         "version": policy.version,
         "in_force": policy.in_force,
@@ -115,8 +115,8 @@ pub(super) async fn version(
     Path(n): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let n = number(&n)?;
-    let policy = state.app.policy_state().await?;
-    let v = state.app.policy_version(n).await?;
+    let policy = state.app.policy().policy_state().await?;
+    let v = state.app.policy().policy_version(n).await?;
     Ok(Json(version_json(&v, policy.in_force == n, true)))
 }
 
@@ -125,7 +125,7 @@ pub(super) async fn in_force(
     _: Reader,
     ApiQuery(query): ApiQuery<AtQuery>,
 ) -> Result<Json<Value>, AppError> {
-    let (adoption, v) = state.app.policy_at(at(&query)?).await?;
+    let (adoption, v) = state.app.policy().policy_at(at(&query)?).await?;
     let mut body = version_json(&v, false, true);
     body["since"] = json!(adoption.since.to_string());
     body.as_object_mut().map(|o| o.remove("in_force"));
@@ -147,6 +147,7 @@ pub(super) async fn propose(
 ) -> Result<Response, AppError> {
     let (done, number) = state
         .app
+        .policy()
         .propose_policy(actor, body.version, body.text, body.reason)
         .await?;
     Ok(created(&done, Some(number)))
@@ -170,6 +171,7 @@ async fn decide(
     let n = number(&n)?;
     let done = state
         .app
+        .policy()
         .decide_policy(actor, n, body.version, approve, body.reason)
         .await?;
     Ok(created(&done, Some(n)))
@@ -254,7 +256,11 @@ async fn explain(
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| asker.account.to_string());
     let resource = resource(state, q, action).await?;
-    Ok(state.app.explain(asker, &account, action, resource).await?)
+    Ok(state
+        .app
+        .policy()
+        .explain(asker, &account, action, resource)
+        .await?)
 }
 
 pub(super) async fn decision(
@@ -286,13 +292,13 @@ pub(super) async fn policy_page(
     Staff(me): Staff,
     ApiQuery(query): ApiQuery<AtQuery>,
 ) -> Result<Response, AppError> {
-    if !state.app.may_read_registers(&me.actor).await? {
+    if !state.app.access().may_read_registers(&me.actor).await? {
         return Err(AppError::new(Code::RegistersRestricted));
     }
-    let policy = state.app.policy_state().await?;
-    let list = state.app.policy_versions().await?;
+    let policy = state.app.policy().policy_state().await?;
+    let list = state.app.policy().policy_versions().await?;
     let when = at(&query)?;
-    let (adoption, shown) = state.app.policy_at(when).await?;
+    let (adoption, shown) = state.app.policy().policy_at(when).await?;
     let html = render(&PolicyPage {
         lang,
         title: lang
@@ -334,12 +340,12 @@ pub(super) async fn version_page(
     Staff(me): Staff,
     Path(n): Path<String>,
 ) -> Result<Response, AppError> {
-    if !state.app.may_read_registers(&me.actor).await? {
+    if !state.app.access().may_read_registers(&me.actor).await? {
         return Err(AppError::new(Code::RegistersRestricted));
     }
     let n = number(&n)?;
-    let policy = state.app.policy_state().await?;
-    let v = state.app.policy_version(n).await?;
+    let policy = state.app.policy().policy_state().await?;
+    let v = state.app.policy().policy_version(n).await?;
     let view = VersionView {
         in_force: policy.in_force == n,
         version: v,
@@ -381,6 +387,7 @@ pub(super) async fn propose_form(
     me.check_form(&form.csrf)?;
     let (_, n) = state
         .app
+        .policy()
         .propose_policy(
             me.actor.clone(),
             form_version(&form.version)?,
@@ -410,6 +417,7 @@ async fn step_form(
     let n = number(&n)?;
     state
         .app
+        .policy()
         .decide_policy(
             me.actor.clone(),
             n,

@@ -24,7 +24,7 @@ use kiroku_core::{Date, EntryIndex};
 use serde::Deserialize;
 
 async fn reader(state: &AppState, me: &SignedIn) -> Result<(), AppError> {
-    if state.app.may_read_registers(&me.actor).await? {
+    if state.app.access().may_read_registers(&me.actor).await? {
         Ok(())
     } else {
         Err(AppError::new(Code::RegistersRestricted))
@@ -60,6 +60,7 @@ pub(super) async fn applications(
     ] {
         let rows = state
             .app
+            .access()
             .applications(stage, None)
             .await?
             .into_iter()
@@ -109,8 +110,8 @@ pub(super) async fn new_application(
         switch: switch(lang, "/applications/new"),
         csrf: me.session.csrf.clone(),
         today: Date::in_japan(now).to_string(),
-        departments: named(state.app.codes(CodeList::Department).await?),
-        job_types: named(state.app.codes(CodeList::JobType).await?),
+        departments: named(state.app.access().codes(CodeList::Department).await?),
+        job_types: named(state.app.access().codes(CodeList::JobType).await?),
         categories: Category::ALL
             .iter()
             .map(|c| (c.as_str().to_owned(), category_name(lang, *c).to_owned()))
@@ -185,6 +186,7 @@ pub(super) async fn submit(
     };
     let done = state
         .app
+        .access()
         .submit_application(me.actor.clone(), application)
         .await?;
     Ok(see_other(&format!("/applications/{}", done.entry.0)))
@@ -220,7 +222,7 @@ async fn application_page(
     print: bool,
 ) -> Result<(String, ()), AppError> {
     let id = super::api::note_id(id)?;
-    let found = state.app.application(id).await?;
+    let found = state.app.access().application(id).await?;
     // Whoever filled it in may follow it; the registers' readers may see every one.
     if found.submitted.applicant != me.actor.account.as_str() {
         reader(state, me).await?;
@@ -311,6 +313,7 @@ pub(super) async fn endorse(
     let id = super::api::note_id(&id)?;
     state
         .app
+        .access()
         .endorse_application(me.actor.clone(), id, form_version(&form.version)?)
         .await?;
     Ok(see_other(&format!("/applications/{}", id.0)))
@@ -327,6 +330,7 @@ pub(super) async fn reject(
     let reason = form.reason.replace("\r\n", "\n");
     state
         .app
+        .access()
         .reject_application(me.actor.clone(), id, form_version(&form.version)?, reason)
         .await?;
     Ok(see_other(&format!("/applications/{}", id.0)))
@@ -343,6 +347,7 @@ pub(super) async fn approve(
     let id: EntryIndex = super::api::note_id(&id)?;
     let issued = state
         .app
+        .access()
         .approve_application(me.actor.clone(), id, form_version(&form.version)?)
         .await?;
     // Shown here once, never again: the answer to the approval itself, not a page to return to.
@@ -371,7 +376,11 @@ pub(super) async fn accounts(
     ApiQuery(query): ApiQuery<AccountsQuery>,
 ) -> Result<Response, AppError> {
     reader(&state, &me).await?;
-    let list = state.app.accounts(query.after, ACCOUNTS_PER_PAGE).await?;
+    let list = state
+        .app
+        .access()
+        .accounts(query.after, ACCOUNTS_PER_PAGE)
+        .await?;
     let next = (list.len() as u64 >= ACCOUNTS_PER_PAGE)
         .then(|| {
             list.last()
@@ -403,7 +412,7 @@ pub(super) async fn roles(
     Staff(me): Staff,
 ) -> Result<Response, AppError> {
     reader(&state, &me).await?;
-    let held = state.app.appointments().await?;
+    let held = state.app.access().appointments().await?;
     let html = render(&RolesPage {
         lang,
         title: lang.pick("役割の任命状況", "Roles held").into(),

@@ -66,7 +66,7 @@ impl SignedIn {
             return Ok(None);
         };
         let token = token.to_owned();
-        match state.app.session(&token).await {
+        match state.app.access().session(&token).await {
             Ok((actor, session)) => Ok(Some(SignedIn {
                 actor,
                 session,
@@ -300,7 +300,7 @@ fn sign_in_page(lang: Lang, csrf: &str, account: &str, message: Option<String>) 
 }
 
 pub(super) async fn sign_in_form(State(state): State<AppState>, lang: Lang) -> Response {
-    let csrf = state.app.new_form_token();
+    let csrf = state.app.access().new_form_token();
     with_cookie(
         sign_in_page(lang, &csrf, "", None),
         cookie_text(&state, SIGN_IN_COOKIE, &csrf, "/sign-in"),
@@ -325,7 +325,7 @@ pub(super) async fn sign_in(
         return Err(AppError::new(Code::CsrfMismatch));
     }
     let account = form.account.trim().to_lowercase();
-    match state.app.sign_in(&account, &form.password).await {
+    match state.app.access().sign_in(&account, &form.password).await {
         Ok(signed) => {
             let next = signed.next.unwrap_or("/me");
             let response = with_cookie(see_other(next), session_cookie(&state, &signed.token));
@@ -358,9 +358,13 @@ pub(super) async fn sign_out(
 ) -> Result<Response, AppError> {
     me.check_form_signing_in(&form.csrf)?;
     if form.everywhere.is_some() {
-        state.app.sign_out_everywhere(&me.session.account).await?;
+        state
+            .app
+            .access()
+            .sign_out_everywhere(&me.session.account)
+            .await?;
     } else {
-        state.app.sign_out(&me.token).await?;
+        state.app.access().sign_out(&me.token).await?;
     }
     Ok(with_cookie(
         see_other("/sign-in"),
@@ -410,6 +414,7 @@ pub(super) async fn change_password(
     }
     match state
         .app
+        .access()
         .change_password(&me.token, &form.current, &form.new)
         .await
     {
@@ -427,7 +432,11 @@ pub(super) async fn me(
     lang: Lang,
     Staff(me): Staff,
 ) -> Result<Response, AppError> {
-    let view = state.app.account(me.session.account.as_str()).await?;
+    let view = state
+        .app
+        .access()
+        .account(me.session.account.as_str())
+        .await?;
     let p = &view.profile;
     let html = render(&MePage {
         lang,
@@ -463,7 +472,11 @@ pub(super) async fn factor_view(
     me: &SignedIn,
 ) -> Result<FactorView, AppError> {
     Ok(FactorView {
-        factors: state.app.factors(me.session.account.as_str()).await?,
+        factors: state
+            .app
+            .access()
+            .factors(me.session.account.as_str())
+            .await?,
         unavailable: super::passkeys::relying_party(state, headers).err(),
     })
 }
@@ -551,7 +564,12 @@ pub(super) async fn second_factor(
     WebForm(form): WebForm<CodeForm>,
 ) -> Result<Response, AppError> {
     me.check_form_signing_in(&form.csrf)?;
-    match state.app.second_factor(&me.token, &form.code).await {
+    match state
+        .app
+        .access()
+        .second_factor(&me.token, &form.code)
+        .await
+    {
         Ok(()) => Ok(see_other("/me")),
         Err(e @ Error::SecondFactorFailed) => {
             let view = factor_view(&state, &headers, &me).await?;
@@ -582,7 +600,7 @@ pub(super) async fn enrol_form(
         return Ok(see_other("/sign-in/second-factor"));
     }
     let view = factor_view(&state, &headers, &me).await?;
-    let offer = state.app.offer_factor(&me.token).await?;
+    let offer = state.app.access().offer_factor(&me.token).await?;
     Ok(factor_page(lang, &me, Some(offer), view, None))
 }
 
@@ -597,7 +615,7 @@ pub(super) async fn enrol(
     if me.session.pending == Pending::SecondFactor {
         return Ok(see_other("/sign-in/second-factor"));
     }
-    match state.app.enrol_factor(&me.token, &form.code).await {
+    match state.app.access().enrol_factor(&me.token, &form.code).await {
         Ok(()) => Ok(see_other("/me")),
         Err(e @ Error::SecondFactorFailed) => {
             // The same secret again, so the person can retry with their app as set up.

@@ -29,7 +29,7 @@ pub(super) async fn status(
     lang: Lang,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let status = state.app.status().await?;
+    let status = state.app.ops().status().await?;
     let (size, signed_at) = match &status.checkpoint {
         Some(c) => (
             c.size,
@@ -78,6 +78,7 @@ pub(super) async fn notes(
     let tag = query.tag.filter(|t| !t.is_empty());
     let notes = state
         .app
+        .ops()
         .notes(query.after.map(EntryIndex), NOTES_PER_PAGE, tag.clone())
         .await?;
     let next = (notes.len() as u64 == NOTES_PER_PAGE)
@@ -133,7 +134,7 @@ pub(super) async fn note(
     Path(note): Path<String>,
 ) -> Result<Response, AppError> {
     let id = note_id(&note)?;
-    let view = state.app.note(id).await?;
+    let view = state.app.ops().note(id).await?;
     let path = format!("/notes/{}", id.0);
     let html = render(&NotePage {
         lang,
@@ -194,6 +195,7 @@ pub(super) async fn write_note(
     let actor = form_operator(&state, &form.token)?;
     let written = state
         .app
+        .ops()
         .write_note(
             actor,
             &form.text.replace("\r\n", "\n"),
@@ -235,6 +237,7 @@ pub(super) async fn amend_note(
     let reason = form.reason.replace("\r\n", "\n");
     state
         .app
+        .ops()
         .amend_note(actor, id, version, &text, form_tags(&form.tags), &reason)
         .await?;
     Ok(see_other(&format!("/notes/{}", id.0)))
@@ -256,6 +259,10 @@ pub(super) async fn withdraw_note(
     let actor = form_operator(&state, &form.token)?;
     let version = form_version(&form.version)?;
     let reason = form.reason.replace("\r\n", "\n");
-    state.app.withdraw_note(actor, id, version, &reason).await?;
+    state
+        .app
+        .ops()
+        .withdraw_note(actor, id, version, &reason)
+        .await?;
     Ok(see_other(&format!("/notes/{}", id.0)))
 }
