@@ -370,7 +370,7 @@ pub async fn seed_client(app: &App) -> Result<(String, String)> {
         account: AccountId::parse("director").map_err(|e| crate::Error::Invalid(e.to_string()))?,
         session: Some("demo".into()),
     };
-    let today = app.access().today()?;
+    let today = app.today()?;
     app.access()
         .define_code(
             director.clone(),

@@ -569,7 +569,7 @@ impl App {
                     .map_err(|e| Error::Invalid(e.to_string()))
             })
             .transpose()?;
-        let today = self.access().today()?;
+        let today = self.today()?;
         let cutoff = today.plus_days(-28).unwrap_or(today).to_string();
         let mut rng = Rng::new(seed);
         let mut seeded = Seeded::default();

@@ -9,7 +9,7 @@ use crate::rows::{all, first};
 use crate::{blocking, App, Error, Result};
 use kiroku_access::account::{AccountState, Profile, Status};
 use kiroku_access::role::{Held, Role};
-use kiroku_core::{AccountId, Actor, Date};
+use kiroku_core::{AccountId, Actor, Date, Timestamp};
 use kiroku_policy::version::{PolicyState, Proposal};
 use kiroku_policy::{Action, Decision, PolicyError, Principal, PrincipalKind, Resource};
 use kiroku_store::Store;
@@ -264,25 +264,39 @@ impl Gate {
 }
 
 impl App {
-    /// Runs `decide` on a worker thread with the store, today's date and the gate of the
-    /// policy in force for `actor`, then appends the request it makes. A refusal by the policy
-    /// is recorded (`access.denial/1`) before it is answered.
+    /// The one way a use case opens the gate: runs `work` on a worker thread with the store,
+    /// the gate of the policy in force for `actor` (who is asking, as the policy sees them
+    /// today), today's date and the time, and returns what it gives. A use case that writes
+    /// goes through [`App::gated`], which appends what its rule asks for.
+    pub(crate) async fn behind_gate<T: Send + 'static>(
+        &self,
+        actor: Actor,
+        work: impl FnOnce(&Store, &Gate, Date, Timestamp) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store: Arc<Store> = self.store().clone();
+        let cache = self.policy_cache().clone();
+        let (today, now) = (self.today()?, self.now()?);
+        blocking(move || {
+            let gate = Gate::open(&store, &cache, &actor, today)?;
+            work(&store, &gate, today, now)
+        })
+        .await
+    }
+
+    /// Runs `rule` behind the gate for `actor`, then appends the request it makes. A refusal
+    /// by the policy is recorded (`access.denial/1`) before it is answered.
     pub(crate) async fn gated(
         &self,
         actor: &Actor,
-        decide: impl FnOnce(&Store, Date, &Gate) -> Result<kiroku_core::Request> + Send + 'static,
+        rule: impl FnOnce(&Store, Date, &Gate) -> Result<kiroku_core::Request> + Send + 'static,
     ) -> Result<Done> {
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
-        let today = self.access().today()?;
-        let who = actor.clone();
-        let request = blocking(move || {
-            let gate = Gate::open(&store, &cache, &who, today)?;
-            decide(&store, today, &gate)
-        })
-        .await;
+        let request = self
+            .behind_gate(actor.clone(), move |store, gate, today, _| {
+                rule(store, today, gate)
+            })
+            .await;
         match request {
-            Ok(request) => self.access().append_done(request).await,
+            Ok(request) => self.append_done(request).await,
             // A refusal by the policy is an attempt the ledger keeps, as a record's is.
             Err(Error::Policy(PolicyError::Denied(action))) => {
                 let draft = kiroku_access::denial::denied(actor.clone(), action);
@@ -302,21 +316,38 @@ impl App {
         action: Action,
         resource: Resource,
     ) -> Result<bool> {
-        let store: Arc<Store> = self.store().clone();
-        let cache = self.policy_cache().clone();
-        let today = self.access().today()?;
-        let actor = actor.clone();
-        blocking(move || {
-            let gate = Gate::open(&store, &cache, &actor, today)?;
+        self.behind_gate(actor.clone(), move |_, gate, _, _| {
             Ok(gate.decide(action, &resource)?.allowed)
         })
         .await
     }
 
+    /// Today in Japan, by the clock.
+    pub(crate) fn today(&self) -> Result<Date> {
+        Ok(Date::in_japan(self.now()?))
+    }
+
+    /// The time, by the clock.
+    pub(crate) fn now(&self) -> Result<Timestamp> {
+        self.clock()
+            .now()
+            .map_err(|e| Error::Unavailable(e.to_string()))
+    }
+
+    /// Appends a request and says where it went.
+    pub(crate) async fn append_done(&self, request: kiroku_core::Request) -> Result<Done> {
+        let receipt = self.writer().append(request).await?;
+        Ok(Done {
+            entry: receipt.first,
+            tree_size: receipt.tree_size,
+            time: receipt.time,
+        })
+    }
+
     /// The caller as policies see it today (a client with its token's scopes).
     pub async fn caller(&self, actor: &Actor) -> Result<Principal> {
         let store: Arc<Store> = self.store().clone();
-        let today = self.access().today()?;
+        let today = self.today()?;
         let actor = actor.clone();
         blocking(move || actor_principal(&store, &actor, today)).await
     }
@@ -324,7 +355,7 @@ impl App {
     /// Account `id` as policies see it today.
     pub async fn principal(&self, id: &str) -> Result<Principal> {
         let store: Arc<Store> = self.store().clone();
-        let today = self.access().today()?;
+        let today = self.today()?;
         let id = id.to_owned();
         blocking(move || principal_of(&store, &id, today)?.ok_or(Error::NoSuchAccount(id))).await
     }

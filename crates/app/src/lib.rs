@@ -447,24 +447,6 @@ impl App {
         &self.store
     }
 
-    /// What a gated use case takes to its worker thread: the store, the policy cache, today
-    /// and now.
-    pub(crate) fn gate_parts(
-        &self,
-    ) -> Result<(
-        Arc<Store>,
-        Arc<gate::PolicyCache>,
-        kiroku_core::Date,
-        kiroku_core::Timestamp,
-    )> {
-        Ok((
-            self.store.clone(),
-            self.policy.clone(),
-            self.access().today()?,
-            self.access().now()?,
-        ))
-    }
-
     /// Who holds this operator token? Compared in constant time over its SHA-256, so neither
     /// the token nor its length leaks through timing.
     pub fn authenticate_operator(&self, token: &str, channel: &str) -> Result<Actor> {

@@ -23,7 +23,6 @@ use kiroku_core::{AccountId, Actor, Date, EntryIndex, Request, Timestamp};
 use kiroku_policy::{Action, Resource};
 use kiroku_store::read;
 use kiroku_store::Store;
-use std::sync::Arc;
 
 pub use kiroku_access::account::StatusStep;
 
@@ -189,24 +188,6 @@ fn load_application(store: &Store, id: EntryIndex) -> Result<Application> {
 }
 
 impl Access<'_> {
-    pub(crate) fn today(self) -> Result<Date> {
-        let now = self
-            .app
-            .clock()
-            .now()
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
-        Ok(Date::in_japan(now))
-    }
-
-    pub(crate) async fn append_done(self, request: Request) -> Result<Done> {
-        let receipt = self.app.writer().append(request).await?;
-        Ok(Done {
-            entry: receipt.first,
-            tree_size: receipt.tree_size,
-            time: receipt.time,
-        })
-    }
-
     /// Runs `decide` on a worker thread with the store, today's date, the actor's roles and
     /// the gate of the policy in force, then appends the request it makes.
     pub(crate) async fn decide(
@@ -248,24 +229,22 @@ impl Access<'_> {
         tile: kiroku_ledger::Tile,
     ) -> std::result::Result<Vec<u8>, crate::ops::ledger::ReadFailure> {
         use crate::ops::ledger::ReadFailure;
-        let store: Arc<Store> = self.app.store().clone();
-        let cache = self.app.policy_cache().clone();
-        let today = self.today()?;
-        let (bundle, request) = blocking(move || {
-            Gate::open(&store, &cache, &actor, today)?
-                .require(Action::ReadEntryBundles, &Resource::System)?;
-            let bundle = read::entry_bundle(&store, tile);
-            let roles = authority(&store, &actor, today)?;
-            let request = kiroku_access::disclosure::read_entries(
-                &roles,
-                actor,
-                tile.first(),
-                u64::from(tile.width),
-                today,
-            )?;
-            Ok((bundle, request))
-        })
-        .await?;
+        let (bundle, request) = self
+            .app
+            .behind_gate(actor.clone(), move |store, gate, today, _| {
+                gate.require(Action::ReadEntryBundles, &Resource::System)?;
+                let bundle = read::entry_bundle(store, tile);
+                let roles = authority(store, &actor, today)?;
+                let request = kiroku_access::disclosure::read_entries(
+                    &roles,
+                    actor,
+                    tile.first(),
+                    u64::from(tile.width),
+                    today,
+                )?;
+                Ok((bundle, request))
+            })
+            .await?;
         // Out of range is answered as such, and writes nothing.
         let bundle = bundle.map_err(|e| match e {
             read::ReadError::OutOfRange { what, signed } => {
@@ -273,7 +252,7 @@ impl Access<'_> {
             }
             read::ReadError::Store(e) => ReadFailure::Failed(e.into()),
         })?;
-        self.append_done(request).await?;
+        self.app.append_done(request).await?;
         Ok(bundle)
     }
 
@@ -397,25 +376,27 @@ impl Access<'_> {
         let by = actor.clone();
         let entropy = self.app.entropy().clone();
         let key = self.factor_key()?;
-        let store: Arc<Store> = self.app.store().clone();
-        let cache = self.app.policy_cache().clone();
-        let today = self.today()?;
-        let (request, account, secret) = blocking(move || {
-            let roles = authority(&store, &by, today)?;
-            let found = load_application(&store, id)?;
-            Gate::open(&store, &cache, &by, today)?
-                .require(Action::DecideApplication, &found.resource())?;
-            let looked = lookups(&store, &found.submitted.form.profile, today)?;
-            let account = found.submitted.form.profile.account.clone();
-            let mut request =
-                application::approve(&roles, by.clone(), &found, expected, looked, today)?;
-            let (draft, secret) =
-                crate::access::sign_in::initial_secret_draft(by, &account, entropy.as_ref(), &key)?;
-            request.drafts.push(draft);
-            Ok((request, account, secret))
-        })
-        .await?;
-        let done = self.append_done(request).await?;
+        let (request, account, secret) = self
+            .app
+            .behind_gate(by.clone(), move |store, gate, today, _| {
+                let roles = authority(store, &by, today)?;
+                let found = load_application(store, id)?;
+                gate.require(Action::DecideApplication, &found.resource())?;
+                let looked = lookups(store, &found.submitted.form.profile, today)?;
+                let account = found.submitted.form.profile.account.clone();
+                let mut request =
+                    application::approve(&roles, by.clone(), &found, expected, looked, today)?;
+                let (draft, secret) = crate::access::sign_in::initial_secret_draft(
+                    by,
+                    &account,
+                    entropy.as_ref(),
+                    &key,
+                )?;
+                request.drafts.push(draft);
+                Ok((request, account, secret))
+            })
+            .await?;
+        let done = self.app.append_done(request).await?;
         Ok(Issued {
             done,
             account,

@@ -193,7 +193,7 @@ impl Access<'_> {
         let audience = format!("{}/oauth/token", self.app.base_url());
         for _ in 0..ATTEMPT_RETRIES_MAX {
             let store: Arc<Store> = self.app.store().clone();
-            let now = self.now()?;
+            let now = self.app.now()?;
             let who = id.to_string();
             let key = self.factor_key()?;
             let by_secret = matches!(proof, ClientProof::Secret(_));
@@ -292,7 +292,7 @@ impl Access<'_> {
                     jti,
                 ));
             }
-            let done = match self.append_done(request).await {
+            let done = match self.app.append_done(request).await {
                 Ok(done) => done,
                 Err(Error::Conflict(Conflict::Version { .. })) => continue,
                 // The same assertion again (a replay): refused as a failed authentication.
@@ -352,7 +352,7 @@ impl Access<'_> {
     /// server: `kiroku client token`).
     pub async fn operator_token(self, client: &str, scope: Option<String>) -> Result<IssuedToken> {
         let store: Arc<Store> = self.app.store().clone();
-        let now = self.now()?;
+        let now = self.app.now()?;
         let who = client.to_owned();
         let granted = blocking(move || {
             let found = standing(&store, &who)?
@@ -374,7 +374,7 @@ impl Access<'_> {
             scopes.clone(),
             expires,
         );
-        let done = self.append_done(request).await?;
+        let done = self.app.append_done(request).await?;
         Ok(IssuedToken {
             token,
             scopes,
@@ -389,7 +389,7 @@ impl Access<'_> {
             return Ok(actor);
         }
         let id = token_id(token);
-        let now = self.now()?;
+        let now = self.app.now()?;
         // What was read about the token is good while no access-changing entry has been
         // appended since, by this process or another: the count is brought up to date first
         // (a revocation by another server stops the token's very next request).
@@ -428,7 +428,7 @@ impl Access<'_> {
     pub async fn revoke_own_token(self, client: &str, secret: &str, token: &str) -> Result<()> {
         let id = AccountId::parse(client).map_err(|_| Error::ClientAuthFailed)?;
         let store: Arc<Store> = self.app.store().clone();
-        let now = self.now()?;
+        let now = self.app.now()?;
         let (who, secret_owned, tid) = (id.to_string(), secret.to_owned(), token_id(token));
         let key = self.factor_key()?;
         let (standing_found, matches, found) = self
@@ -469,8 +469,8 @@ impl Access<'_> {
             session: Some("token-endpoint".into()),
         };
         let roles = kiroku_access::role::Roles::none(actor.account.clone());
-        let request = client::revoke(&roles, actor, &found, None, self.today()?)?;
-        self.append_done(request).await.map(|_| ())
+        let request = client::revoke(&roles, actor, &found, None, self.app.today()?)?;
+        self.app.append_done(request).await.map(|_| ())
     }
 
     /// The system administrator revokes token `id` (its SHA-256), with a reason.

@@ -267,7 +267,7 @@ impl Access<'_> {
             .offered_factor
             .clone()
             .ok_or(Error::NoFactorOffered)?;
-        let now = self.now()?;
+        let now = self.app.now()?;
         let step = factor::verify(&secret, code, now, None).ok_or(Error::SecondFactorFailed)?;
         let sealed = seal(
             &self.factor_key()?,
@@ -358,7 +358,7 @@ impl Access<'_> {
         }
         let account = session.account.clone();
         for _ in 0..crate::access::sign_in::ATTEMPT_RETRIES_MAX {
-            let now = self.now()?;
+            let now = self.app.now()?;
             let store: Arc<Store> = self.app.store().clone();
             let who = account.to_string();
             let check = check.clone();

@@ -144,7 +144,7 @@ impl Access<'_> {
     /// `deadline`.
     pub async fn open_review(self, actor: Actor, deadline: Timestamp) -> Result<Done> {
         let by = actor.clone();
-        let now = self.now()?;
+        let now = self.app.now()?;
         self.decide(&actor, move |store, today, roles, gate| {
             gate.require(Action::OpenAccessReview, &Resource::System)?;
             let mut members = Vec::new();
@@ -215,7 +215,7 @@ impl Access<'_> {
     ) -> Result<Done> {
         let by = actor.clone();
         let account = account.to_owned();
-        let now = self.now()?;
+        let now = self.app.now()?;
         self.decide(&actor, move |store, today, roles, gate| {
             let review = load_review(store, id)?;
             let mut item = first(store, &Item::member(id, &account), Item::from_member_row)?
@@ -267,7 +267,7 @@ impl Access<'_> {
 
     async fn close_review_once(self, actor: Actor, id: EntryIndex) -> Result<Done> {
         let by = actor.clone();
-        let now = self.now()?;
+        let now = self.app.now()?;
         self.decide(&actor, move |store, today, roles, gate| {
             gate.require(Action::OpenAccessReview, &Resource::System)?;
             let review = load_review(store, id)?;
@@ -289,7 +289,7 @@ impl Access<'_> {
     /// Closes every review past its deadline, as the operator's scheduler; returns each review
     /// closed and what it appended.
     pub async fn close_due_reviews(self) -> Result<Vec<(EntryIndex, Done)>> {
-        let now = self.now()?;
+        let now = self.app.now()?;
         let store: Arc<Store> = self.app.store().clone();
         // Only the reviews and their closures are read here (this runs every minute); the
         // members are read by the closure of a review that is due.

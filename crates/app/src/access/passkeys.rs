@@ -239,7 +239,7 @@ impl Access<'_> {
         }
         let account = session.account.to_string();
         let held = self.passkeys(&account).await?;
-        let challenge = self.give_challenge(token, Purpose::Register, self.now()?);
+        let challenge = self.give_challenge(token, Purpose::Register, self.app.now()?);
         Ok(CreationOptions {
             challenge: encode_base64url(&challenge),
             rp: Party {
@@ -285,7 +285,7 @@ impl Access<'_> {
         let challenge = self
             .app
             .sessions()
-            .take_challenge(token, Purpose::Register, self.now()?)
+            .take_challenge(token, Purpose::Register, self.app.now()?)
             .ok_or(Error::NoPasskeyChallenge)?;
         let key = passkey::verify_registration(rp, &challenge, response)
             .map_err(Error::PasskeyRefused)?;
@@ -317,7 +317,7 @@ impl Access<'_> {
         if held.is_empty() {
             return Err(Error::NoPasskey);
         }
-        let challenge = self.give_challenge(token, Purpose::SignIn, self.now()?);
+        let challenge = self.give_challenge(token, Purpose::SignIn, self.app.now()?);
         Ok(RequestOptions {
             challenge: encode_base64url(&challenge),
             rp_id: rp.id.clone(),
@@ -345,7 +345,7 @@ impl Access<'_> {
         let challenge = self
             .app
             .sessions()
-            .take_challenge(token, Purpose::SignIn, self.now()?);
+            .take_challenge(token, Purpose::SignIn, self.app.now()?);
         let account = session.account.to_string();
         let (rp, response) = (rp.clone(), response.clone());
         let check = move |store: &Store, _now| -> Result<Proof> {

@@ -150,20 +150,13 @@ pub(crate) fn usable(state: &AccountState, profile: &Profile, now: Timestamp) ->
 }
 
 impl Access<'_> {
-    pub(crate) fn now(self) -> Result<Timestamp> {
-        self.app
-            .clock()
-            .now()
-            .map_err(|e| Error::Unavailable(e.to_string()))
-    }
-
     /// Signs `account` in with `secret` (its password, or its initial secret before the first
     /// sign-in). Every attempt on an existing account is recorded.
     pub async fn sign_in(self, account: &str, secret: &str) -> Result<SignedIn> {
         let id = AccountId::parse(account).map_err(|_| Error::SignInFailed)?;
         for _ in 0..ATTEMPT_RETRIES_MAX {
             let store: Arc<Store> = self.app.store().clone();
-            let now = self.now()?;
+            let now = self.app.now()?;
             let (who, secret_owned) = (id.to_string(), secret.to_owned());
             let key = self.factor_key()?;
             let (found, matches, kept) = self
@@ -284,7 +277,7 @@ impl Access<'_> {
     /// (suspended, deactivated, past its validity). Its use is recorded at most every five
     /// minutes.
     pub async fn session(self, token: &str) -> Result<(Actor, Session)> {
-        let now = self.now()?;
+        let now = self.app.now()?;
         let store = self.app.store().clone();
         let id = session_id(token);
         let found = blocking(move || {
@@ -464,7 +457,7 @@ impl Access<'_> {
             .await?;
         // The new password, the end of every other session of the account, and this one's new
         // state: one request.
-        let now = self.now()?;
+        let now = self.app.now()?;
         let kept = Session {
             must_change: false,
             pending: if !has_factor && self.app.config.second_factor == SecondFactor::Required {

@@ -1,7 +1,7 @@
 //! The policy wing: the versions of the access policy, proposed, decided and explained.
 
 use crate::access::accounts::Done;
-use crate::gate::{principal_of, Gate};
+use crate::gate::principal_of;
 use crate::rows::{all, first};
 use crate::{blocking, Error, Result};
 use kiroku_core::{Actor, Timestamp};
@@ -147,30 +147,28 @@ impl Policies<'_> {
         text: String,
         reason: String,
     ) -> Result<(Done, u64)> {
-        let store: Arc<Store> = self.app.store().clone();
-        let cache = self.app.policy_cache().clone();
-        let today = self.app.access().today()?;
-        let (request, number) = blocking(move || {
-            let gate = Gate::open(&store, &cache, &actor, today)?;
-            let permitted = gate
-                .decide(Action::ProposePolicy, &Resource::System)?
-                .allowed;
-            // The number is safe under a race: a proposal racing this one raises the policy
-            // stream's version too, and the writer refuses whichever comes second.
-            let latest = latest_number(&store)?;
-            let request = version::propose(
-                permitted,
-                actor,
-                &gate.policy.state,
-                latest,
-                expected,
-                &text,
-                &reason,
-            )?;
-            Ok((request, latest + 1))
-        })
-        .await?;
-        Ok((self.app.access().append_done(request).await?, number))
+        let (request, number) = self
+            .app
+            .behind_gate(actor.clone(), move |store, gate, _, _| {
+                let permitted = gate
+                    .decide(Action::ProposePolicy, &Resource::System)?
+                    .allowed;
+                // The number is safe under a race: a proposal racing this one raises the policy
+                // stream's version too, and the writer refuses whichever comes second.
+                let latest = latest_number(store)?;
+                let request = version::propose(
+                    permitted,
+                    actor,
+                    &gate.policy.state,
+                    latest,
+                    expected,
+                    &text,
+                    &reason,
+                )?;
+                Ok((request, latest + 1))
+            })
+            .await?;
+        Ok((self.app.append_done(request).await?, number))
     }
 
     /// Approves (or, with `approve` false, rejects) policy version `number`, at stream version
@@ -209,35 +207,32 @@ impl Policies<'_> {
         action: Action,
         resource: Resource,
     ) -> Result<Explanation> {
-        let store: Arc<Store> = self.app.store().clone();
-        let cache = self.app.policy_cache().clone();
-        let today = self.app.access().today()?;
         let asker = asker.clone();
         let account = account.to_owned();
-        blocking(move || {
-            let gate = Gate::open(&store, &cache, &asker, today)?;
-            if asker.account.as_str() != account {
-                gate.require(Action::ReadRegisters, &Resource::System)?;
-            }
-            let principal = principal_of(&store, &account, today)?
-                .ok_or_else(|| Error::NoSuchAccount(account.clone()))?;
-            let decision = gate.policy.engine.decide(&principal, action, &resource)?;
-            let policies = decision
-                .policies
-                .iter()
-                .map(|id| {
-                    let text = gate.policy.engine.policy_text(id).unwrap_or_default();
-                    (id.clone(), text)
+        self.app
+            .behind_gate(asker.clone(), move |store, gate, today, _| {
+                if asker.account.as_str() != account {
+                    gate.require(Action::ReadRegisters, &Resource::System)?;
+                }
+                let principal = principal_of(store, &account, today)?
+                    .ok_or_else(|| Error::NoSuchAccount(account.clone()))?;
+                let decision = gate.policy.engine.decide(&principal, action, &resource)?;
+                let policies = decision
+                    .policies
+                    .iter()
+                    .map(|id| {
+                        let text = gate.policy.engine.policy_text(id).unwrap_or_default();
+                        (id.clone(), text)
+                    })
+                    .collect();
+                Ok(Explanation {
+                    principal,
+                    action,
+                    decision,
+                    version: gate.policy.state.in_force,
+                    policies,
                 })
-                .collect();
-            Ok(Explanation {
-                principal,
-                action,
-                decision,
-                version: gate.policy.state.in_force,
-                policies,
             })
-        })
-        .await
+            .await
     }
 }

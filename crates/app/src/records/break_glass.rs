@@ -3,16 +3,13 @@
 //! is disclosed with the purpose `emergency`; each access waits for a reviewer (an operations
 //! or audit manager, never the one who opened it) to record whether it was justified.
 
-use crate::gate::Gate;
 use crate::records::Records;
 use crate::records::{check, current, not_found, Asker, Found};
 use crate::rows::{all, first};
-use crate::{blocking, Error, Result};
+use crate::{Error, Result};
 use kiroku_core::{Actor, Conflict, EntryIndex, Timestamp};
 use kiroku_policy::{Action, Resource as PolicyResource};
 use kiroku_records::emergency::{self, EmergencyError, Finding, Waiting, REVIEWS};
-use kiroku_store::Store;
-use std::sync::Arc;
 
 /// Most accesses the review queue shows at once.
 pub const QUEUE_MAX: u64 = 500;
@@ -41,50 +38,48 @@ impl Records<'_> {
         if !kiroku_records::resource::is_id(patient) {
             return Err(Error::NoSuchResource);
         }
-        let store: Arc<Store> = self.app.store().clone();
-        let cache = self.app.policy_cache().clone();
-        let today = self.app.access().today()?;
-        let now = self.app.access().now()?;
         let who = actor.clone();
         let (patient, reason) = (patient.to_owned(), reason.to_owned());
-        let decided = blocking(move || {
-            let gate = Gate::open(&store, &cache, &who, today)?;
-            let asker = Asker::new(&store, &gate, now);
-            if current(&store, "Patient", &patient)?.is_none() {
-                return not_found(&asker, "Patient");
-            }
-            let care = asker.care(Some(&patient))?;
-            let question = PolicyResource::Patient {
-                id: patient.clone(),
-                care: care.clone(),
-            };
-            if let Err(refused) = check(
-                &asker,
-                Action::BreakGlass,
-                &question,
-                "Patient",
-                Some(&patient),
-                Some(&patient),
-            )? {
-                return Ok(Found::Refused(refused));
-            }
-            // Needed only if the policy would refuse the patient's chart as things stand (a
-            // flagged chart refuses the department, say); an open access may be renewed.
-            let chart = PolicyResource::Record {
-                id: format!("Patient/{patient}"),
-                category: "medical".into(),
-                department: String::new(),
-                care: care.clone(),
-            };
-            if care.relationship != "emergency" && gate.decide(Action::ReadRecord, &chart)?.allowed
-            {
-                return Err(EmergencyError::NotNeeded.into());
-            }
-            Ok(Found::Allowed(emergency::open(
-                who, &patient, &reason, minutes,
-            )?))
-        })
-        .await?;
+        let decided = self
+            .app
+            .behind_gate(who.clone(), move |store, gate, _, now| {
+                let asker = Asker::new(store, gate, now);
+                if current(store, "Patient", &patient)?.is_none() {
+                    return not_found(&asker, "Patient");
+                }
+                let care = asker.care(Some(&patient))?;
+                let question = PolicyResource::Patient {
+                    id: patient.clone(),
+                    care: care.clone(),
+                };
+                if let Err(refused) = check(
+                    &asker,
+                    Action::BreakGlass,
+                    &question,
+                    "Patient",
+                    Some(&patient),
+                    Some(&patient),
+                )? {
+                    return Ok(Found::Refused(refused));
+                }
+                // Needed only if the policy would refuse the patient's chart as things stand (a
+                // flagged chart refuses the department, say); an open access may be renewed.
+                let chart = PolicyResource::Record {
+                    id: format!("Patient/{patient}"),
+                    category: "medical".into(),
+                    department: String::new(),
+                    care: care.clone(),
+                };
+                if care.relationship != "emergency"
+                    && gate.decide(Action::ReadRecord, &chart)?.allowed
+                {
+                    return Err(EmergencyError::NotNeeded.into());
+                }
+                Ok(Found::Allowed(emergency::open(
+                    who, &patient, &reason, minutes,
+                )?))
+            })
+            .await?;
         let request = match decided {
             Found::Allowed(request) => request,
             Found::Refused(refused) => return Err(self.refuse(&actor, refused).await?),
@@ -100,15 +95,12 @@ impl Records<'_> {
     /// The break-the-glass accesses waiting for review, oldest first (for those the policy
     /// lets review them).
     pub async fn emergency_queue(self, actor: Actor) -> Result<Vec<Waiting>> {
-        let store: Arc<Store> = self.app.store().clone();
-        let cache = self.app.policy_cache().clone();
-        let today = self.app.access().today()?;
-        blocking(move || {
-            let gate = Gate::open(&store, &cache, &actor, today)?;
-            gate.require(Action::ReviewEmergencyAccess, &PolicyResource::System)?;
-            all(&store, &Waiting::query(QUEUE_MAX), Waiting::from_row)
-        })
-        .await
+        self.app
+            .behind_gate(actor.clone(), move |store, gate, _, _| {
+                gate.require(Action::ReviewEmergencyAccess, &PolicyResource::System)?;
+                all(store, &Waiting::query(QUEUE_MAX), Waiting::from_row)
+            })
+            .await
     }
 
     /// Records the review of the break-the-glass access in entry `access`: once, by someone
@@ -120,22 +112,20 @@ impl Records<'_> {
         finding: Finding,
         note: &str,
     ) -> Result<()> {
-        let store: Arc<Store> = self.app.store().clone();
-        let cache = self.app.policy_cache().clone();
-        let today = self.app.access().today()?;
         let who = actor.clone();
         let note = note.to_owned();
-        let request = blocking(move || {
-            let gate = Gate::open(&store, &cache, &who, today)?;
-            gate.require(Action::ReviewEmergencyAccess, &PolicyResource::System)?;
-            let waiting = first(&store, &Waiting::one(access), Waiting::from_row)?
-                .ok_or(EmergencyError::NotWaiting)?;
-            if waiting.account == who.account.as_str() {
-                return Err(EmergencyError::OwnAccess.into());
-            }
-            Ok(emergency::review(who, &waiting, finding, &note)?)
-        })
-        .await?;
+        let request = self
+            .app
+            .behind_gate(who.clone(), move |store, gate, _, _| {
+                gate.require(Action::ReviewEmergencyAccess, &PolicyResource::System)?;
+                let waiting = first(store, &Waiting::one(access), Waiting::from_row)?
+                    .ok_or(EmergencyError::NotWaiting)?;
+                if waiting.account == who.account.as_str() {
+                    return Err(EmergencyError::OwnAccess.into());
+                }
+                Ok(emergency::review(who, &waiting, finding, &note)?)
+            })
+            .await?;
         match self.app.writer().append(request).await {
             Ok(_) => Ok(()),
             // Two reviewers at once: the first is kept.

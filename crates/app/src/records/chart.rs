@@ -3,7 +3,6 @@
 //! API (the policy in force decides every resource shown, and a refusal is an entry), and each
 //! is disclosed in one entry, committed before it is returned.
 
-use crate::gate::Gate;
 use crate::records::Records;
 use crate::records::{current, not_found, readable, version_entry, Asker, Found, Run, Served};
 use crate::rows::all;
@@ -79,45 +78,46 @@ impl Records<'_> {
         if !is_id(patient) {
             return Err(Error::NoSuchResource);
         }
-        let (store, cache, today, now) = self.app.gate_parts()?;
         let who = actor.clone();
         let patient = patient.to_owned();
-        let found = blocking(move || {
-            let gate = Gate::open(&store, &cache, &who, today)?;
-            let asker = Asker::new(&store, &gate, now);
-            let Some(c) = current(&store, "Patient", &patient)? else {
-                return not_found(&asker, "Patient");
-            };
-            let patient_served = match readable(&asker, "Patient", &patient, c.entry)? {
-                Ok(served) if served.state == kiroku_records::record::State::Deleted => {
-                    return Err(Error::Gone {
-                        version: served.version,
-                    })
-                }
-                Ok(served) => served,
-                Err(refused) => return Ok(Found::Refused(refused)),
-            };
-            let mut records = Vec::new();
-            for (kind, count) in CHART_KINDS {
-                let mut served = Vec::new();
-                for c in
-                    kiroku_records::search::SearchQuery::newest_of_patient(kind, &patient, count)
-                        .run(&store)?
-                        .0
-                {
-                    match readable(&asker, kind, &c.id, c.entry)? {
-                        Ok(version) => served.push(version),
-                        Err(refused) => return Ok(Found::Refused(refused)),
+        let found = self
+            .app
+            .behind_gate(who.clone(), move |store, gate, _, now| {
+                let asker = Asker::new(store, gate, now);
+                let Some(c) = current(store, "Patient", &patient)? else {
+                    return not_found(&asker, "Patient");
+                };
+                let patient_served = match readable(&asker, "Patient", &patient, c.entry)? {
+                    Ok(served) if served.state == kiroku_records::record::State::Deleted => {
+                        return Err(Error::Gone {
+                            version: served.version,
+                        })
                     }
+                    Ok(served) => served,
+                    Err(refused) => return Ok(Found::Refused(refused)),
+                };
+                let mut records = Vec::new();
+                for (kind, count) in CHART_KINDS {
+                    let mut served = Vec::new();
+                    for c in kiroku_records::search::SearchQuery::newest_of_patient(
+                        kind, &patient, count,
+                    )
+                    .run(store)?
+                    .0
+                    {
+                        match readable(&asker, kind, &c.id, c.entry)? {
+                            Ok(version) => served.push(version),
+                            Err(refused) => return Ok(Found::Refused(refused)),
+                        }
+                    }
+                    records.push((kind, served));
                 }
-                records.push((kind, served));
-            }
-            Ok(Found::Allowed(Chart {
-                patient: patient_served,
-                records,
-            }))
-        })
-        .await?;
+                Ok(Found::Allowed(Chart {
+                    patient: patient_served,
+                    records,
+                }))
+            })
+            .await?;
         match found {
             Found::Allowed(chart) => {
                 let shown: Vec<&Served> = std::iter::once(&chart.patient)
@@ -134,21 +134,21 @@ impl Records<'_> {
     /// others are not the caller's to see, and are left out unrecorded). Disclosed in one
     /// entry.
     pub async fn confirmation_queue(self, actor: Actor) -> Result<Queue> {
-        let (store, cache, today, now) = self.app.gate_parts()?;
         let who = actor.clone();
-        let queue = blocking(move || {
-            let gate = Gate::open(&store, &cache, &who, today)?;
-            let asker = Asker::new(&store, &gate, now);
-            let mut patients = HashMap::new();
-            let mut queue = Queue::default();
-            let (mine, more_mine) = waiting(&asker, &mut patients, who.account.as_str())?;
-            let (anyone, more_anyone) = waiting(&asker, &mut patients, "")?;
-            queue.mine = mine;
-            queue.anyone = anyone;
-            queue.more = more_mine || more_anyone;
-            Ok::<_, Error>(queue)
-        })
-        .await?;
+        let queue = self
+            .app
+            .behind_gate(who.clone(), move |store, gate, _, now| {
+                let asker = Asker::new(store, gate, now);
+                let mut patients = HashMap::new();
+                let mut queue = Queue::default();
+                let (mine, more_mine) = waiting(&asker, &mut patients, who.account.as_str())?;
+                let (anyone, more_anyone) = waiting(&asker, &mut patients, "")?;
+                queue.mine = mine;
+                queue.anyone = anyone;
+                queue.more = more_mine || more_anyone;
+                Ok::<_, Error>(queue)
+            })
+            .await?;
         let shown: Vec<&Served> = queue
             .mine
             .iter()
@@ -177,39 +177,39 @@ impl Records<'_> {
         if !is_id(id) {
             return Err(Error::NoSuchResource);
         }
-        let (store, cache, today, now) = self.app.gate_parts()?;
         let who = actor.clone();
         let id = id.to_owned();
-        let found = blocking(move || {
-            let gate = Gate::open(&store, &cache, &who, today)?;
-            let asker = Asker::new(&store, &gate, now);
-            let (Some(latest), Some(entry)) = (
-                current(&store, kind, &id)?,
-                version_entry(&store, kind, &id, version)?,
-            ) else {
-                return not_found(&asker, kind);
-            };
-            let version = match readable(&asker, kind, &id, entry)? {
-                Ok(served) => served,
-                Err(refused) => return Ok(Found::Refused(refused)),
-            };
-            let patient = match version.patient.as_deref() {
-                Some(p) if kind != "Patient" => match current(&store, "Patient", p)? {
-                    Some(c) => match readable(&asker, "Patient", p, c.entry)? {
-                        Ok(served) => Some(served),
-                        Err(refused) => return Ok(Found::Refused(refused)),
+        let found = self
+            .app
+            .behind_gate(who.clone(), move |store, gate, _, now| {
+                let asker = Asker::new(store, gate, now);
+                let (Some(latest), Some(entry)) = (
+                    current(store, kind, &id)?,
+                    version_entry(store, kind, &id, version)?,
+                ) else {
+                    return not_found(&asker, kind);
+                };
+                let version = match readable(&asker, kind, &id, entry)? {
+                    Ok(served) => served,
+                    Err(refused) => return Ok(Found::Refused(refused)),
+                };
+                let patient = match version.patient.as_deref() {
+                    Some(p) if kind != "Patient" => match current(store, "Patient", p)? {
+                        Some(c) => match readable(&asker, "Patient", p, c.entry)? {
+                            Ok(served) => Some(served),
+                            Err(refused) => return Ok(Found::Refused(refused)),
+                        },
+                        None => None,
                     },
-                    None => None,
-                },
-                _ => None,
-            };
-            Ok(Found::Allowed(RecordView {
-                version,
-                latest: latest.version,
-                patient,
-            }))
-        })
-        .await?;
+                    _ => None,
+                };
+                Ok(Found::Allowed(RecordView {
+                    version,
+                    latest: latest.version,
+                    patient,
+                }))
+            })
+            .await?;
         let interaction = match (print, version) {
             (true, _) => "print",
             (false, Some(_)) => "vread",
@@ -585,12 +585,7 @@ impl Records<'_> {
             .as_ref()
             .unwrap_or(&actor.account)
             .to_string();
-        let body = draft.resource(
-            patient,
-            &author,
-            self.app.access().now()?,
-            correcting.is_some(),
-        );
+        let body = draft.resource(patient, &author, self.app.now()?, correcting.is_some());
         match correcting {
             None => {
                 self.create_resource(actor, "DocumentReference", body, None, writing)

@@ -1092,128 +1092,127 @@ impl Records<'_> {
         writing: Writing,
         expected: Option<u64>,
     ) -> Result<Request> {
-        let store: Arc<Store> = self.app.store().clone();
-        let cache = self.app.policy_cache().clone();
-        let today: Date = self.app.access().today()?;
-        let now = self.app.access().now()?;
         let who = actor.clone();
         let id = id.to_owned();
-        let decided = blocking(move || {
-            let gate = Gate::open(&store, &cache, &who, today)?;
-            let asker = Asker::new(&store, &gate, now);
-            let mut index = kiroku_records::index::index(&resource, &id);
-            // A stored Provenance belongs to its targets' patient: read and written with the
-            // relationship to that patient, as the targets are.
-            let found_patient = match kind {
-                "Provenance" => targets_patient(&store, &resource)?,
-                _ => None,
-            };
-            if index.patient.is_none() {
-                index.patient.clone_from(&found_patient);
-            }
-            let replaced = match &previous {
-                Some(c) => Some(load_version(&store, c.entry)?.0),
-                None => None,
-            };
-            let author = match &writing.on_behalf_of {
-                Some(clinician) => {
-                    let question = record_question(&asker, kind, &id, Some(&index))?;
-                    if let Err(refused) = check(
-                        &asker,
-                        Action::EnterOnBehalf,
-                        &question,
-                        kind,
-                        Some(&id),
-                        index.patient.as_deref(),
-                    )? {
-                        return Ok(Found::Refused(refused));
-                    }
-                    // The clinician named must be one the policy lets write this record: else
-                    // the attempt is refused, and kept as a refusal is.
-                    let refused = |policies: Vec<String>| {
-                        Ok(Found::Refused(Refused {
-                            action: Action::EnterOnBehalf,
-                            kind: kind.into(),
-                            id: Some(id.clone()),
-                            patient: index.patient.clone(),
-                            policies,
-                            why: Why::ProxyClinician,
-                        }))
-                    };
-                    let clinician_gate =
-                        match proxy_clinician(&store, &gate, &who, clinician, today) {
-                            Err(Error::Proxy(ProxyError::ClinicianMayNotWrite)) => {
-                                return refused(vec![TRAINEES_ARE_COUNTERSIGNED.into()])
-                            }
-                            other => other?,
+        let decided = self
+            .app
+            .behind_gate(who.clone(), move |store, gate, today, now| {
+                let asker = Asker::new(store, gate, now);
+                let mut index = kiroku_records::index::index(&resource, &id);
+                // A stored Provenance belongs to its targets' patient: read and written with the
+                // relationship to that patient, as the targets are.
+                let found_patient = match kind {
+                    "Provenance" => targets_patient(store, &resource)?,
+                    _ => None,
+                };
+                if index.patient.is_none() {
+                    index.patient.clone_from(&found_patient);
+                }
+                let replaced = match &previous {
+                    Some(c) => Some(load_version(store, c.entry)?.0),
+                    None => None,
+                };
+                let author = match &writing.on_behalf_of {
+                    Some(clinician) => {
+                        let question = record_question(&asker, kind, &id, Some(&index))?;
+                        if let Err(refused) = check(
+                            &asker,
+                            Action::EnterOnBehalf,
+                            &question,
+                            kind,
+                            Some(&id),
+                            index.patient.as_deref(),
+                        )? {
+                            return Ok(Found::Refused(refused));
+                        }
+                        // The clinician named must be one the policy lets write this record: else
+                        // the attempt is refused, and kept as a refusal is.
+                        let refused = |policies: Vec<String>| {
+                            Ok(Found::Refused(Refused {
+                                action: Action::EnterOnBehalf,
+                                kind: kind.into(),
+                                id: Some(id.clone()),
+                                patient: index.patient.clone(),
+                                policies,
+                                why: Why::ProxyClinician,
+                            }))
                         };
-                    let clinician_asker = Asker::new(&store, &clinician_gate, now);
-                    if let Err(denied) =
-                        may_write(&clinician_asker, kind, &id, &index, replaced.as_ref())?
-                    {
-                        return refused(denied.policies);
+                        let clinician_gate =
+                            match proxy_clinician(store, gate, &who, clinician, today) {
+                                Err(Error::Proxy(ProxyError::ClinicianMayNotWrite)) => {
+                                    return refused(vec![TRAINEES_ARE_COUNTERSIGNED.into()])
+                                }
+                                other => other?,
+                            };
+                        let clinician_asker = Asker::new(store, &clinician_gate, now);
+                        if let Err(denied) =
+                            may_write(&clinician_asker, kind, &id, &index, replaced.as_ref())?
+                        {
+                            return refused(denied.policies);
+                        }
+                        Author::Proxy(clinician.to_string())
                     }
-                    Author::Proxy(clinician.to_string())
+                    None => {
+                        if let Err(refused) =
+                            may_write(&asker, kind, &id, &index, replaced.as_ref())?
+                        {
+                            return Ok(Found::Refused(refused));
+                        }
+                        match (gate.principal.kind, gate.principal.job_type.as_str()) {
+                            (PrincipalKind::Client, _) => Author::System,
+                            (_, TRAINEE) => Author::Trainee,
+                            _ => Author::Person,
+                        }
+                    }
+                };
+                let version = previous.as_ref().map_or(1, |c| c.version + 1);
+                let assignments = match may_relate(
+                    &asker,
+                    &who,
+                    kind,
+                    &id,
+                    version,
+                    Some(&index),
+                    replaced.as_ref().map(|r| &r.index),
+                    writing.reason.as_deref(),
+                )? {
+                    Ok(drafts) => drafts,
+                    Err(refused) => return Ok(Found::Refused(refused)),
+                };
+                let found = previous.as_ref().map_or(0, |c| c.version);
+                if let Some(expected) = expected.filter(|e| *e != found) {
+                    return Err(Error::VersionMismatch { expected, found });
                 }
-                None => {
-                    if let Err(refused) = may_write(&asker, kind, &id, &index, replaced.as_ref())? {
-                        return Ok(Found::Refused(refused));
-                    }
-                    match (gate.principal.kind, gate.principal.job_type.as_str()) {
-                        (PrincipalKind::Client, _) => Author::System,
-                        (_, TRAINEE) => Author::Trainee,
-                        _ => Author::Person,
-                    }
+                let draft_replaced = previous
+                    .as_ref()
+                    .filter(|c| c.state == State::Draft)
+                    .map(|c| c.version);
+                let mut request = record::write(
+                    who,
+                    &resource,
+                    &id,
+                    version,
+                    previous.map(|c| c.state),
+                    writing.reason.clone(),
+                    author,
+                    found_patient,
+                )
+                .map_err(Error::Record)?;
+                request.drafts.extend(assignments);
+                if let (Some(v), None) = (draft_replaced, &writing.reason) {
+                    // Decided on a draft without a reason: only while nobody has confirmed it.
+                    request = request.expecting(kiroku_core::Expect::Unclaimed {
+                        table: &CONFIRMATIONS,
+                        key: vec![
+                            kiroku_core::Value::Text(kind.into()),
+                            kiroku_core::Value::Text(id.clone()),
+                            kiroku_core::Value::Int(v as i64),
+                        ],
+                    });
                 }
-            };
-            let version = previous.as_ref().map_or(1, |c| c.version + 1);
-            let assignments = match may_relate(
-                &asker,
-                &who,
-                kind,
-                &id,
-                version,
-                Some(&index),
-                replaced.as_ref().map(|r| &r.index),
-                writing.reason.as_deref(),
-            )? {
-                Ok(drafts) => drafts,
-                Err(refused) => return Ok(Found::Refused(refused)),
-            };
-            let found = previous.as_ref().map_or(0, |c| c.version);
-            if let Some(expected) = expected.filter(|e| *e != found) {
-                return Err(Error::VersionMismatch { expected, found });
-            }
-            let draft_replaced = previous
-                .as_ref()
-                .filter(|c| c.state == State::Draft)
-                .map(|c| c.version);
-            let mut request = record::write(
-                who,
-                &resource,
-                &id,
-                version,
-                previous.map(|c| c.state),
-                writing.reason.clone(),
-                author,
-                found_patient,
-            )
-            .map_err(Error::Record)?;
-            request.drafts.extend(assignments);
-            if let (Some(v), None) = (draft_replaced, &writing.reason) {
-                // Decided on a draft without a reason: only while nobody has confirmed it.
-                request = request.expecting(kiroku_core::Expect::Unclaimed {
-                    table: &CONFIRMATIONS,
-                    key: vec![
-                        kiroku_core::Value::Text(kind.into()),
-                        kiroku_core::Value::Text(id.clone()),
-                        kiroku_core::Value::Int(v as i64),
-                    ],
-                });
-            }
-            Ok(Found::Allowed(request))
-        })
-        .await?;
+                Ok(Found::Allowed(request))
+            })
+            .await?;
         match decided {
             Found::Allowed(request) => Ok(request),
             Found::Refused(refused) => Err(self.refuse(actor, refused).await?),
@@ -1273,49 +1272,49 @@ impl Records<'_> {
             return Err(Error::NoSuchResource);
         }
         let reason = reason.ok_or(Error::Record(RecordError::ReasonRequired))?;
-        let (store, cache, today, now) = self.app.gate_parts()?;
         let who = actor.clone();
         let id_owned = id.to_owned();
-        let decided = blocking(move || {
-            let id = id_owned;
-            let gate = Gate::open(&store, &cache, &who, today)?;
-            let asker = Asker::new(&store, &gate, now);
-            let Some(c) = current(&store, kind, &id)? else {
-                return not_found(&asker, kind);
-            };
-            let (replaced, origin) = load_version(&store, c.entry)?;
-            if let Err(refused) = may_write(&asker, kind, &id, &replaced.index, None)? {
-                return Ok(Found::Refused(refused));
-            }
-            if let Some(expected) = if_match.filter(|e| *e != c.version) {
-                return Err(Error::VersionMismatch {
-                    expected,
-                    found: c.version,
-                });
-            }
-            if replaced.state == State::Deleted {
-                return Ok(Found::Allowed(Err(serve(&replaced, origin)?)));
-            }
-            let assignments = match may_relate(
-                &asker,
-                &who,
-                kind,
-                &id,
-                c.version + 1,
-                None,
-                Some(&replaced.index),
-                Some(&reason),
-            )? {
-                Ok(drafts) => drafts,
-                Err(refused) => return Ok(Found::Refused(refused)),
-            };
-            let mut request =
-                record::delete(who, kind, &id, c.version, &replaced.index, reason.clone())
-                    .map_err(Error::Record)?;
-            request.drafts.extend(assignments);
-            Ok(Found::Allowed(Ok(request)))
-        })
-        .await?;
+        let decided = self
+            .app
+            .behind_gate(who.clone(), move |store, gate, _, now| {
+                let id = id_owned;
+                let asker = Asker::new(store, gate, now);
+                let Some(c) = current(store, kind, &id)? else {
+                    return not_found(&asker, kind);
+                };
+                let (replaced, origin) = load_version(store, c.entry)?;
+                if let Err(refused) = may_write(&asker, kind, &id, &replaced.index, None)? {
+                    return Ok(Found::Refused(refused));
+                }
+                if let Some(expected) = if_match.filter(|e| *e != c.version) {
+                    return Err(Error::VersionMismatch {
+                        expected,
+                        found: c.version,
+                    });
+                }
+                if replaced.state == State::Deleted {
+                    return Ok(Found::Allowed(Err(serve(&replaced, origin)?)));
+                }
+                let assignments = match may_relate(
+                    &asker,
+                    &who,
+                    kind,
+                    &id,
+                    c.version + 1,
+                    None,
+                    Some(&replaced.index),
+                    Some(&reason),
+                )? {
+                    Ok(drafts) => drafts,
+                    Err(refused) => return Ok(Found::Refused(refused)),
+                };
+                let mut request =
+                    record::delete(who, kind, &id, c.version, &replaced.index, reason.clone())
+                        .map_err(Error::Record)?;
+                request.drafts.extend(assignments);
+                Ok(Found::Allowed(Ok(request)))
+            })
+            .await?;
         let request = match decided {
             Found::Allowed(Ok(request)) => request,
             Found::Allowed(Err(already)) => return Ok(already),
@@ -1469,18 +1468,15 @@ impl Records<'_> {
         if !is_id(id) {
             return Err(Error::NoSuchResource);
         }
-        let store: Arc<Store> = self.app.store().clone();
-        let cache = self.app.policy_cache().clone();
-        let today = self.app.access().today()?;
-        let now = self.app.access().now()?;
         let who = actor.clone();
         let target = id.to_owned();
         let id = id.to_owned();
-        let decided = blocking(move || {
-            let gate = Gate::open(&store, &cache, &who, today)?;
-            decide_confirmation(&Asker::new(&store, &gate, now), &who, kind, &id, version)
-        })
-        .await?;
+        let decided = self
+            .app
+            .behind_gate(who.clone(), move |store, gate, _, now| {
+                decide_confirmation(&Asker::new(store, gate, now), &who, kind, &id, version)
+            })
+            .await?;
         let request = match decided {
             Found::Allowed(request) => request,
             Found::Refused(refused) => return Err(self.refuse(&actor, refused).await?),
@@ -1501,32 +1497,29 @@ impl Records<'_> {
         actor: Actor,
         targets: Vec<(String, String, u64)>,
     ) -> Result<u64> {
-        let store: Arc<Store> = self.app.store().clone();
-        let cache = self.app.policy_cache().clone();
-        let today = self.app.access().today()?;
-        let now = self.app.access().now()?;
         let who = actor.clone();
         let count = targets.len() as u64;
-        let decided = blocking(move || {
-            let gate = Gate::open(&store, &cache, &who, today)?;
-            let asker = Asker::new(&store, &gate, now);
-            let mut request = Request::default();
-            for (kind, id, version) in targets {
-                let kind = known_type(&kind)?;
-                if !is_id(&id) {
-                    return Err(Error::NoSuchResource);
-                }
-                match decide_confirmation(&asker, &who, kind, &id, version)? {
-                    Found::Allowed(one) => {
-                        request.drafts.extend(one.drafts);
-                        request.expect.extend(one.expect);
+        let decided = self
+            .app
+            .behind_gate(who.clone(), move |store, gate, _, now| {
+                let asker = Asker::new(store, gate, now);
+                let mut request = Request::default();
+                for (kind, id, version) in targets {
+                    let kind = known_type(&kind)?;
+                    if !is_id(&id) {
+                        return Err(Error::NoSuchResource);
                     }
-                    refused => return Ok(refused),
+                    match decide_confirmation(&asker, &who, kind, &id, version)? {
+                        Found::Allowed(one) => {
+                            request.drafts.extend(one.drafts);
+                            request.expect.extend(one.expect);
+                        }
+                        refused => return Ok(refused),
+                    }
                 }
-            }
-            Ok(Found::Allowed(request))
-        })
-        .await?;
+                Ok(Found::Allowed(request))
+            })
+            .await?;
         let request = match decided {
             Found::Allowed(request) => request,
             Found::Refused(refused) => return Err(self.refuse(&actor, refused).await?),
@@ -1577,33 +1570,34 @@ impl Records<'_> {
             .app
             .unaudited_reads
             .load(std::sync::atomic::Ordering::Relaxed);
-        let store: Arc<Store> = self.app.store().clone();
-        let cache = self.app.policy_cache().clone();
-        let today = self.app.access().today()?;
-        let now = self.app.access().now()?;
-        let who = actor.clone();
         let id = id.to_owned();
-        let found = blocking(move || {
-            let entry = version_entry(&store, kind, &id, at)?;
-            if unaudited {
-                let entry = entry.ok_or(Error::NoSuchResource)?;
+        // The benchmark's baseline (never switched on in a server) reads without the gate.
+        let found = if unaudited {
+            let store: Arc<Store> = self.app.store().clone();
+            blocking(move || {
+                let entry = version_entry(&store, kind, &id, at)?.ok_or(Error::NoSuchResource)?;
                 let (version, origin) = load_version(&store, entry)?;
-                return Ok(Found::Allowed(stored_state(
+                Ok(Found::Allowed(stored_state(
                     &store,
                     serve(&version, origin)?,
-                )?));
-            }
-            let gate = Gate::open(&store, &cache, &who, today)?;
-            let asker = Asker::new(&store, &gate, now);
-            let Some(entry) = entry else {
-                return not_found(&asker, kind);
-            };
-            Ok(match readable(&asker, kind, &id, entry)? {
-                Ok(served) => Found::Allowed(served),
-                Err(refused) => Found::Refused(refused),
+                )?))
             })
-        })
-        .await?;
+            .await?
+        } else {
+            self.app
+                .behind_gate(actor.clone(), move |store, gate, _, now| {
+                    let entry = version_entry(store, kind, &id, at)?;
+                    let asker = Asker::new(store, gate, now);
+                    let Some(entry) = entry else {
+                        return not_found(&asker, kind);
+                    };
+                    Ok(match readable(&asker, kind, &id, entry)? {
+                        Ok(served) => Found::Allowed(served),
+                        Err(refused) => Found::Refused(refused),
+                    })
+                })
+                .await?
+        };
         match found {
             // A deletion answers that the resource is gone; no patient data leaves.
             Found::Allowed(served) if served.state == State::Deleted => Err(Error::Gone {
@@ -1633,35 +1627,32 @@ impl Records<'_> {
         if !is_id(id) {
             return Err(Error::NoSuchResource);
         }
-        let store: Arc<Store> = self.app.store().clone();
-        let cache = self.app.policy_cache().clone();
-        let today = self.app.access().today()?;
-        let now = self.app.access().now()?;
         let who = actor.clone();
         let id = id.to_owned();
-        let found = blocking(move || {
-            let entry = version_entry(&store, kind, &id, Some(version))?;
-            let gate = Gate::open(&store, &cache, &who, today)?;
-            let asker = Asker::new(&store, &gate, now);
-            let Some(entry) = entry else {
-                return not_found(&asker, kind);
-            };
-            let served = match readable(&asker, kind, &id, entry)? {
-                Ok(served) if served.state == State::Deleted => {
-                    return Err(Error::Gone {
-                        version: served.version,
-                    })
-                }
-                Ok(served) => served,
-                Err(refused) => return Ok(Found::Refused(refused)),
-            };
-            let proof = read::entry_proof(&store, entry).map_err(|e| match e {
-                read::ReadError::OutOfRange { what, .. } => Error::Corrupt(what),
-                read::ReadError::Store(e) => e.into(),
-            })?;
-            Ok(Found::Allowed((served, proof)))
-        })
-        .await?;
+        let found = self
+            .app
+            .behind_gate(who.clone(), move |store, gate, _, now| {
+                let entry = version_entry(store, kind, &id, Some(version))?;
+                let asker = Asker::new(store, gate, now);
+                let Some(entry) = entry else {
+                    return not_found(&asker, kind);
+                };
+                let served = match readable(&asker, kind, &id, entry)? {
+                    Ok(served) if served.state == State::Deleted => {
+                        return Err(Error::Gone {
+                            version: served.version,
+                        })
+                    }
+                    Ok(served) => served,
+                    Err(refused) => return Ok(Found::Refused(refused)),
+                };
+                let proof = read::entry_proof(store, entry).map_err(|e| match e {
+                    read::ReadError::OutOfRange { what, .. } => Error::Corrupt(what),
+                    read::ReadError::Store(e) => e.into(),
+                })?;
+                Ok(Found::Allowed((served, proof)))
+            })
+            .await?;
         match found {
             Found::Allowed((served, proof)) => {
                 self.disclosed(&actor, "proof", &[&served], (served.clone(), proof))
@@ -1720,36 +1711,33 @@ impl Records<'_> {
             return Err(Error::NoSuchResource);
         }
         let count = count.clamp(1, PAGE_MAX);
-        let store: Arc<Store> = self.app.store().clone();
-        let cache = self.app.policy_cache().clone();
-        let today = self.app.access().today()?;
-        let now = self.app.access().now()?;
         let who = actor.clone();
         let id = id.to_owned();
-        let found = blocking(move || {
-            let rows = all(
-                &store,
-                &VersionRow::history(kind, &id, before, count + 1),
-                VersionRow::from_row,
-            )?;
-            let gate = Gate::open(&store, &cache, &who, today)?;
-            let asker = Asker::new(&store, &gate, now);
-            if rows.is_empty() && before.is_none() {
-                return not_found(&asker, kind);
-            }
-            let mut served = Vec::new();
-            for row in rows.iter().take(count as usize) {
-                match readable(&asker, kind, &id, row.entry)? {
-                    Ok(version) => served.push(version),
-                    Err(refused) => return Ok(Found::Refused(refused)),
+        let found = self
+            .app
+            .behind_gate(who.clone(), move |store, gate, _, now| {
+                let rows = all(
+                    store,
+                    &VersionRow::history(kind, &id, before, count + 1),
+                    VersionRow::from_row,
+                )?;
+                let asker = Asker::new(store, gate, now);
+                if rows.is_empty() && before.is_none() {
+                    return not_found(&asker, kind);
                 }
-            }
-            let next = (rows.len() as u64 > count)
-                .then(|| served.last().map(|s| s.version))
-                .flatten();
-            Ok(Found::Allowed((served, next)))
-        })
-        .await?;
+                let mut served = Vec::new();
+                for row in rows.iter().take(count as usize) {
+                    match readable(&asker, kind, &id, row.entry)? {
+                        Ok(version) => served.push(version),
+                        Err(refused) => return Ok(Found::Refused(refused)),
+                    }
+                }
+                let next = (rows.len() as u64 > count)
+                    .then(|| served.last().map(|s| s.version))
+                    .flatten();
+                Ok(Found::Allowed((served, next)))
+            })
+            .await?;
         match found {
             Found::Allowed((served, next)) => {
                 let refs: Vec<&Served> = served.iter().collect();
@@ -1770,59 +1758,56 @@ impl Records<'_> {
     ) -> Result<Page> {
         let kind = known_type(kind)?;
         let search = SearchQuery::parse(kind, &params)?;
-        let store: Arc<Store> = self.app.store().clone();
-        let cache = self.app.policy_cache().clone();
-        let today = self.app.access().today()?;
-        let now = self.app.access().now()?;
         let who = actor.clone();
-        let found = blocking(move || {
-            let gate = Gate::open(&store, &cache, &who, today)?;
-            let asker = Asker::new(&store, &gate, now);
-            // Asking first whether the caller may read this type at all spares a search the
-            // caller would be refused.
-            let (action, question) = type_question(kind);
-            if let Err(refused) = check(&asker, action, &question, kind, None, None)? {
-                return Ok(Found::Refused(refused));
-            }
-            let (currents, next) = search.run(&store)?;
-            // One match the caller may not read does not refuse the search (which would tell
-            // that it exists): it is left out, and recorded.
-            let mut matches = Vec::new();
-            let mut withheld = Vec::new();
-            for c in currents {
-                match readable(&asker, kind, &c.id, c.entry)? {
-                    Ok(served) => matches.push(served),
-                    Err(refused) => withheld.push(refused),
+        let found = self
+            .app
+            .behind_gate(who.clone(), move |store, gate, _, now| {
+                let asker = Asker::new(store, gate, now);
+                // Asking first whether the caller may read this type at all spares a search the
+                // caller would be refused.
+                let (action, question) = type_question(kind);
+                if let Err(refused) = check(&asker, action, &question, kind, None, None)? {
+                    return Ok(Found::Refused(refused));
                 }
-            }
-            let mut included: Vec<Served> = Vec::new();
-            if search.include_patient && kind != "Patient" {
-                let mut patients: Vec<String> =
-                    matches.iter().filter_map(|m| m.patient.clone()).collect();
-                patients.sort();
-                patients.dedup();
-                for patient in patients {
-                    if let Some(c) =
-                        current(&store, "Patient", &patient)?.filter(|c| c.state != State::Deleted)
-                    {
-                        match readable(&asker, "Patient", &patient, c.entry)? {
-                            Ok(served) => included.push(served),
-                            Err(refused) => withheld.push(refused),
+                let (currents, next) = search.run(store)?;
+                // One match the caller may not read does not refuse the search (which would tell
+                // that it exists): it is left out, and recorded.
+                let mut matches = Vec::new();
+                let mut withheld = Vec::new();
+                for c in currents {
+                    match readable(&asker, kind, &c.id, c.entry)? {
+                        Ok(served) => matches.push(served),
+                        Err(refused) => withheld.push(refused),
+                    }
+                }
+                let mut included: Vec<Served> = Vec::new();
+                if search.include_patient && kind != "Patient" {
+                    let mut patients: Vec<String> =
+                        matches.iter().filter_map(|m| m.patient.clone()).collect();
+                    patients.sort();
+                    patients.dedup();
+                    for patient in patients {
+                        if let Some(c) = current(store, "Patient", &patient)?
+                            .filter(|c| c.state != State::Deleted)
+                        {
+                            match readable(&asker, "Patient", &patient, c.entry)? {
+                                Ok(served) => included.push(served),
+                                Err(refused) => withheld.push(refused),
+                            }
                         }
                     }
                 }
-            }
-            Ok(Found::Allowed((
-                Page {
-                    matches,
-                    included,
-                    next,
-                    withheld: withheld.len() as u64,
-                },
-                withheld,
-            )))
-        })
-        .await?;
+                Ok(Found::Allowed((
+                    Page {
+                        matches,
+                        included,
+                        next,
+                        withheld: withheld.len() as u64,
+                    },
+                    withheld,
+                )))
+            })
+            .await?;
         match found {
             Found::Allowed((page, withheld)) => {
                 let all: Vec<&Served> = page.matches.iter().chain(&page.included).collect();
