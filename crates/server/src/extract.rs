@@ -8,6 +8,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use kiroku_core::EntryIndex;
 use serde::de::DeserializeOwned;
 
 /// A JSON body (`Content-Type: application/json`).
@@ -57,4 +58,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for WebForm<T> {
             Err(_) => Err(AppError::new(Code::BadForm)),
         }
     }
+}
+
+/// An entry index from the path (a note's, an application's, a report's, a
+/// review's); anything else is a page that does not exist.
+pub(crate) fn entry_in_path(text: &str) -> Result<EntryIndex, AppError> {
+    if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AppError::not_found());
+    }
+    text.parse()
+        .map(EntryIndex)
+        .map_err(|_| AppError::not_found())
 }

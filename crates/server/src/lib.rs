@@ -6,17 +6,20 @@
 //! Thin: every handler parses, calls one use case, and renders. Knows no SQL and cannot reach
 //! the ledger writer (it does not depend on the store).
 
+mod access;
+mod callers;
 pub mod catalogue;
-mod clinical;
 pub mod error;
 pub mod extract;
 pub mod i18n;
 pub mod json;
 pub mod logging;
+mod ops;
 mod pages;
-mod provenance;
-mod routes;
+mod policy;
+mod records;
+mod router;
 pub mod throttle;
 
 pub use error::AppError;
-pub use routes::app;
+pub use router::app;

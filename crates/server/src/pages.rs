@@ -563,7 +563,7 @@ pub struct ErrorPage {
 }
 
 /// A patient found, as the search lists them.
-pub type PatientRow = crate::clinical::PatientView;
+pub type PatientRow = crate::records::clinical::PatientView;
 
 /// `/patients`: patient search.
 #[derive(Template)]
@@ -589,15 +589,15 @@ pub struct ChartPage {
     pub lang: Lang,
     pub title: String,
     pub switch: String,
-    pub patient: crate::clinical::PatientView,
+    pub patient: crate::records::clinical::PatientView,
     /// Read under a break-the-glass access.
     pub emergency: bool,
     /// Encounters and documents, newest first.
-    pub timeline: Vec<crate::clinical::RecordRow>,
-    pub problems: Vec<crate::clinical::RecordRow>,
-    pub allergies: Vec<crate::clinical::RecordRow>,
-    pub results: Vec<crate::clinical::Trend>,
-    pub prescriptions: Vec<crate::clinical::RecordRow>,
+    pub timeline: Vec<crate::records::clinical::RecordRow>,
+    pub problems: Vec<crate::records::clinical::RecordRow>,
+    pub allergies: Vec<crate::records::clinical::RecordRow>,
+    pub results: Vec<crate::records::clinical::Trend>,
+    pub prescriptions: Vec<crate::records::clinical::RecordRow>,
 }
 
 /// A section of the note editor.
@@ -623,7 +623,7 @@ pub struct NoteFormPage {
     pub title: String,
     pub switch: String,
     pub csrf: String,
-    pub patient: crate::clinical::PatientView,
+    pub patient: crate::records::clinical::PatientView,
     /// Each kind's key and title, for choosing.
     pub kinds: Vec<(String, String)>,
     pub kind: String,
@@ -673,7 +673,7 @@ pub struct RecordPage {
     pub title: String,
     pub switch: String,
     pub csrf: String,
-    pub patient: Option<crate::clinical::PatientView>,
+    pub patient: Option<crate::records::clinical::PatientView>,
     pub emergency: bool,
     pub message: Option<String>,
     pub v: VersionView,
@@ -695,7 +695,7 @@ pub struct HistoryPage {
     pub lang: Lang,
     pub title: String,
     pub switch: String,
-    pub patient: Option<crate::clinical::PatientView>,
+    pub patient: Option<crate::records::clinical::PatientView>,
     pub versions: Vec<HistoryItem>,
     pub next: Option<String>,
 }
@@ -706,7 +706,7 @@ pub struct HistoryPage {
 pub struct PrintPage {
     pub lang: Lang,
     pub hospital: String,
-    pub patient: Option<crate::clinical::PatientView>,
+    pub patient: Option<crate::records::clinical::PatientView>,
     pub v: VersionView,
     pub printed: String,
     pub printed_by: String,
@@ -739,7 +739,7 @@ pub struct QueueRow {
     pub kind: String,
     pub id: String,
     pub version: u64,
-    pub patient: Option<crate::clinical::PatientView>,
+    pub patient: Option<crate::records::clinical::PatientView>,
     pub title: String,
     pub detail: String,
     pub author: String,

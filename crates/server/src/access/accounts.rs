@@ -4,11 +4,11 @@
 //! system administrator's powers under its own name. Each step's rule checks the caller's
 //! roles; reading the registers needs a governance role (or the operator).
 
-use super::session::SignedIn;
-use super::AppState;
+use crate::callers::{Caller, Reader};
 use crate::error::AppError;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::json;
+use crate::router::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -20,52 +20,6 @@ use kiroku_app::access::accounts::{Done, StatusStep};
 use kiroku_core::{AccountId, Date, EntryIndex};
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-/// Who calls: the operator or a system client by bearer token, or a signed-in account.
-pub(super) struct Caller(pub(super) kiroku_core::Actor);
-
-impl axum::extract::FromRequestParts<AppState> for Caller {
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, AppError> {
-        if let Some(auth) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-            let token = auth
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .ok_or(AppError::new(crate::catalogue::Code::Unauthorized))?;
-            // A bearer token is the operator's or a system client's; it is no ambient
-            // credential (a browser never sends it by itself), so no CSRF token is needed.
-            return Ok(Caller(
-                state.app.access().authenticate_bearer(token, "api").await?,
-            ));
-        }
-        let me = SignedIn::from_request_parts(parts, state).await?;
-        Ok(Caller(me.for_api(&parts.method, &parts.headers)?.clone()))
-    }
-}
-
-/// A caller who may read the registers.
-pub(super) struct Reader;
-
-impl axum::extract::FromRequestParts<AppState> for Reader {
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, AppError> {
-        let Caller(actor) = Caller::from_request_parts(parts, state).await?;
-        if state.app.access().may_read_registers(&actor).await? {
-            Ok(Reader)
-        } else {
-            Err(AppError::new(crate::catalogue::Code::RegistersRestricted))
-        }
-    }
-}
 
 /// An account id from the path; anything else is a page that does not exist.
 fn account_id(text: &str) -> Result<String, AppError> {
@@ -400,7 +354,7 @@ pub(super) async fn applications(
 }
 
 fn application_id(text: &str) -> Result<EntryIndex, AppError> {
-    super::api::note_id(text)
+    crate::extract::entry_in_path(text)
 }
 
 pub(super) async fn application(

@@ -3,14 +3,14 @@
 //! `POST /fhir/Patient/{id}/$break-the-glass`), and the reviewers' queue, where each access is
 //! found justified or not.
 
-use super::access::Caller;
-use super::session::{SignedIn, Staff};
-use super::{see_other, AppState};
+use crate::callers::Caller;
+use crate::callers::{SignedIn, Staff};
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::{ApiJson, ApiQuery, WebForm};
 use crate::i18n::Lang;
 use crate::pages::{page, render, switch, EmergenciesPage, EmergencyPage, EmergencyRow};
+use crate::router::{see_other, AppState};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 fn entry_id(text: &str) -> Result<EntryIndex, AppError> {
-    super::api::note_id(text)
+    crate::extract::entry_in_path(text)
 }
 
 fn finding(text: &str) -> Result<Finding, AppError> {

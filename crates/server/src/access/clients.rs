@@ -7,15 +7,15 @@
 //! (`{"error": "invalid_client", "error_description": …}`), the description in the caller's
 //! language; tokens and errors are never cached (`Cache-Control: no-store`).
 
-use super::access::{Caller, Reader};
-use super::session::SignedIn;
-use super::{see_other, AppState};
+use crate::callers::SignedIn;
+use crate::callers::{Caller, Reader};
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::{ApiJson, WebForm};
 use crate::i18n::Lang;
 use crate::json;
 use crate::pages::{page, render, switch, ClientRow, ClientsPage, TokenRow};
+use crate::router::{see_other, AppState};
 use axum::extract::{Path, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -378,7 +378,7 @@ pub(super) async fn revoke_by_administrator(
 pub(super) async fn clients_page(
     State(state): State<AppState>,
     lang: Lang,
-    super::session::Staff(me): super::session::Staff,
+    crate::callers::Staff(me): crate::callers::Staff,
 ) -> Result<Response, AppError> {
     if !state.app.access().may_read_registers(&me.actor).await? {
         return Err(AppError::new(Code::RegistersRestricted));

@@ -3,11 +3,11 @@
 //! bundles are not public — entries will name patients: a signed-in auditor (or the audit
 //! manager) may read them, and each read is a ledger entry before the bundle is sent.
 
-use super::session::SignedIn;
-use super::AppState;
+use crate::callers::SignedIn;
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::ApiQuery;
+use crate::router::AppState;
 use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};

@@ -4,8 +4,8 @@
 //! who holds which role. Reading the registers needs a governance role; anyone signed in may
 //! fill in an application and follow the ones they filled in. Every form carries the session's CSRF token.
 
-use super::session::{category_name, role_name, SignedIn, Staff};
-use super::{form_version, see_other, AppState};
+use crate::access::session::{category_name, role_name};
+use crate::callers::{SignedIn, Staff};
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::{ApiQuery, WebForm};
@@ -15,6 +15,7 @@ use crate::pages::{
     ApplicationPrintPage, ApplicationRow, ApplicationsPage, IssuedPage, RoleRow, RolesPage,
     StepRow,
 };
+use crate::router::{form_version, see_other, AppState};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use kiroku_access::account::{Category, Profile};
@@ -221,7 +222,7 @@ async fn application_page(
     id: &str,
     print: bool,
 ) -> Result<(String, ()), AppError> {
-    let id = super::api::note_id(id)?;
+    let id = crate::extract::entry_in_path(id)?;
     let found = state.app.access().application(id).await?;
     // Whoever filled it in may follow it; the registers' readers may see every one.
     if found.submitted.applicant != me.actor.account.as_str() {
@@ -310,7 +311,7 @@ pub(super) async fn endorse(
     WebForm(form): WebForm<Decision>,
 ) -> Result<Response, AppError> {
     me.check_form(&form.csrf)?;
-    let id = super::api::note_id(&id)?;
+    let id = crate::extract::entry_in_path(&id)?;
     state
         .app
         .access()
@@ -326,7 +327,7 @@ pub(super) async fn reject(
     WebForm(form): WebForm<Decision>,
 ) -> Result<Response, AppError> {
     me.check_form(&form.csrf)?;
-    let id = super::api::note_id(&id)?;
+    let id = crate::extract::entry_in_path(&id)?;
     let reason = form.reason.replace("\r\n", "\n");
     state
         .app
@@ -344,7 +345,7 @@ pub(super) async fn approve(
     WebForm(form): WebForm<Decision>,
 ) -> Result<Response, AppError> {
     me.check_form(&form.csrf)?;
-    let id: EntryIndex = super::api::note_id(&id)?;
+    let id: EntryIndex = crate::extract::entry_in_path(&id)?;
     let issued = state
         .app
         .access()

@@ -2,8 +2,8 @@
 //! the operations manager — writer queue depth, batch sizes, commit and fsync latency,
 //! refused requests, checkpoint age, tree size, responses by class.
 
-use super::AppState;
 use crate::error::AppError;
+use crate::router::AppState;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};

@@ -3,10 +3,8 @@
 //! confirmation queue (with its JSON twin). Every page is made of the records' gated use cases:
 //! what it shows was decided by the policy and disclosed in the ledger before it is sent.
 
-use super::session::{SignedIn, Staff};
-use super::{see_other, AppState};
+use crate::callers::{SignedIn, Staff};
 use crate::catalogue::Code;
-use crate::clinical::{self, PatientView};
 use crate::error::AppError;
 use crate::extract::{ApiQuery, WebForm};
 use crate::i18n::Lang;
@@ -14,6 +12,8 @@ use crate::pages::{
     page, render, switch, ChartPage, Correcting, HistoryItem, HistoryPage, NoteFormPage,
     PatientsPage, PrintPage, ProofPage, QueuePage, QueueRow, RecordPage, SectionField, VersionView,
 };
+use crate::records::clinical::{self, PatientView};
+use crate::router::{see_other, AppState};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -599,7 +599,7 @@ pub(super) async fn save_edit(
     Path(id): Path<String>,
     WebForm(form): WebForm<NoteForm>,
 ) -> Result<Response, AppError> {
-    let version = super::form_version(form.version.as_deref().unwrap_or(""))?;
+    let version = crate::router::form_version(form.version.as_deref().unwrap_or(""))?;
     let patient = state
         .app
         .records()
@@ -707,7 +707,7 @@ pub(super) async fn record_version(
     Path((kind, id, version)): Path<(String, String, String)>,
     ApiQuery(query): ApiQuery<RecordQuery>,
 ) -> Result<Response, AppError> {
-    let version = super::form_version(&version)?;
+    let version = crate::router::form_version(&version)?;
     record_page(&state, lang, &me, &kind, &id, Some(version), query).await
 }
 
@@ -724,7 +724,7 @@ pub(super) async fn confirm(
     WebForm(form): WebForm<CsrfForm>,
 ) -> Result<Response, AppError> {
     me.check_form(&form.csrf)?;
-    let version = super::form_version(&version)?;
+    let version = crate::router::form_version(&version)?;
     state
         .app
         .records()
@@ -820,7 +820,7 @@ pub(super) async fn print(
     Staff(me): Staff,
     Path((kind, id, version)): Path<(String, String, String)>,
 ) -> Result<Response, AppError> {
-    let version = super::form_version(&version)?;
+    let version = crate::router::form_version(&version)?;
     let view = state
         .app
         .records()
@@ -865,7 +865,7 @@ pub(super) async fn proof(
 ) -> Result<Response, AppError> {
     use base64::Engine as _;
     use kiroku_ledger::checkpoint::Checkpoint;
-    let version = super::form_version(&version)?;
+    let version = crate::router::form_version(&version)?;
     let (served, proof) = state
         .app
         .records()
@@ -1061,7 +1061,7 @@ pub(super) async fn confirm_selected(
         targets.push((
             kind.to_owned(),
             id.to_owned(),
-            super::form_version(version)?,
+            crate::router::form_version(version)?,
         ));
     }
     if targets.is_empty() {

@@ -3,11 +3,12 @@
 //! that removes one. Each call is the signed-in session's, with its CSRF token in the
 //! `X-CSRF-Token` header; binary values travel as base64url.
 
-use super::session::{host, SignedIn, SigningIn};
-use super::{see_other, AppState};
+use crate::access::session::host;
+use crate::callers::{SignedIn, SigningIn};
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::{ApiJson, WebForm};
+use crate::router::{see_other, AppState};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

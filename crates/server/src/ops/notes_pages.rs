@@ -2,9 +2,7 @@
 //! history, and the forms to write, correct and withdraw. Until accounts exist, the pages are
 //! for the hospital's internal network and every form that writes asks for the operator token.
 
-use super::api::note_id;
-use super::session::Staff;
-use super::{see_other, AppState};
+use crate::callers::Staff;
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::{ApiQuery, WebForm};
@@ -12,6 +10,7 @@ use crate::i18n::Lang;
 use crate::pages::{
     page, render, switch, NotePage, NoteRow, NotesPage, StatusPage, VerificationView, VersionRow,
 };
+use crate::router::{see_other, AppState};
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use kiroku_core::{Actor, EntryIndex};
@@ -133,7 +132,7 @@ pub(super) async fn note(
     RawQuery(raw): RawQuery,
     Path(note): Path<String>,
 ) -> Result<Response, AppError> {
-    let id = note_id(&note)?;
+    let id = crate::extract::entry_in_path(&note)?;
     let view = state.app.ops().note(id).await?;
     let path = format!("/notes/{}", id.0);
     let html = render(&NotePage {
@@ -229,7 +228,7 @@ pub(super) async fn amend_note(
     Path(note): Path<String>,
     WebForm(form): WebForm<AmendForm>,
 ) -> Result<Response, AppError> {
-    let id = note_id(&note)?;
+    let id = crate::extract::entry_in_path(&note)?;
     let actor = form_operator(&state, &form.token)?;
     let version = form_version(&form.version)?;
     // Browsers send CRLF line ends from text areas; the note keeps plain newlines.
@@ -255,7 +254,7 @@ pub(super) async fn withdraw_note(
     Path(note): Path<String>,
     WebForm(form): WebForm<WithdrawForm>,
 ) -> Result<Response, AppError> {
-    let id = note_id(&note)?;
+    let id = crate::extract::entry_in_path(&note)?;
     let actor = form_operator(&state, &form.token)?;
     let version = form_version(&form.version)?;
     let reason = form.reason.replace("\r\n", "\n");

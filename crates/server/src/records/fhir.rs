@@ -5,11 +5,11 @@
 //! language with the other language beside it. Every answer that carries patient data has
 //! been recorded as a disclosure entry before it is sent.
 
-use super::access::Caller;
-use super::AppState;
+use crate::callers::Caller;
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::ApiQuery;
+use crate::router::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_TYPE, ETAG, IF_MATCH, LAST_MODIFIED, LOCATION};
@@ -984,7 +984,7 @@ async fn provenance_search(
         .iter()
         .filter(|v| version.is_none_or(|n| v.version == n))
     {
-        for provenance in crate::provenance::of_version(served) {
+        for provenance in crate::records::provenance::of_version(served) {
             if !first {
                 out.push(b',');
             }
@@ -1025,7 +1025,7 @@ async fn provenance_read(
     versions
         .iter()
         .filter(|v| v.version == version)
-        .flat_map(crate::provenance::of_version)
+        .flat_map(crate::records::provenance::of_version)
         .find(|p| p["id"] == name.as_str())
         .map(|p| fhir(StatusCode::OK, p.to_string().into_bytes()))
         .ok_or_else(gone)
@@ -1088,7 +1088,7 @@ pub(super) fn issue_code(status: StatusCode) -> &'static str {
 /// the other language as its diagnostics, and the catalogue code as its coding.
 /// An error in one entry of a transaction names the entry (from 1 in the text, and as the
 /// FHIRPath `Bundle.entry[n]`, from 0, in the issue's expression).
-pub(super) fn outcome(error: &AppError, lang: crate::i18n::Lang) -> String {
+pub(crate) fn outcome(error: &AppError, lang: crate::i18n::Lang) -> String {
     let entry = error
         .values
         .iter()

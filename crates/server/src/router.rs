@@ -1,21 +1,6 @@
 //! The application: routes, shared state, and the middleware every response passes through
 //! (request logging without patient data, security headers, localised errors).
 
-mod access;
-mod api;
-mod chart;
-mod clients;
-mod emergency;
-mod fhir;
-mod ledger;
-mod lifecycle;
-mod ops;
-mod passkeys;
-mod policy;
-mod registers;
-mod session;
-mod web;
-
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::i18n::Lang;
@@ -28,7 +13,7 @@ use axum::http::header::{
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use kiroku_app::App;
 use prometheus_client::metrics::counter::Counter;
@@ -103,270 +88,13 @@ pub fn app(app: Arc<App>) -> Router {
     let state = AppState::new(app);
     let body_limit = state.app.config.limits.body_bytes_max;
     Router::new()
-        .route("/", get(web::status))
-        .route("/notes", get(web::notes).post(web::write_note))
-        .route("/notes/{note}", get(web::note))
-        .route("/notes/{note}/amend", post(web::amend_note))
-        .route("/notes/{note}/withdraw", post(web::withdraw_note))
-        .route(
-            "/sign-in",
-            get(session::sign_in_form).post(session::sign_in),
-        )
-        .route("/sign-out", post(session::sign_out))
-        .route("/me", get(session::me))
-        .route(
-            "/sign-in/second-factor",
-            get(session::second_factor_form).post(session::second_factor),
-        )
-        .route(
-            "/me/second-factor",
-            get(session::enrol_form).post(session::enrol),
-        )
-        .route("/me/passkeys", post(passkeys::register))
-        .route("/me/passkeys/challenge", post(passkeys::creation_options))
-        .route("/me/passkeys/removal", post(passkeys::remove))
-        .route("/sign-in/passkey", post(passkeys::sign_in))
-        .route(
-            "/sign-in/passkey/challenge",
-            post(passkeys::request_options),
-        )
-        .route(
-            "/applications",
-            get(registers::applications).post(registers::submit),
-        )
-        .route("/applications/new", get(registers::new_application))
-        .route("/applications/{id}", get(registers::application))
-        .route(
-            "/applications/{id}/print",
-            get(registers::application_print),
-        )
-        .route("/applications/{id}/endorse", post(registers::endorse))
-        .route("/applications/{id}/approve", post(registers::approve))
-        .route("/applications/{id}/reject", post(registers::reject))
-        .route("/accounts", get(registers::accounts))
-        .route("/accounts/{id}", get(lifecycle::account_page))
-        .route("/accounts/{id}/{step}", post(lifecycle::status_form))
-        .route(
-            "/reports",
-            get(lifecycle::reports_page).post(lifecycle::report_form),
-        )
-        .route("/reports/{id}/handle", post(lifecycle::handle_form))
-        .route(
-            "/reviews",
-            get(lifecycle::reviews_page).post(lifecycle::open_form),
-        )
-        .route("/reviews/{id}", get(lifecycle::review_page))
-        .route("/reviews/{id}/close", post(lifecycle::close_form))
-        .route(
-            "/reviews/{id}/members/{account}/confirm",
-            post(lifecycle::confirm_form),
-        )
-        .route(
-            "/reviews/{id}/members/{account}/revoke",
-            post(lifecycle::revoke_form),
-        )
-        .route(
-            "/api/access/reports",
-            post(lifecycle::report).get(lifecycle::reports),
-        )
-        .route("/api/access/reports/{id}/handling", post(lifecycle::handle))
-        .route(
-            "/api/access/reviews",
-            post(lifecycle::open).get(lifecycle::reviews),
-        )
-        .route("/api/access/reviews/{id}", get(lifecycle::review))
-        .route(
-            "/api/access/reviews/{id}/decisions",
-            post(lifecycle::decide),
-        )
-        .route("/api/access/reviews/{id}/closure", post(lifecycle::close))
-        .route(
-            "/policy",
-            get(policy::policy_page).post(policy::propose_form),
-        )
-        .route("/policy/explain", get(policy::explain_page))
-        .route("/policy/versions/{n}", get(policy::version_page))
-        .route("/policy/versions/{n}/approve", post(policy::approve_form))
-        .route("/policy/versions/{n}/reject", post(policy::reject_form))
-        .route("/roles", get(registers::roles))
-        .route("/clients", get(clients::clients_page))
-        .route("/clients/{id}/scopes", post(clients::grant_form))
-        .route("/clients/tokens/{id}/revoke", post(clients::revoke_form))
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(clients::authorization_server),
-        )
-        .route(
-            "/.well-known/smart-configuration",
-            get(clients::smart_configuration),
-        )
-        .route("/oauth/token", post(clients::token))
-        .route("/oauth/revoke", post(clients::revoke))
-        .route("/api/access/me", get(clients::me))
-        .route("/api/access/clients", get(clients::clients))
-        .route(
-            "/api/access/clients/{id}/scopes",
-            axum::routing::put(clients::grant),
-        )
-        .route(
-            "/api/access/clients/{id}/jwks",
-            axum::routing::put(clients::register_keys),
-        )
-        .route(
-            "/api/access/tokens/{id}/revocation",
-            post(clients::revoke_by_administrator),
-        )
-        .route(
-            "/me/password",
-            get(session::password_form).post(session::change_password),
-        )
         .route("/assets/kiroku.css", get(|| async { pages::css() }))
         .route("/assets/passkey.js", get(|| async { pages::passkey_js() }))
         .route("/assets/print.js", get(|| async { pages::print_js() }))
-        .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
-        .route("/ledger/checkpoint", get(ledger::checkpoint))
-        .route("/ledger/key", get(ledger::key))
-        .route("/ledger/tile/{*path}", get(ledger::tile))
-        .route("/ledger/proof/inclusion", get(ledger::inclusion))
-        .route("/ledger/proof/consistency", get(ledger::consistency))
-        .route(
-            "/api/operator/notes",
-            post(api::write_note).get(api::list_notes),
-        )
-        .route("/api/operator/notes/{note}", get(api::note))
-        .route(
-            "/api/operator/notes/{note}/amendments",
-            post(api::amend_note),
-        )
-        .route(
-            "/api/operator/notes/{note}/withdrawal",
-            post(api::withdraw_note),
-        )
-        .route("/api/access/accounts", get(access::accounts))
-        .route("/api/access/accounts/{id}", get(access::account))
-        .route(
-            "/api/access/accounts/{id}/suspension",
-            post(access::suspend),
-        )
-        .route(
-            "/api/access/accounts/{id}/reinstatement",
-            post(access::reinstate),
-        )
-        .route(
-            "/api/access/accounts/{id}/deactivation",
-            post(access::deactivate),
-        )
-        .route("/api/access/accounts/{id}/roles", post(access::appoint))
-        .route(
-            "/api/access/accounts/{id}/roles/dismissal",
-            post(access::dismiss),
-        )
-        .route("/api/access/roles", get(access::roles))
-        .route(
-            "/api/access/staff-identities",
-            post(access::bind_staff_identity),
-        )
-        .route(
-            "/api/access/accounts/{id}/supervisor",
-            axum::routing::put(access::assign_supervisor),
-        )
-        .route(
-            "/api/policy/versions",
-            get(policy::versions).post(policy::propose),
-        )
-        .route("/api/policy/versions/{n}", get(policy::version))
-        .route("/api/policy/versions/{n}/approval", post(policy::approve))
-        .route("/api/policy/versions/{n}/rejection", post(policy::reject))
-        .route("/api/policy/in-force", get(policy::in_force))
-        .route("/api/policy/decision", get(policy::decision))
-        .route("/api/access/codes/{list}", get(access::codes))
-        .route(
-            "/api/access/codes/{list}/{code}",
-            axum::routing::put(access::define_code),
-        )
-        .route(
-            "/api/access/applications",
-            post(access::submit).get(access::applications),
-        )
-        .route("/api/access/applications/{id}", get(access::application))
-        .route(
-            "/api/access/applications/{id}/endorsement",
-            post(access::endorse),
-        )
-        .route(
-            "/api/access/applications/{id}/approval",
-            post(access::approve),
-        )
-        .route(
-            "/api/access/applications/{id}/rejection",
-            post(access::reject),
-        )
-        .route("/fhir", post(fhir::transaction))
-        // Clients post a transaction to the base URL, often with its final slash.
-        .route("/fhir/", post(fhir::transaction))
-        .route("/fhir/metadata", get(fhir::metadata))
-        .route("/fhir/{type}", get(fhir::search).post(fhir::create))
-        .route(
-            "/fhir/{type}/{id}",
-            get(fhir::read).put(fhir::update).delete(fhir::delete),
-        )
-        .route("/fhir/{type}/{id}/_history", get(fhir::history))
-        .route("/fhir/{type}/{id}/_history/{version}", get(fhir::vread))
-        .route(
-            "/fhir/{type}/{id}/_history/{version}/$confirm",
-            post(fhir::confirm),
-        )
-        .route(
-            "/fhir/{type}/{id}/_history/{version}/$proof",
-            get(fhir::proof),
-        )
-        .route(
-            "/fhir/{type}/{id}/$break-the-glass",
-            post(fhir::break_glass),
-        )
-        .route(
-            "/emergency",
-            get(emergency::form_page).post(emergency::open_form),
-        )
-        .route("/patients", get(chart::patients))
-        .route("/patients/{id}", get(chart::chart))
-        .route("/patients/{id}/notes/new", get(chart::new_note))
-        .route("/patients/{id}/notes", post(chart::create_note))
-        .route(
-            "/records/DocumentReference/{id}/edit",
-            get(chart::edit_note).post(chart::save_edit),
-        )
-        .route("/records/{type}/{id}", get(chart::record))
-        .route("/records/{type}/{id}/history", get(chart::history))
-        .route(
-            "/records/{type}/{id}/_history/{version}",
-            get(chart::record_version),
-        )
-        .route(
-            "/records/{type}/{id}/_history/{version}/confirm",
-            post(chart::confirm),
-        )
-        .route(
-            "/records/{type}/{id}/_history/{version}/print",
-            get(chart::print),
-        )
-        .route(
-            "/records/{type}/{id}/_history/{version}/proof",
-            get(chart::proof),
-        )
-        .route(
-            "/queue",
-            get(chart::queue_page).post(chart::confirm_selected),
-        )
-        .route("/api/records/pending", get(chart::pending))
-        .route("/emergencies", get(emergency::queue_page))
-        .route("/emergencies/{entry}/review", post(emergency::review_form))
-        .route("/api/records/emergencies", get(emergency::queue))
-        .route(
-            "/api/records/emergencies/{entry}/review",
-            post(emergency::review),
-        )
+        .merge(crate::access::routes())
+        .merge(crate::policy::routes())
+        .merge(crate::records::routes())
+        .merge(crate::ops::routes())
         .fallback(|| async { AppError::not_found() })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -508,7 +236,7 @@ async fn read_whole_body(State(state): State<AppState>, request: Request, next: 
 
 /// Is this path the API's (errors as JSON) rather than a page's?
 /// A redirect to `path` (after a form, or to where a session must go).
-fn see_other(path: &str) -> Response {
+pub(crate) fn see_other(path: &str) -> Response {
     (
         StatusCode::SEE_OTHER,
         [(axum::http::header::LOCATION, path.to_owned())],
@@ -517,7 +245,7 @@ fn see_other(path: &str) -> Response {
 }
 
 /// The version a form says its author saw (1 or more).
-fn form_version(text: &str) -> Result<u64, AppError> {
+pub(crate) fn form_version(text: &str) -> Result<u64, AppError> {
     text.trim()
         .parse::<u64>()
         .ok()
@@ -568,12 +296,16 @@ async fn localize_errors(request: Request, next: Next) -> Response {
     };
     let (mut parts, _) = response.into_parts();
     if path == "/fhir" || path.starts_with("/fhir/") {
-        parts
-            .headers
-            .insert(CONTENT_TYPE, HeaderValue::from_static(fhir::FHIR_JSON));
+        parts.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(crate::records::fhir::FHIR_JSON),
+        );
         parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-        return Response::from_parts(parts, Body::from(fhir::outcome(&error, api_lang)))
-            .into_response();
+        return Response::from_parts(
+            parts,
+            Body::from(crate::records::fhir::outcome(&error, api_lang)),
+        )
+        .into_response();
     }
     let api = wants_json || is_api(&path);
     let lang = if api { api_lang } else { page_lang };

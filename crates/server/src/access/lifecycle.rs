@@ -3,9 +3,9 @@
 //! department head and handled by those who receive them; and access reviews — opened by a
 //! system administrator, decided member by member by department heads, closed at the deadline.
 
-use super::access::{Caller, Reader};
-use super::session::{category_name, event_rows, role_rows, SignedIn, Staff};
-use super::{form_version, see_other, AppState};
+use crate::access::session::{category_name, event_rows, role_rows};
+use crate::callers::{Caller, Reader};
+use crate::callers::{SignedIn, Staff};
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::{ApiJson, ApiQuery, WebForm};
@@ -15,6 +15,7 @@ use crate::pages::{
     page, render, switch, AccountPage, ItemRow, ReportRow, ReportsPage, ReviewPage, ReviewRow,
     ReviewsPage,
 };
+use crate::router::{form_version, see_other, AppState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -33,7 +34,7 @@ fn account_id(text: &str) -> Result<String, AppError> {
 }
 
 fn entry_id(text: &str) -> Result<EntryIndex, AppError> {
-    super::api::note_id(text)
+    crate::extract::entry_in_path(text)
 }
 
 /// A deadline: a date alone is the end of that day in Japan; otherwise a time as

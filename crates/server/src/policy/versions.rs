@@ -4,9 +4,8 @@
 //! `/api/policy/…`, pages under `/policy…` for signed-in staff; every form carries the
 //! session's CSRF token.
 
-use super::access::{Caller, Reader};
-use super::session::{SignedIn, Staff};
-use super::{form_version, see_other, AppState};
+use crate::callers::{Caller, Reader};
+use crate::callers::{SignedIn, Staff};
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::{ApiJson, ApiQuery, WebForm};
@@ -14,6 +13,7 @@ use crate::i18n::Lang;
 use crate::pages::{
     page, render, switch, PolicyExplainPage, PolicyPage, PolicyRow, PolicyVersionPage,
 };
+use crate::router::{form_version, see_other, AppState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

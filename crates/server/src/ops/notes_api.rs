@@ -2,48 +2,20 @@
 //! (`Authorization: Bearer <token>`) until accounts exist. Writing takes an optional
 //! `Idempotency-Key`: a retried request writes nothing twice.
 
-use super::AppState;
+use crate::callers::Operator;
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::{ApiJson, ApiQuery};
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::header::AUTHORIZATION;
-use axum::http::request::Parts;
+use crate::router::AppState;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kiroku_app::ops::notes::{NoteSummary, NoteView};
-use kiroku_core::{Actor, EntryIndex};
+use kiroku_core::EntryIndex;
 use kiroku_ops::note::NoteState;
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-/// The caller, authenticated as the bearer of the operator token — before any body is read.
-pub(super) struct Operator(pub(super) Actor);
-
-impl FromRequestParts<AppState> for Operator {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(AppError::new(Code::Unauthorized))?;
-        Ok(Operator(state.app.authenticate_operator(token, "api")?))
-    }
-}
-
-/// A note id from the path; anything else is a page that does not exist.
-pub(super) fn note_id(text: &str) -> Result<EntryIndex, AppError> {
-    if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AppError::not_found());
-    }
-    text.parse()
-        .map(EntryIndex)
-        .map_err(|_| AppError::not_found())
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -165,7 +137,11 @@ pub(super) async fn note(
     _: Operator,
     Path(note): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let view = state.app.ops().note(note_id(&note)?).await?;
+    let view = state
+        .app
+        .ops()
+        .note(crate::extract::entry_in_path(&note)?)
+        .await?;
     Ok(Json(view_json(&view)))
 }
 
@@ -184,7 +160,7 @@ pub(super) async fn amend_note(
     Path(note): Path<String>,
     ApiJson(request): ApiJson<Amendment>,
 ) -> Result<Response, AppError> {
-    let note = note_id(&note)?;
+    let note = crate::extract::entry_in_path(&note)?;
     if request.version == 0 {
         return Err(AppError::new(Code::BadVersion));
     }
@@ -231,7 +207,7 @@ pub(super) async fn withdraw_note(
     Path(note): Path<String>,
     ApiJson(request): ApiJson<Withdrawal>,
 ) -> Result<Response, AppError> {
-    let note = note_id(&note)?;
+    let note = crate::extract::entry_in_path(&note)?;
     if request.version == 0 {
         return Err(AppError::new(Code::BadVersion));
     }

@@ -4,7 +4,7 @@
 //! session's CSRF token, and the sign-in form a double-submit token of its own, so no other
 //! site can sign a browser in or out or act through it.
 
-use super::{see_other, AppState};
+use crate::callers::{cookie, same, SignedIn, SigningIn, Staff, SESSION_COOKIE};
 use crate::catalogue::Code;
 use crate::error::AppError;
 use crate::extract::WebForm;
@@ -12,189 +12,20 @@ use crate::i18n::Lang;
 use crate::pages::{
     page, render, switch, EventRow, FactorPage, MePage, PasskeyRow, PasswordPage, SignInPage,
 };
-use axum::extract::{FromRequestParts, OptionalFromRequestParts, State};
-use axum::http::header::{COOKIE, SET_COOKIE};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use crate::router::{see_other, AppState};
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
 use kiroku_access::account::Category;
 use kiroku_access::role::Role;
 use kiroku_app::access::factors::Offer;
-use kiroku_app::access::sessions::{Pending, Session};
+use kiroku_app::access::sessions::Pending;
 use kiroku_app::Error;
-use kiroku_core::Actor;
 use serde::Deserialize;
-use subtle::ConstantTimeEq as _;
 
-/// The session cookie.
-pub const SESSION_COOKIE: &str = "kiroku_session";
 /// The sign-in form's double-submit cookie.
 const SIGN_IN_COOKIE: &str = "kiroku_sign_in";
-
-/// A cookie's value from the request's `Cookie` headers.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-/// The signed-in caller: the session of the cookie, live, its account usable. For requests
-/// that change something (not GET or HEAD) the session's CSRF token must come with them — in
-/// the `X-CSRF-Token` header (API) or checked by the form's handler (pages).
-pub struct SignedIn {
-    /// The account, as it acts.
-    pub actor: Actor,
-    /// The session.
-    pub session: Session,
-    /// The session token (to end or renew it).
-    pub token: String,
-}
-
-impl SignedIn {
-    /// The caller's live session, if any.
-    async fn lookup(parts: &Parts, state: &AppState) -> Result<Option<SignedIn>, AppError> {
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
-            return Ok(None);
-        };
-        let token = token.to_owned();
-        match state.app.access().session(&token).await {
-            Ok((actor, session)) => Ok(Some(SignedIn {
-                actor,
-                session,
-                token,
-            })),
-            Err(Error::Unauthorized) => Ok(None),
-            Err(other) => Err(other.into()),
-        }
-    }
-}
-
-impl SignedIn {
-    /// Refuses a session with a step of signing in still to come: a password to choose, a
-    /// second factor to give or enrol.
-    fn whole(self) -> Result<SignedIn, AppError> {
-        if self.session.must_change {
-            return Err(AppError::new(Code::PasswordChangeRequired));
-        }
-        if self.session.must_go().is_some() {
-            return Err(AppError::new(Code::SecondFactorRequired));
-        }
-        Ok(self)
-    }
-}
-
-/// Only a session that has completed signing in (password chosen, second factor given) is
-/// signed in; the steps themselves take [`SigningIn`].
-impl FromRequestParts<AppState> for SignedIn {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        SignedIn::lookup(parts, state)
-            .await?
-            .ok_or(AppError::new(Code::SignInRequired))?
-            .whole()
-    }
-}
-
-/// A session still signing in counts as none.
-impl OptionalFromRequestParts<AppState> for SignedIn {
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Option<Self>, AppError> {
-        Ok(SignedIn::lookup(parts, state)
-            .await?
-            .and_then(|me| me.whole().ok()))
-    }
-}
-
-/// A live session at any step of signing in — for the steps themselves (choosing the first
-/// password, giving or enrolling a second factor) and for signing out. Everything else takes
-/// [`SignedIn`].
-pub struct SigningIn(pub SignedIn);
-
-impl FromRequestParts<AppState> for SigningIn {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        SignedIn::lookup(parts, state)
-            .await?
-            .map(SigningIn)
-            .ok_or(AppError::new(Code::SignInRequired))
-    }
-}
-
-/// A signed-in member of staff on a page that needs one. Otherwise the browser is sent to
-/// sign in — or, until the first password is chosen, to choose it.
-pub struct Staff(pub SignedIn);
-
-impl FromRequestParts<AppState> for Staff {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        match SignedIn::lookup(parts, state).await {
-            Ok(Some(me)) if me.session.must_go().is_some() => {
-                Err(see_other(me.session.must_go().unwrap_or("/sign-in")))
-            }
-            Ok(Some(me)) => Ok(Staff(me)),
-            Ok(None) => Err(see_other("/sign-in")),
-            Err(e) => Err(e.into_response()),
-        }
-    }
-}
-
-impl SignedIn {
-    /// Refuses a state-changing API request without the session's CSRF token in its header,
-    /// and any request while the first password has not been chosen.
-    pub fn for_api(&self, method: &Method, headers: &HeaderMap) -> Result<&Actor, AppError> {
-        if self.session.must_change {
-            return Err(AppError::new(Code::PasswordChangeRequired));
-        }
-        if self.session.must_go().is_some() {
-            return Err(AppError::new(Code::SecondFactorRequired));
-        }
-        if method != Method::GET && method != Method::HEAD {
-            let sent = headers
-                .get("x-csrf-token")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            if !same(sent, &self.session.csrf) {
-                return Err(AppError::new(Code::CsrfMismatch));
-            }
-        }
-        Ok(&self.actor)
-    }
-
-    /// Refuses a form without the session's CSRF token, and any form while a step of signing
-    /// in (a password to choose, a second factor to give or enrol) is still to come.
-    pub fn check_form(&self, csrf: &str) -> Result<(), AppError> {
-        self.check_form_signing_in(csrf)?;
-        if self.session.must_go().is_some() {
-            return Err(AppError::new(Code::SecondFactorRequired));
-        }
-        Ok(())
-    }
-
-    /// Refuses a form without the session's CSRF token (for the forms of signing in itself).
-    pub fn check_form_signing_in(&self, csrf: &str) -> Result<(), AppError> {
-        if same(csrf, &self.session.csrf) {
-            Ok(())
-        } else {
-            Err(AppError::new(Code::CsrfMismatch))
-        }
-    }
-}
 
 fn with_cookie(mut response: Response, cookie: String) -> Response {
     if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -477,7 +308,7 @@ pub(super) async fn factor_view(
             .access()
             .factors(me.session.account.as_str())
             .await?,
-        unavailable: super::passkeys::relying_party(state, headers).err(),
+        unavailable: crate::access::passkeys::relying_party(state, headers).err(),
     })
 }
 
