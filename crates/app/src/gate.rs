@@ -323,12 +323,12 @@ impl App {
     }
 
     /// Today in Japan, by the clock.
-    pub(crate) fn today(&self) -> Result<Date> {
+    pub fn today(&self) -> Result<Date> {
         Ok(Date::in_japan(self.now()?))
     }
 
     /// The time, by the clock.
-    pub(crate) fn now(&self) -> Result<Timestamp> {
+    pub fn now(&self) -> Result<Timestamp> {
         self.clock()
             .now()
             .map_err(|e| Error::Unavailable(e.to_string()))

@@ -8,11 +8,8 @@
 //! Knows nothing of HTTP or SQL dialects.
 
 pub mod access;
-pub mod bench;
 pub mod config;
 pub mod datadir;
-pub mod demo;
-pub mod demo_records;
 pub mod gate;
 pub mod ops;
 pub mod policy;

@@ -5,8 +5,8 @@
 use crate::progress::Bar;
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
-use kiroku_app::bench;
 use kiroku_app::DatabaseUrl;
+use kiroku_demo::bench;
 use std::process::ExitCode;
 
 #[derive(Subcommand)]

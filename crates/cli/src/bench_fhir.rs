@@ -6,7 +6,7 @@
 
 use crate::progress::Bar;
 use anyhow::{Context as _, Result};
-use kiroku_app::demo_records::Rng;
+use kiroku_demo::charts::Rng;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -265,7 +265,7 @@ fn run_in(
     kiroku_app::datadir::init(
         dir,
         &kiroku_app::datadir::InitOptions {
-            administrator: Some(kiroku_app::demo::administrator()),
+            administrator: Some(kiroku_demo::hospital::administrator()),
             ..Default::default()
         },
     )
@@ -280,19 +280,19 @@ fn run_in(
         .context("cannot start the async runtime")?;
     let mut bar = Bar::counting("writing synthetic patients", "patients");
     let (token, ids) = runtime.block_on(async {
-        kiroku_app::demo::seed_hospital(&app).await?;
-        let (client, secret) = kiroku_app::demo::seed_client(&app).await?;
-        let seeded = app
-            .seed_records(
-                (&client, &secret),
-                None,
-                patients,
-                1,
-                7,
-                false,
-                &mut |done| bar.update(done, patients),
-            )
-            .await?;
+        kiroku_demo::hospital::seed_hospital(&app).await?;
+        let (client, secret) = kiroku_demo::hospital::seed_client(&app).await?;
+        let seeded = kiroku_demo::charts::seed_records(
+            &app,
+            (&client, &secret),
+            None,
+            patients,
+            1,
+            7,
+            false,
+            &mut |done| bar.update(done, patients),
+        )
+        .await?;
         let token = app
             .access()
             .client_token(&client, &secret, None)
@@ -331,7 +331,7 @@ fn run_in(
         })
     };
     let search: Arc<Make> = Arc::new(|rng: &mut Rng| {
-        let name = kiroku_app::demo_records::kana_name(rng);
+        let name = kiroku_demo::charts::kana_name(rng);
         (
             "GET",
             format!("/fhir/Patient?name={}&_count=10", encoded(&name)),

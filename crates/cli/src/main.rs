@@ -1210,7 +1210,7 @@ fn demo(data: Option<PathBuf>, listen: String, patients: u64) -> Result<ExitCode
                 database_url: None,
                 listen: Some(listen.clone()),
                 public_url: None,
-                administrator: Some(kiroku_app::demo::administrator()),
+                administrator: Some(kiroku_demo::hospital::administrator()),
             },
         )
         .with_context(|| format!("cannot initialise {}", dir.display()))?;
@@ -1229,7 +1229,7 @@ fn demo(data: Option<PathBuf>, listen: String, patients: u64) -> Result<ExitCode
     )
     .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
     if fresh {
-        let people = block(kiroku_app::demo::seed_hospital(&app))?
+        let people = block(kiroku_demo::hospital::seed_hospital(&app))?
             .context("seeding the demo hospital failed")?;
         // Every demo account gets an authenticator secret, as if the operator had issued each
         // person a token: the demo signs in with a password and a code, as a hospital would.
@@ -1239,7 +1239,7 @@ fn demo(data: Option<PathBuf>, listen: String, patients: u64) -> Result<ExitCode
                 .with_context(|| format!("enrolling the demo authenticator of {account} failed"))?;
             totp.insert(account.to_owned(), secret);
         }
-        let client = block(kiroku_app::demo::seed_client(&app))?
+        let client = block(kiroku_demo::hospital::seed_client(&app))?
             .context("seeding the demo system client failed")?;
         let credentials = dir.join("demo-credentials.json");
         write_demo_credentials(
@@ -1276,7 +1276,8 @@ fn demo(data: Option<PathBuf>, listen: String, patients: u64) -> Result<ExitCode
             .map(|a| a.profile.account);
         let doctor = doctor.as_deref();
         let mut bar = progress::Bar::counting("writing patients' charts", "patients");
-        let charts = block(app.seed_records(
+        let charts = block(kiroku_demo::charts::seed_records(
+            &app,
             (&client.0, &client.1),
             doctor,
             patients,
@@ -1294,7 +1295,8 @@ fn demo(data: Option<PathBuf>, listen: String, patients: u64) -> Result<ExitCode
             charts.confirmed,
             doctor.unwrap_or("nobody")
         );
-        let seeded = block(kiroku_app::demo::seed(&app))?.context("seeding demo data failed")?;
+        let seeded =
+            block(kiroku_demo::hospital::seed(&app))?.context("seeding demo data failed")?;
         let report = app.ops().verify(&mut |_, _| {})?;
         app.ops()
             .record_verification(&report)

@@ -327,6 +327,11 @@ impl Registry {
         Ok(registry)
     }
 
+    /// The registered contexts' names, in the order they were registered.
+    pub fn contexts(&self) -> &[&'static str] {
+        &self.contexts
+    }
+
     /// The handler of a kind, if registered.
     pub fn handler(&self, kind: &str) -> Option<&dyn KindHandler> {
         self.kinds.get(kind).map(|(_, h)| h.as_ref())

@@ -5,6 +5,11 @@
 
 use crate::json::{self, Json, JsonError, Text};
 
+/// The hospital's staff ids (JP Core's namespace of the ids a medical institution gives its
+/// doctors, with the institution's number): a note's author and a Provenance's agent are named
+/// by account in it.
+pub const STAFF_ID_SYSTEM: &str = "urn:oid:1.2.392.100495.20.3.41.11318814790";
+
 /// The resource types this server keeps.
 pub const TYPES: [&str; 14] = [
     "AllergyIntolerance",

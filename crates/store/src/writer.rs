@@ -566,6 +566,109 @@ impl WriterThread {
     }
 }
 
+/// The tree's right edge as stored: the one kept from the last batch if nothing moved the tree
+/// since, else loaded — and refused if the stored tree does not match its signed checkpoint.
+fn edge(
+    kept: Option<Frontier>,
+    db: &mut dyn Db,
+    stored: u64,
+    signed_root: Hash,
+) -> Result<Frontier> {
+    match kept {
+        Some(f) if f.size() == stored && f.root() == signed_root => Ok(f),
+        // First batch, after a failure, or another process appended: reload the edge, and
+        // refuse to extend a stored tree that does not match its own signed checkpoint.
+        _ => {
+            let loaded = Frontier::load(&mut DbSource(db), stored)?;
+            if loaded.root() != signed_root {
+                return Err(StoreError::Corrupt(format!(
+                    "the stored tree of size {stored} does not match its signed checkpoint; \
+                     nothing was appended (run kiroku verify)"
+                )));
+            }
+            Ok(loaded)
+        }
+    }
+}
+
+/// Admission, request by request, against committed rows and the requests before it: each
+/// request's outcome, the index after the last admitted entry, and the admitted changes' net
+/// effect.
+fn admit(db: &mut dyn Db, batch: &[Queued], first: u64) -> Result<(Vec<Outcome>, u64, Net)> {
+    let mut view = View::load(
+        db,
+        batch.iter().flat_map(|r| r.expect.iter()),
+        batch
+            .iter()
+            .flat_map(|r| r.entries.iter().flat_map(|p| p.changes.iter())),
+    )?;
+    let mut next = first;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut net = Net::new();
+    for request in batch {
+        // Resolved copies: the request's own changes stay as sealed, so that it can be
+        // committed again at other indexes if its batch must be split.
+        let mut resolved = Vec::with_capacity(request.entries.len());
+        for (offset, pending) in request.entries.iter().enumerate() {
+            let index = EntryIndex(next + offset as u64);
+            for change in &pending.changes {
+                let mut change = change.clone();
+                change.resolve(index)?;
+                resolved.push((change, index));
+            }
+        }
+        match view.admit(&request.expect, resolved.iter().map(|(c, _)| c)) {
+            Ok(()) => {
+                for (change, index) in resolved {
+                    net.add(change, index);
+                }
+                outcomes.push(Outcome::Admitted(next));
+                next += request.entries.len() as u64;
+            }
+            Err(conflict) => outcomes.push(Outcome::Refused(conflict)),
+        }
+    }
+    Ok((outcomes, next, net))
+}
+
+/// The rows the admitted requests of a batch add: entries, completed tile nodes and blobs, as
+/// their leaves extend the frontier.
+struct Rows<'b> {
+    entries: Vec<(Hash, &'b [u8])>,
+    nodes: Vec<(u8, u64, Hash)>,
+    blobs: Vec<(Hash, &'b [u8])>,
+    /// Does an entry of a kind the watch counts (access changes) come in?
+    counts: bool,
+}
+
+fn rows<'b>(batch: &'b [Queued], outcomes: &[Outcome], frontier: &mut Frontier) -> Rows<'b> {
+    let mut rows = Rows {
+        entries: Vec::new(),
+        nodes: Vec::new(),
+        blobs: Vec::new(),
+        counts: false,
+    };
+    for (request, outcome) in batch.iter().zip(outcomes) {
+        if !matches!(outcome, Outcome::Admitted(_)) {
+            continue;
+        }
+        for pending in &request.entries {
+            frontier.push(pending.leaf, |done| {
+                if done.height > 0 && done.height % TILE_HEIGHT == 0 {
+                    rows.nodes
+                        .push((done.height / TILE_HEIGHT, done.index, done.hash));
+                }
+            });
+            rows.entries.push((pending.leaf, pending.bytes.as_slice()));
+            if let Some((hash, blob)) = &pending.blob {
+                rows.blobs.push((*hash, blob.as_slice()));
+            }
+            rows.counts |= pending.counts;
+        }
+    }
+    rows
+}
+
 impl WriterThread {
     /// Writes and commits one batch; returns each request's outcome and the new tree size.
     fn commit(&mut self, batch: &[Queued]) -> Result<(Vec<Outcome>, u64, Option<Net>)> {
@@ -576,92 +679,28 @@ impl WriterThread {
             return Err(StoreError::WriterStopped);
         };
         let (stored, signed_root) = db.begin_append()?;
-        let signed_root = signed_root.unwrap_or_else(Hash::empty);
-        let mut frontier = match self.frontier.take() {
-            Some(f) if f.size() == stored && f.root() == signed_root => f,
-            // First batch, after a failure, or another process appended: reload the edge, and
-            // refuse to extend a stored tree that does not match its own signed checkpoint.
-            _ => {
-                let loaded = Frontier::load(&mut DbSource(db.as_mut()), stored)?;
-                if loaded.root() != signed_root {
-                    return Err(StoreError::Corrupt(format!(
-                        "the stored tree of size {stored} does not match its signed checkpoint; \
-                         nothing was appended (run kiroku verify)"
-                    )));
-                }
-                loaded
-            }
-        };
-
-        // Admission, request by request, against committed rows and the requests before.
-        let mut view = View::load(
+        let mut frontier = edge(
+            self.frontier.take(),
             db.as_mut(),
-            batch.iter().flat_map(|r| r.expect.iter()),
-            batch
-                .iter()
-                .flat_map(|r| r.entries.iter().flat_map(|p| p.changes.iter())),
+            stored,
+            signed_root.unwrap_or_else(Hash::empty),
         )?;
         let first = frontier.size();
-        let mut next = first;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut net = Net::new();
-        for request in batch.iter() {
-            // Resolved copies: the request's own changes stay as sealed, so that it can be
-            // committed again at other indexes if its batch must be split.
-            let mut resolved = Vec::with_capacity(request.entries.len());
-            for (offset, pending) in request.entries.iter().enumerate() {
-                let index = EntryIndex(next + offset as u64);
-                for change in &pending.changes {
-                    let mut change = change.clone();
-                    change.resolve(index)?;
-                    resolved.push((change, index));
-                }
-            }
-            match view.admit(&request.expect, resolved.iter().map(|(c, _)| c)) {
-                Ok(()) => {
-                    for (change, index) in resolved {
-                        net.add(change, index);
-                    }
-                    outcomes.push(Outcome::Admitted(next));
-                    next += request.entries.len() as u64;
-                }
-                Err(conflict) => outcomes.push(Outcome::Refused(conflict)),
-            }
-        }
+        let (outcomes, next, net) = admit(db.as_mut(), batch, first)?;
         if next == first {
             // Every request was refused: nothing to write, nothing to sign.
             db.rollback();
             self.frontier = Some(frontier);
             return Ok((outcomes, first, None));
         }
-
-        let mut entries = Vec::new();
-        let mut nodes = Vec::new();
-        let mut blobs = Vec::new();
-        for (request, outcome) in batch.iter().zip(&outcomes) {
-            if !matches!(outcome, Outcome::Admitted(_)) {
-                continue;
-            }
-            for pending in &request.entries {
-                frontier.push(pending.leaf, |done| {
-                    if done.height > 0 && done.height % TILE_HEIGHT == 0 {
-                        nodes.push((done.height / TILE_HEIGHT, done.index, done.hash));
-                    }
-                });
-                entries.push((pending.leaf, pending.bytes.as_slice()));
-                if let Some((hash, blob)) = &pending.blob {
-                    blobs.push((*hash, blob.as_slice()));
-                }
-            }
-        }
+        let Rows {
+            entries,
+            nodes,
+            blobs,
+            counts,
+        } = rows(batch, &outcomes, &mut frontier);
         let count = entries.len();
-        let counts = batch
-            .iter()
-            .zip(&outcomes)
-            .filter(|(_, o)| matches!(o, Outcome::Admitted(_)))
-            .any(|(r, _)| r.entries.iter().any(|p| p.counts));
-        let size = frontier.size();
-        let root = frontier.root();
+        let (size, root) = (frontier.size(), frontier.root());
         let note = Checkpoint {
             origin: self.origin.clone(),
             size,

@@ -2,16 +2,23 @@
 //! fresh data directory whose database is cloned from a template on the backend the run
 //! selects), a [`TestServer`] (that directory served in-process on a free port, its ledger
 //! verified when the test ends) or a [`ServerProcess`] (the `kiroku` binary itself, for tests
-//! that kill it), and talks to it over real HTTP through a typed [`Client`]. [`browser`] drives
-//! real Chromium; [`chaos`] puts a fault-injecting proxy between a server and PostgreSQL.
+//! that kill it), and talks to it over real HTTP through a typed client per wing: [`Client`]
+//! (an API caller by bearer token) with the ops wing's notes ([`ops`]) and the policy's
+//! versions ([`policy`]), a signed-in [`access::Person`] and system clients' tokens
+//! ([`access`]), and FHIR requests as either ([`records`]). [`browser`] drives real Chromium;
+//! [`chaos`] puts a fault-injecting proxy between a server and PostgreSQL.
 //!
 //! The backend comes from the environment (`KIROKU_TEST_BACKEND=sqlite|postgres`,
 //! `KIROKU_TEST_POSTGRES_URL`); `scripts/test` runs the suite once with each.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod access;
 pub mod browser;
 pub mod chaos;
 mod http;
+pub mod ops;
+pub mod policy;
+pub mod records;
 
 pub use http::Reply;
 
@@ -19,7 +26,7 @@ use kiroku_app::datadir::{self, Administrator, InitOptions};
 use kiroku_app::{App, Overrides};
 use kiroku_store::scratch::{Backend, ScratchDb};
 use kiroku_store::DatabaseUrl;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -356,7 +363,7 @@ pub struct Client {
 }
 
 impl Client {
-    fn call(
+    pub(crate) fn call(
         &self,
         method: &str,
         path: &str,
@@ -393,73 +400,6 @@ impl Client {
     /// PUT a JSON body to `path` with the client's credentials.
     pub fn put(&self, path: &str, body: &Value) -> Reply {
         self.call("PUT", path, Some(body), &[])
-    }
-
-    /// Writes a note with tags.
-    pub fn write_note(&self, text: &str, tags: &[&str]) -> Reply {
-        self.call(
-            "POST",
-            "/api/operator/notes",
-            Some(&json!({ "text": text, "tags": tags })),
-            &[],
-        )
-    }
-
-    /// Writes a note under an idempotency key.
-    pub fn write_note_once(&self, text: &str, key: &str) -> Reply {
-        self.call(
-            "POST",
-            "/api/operator/notes",
-            Some(&json!({ "text": text })),
-            &[("idempotency-key", key)],
-        )
-    }
-
-    /// Amends note `note` seen at `version`.
-    pub fn amend(&self, note: u64, version: u64, text: &str, reason: &str) -> Reply {
-        self.call(
-            "POST",
-            &format!("/api/operator/notes/{note}/amendments"),
-            Some(&json!({ "version": version, "text": text, "reason": reason })),
-            &[],
-        )
-    }
-
-    /// Amends note `note` with new tags.
-    pub fn amend_tags(
-        &self,
-        note: u64,
-        version: u64,
-        text: &str,
-        tags: &[&str],
-        reason: &str,
-    ) -> Reply {
-        self.call(
-            "POST",
-            &format!("/api/operator/notes/{note}/amendments"),
-            Some(&json!({ "version": version, "text": text, "tags": tags, "reason": reason })),
-            &[],
-        )
-    }
-
-    /// Withdraws note `note` seen at `version`.
-    pub fn withdraw(&self, note: u64, version: u64, reason: &str) -> Reply {
-        self.call(
-            "POST",
-            &format!("/api/operator/notes/{note}/withdrawal"),
-            Some(&json!({ "version": version, "reason": reason })),
-            &[],
-        )
-    }
-
-    /// One note with its history.
-    pub fn note(&self, note: u64) -> Reply {
-        self.call("GET", &format!("/api/operator/notes/{note}"), None, &[])
-    }
-
-    /// A page of notes (`query` like `?tag=x`).
-    pub fn notes(&self, query: &str) -> Reply {
-        self.call("GET", &format!("/api/operator/notes{query}"), None, &[])
     }
 
     /// The signed tree size.

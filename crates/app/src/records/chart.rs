@@ -530,7 +530,7 @@ impl NoteDraft {
             "category": [{ "text": "診療記録" }],
             "subject": { "reference": format!("Patient/{patient}") },
             "date": kiroku_records::record::instant(now),
-            "author": [{ "identifier": { "system": crate::demo_records::STAFF_ID_SYSTEM, "value": author } }],
+            "author": [{ "identifier": { "system": kiroku_records::resource::STAFF_ID_SYSTEM, "value": author } }],
             "description": self.kind.title.0,
             "content": [{ "attachment": {
                 "contentType": "text/plain; charset=utf-8",

@@ -10,6 +10,7 @@ use kiroku_access::role::{Appointment, Role};
 use kiroku_access::AccessError;
 use kiroku_app::{App, Error};
 use kiroku_core::{AccountId, Actor, Date, EntryIndex};
+use kiroku_testkit::access::{form_body, form_csrf, set_cookie, web_sign_in};
 use kiroku_testkit::{DataDir, TestServer};
 
 pub(crate) fn actor(account: &str) -> Actor {
@@ -717,7 +718,7 @@ fn account_commands() {
 fn demo_hospital_is_seeded_through_the_rules() {
     let data = DataDir::hospital();
     let app = data.open();
-    let secrets = block(kiroku_app::demo::seed_hospital(&app)).unwrap();
+    let secrets = block(kiroku_demo::hospital::seed_hospital(&app)).unwrap();
     let issued = secrets.len();
     assert!((55..=65).contains(&issued), "{issued}");
     let accounts = block(app.access().accounts(None, 1000)).unwrap();
@@ -936,45 +937,6 @@ fn sign_in_first_password_lockout_and_suspension() {
     assert_eq!(data.verify(), None);
 }
 
-/// The value a reply sets for cookie `name`.
-fn set_cookie(reply: &kiroku_testkit::Reply, name: &str) -> Option<String> {
-    reply
-        .headers
-        .iter()
-        .filter(|(k, _)| k == "set-cookie")
-        .filter_map(|(_, v)| v.split(';').next())
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-}
-
-/// The value of the hidden `csrf` field of a page.
-pub(crate) fn form_csrf(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let at = html.find(marker).unwrap() + marker.len();
-    html[at..].split('"').next().unwrap().to_owned()
-}
-
-pub(crate) fn form_body(fields: &[(&str, &str)]) -> Vec<u8> {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{k}={}", url_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-        .into_bytes()
-}
-
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 // Shows web sign-in through a running server: the sign-in form's double-submit token is
 // required; the setup secret leads only to choosing a password (other pages and the API are
 // refused meanwhile); a password form without the session's CSRF token is refused; the chosen
@@ -1139,28 +1101,6 @@ fn web_sign_in_first_password_and_api_session() {
     assert_eq!(after.header("location"), Some("/sign-in"));
     let api = server.get_with("/api/access/accounts", &[("cookie", &me)]);
     assert_eq!(api.status, 401);
-}
-
-/// Signs in over HTTP as the sign-in form does; returns the session cookie header value.
-pub(crate) fn web_sign_in(
-    server: &kiroku_testkit::TestServer,
-    account: &str,
-    password: &str,
-) -> String {
-    let page = server.get("/sign-in");
-    let pre = set_cookie(&page, "kiroku_sign_in").unwrap();
-    let cookie = format!("kiroku_sign_in={pre}");
-    let headers = [
-        ("content-type", "application/x-www-form-urlencoded"),
-        ("cookie", cookie.as_str()),
-    ];
-    let body = form_body(&[("account", account), ("password", password), ("csrf", &pre)]);
-    let reply = server.send("POST", "/sign-in", &headers, Some(&body));
-    assert_eq!(reply.status, 303, "{}", reply.text());
-    format!(
-        "kiroku_session={}",
-        set_cookie(&reply, "kiroku_session").unwrap()
-    )
 }
 
 /// Issues `account` (nursing) with a chosen password, appointed to `role` if given.

@@ -634,7 +634,7 @@ fn break_the_glass_and_its_review_in_the_browser() {
     let password = crate::fhir::PASSWORD;
     let server = TestServer::serve(data);
     let system = crate::clients::token(&server, &secret, None);
-    let patient = crate::fhir::send(
+    let patient = kiroku_testkit::records::send(
         &server,
         &system,
         "POST",
@@ -649,7 +649,7 @@ fn break_the_glass_and_its_review_in_the_browser() {
     );
     let patient = patient.json()["id"].as_str().unwrap().to_owned();
     crate::fhir::encounter(&server, &system, &patient, "internal-medicine", None);
-    let result = crate::fhir::send(
+    let result = kiroku_testkit::records::send(
         &server,
         &system,
         "POST",
@@ -726,7 +726,7 @@ fn a_clinicians_note_from_search_to_print_in_the_browser() {
     let password = crate::fhir::PASSWORD;
     let server = TestServer::serve(data);
     let system = crate::clients::token(&server, &secret, None);
-    let patient = crate::fhir::send(
+    let patient = kiroku_testkit::records::send(
         &server,
         &system,
         "POST",

@@ -4,9 +4,10 @@
 //! view and the proof — each a gated read whose disclosure is in the ledger before the page is
 //! sent, and each bad input answered with nothing written and nothing typed lost.
 
-use crate::access::{form_body, form_csrf, web_sign_in};
 use crate::clients::token;
-use crate::fhir::{encounter, hospital_with, patient_body, send, PASSWORD};
+use crate::fhir::{encounter, hospital_with, patient_body, PASSWORD};
+use kiroku_testkit::access::Person;
+use kiroku_testkit::records::send;
 use kiroku_testkit::{Reply, TestServer};
 
 /// The catalogue code of an OperationOutcome.
@@ -27,57 +28,6 @@ fn entry(server: &TestServer, at: u64) -> (String, String, serde_json::Value) {
         entry.actor.account.to_string(),
         payload,
     )
-}
-
-/// A signed-in person: the cookie and the session's CSRF token.
-struct Person {
-    cookie: String,
-    csrf: String,
-}
-
-impl Person {
-    fn sign_in(server: &TestServer, account: &str) -> Person {
-        let cookie = web_sign_in(server, account, PASSWORD);
-        let csrf = form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
-        Person { cookie, csrf }
-    }
-
-    fn get(&self, server: &TestServer, path: &str) -> Reply {
-        server.get_with(path, &[("cookie", &self.cookie)])
-    }
-
-    /// A FHIR request with the session (and its CSRF token) and these headers.
-    fn fhir(
-        &self,
-        server: &TestServer,
-        method: &str,
-        path: &str,
-        extra: &[(&str, &str)],
-        body: Option<&str>,
-    ) -> Reply {
-        let mut headers = vec![
-            ("cookie", self.cookie.as_str()),
-            ("x-csrf-token", self.csrf.as_str()),
-            ("content-type", "application/fhir+json"),
-        ];
-        headers.extend_from_slice(extra);
-        server.send(method, path, &headers, body.map(str::as_bytes))
-    }
-
-    /// A form posted as the browser posts it, with the session's CSRF token.
-    fn form(&self, server: &TestServer, path: &str, fields: &[(&str, &str)]) -> Reply {
-        let mut fields = fields.to_vec();
-        fields.push(("csrf", &self.csrf));
-        server.send(
-            "POST",
-            path,
-            &[
-                ("cookie", self.cookie.as_str()),
-                ("content-type", "application/x-www-form-urlencoded"),
-            ],
-            Some(&form_body(&fields)),
-        )
-    }
 }
 
 fn prescription(patient: &str) -> String {
@@ -120,11 +70,10 @@ fn proxy_entries_wait_for_their_clinician() {
     );
     let patient = patient.json()["id"].as_str().unwrap().to_owned();
     encounter(&server, &system, &patient, "internal-medicine", None);
-    let as_clerk = Person::sign_in(&server, clerk);
+    let as_clerk = Person::sign_in(&server, clerk, PASSWORD);
     let body = prescription(&patient);
     let on_behalf = |account: &str| {
         as_clerk.fhir(
-            &server,
             "POST",
             "/fhir/MedicationRequest",
             &[("x-kiroku-on-behalf-of", account)],
@@ -165,7 +114,6 @@ fn proxy_entries_wait_for_their_clinician() {
     }
     let size = size + 2;
     let registration = as_clerk.fhir(
-        &server,
         "POST",
         "/fhir/Patient",
         &[("x-kiroku-on-behalf-of", doctor)],
@@ -184,7 +132,7 @@ fn proxy_entries_wait_for_their_clinician() {
 
     // The clerk may not write the prescription in their own name, nor a system on a doctor's
     // behalf: both refusals are entries.
-    let own = as_clerk.fhir(&server, "POST", "/fhir/MedicationRequest", &[], Some(&body));
+    let own = as_clerk.fhir("POST", "/fhir/MedicationRequest", &[], Some(&body));
     assert_eq!(
         (own.status, outcome_code(&own)),
         (403, "record_denied".into())
@@ -220,9 +168,9 @@ fn proxy_entries_wait_for_their_clinician() {
     assert_eq!(payload["state"], "draft");
 
     // The doctor's queue holds it; the colleague's "mine" does not.
-    let as_doctor = Person::sign_in(&server, doctor);
-    let as_colleague = Person::sign_in(&server, colleague);
-    let queue = as_doctor.get(&server, "/api/records/pending").json();
+    let as_doctor = Person::sign_in(&server, doctor, PASSWORD);
+    let as_colleague = Person::sign_in(&server, colleague, PASSWORD);
+    let queue = as_doctor.get("/api/records/pending").json();
     let resource = format!("MedicationRequest/{id}/_history/1");
     assert!(
         queue["mine"]
@@ -232,7 +180,7 @@ fn proxy_entries_wait_for_their_clinician() {
             .any(|w| w["resource"] == resource.as_str() && w["onBehalfOf"] == doctor.as_str()),
         "{queue}"
     );
-    let theirs = as_colleague.get(&server, "/api/records/pending").json();
+    let theirs = as_colleague.get("/api/records/pending").json();
     assert!(!theirs["mine"]
         .as_array()
         .unwrap()
@@ -247,7 +195,7 @@ fn proxy_entries_wait_for_their_clinician() {
     // Only the doctor it was entered for confirms it.
     let confirm = format!("/fhir/MedicationRequest/{id}/_history/1/$confirm");
     let size = server.operator().tree_size();
-    let refused = as_colleague.fhir(&server, "POST", &confirm, &[], None);
+    let refused = as_colleague.fhir("POST", &confirm, &[], None);
     assert_eq!(
         (refused.status, outcome_code(&refused)),
         (403, "confirm_not_responsible".into())
@@ -260,14 +208,14 @@ fn proxy_entries_wait_for_their_clinician() {
         "proxy-entries-confirmed-by-their-clinician"
     );
     let size = server.operator().tree_size();
-    let confirmed = as_doctor.fhir(&server, "POST", &confirm, &[], None);
+    let confirmed = as_doctor.fhir("POST", &confirm, &[], None);
     assert_eq!(confirmed.status, 200, "{}", confirmed.text());
     assert_eq!(confirmed.header("x-kiroku-state"), Some("confirmed"));
     let (kind, actor, payload) = entry(&server, size);
     assert_eq!(kind, "records.confirmation/1");
     assert_eq!(&actor, doctor);
     assert_eq!(payload["proxy"], true);
-    let queue = as_doctor.get(&server, "/api/records/pending").json();
+    let queue = as_doctor.get("/api/records/pending").json();
     assert!(!queue["mine"]
         .as_array()
         .unwrap()
@@ -327,11 +275,11 @@ fn the_clinicians_pages_read_write_and_disclose() {
         )),
     );
     assert_eq!(made.status, 201, "{}", made.text());
-    let me = Person::sign_in(&server, doctor);
+    let me = Person::sign_in(&server, doctor, PASSWORD);
 
     // Search by kana, half width: one disclosure of the search.
     let size = server.operator().tree_size();
-    let found = me.get(&server, "/patients?name=%EF%BD%B6%EF%BD%BC%EF%BE%8F");
+    let found = me.get("/patients?name=%EF%BD%B6%EF%BD%BC%EF%BE%8F");
     assert_eq!(found.status, 200, "{}", found.text());
     let html = found.text();
     assert!(
@@ -346,7 +294,7 @@ fn the_clinicians_pages_read_write_and_disclose() {
 
     // The chart: the patient, the encounter, the result as recorded (6.50), one disclosure.
     let size = server.operator().tree_size();
-    let chart = me.get(&server, &format!("/patients/{patient}"));
+    let chart = me.get(&format!("/patients/{patient}"));
     assert_eq!(chart.status, 200, "{}", chart.text());
     let html = chart.text();
     for part in [
@@ -367,16 +315,12 @@ fn the_clinicians_pages_read_write_and_disclose() {
     );
 
     // An empty note is refused; nothing is written and the form comes back.
-    let editor = me.get(
-        &server,
-        &format!("/patients/{patient}/notes/new?type=progress"),
-    );
+    let editor = me.get(&format!("/patients/{patient}/notes/new?type=progress"));
     assert_eq!(editor.status, 200);
     assert!(editor.text().contains("id=\"section-3\""));
     let size = server.operator().tree_size();
     let notes = format!("/patients/{patient}/notes");
     let empty = me.form(
-        &server,
         &notes,
         &[
             ("type", "progress"),
@@ -400,7 +344,6 @@ fn the_clinicians_pages_read_write_and_disclose() {
     // A too long section is refused with what was typed kept in the form.
     let long = "経".repeat(kiroku_app::records::chart::SECTION_CHARS_MAX + 1);
     let refused = me.form(
-        &server,
         &notes,
         &[("type", "progress"), ("s0", "頭痛が続く"), ("s1", &long)],
     );
@@ -412,7 +355,6 @@ fn the_clinicians_pages_read_write_and_disclose() {
 
     // A progress note: a draft, shown with its confirm button.
     let saved = me.form(
-        &server,
         &notes,
         &[
             ("type", "progress"),
@@ -431,7 +373,7 @@ fn the_clinicians_pages_read_write_and_disclose() {
         .next()
         .unwrap()
         .to_owned();
-    let record = me.get(&server, &location);
+    let record = me.get(&location);
     assert_eq!(record.status, 200);
     let html = record.text();
     assert!(
@@ -442,14 +384,11 @@ fn the_clinicians_pages_read_write_and_disclose() {
 
     // Confirmed.
     let confirmed = me.form(
-        &server,
         &format!("/records/DocumentReference/{id}/_history/1/confirm"),
         &[],
     );
     assert_eq!(confirmed.status, 303, "{}", confirmed.text());
-    let html = me
-        .get(&server, &format!("/records/DocumentReference/{id}"))
-        .text();
+    let html = me.get(&format!("/records/DocumentReference/{id}")).text();
     assert!(
         html.contains("確定済み") && !html.contains("id=\"confirm-button\""),
         "{html}"
@@ -457,7 +396,7 @@ fn the_clinicians_pages_read_write_and_disclose() {
 
     // Corrected: the editor holds the note's sections; without a reason it is refused with
     // the text kept; with one it is version 2, a draft again.
-    let edit = me.get(&server, &format!("/records/DocumentReference/{id}/edit"));
+    let edit = me.get(&format!("/records/DocumentReference/{id}/edit"));
     assert_eq!(edit.status, 200);
     assert!(edit.text().contains("降圧薬を継続") && edit.text().contains("id=\"note-reason\""));
     let path = format!("/records/DocumentReference/{id}/edit");
@@ -471,7 +410,7 @@ fn the_clinicians_pages_read_write_and_disclose() {
         ("s3", "降圧薬を増量"),
     ];
     let size = server.operator().tree_size();
-    let refused = me.form(&server, &path, &correction);
+    let refused = me.form(&path, &correction);
     assert_eq!(refused.status, 422, "{}", refused.text());
     assert!(
         refused.text().contains("降圧薬を増量"),
@@ -483,13 +422,13 @@ fn the_clinicians_pages_read_write_and_disclose() {
     );
     let mut with_reason = correction.to_vec();
     with_reason.push(("reason", "血圧の転記誤り"));
-    let corrected = me.form(&server, &path, &with_reason);
+    let corrected = me.form(&path, &with_reason);
     assert_eq!(corrected.status, 303, "{}", corrected.text());
     assert!(corrected.header("location").unwrap().contains("saved=2"));
 
     // The history: both versions, the reason, and the difference.
     let size = server.operator().tree_size();
-    let history = me.get(&server, &format!("/records/DocumentReference/{id}/history"));
+    let history = me.get(&format!("/records/DocumentReference/{id}/history"));
     assert_eq!(history.status, 200);
     let html = history.text();
     assert!(html.contains("id=\"version-2\"") && html.contains("id=\"version-1\""));
@@ -505,10 +444,7 @@ fn the_clinicians_pages_read_write_and_disclose() {
     // The print view of version 1: the hospital, the patient, who entered and confirmed it,
     // the version and its ledger entry; disclosed as a print.
     let size = server.operator().tree_size();
-    let print = me.get(
-        &server,
-        &format!("/records/DocumentReference/{id}/_history/1/print"),
-    );
+    let print = me.get(&format!("/records/DocumentReference/{id}/_history/1/print"));
     assert_eq!(print.status, 200, "{}", print.text());
     let html = print.text();
     assert!(html.contains("大崎市民病院") && html.contains("鹿島 秋子") && html.contains("4201"));
@@ -527,17 +463,14 @@ fn the_clinicians_pages_read_write_and_disclose() {
     );
 
     // The proof, checked on the page.
-    let proof = me.get(
-        &server,
-        &format!("/records/DocumentReference/{id}/_history/2/proof"),
-    );
+    let proof = me.get(&format!("/records/DocumentReference/{id}/_history/2/proof"));
     assert_eq!(proof.status, 200);
     let html = proof.text();
     assert!(html.contains("id=\"proof-verdict\" class=\"ok\""), "{html}");
     assert!(!html.contains("✗"), "{html}");
 
     // The queue lists the corrected draft for its author.
-    let queue = me.get(&server, "/queue");
+    let queue = me.get("/queue");
     assert!(
         queue.text().contains(&format!("DocumentReference/{id}/2")),
         "{}",
@@ -545,11 +478,11 @@ fn the_clinicians_pages_read_write_and_disclose() {
     );
 
     // A clerk finds the patient but may not open the chart: refused, and recorded.
-    let as_clerk = Person::sign_in(&server, clerk);
-    let found = as_clerk.get(&server, "/patients?number=4201");
+    let as_clerk = Person::sign_in(&server, clerk, PASSWORD);
+    let found = as_clerk.get("/patients?number=4201");
     assert!(found.text().contains("鹿島 秋子"), "{}", found.text());
     let size = server.operator().tree_size();
-    let refused = as_clerk.get(&server, &format!("/patients/{patient}"));
+    let refused = as_clerk.get(&format!("/patients/{patient}"));
     assert_eq!(refused.status, 403);
     assert!(
         refused.text().contains("record_denied"),

@@ -4,52 +4,27 @@
 //! RFC 7009, or by the administrator) or when the client is suspended; `kiroku client token`
 //! issues one from the command line.
 
-use crate::access::{error_code, form_body};
+use crate::access::error_code;
 use crate::support::{run_on, stdout};
-use base64::Engine as _;
+use kiroku_testkit::access::form_body;
+use kiroku_testkit::access::{basic, token_request};
 use kiroku_testkit::{client, DataDir, Reply, TestServer};
 use serde_json::json;
 
 /// The demo hospital with its system client; returns the directory and the client's secret.
+/// A token of the demo laboratory's client.
+pub(crate) fn token(server: &TestServer, secret: &str, scope: Option<&str>) -> String {
+    kiroku_testkit::access::token(server, "demo-lab", secret, scope)
+}
+
 pub(crate) fn hospital_with_client() -> (DataDir, String) {
     let data = DataDir::hospital();
     let app = data.open();
-    crate::support::block(kiroku_app::demo::seed_hospital(&app)).unwrap();
-    let (id, secret) = crate::support::block(kiroku_app::demo::seed_client(&app)).unwrap();
+    crate::support::block(kiroku_demo::hospital::seed_hospital(&app)).unwrap();
+    let (id, secret) = crate::support::block(kiroku_demo::hospital::seed_client(&app)).unwrap();
     assert_eq!(id, "demo-lab");
     app.shutdown();
     (data, secret)
-}
-
-fn basic(id: &str, secret: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
-    )
-}
-
-fn token_request(server: &TestServer, auth: Option<&str>, fields: &[(&str, &str)]) -> Reply {
-    let body = form_body(fields);
-    let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
-    if let Some(auth) = auth {
-        headers.push(("authorization", auth));
-    }
-    server.send("POST", "/oauth/token", &headers, Some(&body))
-}
-
-pub(crate) fn token(server: &TestServer, secret: &str, scope: Option<&str>) -> String {
-    let auth = basic("demo-lab", secret);
-    let mut fields = vec![("grant_type", "client_credentials")];
-    if let Some(scope) = scope {
-        fields.push(("scope", scope));
-    }
-    let reply = token_request(server, Some(&auth), &fields);
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(reply.header("cache-control"), Some("no-store"));
-    let body = reply.json();
-    assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 3600);
-    body["access_token"].as_str().unwrap().to_owned()
 }
 
 fn oauth_error(reply: &Reply) -> String {
@@ -348,7 +323,7 @@ fn a_change_by_another_process_takes_effect_at_once() {
     let (data, secret) = hospital_with_client();
     let server = TestServer::serve(data);
     let bearer = token(&server, &secret, None);
-    let made = crate::fhir::send(
+    let made = kiroku_testkit::records::send(
         &server,
         &bearer,
         "POST",
@@ -364,7 +339,7 @@ fn a_change_by_another_process_takes_effect_at_once() {
     assert_eq!(made.status, 201, "{}", made.text());
     let path = format!("/fhir/Patient/{}", made.json()["id"].as_str().unwrap());
     for _ in 0..20 {
-        let read = crate::fhir::send(&server, &bearer, "GET", &path, &[], None);
+        let read = kiroku_testkit::records::send(&server, &bearer, "GET", &path, &[], None);
         assert_eq!(read.status, 200, "{}", read.text());
     }
 
@@ -374,7 +349,7 @@ fn a_change_by_another_process_takes_effect_at_once() {
         &["--reason", "検査システム更新のため停止"],
     );
     assert!(suspended.status.success(), "{}", stdout(&suspended));
-    let refused = crate::fhir::send(&server, &bearer, "GET", &path, &[], None);
+    let refused = kiroku_testkit::records::send(&server, &bearer, "GET", &path, &[], None);
     assert!(
         matches!(refused.status, 401 | 403),
         "a suspended client reads nothing: {} {}",
@@ -382,7 +357,7 @@ fn a_change_by_another_process_takes_effect_at_once() {
         refused.text()
     );
     assert!(!refused.text().contains("田尻"), "{}", refused.text());
-    let again = crate::fhir::send(&server, &bearer, "GET", &path, &[], None);
+    let again = kiroku_testkit::records::send(&server, &bearer, "GET", &path, &[], None);
     assert_eq!(again.status, 401, "{}", again.text());
 
     let reinstated = run_on(
@@ -391,7 +366,7 @@ fn a_change_by_another_process_takes_effect_at_once() {
         &["--reason", "更新完了"],
     );
     assert!(reinstated.status.success(), "{}", stdout(&reinstated));
-    let read = crate::fhir::send(&server, &bearer, "GET", &path, &[], None);
+    let read = kiroku_testkit::records::send(&server, &bearer, "GET", &path, &[], None);
     assert_eq!(read.status, 200, "{}", read.text());
 
     // A token revoked through another process (an application of its own on the same data)
@@ -404,7 +379,7 @@ fn a_change_by_another_process_takes_effect_at_once() {
     )
     .unwrap();
     other.shutdown();
-    let revoked = crate::fhir::send(&server, &bearer, "GET", &path, &[], None);
+    let revoked = kiroku_testkit::records::send(&server, &bearer, "GET", &path, &[], None);
     assert_eq!(revoked.status, 401, "{}", revoked.text());
     assert!(!revoked.text().contains("田尻"), "{}", revoked.text());
 }

@@ -3,9 +3,10 @@
 //! anything else; enrolment is an entry holding the secret sealed; later sign-ins take the
 //! password and then a code, a code works once, and wrong codes lock the account.
 
-use crate::access::{error_code, form_body, form_csrf, web_sign_in};
+use crate::access::error_code;
 use kiroku_access::factor;
 use kiroku_core::Timestamp;
+use kiroku_testkit::access::{form_body, form_csrf, web_sign_in};
 use kiroku_testkit::{DataDir, TestServer};
 
 const PASSWORD: &str = "Osaki#Ledger-2026x";

@@ -8,26 +8,10 @@
 //! every refusal by the policy is an entry too. Errors are OperationOutcomes that write nothing.
 
 use crate::clients::{hospital_with_client, token};
+use kiroku_testkit::records::send;
 use kiroku_testkit::{Reply, TestServer};
 
 const HOSPITAL_ID: &str = "urn:oid:1.2.392.100495.20.3.51.11318814790";
-
-pub(crate) fn send(
-    server: &TestServer,
-    token: &str,
-    method: &str,
-    path: &str,
-    extra: &[(&str, &str)],
-    body: Option<&str>,
-) -> Reply {
-    let auth = format!("Bearer {token}");
-    let mut headers = vec![("authorization", auth.as_str())];
-    if body.is_some() {
-        headers.push(("content-type", "application/fhir+json"));
-    }
-    headers.extend_from_slice(extra);
-    server.send(method, path, &headers, body.map(str::as_bytes))
-}
 
 /// The catalogue code of an OperationOutcome.
 fn outcome_code(reply: &Reply) -> String {
@@ -721,8 +705,9 @@ fn hospital_with_doctor() -> (kiroku_testkit::DataDir, String, String, String) {
 pub(crate) fn hospital_with(job_types: &[&str]) -> (kiroku_testkit::DataDir, String, Vec<String>) {
     let data = kiroku_testkit::DataDir::hospital();
     let app = data.open();
-    let secrets = crate::support::block(kiroku_app::demo::seed_hospital(&app)).unwrap();
-    let (_, client_secret) = crate::support::block(kiroku_app::demo::seed_client(&app)).unwrap();
+    let secrets = crate::support::block(kiroku_demo::hospital::seed_hospital(&app)).unwrap();
+    let (_, client_secret) =
+        crate::support::block(kiroku_demo::hospital::seed_client(&app)).unwrap();
     let accounts = crate::support::block(app.access().accounts(None, 1000)).unwrap();
     let held = crate::support::block(app.access().appointments()).unwrap();
     let people: Vec<String> = job_types
@@ -823,8 +808,9 @@ fn drafts_are_confirmed_by_a_clinician() {
     assert_eq!(entries(&server, size, size + 1)[0].0, "records.denial/1");
 
     // The doctor confirms it, signed in, with the session's CSRF token.
-    let cookie = crate::access::web_sign_in(&server, &doctor, PASSWORD);
-    let csrf = crate::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+    let cookie = kiroku_testkit::access::web_sign_in(&server, &doctor, PASSWORD);
+    let csrf =
+        kiroku_testkit::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
     let as_doctor = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
     let no_csrf = server.send("POST", &confirm(1), &[("cookie", &cookie)], None);
     assert_eq!(no_csrf.status, 403);
@@ -881,8 +867,9 @@ fn drafts_are_confirmed_by_a_clinician() {
     assert_eq!(again.status, 200, "{}", again.text());
     // A nurse may write nursing records, but not overwrite a laboratory result by sending it
     // as vital signs: the version replaced is asked about too.
-    let cookie = crate::access::web_sign_in(&server, &nurse, PASSWORD);
-    let csrf = crate::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+    let cookie = kiroku_testkit::access::web_sign_in(&server, &nurse, PASSWORD);
+    let csrf =
+        kiroku_testkit::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
     let as_nurse = [
         ("cookie", cookie.as_str()),
         ("x-csrf-token", csrf.as_str()),
@@ -1440,8 +1427,9 @@ fn clients_we_did_not_write_use_the_api() {
 fn demo_charts_are_valid_fhir_written_through_the_rules() {
     let (data, secret, doctor, _) = hospital_with_doctor();
     let app = data.open();
-    let seeded = crate::support::block(app.seed_records(
-        (kiroku_app::demo::DEMO_CLIENT, &secret),
+    let seeded = crate::support::block(kiroku_demo::charts::seed_records(
+        &app,
+        (kiroku_demo::hospital::DEMO_CLIENT, &secret),
         Some(&doctor),
         3,
         1,
@@ -1509,8 +1497,8 @@ fn demo_charts_are_valid_fhir_written_through_the_rules() {
     let today = kiroku_core::Date::parse("2026-11-25").unwrap();
     let files: Vec<String> = (101..104)
         .map(|n| {
-            let chart = kiroku_app::demo_records::chart(
-                &mut kiroku_app::demo_records::Rng::new(n),
+            let chart = kiroku_demo::charts::chart(
+                &mut kiroku_demo::charts::Rng::new(n),
                 n,
                 today,
                 true,
@@ -1731,8 +1719,10 @@ fn trainee_entries_are_countersigned_by_a_doctor() {
         r#"{{"resourceType":"Observation","status":"final","category":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"exam"}}]}}],"code":{{"text":"腹部所見"}},"subject":{{"reference":"Patient/{patient}"}},"effectiveDateTime":"2026-11-25","valueString":"平坦・軟"}}"#
     );
     let session = |account: &str| {
-        let cookie = crate::access::web_sign_in(&server, account, PASSWORD);
-        let csrf = crate::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+        let cookie = kiroku_testkit::access::web_sign_in(&server, account, PASSWORD);
+        let csrf = kiroku_testkit::access::form_csrf(
+            &server.get_with("/me", &[("cookie", &cookie)]).text(),
+        );
         (cookie, csrf)
     };
     let (trainee_cookie, trainee_csrf) = session(trainee);
@@ -1942,8 +1932,10 @@ fn care_relationships_decide_access_and_the_glass_breaks_with_a_reason() {
     let seen = encounter(&server, &system, &patient, "internal-medicine", None);
     let result = observe(&patient);
     let session = |account: &str| {
-        let cookie = crate::access::web_sign_in(&server, account, PASSWORD);
-        let csrf = crate::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+        let cookie = kiroku_testkit::access::web_sign_in(&server, account, PASSWORD);
+        let csrf = kiroku_testkit::access::form_csrf(
+            &server.get_with("/me", &[("cookie", &cookie)]).text(),
+        );
         (cookie, csrf)
     };
     let (physician_cookie, physician_csrf) = session(physician);
@@ -2331,8 +2323,10 @@ fn care_assignments_and_flags_are_acts_of_their_own() {
     let seen = encounter(&server, &system, &plain, "internal-medicine", None);
     encounter(&server, &system, &vip, "internal-medicine", None);
     let session = |account: &str| {
-        let cookie = crate::access::web_sign_in(&server, account, PASSWORD);
-        let csrf = crate::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+        let cookie = kiroku_testkit::access::web_sign_in(&server, account, PASSWORD);
+        let csrf = kiroku_testkit::access::form_csrf(
+            &server.get_with("/me", &[("cookie", &cookie)]).text(),
+        );
         (cookie, csrf)
     };
     let (physician_cookie, physician_csrf) = session(physician);
@@ -2518,7 +2512,7 @@ fn flagged_patients_are_not_found_by_strangers() {
     }
     let (vip, plain) = (&ids[0], &ids[1]);
     for account in [physician, clerk] {
-        let cookie = crate::access::web_sign_in(&server, account, PASSWORD);
+        let cookie = kiroku_testkit::access::web_sign_in(&server, account, PASSWORD);
         let size = server.operator().tree_size();
         let found = server.get_with(
             "/fhir/Patient?name=%E5%8C%97",
@@ -2556,8 +2550,9 @@ fn flagged_patients_are_not_found_by_strangers() {
     }
 
     // The doctor breaks the glass, and finds both.
-    let cookie = crate::access::web_sign_in(&server, physician, PASSWORD);
-    let csrf = crate::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+    let cookie = kiroku_testkit::access::web_sign_in(&server, physician, PASSWORD);
+    let csrf =
+        kiroku_testkit::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
     let opened = server.send(
         "POST",
         &format!("/fhir/Patient/{vip}/$break-the-glass"),
@@ -2646,7 +2641,7 @@ fn a_stored_provenance_belongs_to_its_targets_patient() {
     );
     assert_eq!(stored.status, 201, "{}", stored.text());
     let path = format!("/fhir/Provenance/{}", stored.json()["id"].as_str().unwrap());
-    let as_person = |account: &str| crate::access::web_sign_in(&server, account, PASSWORD);
+    let as_person = |account: &str| kiroku_testkit::access::web_sign_in(&server, account, PASSWORD);
     let physician_cookie = as_person(physician);
     let read = server.get_with(&path, &[("cookie", physician_cookie.as_str())]);
     assert_eq!(read.status, 200, "{}", read.text());

@@ -4,9 +4,10 @@
 //! member by department heads (a revocation suspends at once), closed at its deadline with every
 //! undecided member suspended.
 
-use crate::access::{error_code, form_body, form_csrf, web_sign_in};
+use crate::access::error_code;
 use crate::support::{block, run_on, stdout};
 use kiroku_access::role::Role;
+use kiroku_testkit::access::{form_body, form_csrf, web_sign_in};
 use kiroku_testkit::{DataDir, Reply, TestServer};
 use serde_json::{json, Value};
 
@@ -82,7 +83,7 @@ pub(crate) fn hospital() -> (DataDir, Cast) {
     let data = DataDir::hospital();
     let setup = data.setup_secret.clone().unwrap();
     let app = data.open();
-    let secrets = block(kiroku_app::demo::seed_hospital(&app)).unwrap();
+    let secrets = block(kiroku_demo::hospital::seed_hospital(&app)).unwrap();
     block(async {
         for (account, secret) in secrets
             .iter()

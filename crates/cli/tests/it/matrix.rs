@@ -4,12 +4,13 @@
 //! backend. The clinical actions (whose endpoints come with the records) are asked of the
 //! policy explainer, so the job-type restrictions of the default policy are in the table too.
 
-use crate::access::{actor, code, error_code, form, form_csrf, today, web_sign_in};
+use crate::access::{actor, code, error_code, form, today};
 use crate::support::block;
 use kiroku_access::department::CodeList;
 use kiroku_access::role::{Appointment, Role};
 use kiroku_app::App;
 use kiroku_core::Actor;
+use kiroku_testkit::access::{form_csrf, web_sign_in};
 use kiroku_testkit::{DataDir, Reply, TestServer};
 use serde_json::{json, Value};
 
@@ -620,7 +621,7 @@ impl Auth {
 
 /// A bearer token for the matrix's client, from the token endpoint.
 fn client_token(server: &TestServer, account: &str, secret: &str) -> String {
-    let body = crate::access::form_body(&[
+    let body = kiroku_testkit::access::form_body(&[
         ("grant_type", "client_credentials"),
         ("client_id", account),
         ("client_secret", secret),
@@ -735,7 +736,7 @@ fn set_up() -> (TestServer, String) {
                 .await
                 .unwrap();
         }
-        for (c, ja, en) in kiroku_app::demo::JOB_TYPES {
+        for (c, ja, en) in kiroku_demo::hospital::JOB_TYPES {
             app.access()
                 .define_code(director.clone(), CodeList::JobType, code(c, ja, en))
                 .await

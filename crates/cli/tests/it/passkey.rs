@@ -4,9 +4,10 @@
 //! challenge, another key, a replayed answer), each written or not as it should be, and
 //! removal.
 
-use crate::access::{error_code, form_body, form_csrf, web_sign_in};
+use crate::access::error_code;
 use kiroku_access::passkey::soft::Soft;
 use kiroku_access::passkey::{decode_base64url, encode_base64url, RelyingParty};
+use kiroku_testkit::access::{form_body, form_csrf, web_sign_in};
 use kiroku_testkit::{DataDir, Reply, TestServer};
 use serde_json::{json, Value};
 

@@ -4,8 +4,9 @@
 //! administrator; the policy in force now and at a past time, over HTTP and from `kiroku policy
 //! show`; `kiroku policy validate`; and the explainer naming the policy that decided.
 
-use crate::access::{error_code, web_sign_in};
+use crate::access::error_code;
 use crate::support::{run, run_on, stdout};
+use kiroku_testkit::access::web_sign_in;
 use kiroku_testkit::{DataDir, TestServer};
 use serde_json::json;
 
@@ -94,7 +95,7 @@ fn policy_versions_are_proposed_validated_approved_and_shown_at_a_time() {
     let page = server.get_with("/policy/versions/2", &[("cookie", &cookie)]);
     assert_eq!(page.status, 200);
     assert!(page.text().contains("students-read-nothing"));
-    let csrf = crate::access::form_csrf(&page.text());
+    let csrf = kiroku_testkit::access::form_csrf(&page.text());
     let form = |version: u64| format!("csrf={csrf}&version={version}").into_bytes();
     let headers = [
         ("cookie", cookie.as_str()),
@@ -206,7 +207,7 @@ fn url_encode(text: &str) -> String {
 fn first_password(server: &TestServer, setup: &str) -> String {
     let cookie = web_sign_in(server, "director", setup);
     let page = server.get_with("/me/password", &[("cookie", &cookie)]);
-    let csrf = crate::access::form_csrf(&page.text());
+    let csrf = kiroku_testkit::access::form_csrf(&page.text());
     let body = format!(
         "csrf={csrf}&current={}&new=Osaki%23Ledger-2026x&confirm=Osaki%23Ledger-2026x",
         url_encode_all(setup)

@@ -5,8 +5,9 @@
 //! on whose behalf, who confirmed or countersigned, and when.
 
 use crate::clients::token;
-use crate::fhir::{encounter, hospital_with, patient_body, send, PASSWORD};
+use crate::fhir::{encounter, hospital_with, patient_body, PASSWORD};
 use crate::support::{run_on, stdout};
+use kiroku_testkit::records::send;
 use kiroku_testkit::{Reply, TestServer};
 
 fn outcome_code(reply: &Reply) -> String {
@@ -83,8 +84,9 @@ fn a_deletion_is_a_version_and_erases_nothing() {
         "x-kiroku-reason",
         "%E5%88%A5%E6%82%A3%E8%80%85%E3%81%AB%E7%99%BB%E9%8C%B2",
     );
-    let cookie = crate::access::web_sign_in(&server, student, PASSWORD);
-    let csrf = crate::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+    let cookie = kiroku_testkit::access::web_sign_in(&server, student, PASSWORD);
+    let csrf =
+        kiroku_testkit::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
     let size = server.operator().tree_size();
     let refused = server.send(
         "DELETE",
@@ -327,8 +329,10 @@ fn provenance_comes_from_the_ledger() {
     let patient = register(&server, &system, "5503");
     encounter(&server, &system, &patient, "internal-medicine", None);
     let session = |account: &str| {
-        let cookie = crate::access::web_sign_in(&server, account, PASSWORD);
-        let csrf = crate::access::form_csrf(&server.get_with("/me", &[("cookie", &cookie)]).text());
+        let cookie = kiroku_testkit::access::web_sign_in(&server, account, PASSWORD);
+        let csrf = kiroku_testkit::access::form_csrf(
+            &server.get_with("/me", &[("cookie", &cookie)]).text(),
+        );
         (cookie, csrf)
     };
     let as_person = |who: &(String, String),

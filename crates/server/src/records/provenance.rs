@@ -10,7 +10,7 @@ use kiroku_records::resource::LEDGER_PROVENANCE;
 use serde_json::{json, Value};
 
 /// The staff-id namespace agents are named in (JP Core's, as the hospital's records use it).
-const STAFF: &str = kiroku_app::demo_records::STAFF_ID_SYSTEM;
+const STAFF: &str = kiroku_records::resource::STAFF_ID_SYSTEM;
 /// The extension that names the ledger entry a Provenance was made from.
 pub const LEDGER_ENTRY: &str = "urn:kiroku:ledger-entry";
 

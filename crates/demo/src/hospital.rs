@@ -3,16 +3,16 @@
 //! amended, one withdrawn), so a new user sees a living ledger. Generated here from fixed lists,
 //! never taken from real records: the names are common ones, combined at random.
 
-use crate::{App, Result};
 use kiroku_access::account::{Category, Profile};
 use kiroku_access::application::ApplicationForm;
 use kiroku_access::department::{Code, CodeList};
 use kiroku_access::role::{Appointment, Role};
+use kiroku_app::{App, Result};
 use kiroku_core::{AccountId, Actor, Date};
 
 /// The system administrator the demo's data directory is made with (Art. 4: the director).
-pub fn administrator() -> crate::datadir::Administrator {
-    crate::datadir::Administrator {
+pub fn administrator() -> kiroku_app::datadir::Administrator {
+    kiroku_app::datadir::Administrator {
         account: "director".into(),
         family_name: "大崎".into(),
         given_name: "一郎".into(),
@@ -220,14 +220,15 @@ pub const DEMO_NOTES: &[(&str, &[&str])] = &[
 /// secret.
 pub async fn seed_hospital(app: &App) -> Result<Vec<(String, String)>> {
     let director = Actor {
-        account: AccountId::parse("director").map_err(|e| crate::Error::Invalid(e.to_string()))?,
+        account: AccountId::parse("director")
+            .map_err(|e| kiroku_app::Error::Invalid(e.to_string()))?,
         session: Some("demo".into()),
     };
     let operator = Actor::operator("demo");
     let today = Date::in_japan(
         app.clock()
             .now()
-            .map_err(|e| crate::Error::Unavailable(e.to_string()))?,
+            .map_err(|e| kiroku_app::Error::Unavailable(e.to_string()))?,
     );
     for (list, codes) in [
         (CodeList::Department, DEPARTMENTS),
@@ -288,7 +289,7 @@ pub async fn seed_hospital(app: &App) -> Result<Vec<(String, String)>> {
                     Some(head) => {
                         let head_actor = Actor {
                             account: AccountId::parse(head)
-                                .map_err(|e| crate::Error::Invalid(e.to_string()))?,
+                                .map_err(|e| kiroku_app::Error::Invalid(e.to_string()))?,
                             session: Some("demo".into()),
                         };
                         app.access()
@@ -367,7 +368,8 @@ pub const DEMO_CLIENT: &str = "demo-lab";
 /// director — and granted reading and writing clinical data. Returns its id and client secret.
 pub async fn seed_client(app: &App) -> Result<(String, String)> {
     let director = Actor {
-        account: AccountId::parse("director").map_err(|e| crate::Error::Invalid(e.to_string()))?,
+        account: AccountId::parse("director")
+            .map_err(|e| kiroku_app::Error::Invalid(e.to_string()))?,
         session: Some("demo".into()),
     };
     let today = app.today()?;
@@ -376,7 +378,7 @@ pub async fn seed_client(app: &App) -> Result<(String, String)> {
             director.clone(),
             CodeList::JobType,
             Code {
-                code: crate::policy::CLIENT_JOB_TYPE.into(),
+                code: kiroku_app::policy::CLIENT_JOB_TYPE.into(),
                 name_ja: "システムクライアント".into(),
                 name_en: "System client".into(),
                 active: true,
@@ -392,7 +394,7 @@ pub async fn seed_client(app: &App) -> Result<(String, String)> {
             h.role == Role::MonitoringManager
                 && h.department.as_deref() == Some("clinical-laboratory")
         })
-        .ok_or_else(|| crate::Error::Invalid("the laboratory has no head".into()))?;
+        .ok_or_else(|| kiroku_app::Error::Invalid("the laboratory has no head".into()))?;
     let form = ApplicationForm {
         profile: Profile {
             account: DEMO_CLIENT.into(),
@@ -402,7 +404,7 @@ pub async fn seed_client(app: &App) -> Result<(String, String)> {
             given_kana: "デモ".into(),
             staff_number: None,
             department: "clinical-laboratory".into(),
-            job_type: crate::policy::CLIENT_JOB_TYPE.into(),
+            job_type: kiroku_app::policy::CLIENT_JOB_TYPE.into(),
             category: Category::SpeciallyNecessary,
             permitted_by: None,
             category_reason: Some("デモ: 検査結果を電子カルテへ連携する部門システム".into()),
@@ -417,7 +419,7 @@ pub async fn seed_client(app: &App) -> Result<(String, String)> {
         .await?;
     let head = Actor {
         account: AccountId::parse(&head.account)
-            .map_err(|e| crate::Error::Invalid(e.to_string()))?,
+            .map_err(|e| kiroku_app::Error::Invalid(e.to_string()))?,
         session: Some("demo".into()),
     };
     app.access()

@@ -12,7 +12,7 @@
 //! - **migrate**: a SQLite ledger of N notes copied to PostgreSQL.
 //! - **sign-in**: one Argon2id hash, and other requests' latency while accounts sign in at once.
 
-use crate::{Error, Result};
+use kiroku_app::{Error, Result};
 use kiroku_core::{Actor, Draft, Entropy as _, Request, SeededEntropy};
 use kiroku_ledger::{Signer, Verifier};
 use kiroku_ops::amendment::NoteAmendment;
@@ -71,7 +71,7 @@ struct Bench {
 impl Bench {
     fn new(server: Option<&DatabaseUrl>, config: WriterConfig) -> Result<Bench> {
         let dir = TempDir::new()?;
-        let registry = crate::registry();
+        let registry = kiroku_app::registry();
         let scratch = ScratchDb::new(&backend(server), &registry, &dir.0, "bench")?;
         let store = Arc::new(Store::open(&scratch.url, registry, 4)?);
         let signer = signer()?;
@@ -229,11 +229,11 @@ pub fn ledger(
     )?;
     let baseline_scratch = ScratchDb::new(
         &backend(server),
-        &crate::registry(),
+        &kiroku_app::registry(),
         &bench._dir.0,
         "baseline",
     )?;
-    let mut baseline = Baseline::open(&baseline_scratch.url, crate::registry())?;
+    let mut baseline = Baseline::open(&baseline_scratch.url, kiroku_app::registry())?;
     let handle = bench.writer.handle();
     // Warm up connections and caches, outside the measurement.
     fill(&handle, 1000, 100, &mut |_| {})?;
@@ -431,11 +431,11 @@ pub fn preconditions(
     // rows written in batches of the ledger's mean size.
     let baseline_scratch = ScratchDb::new(
         &backend(server),
-        &crate::registry(),
+        &kiroku_app::registry(),
         &bench._dir.0,
         "baseline",
     )?;
-    let mut baseline = Baseline::open(&baseline_scratch.url, crate::registry())?;
+    let mut baseline = Baseline::open(&baseline_scratch.url, kiroku_app::registry())?;
     baseline.write(&read_rows(&bench.store, 0, amended_from)?, 500)?;
     let end = bench.size()?;
     let rows = read_rows(&bench.store, amended_from, end)?;
@@ -548,7 +548,7 @@ pub fn migrate(
     fill(&bench.writer.handle(), entries, per_request, &mut |d| {
         fill_progress(d, entries)
     })?;
-    let registry = crate::registry();
+    let registry = kiroku_app::registry();
     let target = ScratchDb::new(
         &Backend::Postgres(server.clone()),
         &registry,
@@ -614,15 +614,15 @@ pub fn sign_in(concurrent: usize, progress: &mut dyn FnMut(u64, u64)) -> Result<
     use kiroku_access::password;
     let dir = TempDir::new()?;
     let data = dir.0.join("data");
-    crate::datadir::init(
+    kiroku_app::datadir::init(
         &data,
-        &crate::datadir::InitOptions {
-            administrator: Some(crate::demo::administrator()),
+        &kiroku_app::datadir::InitOptions {
+            administrator: Some(crate::hospital::administrator()),
             ..Default::default()
         },
     )
     .map_err(|e| Error::Refused(e.to_string()))?;
-    let app = crate::App::open(&data, &crate::Overrides::default())
+    let app = kiroku_app::App::open(&data, &kiroku_app::Overrides::default())
         .map_err(|e| Error::Refused(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -630,7 +630,7 @@ pub fn sign_in(concurrent: usize, progress: &mut dyn FnMut(u64, u64)) -> Result<
         .map_err(|e| Error::Unavailable(e.to_string()))?;
     let app = Arc::new(app);
     let result = runtime.block_on(async {
-        let people = crate::demo::seed_hospital(&app).await?;
+        let people = crate::hospital::seed_hospital(&app).await?;
         let people: Vec<(String, String)> = people.into_iter().take(concurrent).collect();
         progress(1, 3);
         let entropy = OsEntropy;
@@ -642,7 +642,7 @@ pub fn sign_in(concurrent: usize, progress: &mut dyn FnMut(u64, u64)) -> Result<
             hashes.push(started.elapsed());
         }
         let (hash_p50_ms, _, hash_max_ms) = latency_ms(&mut hashes);
-        let probe = |app: Arc<crate::App>, until: Arc<std::sync::atomic::AtomicBool>| async move {
+        let probe = |app: Arc<kiroku_app::App>, until: Arc<std::sync::atomic::AtomicBool>| async move {
             let mut latencies = Vec::new();
             while !until.load(std::sync::atomic::Ordering::Relaxed) || latencies.len() < 20 {
                 let started = Instant::now();

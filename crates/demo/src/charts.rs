@@ -6,7 +6,7 @@
 //! by the laboratory's system client, so the policy and the e-storage rules apply as they would
 //! to real data. A doctor then confirms (確定) the older drafts, leaving the last weeks' waiting.
 
-use crate::{App, Error, Result};
+use kiroku_app::{App, Error, Result};
 use kiroku_core::{Actor, Date};
 use serde_json::{json, Value};
 
@@ -26,9 +26,8 @@ const UCUM: &str = "http://unitsofmeasure.org";
 const JP: &str = "http://jpfhir.jp/fhir/core/StructureDefinition/";
 /// JP Core's simple observation categories, which its laboratory and vital-sign profiles use.
 const JP_CATEGORY: &str = "http://jpfhir.jp/fhir/core/CodeSystem/JP_SimpleObservationCategory_CS";
-/// The hospital's staff ids (JP Core's namespace of the doctors' ids a medical institution
-/// gives, with the same institution number): the demo's attending doctor is named by account.
-pub const STAFF_ID_SYSTEM: &str = "urn:oid:1.2.392.100495.20.3.41.11318814790";
+/// The hospital's staff ids: the demo's attending doctor is named by account.
+pub use kiroku_records::resource::STAFF_ID_SYSTEM;
 const REPRESENTATION: &str = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation";
 
 const FAMILIES: &[(&str, &str)] = &[
@@ -518,7 +517,7 @@ fn base64_text(text: &str) -> String {
 }
 
 /// The clinical date of a version written (its search date), as written.
-fn clinical_date(served: &crate::records::Served) -> Option<String> {
+fn clinical_date(served: &kiroku_app::records::Served) -> Option<String> {
     let resource = kiroku_records::resource::Resource::parse(&served.body, None).ok()?;
     kiroku_records::index::index(&resource, &served.id).date
 }
@@ -536,100 +535,92 @@ pub struct Seeded {
     pub confirmed: u64,
 }
 
-impl App {
-    /// Writes `patients` synthetic patients' charts (from `seed`), patient numbers from
-    /// `first_number`, as the laboratory's system client (`client`, with its `secret`) would;
-    /// then `doctor` confirms the drafts older than four weeks. `full`: whole charts, or patients
-    /// alone. `progress` is told how many patients are written so far.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn seed_records(
-        &self,
-        client: (&str, &str),
-        doctor: Option<&str>,
-        patients: u64,
-        first_number: u64,
-        seed: u64,
-        full: bool,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<Seeded> {
-        // The confirming doctor attends every encounter (and so may confirm the drafts).
-        let attending = doctor;
-        let token = self.access().client_token(client.0, client.1, None).await?;
-        let system = self
-            .access()
-            .authenticate_bearer(&token.token, "demo")
-            .await?;
-        let doctor = doctor
-            .map(|d| {
-                kiroku_core::AccountId::parse(d)
-                    .map(|account| Actor {
-                        account,
-                        session: Some("demo".into()),
-                    })
-                    .map_err(|e| Error::Invalid(e.to_string()))
-            })
-            .transpose()?;
-        let today = self.today()?;
-        let cutoff = today.plus_days(-28).unwrap_or(today).to_string();
-        let mut rng = Rng::new(seed);
-        let mut seeded = Seeded::default();
-        // Patients alone go a hundred to a transaction; whole charts one each.
-        let per_bundle = if full {
-            1
-        } else {
-            kiroku_records::transaction::ENTRIES_MAX as u64
-        };
-        let mut number = first_number;
-        let end = first_number + patients;
-        while number < end {
-            let count = per_bundle.min(end - number);
-            let mut entries = Vec::new();
-            for n in number..number + count {
-                if let Value::Array(mut more) =
-                    chart(&mut rng, n, today, full, attending)["entry"].take()
-                {
-                    entries.append(&mut more);
-                }
+/// Writes `patients` synthetic patients' charts (from `seed`), patient numbers from
+/// `first_number`, as the laboratory's system client (`client`, with its `secret`) would;
+/// then `doctor` confirms the drafts older than four weeks. `full`: whole charts, or patients
+/// alone. `progress` is told how many patients are written so far.
+#[allow(clippy::too_many_arguments)]
+pub async fn seed_records(
+    app: &App,
+    client: (&str, &str),
+    doctor: Option<&str>,
+    patients: u64,
+    first_number: u64,
+    seed: u64,
+    full: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Seeded> {
+    // The confirming doctor attends every encounter (and so may confirm the drafts).
+    let attending = doctor;
+    let token = app.access().client_token(client.0, client.1, None).await?;
+    let system = app
+        .access()
+        .authenticate_bearer(&token.token, "demo")
+        .await?;
+    let doctor = doctor
+        .map(|d| {
+            kiroku_core::AccountId::parse(d)
+                .map(|account| Actor {
+                    account,
+                    session: Some("demo".into()),
+                })
+                .map_err(|e| Error::Invalid(e.to_string()))
+        })
+        .transpose()?;
+    let today = app.today()?;
+    let cutoff = today.plus_days(-28).unwrap_or(today).to_string();
+    let mut rng = Rng::new(seed);
+    let mut seeded = Seeded::default();
+    // Patients alone go a hundred to a transaction; whole charts one each.
+    let per_bundle = if full {
+        1
+    } else {
+        kiroku_records::transaction::ENTRIES_MAX as u64
+    };
+    let mut number = first_number;
+    let end = first_number + patients;
+    while number < end {
+        let count = per_bundle.min(end - number);
+        let mut entries = Vec::new();
+        for n in number..number + count {
+            if let Value::Array(mut more) =
+                chart(&mut rng, n, today, full, attending)["entry"].take()
+            {
+                entries.append(&mut more);
             }
-            let bundle =
-                json!({ "resourceType": "Bundle", "type": "transaction", "entry": entries });
-            let written = self
-                .records()
-                .transact(
-                    system.clone(),
-                    bundle.to_string().into_bytes(),
-                    crate::records::Writing::default(),
-                )
-                .await?;
-            seeded.patients += count;
-            seeded.resources += written.len() as u64;
-            seeded.patient_ids.extend(
-                written
-                    .iter()
-                    .filter(|w| w.served.kind == "Patient")
-                    .map(|w| w.served.id.clone()),
-            );
-            if let Some(doctor) = &doctor {
-                let old: Vec<(String, String, u64)> = written
-                    .iter()
-                    .filter(|w| w.served.state == kiroku_records::record::State::Draft)
-                    .filter(|w| {
-                        clinical_date(&w.served).is_some_and(|d| d.as_str() < cutoff.as_str())
-                    })
-                    .map(|w| (w.served.kind.clone(), w.served.id.clone(), w.served.version))
-                    .collect();
-                if !old.is_empty() {
-                    seeded.confirmed += self
-                        .records()
-                        .confirm_resources(doctor.clone(), old)
-                        .await?;
-                }
-            }
-            number += count;
-            progress(seeded.patients);
         }
-        Ok(seeded)
+        let bundle = json!({ "resourceType": "Bundle", "type": "transaction", "entry": entries });
+        let written = app
+            .records()
+            .transact(
+                system.clone(),
+                bundle.to_string().into_bytes(),
+                kiroku_app::records::Writing::default(),
+            )
+            .await?;
+        seeded.patients += count;
+        seeded.resources += written.len() as u64;
+        seeded.patient_ids.extend(
+            written
+                .iter()
+                .filter(|w| w.served.kind == "Patient")
+                .map(|w| w.served.id.clone()),
+        );
+        if let Some(doctor) = &doctor {
+            let old: Vec<(String, String, u64)> = written
+                .iter()
+                .filter(|w| w.served.state == kiroku_records::record::State::Draft)
+                .filter(|w| clinical_date(&w.served).is_some_and(|d| d.as_str() < cutoff.as_str()))
+                .map(|w| (w.served.kind.clone(), w.served.id.clone(), w.served.version))
+                .collect();
+            if !old.is_empty() {
+                seeded.confirmed += app.records().confirm_resources(doctor.clone(), old).await?;
+            }
+        }
+        number += count;
+        progress(seeded.patients);
     }
+    Ok(seeded)
 }
 
 #[cfg(test)]
