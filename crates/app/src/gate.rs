@@ -158,7 +158,8 @@ pub(crate) fn principal_of(store: &Store, id: &str, today: Date) -> Result<Optio
     };
     let profile = first(store, &Profile::query(id), Profile::from_row)?
         .ok_or_else(|| Error::Corrupt(format!("account {id} has no profile")))?;
-    let account = AccountId::parse(id).map_err(|_| Error::NoSuchAccount(id.to_owned()))?;
+    let account = AccountId::parse(id)
+        .map_err(|_| Error::Access(crate::access::Error::NoSuchAccount(id.to_owned())))?;
     let held = all(store, &Held::of_account(&account), Held::from_row)?;
     let mut roles = Vec::new();
     let mut heads = Vec::new();
@@ -357,6 +358,10 @@ impl App {
         let store: Arc<Store> = self.store().clone();
         let today = self.today()?;
         let id = id.to_owned();
-        blocking(move || principal_of(&store, &id, today)?.ok_or(Error::NoSuchAccount(id))).await
+        blocking(move || {
+            principal_of(&store, &id, today)?
+                .ok_or(Error::Access(crate::access::Error::NoSuchAccount(id)))
+        })
+        .await
     }
 }

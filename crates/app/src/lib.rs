@@ -70,142 +70,11 @@ pub enum Error {
     /// The caller is not who they claim to be.
     #[error("not authenticated")]
     Unauthorized,
-    /// A note's text, tags or key are not valid.
-    #[error(transparent)]
-    Note(#[from] kiroku_ops::note::NoteError),
-    /// An amendment or withdrawal was refused by its rule.
-    #[error(transparent)]
-    Amend(#[from] kiroku_ops::amendment::AmendError),
-    /// A command about people and access was refused by its rule.
-    #[error(transparent)]
-    Access(#[from] kiroku_access::AccessError),
     #[error(transparent)]
     Policy(#[from] kiroku_policy::PolicyError),
-    /// No such account.
-    #[error("account {0} does not exist")]
-    NoSuchAccount(String),
-    /// The account id or secret is wrong (which, is not said).
-    #[error("the account id or the password is wrong")]
-    SignInFailed,
-    /// Too many failed attempts: the account is locked until then.
-    #[error("the account is locked until {0}")]
-    Locked(kiroku_core::Timestamp),
-    /// The account is suspended, deactivated or outside its validity period.
-    #[error("the account cannot be used")]
-    AccountInactive,
-    #[error("the second factor's code is wrong")]
-    SecondFactorFailed,
-    #[error("no second factor was offered to this session")]
-    NoFactorOffered,
-    /// Passkeys need the server's public URL configured (or the browser at `localhost`).
-    #[error("passkeys are not available: public_url is not configured")]
-    PasskeysUnavailable,
-    /// The passkey's answer came without a live challenge of this session (none given,
-    /// already answered, or older than five minutes).
-    #[error("no live passkey challenge")]
-    NoPasskeyChallenge,
-    /// A new passkey's creation was refused.
-    #[error("the passkey was refused: {0}")]
-    PasskeyRefused(kiroku_access::passkey::PasskeyError),
-    /// The account has no passkey.
-    #[error("the account has no passkey")]
-    NoPasskey,
-    /// The passkey's answer did not verify.
-    #[error("the passkey did not verify")]
-    PasskeyFailed,
-    /// The client id or secret at the token endpoint is wrong (which, is not said).
-    #[error("the client id or secret is wrong")]
-    ClientAuthFailed,
-    /// No system client of that id.
-    #[error("no system client {0}")]
-    NoSuchClient(String),
-    /// No live token of that id.
-    #[error("no such token")]
-    NoSuchToken,
-    /// No status-change report of that id.
-    #[error("no report {0}")]
-    NoSuchReport(u64),
-    /// No access review of that id.
-    #[error("no access review {0}")]
-    NoSuchReview(u64),
-    /// A new password breaks a rule.
-    #[error(transparent)]
-    Password(#[from] kiroku_access::password::PasswordError),
-    /// No such note.
-    #[error("note {0} does not exist")]
-    NoSuchNote(u64),
-    /// A resource could not be written as sent.
-    #[error(transparent)]
-    Record(#[from] kiroku_records::record::RecordError),
-    /// A version cannot be confirmed.
-    #[error(transparent)]
-    Confirm(kiroku_records::record::ConfirmError),
-    /// A proxy entry cannot be made as asked.
-    #[error(transparent)]
-    Proxy(records::ProxyError),
-    /// A clinical note from the editor cannot be written as sent.
-    #[error(transparent)]
-    ClinicalNote(records::chart::NoteError),
-    /// A search the server cannot run.
-    #[error(transparent)]
-    Search(#[from] records::SearchError),
-    /// The server keeps no resources of that type.
-    #[error("this server keeps no resources of that type")]
-    NoSuchResourceType,
-    /// No resource (or version) of that id.
-    #[error("no such resource")]
-    NoSuchResource,
-    /// The resource was deleted (by this version); its earlier versions stay readable.
-    #[error("the resource was deleted (version {version})")]
-    Gone {
-        /// The deleting version.
-        version: u64,
-    },
-    /// The body's id is not the URL's.
-    #[error("the resource's id does not match the URL")]
-    IdMismatch,
-    /// The resource is not at the version the client saw.
-    #[error("the resource is at version {found}, not {expected}")]
-    VersionMismatch {
-        /// The version the client saw.
-        expected: u64,
-        /// The version stored.
-        found: u64,
-    },
-    /// The policy refused access to a record; the attempt was recorded.
-    #[error("the policy does not permit {0} on this record")]
-    RecordDenied(&'static str),
-    /// The policy refused for want of a care relationship with the patient (the action):
-    /// a break-the-glass access would open the record.
-    #[error("there is no care relationship with the patient for {0}; a break-the-glass access would open it")]
-    NoCareRelationship(&'static str),
-    /// A person's write that changes who takes part in a patient's care, or a chart's flags,
-    /// came without an acceptable reason; nothing was written.
-    #[error("a change of care or of a chart's flags needs a reason")]
-    AssignmentReason,
-    /// A break-the-glass access that cannot be opened or reviewed.
-    #[error(transparent)]
-    Emergency(#[from] kiroku_records::emergency::EmergencyError),
-    /// Another patient holds one of the identifiers.
-    #[error("another patient holds that identifier")]
-    IdentifierTaken,
-    /// A Bundle that is not a transaction this server takes.
-    #[error(transparent)]
-    Transaction(#[from] kiroku_records::transaction::TransactionError),
-    /// One entry of a transaction failed (`entry` from 0); nothing of it was written.
-    #[error("entry {entry} of the transaction: {error}")]
-    InEntry {
-        /// The entry's position.
-        entry: usize,
-        /// Why it failed.
-        error: Box<Error>,
-    },
     /// The state moved on under the request; nothing was written.
     #[error(transparent)]
     Conflict(Conflict),
-    /// An idempotency key was used before for a different note.
-    #[error("the idempotency key was already used for note {0}, with other content")]
-    KeyReused(u64),
     /// The request was refused (an export over an existing file, a non-empty target…).
     #[error("{0}")]
     Refused(String),
@@ -218,6 +87,63 @@ pub enum Error {
     /// The ledger cannot take or serve data right now (database down, writer stopped).
     #[error("the ledger is unavailable: {0}")]
     Unavailable(String),
+    /// A step about people and access was refused.
+    #[error(transparent)]
+    Access(#[from] access::Error),
+    /// A step about clinical records was refused.
+    #[error(transparent)]
+    Records(#[from] records::Error),
+    /// A step about the ledger or its notes was refused.
+    #[error(transparent)]
+    Ops(#[from] ops::Error),
+}
+
+impl From<kiroku_ops::note::NoteError> for Error {
+    fn from(error: kiroku_ops::note::NoteError) -> Error {
+        Error::Ops(ops::Error::Note(error))
+    }
+}
+
+impl From<kiroku_ops::amendment::AmendError> for Error {
+    fn from(error: kiroku_ops::amendment::AmendError) -> Error {
+        Error::Ops(ops::Error::Amend(error))
+    }
+}
+
+impl From<kiroku_access::AccessError> for Error {
+    fn from(error: kiroku_access::AccessError) -> Error {
+        Error::Access(access::Error::Rule(error))
+    }
+}
+
+impl From<kiroku_access::password::PasswordError> for Error {
+    fn from(error: kiroku_access::password::PasswordError) -> Error {
+        Error::Access(access::Error::Password(error))
+    }
+}
+
+impl From<kiroku_records::record::RecordError> for Error {
+    fn from(error: kiroku_records::record::RecordError) -> Error {
+        Error::Records(records::Error::Record(error))
+    }
+}
+
+impl From<records::SearchError> for Error {
+    fn from(error: records::SearchError) -> Error {
+        Error::Records(records::Error::Search(error))
+    }
+}
+
+impl From<kiroku_records::emergency::EmergencyError> for Error {
+    fn from(error: kiroku_records::emergency::EmergencyError) -> Error {
+        Error::Records(records::Error::Emergency(error))
+    }
+}
+
+impl From<kiroku_records::transaction::TransactionError> for Error {
+    fn from(error: kiroku_records::transaction::TransactionError) -> Error {
+        Error::Records(records::Error::Transaction(error))
+    }
 }
 
 impl From<StoreError> for Error {

@@ -176,7 +176,9 @@ fn load_application(store: &Store, id: EntryIndex) -> Result<Application> {
         &ApplicationState::query(id),
         ApplicationState::from_row,
     )?
-    .ok_or(Error::Access(AccessError::NoApplication(id.0)))?;
+    .ok_or(Error::Access(crate::access::Error::Rule(
+        AccessError::NoApplication(id.0),
+    )))?;
     let submitted = first(store, &Submitted::query(id), Submitted::from_row)?
         .ok_or_else(|| Error::Corrupt(format!("application {id} has no form")))?;
     let steps = all(store, &StepTaken::query(id), StepTaken::from_row)?;
@@ -435,11 +437,12 @@ impl Access<'_> {
         let store = self.app.store().clone();
         let id = id.to_owned();
         blocking(move || {
-            let state =
-                account_state(&store, &id)?.ok_or_else(|| Error::NoSuchAccount(id.clone()))?;
+            let state = account_state(&store, &id)?
+                .ok_or_else(|| Error::Access(crate::access::Error::NoSuchAccount(id.clone())))?;
             let profile = first(&store, &Profile::query(&id), Profile::from_row)?
                 .ok_or_else(|| Error::Corrupt(format!("account {id} has no profile")))?;
-            let account = AccountId::parse(&id).map_err(|_| Error::NoSuchAccount(id.clone()))?;
+            let account = AccountId::parse(&id)
+                .map_err(|_| Error::Access(crate::access::Error::NoSuchAccount(id.clone())))?;
             Ok(AccountView {
                 state,
                 profile,
@@ -466,10 +469,10 @@ impl Access<'_> {
         let by = actor.clone();
         let id = id.to_owned();
         self.decide(&actor, move |store, today, roles, gate| {
-            let target =
-                account_state(store, &id)?.ok_or_else(|| Error::NoSuchAccount(id.clone()))?;
-            let principal =
-                principal_of(store, &id, today)?.ok_or_else(|| Error::NoSuchAccount(id.clone()))?;
+            let target = account_state(store, &id)?
+                .ok_or_else(|| Error::Access(crate::access::Error::NoSuchAccount(id.clone())))?;
+            let principal = principal_of(store, &id, today)?
+                .ok_or_else(|| Error::Access(crate::access::Error::NoSuchAccount(id.clone())))?;
             gate.require(
                 Action::ChangeAccountStatus,
                 &Resource::Account(Box::new(principal)),
@@ -493,8 +496,8 @@ impl Access<'_> {
         let id = id.to_owned();
         self.decide(&actor, move |store, today, roles, gate| {
             gate.require(Action::AppointRoles, &Resource::System)?;
-            let target =
-                account_state(store, &id)?.ok_or_else(|| Error::NoSuchAccount(id.clone()))?;
+            let target = account_state(store, &id)?
+                .ok_or_else(|| Error::Access(crate::access::Error::NoSuchAccount(id.clone())))?;
             if let Some(d) = &appointment.department {
                 department::require_active(
                     CodeList::Department,
@@ -502,7 +505,8 @@ impl Access<'_> {
                     code(store, CodeList::Department, d)?.as_ref(),
                 )?;
             }
-            let account = AccountId::parse(&id).map_err(|_| Error::NoSuchAccount(id.clone()))?;
+            let account = AccountId::parse(&id)
+                .map_err(|_| Error::Access(crate::access::Error::NoSuchAccount(id.clone())))?;
             let target_roles = roles_of(store, &account)?;
             let mut request = role::appoint(
                 &roles,
@@ -536,7 +540,8 @@ impl Access<'_> {
         let id = id.to_owned();
         self.decide(&actor, move |store, today, roles, gate| {
             gate.require(Action::AppointRoles, &Resource::System)?;
-            let account = AccountId::parse(&id).map_err(|_| Error::NoSuchAccount(id.clone()))?;
+            let account = AccountId::parse(&id)
+                .map_err(|_| Error::Access(crate::access::Error::NoSuchAccount(id.clone())))?;
             let target_roles = roles_of(store, &account)?;
             let mut request = role::dismiss(
                 &roles,
@@ -574,12 +579,16 @@ impl Access<'_> {
                 Some(id) => {
                     let principal = principal_of(store, id, today)?
                         .filter(|p| p.kind == kiroku_policy::PrincipalKind::Person)
-                        .ok_or_else(|| Error::NoSuchAccount(id.clone()))?;
+                        .ok_or_else(|| {
+                            Error::Access(crate::access::Error::NoSuchAccount(id.clone()))
+                        })?;
                     gate.require(
                         Action::BindStaffIdentity,
                         &Resource::Account(Box::new(principal)),
                     )?;
-                    Some(AccountId::parse(id).map_err(|_| Error::NoSuchAccount(id.clone()))?)
+                    Some(AccountId::parse(id).map_err(|_| {
+                        Error::Access(crate::access::Error::NoSuchAccount(id.clone()))
+                    })?)
                 }
                 None => {
                     gate.require(
@@ -614,7 +623,9 @@ impl Access<'_> {
             gate.require(Action::AppointRoles, &Resource::System)?;
             let job = |account: &str| -> Result<String> {
                 Ok(first(store, &Profile::query(account), Profile::from_row)?
-                    .ok_or_else(|| Error::NoSuchAccount(account.to_owned()))?
+                    .ok_or_else(|| {
+                        Error::Access(crate::access::Error::NoSuchAccount(account.to_owned()))
+                    })?
                     .job_type)
             };
             let trainee_job = job(&trainee)?;

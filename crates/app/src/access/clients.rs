@@ -177,7 +177,8 @@ impl Access<'_> {
     ) -> Result<IssuedToken> {
         let client = match client {
             Some(c) => c.to_owned(),
-            None => kiroku_access::assertion::issuer(assertion).ok_or(Error::ClientAuthFailed)?,
+            None => kiroku_access::assertion::issuer(assertion)
+                .ok_or(Error::Access(crate::access::Error::ClientAuthFailed))?,
         };
         self.client_token_by(&client, ClientProof::Assertion(assertion.to_owned()), scope)
             .await
@@ -189,7 +190,8 @@ impl Access<'_> {
         proof: ClientProof,
         scope: Option<String>,
     ) -> Result<IssuedToken> {
-        let id = AccountId::parse(client).map_err(|_| Error::ClientAuthFailed)?;
+        let id = AccountId::parse(client)
+            .map_err(|_| Error::Access(crate::access::Error::ClientAuthFailed))?;
         let audience = format!("{}/oauth/token", self.app.base_url());
         for _ in 0..ATTEMPT_RETRIES_MAX {
             let store: Arc<Store> = self.app.store().clone();
@@ -245,7 +247,7 @@ impl Access<'_> {
                 blocking(check).await?
             };
             let Some(found) = found else {
-                return Err(Error::ClientAuthFailed);
+                return Err(Error::Access(crate::access::Error::ClientAuthFailed));
             };
             let outcome = match found.sign_in.lockout.verdict(now) {
                 Verdict::Locked(_) => Outcome::Locked,
@@ -299,7 +301,7 @@ impl Access<'_> {
                 Err(Error::Conflict(Conflict::Claimed { table, .. }))
                     if table == kiroku_access::assertion::ASSERTIONS.name =>
                 {
-                    return Err(Error::ClientAuthFailed)
+                    return Err(Error::Access(crate::access::Error::ClientAuthFailed))
                 }
                 Err(e) => return Err(e),
             };
@@ -310,12 +312,16 @@ impl Access<'_> {
                     expires_in,
                     done,
                 }),
-                (Outcome::Locked, _) => Err(Error::Locked(lockout.until.unwrap_or(now))),
+                (Outcome::Locked, _) => Err(Error::Access(crate::access::Error::Locked(
+                    lockout.until.unwrap_or(now),
+                ))),
                 (Outcome::Failure, _) => match lockout.until {
-                    Some(until) if lockout.failures == 0 => Err(Error::Locked(until)),
-                    _ => Err(Error::ClientAuthFailed),
+                    Some(until) if lockout.failures == 0 => {
+                        Err(Error::Access(crate::access::Error::Locked(until)))
+                    }
+                    _ => Err(Error::Access(crate::access::Error::ClientAuthFailed)),
                 },
-                _ => Err(Error::AccountInactive),
+                _ => Err(Error::Access(crate::access::Error::AccountInactive)),
             };
         }
         Err(Error::Unavailable(
@@ -337,9 +343,11 @@ impl Access<'_> {
             gate.require(Action::ManageClients, &Resource::System)?;
             let profile = first(store, &Profile::query(&client), Profile::from_row)?
                 .filter(|p| p.job_type == CLIENT_JOB_TYPE)
-                .ok_or_else(|| Error::NoSuchClient(client.clone()))?;
+                .ok_or_else(|| Error::Access(crate::access::Error::NoSuchClient(client.clone())))?;
             kiroku_access::assertion::check_jwks(&jwks).map_err(|why| {
-                Error::Access(kiroku_access::AccessError::Invalid { field: "jwks", why })
+                Error::Access(crate::access::Error::Rule(
+                    kiroku_access::AccessError::Invalid { field: "jwks", why },
+                ))
             })?;
             Ok(kiroku_core::Request::one(
                 kiroku_access::assertion::register(by, &profile.account, &jwks),
@@ -357,9 +365,9 @@ impl Access<'_> {
         let granted = blocking(move || {
             let found = standing(&store, &who)?
                 .filter(|f| f.profile.job_type == CLIENT_JOB_TYPE)
-                .ok_or_else(|| Error::NoSuchClient(who.clone()))?;
+                .ok_or_else(|| Error::Access(crate::access::Error::NoSuchClient(who.clone())))?;
             if !usable(&found.state, &found.profile, now) {
-                return Err(Error::AccountInactive);
+                return Err(Error::Access(crate::access::Error::AccountInactive));
             }
             granted(&store, &who)
         })
@@ -426,7 +434,8 @@ impl Access<'_> {
     /// secret is refused but does not count towards the client's lockout (a stranger's
     /// revocations must not lock a departmental system out of the token endpoint).
     pub async fn revoke_own_token(self, client: &str, secret: &str, token: &str) -> Result<()> {
-        let id = AccountId::parse(client).map_err(|_| Error::ClientAuthFailed)?;
+        let id = AccountId::parse(client)
+            .map_err(|_| Error::Access(crate::access::Error::ClientAuthFailed))?;
         let store: Arc<Store> = self.app.store().clone();
         let now = self.app.now()?;
         let (who, secret_owned, tid) = (id.to_string(), secret.to_owned(), token_id(token));
@@ -449,17 +458,17 @@ impl Access<'_> {
             })
             .await?;
         let Some(standing_found) = standing_found else {
-            return Err(Error::ClientAuthFailed);
+            return Err(Error::Access(crate::access::Error::ClientAuthFailed));
         };
         if let Verdict::Locked(until) = standing_found.sign_in.lockout.verdict(now) {
-            return Err(Error::Locked(until));
+            return Err(Error::Access(crate::access::Error::Locked(until)));
         }
         if !matches {
             // A wrong secret here is refused without counting towards the client's lockout:
             // anyone may send revocations naming a client, and they must not be able to lock
             // a departmental system out of the token endpoint. Repeated failures from one
             // address are slowed down at the server's edge instead.
-            return Err(Error::ClientAuthFailed);
+            return Err(Error::Access(crate::access::Error::ClientAuthFailed));
         }
         let Some(found) = found else {
             return Ok(());
@@ -478,8 +487,8 @@ impl Access<'_> {
         let by = actor.clone();
         let id = id.to_owned();
         self.decide(&actor, move |store, today, roles, gate| {
-            let token =
-                first(store, &Token::query(&id), Token::from_row)?.ok_or(Error::NoSuchToken)?;
+            let token = first(store, &Token::query(&id), Token::from_row)?
+                .ok_or(Error::Access(crate::access::Error::NoSuchToken))?;
             gate.require(Action::ManageClients, &Resource::System)?;
             Ok(client::revoke(&roles, by, &token, Some(&reason), today)?)
         })
@@ -497,8 +506,10 @@ impl Access<'_> {
         let by = actor.clone();
         let account = account.to_owned();
         self.decide(&actor, move |store, today, roles, gate| {
-            let profile = first(store, &Profile::query(&account), Profile::from_row)?
-                .ok_or_else(|| Error::NoSuchAccount(account.clone()))?;
+            let profile =
+                first(store, &Profile::query(&account), Profile::from_row)?.ok_or_else(|| {
+                    Error::Access(crate::access::Error::NoSuchAccount(account.clone()))
+                })?;
             gate.require(Action::ManageClients, &Resource::System)?;
             Ok(client::grant(
                 &roles,

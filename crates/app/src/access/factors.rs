@@ -266,9 +266,10 @@ impl Access<'_> {
         let secret = session
             .offered_factor
             .clone()
-            .ok_or(Error::NoFactorOffered)?;
+            .ok_or(Error::Access(crate::access::Error::NoFactorOffered))?;
         let now = self.app.now()?;
-        let step = factor::verify(&secret, code, now, None).ok_or(Error::SecondFactorFailed)?;
+        let step = factor::verify(&secret, code, now, None)
+            .ok_or(Error::Access(crate::access::Error::SecondFactorFailed))?;
         let sealed = seal(
             &self.factor_key()?,
             session.account.as_str(),
@@ -334,8 +335,13 @@ impl Access<'_> {
                 None => Proof::failed(),
             })
         };
-        self.second_step(token, &session, check, Error::SecondFactorFailed)
-            .await
+        self.second_step(
+            token,
+            &session,
+            check,
+            Error::Access(crate::access::Error::SecondFactorFailed),
+        )
+        .await
     }
 
     /// The second step of signing in, whichever the factor: `check` reads what it needs and
@@ -413,7 +419,7 @@ impl Access<'_> {
                 _ => match lockout.until {
                     Some(until) => {
                         self.end_sessions(&account, Some(token)).await?;
-                        Err(Error::Locked(until))
+                        Err(Error::Access(crate::access::Error::Locked(until)))
                     }
                     None => Err(failed),
                 },

@@ -40,15 +40,15 @@ impl ReviewView {
 }
 
 fn load_report(store: &Store, id: EntryIndex) -> Result<Report> {
-    let mut report =
-        first(store, &Report::query(id), Report::from_row)?.ok_or(Error::NoSuchReport(id.0))?;
+    let mut report = first(store, &Report::query(id), Report::from_row)?
+        .ok_or(Error::Access(crate::access::Error::NoSuchReport(id.0)))?;
     report.handled = first(store, &Handled::query(id), Handled::from_row)?;
     Ok(report)
 }
 
 fn load_review(store: &Store, id: EntryIndex) -> Result<Review> {
-    let mut review =
-        first(store, &Review::query(id), Review::from_row)?.ok_or(Error::NoSuchReview(id.0))?;
+    let mut review = first(store, &Review::query(id), Review::from_row)?
+        .ok_or(Error::Access(crate::access::Error::NoSuchReview(id.0)))?;
     review.closed = first(store, &Closure::query(id), Closure::from_row)?;
     Ok(review)
 }
@@ -85,10 +85,12 @@ impl Access<'_> {
         let by = actor.clone();
         let account = account.to_owned();
         self.decide(&actor, move |store, today, _, gate| {
-            let target = account_state(store, &account)?
-                .ok_or_else(|| Error::NoSuchAccount(account.clone()))?;
-            let principal = principal_of(store, &account, today)?
-                .ok_or_else(|| Error::NoSuchAccount(account.clone()))?;
+            let target = account_state(store, &account)?.ok_or_else(|| {
+                Error::Access(crate::access::Error::NoSuchAccount(account.clone()))
+            })?;
+            let principal = principal_of(store, &account, today)?.ok_or_else(|| {
+                Error::Access(crate::access::Error::NoSuchAccount(account.clone()))
+            })?;
             let department = principal.department.clone();
             gate.require(
                 Action::ReportStatusChange,
@@ -129,8 +131,9 @@ impl Access<'_> {
         let by = actor.clone();
         self.decide(&actor, move |store, today, roles, gate| {
             let found = load_report(store, id)?;
-            let principal = principal_of(store, &found.account, today)?
-                .ok_or_else(|| Error::NoSuchAccount(found.account.clone()))?;
+            let principal = principal_of(store, &found.account, today)?.ok_or_else(|| {
+                Error::Access(crate::access::Error::NoSuchAccount(found.account.clone()))
+            })?;
             gate.require(
                 Action::HandleReports,
                 &Resource::Account(Box::new(principal)),
@@ -219,7 +222,9 @@ impl Access<'_> {
         self.decide(&actor, move |store, today, roles, gate| {
             let review = load_review(store, id)?;
             let mut item = first(store, &Item::member(id, &account), Item::from_member_row)?
-                .ok_or_else(|| Error::NoSuchAccount(account.clone()))?;
+                .ok_or_else(|| {
+                    Error::Access(crate::access::Error::NoSuchAccount(account.clone()))
+                })?;
             item.decided = first(
                 store,
                 &Item::decision(id, &account),
@@ -230,8 +235,9 @@ impl Access<'_> {
                 Action::ReviewMembers,
                 &Resource::Department(item.department.clone()),
             )?;
-            let target = account_state(store, &account)?
-                .ok_or_else(|| Error::NoSuchAccount(account.clone()))?;
+            let target = account_state(store, &account)?.ok_or_else(|| {
+                Error::Access(crate::access::Error::NoSuchAccount(account.clone()))
+            })?;
             Ok(lifecycle::decide(
                 &roles,
                 by,
@@ -275,8 +281,9 @@ impl Access<'_> {
                 .into_iter()
                 .filter(|i| i.decided.is_none())
                 .map(|i| {
-                    account_state(store, &i.account)?
-                        .ok_or_else(|| Error::NoSuchAccount(i.account.clone()))
+                    account_state(store, &i.account)?.ok_or_else(|| {
+                        Error::Access(crate::access::Error::NoSuchAccount(i.account.clone()))
+                    })
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(lifecycle::close(

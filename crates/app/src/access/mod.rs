@@ -2,6 +2,8 @@
 //! and their status, roles, sign-in with its second factors and passkeys, sessions, system
 //! clients and their tokens, status-change reports and access reviews.
 
+mod error;
+pub use error::Error;
 pub mod accounts;
 pub mod clients;
 pub mod factors;

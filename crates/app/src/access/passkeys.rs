@@ -183,16 +183,17 @@ impl Access<'_> {
     /// than left to fail. The expected origin never comes from the request.
     pub fn relying_party(self, host: Option<&str>) -> Result<RelyingParty> {
         if let Some(url) = &self.app.config.public_url {
-            return relying_party_of(url).ok_or(Error::PasskeysUnavailable);
+            return relying_party_of(url)
+                .ok_or(Error::Access(crate::access::Error::PasskeysUnavailable));
         }
         let local = self
             .local_relying_party()
-            .ok_or(Error::PasskeysUnavailable)?;
+            .ok_or(Error::Access(crate::access::Error::PasskeysUnavailable))?;
         let reached = host.and_then(|h| relying_party_of(&format!("http://{h}")));
         if reached.as_ref() == Some(&local) {
             Ok(local)
         } else {
-            Err(Error::PasskeysUnavailable)
+            Err(Error::Access(crate::access::Error::PasskeysUnavailable))
         }
     }
 
@@ -286,9 +287,9 @@ impl Access<'_> {
             .app
             .sessions()
             .take_challenge(token, Purpose::Register, self.app.now()?)
-            .ok_or(Error::NoPasskeyChallenge)?;
+            .ok_or(Error::Access(crate::access::Error::NoPasskeyChallenge))?;
         let key = passkey::verify_registration(rp, &challenge, response)
-            .map_err(Error::PasskeyRefused)?;
+            .map_err(|e| Error::Access(crate::access::Error::PasskeyRefused(e)))?;
         let held = self.passkeys(session.account.as_str()).await?;
         let mut request = passkey::register(actor, &held, key, label)?;
         // A session that had to enrol may act from now on: recorded in the same request.
@@ -315,7 +316,7 @@ impl Access<'_> {
         }
         let held = self.passkeys(session.account.as_str()).await?;
         if held.is_empty() {
-            return Err(Error::NoPasskey);
+            return Err(Error::Access(crate::access::Error::NoPasskey));
         }
         let challenge = self.give_challenge(token, Purpose::SignIn, self.app.now()?);
         Ok(RequestOptions {
@@ -380,8 +381,13 @@ impl Access<'_> {
                 },
             )
         };
-        self.second_step(token, &session, check, Error::PasskeyFailed)
-            .await
+        self.second_step(
+            token,
+            &session,
+            check,
+            Error::Access(crate::access::Error::PasskeyFailed),
+        )
+        .await
     }
 
     /// The signed-in account removes one of its passkeys (lost, replaced): an entry.

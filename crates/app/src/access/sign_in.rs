@@ -153,7 +153,8 @@ impl Access<'_> {
     /// Signs `account` in with `secret` (its password, or its initial secret before the first
     /// sign-in). Every attempt on an existing account is recorded.
     pub async fn sign_in(self, account: &str, secret: &str) -> Result<SignedIn> {
-        let id = AccountId::parse(account).map_err(|_| Error::SignInFailed)?;
+        let id = AccountId::parse(account)
+            .map_err(|_| Error::Access(crate::access::Error::SignInFailed))?;
         for _ in 0..ATTEMPT_RETRIES_MAX {
             let store: Arc<Store> = self.app.store().clone();
             let now = self.app.now()?;
@@ -179,7 +180,7 @@ impl Access<'_> {
                 })
                 .await?;
             let Some(found) = found else {
-                return Err(Error::SignInFailed);
+                return Err(Error::Access(crate::access::Error::SignInFailed));
             };
             let outcome = match found.sign_in.lockout.verdict(now) {
                 Verdict::Locked(_) => Outcome::Locked,
@@ -259,11 +260,15 @@ impl Access<'_> {
                     })
                 }
                 Outcome::Failure => match lockout.until {
-                    Some(until) if lockout.failures == 0 => Err(Error::Locked(until)),
-                    _ => Err(Error::SignInFailed),
+                    Some(until) if lockout.failures == 0 => {
+                        Err(Error::Access(crate::access::Error::Locked(until)))
+                    }
+                    _ => Err(Error::Access(crate::access::Error::SignInFailed)),
                 },
-                Outcome::Locked => Err(Error::Locked(lockout.until.unwrap_or(now))),
-                Outcome::Inactive => Err(Error::AccountInactive),
+                Outcome::Locked => Err(Error::Access(crate::access::Error::Locked(
+                    lockout.until.unwrap_or(now),
+                ))),
+                Outcome::Inactive => Err(Error::Access(crate::access::Error::AccountInactive)),
             };
         }
         Err(Error::Unavailable(
@@ -415,7 +420,7 @@ impl Access<'_> {
                 let current_hash =
                     crate::access::factors::opened_hash(&key, &account, &found.credential.hash)?;
                 if !password::verify(&current, &current_hash) {
-                    return Err(Error::SignInFailed);
+                    return Err(Error::Access(crate::access::Error::SignInFailed));
                 }
                 let names = [
                     account.as_str(),
@@ -437,7 +442,9 @@ impl Access<'_> {
                 })
                 .collect::<Result<_>>()?;
                 if password::reused(&new, &recent) || password::verify(&new, &current_hash) {
-                    return Err(Error::Password(password::PasswordError::Reused));
+                    return Err(Error::Access(crate::access::Error::Password(
+                        password::PasswordError::Reused,
+                    )));
                 }
                 let hash = password::hash(&new, entropy.as_ref())
                     .map_err(|e| Error::Unavailable(e.to_string()))?;

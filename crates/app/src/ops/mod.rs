@@ -1,6 +1,8 @@
 //! The ops wing: the ledger itself — its checkpoints, tiles and proofs, verification, rebuild
 //! and export — and the operations notes kept in it.
 
+mod error;
+pub use error::Error;
 pub mod ledger;
 pub mod notes;
 

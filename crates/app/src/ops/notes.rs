@@ -123,7 +123,8 @@ impl Ops<'_> {
     pub async fn note(self, note: EntryIndex) -> Result<NoteView> {
         let store = self.app.store().clone();
         blocking(move || {
-            let state = load_state(&store, note)?.ok_or(Error::NoSuchNote(note.0))?;
+            let state = load_state(&store, note)?
+                .ok_or(Error::Ops(crate::ops::Error::NoSuchNote(note.0)))?;
             let tags = load_tags(&store, note)?;
             let (first, _) = first_version(&store, note)?;
             let mut versions = vec![first];
@@ -195,7 +196,8 @@ impl Ops<'_> {
     async fn load_for_change(self, note: EntryIndex) -> Result<(NoteState, Vec<String>)> {
         let store: Arc<Store> = self.app.store().clone();
         blocking(move || {
-            let state = load_state(&store, note)?.ok_or(Error::NoSuchNote(note.0))?;
+            let state = load_state(&store, note)?
+                .ok_or(Error::Ops(crate::ops::Error::NoSuchNote(note.0)))?;
             let tags = load_tags(&store, note)?;
             Ok((state, tags))
         })
@@ -215,7 +217,7 @@ fn replayed(store: &Store, key: &str, text: &str, tags: &[String]) -> Result<Wri
     let owner = decoded(note::key_owner(&holder))?;
     let (first, first_tags) = first_version(store, owner)?;
     if first.text.as_deref() != Some(text) || first_tags != tags {
-        return Err(Error::KeyReused(owner.0));
+        return Err(Error::Ops(crate::ops::Error::KeyReused(owner.0)));
     }
     let tree_size = read::latest_checkpoint(store)?.map_or(0, |c| c.size);
     Ok(Written {

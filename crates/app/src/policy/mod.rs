@@ -214,8 +214,9 @@ impl Policies<'_> {
                 if asker.account.as_str() != account {
                     gate.require(Action::ReadRegisters, &Resource::System)?;
                 }
-                let principal = principal_of(store, &account, today)?
-                    .ok_or_else(|| Error::NoSuchAccount(account.clone()))?;
+                let principal = principal_of(store, &account, today)?.ok_or_else(|| {
+                    Error::Access(crate::access::Error::NoSuchAccount(account.clone()))
+                })?;
                 let decision = gate.policy.engine.decide(&principal, action, &resource)?;
                 let policies = decision
                     .policies

@@ -36,7 +36,7 @@ impl Records<'_> {
         minutes: u32,
     ) -> Result<Opened> {
         if !kiroku_records::resource::is_id(patient) {
-            return Err(Error::NoSuchResource);
+            return Err(Error::Records(crate::records::Error::NoSuchResource));
         }
         let who = actor.clone();
         let (patient, reason) = (patient.to_owned(), reason.to_owned());

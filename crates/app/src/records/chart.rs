@@ -76,7 +76,7 @@ impl Records<'_> {
     /// entry.
     pub async fn chart(self, actor: Actor, patient: &str) -> Result<Chart> {
         if !is_id(patient) {
-            return Err(Error::NoSuchResource);
+            return Err(Error::Records(crate::records::Error::NoSuchResource));
         }
         let who = actor.clone();
         let patient = patient.to_owned();
@@ -89,9 +89,9 @@ impl Records<'_> {
                 };
                 let patient_served = match readable(&asker, "Patient", &patient, c.entry)? {
                     Ok(served) if served.state == kiroku_records::record::State::Deleted => {
-                        return Err(Error::Gone {
+                        return Err(Error::Records(crate::records::Error::Gone {
                             version: served.version,
-                        })
+                        }))
                     }
                     Ok(served) => served,
                     Err(refused) => return Ok(Found::Refused(refused)),
@@ -175,7 +175,7 @@ impl Records<'_> {
     ) -> Result<RecordView> {
         let kind = crate::records::known_type(kind)?;
         if !is_id(id) {
-            return Err(Error::NoSuchResource);
+            return Err(Error::Records(crate::records::Error::NoSuchResource));
         }
         let who = actor.clone();
         let id = id.to_owned();
@@ -232,7 +232,7 @@ impl Records<'_> {
     pub async fn patient_of(self, kind: &str, id: &str) -> Result<Option<String>> {
         let kind = crate::records::known_type(kind)?;
         if !is_id(id) {
-            return Err(Error::NoSuchResource);
+            return Err(Error::Records(crate::records::Error::NoSuchResource));
         }
         let store = self.app.store().clone();
         let id = id.to_owned();
@@ -560,16 +560,20 @@ impl Records<'_> {
         correcting: Option<(String, u64)>,
     ) -> Result<crate::records::Written> {
         if !is_id(patient) {
-            return Err(Error::NoSuchResource);
+            return Err(Error::Records(crate::records::Error::NoSuchResource));
         }
-        draft.check().map_err(Error::ClinicalNote)?;
+        draft
+            .check()
+            .map_err(|e| Error::Records(crate::records::Error::ClinicalNote(e)))?;
         if let Some((id, _)) = &correcting {
             // A correction stays the note of its patient.
             let store = self.app.store().clone();
             let i = id.clone();
             let of = blocking(move || current(&store, "DocumentReference", &i)).await?;
             if of.and_then(|c| c.patient).as_deref() != Some(patient) {
-                return Err(Error::ClinicalNote(NoteError::NotANote));
+                return Err(Error::Records(crate::records::Error::ClinicalNote(
+                    NoteError::NotANote,
+                )));
             }
         }
         if let Some(encounter) = &draft.encounter {
@@ -577,7 +581,9 @@ impl Records<'_> {
             let e = encounter.clone();
             let of = blocking(move || current(&store, "Encounter", &e)).await?;
             if !is_id(encounter) || of.and_then(|c| c.patient).as_deref() != Some(patient) {
-                return Err(Error::ClinicalNote(NoteError::Encounter));
+                return Err(Error::Records(crate::records::Error::ClinicalNote(
+                    NoteError::Encounter,
+                )));
             }
         }
         let author = writing

@@ -3,12 +3,14 @@
 //! that carries patient data is recorded as a disclosure entry, and its commit awaited, before
 //! the answer is returned: nothing leaves the system unrecorded.
 
+mod error;
+pub use error::Error;
 pub mod break_glass;
 pub mod chart;
 
 use crate::gate::Gate;
 use crate::rows::{all, decoded, first};
-use crate::{blocking, Error, Result};
+use crate::{blocking, Result};
 use kiroku_core::query::Stored;
 use kiroku_core::{Actor, Conflict, Date, Request, Timestamp};
 use kiroku_policy::{Action, Care, PrincipalKind, Resource as PolicyResource};
@@ -413,12 +415,12 @@ fn type_question(kind: &str) -> (Action, PolicyResource) {
     )
 }
 
-/// `Error::NoSuchResource`, or the refusal to record when the caller may read nothing of
+/// `Error::Records(crate::records::Error::NoSuchResource)`, or the refusal to record when the caller may read nothing of
 /// `kind` (and so may not learn that the id is free).
 pub(crate) fn not_found<T>(asker: &Asker<'_>, kind: &str) -> Result<Found<T>> {
     let (action, question) = type_question(kind);
     match check(asker, action, &question, kind, None, None)? {
-        Ok(()) => Err(Error::NoSuchResource),
+        Ok(()) => Err(crate::Error::Records(crate::records::Error::NoSuchResource)),
         Err(refused) => Ok(Found::Refused(refused)),
     }
 }
@@ -503,7 +505,9 @@ pub(crate) fn known_type(kind: &str) -> Result<&'static str> {
         .iter()
         .find(|t| **t == kind)
         .copied()
-        .ok_or(Error::NoSuchResourceType)
+        .ok_or(crate::Error::Records(
+            crate::records::Error::NoSuchResourceType,
+        ))
 }
 
 /// Where a version's entry stands in the ledger: its index, time, actor and reason.
@@ -529,7 +533,7 @@ fn load_version_within(
 ) -> Result<(ResourceVersion, Origin)> {
     let (stored, payload) = read::entry_text_within(store, entry, signed)?;
     let version: ResourceVersion = serde_json::from_slice(&payload)
-        .map_err(|_| Error::Corrupt(format!("entry {entry} is not a resource version")))?;
+        .map_err(|_| crate::Error::Corrupt(format!("entry {entry} is not a resource version")))?;
     Ok((
         version,
         Origin {
@@ -547,7 +551,7 @@ fn serve(version: &ResourceVersion, origin: Origin) -> Result<Served> {
         Vec::new()
     } else {
         record::served_bytes(version, origin.time).map_err(|_| {
-            Error::Corrupt(format!("{} {} does not parse", version.kind, version.id))
+            crate::Error::Corrupt(format!("{} {} does not parse", version.kind, version.id))
         })?
     };
     Ok(Served {
@@ -704,40 +708,42 @@ fn decide_confirmation(
             vec![PROXY_ENTRIES_CONFIRMED_BY_THEIR_CLINICIAN.into()],
             Why::NotResponsible,
         ),
-        Err(e) => Err(Error::Confirm(e)),
+        Err(e) => Err(crate::Error::Records(crate::records::Error::Confirm(e))),
     }
 }
 
 /// A confirmation's append failure as the client should see it.
-fn confirm_failed(error: kiroku_store::writer::AppendError) -> Error {
+fn confirm_failed(error: kiroku_store::writer::AppendError) -> crate::Error {
     use kiroku_store::writer::AppendError;
     match error {
         AppendError::Conflict(Conflict::Version { table, found, .. }) if table == CURRENT.name => {
-            Error::Confirm(ConfirmError::NotLatest { latest: found })
+            crate::Error::Records(crate::records::Error::Confirm(ConfirmError::NotLatest {
+                latest: found,
+            }))
         }
         AppendError::Conflict(Conflict::Claimed { table, .. }) if table == CONFIRMATIONS.name => {
-            Error::Confirm(ConfirmError::NotDraft)
+            crate::Error::Records(crate::records::Error::Confirm(ConfirmError::NotDraft))
         }
         e => e.into(),
     }
 }
 
 /// A write's append failure as the client should see it (`if_match`: the version it saw).
-fn write_failed(error: kiroku_store::writer::AppendError, if_match: Option<u64>) -> Error {
+fn write_failed(error: kiroku_store::writer::AppendError, if_match: Option<u64>) -> crate::Error {
     use kiroku_store::writer::AppendError;
     match error {
         AppendError::Conflict(Conflict::Version { table, found, .. }) if table == CURRENT.name => {
-            Error::VersionMismatch {
+            crate::Error::Records(crate::records::Error::VersionMismatch {
                 expected: if_match.unwrap_or(found.saturating_sub(1)),
                 found,
-            }
+            })
         }
         AppendError::Conflict(Conflict::Claimed { table, .. }) if table == IDENTIFIERS.name => {
-            Error::IdentifierTaken
+            crate::Error::Records(crate::records::Error::IdentifierTaken)
         }
         // A draft was confirmed while the update was decided: it now needs a reason.
         AppendError::Conflict(Conflict::Claimed { table, .. }) if table == CONFIRMATIONS.name => {
-            Error::Record(RecordError::ReasonRequired)
+            crate::Error::Records(crate::records::Error::Record(RecordError::ReasonRequired))
         }
         e => e.into(),
     }
@@ -856,7 +862,9 @@ fn may_relate(
     }
     let reason = reason
         .filter(|r| assignment::reason_ok(r))
-        .ok_or(Error::AssignmentReason)?;
+        .ok_or(crate::Error::Records(
+            crate::records::Error::AssignmentReason,
+        ))?;
     Ok(Ok(found
         .into_iter()
         .map(|(patient, change, assigns_self)| {
@@ -886,13 +894,19 @@ fn proxy_clinician(
     today: Date,
 ) -> Result<Gate> {
     if clinician == &who.account {
-        return Err(Error::Proxy(ProxyError::Oneself));
+        return Err(crate::Error::Records(crate::records::Error::Proxy(
+            ProxyError::Oneself,
+        )));
     }
     let principal = crate::gate::principal_of(store, clinician.as_str(), today)?
         .filter(|p| p.kind == PrincipalKind::Person && p.status == "active")
-        .ok_or(Error::Proxy(ProxyError::NoSuchClinician))?;
+        .ok_or(crate::Error::Records(crate::records::Error::Proxy(
+            ProxyError::NoSuchClinician,
+        )))?;
     if principal.job_type == TRAINEE {
-        return Err(Error::Proxy(ProxyError::ClinicianMayNotWrite));
+        return Err(crate::Error::Records(crate::records::Error::Proxy(
+            ProxyError::ClinicianMayNotWrite,
+        )));
     }
     Ok(Gate {
         principal,
@@ -915,7 +929,7 @@ impl Records<'_> {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    pub(crate) async fn refuse(self, actor: &Actor, refused: Refused) -> Result<Error> {
+    pub(crate) async fn refuse(self, actor: &Actor, refused: Refused) -> Result<crate::Error> {
         let why = refused.why;
         let request = record::deny(
             actor.clone(),
@@ -927,13 +941,27 @@ impl Records<'_> {
         );
         self.app.writer().append(request).await?;
         Ok(match why {
-            Why::Trainee => Error::Confirm(ConfirmError::Trainee),
-            Why::NotResponsible => Error::Confirm(ConfirmError::NotResponsible),
-            Why::NotDoctor => Error::Confirm(ConfirmError::NotDoctor),
-            Why::ProxyClinician => Error::Proxy(ProxyError::ClinicianMayNotWrite),
-            Why::NotSupervisor => Error::Confirm(ConfirmError::NotSupervisor),
-            Why::NoCareRelationship => Error::NoCareRelationship(refused.action.as_str()),
-            Why::Policy => Error::RecordDenied(refused.action.as_str()),
+            Why::Trainee => {
+                crate::Error::Records(crate::records::Error::Confirm(ConfirmError::Trainee))
+            }
+            Why::NotResponsible => {
+                crate::Error::Records(crate::records::Error::Confirm(ConfirmError::NotResponsible))
+            }
+            Why::NotDoctor => {
+                crate::Error::Records(crate::records::Error::Confirm(ConfirmError::NotDoctor))
+            }
+            Why::ProxyClinician => crate::Error::Records(crate::records::Error::Proxy(
+                ProxyError::ClinicianMayNotWrite,
+            )),
+            Why::NotSupervisor => {
+                crate::Error::Records(crate::records::Error::Confirm(ConfirmError::NotSupervisor))
+            }
+            Why::NoCareRelationship => crate::Error::Records(
+                crate::records::Error::NoCareRelationship(refused.action.as_str()),
+            ),
+            Why::Policy => {
+                crate::Error::Records(crate::records::Error::RecordDenied(refused.action.as_str()))
+            }
         })
     }
 
@@ -1033,11 +1061,16 @@ impl Records<'_> {
             Err(kiroku_store::writer::AppendError::Conflict(Conflict::Claimed {
                 table, ..
             })) if table == IDENTIFIERS.name => match &if_none_exist {
-                Some((system, value)) => self
-                    .holder(actor, kind, system, value)
-                    .await?
-                    .ok_or(Error::IdentifierTaken),
-                None => Err(Error::IdentifierTaken),
+                Some((system, value)) => {
+                    self.holder(actor, kind, system, value)
+                        .await?
+                        .ok_or(crate::Error::Records(
+                            crate::records::Error::IdentifierTaken,
+                        ))
+                }
+                None => Err(crate::Error::Records(
+                    crate::records::Error::IdentifierTaken,
+                )),
             },
             Err(e) => Err(e.into()),
         }
@@ -1052,7 +1085,9 @@ impl Records<'_> {
         value: &str,
     ) -> Result<Option<Written>> {
         if kind != "Patient" {
-            return Err(Error::Search(SearchError::Unknown("If-None-Exist".into())));
+            return Err(crate::Error::Records(crate::records::Error::Search(
+                SearchError::Unknown("If-None-Exist".into()),
+            )));
         }
         let store = self.app.store().clone();
         let query = record::identifier_query(system, value);
@@ -1139,9 +1174,9 @@ impl Records<'_> {
                         };
                         let clinician_gate =
                             match proxy_clinician(store, gate, &who, clinician, today) {
-                                Err(Error::Proxy(ProxyError::ClinicianMayNotWrite)) => {
-                                    return refused(vec![TRAINEES_ARE_COUNTERSIGNED.into()])
-                                }
+                                Err(crate::Error::Records(crate::records::Error::Proxy(
+                                    ProxyError::ClinicianMayNotWrite,
+                                ))) => return refused(vec![TRAINEES_ARE_COUNTERSIGNED.into()]),
                                 other => other?,
                             };
                         let clinician_asker = Asker::new(store, &clinician_gate, now);
@@ -1181,7 +1216,9 @@ impl Records<'_> {
                 };
                 let found = previous.as_ref().map_or(0, |c| c.version);
                 if let Some(expected) = expected.filter(|e| *e != found) {
-                    return Err(Error::VersionMismatch { expected, found });
+                    return Err(crate::Error::Records(
+                        crate::records::Error::VersionMismatch { expected, found },
+                    ));
                 }
                 let draft_replaced = previous
                     .as_ref()
@@ -1197,7 +1234,7 @@ impl Records<'_> {
                     author,
                     found_patient,
                 )
-                .map_err(Error::Record)?;
+                .map_err(|e| crate::Error::Records(crate::records::Error::Record(e)))?;
                 request.drafts.extend(assignments);
                 if let (Some(v), None) = (draft_replaced, &writing.reason) {
                     // Decided on a draft without a reason: only while nobody has confirmed it.
@@ -1220,7 +1257,7 @@ impl Records<'_> {
     }
 
     /// Adds a version to `kind/id` (or creates it with that id). `if_match`: the version the
-    /// client saw; another stored version gets [`Error::VersionMismatch`], and so does a lost
+    /// client saw; another stored version gets [`Error::Records(crate::records::Error::VersionMismatch)`], and so does a lost
     /// race with another update.
     pub async fn update_resource(
         self,
@@ -1233,13 +1270,13 @@ impl Records<'_> {
     ) -> Result<Written> {
         let kind = known_type(kind)?;
         if !is_id(id) {
-            return Err(Error::NoSuchResource);
+            return Err(crate::Error::Records(crate::records::Error::NoSuchResource));
         }
         let resource = Resource::parse(&body, Some(kind)).map_err(RecordError::from)?;
         resource.refuse_controls().map_err(RecordError::from)?;
         resource.check().map_err(RecordError::from)?;
         if resource.id().is_some_and(|sent| sent != id) {
-            return Err(Error::IdMismatch);
+            return Err(crate::Error::Records(crate::records::Error::IdMismatch));
         }
         let previous = self.previous(kind, id).await?;
         let created = previous.is_none();
@@ -1269,9 +1306,11 @@ impl Records<'_> {
     ) -> Result<Served> {
         let kind = known_type(kind)?;
         if !is_id(id) {
-            return Err(Error::NoSuchResource);
+            return Err(crate::Error::Records(crate::records::Error::NoSuchResource));
         }
-        let reason = reason.ok_or(Error::Record(RecordError::ReasonRequired))?;
+        let reason = reason.ok_or(crate::Error::Records(crate::records::Error::Record(
+            RecordError::ReasonRequired,
+        )))?;
         let who = actor.clone();
         let id_owned = id.to_owned();
         let decided = self
@@ -1287,10 +1326,12 @@ impl Records<'_> {
                     return Ok(Found::Refused(refused));
                 }
                 if let Some(expected) = if_match.filter(|e| *e != c.version) {
-                    return Err(Error::VersionMismatch {
-                        expected,
-                        found: c.version,
-                    });
+                    return Err(crate::Error::Records(
+                        crate::records::Error::VersionMismatch {
+                            expected,
+                            found: c.version,
+                        },
+                    ));
                 }
                 if replaced.state == State::Deleted {
                     return Ok(Found::Allowed(Err(serve(&replaced, origin)?)));
@@ -1310,7 +1351,7 @@ impl Records<'_> {
                 };
                 let mut request =
                     record::delete(who, kind, &id, c.version, &replaced.index, reason.clone())
-                        .map_err(Error::Record)?;
+                        .map_err(|e| crate::Error::Records(crate::records::Error::Record(e)))?;
                 request.drafts.extend(assignments);
                 Ok(Found::Allowed(Ok(request)))
             })
@@ -1365,9 +1406,11 @@ impl Records<'_> {
         use kiroku_records::transaction::{self, Method};
         let mut entries = transaction::parse(&body)?;
         let at = |entry: usize| {
-            move |error: Error| Error::InEntry {
-                entry,
-                error: Box::new(error),
+            move |error: crate::Error| {
+                crate::Error::Records(crate::records::Error::InEntry {
+                    entry,
+                    error: Box::new(error),
+                })
             }
         };
         // Each entry's id, and what its fullUrl stands for.
@@ -1450,7 +1493,9 @@ impl Records<'_> {
         }
         answers
             .into_iter()
-            .map(|a| a.ok_or_else(|| Error::Corrupt("a transaction entry has no answer".into())))
+            .map(|a| {
+                a.ok_or_else(|| crate::Error::Corrupt("a transaction entry has no answer".into()))
+            })
             .collect()
     }
 
@@ -1466,7 +1511,7 @@ impl Records<'_> {
     ) -> Result<Served> {
         let kind = known_type(kind)?;
         if !is_id(id) {
-            return Err(Error::NoSuchResource);
+            return Err(crate::Error::Records(crate::records::Error::NoSuchResource));
         }
         let who = actor.clone();
         let target = id.to_owned();
@@ -1507,7 +1552,7 @@ impl Records<'_> {
                 for (kind, id, version) in targets {
                     let kind = known_type(&kind)?;
                     if !is_id(&id) {
-                        return Err(Error::NoSuchResource);
+                        return Err(crate::Error::Records(crate::records::Error::NoSuchResource));
                     }
                     match decide_confirmation(&asker, &who, kind, &id, version)? {
                         Found::Allowed(one) => {
@@ -1564,7 +1609,7 @@ impl Records<'_> {
     async fn read_at(self, actor: Actor, kind: &str, id: &str, at: Option<u64>) -> Result<Served> {
         let kind = known_type(kind)?;
         if !is_id(id) {
-            return Err(Error::NoSuchResource);
+            return Err(crate::Error::Records(crate::records::Error::NoSuchResource));
         }
         let unaudited = self
             .app
@@ -1575,7 +1620,8 @@ impl Records<'_> {
         let found = if unaudited {
             let store: Arc<Store> = self.app.store().clone();
             blocking(move || {
-                let entry = version_entry(&store, kind, &id, at)?.ok_or(Error::NoSuchResource)?;
+                let entry = version_entry(&store, kind, &id, at)?
+                    .ok_or(crate::Error::Records(crate::records::Error::NoSuchResource))?;
                 let (version, origin) = load_version(&store, entry)?;
                 Ok(Found::Allowed(stored_state(
                     &store,
@@ -1600,9 +1646,11 @@ impl Records<'_> {
         };
         match found {
             // A deletion answers that the resource is gone; no patient data leaves.
-            Found::Allowed(served) if served.state == State::Deleted => Err(Error::Gone {
-                version: served.version,
-            }),
+            Found::Allowed(served) if served.state == State::Deleted => {
+                Err(crate::Error::Records(crate::records::Error::Gone {
+                    version: served.version,
+                }))
+            }
             Found::Allowed(served) if unaudited => Ok(served),
             Found::Allowed(served) => {
                 let interaction = if at.is_some() { "vread" } else { "read" };
@@ -1625,7 +1673,7 @@ impl Records<'_> {
     ) -> Result<(Served, EntryProof)> {
         let kind = known_type(kind)?;
         if !is_id(id) {
-            return Err(Error::NoSuchResource);
+            return Err(crate::Error::Records(crate::records::Error::NoSuchResource));
         }
         let who = actor.clone();
         let id = id.to_owned();
@@ -1639,15 +1687,15 @@ impl Records<'_> {
                 };
                 let served = match readable(&asker, kind, &id, entry)? {
                     Ok(served) if served.state == State::Deleted => {
-                        return Err(Error::Gone {
+                        return Err(crate::Error::Records(crate::records::Error::Gone {
                             version: served.version,
-                        })
+                        }))
                     }
                     Ok(served) => served,
                     Err(refused) => return Ok(Found::Refused(refused)),
                 };
                 let proof = read::entry_proof(store, entry).map_err(|e| match e {
-                    read::ReadError::OutOfRange { what, .. } => Error::Corrupt(what),
+                    read::ReadError::OutOfRange { what, .. } => crate::Error::Corrupt(what),
                     read::ReadError::Store(e) => e.into(),
                 })?;
                 Ok(Found::Allowed((served, proof)))
@@ -1688,7 +1736,7 @@ impl Records<'_> {
             );
             match target {
                 (Some(kind), Some(id), Some(version)) => Ok(Some((*kind, id.to_owned(), version))),
-                _ => Err(Error::Corrupt(format!(
+                _ => Err(crate::Error::Corrupt(format!(
                     "entry {entry} does not name the version it is about"
                 ))),
             }
@@ -1708,7 +1756,7 @@ impl Records<'_> {
     ) -> Result<(Vec<Served>, Option<u64>)> {
         let kind = known_type(kind)?;
         if !is_id(id) {
-            return Err(Error::NoSuchResource);
+            return Err(crate::Error::Records(crate::records::Error::NoSuchResource));
         }
         let count = count.clamp(1, PAGE_MAX);
         let who = actor.clone();
@@ -1956,7 +2004,9 @@ impl Run for SearchQuery {
                 ids.sort();
                 ids.dedup();
                 if ids.len() > MATCHES_MAX {
-                    return Err(Error::Search(SearchError::TooMany));
+                    return Err(crate::Error::Records(crate::records::Error::Search(
+                        SearchError::TooMany,
+                    )));
                 }
                 if done {
                     break;
@@ -1984,7 +2034,11 @@ impl Run for SearchQuery {
         token: &Token,
     ) -> Result<(Vec<Current>, Option<String>)> {
         use kiroku_core::Value::Text;
-        let bad = || Error::Search(SearchError::BadValue("_page".into()));
+        let bad = || {
+            crate::Error::Records(crate::records::Error::Search(SearchError::BadValue(
+                "_page".into(),
+            )))
+        };
         let mut after: Option<Vec<kiroku_core::Value>> = match (&self.after, &token.system) {
             (None, _) => None,
             (Some(id), Some(_)) => Some(vec![Text(id.clone())]),
@@ -2076,9 +2130,9 @@ impl Run for SearchQuery {
         // Each index orders by its own columns, then the id (the key's other column).
         let mut after = match &self.after {
             Some(cursor) => {
-                let (date, id) = cursor
-                    .split_once('|')
-                    .ok_or(Error::Search(SearchError::BadValue("_page".into())))?;
+                let (date, id) = cursor.split_once('|').ok_or(crate::Error::Records(
+                    crate::records::Error::Search(SearchError::BadValue("_page".into())),
+                ))?;
                 Some(vec![Text(date.into()), Text(id.into())])
             }
             None => None,

@@ -199,7 +199,7 @@ fn applications_endorsement_approval_and_suspension() {
                 .endorse_application(actor("head.nursing"), by_head.entry, 1)
                 .await
                 .unwrap_err(),
-            Error::Access(AccessError::OwnMatter(_))
+            Error::Access(kiroku_app::access::Error::Rule(AccessError::OwnMatter(_)))
         ));
         app.access()
             .endorse_application(actor("head.nursing"), sato.entry, 1)
@@ -235,7 +235,8 @@ fn applications_endorsement_approval_and_suspension() {
         assert!(
             matches!(
                 loser,
-                Error::Conflict(_) | Error::Access(AccessError::Stale { .. })
+                Error::Conflict(_)
+                    | Error::Access(kiroku_app::access::Error::Rule(AccessError::Stale { .. }))
             ),
             "{loser:?}"
         );
@@ -263,7 +264,7 @@ fn applications_endorsement_approval_and_suspension() {
                 )
                 .await
                 .unwrap_err(),
-            Error::Access(AccessError::OwnMatter(_))
+            Error::Access(kiroku_app::access::Error::Rule(AccessError::OwnMatter(_)))
         ));
         app.access()
             .change_account_status(
@@ -286,10 +287,10 @@ fn applications_endorsement_approval_and_suspension() {
                 )
                 .await
                 .unwrap_err(),
-            Error::Access(AccessError::Stale {
+            Error::Access(kiroku_app::access::Error::Rule(AccessError::Stale {
                 expected: 1,
                 current: 2
-            })
+            }))
         ));
         assert!(matches!(
             app.access()
@@ -359,10 +360,10 @@ async fn issue_directly_refused(app: &App) {
             .approve_application(actor("director"), submitted.entry, 1)
             .await
             .unwrap_err(),
-        Error::Access(AccessError::WrongState {
+        Error::Access(kiroku_app::access::Error::Rule(AccessError::WrongState {
             step: "approve",
             state: "submitted"
-        })
+        }))
     ));
     app.access()
         .reject_application(actor("director"), submitted.entry, 1, "重複".into())
@@ -767,7 +768,7 @@ fn sign_in_first_password_lockout_and_suspension() {
         let before = tree_size(&app).await;
         assert!(matches!(
             app.access().sign_in("director", "wrong").await.unwrap_err(),
-            Error::SignInFailed
+            Error::Access(kiroku_app::access::Error::SignInFailed)
         ));
         assert_eq!(
             tree_size(&app).await,
@@ -776,7 +777,7 @@ fn sign_in_first_password_lockout_and_suspension() {
         );
         assert!(matches!(
             app.access().sign_in("nobody", "wrong").await.unwrap_err(),
-            Error::SignInFailed
+            Error::Access(kiroku_app::access::Error::SignInFailed)
         ));
         assert_eq!(
             tree_size(&app).await,
@@ -798,7 +799,10 @@ fn sign_in_first_password_lockout_and_suspension() {
                 .await
                 .unwrap_err();
             assert!(
-                matches!(refused, Error::Password(_)),
+                matches!(
+                    refused,
+                    Error::Access(kiroku_app::access::Error::Password(_))
+                ),
                 "{weak}: {refused:?} ({why})"
             );
         }
@@ -807,7 +811,7 @@ fn sign_in_first_password_lockout_and_suspension() {
                 .change_password(&first.token, "not-the-secret", "Kiroku#Ledger-2026x")
                 .await
                 .unwrap_err(),
-            Error::SignInFailed
+            Error::Access(kiroku_app::access::Error::SignInFailed)
         ));
         app.access()
             .change_password(&first.token, &setup, "Blue#Whale-2026x")
@@ -818,7 +822,7 @@ fn sign_in_first_password_lockout_and_suspension() {
         assert!(
             matches!(
                 app.access().sign_in("director", &setup).await.unwrap_err(),
-                Error::SignInFailed
+                Error::Access(kiroku_app::access::Error::SignInFailed)
             ),
             "the setup secret is spent"
         );
@@ -834,7 +838,7 @@ fn sign_in_first_password_lockout_and_suspension() {
                     .change_password(&signed.token, "Blue#Whale-2026x", "Blue#Whale-2026x")
                     .await
                     .unwrap_err(),
-                Error::Password(_)
+                Error::Access(kiroku_app::access::Error::Password(_))
             ),
             "not the same again"
         );
@@ -887,7 +891,7 @@ fn sign_in_first_password_lockout_and_suspension() {
                     .sign_in("sato.hanako", "wrong")
                     .await
                     .unwrap_err(),
-                Error::SignInFailed
+                Error::Access(kiroku_app::access::Error::SignInFailed)
             ));
         }
         assert!(matches!(
@@ -895,14 +899,14 @@ fn sign_in_first_password_lockout_and_suspension() {
                 .sign_in("sato.hanako", "wrong")
                 .await
                 .unwrap_err(),
-            Error::Locked(_)
+            Error::Access(kiroku_app::access::Error::Locked(_))
         ));
         assert!(matches!(
             app.access()
                 .sign_in("sato.hanako", "Kango#Shift-7788")
                 .await
                 .unwrap_err(),
-            Error::Locked(_)
+            Error::Access(kiroku_app::access::Error::Locked(_))
         ));
         let events: Vec<String> = app
             .access()

@@ -274,7 +274,9 @@ fn system_client_tokens_end_to_end() {
     let app = data.open();
     assert!(matches!(
         crate::support::block(app.access().sign_in("demo-lab", &secret)),
-        Err(kiroku_app::Error::SignInFailed)
+        Err(kiroku_app::Error::Access(
+            kiroku_app::access::Error::SignInFailed
+        ))
     ));
     app.shutdown();
 

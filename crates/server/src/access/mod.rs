@@ -7,6 +7,7 @@
 mod accounts;
 pub(crate) mod api;
 mod clients;
+mod errors;
 mod lifecycle;
 pub(crate) mod pages;
 mod passkeys;

@@ -41,7 +41,9 @@ pub(super) fn relying_party(
         .access()
         .relying_party(host(headers))
         .map_err(|e| match (e, state.app.access().local_relying_party()) {
-            (Error::PasskeysUnavailable, Some(local)) if state.app.config.public_url.is_none() => {
+            (Error::Access(kiroku_app::access::Error::PasskeysUnavailable), Some(local))
+                if state.app.config.public_url.is_none() =>
+            {
                 AppError::new(Code::PasskeysElsewhere).with("url", local.origin)
             }
             (e, _) => e.into(),
@@ -49,7 +51,8 @@ pub(super) fn relying_party(
 }
 
 fn bytes(text: &str, field: &'static str) -> Result<Vec<u8>, AppError> {
-    decode_base64url(text, field).map_err(|why| Error::PasskeyRefused(why).into())
+    decode_base64url(text, field)
+        .map_err(|why| Error::Access(kiroku_app::access::Error::PasskeyRefused(why)).into())
 }
 
 pub(super) async fn creation_options(

@@ -165,7 +165,11 @@ pub(super) async fn sign_in(
                 cleared(&state, SIGN_IN_COOKIE, "/sign-in"),
             ))
         }
-        Err(e @ (Error::SignInFailed | Error::Locked(_) | Error::AccountInactive)) => {
+        Err(
+            e @ (Error::Access(kiroku_app::access::Error::SignInFailed)
+            | Error::Access(kiroku_app::access::Error::Locked(_))
+            | Error::Access(kiroku_app::access::Error::AccountInactive)),
+        ) => {
             let error = AppError::from(e);
             let message = error.message(lang);
             // Back to the form, the id kept, the same double-submit token.
@@ -250,7 +254,10 @@ pub(super) async fn change_password(
         .await
     {
         Ok(()) => Ok(see_other("/me")),
-        Err(e @ (Error::Password(_) | Error::SignInFailed)) => Ok(refused(e.into())),
+        Err(
+            e @ (Error::Access(kiroku_app::access::Error::Password(_))
+            | Error::Access(kiroku_app::access::Error::SignInFailed)),
+        ) => Ok(refused(e.into())),
         Err(Error::Unauthorized) if me.session.pending == Pending::SecondFactor => {
             Ok(see_other("/sign-in/second-factor"))
         }
@@ -402,7 +409,7 @@ pub(super) async fn second_factor(
         .await
     {
         Ok(()) => Ok(see_other("/me")),
-        Err(e @ Error::SecondFactorFailed) => {
+        Err(e @ Error::Access(kiroku_app::access::Error::SecondFactorFailed)) => {
             let view = factor_view(&state, &headers, &me).await?;
             let mut response =
                 factor_page(lang, &me, None, view, Some(AppError::from(e).message(lang)));
@@ -410,7 +417,7 @@ pub(super) async fn second_factor(
             Ok(response)
         }
         // Locked: the session has ended; back to signing in.
-        Err(Error::Locked(_)) => Ok(with_cookie(
+        Err(Error::Access(kiroku_app::access::Error::Locked(_))) => Ok(with_cookie(
             see_other("/sign-in"),
             cleared(&state, SESSION_COOKIE, "/"),
         )),
@@ -448,7 +455,7 @@ pub(super) async fn enrol(
     }
     match state.app.access().enrol_factor(&me.token, &form.code).await {
         Ok(()) => Ok(see_other("/me")),
-        Err(e @ Error::SecondFactorFailed) => {
+        Err(e @ Error::Access(kiroku_app::access::Error::SecondFactorFailed)) => {
             // The same secret again, so the person can retry with their app as set up.
             let message = AppError::from(e).message(lang);
             let view = factor_view(&state, &headers, &me).await?;

@@ -59,7 +59,9 @@ pub(super) async fn tile(
             .await
             .map_err(|e| match e {
                 ReadFailure::Failed(
-                    Error::Access(AccessError::NotPermitted { .. })
+                    Error::Access(kiroku_app::access::Error::Rule(AccessError::NotPermitted {
+                        ..
+                    }))
                     | Error::Policy(PolicyError::Denied(_)),
                 ) => AppError::new(Code::EntriesNotPublic),
                 other => other.into(),

@@ -3,6 +3,7 @@
 //! and metrics (`health.rs`); the route tables are `api.rs` and `pages.rs`.
 
 pub(crate) mod api;
+mod errors;
 mod health;
 mod ledger;
 mod notes_api;

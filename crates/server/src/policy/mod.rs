@@ -2,6 +2,7 @@
 //! explained, as JSON (`api.rs`) and as pages (`pages.rs`), handled in `versions.rs`.
 
 pub(crate) mod api;
+mod errors;
 pub(crate) mod pages;
 mod versions;
 

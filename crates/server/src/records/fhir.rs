@@ -952,8 +952,8 @@ async fn provenance_search(
     actor: kiroku_core::Actor,
     params: &[(String, String)],
 ) -> Result<Response, AppError> {
-    let ProvenanceQuery { kind, id, version } =
-        ProvenanceQuery::parse(params).map_err(kiroku_app::Error::Search)?;
+    let ProvenanceQuery { kind, id, version } = ProvenanceQuery::parse(params)
+        .map_err(|e| kiroku_app::Error::Records(kiroku_app::records::Error::Search(e)))?;
     let target = params
         .iter()
         .find(|(k, _)| k == "target")
@@ -1008,7 +1008,11 @@ async fn provenance_read(
     actor: kiroku_core::Actor,
     entry: &str,
 ) -> Result<Response, AppError> {
-    let gone = || AppError::from(kiroku_app::Error::NoSuchResource);
+    let gone = || {
+        AppError::from(kiroku_app::Error::Records(
+            kiroku_app::records::Error::NoSuchResource,
+        ))
+    };
     if !entry.bytes().all(|b| b.is_ascii_digit()) {
         return Err(gone());
     }
@@ -1038,8 +1042,8 @@ pub(super) async fn history(
     Path((kind, id)): Path<(String, String)>,
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let HistoryQuery { count, before } =
-        HistoryQuery::parse(&params).map_err(kiroku_app::Error::Search)?;
+    let HistoryQuery { count, before } = HistoryQuery::parse(&params)
+        .map_err(|e| kiroku_app::Error::Records(kiroku_app::records::Error::Search(e)))?;
     let (versions, next) = state
         .app
         .records()

@@ -8,6 +8,7 @@ pub(crate) mod api;
 mod break_glass;
 mod chart;
 pub(crate) mod clinical;
+mod errors;
 pub(crate) mod fhir;
 pub(crate) mod pages;
 pub(crate) mod provenance;
