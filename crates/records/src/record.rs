@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 /// Each resource's latest version, a stream per resource.
 pub static CURRENT: TableSpec = TableSpec {
     name: "records_current",
-    about: "Each clinical resource's latest version (its stream), with its patient, encounter and date for search.",
+    about: "Each clinical resource's latest version (its stream), with its patient, encounter, date and time written for search.",
     columns: &[
         Column::text("type"),
         Column::text("id"),
@@ -43,6 +43,7 @@ pub static CURRENT: TableSpec = TableSpec {
         &["type", "date"],
         &["patient", "type", "date"],
         &["encounter", "type", "date"],
+        &["type", "time"],
     ],
     role: TableRole::Stream { version: "version" },
 };

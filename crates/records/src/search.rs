@@ -11,8 +11,6 @@ use crate::resource::is_id;
 pub const PAGE_MAX: u64 = 100;
 /// Resources on a page when the client does not say.
 pub const PAGE_DEFAULT: u64 = 20;
-/// Most resources a search by name may match before it asks to be narrowed.
-pub const MATCHES_MAX: usize = 1000;
 /// Longest token value (`system|code`'s code) a search takes.
 const TOKEN_VALUE_MAX: usize = 256;
 
@@ -25,9 +23,6 @@ pub enum SearchError {
     /// A value that does not fit its parameter.
     #[error("search parameter {0} has a value that cannot be used")]
     BadValue(String),
-    /// More matches than a search may hold: narrow it.
-    #[error("the search matches more than {MATCHES_MAX} resources")]
-    TooMany,
 }
 
 /// A date comparison of FHIR search (`eq` by prefix, `ge`, `le`, `gt`, `lt`).
@@ -88,6 +83,67 @@ impl DateTest {
     }
 }
 
+/// A bound on when a resource's latest version was written (`_lastUpdated`), in microseconds
+/// since the epoch, as the ledger's entry times are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Updated {
+    /// Written after.
+    Gt(i64),
+    /// Written at or after.
+    Ge(i64),
+    /// Written before.
+    Lt(i64),
+    /// Written at or before.
+    Le(i64),
+}
+
+impl Updated {
+    /// Reads `gt|ge|lt|le` and an instant: the form `meta.lastUpdated` is served in, RFC 3339
+    /// with `Z` or an offset, or a date or date and time without one (Japan time). `eq` and
+    /// no prefix are refused: an instant is never equal to a date.
+    pub fn parse(value: &str) -> Option<Updated> {
+        let (op, instant) = value.split_at_checked(2)?;
+        let micros = instant_micros(instant)?;
+        Some(match op {
+            "gt" => Updated::Gt(micros),
+            "ge" => Updated::Ge(micros),
+            "lt" => Updated::Lt(micros),
+            "le" => Updated::Le(micros),
+            _ => return None,
+        })
+    }
+
+    /// Does a version written at `micros` pass?
+    pub fn passes(self, micros: i64) -> bool {
+        match self {
+            Updated::Gt(t) => micros > t,
+            Updated::Ge(t) => micros >= t,
+            Updated::Lt(t) => micros < t,
+            Updated::Le(t) => micros <= t,
+        }
+    }
+}
+
+/// An instant as FHIR writes it (`2026-12-08T10:57:54.586448+09:00`, the fraction of a second
+/// optional, up to nine digits and kept to the microsecond), or as people give one
+/// ([`kiroku_core::Timestamp::parse_given`]), in microseconds since the epoch.
+fn instant_micros(text: &str) -> Option<i64> {
+    let Some(dot) = text.find('.') else {
+        return Some(kiroku_core::Timestamp::parse_given(text)?.micros());
+    };
+    let digits = text[dot + 1..]
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    if !(1..=9).contains(&digits) || dot < 19 {
+        return None;
+    }
+    let fraction = &text[dot + 1..dot + 1 + digits];
+    let whole = format!("{}{}", &text[..dot], &text[dot + 1 + digits..]);
+    let micros: i64 = format!("{fraction:0<6}").get(..6)?.parse().ok()?;
+    Some(kiroku_core::Timestamp::parse_given(&whole)?.micros() + micros)
+}
+
 /// A token test: `system|code`, `|code` (no system) or `code` (any system).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Token {
@@ -131,6 +187,8 @@ pub struct SearchQuery {
     pub name: Option<String>,
     /// `date` comparisons, all to hold.
     pub dates: Vec<DateTest>,
+    /// `_lastUpdated` bounds, all to hold.
+    pub updated: Vec<Updated>,
     /// `_count`, at most [`PAGE_MAX`].
     pub count: u64,
     /// `_sort=-date`.
@@ -169,6 +227,7 @@ impl SearchQuery {
             tokens: Vec::new(),
             name: None,
             dates: Vec::new(),
+            updated: Vec::new(),
             count: PAGE_DEFAULT,
             descending: false,
             after: None,
@@ -187,7 +246,7 @@ impl SearchQuery {
     }
 
     /// Reads a search of `kind` from its parameters. Lists (`a,b`, but for `_id`) and repeated
-    /// parameters (but for `date`) are refused, never guessed.
+    /// parameters (but for `date` and `_lastUpdated`) are refused, never guessed.
     pub fn parse(
         kind: &'static str,
         params: &[(String, String)],
@@ -196,7 +255,9 @@ impl SearchQuery {
         let mut search = SearchQuery::of(kind);
         for (name, value) in params {
             let repeated = params.iter().filter(|(n, _)| n == name).count() > 1;
-            if (value.contains(',') && name != "_id") || (repeated && name != "date") {
+            if (value.contains(',') && name != "_id")
+                || (repeated && name != "date" && name != "_lastUpdated")
+            {
                 return Err(bad(name));
             }
             match name.as_str() {
@@ -229,6 +290,9 @@ impl SearchQuery {
                     search.ids = Some(ids);
                 }
                 "_format" => {}
+                "_lastUpdated" => search
+                    .updated
+                    .push(Updated::parse(value).ok_or_else(|| bad(name))?),
                 "patient" | "subject" if kind != "Patient" => {
                     let id = reference_to(value, "Patient")
                         .or_else(|| is_id(value).then(|| value.clone()))
@@ -418,6 +482,49 @@ mod tests {
             SearchQuery::parse("Patient", &params(&[("patient", "x")])),
             Err(SearchError::Unknown("patient".into()))
         );
+    }
+
+    #[test]
+    fn last_updated_takes_bounds_on_an_instant() {
+        let q = SearchQuery::parse(
+            "Observation",
+            &params(&[
+                ("_lastUpdated", "gt2026-12-08T01:00:00.000000Z"),
+                ("_lastUpdated", "le2026-12-09"),
+            ]),
+        )
+        .expect("a search");
+        let t = kiroku_core::Timestamp::parse("2026-12-08T01:00:00.000000Z")
+            .expect("a time")
+            .micros();
+        assert_eq!(q.updated[0], Updated::Gt(t));
+        assert!(q.updated[0].passes(t + 1) && !q.updated[0].passes(t));
+        // 2026-12-09 is midnight in Japan, 15:00 the day before in UTC.
+        let midnight = kiroku_core::Timestamp::parse("2026-12-08T15:00:00.000000Z")
+            .expect("a time")
+            .micros();
+        assert_eq!(q.updated[1], Updated::Le(midnight));
+        // As `meta.lastUpdated` is served: Japan time, to the microsecond.
+        assert_eq!(
+            Updated::parse("gt2026-12-08T10:00:00.000001+09:00"),
+            Some(Updated::Gt(t + 1))
+        );
+        assert_eq!(
+            Updated::parse("gt2026-12-08T10:00:00.5+09:00"),
+            Some(Updated::Gt(t + 500_000))
+        );
+        for bad in [
+            "2026-12-08",
+            "eq2026-12-08",
+            "gt",
+            "gtyesterday",
+            "ge2026-13-01",
+        ] {
+            assert!(
+                SearchQuery::parse("Observation", &params(&[("_lastUpdated", bad)])).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -392,9 +392,6 @@ catalogue! {
     SearchBadValue = "search_bad_value", BAD_REQUEST,
         "検索条件 {name} の値が正しくありません。",
         "The value of the search parameter {name} cannot be used.";
-    SearchTooMany = "search_too_many", BAD_REQUEST,
-        "該当が {max} 件を超えました。条件を絞ってください。",
-        "More than {max} resources match. Narrow the search.";
     ConfirmNotLatest = "confirm_not_latest", CONFLICT,
         "確定できるのは最新の版だけです（最新は版 {latest}）。最新の版を確認してください。何も記録されていません。",
         "Only the latest version can be confirmed (the latest is version {latest}). Check it first. Nothing was recorded.";

@@ -28,7 +28,7 @@ use kiroku_store::read::{self, EntryProof};
 use kiroku_store::Store;
 use std::sync::Arc;
 
-pub use kiroku_records::search::{SearchError, MATCHES_MAX, PAGE_DEFAULT, PAGE_MAX};
+pub use kiroku_records::search::{SearchError, PAGE_DEFAULT, PAGE_MAX};
 
 /// The use cases of clinical records: `app.records()`.
 #[derive(Clone, Copy)]
@@ -1868,6 +1868,66 @@ impl Records<'_> {
     }
 }
 
+/// A name search's cursor: the last row read, its value and system in hexadecimal (a name may
+/// hold any character, a cursor only what a parameter takes) and its id, joined by dots.
+fn name_cursor((value, system, id): &(String, String, String)) -> String {
+    let hex = |text: &str| text.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    format!("{}.{}.{id}", hex(value), hex(system))
+}
+
+/// Reads a cursor that [`name_cursor`] made; `None` for anything else.
+fn name_cursor_read(cursor: &str) -> Option<(String, String, String)> {
+    let unhex = |text: &str| -> Option<String> {
+        if text.len() % 2 != 0 {
+            return None;
+        }
+        let bytes = (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()?;
+        String::from_utf8(bytes).ok()
+    };
+    let mut parts = cursor.splitn(3, '.');
+    let (value, system, id) = (parts.next()?, parts.next()?, parts.next()?);
+    is_id(id).then_some(())?;
+    Some((unhex(value)?, unhex(system)?, id.to_owned()))
+}
+
+/// The first of a resource's names (normalised) that start with `name`, in the terms' index
+/// order (value, then system): where a name search lists it.
+fn first_name_match(
+    store: &Store,
+    kind: &str,
+    id: &str,
+    name: &str,
+) -> Result<Option<(String, String)>> {
+    let terms = read::query(
+        store,
+        &kiroku_core::Query::table(&record::TERMS, 256).matching(vec![
+            kiroku_core::Value::Text(kind.into()),
+            kiroku_core::Value::Text(id.into()),
+        ]),
+    )?;
+    let mut first: Option<(String, String)> = None;
+    for stored in &terms {
+        let cells = stored.cells(&record::TERMS);
+        let (param, value, system) = (
+            decoded(cells.text(2))?,
+            decoded(cells.text(3))?,
+            decoded(cells.text(4))?,
+        );
+        if param == "name"
+            && value.starts_with(name)
+            && first
+                .as_ref()
+                .is_none_or(|f| (&value, &system) < (&f.0, &f.1))
+        {
+            first = Some((value, system));
+        }
+    }
+    Ok(first)
+}
+
 /// Running a parsed search over the tables.
 pub(crate) trait Run {
     /// Does `c` pass the filters that the driving query did not apply? A deleted resource
@@ -1882,14 +1942,12 @@ pub(crate) trait Run {
         param: &str,
         token: &Token,
     ) -> Result<(Vec<Current>, Option<String>)>;
-    /// A page of `ids` (sorted, each once) after the cursor, filtered.
-    fn page_of_ids(
-        &self,
-        store: &Store,
-        ids: Vec<String>,
-    ) -> Result<(Vec<Current>, Option<String>)>;
+    /// A page of the resources with a name starting so (see the implementation).
+    fn by_name(&self, store: &Store, name: &str) -> Result<(Vec<Current>, Option<String>)>;
     /// A page in date order, filtered, after the cursor `date|id`.
     fn by_date(&self, store: &Store) -> Result<(Vec<Current>, Option<String>)>;
+    /// A page in the order written (`_lastUpdated`), see the implementation.
+    fn by_updated(&self, store: &Store) -> Result<(Vec<Current>, Option<String>)>;
 }
 
 impl Run for SearchQuery {
@@ -1916,6 +1974,9 @@ impl Run for SearchQuery {
             .iter()
             .all(|d| d.passes(c.date.as_deref().unwrap_or("")))
         {
+            return Ok(false);
+        }
+        if !self.updated.iter().all(|u| u.passes(c.time.micros())) {
             return Ok(false);
         }
         if self.tokens.is_empty() && self.name.is_none() {
@@ -1963,61 +2024,15 @@ impl Run for SearchQuery {
             return Ok((found, None));
         }
         if let Some(name) = &self.name {
-            let mut ids = Vec::new();
-            let mut after: Option<(String, String, String)> = None;
-            // The scan has no upper bound: every row read past the last match is waste, so
-            // batches start small and grow. The terms' index holds every column of the
-            // table, so reading the columns alone reads the index alone.
-            let mut batch = 32;
-            loop {
-                let query = match &after {
-                    None => record::terms_from(self.kind, "name", name, batch),
-                    Some((value, system, id)) => kiroku_core::Query::table(&record::TERMS, batch)
-                        .by_index(0)
-                        .matching(vec![
-                            kiroku_core::Value::Text(self.kind.into()),
-                            kiroku_core::Value::Text("name".into()),
-                        ])
-                        .after(Some(vec![
-                            kiroku_core::Value::Text(value.clone()),
-                            kiroku_core::Value::Text(system.clone()),
-                            kiroku_core::Value::Text(id.clone()),
-                        ])),
-                };
-                let rows = read::query_columns(store, &query)?;
-                let mut done = (rows.len() as u64) < batch;
-                batch = (batch * 4).min(512);
-                for row in &rows {
-                    let cells = kiroku_core::query::Cells::of(row, &record::TERMS);
-                    let (id, value, system) = (
-                        decoded(cells.text(1))?,
-                        decoded(cells.text(3))?,
-                        decoded(cells.text(4))?,
-                    );
-                    if !value.starts_with(name.as_str()) {
-                        done = true;
-                        break;
-                    }
-                    ids.push(id.clone());
-                    after = Some((value, system, id));
-                }
-                ids.sort();
-                ids.dedup();
-                if ids.len() > MATCHES_MAX {
-                    return Err(crate::Error::Records(crate::records::Error::Search(
-                        SearchError::TooMany,
-                    )));
-                }
-                if done {
-                    break;
-                }
-            }
-            return self.page_of_ids(store, ids);
+            return self.by_name(store, name);
         }
         if let Some((param, token)) = self.tokens.first() {
             if self.patient.is_none() && self.encounter.is_none() {
                 return self.by_token(store, param, token);
             }
+        }
+        if !self.updated.is_empty() && self.patient.is_none() && self.encounter.is_none() {
+            return self.by_updated(store);
         }
         self.by_date(store)
     }
@@ -2093,29 +2108,72 @@ impl Run for SearchQuery {
         }
     }
 
-    /// A page of `ids` (sorted, each once) after the cursor, filtered.
-    fn page_of_ids(
-        &self,
-        store: &Store,
-        ids: Vec<String>,
-    ) -> Result<(Vec<Current>, Option<String>)> {
-        let mut found = Vec::new();
-        let mut last = None;
-        for id in ids
-            .into_iter()
-            .filter(|id| self.after.as_ref().is_none_or(|a| id > a))
-        {
-            if found.len() as u64 == self.count {
-                return Ok((found, last));
-            }
-            if let Some(c) = current(store, self.kind, &id)? {
-                if self.passes(store, &c)? {
-                    found.push(c);
+    /// A page of the resources with a name (normalised) starting with `name`, read along the
+    /// terms' index from the cursor: however many match (a common family name across a city's
+    /// patients), a page costs the rows it reads, at most [`TOKEN_ROWS_PER_PAGE_MAX`]. A
+    /// resource with several matching names is listed once, at the first of them in the index's
+    /// order. The cursor is the last row read (see [`name_cursor`]).
+    fn by_name(&self, store: &Store, name: &str) -> Result<(Vec<Current>, Option<String>)> {
+        use kiroku_core::Value::Text;
+        let bad = || {
+            crate::Error::Records(crate::records::Error::Search(SearchError::BadValue(
+                "_page".into(),
+            )))
+        };
+        let mut after: Option<(String, String, String)> = match &self.after {
+            None => None,
+            Some(cursor) => Some(name_cursor_read(cursor).ok_or_else(bad)?),
+        };
+        let mut found: Vec<Current> = Vec::new();
+        let mut scanned = 0u64;
+        loop {
+            let batch = (self.count + 1)
+                .min(TOKEN_ROWS_PER_PAGE_MAX - scanned)
+                .max(1);
+            let query = match &after {
+                None => record::terms_from(self.kind, "name", name, batch),
+                Some((value, system, id)) => kiroku_core::Query::table(&record::TERMS, batch)
+                    .by_index(0)
+                    .matching(vec![Text(self.kind.into()), Text("name".into())])
+                    .after(Some(vec![
+                        Text(value.clone()),
+                        Text(system.clone()),
+                        Text(id.clone()),
+                    ])),
+            };
+            let rows = read::query_columns(store, &query)?;
+            let exhausted = (rows.len() as u64) < batch;
+            for row in &rows {
+                scanned += 1;
+                let cells = kiroku_core::query::Cells::of(row, &record::TERMS);
+                let (id, value, system) = (
+                    decoded(cells.text(1))?,
+                    decoded(cells.text(3))?,
+                    decoded(cells.text(4))?,
+                );
+                if !value.starts_with(name) {
+                    return Ok((found, None));
+                }
+                let here = (value, system, id);
+                if first_name_match(store, self.kind, &here.2, name)?.as_ref()
+                    == Some(&(here.0.clone(), here.1.clone()))
+                {
+                    if let Some(c) = current(store, self.kind, &here.2)? {
+                        if self.passes(store, &c)? {
+                            found.push(c);
+                        }
+                    }
+                }
+                let cursor = name_cursor(&here);
+                after = Some(here);
+                if found.len() as u64 == self.count || scanned >= TOKEN_ROWS_PER_PAGE_MAX {
+                    return Ok((found, Some(cursor)));
                 }
             }
-            last = Some(id);
+            if exhausted {
+                return Ok((found, None));
+            }
         }
-        Ok((found, None))
     }
 
     /// A page in date order (of the patient's or the encounter's resources, or of the type's),
@@ -2164,6 +2222,76 @@ impl Run for SearchQuery {
                     }
                 }
                 if scanned >= SCAN_MAX {
+                    return Ok((found, Some(cursor)));
+                }
+            }
+            if exhausted {
+                return Ok((found, None));
+            }
+        }
+    }
+
+    /// A page of the resources of a type in the order they were last written, from the lower
+    /// bound of `_lastUpdated` (or the cursor `time|id`) to its upper bound, filtered: a
+    /// system that polls for what changed since it last asked reads only that, at most
+    /// [`TOKEN_ROWS_PER_PAGE_MAX`] index rows a page.
+    fn by_updated(&self, store: &Store) -> Result<(Vec<Current>, Option<String>)> {
+        use kiroku_core::Value::{Int, Text};
+        use kiroku_records::search::Updated;
+        let bad = || {
+            crate::Error::Records(crate::records::Error::Search(SearchError::BadValue(
+                "_page".into(),
+            )))
+        };
+        // Ids are letters, digits, '-' and '.': "" sorts before every id and "~" after.
+        let lower = self
+            .updated
+            .iter()
+            .filter_map(|u| match u {
+                Updated::Gt(t) => Some((*t, "~")),
+                Updated::Ge(t) => Some((*t, "")),
+                Updated::Lt(_) | Updated::Le(_) => None,
+            })
+            .max();
+        let mut after = match &self.after {
+            Some(cursor) => {
+                let (time, id) = cursor.split_once('|').ok_or_else(bad)?;
+                Some(vec![Int(time.parse().map_err(|_| bad())?), Text(id.into())])
+            }
+            None => lower.map(|(t, id)| vec![Int(t), Text(id.into())]),
+        };
+        let past_upper = |micros: i64| {
+            self.updated.iter().any(|u| match u {
+                Updated::Lt(t) => micros >= *t,
+                Updated::Le(t) => micros > *t,
+                Updated::Gt(_) | Updated::Ge(_) => false,
+            })
+        };
+        let mut found = Vec::new();
+        let mut scanned = 0u64;
+        loop {
+            let batch = (self.count + 1)
+                .min(TOKEN_ROWS_PER_PAGE_MAX - scanned)
+                .max(1);
+            let query = kiroku_core::Query::table(&CURRENT, batch)
+                .by_index(3)
+                .matching(vec![Text(self.kind.into())])
+                .after(after.clone());
+            let rows: Vec<Stored> = read::query(store, &query)?;
+            let exhausted = (rows.len() as u64) < batch;
+            for stored in &rows {
+                scanned += 1;
+                let c = decoded(Current::from_row(stored))?;
+                let micros = c.time.micros();
+                if past_upper(micros) {
+                    return Ok((found, None));
+                }
+                let cursor = format!("{micros}|{}", c.id);
+                after = Some(vec![Int(micros), Text(c.id.clone())]);
+                if self.passes(store, &c)? {
+                    found.push(c);
+                }
+                if found.len() as u64 == self.count || scanned >= TOKEN_ROWS_PER_PAGE_MAX {
                     return Ok((found, Some(cursor)));
                 }
             }

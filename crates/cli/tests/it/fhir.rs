@@ -2723,3 +2723,164 @@ fn a_token_search_pages_through_any_number_of_matches() {
         assert!((11..=12).contains(&pages), "{query}: {pages} pages");
     }
 }
+
+/// Every id of every page of a search, following its `next` links; and the count of pages.
+fn every_page(server: &TestServer, token: &str, first: &str) -> (Vec<String>, usize) {
+    let (mut ids, mut pages) = (Vec::new(), 0);
+    let mut next = Some(first.to_owned());
+    while let Some(path) = next {
+        let reply = send(server, token, "GET", &path, &[], None);
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+        let bundle = reply.json();
+        pages += 1;
+        for entry in bundle["entry"].as_array().into_iter().flatten() {
+            ids.push(entry["resource"]["id"].as_str().unwrap().to_owned());
+        }
+        next = next_link(&bundle);
+    }
+    (ids, pages)
+}
+
+// Shows that a search by a name a thousand patients share pages through them all by key, each
+// once though each has several names that match (family name, full name), where it used to be
+// refused past 1,000 matches.
+#[test]
+fn a_name_search_pages_through_any_number_of_matches() {
+    let (data, secret) = hospital_with_client();
+    let server = TestServer::serve(data);
+    let token = token(&server, &secret, None);
+    let given = ["ハナコ", "タロウ", "ユミ", "ジロウ"];
+    let mut made = Vec::new();
+    while made.len() < 1010 {
+        let n = (1010 - made.len()).min(100);
+        let entries: Vec<String> = (0..n)
+            .map(|k| {
+                let number = format!("77{:05}", made.len() + k);
+                let body = patient_body(
+                    &number,
+                    ("大崎", "某"),
+                    ("オオサキ", given[k % given.len()]),
+                    "1960-04-01",
+                );
+                format!(r#"{{"resource":{body},"request":{{"method":"POST","url":"Patient"}}}}"#)
+            })
+            .collect();
+        let body = format!(
+            r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
+            entries.join(",")
+        );
+        let written = send(&server, &token, "POST", "/fhir", &[], Some(&body));
+        assert_eq!(written.status, 200, "{}", written.text());
+        for entry in written.json()["entry"].as_array().unwrap() {
+            let location = entry["response"]["location"].as_str().unwrap();
+            made.push(location.split('/').nth(1).unwrap().to_owned());
+        }
+    }
+    let (mut found, pages) = every_page(&server, &token, "/fhir/Patient?name=オオサキ&_count=100");
+    assert_eq!(found.len(), 1010, "each once");
+    found.sort();
+    made.sort();
+    assert_eq!(found, made);
+    assert!((11..=12).contains(&pages), "{pages} pages");
+    // A cursor that is not one is refused, not guessed.
+    let bad = send(
+        &server,
+        &token,
+        "GET",
+        "/fhir/Patient?name=オオサキ&_page=x",
+        &[],
+        None,
+    );
+    assert_eq!(
+        (bad.status, outcome_code(&bad)),
+        (400, "search_bad_value".into())
+    );
+}
+
+// Shows `_lastUpdated` as a polling system uses it: what was written after the
+// `meta.lastUpdated` it last saw, oldest first and paged by key, bounded above as asked; and a
+// bound that is not an instant refused.
+#[test]
+fn a_polling_system_reads_what_changed_since_it_last_asked() {
+    let (data, secret) = hospital_with_client();
+    let server = TestServer::serve(data);
+    let token = token(&server, &secret, None);
+    let patient = send(
+        &server,
+        &token,
+        "POST",
+        "/fhir/Patient",
+        &[],
+        Some(&patient_body(
+            "8801",
+            ("古川", "一"),
+            ("フルカワ", "ハジメ"),
+            "1980-01-01",
+        )),
+    );
+    let patient = patient.json()["id"].as_str().unwrap().to_owned();
+    let mut written = Vec::new();
+    for n in 0..5 {
+        let body = format!(
+            r#"{{"resourceType":"Observation","status":"final","code":{{"coding":[{{"system":"urn:example:lab","code":"P-{n}"}}]}},"subject":{{"reference":"Patient/{patient}"}},"valueString":"{n}"}}"#
+        );
+        let made = send(
+            &server,
+            &token,
+            "POST",
+            "/fhir/Observation",
+            &[],
+            Some(&body),
+        );
+        assert_eq!(made.status, 201, "{}", made.text());
+        let made = made.json();
+        written.push((
+            made["id"].as_str().unwrap().to_owned(),
+            made["meta"]["lastUpdated"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let enc = |t: &str| t.replace('+', "%2B").replace(':', "%3A");
+    // After the second: the other three, oldest first, one a page.
+    let since = &written[1].1;
+    let (found, pages) = every_page(
+        &server,
+        &token,
+        &format!("/fhir/Observation?_lastUpdated=gt{}&_count=1", enc(since)),
+    );
+    let expected: Vec<String> = written[2..].iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(found, expected);
+    assert!((3..=4).contains(&pages), "{pages} pages");
+    // At or after the second and before the fourth: the second and the third.
+    let (found, _) = every_page(
+        &server,
+        &token,
+        &format!(
+            "/fhir/Observation?_lastUpdated=ge{}&_lastUpdated=lt{}",
+            enc(since),
+            enc(&written[3].1)
+        ),
+    );
+    assert_eq!(found, vec![written[1].0.clone(), written[2].0.clone()]);
+    // With another parameter, still filtered by both.
+    let (found, _) = every_page(
+        &server,
+        &token,
+        &format!("/fhir/Observation?code=P-4&_lastUpdated=gt{}", enc(since)),
+    );
+    assert_eq!(found, vec![written[4].0.clone()]);
+    for bad in ["yesterday", "2026-12-08", "eq2026-12-08", "gt2026-13-40"] {
+        let reply = send(
+            &server,
+            &token,
+            "GET",
+            &format!("/fhir/Observation?_lastUpdated={bad}"),
+            &[],
+            None,
+        );
+        assert_eq!(
+            (reply.status, outcome_code(&reply)),
+            (400, "search_bad_value".into()),
+            "{bad}"
+        );
+    }
+}

@@ -47,9 +47,6 @@ impl From<kiroku_app::records::Error> for AppError {
                 SearchError::BadValue(name) => {
                     AppError::new(Code::SearchBadValue).with("name", name)
                 }
-                SearchError::TooMany => {
-                    AppError::new(Code::SearchTooMany).with("max", kiroku_app::records::MATCHES_MAX)
-                }
             },
             Error::NoSuchResourceType => AppError::new(Code::NoSuchResourceType),
             Error::NoSuchResource => AppError::new(Code::NoSuchResource),

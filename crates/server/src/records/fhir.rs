@@ -397,6 +397,7 @@ pub(super) async fn metadata(State(state): State<AppState>) -> Response {
             ],
         };
         params.push(("_id", "token"));
+        params.push(("_lastUpdated", "date"));
         params
             .into_iter()
             .map(|(name, ty)| json!({ "name": name, "type": ty }))
