@@ -1878,7 +1878,7 @@ fn name_cursor((value, system, id): &(String, String, String)) -> String {
 /// Reads a cursor that [`name_cursor`] made; `None` for anything else.
 fn name_cursor_read(cursor: &str) -> Option<(String, String, String)> {
     let unhex = |text: &str| -> Option<String> {
-        if text.len() % 2 != 0 {
+        if !text.len().is_multiple_of(2) {
             return None;
         }
         let bytes = (0..text.len())
