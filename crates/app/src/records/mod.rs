@@ -2076,11 +2076,14 @@ impl Run for SearchQuery {
                 batch,
             )
             .after(after.clone());
-            let rows = read::query(store, &query)?;
+            // The columns alone, which the terms' index holds: asked for the row's entry too,
+            // SQLite's planner (without statistics) scans the type's every term by key
+            // instead of seeking the index, and the search grows with the hospital.
+            let rows = read::query_columns(store, &query)?;
             let exhausted = (rows.len() as u64) < batch;
-            for stored in &rows {
+            for row in &rows {
                 scanned += 1;
-                let cells = stored.cells(&record::TERMS);
+                let cells = kiroku_core::query::Cells::of(row, &record::TERMS);
                 let (id, system) = (decoded(cells.text(1))?, decoded(cells.text(4))?);
                 let cursor = match &token.system {
                     Some(_) => id.clone(),
