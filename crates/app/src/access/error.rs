@@ -1,5 +1,7 @@
-//! Why a use case of the access wing failed: people and access — signing in, second factors and passkeys, system clients and their tokens, reports and reviews, and the access rules' refusals. The edges turn each into a status and a
-//! message in the user's language (the server's `access/` wing maps them to codes).
+//! Why a use case of the access wing failed: people and access — signing in, second factors and
+//! passkeys, system clients and their tokens, reports and reviews, and the access rules' refusals.
+//! The edges turn each into a status and a message in the user's language (the server's `access/`
+//! wing maps them to codes).
 
 /// Why a use case of the access wing failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
-//! Why a use case of the ops wing failed: the ledger's notes — their rules' refusals and what they name. The edges turn each into a status and a
-//! message in the user's language (the server's `ops/` wing maps them to codes).
+//! Why a use case of the ops wing failed: the ledger's notes — their rules' refusals and what they
+//! name. The edges turn each into a status and a message in the user's language (the server's
+//! `ops/` wing maps them to codes).
 
 /// Why a use case of the ops wing failed.
 #[derive(Debug, thiserror::Error)]

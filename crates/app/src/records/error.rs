@@ -1,5 +1,6 @@
-//! Why a use case of the records wing failed: clinical records — what cannot be written, read, confirmed or searched as asked. The edges turn each into a status and a
-//! message in the user's language (the server's `records/` wing maps them to codes).
+//! Why a use case of the records wing failed: clinical records — what cannot be written, read,
+//! confirmed or searched as asked. The edges turn each into a status and a message in the user's
+//! language (the server's `records/` wing maps them to codes).
 
 /// Why a use case of the records wing failed.
 #[derive(Debug, thiserror::Error)]

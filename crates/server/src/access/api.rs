@@ -1,4 +1,5 @@
-//! The access wing's JSON API (`/api/access/…`), the OAuth 2.0 token and revocation endpoints and the discovery documents.
+//! The access wing's JSON API (`/api/access/…`), the OAuth 2.0 token and revocation endpoints and
+//! the discovery documents.
 
 use crate::router::AppState;
 use axum::routing::{get, post, put};

@@ -1,4 +1,5 @@
-//! The access wing's web pages: signing in and out, my account, applications, accounts, reports, reviews, roles and clients.
+//! The access wing's web pages: signing in and out, my account, applications, accounts, reports,
+//! reviews, roles and clients.
 
 use crate::router::AppState;
 use axum::routing::{get, post};

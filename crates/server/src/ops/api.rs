@@ -1,4 +1,5 @@
-//! The ops wing's endpoints: the transparency log (`/ledger/…`), operators' notes (`/api/operator/…`), health and metrics.
+//! The ops wing's endpoints: the transparency log (`/ledger/…`), operators' notes
+//! (`/api/operator/…`), health and metrics.
 
 use crate::router::AppState;
 use axum::routing::{get, post};

@@ -1,4 +1,5 @@
-//! The policy wing's refusals as catalogued codes (a refusal by the policy in force, from any wing's gate, is one).
+//! The policy wing's refusals as catalogued codes (a refusal by the policy in force, from any
+//! wing's gate, is one).
 
 use crate::catalogue::Code;
 use crate::error::AppError;

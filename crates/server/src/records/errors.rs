@@ -1,4 +1,5 @@
-//! The records wing's refusals as catalogued codes: the use cases' errors, the records' rules, transactions and the FHIR and JP Core checks (the latter with where each problem is).
+//! The records wing's refusals as catalogued codes: the use cases' errors, the records' rules,
+//! transactions and the FHIR and JP Core checks (the latter with where each problem is).
 
 use crate::catalogue::Code;
 use crate::error::AppError;

@@ -1,4 +1,5 @@
-//! The records wing's web pages: patients, charts, notes, records, the confirmation queue and break-the-glass.
+//! The records wing's web pages: patients, charts, notes, records, the confirmation queue and
+//! break-the-glass.
 
 use crate::router::AppState;
 use axum::routing::{get, post};
