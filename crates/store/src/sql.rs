@@ -234,9 +234,18 @@ fn query_text(d: Dialect, q: &Query, columns_only: bool) -> String {
     } else {
         column_list(q.table)
     };
+    // SQLite is told the index to use. Without statistics its planner may walk the key instead
+    // of seeking a secondary index that lacks a column the query reads (`last_entry`), and then
+    // a search costs every row of its leading key column: an identifier search grew with the
+    // hospital so. PostgreSQL keeps statistics, and its planner is left to them.
+    let from = match (d, q.order) {
+        (Dialect::Sqlite, kiroku_core::query::Order::Index(i)) if i < q.table.indexes.len() => {
+            format!("{0} INDEXED BY {0}_i{i}", q.table.name)
+        }
+        _ => q.table.name.to_owned(),
+    };
     format!(
-        "SELECT {columns} FROM {}{filter} ORDER BY {} LIMIT {}",
-        q.table.name,
+        "SELECT {columns} FROM {from}{filter} ORDER BY {} LIMIT {}",
         order_by.join(", "),
         d.param(params.len())
     )
@@ -348,7 +357,7 @@ mod tests {
         let (sql, params) = query(Dialect::Sqlite, &q, false);
         assert_eq!(
             &*sql,
-            "SELECT a, b, v, last_entry FROM t WHERE v = ?1 AND (a) < (?2) ORDER BY v DESC, a DESC, b DESC LIMIT ?3"
+            "SELECT a, b, v, last_entry FROM t INDEXED BY t_i0 WHERE v = ?1 AND (a) < (?2) ORDER BY v DESC, a DESC, b DESC LIMIT ?3"
         );
         assert_eq!(params.len(), 3);
         // The same shape with other values reuses the text; another shape gets its own.
@@ -363,7 +372,7 @@ mod tests {
         let (columns, _) = query(Dialect::Sqlite, &q, true);
         assert_eq!(
             &*columns,
-            "SELECT a, b, v FROM t WHERE v = ?1 AND (a) < (?2) ORDER BY v DESC, a DESC, b DESC LIMIT ?3"
+            "SELECT a, b, v FROM t INDEXED BY t_i0 WHERE v = ?1 AND (a) < (?2) ORDER BY v DESC, a DESC, b DESC LIMIT ?3"
         );
         let (ascending, params) = query(
             Dialect::Sqlite,
@@ -374,8 +383,17 @@ mod tests {
         );
         assert_eq!(
             &*ascending,
-            "SELECT a, b, v, last_entry FROM t WHERE v = ?1 ORDER BY v, a, b LIMIT ?2"
+            "SELECT a, b, v, last_entry FROM t INDEXED BY t_i0 WHERE v = ?1 ORDER BY v, a, b LIMIT ?2"
         );
         assert_eq!(params.len(), 2);
+        // PostgreSQL's planner is left to its statistics.
+        let (postgres, _) = query(
+            Dialect::Postgres,
+            &Query::table(&T, 10)
+                .by_index(0)
+                .matching(vec![Value::Int(3)]),
+            false,
+        );
+        assert!(!postgres.contains("INDEXED BY"), "{postgres}");
     }
 }
