@@ -1901,31 +1901,33 @@ fn first_name_match(
     id: &str,
     name: &str,
 ) -> Result<Option<(String, String)>> {
-    let terms = read::query(
+    Ok(terms_of(store, kind, id)?
+        .into_iter()
+        .filter(|(param, value, _)| param == "name" && value.starts_with(name))
+        .map(|(_, value, system)| (value, system))
+        .min())
+}
+
+/// A resource's search terms (parameter, value, system), as its latest version gave them.
+fn terms_of(store: &Store, kind: &str, id: &str) -> Result<Vec<(String, String, String)>> {
+    let terms = read::query_columns(
         store,
         &kiroku_core::Query::table(&record::TERMS, 256).matching(vec![
             kiroku_core::Value::Text(kind.into()),
             kiroku_core::Value::Text(id.into()),
         ]),
     )?;
-    let mut first: Option<(String, String)> = None;
-    for stored in &terms {
-        let cells = stored.cells(&record::TERMS);
-        let (param, value, system) = (
-            decoded(cells.text(2))?,
-            decoded(cells.text(3))?,
-            decoded(cells.text(4))?,
-        );
-        if param == "name"
-            && value.starts_with(name)
-            && first
-                .as_ref()
-                .is_none_or(|f| (&value, &system) < (&f.0, &f.1))
-        {
-            first = Some((value, system));
-        }
-    }
-    Ok(first)
+    terms
+        .iter()
+        .map(|row| {
+            let cells = kiroku_core::query::Cells::of(row, &record::TERMS);
+            Ok((
+                decoded(cells.text(2))?,
+                decoded(cells.text(3))?,
+                decoded(cells.text(4))?,
+            ))
+        })
+        .collect()
 }
 
 /// Running a parsed search over the tables.
@@ -1982,22 +1984,7 @@ impl Run for SearchQuery {
         if self.tokens.is_empty() && self.name.is_none() {
             return Ok(true);
         }
-        let terms = read::query(
-            store,
-            &kiroku_core::Query::table(&record::TERMS, 256).matching(vec![
-                kiroku_core::Value::Text(self.kind.into()),
-                kiroku_core::Value::Text(c.id.clone()),
-            ]),
-        )?;
-        let mut rows = Vec::new();
-        for stored in &terms {
-            let cells = stored.cells(&record::TERMS);
-            rows.push((
-                decoded(cells.text(2))?,
-                decoded(cells.text(3))?,
-                decoded(cells.text(4))?,
-            ));
-        }
+        let rows = terms_of(store, self.kind, &c.id)?;
         let token_ok = self.tokens.iter().all(|(param, token)| {
             rows.iter().any(|(p, v, s)| {
                 p == param && *v == token.value && token.system.as_ref().is_none_or(|sys| sys == s)

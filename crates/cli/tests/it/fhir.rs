@@ -605,21 +605,8 @@ fn a_name_search_finds_every_match_across_pages() {
             suzuka.push(id)
         }
     }
-    let all_pages = |query: &str| -> (Vec<String>, usize) {
-        let (mut ids, mut pages) = (Vec::new(), 0);
-        let mut next = Some(format!("/fhir/Patient?{query}&_count=25"));
-        while let Some(path) = next {
-            let reply = send(&server, &token, "GET", &path, &[], None);
-            assert_eq!(reply.status, 200, "{path}: {}", reply.text());
-            let bundle = reply.json();
-            pages += 1;
-            for entry in bundle["entry"].as_array().into_iter().flatten() {
-                ids.push(entry["resource"]["id"].as_str().unwrap().to_owned());
-            }
-            next = next_link(&bundle);
-        }
-        (ids, pages)
-    };
+    let all_pages =
+        |query: &str| every_page(&server, &token, &format!("/fhir/Patient?{query}&_count=25"));
     let sorted = |mut ids: Vec<String>| {
         ids.sort();
         ids
@@ -2733,19 +2720,11 @@ fn a_token_search_pages_through_any_number_of_matches() {
         made += n;
     }
     for query in ["code=WL-1", "code=urn:example:lab%7CWL-1"] {
-        let mut ids = Vec::new();
-        let mut next = Some(format!("/fhir/Observation?{query}&_count=100"));
-        let mut pages = 0;
-        while let Some(path) = next {
-            let reply = send(&server, &token, "GET", &path, &[], None);
-            assert_eq!(reply.status, 200, "{path}: {}", reply.text());
-            let bundle = reply.json();
-            pages += 1;
-            for entry in bundle["entry"].as_array().into_iter().flatten() {
-                ids.push(entry["resource"]["id"].as_str().unwrap().to_owned());
-            }
-            next = next_link(&bundle);
-        }
+        let (ids, pages) = every_page(
+            &server,
+            &token,
+            &format!("/fhir/Observation?{query}&_count=100"),
+        );
         assert_eq!(ids.len(), 1010, "{query}");
         let mut unique = ids.clone();
         unique.sort();
