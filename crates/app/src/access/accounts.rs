@@ -126,6 +126,26 @@ fn roles_version(store: &Store, account: &AccountId) -> Result<u64> {
     .unwrap_or(0))
 }
 
+/// A step on account `id`'s roles (an appointment, a dismissal): the request `rule` makes from
+/// the account's roles, with the account's role stream moved on in it, so that a step decided
+/// on the roles it held is refused if they changed meanwhile.
+fn role_step(
+    store: &Store,
+    by: &Actor,
+    id: &str,
+    rule: impl FnOnce(&Roles) -> Result<Request>,
+) -> Result<Request> {
+    let account = AccountId::parse(id)
+        .map_err(|_| Error::Access(crate::access::Error::NoSuchAccount(id.to_owned())))?;
+    let mut request = rule(&roles_of(store, &account)?)?;
+    request.drafts.push(role::roles_changed(
+        by.clone(),
+        account.as_str(),
+        roles_version(store, &account)?,
+    ));
+    Ok(request)
+}
+
 fn roles_of(store: &Store, account: &AccountId) -> Result<Roles> {
     Ok(Roles {
         account: account.clone(),
@@ -505,24 +525,16 @@ impl Access<'_> {
                     code(store, CodeList::Department, d)?.as_ref(),
                 )?;
             }
-            let account = AccountId::parse(&id)
-                .map_err(|_| Error::Access(crate::access::Error::NoSuchAccount(id.clone())))?;
-            let target_roles = roles_of(store, &account)?;
-            let mut request = role::appoint(
-                &roles,
-                by.clone(),
-                &target,
-                &target_roles,
-                appointment,
-                today,
-            )?;
-            // The target's roles change: its role stream moves on with the appointment.
-            request.drafts.push(role::roles_changed(
-                by,
-                account.as_str(),
-                roles_version(store, &account)?,
-            ));
-            Ok(request)
+            role_step(store, &by, &id, |target_roles| {
+                Ok(role::appoint(
+                    &roles,
+                    by.clone(),
+                    &target,
+                    target_roles,
+                    appointment,
+                    today,
+                )?)
+            })
         })
         .await
     }
@@ -540,24 +552,17 @@ impl Access<'_> {
         let id = id.to_owned();
         self.decide(&actor, move |store, today, roles, gate| {
             gate.require(Action::AppointRoles, &Resource::System)?;
-            let account = AccountId::parse(&id)
-                .map_err(|_| Error::Access(crate::access::Error::NoSuchAccount(id.clone())))?;
-            let target_roles = roles_of(store, &account)?;
-            let mut request = role::dismiss(
-                &roles,
-                by.clone(),
-                &target_roles,
-                role,
-                department,
-                &reason,
-                today,
-            )?;
-            request.drafts.push(role::roles_changed(
-                by,
-                account.as_str(),
-                roles_version(store, &account)?,
-            ));
-            Ok(request)
+            role_step(store, &by, &id, |target_roles| {
+                Ok(role::dismiss(
+                    &roles,
+                    by.clone(),
+                    target_roles,
+                    role,
+                    department,
+                    &reason,
+                    today,
+                )?)
+            })
         })
         .await
     }
